@@ -1,0 +1,1 @@
+"""Services: the domain rules over the store. Only this layer and ``store`` speak SQL."""

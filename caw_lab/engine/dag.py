@@ -1,0 +1,76 @@
+"""Graph questions about a workflow's tasks: cycles, blocking, readiness."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+
+from caw_lab.store.backend import Backend
+
+UNFINISHED_BLOCKER = """
+EXISTS (
+  SELECT 1 FROM task_dependencies d JOIN tasks up ON up.id = d.depends_on_id
+  WHERE d.task_id = {alias}.id AND d.dependency_type = 'blocks'
+    AND up.status NOT IN ('completed', 'skipped')
+)"""
+
+
+def blocked_sql(alias: str = "t") -> str:
+    """SQL true when the task aliased ``alias`` waits on an unfinished blocking dependency."""
+    return UNFINISHED_BLOCKER.format(alias=alias)
+
+
+def find_cycle(edges: Mapping[str, Iterable[str]]) -> list[str] | None:
+    """A cycle in ``node -> dependencies`` as a closed path (``[a, b, a]``), or None.
+
+    Iterative three-colour DFS, so a 10,000-task chain does not hit the recursion limit.
+    """
+    colour: dict[str, int] = {}
+    for root in edges:
+        if colour.get(root):
+            continue
+        stack: list[tuple[str, list[str]]] = [(root, list(edges.get(root, ())))]
+        path = [root]
+        colour[root] = 1
+        while stack:
+            node, pending = stack[-1]
+            if not pending:
+                colour[node] = 2
+                stack.pop()
+                path.pop()
+                continue
+            nxt = pending.pop()
+            state = colour.get(nxt, 0)
+            if state == 1:
+                return path[path.index(nxt):] + [nxt]
+            if state == 0:
+                colour[nxt] = 1
+                path.append(nxt)
+                stack.append((nxt, list(edges.get(nxt, ()))))
+    return None
+
+
+def dependency_map(db: Backend, workflow_id: str) -> dict[str, list[str]]:
+    """``task_id -> [depends_on_id]`` for every task of the workflow."""
+    graph: dict[str, list[str]] = {
+        r["id"]: [] for r in db.query("SELECT id FROM tasks WHERE workflow_id = ?", (workflow_id,))
+    }
+    rows = db.query(
+        "SELECT d.task_id, d.depends_on_id FROM task_dependencies d JOIN tasks t ON t.id = d.task_id "
+        "WHERE t.workflow_id = ?",
+        (workflow_id,),
+    )
+    for r in rows:
+        graph[r["task_id"]].append(r["depends_on_id"])
+    return graph
+
+
+def blocked_ids(db: Backend, workflow_id: str) -> set[str]:
+    rows = db.query(
+        f"SELECT t.id FROM tasks t WHERE t.workflow_id = ? AND t.status = 'pending' AND {blocked_sql('t')}",
+        (workflow_id,),
+    )
+    return {r["id"] for r in rows}
+
+
+def is_blocked(db: Backend, task_id: str) -> bool:
+    return bool(db.scalar(f"SELECT {blocked_sql('t')} FROM tasks t WHERE t.id = ?", (task_id,)))

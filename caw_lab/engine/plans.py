@@ -1,0 +1,103 @@
+"""Workflow plans: validated as a DAG, then turned into tasks in one batch."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from caw_lab.engine.changes import Event, Gated, commit, insert, update
+from caw_lab.engine.dag import find_cycle
+from caw_lab.engine.repositories import task_repository_statements
+from caw_lab.engine.rows import encode, fetch
+from caw_lab.engine.workflows import require_status
+from caw_lab.errors import CawError, conflict, invalid_input
+from caw_lab.ids import new_id, now_ms
+from caw_lab.store.backend import Backend, Statement
+
+
+def validate_plan(tasks: Sequence[dict[str, Any]], known: Sequence[str] = ()) -> None:
+    """Refuse duplicate names, unknown or self dependencies, and cycles (naming the cycle).
+
+    ``known`` are names of tasks already in the workflow that the plan may depend on.
+    """
+    names = [t["name"] for t in tasks]
+    seen: set[str] = set()
+    for name in names:
+        if not name.strip():
+            raise invalid_input("Task names must not be empty")
+        if name in seen or name in known:
+            raise invalid_input(f"Duplicate task name: {name!r}", "Give every task a unique name.")
+        seen.add(name)
+    available = seen | set(known)
+    for t in tasks:
+        for field in ("depends_on", "context_from"):
+            for dep in t.get(field) or []:
+                if dep == t["name"]:
+                    raise invalid_input(f"Task {t['name']!r} depends on itself", "Remove the self-dependency.")
+                if dep not in available:
+                    raise invalid_input(
+                        f"Task {t['name']!r} {field.replace('_', ' ')} unknown task {dep!r}",
+                        f"Known tasks: {', '.join(sorted(available))}.",
+                    )
+    cycle = find_cycle({t["name"]: list(t.get("depends_on") or []) for t in tasks})
+    if cycle:
+        raise CawError(
+            "DEPENDENCY_CYCLE",
+            "Plan has a dependency cycle: " + " -> ".join(cycle),
+            recoverable=True,
+            suggestion="Remove one of the dependencies on that cycle.",
+            details={"cycle": cycle},
+        )
+
+
+def task_row(workflow_id: str, spec: dict[str, Any], sequence: int, now: int) -> dict[str, Any]:
+    return {
+        "id": new_id("task"), "workflow_id": workflow_id, "name": spec["name"],
+        "description": spec.get("description"), "status": "pending", "sequence": sequence,
+        "parallel_group": spec.get("parallel_group"), "estimated_complexity": spec.get("estimated_complexity"),
+        "files_likely_affected": encode(spec.get("files_likely_affected")),
+        "created_at": now, "updated_at": now,
+    }
+
+
+def task_statements(
+    workflow_id: str, specs: Sequence[dict[str, Any]], ids: dict[str, str], first_sequence: int
+) -> tuple[list[Gated], list[dict[str, Any]]]:
+    """Insert rows for ``specs``; ``ids`` maps every reachable name to its task id and is extended."""
+    now = now_ms()
+    rows = [task_row(workflow_id, spec, first_sequence + i, now) for i, spec in enumerate(specs)]
+    ids.update({r["name"]: r["id"] for r in rows})
+    statements = [insert("tasks", r) for r in rows]
+    for spec, row in zip(specs, rows):
+        for dep in spec.get("depends_on") or []:
+            statements.append(insert("task_dependencies", {"task_id": row["id"], "depends_on_id": ids[dep]}))
+        if spec.get("context_from"):
+            context_from = encode([ids[n] for n in spec["context_from"]])
+            statements.append(update("tasks", {"context_from": context_from}, "id = ?", (row["id"],)))
+    return statements, rows
+
+
+def set_plan(db: Backend, workflow_id: str, plan: dict[str, Any]) -> dict[str, Any]:
+    workflow = fetch(db, "workflow", workflow_id)
+    require_status(workflow, ("planning",), "set the plan")
+    tasks = plan["tasks"]
+    validate_plan(tasks)
+    statements, rows = task_statements(workflow_id, tasks, {}, 1)
+    statements += task_repository_statements(db, workflow_id, tasks, rows)
+    now = now_ms()
+    guard = Statement(
+        "UPDATE workflows SET status = 'ready', initial_plan = ?, plan_summary = ?, updated_at = ? "
+        "WHERE id = ? AND status = 'planning'",
+        (encode(plan), plan.get("summary"), now, workflow_id),
+    )
+    groups = sorted({t["parallel_group"] for t in tasks if t.get("parallel_group")})
+    event = Event("workflow.plan_set", workflow_id, payload={"task_ids": [r["id"] for r in rows]})
+    if commit(db, event, guard=guard, then=statements) is None:
+        raise conflict(f"Workflow {workflow_id} left planning while its plan was being set")
+    return {
+        "workflow_id": workflow_id,
+        "tasks_created": len(rows),
+        "parallelizable_groups": groups,
+        "status": "ready",
+        "tasks": [{"id": r["id"], "name": r["name"], "sequence": r["sequence"]} for r in rows],
+    }

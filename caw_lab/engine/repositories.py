@@ -1,0 +1,107 @@
+"""Repositories and the workflows that span them (multi-repo workflows)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from typing import Any
+
+from caw_lab.engine.changes import Event, Gated, commit, delete, raw
+from caw_lab.engine.rows import fetch
+from caw_lab.errors import CawError, not_found
+from caw_lab.ids import new_id, now_ms
+from caw_lab.store.backend import Backend
+
+
+def normalise(path: str) -> str:
+    """Repositories are keyed by absolute, normalised path so ``./x`` and ``x/`` are one."""
+    if "\x00" in path:
+        raise CawError("INVALID_INPUT", "Repository path contains a NUL byte", recoverable=True,
+                       suggestion="Pass a plain filesystem path.")
+    return os.path.normpath(os.path.abspath(os.path.expanduser(path)))
+
+
+def ensure_statement(path: str, name: str | None = None) -> Gated:
+    now = now_ms()
+    return raw(
+        "INSERT OR IGNORE INTO repositories (id, path, name, created_at, updated_at) SELECT ?, ?, ?, ?, ? WHERE",
+        (new_id("repository"), path, name or os.path.basename(path), now, now),
+    )
+
+
+def link_statements(db: Backend, workflow_id: str, paths: Sequence[str]) -> list[Gated]:
+    statements: list[Gated] = []
+    for path in dict.fromkeys(normalise(p) for p in paths):
+        statements.append(ensure_statement(path))
+        statements.append(raw(
+            "INSERT OR IGNORE INTO workflow_repositories (workflow_id, repository_id, added_at) "
+            "SELECT ?, (SELECT id FROM repositories WHERE path = ?), ? WHERE",
+            (workflow_id, path, now_ms()),
+        ))
+    return statements
+
+
+def task_repository_statements(
+    db: Backend, workflow_id: str, specs: Sequence[dict[str, Any]], rows: Sequence[dict[str, Any]]
+) -> list[Gated]:
+    """Point tasks at their repository, registering and linking it to the workflow first."""
+    statements: list[Gated] = []
+    for spec, row in zip(specs, rows):
+        if spec.get("repository_path"):
+            path = normalise(spec["repository_path"])
+            statements += link_statements(db, workflow_id, [path])
+            statements.append(raw(
+                "UPDATE tasks SET repository_id = (SELECT id FROM repositories WHERE path = ?) WHERE id = ? AND",
+                (path, row["id"]),
+            ))
+    return statements
+
+
+def register(db: Backend, path: str, name: str | None = None) -> dict[str, Any]:
+    path = normalise(path)
+    existing = db.one("SELECT * FROM repositories WHERE path = ?", (path,))
+    if existing:
+        return existing
+    commit(db, Event("repository.registered", payload={"path": path}), then=[ensure_statement(path, name)])
+    return db.one("SELECT * FROM repositories WHERE path = ?", (path,)) or {}
+
+
+def list_repositories(db: Backend, limit: int = 50, offset: int = 0) -> dict[str, Any]:
+    rows = db.query("SELECT * FROM repositories ORDER BY path LIMIT ? OFFSET ?", (limit, offset))
+    return {"repositories": rows, "total": db.scalar("SELECT COUNT(*) FROM repositories")}
+
+
+def get(db: Backend, path: str) -> dict[str, Any] | None:
+    return db.one("SELECT * FROM repositories WHERE path = ?", (normalise(path),))
+
+
+def add_to_workflow(db: Backend, workflow_id: str, repository_path: str) -> dict[str, Any]:
+    fetch(db, "workflow", workflow_id)
+    path = normalise(repository_path)
+    event = Event("workflow.repository_added", workflow_id, payload={"path": path})
+    commit(db, event, then=link_statements(db, workflow_id, [path]))
+    repo = db.one("SELECT * FROM repositories WHERE path = ?", (path,)) or {}
+    return {"success": True, "repository_id": repo.get("id"), "path": path}
+
+
+def remove_from_workflow(db: Backend, workflow_id: str, repository_id: str) -> dict[str, Any]:
+    fetch(db, "workflow", workflow_id)
+    linked = db.one(
+        "SELECT 1 AS x FROM workflow_repositories WHERE workflow_id = ? AND repository_id = ?",
+        (workflow_id, repository_id),
+    )
+    if not linked:
+        raise not_found("repository", repository_id)
+    event = Event("workflow.repository_removed", workflow_id, payload={"repository_id": repository_id})
+    commit(db, event, then=[delete("workflow_repositories", "workflow_id = ? AND repository_id = ?", (workflow_id, repository_id))])
+    return {"success": True}
+
+
+def of_workflow(db: Backend, workflow_id: str) -> dict[str, Any]:
+    fetch(db, "workflow", workflow_id)
+    rows = db.query(
+        "SELECT r.*, wr.added_at FROM repositories r JOIN workflow_repositories wr ON wr.repository_id = r.id "
+        "WHERE wr.workflow_id = ? ORDER BY wr.added_at, r.path",
+        (workflow_id,),
+    )
+    return {"repositories": rows}

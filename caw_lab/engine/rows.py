@@ -1,0 +1,49 @@
+"""Rows as the tools return them: JSON columns decoded, flags as booleans."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from caw_lab.errors import not_found
+from caw_lab.store.backend import Backend, Row
+
+JSON_COLUMNS = frozenset(
+    {
+        "initial_plan", "config", "plan", "context", "context_from", "outcome_detail",
+        "files_likely_affected", "detail", "files_changed", "capabilities", "metadata",
+        "template", "body", "payload",
+    }
+)
+BOOL_COLUMNS = frozenset({"auto_create_workspaces", "is_daemon"})
+TABLES = {
+    "workflow": "workflows", "task": "tasks", "checkpoint": "checkpoints", "workspace": "workspaces",
+    "repository": "repositories", "template": "workflow_templates", "agent": "agents",
+    "message": "messages", "session": "sessions", "memory": "memories",
+}
+
+
+def encode(value: Any) -> str | None:
+    return None if value is None else json.dumps(value)
+
+
+def decode(row: Row) -> dict[str, Any]:
+    out = dict(row)
+    for key, value in row.items():
+        if key in JSON_COLUMNS and isinstance(value, str):
+            out[key] = json.loads(value)
+        elif key in BOOL_COLUMNS and value is not None:
+            out[key] = bool(value)
+    return out
+
+
+def fetch(db: Backend, kind: str, ident: str) -> dict[str, Any]:
+    """The row of ``kind`` with id ``ident``, or the kind's NOT_FOUND error."""
+    row = db.one(f"SELECT * FROM {TABLES[kind]} WHERE id = ?", (ident,))
+    if row is None:
+        raise not_found(kind, ident)
+    return decode(row)
+
+
+def placeholders(values: list[Any] | tuple[Any, ...]) -> str:
+    return ", ".join("?" for _ in values)

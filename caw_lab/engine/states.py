@@ -1,0 +1,56 @@
+"""The two state machines, as one table each (DESIGN.md invariant 3).
+
+Matches the reference server. ``blocked`` is not stored: a pending task shows as
+blocked while any of its blocking dependencies is neither completed nor skipped.
+"""
+
+from __future__ import annotations
+
+from caw_lab.errors import CawError
+
+WORKFLOW_TRANSITIONS: dict[str, tuple[str, ...]] = {
+    "planning": ("ready", "abandoned"),
+    "ready": ("in_progress", "abandoned"),
+    "in_progress": ("paused", "completed", "failed", "abandoned", "awaiting_merge"),
+    "paused": ("in_progress", "abandoned"),
+    "awaiting_merge": ("completed", "abandoned"),
+    "failed": ("in_progress",),
+    "completed": (),
+    "abandoned": (),
+}
+
+TASK_TRANSITIONS: dict[str, tuple[str, ...]] = {
+    "pending": ("planning",),
+    "blocked": ("planning",),
+    "planning": ("in_progress", "completed"),
+    "in_progress": ("completed", "paused", "failed"),
+    "paused": ("in_progress",),
+    "failed": ("pending", "skipped"),
+    "completed": (),
+    "skipped": (),
+}
+
+WORKFLOW_STATUSES = tuple(WORKFLOW_TRANSITIONS)
+TASK_STATUSES = tuple(TASK_TRANSITIONS)
+STORED_TASK_STATUSES = tuple(s for s in TASK_STATUSES if s != "blocked")
+DONE_TASK_STATUSES = ("completed", "skipped")
+CHECKPOINT_TYPES = ("plan", "progress", "decision", "error", "recovery", "complete", "replan")
+
+
+def check_transition(kind: str, current: str, target: str) -> None:
+    table = WORKFLOW_TRANSITIONS if kind == "workflow" else TASK_TRANSITIONS
+    if target not in table:
+        raise CawError(
+            "INVALID_INPUT",
+            f"Unknown {kind} status: {target!r}",
+            recoverable=True,
+            suggestion=f"Use one of: {', '.join(table)}.",
+        )
+    if target not in table[current]:
+        allowed = ", ".join(table[current]) or "none (final state)"
+        raise CawError(
+            "INVALID_TRANSITION",
+            f"Cannot move {kind} from {current} to {target}",
+            recoverable=False,
+            suggestion=f"From {current} a {kind} may move to: {allowed}.",
+        )

@@ -1,0 +1,127 @@
+"""Workflows: creation, reading, listing, status and settings."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from caw_lab.engine import dag
+from caw_lab.engine.changes import Event, commit, insert, update
+from caw_lab.engine.repositories import link_statements
+from caw_lab.engine.rows import decode, encode, fetch, placeholders
+from caw_lab.engine.tasks import view
+from caw_lab.engine.states import check_transition
+from caw_lab.errors import CawError, conflict
+from caw_lab.ids import new_id, now_ms
+from caw_lab.store.backend import Backend, Statement
+
+
+def create(
+    db: Backend,
+    *,
+    name: str,
+    source_type: str,
+    source_content: str,
+    source_ref: str | None = None,
+    repository_paths: list[str] | None = None,
+    max_parallel_tasks: int = 1,
+    auto_create_workspaces: bool = False,
+) -> dict[str, Any]:
+    now = now_ms()
+    row = {
+        "id": new_id("workflow"), "name": name, "source_type": source_type, "source_ref": source_ref,
+        "source_content": source_content, "status": "planning", "max_parallel_tasks": max_parallel_tasks,
+        "auto_create_workspaces": int(auto_create_workspaces), "created_at": now, "updated_at": now,
+    }
+    links = link_statements(db, row["id"], repository_paths or [])
+    commit(db, Event("workflow.created", row["id"], payload={"name": name}), then=[insert("workflows", row), *links])
+    return {"id": row["id"], "name": name, "status": "planning", "max_parallel_tasks": max_parallel_tasks}
+
+
+def get(db: Backend, workflow_id: str, include_tasks: bool = False) -> dict[str, Any]:
+    workflow = fetch(db, "workflow", workflow_id)
+    if include_tasks:
+        workflow["tasks"] = tasks_of(db, workflow_id)
+    return workflow
+
+
+def tasks_of(db: Backend, workflow_id: str) -> list[dict[str, Any]]:
+    """The workflow's tasks in sequence order, ``blocked`` computed, dependencies listed."""
+    blocked = dag.blocked_ids(db, workflow_id)
+    deps = dag.dependency_map(db, workflow_id)
+    rows = db.query("SELECT * FROM tasks WHERE workflow_id = ? ORDER BY sequence, created_at", (workflow_id,))
+    return [view(decode(r), r["id"] in blocked, deps.get(r["id"], [])) for r in rows]
+
+
+def list_workflows(
+    db: Backend,
+    *,
+    repository_path: str | None = None,
+    status: list[str] | None = None,
+    limit: int = 20,
+    offset: int = 0,
+) -> dict[str, Any]:
+    where, params = ["1 = 1"], []
+    if status:
+        where.append(f"w.status IN ({placeholders(status)})")
+        params += status
+    if repository_path:
+        where.append(
+            "w.id IN (SELECT wr.workflow_id FROM workflow_repositories wr "
+            "JOIN repositories r ON r.id = wr.repository_id WHERE r.path = ?)"
+        )
+        params.append(repository_path)
+    clause = " AND ".join(where)
+    total = db.scalar(f"SELECT COUNT(*) FROM workflows w WHERE {clause}", params)
+    rows = db.query(
+        f"""SELECT w.id, w.name, w.status, w.source_type, w.max_parallel_tasks, w.created_at, w.updated_at,
+              (SELECT COUNT(*) FROM tasks t WHERE t.workflow_id = w.id) AS task_count,
+              (SELECT COUNT(*) FROM tasks t WHERE t.workflow_id = w.id AND t.status IN ('completed', 'skipped'))
+                AS completed_count
+            FROM workflows w WHERE {clause} ORDER BY w.created_at DESC, w.id LIMIT ? OFFSET ?""",
+        [*params, limit, offset],
+    )
+    return {"workflows": rows, "total": total}
+
+
+def update_status(db: Backend, workflow_id: str, status: str, reason: str | None = None) -> dict[str, Any]:
+    current = fetch(db, "workflow", workflow_id)["status"]
+    check_transition("workflow", current, status)
+    guard = Statement(
+        "UPDATE workflows SET status = ?, updated_at = ? WHERE id = ? AND status = ?",
+        (status, now_ms(), workflow_id, current),
+    )
+    event = Event("workflow.status", workflow_id, payload={"from": current, "to": status, "reason": reason})
+    if commit(db, event, guard=guard) is None:
+        raise conflict(f"Workflow {workflow_id} changed status while updating it")
+    return {"success": True, "previous_status": current, "status": status}
+
+
+def set_parallelism(
+    db: Backend, workflow_id: str, max_parallel_tasks: int, auto_create_workspaces: bool | None = None
+) -> dict[str, Any]:
+    fetch(db, "workflow", workflow_id)
+    values: dict[str, Any] = {"max_parallel_tasks": max_parallel_tasks, "updated_at": now_ms()}
+    if auto_create_workspaces is not None:
+        values["auto_create_workspaces"] = int(auto_create_workspaces)
+    event = Event("workflow.parallelism", workflow_id, payload={"max_parallel_tasks": max_parallel_tasks})
+    commit(db, event, then=[update("workflows", values, "id = ?", (workflow_id,))])
+    return {"success": True}
+
+
+def set_config(db: Backend, workflow_id: str, config: dict[str, Any]) -> dict[str, Any]:
+    """Merge ``config`` into the workflow's config; a key set to null is removed."""
+    current = fetch(db, "workflow", workflow_id).get("config") or {}
+    merged = {k: v for k, v in {**current, **config}.items() if v is not None}
+    event = Event("workflow.config", workflow_id, payload={"keys": sorted(config)})
+    commit(db, event, then=[update("workflows", {"config": encode(merged), "updated_at": now_ms()}, "id = ?", (workflow_id,))])
+    return {"success": True, "config": merged}
+
+
+def require_status(workflow: dict[str, Any], allowed: tuple[str, ...], action: str) -> None:
+    if workflow["status"] not in allowed:
+        raise CawError(
+            "INVALID_STATE",
+            f"Cannot {action} while workflow {workflow['id']} is {workflow['status']}",
+            recoverable=False,
+            suggestion=f"This needs the workflow in: {', '.join(allowed)}.",
+        )

@@ -1,0 +1,48 @@
+"""The one seam between the engine and a database: SQL in, rows out, batches atomic.
+
+Kept as small as httpx's transport base class so a new database (D1, a test double)
+is one subclass. There is deliberately no ``begin``/``commit``: D1 has no interactive
+transactions, so the engine expresses every change as one batch.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from typing import Any, NamedTuple
+
+Row = dict[str, Any]
+
+
+class Statement(NamedTuple):
+    sql: str
+    params: tuple[Any, ...] = ()
+
+
+class Backend(ABC):
+    """A SQLite-dialect database reached by single statements and atomic batches."""
+
+    url: str
+
+    @abstractmethod
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
+        """Run one statement outside any batch and return its rows."""
+
+    @abstractmethod
+    def batch(self, statements: Sequence[Statement]) -> list[list[Row]]:
+        """Run statements as one atomic unit; return each statement's rows.
+
+        Either every statement applies or none does; an error in any statement
+        leaves the database as it was.
+        """
+
+    def close(self) -> None:
+        """Release connections; the default has nothing to release."""
+
+    def one(self, sql: str, params: Sequence[Any] = ()) -> Row | None:
+        rows = self.query(sql, params)
+        return rows[0] if rows else None
+
+    def scalar(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        row = self.one(sql, params)
+        return next(iter(row.values())) if row else None

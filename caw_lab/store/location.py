@@ -1,0 +1,32 @@
+"""Where the database lives, decided as the reference decides it.
+
+Precedence: an explicit ``db`` argument (``--db``), then ``CAW_DB_PATH``, then
+``CAW_DB_MODE``: ``global`` is ``~/.caw/workflows.db``; anything else (the default,
+``per-repo``) is ``.caw/workflows.db`` at the root of the git repository holding
+``CAW_REPO_PATH`` or the working directory (the directory itself outside a repository).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+DB_FILE = Path(".caw") / "workflows.db"
+
+
+def repo_root(start: Path) -> Path:
+    for folder in (start, *start.parents):
+        if (folder / ".git").exists():
+            return folder
+    return start
+
+
+def resolve_db(db: str | os.PathLike[str] | None = None) -> str:
+    if db:
+        return str(db)
+    if path := os.environ.get("CAW_DB_PATH"):
+        return path
+    if os.environ.get("CAW_DB_MODE", "per-repo") == "global":
+        return str(Path.home() / DB_FILE)
+    start = Path(os.environ.get("CAW_REPO_PATH") or os.getcwd()).resolve()
+    return str(repo_root(start) / DB_FILE)

@@ -1,0 +1,78 @@
+"""The embedded default: a local SQLite file shared safely by many processes."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import sqlite_utils
+
+from caw_lab.errors import CawError
+from caw_lab.store.backend import Backend, Row, Statement
+
+BUSY_TIMEOUT_MS = 30_000
+
+
+class SQLiteBackend(Backend):
+    """WAL so readers never wait for a writer; ``BEGIN IMMEDIATE`` batches so racing
+    writers queue on the busy timeout instead of failing half-way."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = str(path)
+        self.url = f"sqlite:///{self.path}"
+        if self.path != ":memory:":
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        conn = sqlite3.connect(
+            self.path, isolation_level=None, check_same_thread=False, timeout=BUSY_TIMEOUT_MS / 1000
+        )
+        conn.row_factory = sqlite3.Row
+        self.db = sqlite_utils.Database(conn)
+        self._lock = threading.RLock()
+        self._pragmas(conn)
+
+    @staticmethod
+    def _pragmas(conn: sqlite3.Connection) -> None:
+        conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute("PRAGMA synchronous = NORMAL")
+        conn.execute("PRAGMA foreign_keys = ON")
+
+    @property
+    def conn(self) -> sqlite3.Connection:
+        return self.db.conn
+
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
+        with self._lock:
+            try:
+                return [dict(r) for r in self.conn.execute(sql, tuple(params)).fetchall()]
+            except sqlite3.Error as exc:
+                raise _as_caw_error(exc) from exc
+
+    def batch(self, statements: Sequence[Statement]) -> list[list[Row]]:
+        with self._lock:
+            conn = self.conn
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+                results = [[dict(r) for r in conn.execute(s.sql, s.params).fetchall()] for s in statements]
+                conn.execute("COMMIT")
+                return results
+            except sqlite3.Error as exc:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise _as_caw_error(exc) from exc
+
+    def close(self) -> None:
+        with self._lock:
+            self.conn.close()
+
+
+def _as_caw_error(exc: sqlite3.Error) -> CawError:
+    text = str(exc)
+    if "locked" in text or "busy" in text:
+        return CawError("DATABASE_BUSY", text, recoverable=True, suggestion="Retry in a moment.")
+    if isinstance(exc, sqlite3.IntegrityError):
+        return CawError("CONSTRAINT_VIOLATION", text, recoverable=False, suggestion="Check ids and unique names.")
+    return CawError("DATABASE_ERROR", text, recoverable=False, suggestion="See the message; the change was not applied.")

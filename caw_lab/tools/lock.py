@@ -1,0 +1,33 @@
+"""Session lock tools: reserve a workflow's mutations for one session."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from caw_lab.engine import locks
+from caw_lab.store.backend import Backend
+from caw_lab.tools.registry import Params, tool
+
+
+class WorkflowLock(Params):
+    id: str
+    session_id: str
+
+
+@tool("workflow_lock", "Lock a workflow for a session; others' mutations are refused while it holds.")
+def workflow_lock(db: Backend, p: WorkflowLock) -> dict[str, Any]:
+    return locks.lock(db, p.id, p.session_id)
+
+
+@tool("workflow_unlock", "Release a session's lock on a workflow.")
+def workflow_unlock(db: Backend, p: WorkflowLock) -> dict[str, Any]:
+    return locks.unlock(db, p.id, p.session_id)
+
+
+class WorkflowLockInfo(Params):
+    id: str
+
+
+@tool("workflow_lock_info", "Who holds a workflow's lock, since when, and its process id.")
+def workflow_lock_info(db: Backend, p: WorkflowLockInfo) -> dict[str, Any]:
+    return locks.lock_info(db, p.id)

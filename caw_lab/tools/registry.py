@@ -1,0 +1,112 @@
+"""The one tool registry every surface calls: MCP, REST, magics, widgets, OpenAI.
+
+A tool is a function ``fn(db, params)`` whose ``params`` is a pydantic model; the
+registry validates raw JSON-able input against that model, enforces the size limit and
+the per-session workflow lock, and turns every refusal into a ``CawError``.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from caw_lab.errors import CawError, invalid_input
+from caw_lab.store.backend import Backend
+
+MAX_TEXT_BYTES = 1024 * 1024
+"""The largest string accepted in any parameter: 1 MiB of UTF-8."""
+
+LockScope = tuple[Literal["workflow", "task", "workspace"], str]
+
+
+class Params(BaseModel):
+    """Base of every tool's input. Unknown keys are ignored, as the reference does."""
+
+    model_config = ConfigDict(extra="ignore")
+
+
+@dataclass(frozen=True)
+class Tool:
+    name: str
+    description: str
+    params: type[Params]
+    fn: Callable[[Backend, Any], Any]
+    lock: LockScope | None = None
+
+    def input_schema(self) -> dict[str, Any]:
+        return self.params.model_json_schema()
+
+
+REGISTRY: dict[str, Tool] = {}
+
+
+def tool(name: str, description: str, *, lock: LockScope | None = None) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Register ``fn(db, params)``; ``lock`` names the parameter that leads to the workflow
+    whose session lock this tool must respect (e.g. ``("task", "task_id")``)."""
+
+    def register(fn: Callable[..., Any]) -> Callable[..., Any]:
+        params = list(inspect.signature(fn, eval_str=True).parameters.values())[1].annotation
+        if name in REGISTRY:
+            raise ValueError(f"tool {name} registered twice")
+        REGISTRY[name] = Tool(name, description, params, fn, lock)
+        return fn
+
+    return register
+
+
+def get_tool(name: str) -> Tool:
+    try:
+        return REGISTRY[name]
+    except KeyError:
+        raise CawError(
+            "UNKNOWN_TOOL",
+            f"Unknown tool: {name!r}",
+            recoverable=False,
+            suggestion="List the tools (caw tools) and use one of their names.",
+        ) from None
+
+
+def call_tool(db: Backend, name: str, arguments: Mapping[str, Any] | None = None) -> Any:
+    """Validate, check the lock, run. Bad input raises CawError before anything is written."""
+    from caw_lab.engine.locks import require_unlocked
+
+    spec = get_tool(name)
+    raw = dict(arguments or {})
+    check_sizes(raw)
+    params = validate(spec, raw)
+    if spec.lock and getattr(params, "session_id", None):
+        kind, field = spec.lock
+        require_unlocked(db, kind, getattr(params, field), params.session_id)
+    return spec.fn(db, params)
+
+
+def validate(spec: Tool, raw: dict[str, Any]) -> Params:
+    try:
+        return spec.params.model_validate(raw)
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or '(input)'}: {e['msg']}" for e in exc.errors())
+        raise invalid_input(
+            f"Invalid arguments for {spec.name}: {problems}",
+            suggestion=f"See the input schema of {spec.name} (caw tools --json).",
+        ) from None
+
+
+def check_sizes(value: Any, path: str = "") -> None:
+    if isinstance(value, str):
+        if len(value.encode("utf-8", "surrogatepass")) > MAX_TEXT_BYTES:
+            raise CawError(
+                "PAYLOAD_TOO_LARGE",
+                f"Parameter {path or '(input)'} is over the 1 MiB limit",
+                recoverable=True,
+                suggestion="Store large content in a file and pass its path or a summary.",
+            )
+    elif isinstance(value, Mapping):
+        for key, item in value.items():
+            check_sizes(item, f"{path}.{key}" if path else str(key))
+    elif isinstance(value, (list, tuple)):
+        for i, item in enumerate(value):
+            check_sizes(item, f"{path}[{i}]")

@@ -1,0 +1,41 @@
+"""Reading the change feed. Writing happens only inside ``changes.commit``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from caw_lab.engine.rows import decode
+from caw_lab.store.backend import Backend
+
+
+def since(
+    db: Backend,
+    seq: int = 0,
+    *,
+    workflow_id: str | None = None,
+    task_id: str | None = None,
+    kinds: list[str] | None = None,
+    limit: int = 1000,
+) -> dict[str, Any]:
+    """Events after ``seq`` in order, plus the cursor to pass next time.
+
+    The cursor is the last event returned, or the feed's head when nothing matched,
+    so a follower filtered to one workflow does not re-scan others' events forever.
+    """
+    where, params = ["seq > ?"], [seq]
+    for column, value in (("workflow_id", workflow_id), ("task_id", task_id)):
+        if value:
+            where.append(f"{column} = ?")
+            params.append(value)
+    if kinds:
+        where.append(f"kind IN ({', '.join('?' for _ in kinds)})")
+        params += kinds
+    rows = db.query(f"SELECT * FROM events WHERE {' AND '.join(where)} ORDER BY seq LIMIT ?", [*params, limit])
+    events = [decode(r) for r in rows]
+    head = head_seq(db)
+    cursor = events[-1]["seq"] if len(events) == limit else max(head, seq)
+    return {"events": events, "cursor": cursor, "head": head}
+
+
+def head_seq(db: Backend) -> int:
+    return db.scalar("SELECT COALESCE(MAX(seq), 0) FROM events") or 0

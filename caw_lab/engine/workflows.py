@@ -26,15 +26,27 @@ def create(
     max_parallel_tasks: int = 1,
     auto_create_workspaces: bool = False,
 ) -> dict[str, Any]:
+    row = new_row(name, source_type, source_content, source_ref, max_parallel_tasks, auto_create_workspaces)
+    links = link_statements(db, row["id"], repository_paths or [])
+    commit(db, Event("workflow.created", row["id"], payload={"name": name}), then=[insert("workflows", row), *links])
+    return {"id": row["id"], "name": name, "status": "planning", "max_parallel_tasks": max_parallel_tasks}
+
+
+def new_row(
+    name: str,
+    source_type: str,
+    source_content: str,
+    source_ref: str | None = None,
+    max_parallel_tasks: int = 1,
+    auto_create_workspaces: bool = False,
+) -> dict[str, Any]:
+    """A planning workflow's row, for changes that create a workflow inside a larger batch."""
     now = now_ms()
-    row = {
+    return {
         "id": new_id("workflow"), "name": name, "source_type": source_type, "source_ref": source_ref,
         "source_content": source_content, "status": "planning", "max_parallel_tasks": max_parallel_tasks,
         "auto_create_workspaces": int(auto_create_workspaces), "created_at": now, "updated_at": now,
     }
-    links = link_statements(db, row["id"], repository_paths or [])
-    commit(db, Event("workflow.created", row["id"], payload={"name": name}), then=[insert("workflows", row), *links])
-    return {"id": row["id"], "name": name, "status": "planning", "max_parallel_tasks": max_parallel_tasks}
 
 
 def get(db: Backend, workflow_id: str, include_tasks: bool = False) -> dict[str, Any]:

@@ -1,0 +1,118 @@
+"""The ``caw`` command: one click group; each module of this package adds its commands.
+
+A module registers itself with ``@main.command()`` or ``@main.group()`` and is imported
+below by ``pkgutil``, so adding a command never means editing this file. Commands reach
+the database through :func:`open_client`, which honours the global ``--db``.
+"""
+
+from __future__ import annotations
+
+import importlib
+import ipaddress
+import pkgutil
+from dataclasses import dataclass
+
+import click
+
+import caw_lab
+from caw_lab.errors import CawError
+from caw_lab.store.location import resolve_db
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The global options, handed to every command through the click context."""
+
+    db: str | None = None
+
+
+class CawGroup(click.Group):
+    """Shows a refused request as the CawError JSON on stderr and exits 1, for every command."""
+
+    def invoke(self, ctx: click.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except CawError as err:
+            click.echo(err.to_json(), err=True)
+            ctx.exit(1)
+
+
+@click.group(cls=CawGroup, invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(caw_lab.__version__, "--version", package_name="caw-lab")
+@click.option(
+    "--db",
+    type=click.Path(dir_okay=False),
+    help="Database file; overrides CAW_DB_PATH and CAW_DB_MODE.",
+)
+@click.option("--server", is_flag=True, help="Run the MCP server instead of a command.")
+@click.option(
+    "--transport",
+    type=click.Choice(["stdio", "http"]),
+    default="stdio",
+    envvar="CAW_TRANSPORT",
+    show_default=True,
+    show_envvar=True,
+    help="MCP transport for --server.",
+)
+@click.option(
+    "--port", type=int, default=3100, envvar="CAW_PORT", show_default=True, show_envvar=True,
+    help="HTTP port for --server --transport http.",
+)
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address the HTTP server binds.")
+@click.option(
+    "--token", envvar="CAW_TOKEN", show_envvar=True,
+    help="Bearer token the HTTP server requires; needed to bind beyond loopback.",
+)
+@click.pass_context
+def main(
+    ctx: click.Context, db: str | None, server: bool, transport: str, port: int, host: str, token: str | None
+) -> None:
+    """caw-lab: durable, steerable workflows for coding agents.
+
+    Run a command below, or `caw --server` to serve the tools over MCP.
+    """
+    ctx.obj = Settings(db=db)
+    if server:
+        serve(resolve_db(db), transport, host, port, token)
+        ctx.exit()
+    if ctx.invoked_subcommand is None:
+        click.echo(ctx.get_help())
+
+
+def serve(db: str, transport: str, host: str, port: int, token: str | None) -> None:
+    """Hand over to the MCP server, refusing a non-loopback bind without a token (DESIGN invariant 7)."""
+    if transport == "http" and not token and not is_loopback(host):
+        raise click.UsageError(f"--host {host} is reachable from other machines: pass --token (or CAW_TOKEN).")
+    try:
+        mcp = importlib.import_module("caw_lab.mcp")
+    except ModuleNotFoundError as exc:
+        if exc.name != "caw_lab.mcp":
+            raise
+        raise click.ClickException("The MCP server (caw_lab.mcp) is not available in this installation.") from None
+    mcp.serve(db=db, transport=transport, host=host, port=port, token=token)
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def open_client() -> caw_lab.Client:
+    """A client on the database the global options name; commands close it with ``with``."""
+    settings = click.get_current_context().find_object(Settings) or Settings()
+    return caw_lab.connect(settings.db)
+
+
+def load_commands() -> None:
+    """Import every module of this package so each registers its commands on ``main``."""
+    for module in pkgutil.iter_modules(__path__):
+        importlib.import_module(f"{__name__}.{module.name}")
+
+
+load_commands()
+
+__all__ = ["CawGroup", "Settings", "main", "open_client"]

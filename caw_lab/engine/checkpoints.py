@@ -1,0 +1,93 @@
+"""Checkpoints: a task's numbered trail of progress, decisions and errors.
+
+A checkpoint's ``sequence`` is computed by the INSERT itself (``MAX + 1`` inside the
+batch), so writers racing on one task get distinct, gapless numbers without reading
+first, on SQLite and on D1 alike. ``UNIQUE (task_id, sequence)`` backs that up.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from caw_lab.engine.changes import Event, Gated, commit
+from caw_lab.engine.rows import decode, encode, fetch, placeholders
+from caw_lab.engine.states import CHECKPOINT_TYPES
+from caw_lab.errors import invalid_input
+from caw_lab.ids import new_id, now_ms
+from caw_lab.store.backend import Backend
+
+NEXT_SEQUENCE = "COALESCE((SELECT MAX(c.sequence) FROM checkpoints c WHERE c.task_id = ?), 0) + 1"
+
+
+def add_statement(
+    task_id: str,
+    checkpoint_type: str,
+    summary: str,
+    detail: dict[str, Any] | None = None,
+    files_changed: list[str] | None = None,
+) -> tuple[str, Gated]:
+    """The checkpoint's id and the gated INSERT that numbers it; it returns ``sequence``."""
+    if checkpoint_type not in CHECKPOINT_TYPES:
+        raise invalid_input(
+            f"Unknown checkpoint type: {checkpoint_type!r}", f"Use one of: {', '.join(CHECKPOINT_TYPES)}."
+        )
+    checkpoint_id = new_id("checkpoint")
+    sql = (
+        "INSERT INTO checkpoints (id, task_id, sequence, checkpoint_type, summary, detail, files_changed, created_at) "
+        f"SELECT ?, ?, {NEXT_SEQUENCE}, ?, ?, ?, ?, ? WHERE"
+    )
+    params = (checkpoint_id, task_id, task_id, checkpoint_type, summary, encode(detail), encode(files_changed), now_ms())
+    return checkpoint_id, Gated(sql, params, returning="sequence")
+
+
+def add(
+    db: Backend,
+    task_id: str,
+    checkpoint_type: str,
+    summary: str,
+    detail: dict[str, Any] | None = None,
+    files_changed: list[str] | None = None,
+) -> dict[str, Any]:
+    task = fetch(db, "task", task_id)
+    checkpoint_id, statement = add_statement(task_id, checkpoint_type, summary, detail, files_changed)
+    event = Event(
+        "checkpoint.added", task["workflow_id"], task_id,
+        payload={"checkpoint_id": checkpoint_id, "type": checkpoint_type},
+    )
+    done = commit(db, event, then=[statement])
+    assert done is not None, "an unguarded change always commits"
+    return {"id": checkpoint_id, "sequence": done.rows[0][0]["sequence"]}
+
+
+def list_checkpoints(
+    db: Backend,
+    task_id: str,
+    types: list[str] | None = None,
+    since_sequence: int | None = None,
+    limit: int | None = None,
+) -> list[dict[str, Any]]:
+    """Oldest first, so ``since_sequence`` plus ``limit`` pages forward through the trail."""
+    fetch(db, "task", task_id)
+    where, params = ["task_id = ?"], [task_id]
+    if types:
+        where.append(f"checkpoint_type IN ({placeholders(types)})")
+        params += types
+    if since_sequence is not None:
+        where.append("sequence > ?")
+        params.append(since_sequence)
+    sql = f"SELECT * FROM checkpoints WHERE {' AND '.join(where)} ORDER BY sequence"
+    if limit is not None:
+        sql += " LIMIT ?"
+        params.append(limit)
+    return [decode(r) for r in db.query(sql, params)]
+
+
+def latest(db: Backend, task_id: str, limit: int | None = None) -> list[dict[str, Any]]:
+    """The newest ``limit`` checkpoints (all when None), oldest first: what recovery reads."""
+    if limit is None:
+        return list_checkpoints(db, task_id)
+    rows = db.query(
+        "SELECT * FROM (SELECT * FROM checkpoints WHERE task_id = ? ORDER BY sequence DESC LIMIT ?) ORDER BY sequence",
+        (task_id, limit),
+    )
+    return [decode(r) for r in rows]

@@ -1,0 +1,37 @@
+"""Orchestration tools: what to run next, how far a workflow got, what a task waits on."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from caw_lab.engine import orchestration
+from caw_lab.store.backend import Backend
+from caw_lab.tools.registry import Params, tool
+
+
+class WorkflowNextTasks(Params):
+    workflow_id: str
+    include_failed: bool = True
+
+
+@tool("workflow_next_tasks", "Every task that can start now, and how many of them to start given max_parallel_tasks.")
+def workflow_next_tasks(db: Backend, p: WorkflowNextTasks) -> dict[str, Any]:
+    return orchestration.next_tasks(db, p.workflow_id, p.include_failed)
+
+
+class WorkflowProgress(Params):
+    workflow_id: str
+
+
+@tool("workflow_progress", "Task counts by status (blocked computed), sequences, blockers and parallel groups.")
+def workflow_progress(db: Backend, p: WorkflowProgress) -> dict[str, Any]:
+    return orchestration.progress(db, p.workflow_id)
+
+
+class TaskCheckDependencies(Params):
+    task_id: str
+
+
+@tool("task_check_dependencies", "Whether a task's dependencies are finished: which are, which are not.")
+def task_check_dependencies(db: Backend, p: TaskCheckDependencies) -> dict[str, Any]:
+    return orchestration.check_dependencies(db, p.task_id)

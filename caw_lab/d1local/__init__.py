@@ -1,0 +1,103 @@
+"""A real D1 on this machine: Cloudflare's workerd (via Miniflare) behind the D1 REST API.
+
+Used by ``caw d1 local`` and by the test suite, so the D1 backend is exercised against
+D1's own implementation rather than a imitation of it. Node 22 and Miniflare come from
+npm (``package.json`` beside this file) into a per-user cache on first use.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import secrets
+import shutil
+import signal
+import subprocess
+from collections.abc import Iterable
+from importlib import resources
+from pathlib import Path
+
+from caw_lab.errors import CawError
+
+SOURCES = ("package.json", "package-lock.json", "worker.mjs", "server.mjs")
+READY_TIMEOUT_S = 60
+
+
+def runtime_dir() -> Path:
+    """Where the npm dependencies live: keyed by the sources' hash, so an upgrade reinstalls."""
+    here = resources.files(__name__)
+    digest = hashlib.sha256(b"".join((here / name).read_bytes() for name in SOURCES)).hexdigest()[:12]
+    base = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "caw-lab"
+    return base / f"d1local-{digest}"
+
+
+def ensure_installed() -> Path:
+    target = runtime_dir()
+    if (target / "node_modules" / ".bin" / "node").exists():
+        return target
+    npm = shutil.which("npm")
+    if npm is None:
+        raise CawError("NODE_MISSING", "npm is not installed", recoverable=True,
+                       suggestion="Install Node.js and npm (apt-get install -y nodejs npm) to run a local D1.")
+    target.mkdir(parents=True, exist_ok=True)
+    for name in SOURCES:
+        (target / name).write_bytes((resources.files(__name__) / name).read_bytes())
+    subprocess.run([npm, "ci", "--no-audit", "--no-fund", "--loglevel=error"], cwd=target, check=True)
+    return target
+
+
+class LocalD1:
+    """Start with ``start()`` (or ``with``), stop with ``stop()``: SIGTERM, so workerd frees its port."""
+
+    def __init__(self, persist: Path, databases: Iterable[str] = ("local",), port: int = 0) -> None:
+        self.persist = Path(persist)
+        self.databases = list(databases)
+        self.port = port
+        self.token = secrets.token_hex(16)
+        self.process: subprocess.Popen[str] | None = None
+
+    def start(self) -> LocalD1:
+        home = ensure_installed()
+        args = [str(self.port), str(self.persist), ",".join(self.databases), self.token]
+        self.process = subprocess.Popen(
+            [str(home / "node_modules" / ".bin" / "node"), str(home / "server.mjs"), *args],
+            stdout=subprocess.PIPE, text=True, cwd=home,
+        )
+        self.port = self._await_ready()
+        return self
+
+    def _await_ready(self) -> int:
+        assert self.process is not None and self.process.stdout is not None
+        line = self.process.stdout.readline()
+        if not line.startswith("READY "):
+            self.stop()
+            raise CawError("D1_LOCAL_FAILED", f"Local D1 did not start: {line.strip() or 'no output'}",
+                           recoverable=False, suggestion="Run `caw d1 local` in a terminal to see its errors.")
+        return int(line.split()[1])
+
+    @property
+    def api(self) -> str:
+        return f"http://127.0.0.1:{self.port}/client/v4"
+
+    def env(self) -> dict[str, str]:
+        """What a process needs to reach this D1: pass to a subprocess or ``os.environ``."""
+        return {"CAW_D1_TOKEN": self.token, "CAW_D1_API": self.api}
+
+    def url(self, database: str | None = None) -> str:
+        return f"d1://local/{database or self.databases[0]}"
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self.process = None
+
+    def __enter__(self) -> LocalD1:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

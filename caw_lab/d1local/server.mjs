@@ -1,0 +1,27 @@
+// Starts Miniflare with worker.mjs on 127.0.0.1 and prints "READY <port>" once it serves.
+// Stop it with SIGTERM: disposing lets workerd release its port (SIGKILL would not).
+import { Miniflare } from "miniflare";
+import { fileURLToPath } from "node:url";
+
+// Arguments: port (0 = any free one), persistence directory, comma-separated database ids, token.
+const [port = "0", persist = ".caw/d1", ids = "local", token = ""] = process.argv.slice(2);
+const databases = Object.fromEntries(ids.split(",").map((id) => [`DB_${id}`, id]));
+const mf = new Miniflare({
+  host: "127.0.0.1",
+  port: Number(port),
+  modules: true,
+  scriptPath: fileURLToPath(new URL("./worker.mjs", import.meta.url)),
+  d1Databases: databases,
+  d1Persist: persist,
+  bindings: { TOKEN: token },
+  cf: false,
+});
+const url = await mf.ready;
+console.log(`READY ${url.port}`);
+
+async function stop() {
+  await mf.dispose();
+  process.exit(0);
+}
+process.on("SIGTERM", stop);
+process.on("SIGINT", stop);

@@ -1,0 +1,94 @@
+"""Cloudflare D1 over its REST API, for agents on many machines sharing one database.
+
+D1 refuses BEGIN/SAVEPOINT, and the engine never needs them: a change is one batch
+(``{"batch": [...]}``), which D1 applies as one transaction. Only reads are retried on
+429/5xx/network errors; a write is never sent twice, since a lost reply may hide a
+change that was applied.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Sequence
+from typing import Any
+from urllib.parse import urlparse
+
+import httpx
+
+from caw_lab.errors import CawError
+from caw_lab.store.backend import Backend, Row, Statement
+
+DEFAULT_API = "https://api.cloudflare.com/client/v4"
+RETRIES = 4
+RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+READ_PREFIXES = ("SELECT", "WITH", "PRAGMA", "EXPLAIN")
+
+
+class D1Backend(Backend):
+    def __init__(self, account_id: str, database_id: str, token: str, api: str = DEFAULT_API) -> None:
+        self.url = f"d1://{account_id}/{database_id}"
+        self.endpoint = f"{api.rstrip('/')}/accounts/{account_id}/d1/database/{database_id}/query"
+        self.http = httpx.Client(
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=httpx.Timeout(30.0, connect=5.0),
+            limits=httpx.Limits(max_keepalive_connections=4),
+        )
+
+    @classmethod
+    def from_url(cls, url: str) -> D1Backend:
+        """``d1://ACCOUNT/DATABASE``; the token from ``CAW_D1_TOKEN``, the base URL from ``CAW_D1_API``."""
+        parsed = urlparse(url)
+        database = parsed.path.strip("/")
+        if parsed.scheme != "d1" or not parsed.netloc or not database or "/" in database:
+            raise CawError("INVALID_INPUT", f"Not a D1 URL: {url!r}", recoverable=True,
+                           suggestion="Use d1://ACCOUNT_ID/DATABASE_ID.")
+        token = os.environ.get("CAW_D1_TOKEN", "")
+        if not token:
+            raise CawError("D1_TOKEN_MISSING", "CAW_D1_TOKEN is not set", recoverable=True,
+                           suggestion="Export CAW_D1_TOKEN with an API token that may edit D1.")
+        return cls(parsed.netloc, database, token, os.environ.get("CAW_D1_API", DEFAULT_API))
+
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
+        idempotent = sql.lstrip().upper().startswith(READ_PREFIXES)
+        return self._post({"sql": sql, "params": list(params)}, idempotent)[0]
+
+    def batch(self, statements: Sequence[Statement]) -> list[list[Row]]:
+        body = {"batch": [{"sql": s.sql, "params": list(s.params)} for s in statements]}
+        return self._post(body, idempotent=False)
+
+    def close(self) -> None:
+        self.http.close()
+
+    def _post(self, body: dict[str, Any], idempotent: bool) -> list[list[Row]]:
+        for attempt in range(RETRIES if idempotent else 1):
+            try:
+                response = self.http.post(self.endpoint, json=body)
+            except httpx.TransportError as exc:
+                if not idempotent or attempt == RETRIES - 1:
+                    raise CawError("D1_UNREACHABLE", f"D1 request failed: {exc}", recoverable=True,
+                                   suggestion="Check the network and CAW_D1_API, then retry.") from exc
+            else:
+                if response.status_code not in RETRY_STATUSES or not idempotent or attempt == RETRIES - 1:
+                    return _results(response)
+            time.sleep(0.1 * 2**attempt)
+        raise AssertionError("unreachable")
+
+
+def _results(response: httpx.Response) -> list[list[Row]]:
+    try:
+        payload = response.json()
+    except ValueError:
+        payload = {}
+    if response.status_code == 401 or response.status_code == 403:
+        raise CawError("D1_UNAUTHORIZED", _message(payload, response), recoverable=False,
+                       suggestion="Check CAW_D1_TOKEN: it must be allowed to edit this D1 database.")
+    if not payload.get("success"):
+        raise CawError("DATABASE_ERROR", _message(payload, response), recoverable=response.status_code >= 500,
+                       suggestion="D1 refused the statement; the change was not applied.")
+    return [item.get("results") or [] for item in payload["result"]]
+
+
+def _message(payload: dict[str, Any], response: httpx.Response) -> str:
+    errors = payload.get("errors") or [{"message": response.text[:500] or f"HTTP {response.status_code}"}]
+    return "; ".join(str(e.get("message")) for e in errors)

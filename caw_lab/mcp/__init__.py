@@ -1,0 +1,44 @@
+"""``caw --server``: every registered tool over MCP, on stdio or streamable HTTP."""
+
+from __future__ import annotations
+
+import os
+from typing import Literal
+
+import anyio
+
+from caw_lab.mcp.http import build_app, require_token_off_loopback, run_http
+from caw_lab.mcp.server import build_server
+from caw_lab.mcp.stdio import run_stdio
+from caw_lab.store import open_backend
+
+
+def serve(
+    db: str | os.PathLike[str] | None = None,
+    transport: Literal["stdio", "http"] = "stdio",
+    host: str = "127.0.0.1",
+    port: int = 3100,
+    token: str | None = None,
+) -> None:
+    """Serve until the client hangs up (stdio) or the process is interrupted (http).
+
+    ``db=None`` lets ``store.location.resolve_db`` decide from CAW_DB_PATH, CAW_DB_MODE
+    and CAW_REPO_PATH. Refuses a non-loopback ``host`` without a ``token`` before
+    opening anything.
+    """
+    if transport not in ("stdio", "http"):
+        raise ValueError(f"Unknown transport {transport!r}: use 'stdio' or 'http'")
+    if transport == "http":
+        require_token_off_loopback(host, token)
+    backend = open_backend(str(db) if db is not None else None)
+    try:
+        server = build_server(backend)
+        if transport == "http":
+            anyio.run(run_http, server, backend, host, port, token)
+        else:
+            anyio.run(run_stdio, server)
+    finally:
+        backend.close()
+
+
+__all__ = ["build_app", "build_server", "serve"]

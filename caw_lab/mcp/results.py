@@ -1,0 +1,49 @@
+"""A registry call as an MCP tool result, in the shape agents written for the reference read.
+
+Success is the result as JSON text plus ``structuredContent``; every refusal — unknown
+tool, arguments that fail the schema, an application error — is an ``isError`` result
+whose text is the CawError JSON, never a protocol error, so the model sees the
+``suggestion`` and can correct itself.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+import anyio.to_thread
+import mcp_types as types
+
+from caw_lab.errors import CawError
+from caw_lab.store.backend import Backend
+from caw_lab.tools import call_tool
+
+log = logging.getLogger(__name__)
+
+
+async def run_tool(db: Backend, name: str, arguments: Mapping[str, Any] | None) -> types.CallToolResult:
+    """Run the tool in a worker thread so one slow SQLite write never stalls other sessions."""
+    try:
+        result = await anyio.to_thread.run_sync(call_tool, db, name, arguments)
+    except CawError as err:
+        return error_result(err)
+    except Exception as exc:  # a bug must still reach the agent as a result it can read
+        log.exception("tool %s failed", name)
+        return error_result(CawError("INTERNAL_ERROR", f"{name} failed: {exc}", False, "Report this as a bug."))
+    return success_result(result)
+
+
+def success_result(result: Any) -> types.CallToolResult:
+    """Structured content must be an object before protocol 2026-07-28, so a list is wrapped."""
+    text = json.dumps(result, default=str)
+    plain = json.loads(text)
+    structured = plain if isinstance(plain, dict) else {"result": plain}
+    return types.CallToolResult(content=[types.TextContent(text=text)], structured_content=structured)
+
+
+def error_result(err: CawError) -> types.CallToolResult:
+    return types.CallToolResult(
+        content=[types.TextContent(text=err.to_json())], structured_content=err.to_dict(), is_error=True
+    )

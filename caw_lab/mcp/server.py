@@ -1,0 +1,106 @@
+"""The MCP server: the tool registry, the summary resource and the recovery prompt.
+
+Built on the SDK's low-level ``Server`` so each tool advertises exactly its pydantic
+schema and every call goes through ``tools.call_tool`` — the same validation, size
+limit and lock checks as every other surface. One server object serves every
+session of a process; the database handle is shared (SQLite serialises the writes).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import anyio.to_thread
+import mcp_types as types
+from mcp.server import Server, ServerRequestContext
+from mcp.shared.exceptions import MCPError
+
+import caw_lab
+from caw_lab.engine import workflows
+from caw_lab.errors import CawError
+from caw_lab.mcp import recovery, summary
+from caw_lab.mcp.protocol import PROTOCOL
+from caw_lab.mcp.results import run_tool
+from caw_lab.store.backend import Backend
+from caw_lab.tools import Tool, load_all
+
+NAME = "caw"
+LISTED_WORKFLOWS = 50
+
+Context = ServerRequestContext[Any]
+
+
+def build_server(db: Backend) -> Server[Any]:
+    tools = load_all()
+
+    async def list_tools(ctx: Context, params: types.PaginatedRequestParams | None) -> types.ListToolsResult:
+        return types.ListToolsResult(tools=[as_mcp_tool(t) for t in tools.values()])
+
+    async def call_tool(ctx: Context, params: types.CallToolRequestParams) -> types.CallToolResult:
+        return await run_tool(db, params.name, params.arguments)
+
+    async def list_resources(ctx: Context, params: types.PaginatedRequestParams | None) -> types.ListResourcesResult:
+        listed = await off_loop(lambda: workflows.list_workflows(db, limit=LISTED_WORKFLOWS))
+        return types.ListResourcesResult(resources=[summary_resource(w) for w in listed["workflows"]])
+
+    async def list_templates(
+        ctx: Context, params: types.PaginatedRequestParams | None
+    ) -> types.ListResourceTemplatesResult:
+        template = types.ResourceTemplate(
+            name="workflow_summary",
+            uri_template=summary.URI_TEMPLATE,
+            description="A workflow as markdown: status, tasks, who holds them, recent checkpoints.",
+            mime_type="text/markdown",
+        )
+        return types.ListResourceTemplatesResult(resource_templates=[template])
+
+    async def read_resource(ctx: Context, params: types.ReadResourceRequestParams) -> types.ReadResourceResult:
+        uri = str(params.uri)
+        page = await off_loop(lambda: summary.render(db, summary.workflow_id_of(uri)))
+        return types.ReadResourceResult(
+            contents=[types.TextResourceContents(uri=uri, mime_type="text/markdown", text=page)]
+        )
+
+    async def list_prompts(ctx: Context, params: types.PaginatedRequestParams | None) -> types.ListPromptsResult:
+        return types.ListPromptsResult(prompts=[recovery.PROMPT])
+
+    async def get_prompt(ctx: Context, params: types.GetPromptRequestParams) -> types.GetPromptResult:
+        if params.name != recovery.NAME:
+            raise MCPError(types.INVALID_PARAMS, f"Unknown prompt: {params.name}")
+        return await off_loop(lambda: recovery.messages(db, params.arguments))
+
+    return Server(
+        NAME,
+        version=caw_lab.__version__,
+        instructions=PROTOCOL,
+        get_tool_input_schema=lambda name: tools[name].input_schema() if name in tools else None,
+        on_list_tools=list_tools,
+        on_call_tool=call_tool,
+        on_list_resources=list_resources,
+        on_list_resource_templates=list_templates,
+        on_read_resource=read_resource,
+        on_list_prompts=list_prompts,
+        on_get_prompt=get_prompt,
+    )
+
+
+def as_mcp_tool(spec: Tool) -> types.Tool:
+    return types.Tool(name=spec.name, description=spec.description, input_schema=spec.input_schema())
+
+
+def summary_resource(workflow: dict[str, Any]) -> types.Resource:
+    return types.Resource(
+        name=f"{workflow['name']} ({workflow['status']})",
+        uri=summary.uri_for(workflow["id"]),
+        description=f"Summary of workflow {workflow['id']}",
+        mime_type="text/markdown",
+    )
+
+
+async def off_loop(read: Callable[[], Any]) -> Any:
+    """Run a database read in a worker thread; a CawError becomes a protocol error carrying its JSON."""
+    try:
+        return await anyio.to_thread.run_sync(read)
+    except CawError as err:
+        raise MCPError(types.INVALID_PARAMS, err.message, data=err.to_dict()) from err

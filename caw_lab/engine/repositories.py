@@ -8,17 +8,35 @@ from typing import Any
 
 from caw_lab.engine.changes import Event, Gated, commit, delete, raw
 from caw_lab.engine.rows import fetch
-from caw_lab.errors import CawError, not_found
+from caw_lab.errors import invalid_input, not_found
 from caw_lab.ids import new_id, now_ms
 from caw_lab.store.backend import Backend
 
 
+MAX_PATH_BYTES = 4096
+"""Linux's PATH_MAX: no real repository path is longer."""
+
+
 def normalise(path: str) -> str:
-    """Repositories are keyed by absolute, normalised path so ``./x`` and ``x/`` are one."""
-    if "\x00" in path:
-        raise CawError("INVALID_INPUT", "Repository path contains a NUL byte", recoverable=True,
-                       suggestion="Pass a plain filesystem path.")
+    """Repositories are keyed by absolute, normalised path so ``./x`` and ``x/`` are one.
+
+    Paths end up in git command lines, logs and terminals, so control characters (NUL,
+    newlines, escape sequences) are refused rather than stored.
+    """
+    problem = path_problem(path)
+    if problem:
+        raise invalid_input(f"Repository path {path[:200]!r} {problem}", "Pass a plain filesystem path.")
     return os.path.normpath(os.path.abspath(os.path.expanduser(path)))
+
+
+def path_problem(path: str) -> str | None:
+    if not path.strip():
+        return "is empty"
+    if any(ord(ch) < 32 or ord(ch) == 127 for ch in path):
+        return "contains control characters"
+    if len(path.encode("utf-8", "surrogatepass")) > MAX_PATH_BYTES:
+        return f"is longer than {MAX_PATH_BYTES} bytes"
+    return None
 
 
 def ensure_statement(path: str, name: str | None = None) -> Gated:

@@ -1,0 +1,226 @@
+"""Workspaces: a branch (usually in its own git worktree) where some of a workflow's tasks run.
+
+Disk and database cannot change in one atomic unit, so the order is chosen to leave
+nothing behind: everything is validated first, then git acts, then the batch is
+committed; if the batch fails a worktree we just created is removed again, and
+cleaning up removes the worktree before the status change is recorded.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from typing import Any
+
+from caw_lab.engine import worktrees
+from caw_lab.engine.changes import Event, Gated, commit, insert, raw, update
+from caw_lab.engine.repositories import link_statements, normalise
+from caw_lab.engine.rows import decode, encode, fetch, placeholders
+from caw_lab.errors import CawError, conflict, not_found
+from caw_lab.ids import new_id, now_ms
+from caw_lab.store.backend import Backend, Statement
+
+STATUSES = ("active", "merged", "abandoned")
+
+
+def create(
+    db: Backend,
+    workflow_id: str,
+    *,
+    branch: str,
+    path: str | None = None,
+    base_branch: str | None = None,
+    task_ids: Sequence[str] = (),
+    create_worktree: bool = False,
+    repo_path: str | None = None,
+    config: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    fetch(db, "workflow", workflow_id)
+    require_tasks_of(db, workflow_id, task_ids)
+    worktrees.check_branch(branch)
+    if base_branch is not None:
+        worktrees.check_revision(base_branch)
+    repo = worktrees.toplevel(repo_path) if repo_path else None
+    if create_worktree:
+        if repo is None:
+            raise CawError("MISSING_REPO_PATH", "repo_path is required when create_worktree is true",
+                           recoverable=True, suggestion="Pass repo_path pointing at the git repository.")
+        path, base_branch = prepare_worktree(repo, branch, path, base_branch)
+    elif path is None:
+        raise CawError("MISSING_PATH", "path is required unless create_worktree is true", recoverable=True,
+                       suggestion="Pass the workspace's path, or create_worktree=true with repo_path.")
+    else:
+        path = normalise(path)
+    if create_worktree:
+        assert repo is not None and base_branch is not None
+        worktrees.add(repo, path, branch, base_branch)
+    try:
+        row = record(db, workflow_id, branch, path, base_branch, task_ids, repo, config)
+    except Exception:
+        if create_worktree:
+            assert repo is not None
+            worktrees.remove(repo, path, force=True)
+            worktrees.delete_branch(repo, branch)
+        raise
+    return {**row, "worktree_created": create_worktree, "task_ids": list(task_ids)}
+
+
+def prepare_worktree(repo: str, branch: str, path: str | None, base: str | None) -> tuple[str, str]:
+    """Check every precondition of ``git worktree add`` so it cannot fail half-way."""
+    base = base or worktrees.current_branch(repo) or worktrees.resolve_commit(repo, "HEAD")
+    if base is None or worktrees.resolve_commit(repo, base) is None:
+        raise CawError("BRANCH_NOT_FOUND", f"Base {base!r} is not a commit of {repo}", recoverable=True,
+                       suggestion="Pass base_branch naming an existing branch (the repository may have no commits).")
+    if worktrees.branch_exists(repo, branch):
+        raise CawError("BRANCH_EXISTS", f"Branch {branch!r} already exists in {repo}", recoverable=True,
+                       suggestion="Choose a new branch name; a worktree gets a branch of its own.")
+    return worktrees.worktree_path(repo, branch, path), base
+
+
+def record(
+    db: Backend, workflow_id: str, branch: str, path: str, base_branch: str | None,
+    task_ids: Sequence[str], repo: str | None, config: dict[str, Any] | None,
+) -> dict[str, Any]:
+    now = now_ms()
+    row = {"id": new_id("workspace"), "workflow_id": workflow_id, "repository_id": None, "path": path,
+           "branch": branch, "base_branch": base_branch, "status": "active", "merge_commit": None,
+           "pr_url": None, "config": encode(config), "created_at": now, "updated_at": now}
+    statements: list[Gated] = [insert("workspaces", row)]
+    if repo:
+        statements += link_statements(db, workflow_id, [repo])
+        statements.append(raw("UPDATE workspaces SET repository_id = (SELECT id FROM repositories WHERE path = ?) "
+                              "WHERE id = ? AND", (repo, row["id"])))
+    statements += [update("tasks", {"workspace_id": row["id"], "updated_at": now}, "id = ? AND workflow_id = ?",
+                          (tid, workflow_id)) for tid in task_ids]
+    event = Event("workspace.created", workflow_id, payload={
+        "workspace_id": row["id"], "branch": branch, "path": path, "task_ids": list(task_ids)})
+    commit(db, event, then=statements)
+    return decode(db.one("SELECT * FROM workspaces WHERE id = ?", (row["id"],)) or row)
+
+
+def require_tasks_of(db: Backend, workflow_id: str, task_ids: Sequence[str]) -> None:
+    if not task_ids:
+        return
+    rows = db.query(f"SELECT id, workflow_id FROM tasks WHERE id IN ({placeholders(list(task_ids))})", list(task_ids))
+    owner = {r["id"]: r["workflow_id"] for r in rows}
+    for tid in task_ids:
+        if tid not in owner:
+            raise not_found("task", tid)
+        if owner[tid] != workflow_id:
+            raise mismatch(tid, workflow_id)
+
+
+def mismatch(task_id: str, workflow_id: str) -> CawError:
+    return CawError("WORKFLOW_MISMATCH", f"Task {task_id} does not belong to workflow {workflow_id}",
+                    recoverable=False, suggestion="A task can only use a workspace of its own workflow.")
+
+
+def update_workspace(
+    db: Backend,
+    workspace_id: str,
+    *,
+    status: str | None = None,
+    merge_commit: str | None = None,
+    pr_url: str | None = None,
+    config: dict[str, Any] | None = None,
+    cleanup_worktree: bool = False,
+    force: bool = False,
+) -> dict[str, Any]:
+    """Change status and details; ``cleanup_worktree`` removes the worktree from disk first,
+    refusing one with uncommitted work unless ``force`` or the workspace is being abandoned."""
+    workspace = fetch(db, "workspace", workspace_id)
+    target = status or workspace["status"]
+    if target == "merged" and not (merge_commit or workspace["merge_commit"]):
+        raise CawError("MISSING_MERGE_COMMIT", "merge_commit is required when setting status to 'merged'",
+                       recoverable=True, suggestion="Pass the merge commit's SHA.")
+    if cleanup_worktree and target == "active":
+        raise CawError("INVALID_STATE", f"Workspace {workspace_id} is active; its worktree is still in use",
+                       recoverable=True, suggestion="Set status to merged or abandoned together with cleanup_worktree.")
+    values: dict[str, Any] = {"status": target, "updated_at": now_ms()}
+    if merge_commit is not None:
+        values["merge_commit"] = merge_commit
+    if pr_url is not None:
+        values["pr_url"] = pr_url
+    if config is not None:
+        merged = {k: v for k, v in {**(workspace.get("config") or {}), **config}.items() if v is not None}
+        values["config"] = encode(merged)
+    removed = False
+    if cleanup_worktree:
+        repo = repository_of(db, workspace)
+        removed = worktrees.remove(repo, workspace["path"], force=force or target == "abandoned")
+    sets = ", ".join(f"{k} = ?" for k in values)
+    guard = Statement(f"UPDATE workspaces SET {sets} WHERE id = ? AND status = ?",
+                      (*values.values(), workspace_id, workspace["status"]))
+    event = Event("workspace.updated", workspace["workflow_id"], payload={
+        "workspace_id": workspace_id, "from": workspace["status"], "to": target, "worktree_removed": removed})
+    if commit(db, event, guard=guard) is None:
+        raise conflict(f"Workspace {workspace_id} changed while it was being updated")
+    return {"success": True, "id": workspace_id, "status": target, "worktree_removed": removed}
+
+
+def repository_of(db: Backend, workspace: dict[str, Any]) -> str:
+    """The repository a workspace's worktree belongs to: the recorded one, else git's answer."""
+    if workspace.get("repository_id"):
+        path = db.scalar("SELECT path FROM repositories WHERE id = ?", (workspace["repository_id"],))
+        if path and os.path.isdir(path):
+            return str(path)
+    return worktrees.common_repository(workspace["path"])
+
+
+def list_workspaces(db: Backend, workflow_id: str, status: Sequence[str] | None = None) -> dict[str, Any]:
+    fetch(db, "workflow", workflow_id)
+    where, params = "workflow_id = ?", [workflow_id]
+    if status:
+        where += f" AND status IN ({placeholders(list(status))})"
+        params += list(status)
+    rows = [decode(r) for r in db.query(f"SELECT * FROM workspaces WHERE {where} ORDER BY created_at, id", params)]
+    assigned: dict[str, list[str]] = {r["id"]: [] for r in rows}
+    for t in db.query("SELECT id, workspace_id FROM tasks WHERE workflow_id = ? AND workspace_id IS NOT NULL "
+                      "ORDER BY sequence", (workflow_id,)):
+        assigned.get(t["workspace_id"], []).append(t["id"])
+    return {"workspaces": [{**r, "task_ids": assigned[r["id"]]} for r in rows]}
+
+
+def assign_task(db: Backend, task_id: str, workspace_id: str) -> dict[str, Any]:
+    task = fetch(db, "task", task_id)
+    workspace = fetch(db, "workspace", workspace_id)
+    if task["workflow_id"] != workspace["workflow_id"]:
+        raise mismatch(task_id, workspace["workflow_id"])
+    if workspace["status"] != "active":
+        raise inactive(workspace)
+    guard = Statement(
+        "UPDATE tasks SET workspace_id = ?, updated_at = ? WHERE id = ? "
+        "AND EXISTS (SELECT 1 FROM workspaces WHERE id = ? AND status = 'active')",
+        (workspace_id, now_ms(), task_id, workspace_id),
+    )
+    event = Event("task.workspace_assigned", task["workflow_id"], task_id=task_id,
+                  payload={"workspace_id": workspace_id})
+    if commit(db, event, guard=guard) is None:
+        raise inactive(fetch(db, "workspace", workspace_id))
+    return {"success": True, "task_id": task_id, "workspace_id": workspace_id}
+
+
+def inactive(workspace: dict[str, Any]) -> CawError:
+    return CawError("INVALID_STATE", f"Cannot assign a task to workspace {workspace['id']}: it is {workspace['status']}",
+                    recoverable=False, suggestion="Assign tasks to an active workspace.")
+
+
+def check_merge(db: Backend, workflow_id: str, repo_path: str | None = None) -> dict[str, Any]:
+    """For each active workspace, would its branch merge cleanly into its base? Writes nothing."""
+    fetch(db, "workflow", workflow_id)
+    repo_override = worktrees.toplevel(repo_path) if repo_path else None
+    results = []
+    for ws in list_workspaces(db, workflow_id, ["active"])["workspaces"]:
+        results.append({"workspace_id": ws["id"], "branch": ws["branch"], **check_one(db, ws, repo_override)})
+    clean = sum(1 for r in results if r["mergeable"])
+    return {"workflow_id": workflow_id, "checked": len(results), "clean": clean,
+            "conflicted": sum(1 for r in results if r["conflicts"]), "workspaces": results}
+
+
+def check_one(db: Backend, workspace: dict[str, Any], repo: str | None) -> dict[str, Any]:
+    try:
+        repo = repo or repository_of(db, workspace)
+    except CawError as error:
+        return {"base_branch": workspace["base_branch"], "mergeable": False, "conflicts": [], "error": error.message}
+    base = workspace["base_branch"] or worktrees.current_branch(repo) or "HEAD"
+    return {"base_branch": base, "repository": repo, **worktrees.merge_check(repo, base, workspace["branch"])}

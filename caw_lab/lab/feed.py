@@ -1,0 +1,77 @@
+"""Follow the change feed (the ``events_list`` tool) and hand each new batch to listeners.
+
+Panels never re-read tables on a timer: they refresh when an event says something they
+show has changed (DESIGN.md invariant 2). The feed keeps one cursor, so a batch is seen
+once however many panels listen.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from caw_lab.client import Client
+from caw_lab.errors import CawError
+
+Listener = Callable[[list[dict[str, Any]]], None]
+log = logging.getLogger(__name__)
+
+
+class EventFeed:
+    """A cursor over events; ``poll`` reads what is new, ``start`` does it in the background."""
+
+    def __init__(self, client: Client, interval: float = 0.5) -> None:
+        self.client = client
+        self.interval = interval
+        self.cursor = client.call("events_list", since_seq=0, limit=1)["head"]
+        self.listeners: list[Listener] = []
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._polling = threading.Lock()
+
+    def subscribe(self, listener: Listener) -> None:
+        self.listeners.append(listener)
+
+    def poll(self) -> list[dict[str, Any]]:
+        """Read every event after the cursor and tell the listeners; returns the events."""
+        with self._polling:
+            events: list[dict[str, Any]] = []
+            while True:
+                page = self.client.call("events_list", since_seq=self.cursor)
+                events += page["events"]
+                self.cursor = page["cursor"]
+                if self.cursor >= page["head"]:
+                    break
+            if events:
+                for listener in list(self.listeners):
+                    listener(events)
+            return events
+
+    def start(self) -> None:
+        if self._thread is None or not self._thread.is_alive():
+            self._stop.clear()
+            self._thread = threading.Thread(target=self._follow, name="caw-lab-feed", daemon=True)
+            self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join(timeout=5)
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive() and not self._stop.is_set()
+
+    def _follow(self) -> None:
+        while not self._stop.wait(self.interval):
+            try:
+                self.poll()
+            except CawError as err:  # a busy database is retried on the next tick
+                log.warning("caw-lab feed: %s", err)
+            except Exception:  # a listener's bug must not stop every other panel's updates
+                log.exception("caw-lab feed listener failed")
+
+    def __repr__(self) -> str:
+        return f"<caw_lab EventFeed {'running' if self.running else 'stopped'}>"

@@ -1,0 +1,104 @@
+"""The ``%caw`` command line: one argparse subcommand per command, mirroring the CLI.
+
+argparse gives ``%caw SUBCOMMAND --help`` for free; its exits and errors are turned into
+exceptions so a typo in a notebook cell never kills the kernel.
+"""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any, NoReturn
+
+from caw_lab.engine.states import CHECKPOINT_TYPES, WORKFLOW_STATUSES
+from caw_lab.errors import CawError
+from caw_lab.lab import commands
+
+
+class HelpShown(Exception):
+    """``--help`` printed the usage; there is nothing else to do."""
+
+
+class MagicParser(argparse.ArgumentParser):
+    def exit(self, status: int = 0, message: str | None = None) -> NoReturn:
+        if message:
+            self.error(message)
+        raise HelpShown
+
+    def error(self, message: str) -> NoReturn:
+        raise CawError("INVALID_INPUT", f"{self.prog}: {message}", recoverable=True,
+                       suggestion=f"See {self.prog} --help.")
+
+
+def build() -> MagicParser:
+    parser = MagicParser(prog="%caw", description="Drive caw-lab workflows from a notebook.")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="SUBCOMMAND", parser_class=MagicParser)
+
+    def add(name: str, run: Any, help: str) -> MagicParser:
+        cmd: MagicParser = sub.add_parser(name, help=help, description=help)
+        cmd.set_defaults(run=run)
+        return cmd
+
+    use = add("use", commands.use, "Use the database file DB (default: the one the environment names).")
+    use.add_argument("db", nargs="?", metavar="DB")
+
+    new = add("new", commands.new, "Create a workflow named NAME, from a prompt or a template.")
+    new.add_argument("name", nargs="+", metavar="NAME")
+    new.add_argument("--source", help="The prompt or issue text (default: the name).")
+    new.add_argument("--source-type", default="prompt",
+                     choices=("prompt", "github_issue", "linear", "jira", "custom"))
+    new.add_argument("--template", metavar="T", help="Apply template T (name or id) instead.")
+    new.add_argument("--var", action="append", default=[], metavar="KEY=VALUE", help="A template variable.")
+    new.add_argument("--max-parallel", type=int, default=1, metavar="N", help="Tasks that may run at once.")
+
+    listing = add("list", commands.list_workflows, "List workflows, newest first, with their progress.")
+    listing.add_argument("--status", action="append", choices=WORKFLOW_STATUSES, help="Only this status.")
+    listing.add_argument("--limit", type=int, default=20)
+
+    add("show", commands.show, "Show a workflow (wf_...) with its tasks, or a task (tk_...).").add_argument(
+        "id", metavar="ID")
+    add("next", commands.next_tasks, "The tasks of WF that can start now.").add_argument(
+        "workflow", metavar="WF")
+
+    claim = add("claim", commands.claim, "Claim TASK for an agent (default: this notebook's own agent).")
+    claim.add_argument("task", metavar="TASK")
+    claim.add_argument("--agent", metavar="A", help="The agent id to claim for.")
+
+    cp = add("checkpoint", commands.checkpoint, "Record a checkpoint of TYPE on TASK.")
+    cp.add_argument("task", metavar="TASK")
+    cp.add_argument("type", choices=CHECKPOINT_TYPES, metavar="TYPE", help=f"One of: {', '.join(CHECKPOINT_TYPES)}.")
+    cp.add_argument("summary", nargs="+", metavar="SUMMARY")
+
+    done = add("done", commands.done, "Complete TASK with OUTCOME, stepping it through planning and in_progress.")
+    done.add_argument("task", metavar="TASK")
+    done.add_argument("outcome", nargs="+", metavar="OUTCOME")
+
+    ctx = add("context", commands.context, "Load TASK's context as an agent would, with its exact token count.")
+    ctx.add_argument("task", metavar="TASK")
+    ctx.add_argument("--max-tokens", type=int, metavar="N", help="Token budget (never exceeded).")
+
+    add("dag", commands.dag, "The live DAG widget of WF.").add_argument("workflow", metavar="WF")
+
+    inbox = add("inbox", commands.inbox, "Messages to AGENT (default: this notebook's agent).")
+    inbox.add_argument("agent", nargs="?", metavar="AGENT")
+    inbox.add_argument("--status", choices=("unread", "read", "archived"))
+    inbox.add_argument("--limit", type=int, default=20)
+
+    agents = add("agents", commands.agents, "Registered agents with their heartbeat age.")
+    agents.add_argument("--workflow", metavar="WF")
+
+    add("run", commands.run, "Start executing WF with agent runtimes.").add_argument("workflow", metavar="WF")
+
+    add("workbench", commands.workbench, "The Workbench: workflows, DAG, task detail, agents, inbox.").add_argument(
+        "workflow", nargs="?", metavar="WF")
+
+    plan = add("plan", commands.plan, "Cell magic: %%caw plan WF, with the plan as YAML in the cell.")
+    plan.add_argument("workflow", metavar="WF")
+    return parser
+
+
+def subcommands(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
+    """Name -> subparser, for completion and for the test that keeps the docs complete."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            return dict(action.choices)
+    return {}

@@ -1,0 +1,128 @@
+"""``caw_lab.Workbench``: workflows, the live DAG, task detail, agents, inbox and the
+workflow form in one widget, all kept current by one follower of the change feed."""
+
+from __future__ import annotations
+
+import os
+from html import escape
+from typing import Any
+
+import ipywidgets as widgets
+from traitlets import Unicode
+
+import caw_lab
+from caw_lab.client import Client
+from caw_lab.lab.feed import EventFeed
+from caw_lab.lab.panels import Agents, Inbox, Panel, TaskDetail, TaskList, WorkflowForm, WorkflowList
+from caw_lab.lab.session import current
+
+ROW = {"flex_flow": "row wrap", "align_items": "stretch", "width": "100%"}
+GRAPH = {"flex": "2 1 340px", "min_width": "0", "max_width": "100%", "margin": "2px"}
+
+
+def open_client(db: Client | str | os.PathLike[str] | None) -> Client:
+    """A client as given, a path opened, or (None) the database ``%caw use`` chose."""
+    if isinstance(db, Client):
+        return db
+    return current().client if db is None else caw_lab.connect(db)
+
+
+def task_graph(client: Client, workflow_id: str) -> widgets.DOMWidget:
+    """The DAG widget when its front end is installed, else the task list; both have ``selected``."""
+    try:
+        from caw_lab.lab.dag_widget import DagWidget
+    except ImportError:
+        return TaskList(client, workflow_id)
+    return DagWidget(client, workflow_id)
+
+
+class Workbench(widgets.VBox):
+    """Select a workflow in the list (or pass ``workflow_id``); select a task in the DAG.
+
+    ``workflow_id`` and ``task_id`` are the selection, readable and settable from Python.
+    With ``live`` (the default) a background thread follows the events feed; ``refresh()``
+    reads it at once, and ``close()`` stops following.
+    """
+
+    workflow_id = Unicode(None, allow_none=True)
+    task_id = Unicode(None, allow_none=True)
+
+    def __init__(self, db: Client | str | os.PathLike[str] | None = None, workflow_id: str | None = None, *,
+                 live: bool = True, interval: float = 0.5) -> None:
+        self.client = open_client(db)
+        self.feed = EventFeed(self.client, interval)
+        self.workflows = WorkflowList(self.client)
+        self.detail = TaskDetail(self.client)
+        self.agents = Agents(self.client)
+        self.inbox = Inbox(self.client)
+        self.form = WorkflowForm(self.client)
+        self.graph: widgets.DOMWidget | None = None
+        self.graph_slot = widgets.Box(layout=GRAPH)
+        header = widgets.HTML(f"<b>caw-lab workbench</b> <span style='color:#757575; font-size:12px'>"
+                              f"{escape(self.client.db.url)}</span>")
+        super().__init__([
+            header,
+            widgets.Box([self.workflows, self.graph_slot, self.detail], layout=ROW),
+            widgets.Box([self.agents, self.inbox, self.form], layout=ROW),
+        ], layout={"width": "100%", "max_width": "100%"})
+        self.add_class("caw-workbench")
+        self.workflows.observe(lambda c: self.select_workflow(c["new"]), "selected")
+        self.form.observe(lambda c: self.select_workflow(c["new"], refresh=True), "created")
+        self.observe(lambda _: self.show_workflow(), "workflow_id")
+        self.observe(lambda c: setattr(self.detail, "task_id", c["new"]), "task_id")
+        self.feed.subscribe(self.on_events)
+        self.workflow_id = workflow_id or self.newest_workflow()
+        if self.workflow_id is None:
+            self.show_workflow()
+        if live:
+            self.feed.start()
+
+    @property
+    def panels(self) -> list[Panel]:
+        graph = [self.graph] if isinstance(self.graph, Panel) else []
+        return [self.workflows, *graph, self.detail, self.agents, self.inbox, self.form]
+
+    def newest_workflow(self) -> str | None:
+        listed = self.client.call("workflow_list", limit=1)["workflows"]
+        return listed[0]["id"] if listed else None
+
+    def select_workflow(self, workflow_id: str | None, refresh: bool = False) -> None:
+        """``refresh`` first reads the feed, so a workflow just created is in the list it selects in."""
+        if refresh:
+            self.refresh()
+        if workflow_id:
+            self.workflow_id = workflow_id
+
+    def show_workflow(self) -> None:
+        """Swap in the graph of the selected workflow and point every panel at it."""
+        if self.graph is not None:
+            self.graph.close()
+        self.task_id = None
+        self.workflows.selected = self.workflow_id
+        self.form.workflow_id = self.workflow_id
+        if not self.workflow_id:
+            self.graph = None
+            self.graph_slot.children = [widgets.HTML("<i>Create or select a workflow to see its tasks.</i>")]
+            return
+        self.graph = task_graph(self.client, self.workflow_id)
+        self.graph.layout.width = "100%"
+        self.graph.observe(lambda c: setattr(self, "task_id", c["new"]), "selected")
+        self.graph_slot.children = [self.graph]
+
+    def on_events(self, events: list[dict[str, Any]]) -> None:
+        for panel in self.panels:
+            panel.on_events(events)
+
+    def refresh(self) -> list[dict[str, Any]]:
+        """Apply what happened since the last look now, without waiting for the follower."""
+        return self.feed.poll()
+
+    def close(self) -> None:
+        self.feed.stop()
+        super().close()
+
+    def __repr__(self) -> str:
+        shown = self.form.workflow.get("name")
+        workflow = f"workflow {shown!r}" if shown else "no workflow"
+        task = f", task {self.detail.task['name']!r}" if self.detail.task else ""
+        return f"<caw_lab Workbench: {self.workflows.describe()}, {workflow} selected{task}>"

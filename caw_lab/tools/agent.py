@@ -1,0 +1,96 @@
+"""Agent tools: register, heartbeat, update, read, list, unregister, sweep the silent."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import Field
+
+from caw_lab.engine import agents
+from caw_lab.store.backend import Backend
+from caw_lab.tools.registry import Params, tool
+
+Runtime = Literal["claude_code", "codex", "opencode", "custom"]
+Role = Literal["coordinator", "worker"]
+Status = Literal["online", "offline", "busy"]
+
+
+class AgentRegister(Params):
+    name: str = Field(min_length=1)
+    runtime: Runtime
+    role: Role = "worker"
+    workflow_id: str | None = None
+    capabilities: list[str] | None = None
+    workspace_path: str | None = None
+    metadata: dict[str, Any] | None = None
+
+
+@tool("agent_register", "Register an agent on startup; it starts online.")
+def agent_register(db: Backend, p: AgentRegister) -> dict[str, Any]:
+    return agents.register(db, **p.model_dump())
+
+
+class AgentHeartbeat(Params):
+    agent_id: str
+    current_task_id: str | None = None
+    status: Literal["online", "busy"] | None = None
+
+
+@tool("agent_heartbeat", "Keep an agent online; call again after next_heartbeat_ms.")
+def agent_heartbeat(db: Backend, p: AgentHeartbeat) -> dict[str, Any]:
+    return agents.heartbeat(db, p.agent_id, p.current_task_id, p.status)
+
+
+class AgentUpdate(Params):
+    id: str
+    status: Status | None = None
+    current_task_id: str | None = None
+    workspace_path: str | None = None
+    metadata: dict[str, Any] | None = None
+
+
+@tool("agent_update", "Change an agent's status, current task, workspace or metadata (merged).")
+def agent_update(db: Backend, p: AgentUpdate) -> dict[str, Any]:
+    """Only the fields the caller sent change; ``current_task_id: null`` clears the task."""
+    given = p.model_dump(include=p.model_fields_set - {"id"})
+    changes = {k: v for k, v in given.items() if v is not None or k == "current_task_id"}
+    return agents.update_agent(db, p.id, changes)
+
+
+class AgentGet(Params):
+    id: str
+
+
+@tool("agent_get", "An agent's details, with whether it has gone stale (silent past the timeout).")
+def agent_get(db: Backend, p: AgentGet) -> dict[str, Any]:
+    return agents.get(db, p.id)
+
+
+class AgentList(Params):
+    status: list[Status] | None = None
+    role: Role | None = None
+    runtime: str | None = None
+    workflow_id: str | None = None
+
+
+@tool("agent_list", "List agents, oldest first; a stale agent is listed as offline.")
+def agent_list(db: Backend, p: AgentList) -> dict[str, Any]:
+    return agents.list_agents(db, **p.model_dump())
+
+
+class AgentUnregister(Params):
+    id: str
+
+
+@tool("agent_unregister", "Mark an agent offline on shutdown and release its unfinished claims.")
+def agent_unregister(db: Backend, p: AgentUnregister) -> dict[str, Any]:
+    return agents.unregister(db, p.id)
+
+
+class AgentMarkStale(Params):
+    timeout_ms: int = Field(agents.AGENT_TIMEOUT_MS, ge=0)
+
+
+@tool("agent_mark_stale", "Mark agents silent for timeout_ms offline and release their unfinished claims.")
+def agent_mark_stale(db: Backend, p: AgentMarkStale) -> dict[str, Any]:
+    return {"agents": agents.mark_stale(db, p.timeout_ms)}

@@ -1,0 +1,104 @@
+"""Messaging tools: send, broadcast, read and file messages between agents."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import Field
+
+from caw_lab.engine import messages
+from caw_lab.store.backend import Backend
+from caw_lab.tools.registry import Params, tool
+
+MessageType = Literal["task_assignment", "status_update", "query", "response", "broadcast"]
+Priority = Literal["low", "normal", "high", "urgent"]
+Body = str | dict[str, Any]
+
+
+class MessageSend(Params):
+    sender_id: str
+    recipient_id: str
+    message_type: MessageType
+    body: Body
+    subject: str | None = None
+    priority: Priority = "normal"
+    workflow_id: str | None = None
+    task_id: str | None = None
+    reply_to_id: str | None = None
+
+
+@tool("message_send", "Send a message to one agent; a reply joins the replied-to message's thread.")
+def message_send(db: Backend, p: MessageSend) -> dict[str, Any]:
+    return messages.send(db, **p.model_dump())
+
+
+class RecipientFilter(Params):
+    role: Literal["coordinator", "worker"] | None = None
+    status: str | list[str] | None = None
+    runtime: str | None = None
+
+
+class MessageBroadcast(Params):
+    sender_id: str
+    message_type: Literal["broadcast", "status_update"]
+    body: Body
+    recipient_filter: RecipientFilter | None = None
+    subject: str | None = None
+    priority: Priority = "normal"
+    workflow_id: str | None = None
+
+
+@tool("message_broadcast", "Send one message to every agent matching a filter, except the sender.")
+def message_broadcast(db: Backend, p: MessageBroadcast) -> dict[str, Any]:
+    wanted = p.recipient_filter.model_dump(exclude_none=True) if p.recipient_filter else {}
+    return messages.broadcast(db, **p.model_dump(exclude={"recipient_filter"}), recipient_filter=wanted)
+
+
+class MessageList(Params):
+    agent_id: str
+    status: Literal["unread", "read", "archived"] | None = None
+    message_type: list[str] | None = None
+    priority: list[str] | None = None
+    workflow_id: str | None = None
+    thread_id: str | None = None
+    limit: int = Field(20, ge=1, le=1000)
+    since: float | None = None
+
+
+@tool("message_list", "An agent's messages, newest first, with its unread count.")
+def message_list(db: Backend, p: MessageList) -> dict[str, Any]:
+    return messages.list_messages(db, **p.model_dump())
+
+
+class MessageGet(Params):
+    id: str
+    mark_read: bool = True
+
+
+@tool("message_get", "One message; marks it read unless mark_read is false.")
+def message_get(db: Backend, p: MessageGet) -> dict[str, Any]:
+    return messages.get(db, p.id, p.mark_read)
+
+
+class MessageIds(Params):
+    message_ids: list[str]
+
+
+@tool("message_mark_read", "Mark messages read.")
+def message_mark_read(db: Backend, p: MessageIds) -> dict[str, Any]:
+    return messages.mark_read(db, p.message_ids)
+
+
+@tool("message_archive", "Archive messages: they stay listable with status archived but no longer count as unread.")
+def message_archive(db: Backend, p: MessageIds) -> dict[str, Any]:
+    return messages.archive(db, p.message_ids)
+
+
+class MessageCountUnread(Params):
+    agent_id: str
+    priority: list[str] | None = None
+
+
+@tool("message_count_unread", "How many unread messages an agent has, in total and by priority.")
+def message_count_unread(db: Backend, p: MessageCountUnread) -> dict[str, Any]:
+    return messages.count_unread(db, p.agent_id, p.priority)

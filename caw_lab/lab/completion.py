@@ -1,7 +1,9 @@
 """Tab completion for ``%caw``: subcommands first, then the ids that fit where the cursor is.
 
 Ids come from the tools (workflow_list, workflow_get, agent_list), so completion shows
-what exists in the database the notebook uses right now.
+what exists in the database the notebook uses right now. It is an IPython completion
+matcher (the API ipykernel's Tab uses) that hides Jedi's Python guesses on a ``%caw``
+line, where they never apply.
 """
 
 from __future__ import annotations
@@ -9,7 +11,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from IPython.core.error import TryNext
+from IPython.core.completer import CompletionContext, SimpleCompletion, SimpleMatcherResult, context_matcher
 
 from caw_lab.engine.states import CHECKPOINT_TYPES
 from caw_lab.errors import CawError
@@ -32,7 +34,7 @@ def candidates(session: LabSession, subcommands: dict[str, argparse.ArgumentPars
     if current.startswith("-") and command in subcommands:
         return sorted(o for a in subcommands[command]._actions for o in a.option_strings)
     if command == "use":
-        raise TryNext  # let IPython complete file names
+        return []  # IPython's own file-name completion answers instead
     try:
         return ids_for(session, command, position, previous)
     except CawError:
@@ -68,10 +70,18 @@ def task_ids(session: LabSession) -> list[str]:
     return ids
 
 
-def hook(session: LabSession, subcommands: dict[str, argparse.ArgumentParser]) -> Any:
-    """An IPython ``complete_command`` hook bound to this session."""
+MATCHER_ID = "caw_lab.completion"
 
-    def complete(_shell: Any, event: Any) -> list[str]:
-        return candidates(session, subcommands, event.text_until_cursor)
+
+def matcher(session: LabSession, subcommands: dict[str, argparse.ArgumentParser]) -> Any:
+    """An IPython completion matcher bound to this session; inert outside ``%caw`` lines."""
+
+    @context_matcher(identifier=MATCHER_ID, priority=10)
+    def complete(context: CompletionContext) -> SimpleMatcherResult:
+        line = context.text_until_cursor.lstrip()
+        if context.cursor_line != 0 or not line.startswith(("%caw ", "%%caw ")):
+            return {"completions": [], "suppress": False}
+        found = [c for c in candidates(session, subcommands, line) if c.startswith(context.token)]
+        return {"completions": [SimpleCompletion(text=c, type="caw") for c in found], "suppress": bool(found)}
 
     return complete

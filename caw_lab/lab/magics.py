@@ -83,10 +83,8 @@ def register(ip: InteractiveShell, session: LabSession | None = None) -> CawMagi
     """Add the magics and their completer to ``ip``; loading twice replaces, never doubles."""
     magics = CawMagics(ip, session or current())
     ip.register_magics(magics)
-    hook = completion.hook(magics.session, parser.subcommands(magics.parser))
-    previous = ip.strdispatchers.get("complete_command")
-    for key in ("%caw", "%%caw"):
-        if previous is not None:
-            previous.strs.pop(key, None)
-        ip.set_hook("complete_command", hook, str_key=key)
+    completer = ip.Completer
+    completer.custom_matchers = [m for m in completer.custom_matchers
+                                 if getattr(m, "matcher_identifier", None) != completion.MATCHER_ID]
+    completer.custom_matchers.append(completion.matcher(magics.session, parser.subcommands(magics.parser)))
     return magics

@@ -58,7 +58,7 @@ class ErrorView:
 
 
 def error_html(err: CawError) -> str:
-    tip = f"<div style='margin-top:4px'>&#8594; {escape(err.suggestion)}</div>" if err.suggestion else ""
+    tip = f"<div style='margin-top:4px; white-space:pre-wrap'>&#8594; {escape(err.suggestion)}</div>" if err.suggestion else ""
     again = " (recoverable)" if err.recoverable else ""
     return (
         f"<div class='caw-error' style='{BOX} border-left: 4px solid #e53935; background: #fdecea; "

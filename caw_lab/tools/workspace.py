@@ -55,7 +55,7 @@ def workspace_update(db: Backend, p: WorkspaceUpdate) -> dict[str, Any]:
 
 class WorkspaceList(Params):
     workflow_id: str
-    status: list[WorkspaceStatus] | None = None
+    status: list[str] | None = None
 
 
 @tool("workspace_list", "A workflow's workspaces, oldest first, each with the ids of its tasks.")

@@ -1,0 +1,92 @@
+"""``caw --server`` over stdio, driven by the MCP SDK's client through real subprocesses."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from conftest import dump, make_workflow
+from mcp import Client
+from mcp_session import agent_protocol, call, refusal, run, stdio_params
+
+import caw_lab
+from caw_lab.tools import MAX_TEXT_BYTES
+
+
+@pytest.mark.parametrize("mode", ["auto", "legacy"])
+def test_agent_protocol_and_recovery(db_path: Path, mode: str) -> None:
+    """The legacy handshake is what today's agents (Claude Code, Codex) speak; auto negotiates the newest."""
+
+    async def scenario() -> None:
+        async with Client(stdio_params(db_path), mode=mode) as worker, Client(stdio_params(db_path), mode=mode) as rival:
+            await agent_protocol(worker, rival)
+
+    run(scenario)
+
+
+def test_results_carry_json_text_and_structured_content(db_path: Path) -> None:
+    async def scenario() -> None:
+        async with Client(stdio_params(db_path)) as client:
+            result = await client.call_tool("workflow_create", {"name": "w", "source_type": "prompt",
+                                                                "source_content": "x"})
+            assert not result.is_error
+            assert result.structured_content["status"] == "planning"
+            assert result.content[0].text.startswith("{")
+
+    run(scenario)
+
+
+def test_summary_resource_and_recovery_prompt(db_path: Path, client: caw_lab.Client) -> None:
+    wf = make_workflow(client, [{"name": "schema"}, {"name": "api", "depends_on": ["schema"]}])
+    agent = client.call("agent_register", name="w1", runtime="claude_code")
+    task = wf["tasks"]["schema"]
+    client.call("task_claim", task_id=task, agent_id=agent["id"])
+    client.call("task_update_status", id=task, status="planning")
+    client.call("checkpoint_add", task_id=task, type="progress", summary="Tables | drafted")
+
+    async def scenario() -> None:
+        async with Client(stdio_params(db_path)) as mcp:
+            templates = await mcp.list_resource_templates()
+            assert [t.uri_template for t in templates.resource_templates] == ["caw://workflows/{id}/summary"]
+            listed = [str(r.uri) for r in (await mcp.list_resources()).resources]
+            assert f"caw://workflows/{wf['id']}/summary" in listed
+
+            page = (await mcp.read_resource(f"caw://workflows/{wf['id']}/summary")).contents[0]
+            assert page.mime_type == "text/markdown"
+            assert "**in_progress**" in page.text
+            assert f"| schema (`{task}`) | planning | {agent['id']} |" in page.text
+            assert "| api (" in page.text and "| blocked |" in page.text
+            assert "progress: Tables \\| drafted" in page.text
+
+            prompts = (await mcp.list_prompts()).prompts
+            assert [p.name for p in prompts] == ["recover_context"]
+            steps = (await mcp.get_prompt("recover_context")).messages[0].content.text
+            order = [steps.index(tool) for tool in ("workflow_list", "workflow_progress", "task_load_context")]
+            assert order == sorted(order) and "all_checkpoints" in steps
+            focused = await mcp.get_prompt("recover_context", {"workflow_id": wf["id"]})
+            assert focused.messages[1].content.resource.text == page.text
+
+    run(scenario)
+
+
+def test_bad_input_is_refused_and_changes_nothing(db_path: Path, client: caw_lab.Client) -> None:
+    wf = make_workflow(client, [{"name": "only"}])
+    before = dump(client.db)
+
+    async def scenario() -> None:
+        async with Client(stdio_params(db_path)) as mcp:
+            assert (await refusal(mcp, "no_such_tool", {}))["code"] == "UNKNOWN_TOOL"
+            assert (await refusal(mcp, "workflow_create", {"name": "x"}))["code"] == "INVALID_INPUT"
+            ill_typed = {"name": ["x"], "source_type": "prompt", "source_content": 5}
+            assert (await refusal(mcp, "workflow_create", ill_typed))["code"] == "INVALID_INPUT"
+            bad_enum = {"task_id": wf["tasks"]["only"], "type": "musing", "summary": "s"}
+            assert (await refusal(mcp, "checkpoint_add", bad_enum))["code"] == "INVALID_INPUT"
+            huge = {"name": "x", "source_type": "prompt", "source_content": "é" * (MAX_TEXT_BYTES // 2 + 1)}
+            assert (await refusal(mcp, "workflow_create", huge))["code"] == "PAYLOAD_TOO_LARGE"
+            missing = await refusal(mcp, "task_update_status", {"id": "tk_000000000000", "status": "planning"})
+            assert missing["code"] == "TASK_NOT_FOUND"
+            # The server is still healthy after all that.
+            assert (await call(mcp, "workflow_get", id=wf["id"]))["id"] == wf["id"]
+
+    run(scenario)
+    assert dump(client.db) == before

@@ -1,0 +1,207 @@
+"""The Workbench's panels, redrawn from the change feed, against a real SQLite file."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import ipywidgets as widgets
+import pytest
+
+import caw_lab
+from caw_lab.lab.feed import EventFeed
+from caw_lab.lab.panels import Agents, Inbox, TaskDetail, TaskList, WorkflowForm, WorkflowList
+from caw_lab.lab.workbench import Workbench
+from tests.conftest import dump, make_workflow
+
+
+def complete(client: caw_lab.Client, task_id: str, outcome: str = "done") -> None:
+    for status in ("planning", "in_progress"):
+        client.call("task_update_status", id=task_id, status=status)
+    client.call("task_update_status", id=task_id, status="completed", outcome=outcome)
+
+
+def wait_for(check: Callable[[], bool], timeout: float = 10.0) -> None:
+    stop = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < stop, "the panel did not catch up with the change feed"
+        time.sleep(0.05)
+
+
+@pytest.fixture
+def bench(client: caw_lab.Client) -> Iterator[Workbench]:
+    wb = Workbench(client, live=False)
+    yield wb
+    wb.close()
+
+
+def test_feed_hands_each_event_to_listeners_once(client: caw_lab.Client) -> None:
+    feed = EventFeed(client)
+    seen: list[list[str]] = []
+    feed.subscribe(lambda events: seen.append([e["kind"] for e in events]))
+    assert feed.poll() == []
+    make_workflow(client, [{"name": "a"}])
+    feed.poll()
+    feed.poll()
+    assert seen == [["workflow.created", "workflow.plan_set"]]
+
+
+def test_workflow_list_progress_moves_in_place_on_events(client: caw_lab.Client) -> None:
+    wf = make_workflow(client, [{"name": "a"}, {"name": "b"}])
+    feed = EventFeed(client)
+    panel = WorkflowList(client)
+    feed.subscribe(panel.on_events)
+    row = panel.rows[wf["id"]]
+    assert (row.bar.value, row.bar.max, row.count.value) == (0, 2, "0/2")
+    complete(client, wf["tasks"]["a"])
+    feed.poll()
+    assert panel.rows[wf["id"]] is row
+    assert isinstance(row.bar, widgets.IntProgress) and (row.bar.value, row.count.value) == (1, "1/2")
+    row.pick.click()
+    assert panel.selected == wf["id"] and row.pick.button_style == "primary"
+
+
+def test_task_detail_shows_plan_checkpoints_outcome_and_follows_its_task(client: caw_lab.Client) -> None:
+    wf = make_workflow(client, [{"name": "schema", "description": "Add the users table"}])
+    task = wf["tasks"]["schema"]
+    feed = EventFeed(client)
+    panel = TaskDetail(client)
+    feed.subscribe(panel.on_events)
+    assert "Select a task" in panel.detail.value
+    panel.task_id = task
+    assert "Add the users table" in panel.detail.value and "No checkpoints yet" in panel.detail.value
+    client.call("checkpoint_add", task_id=task, type="decision", summary="use bcrypt")
+    complete(client, task, outcome="table created")
+    feed.poll()
+    assert "use bcrypt" in panel.detail.value and "caw-timeline" in panel.detail.value
+    assert "table created" in panel.detail.value
+    assert repr(panel) == "<caw_lab TaskDetail: schema (completed, 1 checkpoints)>"
+
+
+def test_task_detail_shows_context_with_its_token_count(client: caw_lab.Client) -> None:
+    if "task_load_context" not in client.tools:
+        pytest.skip("task_load_context is not registered in this build")
+    wf = make_workflow(client, [{"name": "a", "description": "word " * 500}])
+    panel = TaskDetail(client, wf["tasks"]["a"], max_tokens=200)
+    assert panel.token_estimate is not None and 0 < panel.token_estimate <= 200
+    assert f"{panel.token_estimate} tokens" in panel.context.value
+
+
+def test_task_detail_ignores_other_workflows(client: caw_lab.Client) -> None:
+    mine = make_workflow(client, [{"name": "a"}])
+    other = make_workflow(client, [{"name": "b"}])
+    panel = TaskDetail(client, mine["tasks"]["a"])
+    ours = client.call("events_list", workflow_id=mine["id"])["events"]
+    theirs = client.call("events_list", workflow_id=other["id"])["events"]
+    assert panel.wants(ours) and not panel.wants(theirs)
+
+
+def test_agents_panel_lists_agents_with_heartbeat_age(client: caw_lab.Client) -> None:
+    feed = EventFeed(client)
+    panel = Agents(client)
+    feed.subscribe(panel.on_events)
+    assert "No agents" in panel.table.value
+    client.call("agent_register", name="ada", runtime="claude_code")
+    feed.poll()
+    assert "ada" in panel.table.value and re.search(r"\d+s ago", panel.table.value)
+    assert repr(panel) == "<caw_lab Agents: 1 agents, 1 online>"
+
+
+def test_inbox_shows_new_messages_for_the_chosen_agent(client: caw_lab.Client) -> None:
+    feed = EventFeed(client)
+    ada = client.call("agent_register", name="ada", runtime="custom")["id"]
+    bob = client.call("agent_register", name="bob", runtime="custom")["id"]
+    panel = Inbox(client, agent_id=bob)
+    feed.subscribe(panel.on_events)
+    assert panel.agent.value == bob
+    client.call("message_send", sender_id=ada, recipient_id=bob, message_type="query", subject="schema?", body="ok?")
+    feed.poll()
+    assert "schema?" in panel.listing.value and repr(panel) == "<caw_lab Inbox: 1 messages, 1 unread>"
+    panel.agent.value = ada
+    assert "schema?" not in panel.listing.value
+
+
+def test_form_shows_what_is_missing_inline_and_writes_nothing(client: caw_lab.Client) -> None:
+    client.call("template_create", name="bugfix", template={"variables": ["component"], "tasks": [{"name": "fix {{component}}"}]})
+    form = WorkflowForm(client)
+    before = dump(client.db)
+    assert form.submit() is None and "Give the workflow a name" in form.name_hint.value
+    form.name.value = "Fix auth"
+    form.template.label = "bugfix"
+    assert [f.spec["name"] for f in form.variables.children] == ["component"]
+    assert form.submit() is None
+    assert "component is required" in form.variables.children[0].hint.value
+    assert dump(client.db) == before
+    form.variables.children[0].input.value = "auth"
+    wf_id = form.submit()
+    assert form.created == wf_id
+    tasks = client.call("workflow_get", id=wf_id, include_tasks=True)["tasks"]
+    assert [t["name"] for t in tasks] == ["fix auth"] and form.variables.children[0].hint.value == ""
+
+
+def test_form_edits_the_plan_and_shows_refusals_inline(client: caw_lab.Client) -> None:
+    form = WorkflowForm(client)
+    form.name.value = "Add login"
+    form.source.value = "Users sign in"
+    wf_id = form.submit()
+    form.workflow_id = wf_id
+    assert client.call("workflow_get", id=wf_id)["source_content"] == "Users sign in"
+    before = dump(client.db)
+    assert not form.attempt_plan("summary: s\ntasks:\n  - name: a\n    depends_on: [a]")
+    assert "depends on itself" in form.message.value and dump(client.db) == before
+    assert form.attempt_plan("summary: s\ntasks:\n  - name: a\n  - name: b\n    depends_on: [a]")
+    assert client.call("workflow_get", id=wf_id)["status"] == "ready"
+
+
+def test_workbench_follows_selection_from_list_to_graph_to_detail(client: caw_lab.Client, bench: Workbench) -> None:
+    assert bench.workflow_id is None and repr(bench) == "<caw_lab Workbench: 0 of 0 workflows, no workflow selected>"
+    wf = make_workflow(client, [{"name": "schema"}, {"name": "api", "depends_on": ["schema"]}], name="Add login")
+    bench.refresh()
+    bench.workflows.rows[wf["id"]].pick.click()
+    assert bench.workflow_id == wf["id"] and bench.form.workflow_id == wf["id"]
+    bench.graph.selected = wf["tasks"]["api"]
+    assert bench.task_id == bench.detail.task_id == wf["tasks"]["api"]
+    assert "api" in bench.detail.detail.value
+    assert repr(bench) == "<caw_lab Workbench: 1 of 1 workflows, workflow 'Add login' selected, task 'api'>"
+
+
+def test_workbench_opens_on_the_newest_workflow_and_reprs_stably(client: caw_lab.Client) -> None:
+    make_workflow(client, [{"name": "a"}], name="older")
+    time.sleep(0.01)  # creation times are in milliseconds
+    wf = make_workflow(client, [{"name": "b"}], name="newer")
+    wb = Workbench(client, live=False)
+    assert wb.workflow_id == wf["id"]
+    for widget in [wb, *wb.panels]:
+        text = repr(widget)
+        assert text.startswith("<caw_lab ") and "0x" not in text and "wf_" not in text and "tk_" not in text
+    wb.close()
+
+
+def test_task_graph_falls_back_to_the_task_list(client: caw_lab.Client) -> None:
+    wf = make_workflow(client, [{"name": "a"}, {"name": "b"}])
+    panel = TaskList(client, wf["id"])
+    panel.body.children[1].click()
+    assert panel.selected == wf["tasks"]["b"]
+    assert repr(panel) == "<caw_lab TaskList: 0/2 tasks done>"
+
+
+def test_live_workbench_shows_another_process_completing_a_task(client: caw_lab.Client, db_path: Path) -> None:
+    wf = make_workflow(client, [{"name": "a"}, {"name": "b"}])
+    wb = Workbench(client, wf["id"], interval=0.05)
+    try:
+        script = (
+            "import sys, caw_lab\n"
+            "c = caw_lab.connect(sys.argv[1])\n"
+            "for s in ('planning', 'in_progress'): c.call('task_update_status', id=sys.argv[2], status=s)\n"
+            "c.call('task_update_status', id=sys.argv[2], status='completed', outcome='from afar')\n"
+        )
+        subprocess.run([sys.executable, "-c", script, str(db_path), wf["tasks"]["a"]], check=True, timeout=60)
+        wait_for(lambda: wb.workflows.rows[wf["id"]].bar.value == 1)
+        assert wb.feed.running
+    finally:
+        wb.close()
+    assert not wb.feed.running

@@ -172,6 +172,8 @@ def test_unknown_or_foreign_tasks_are_refused_before_git_runs(
 
 def test_registered_workspace_and_task_assignment(client: caw_lab.Client, wf: dict[str, Any], tmp_path: Path) -> None:
     refused(client, "MISSING_PATH", "workspace_create", workflow_id=wf["id"], branch="b")
+    error = refused(client, "INVALID_INPUT", "workspace_create", workflow_id=wf["id"], branch="b", path="ws\x1b[2J")
+    assert "Workspace path" in error.message
     ws = client.call("workspace_create", workflow_id=wf["id"], branch="b", path=str(tmp_path / "ws"))
     assert not ws["worktree_created"]
     client.call("task_assign_workspace", task_id=wf["tasks"]["right"], workspace_id=ws["id"])

@@ -17,7 +17,7 @@ MAX_PATH_BYTES = 4096
 """Linux's PATH_MAX: no real repository path is longer."""
 
 
-def normalise(path: str) -> str:
+def normalise(path: str, what: str = "Repository path") -> str:
     """Repositories are keyed by absolute, normalised path so ``./x`` and ``x/`` are one.
 
     Paths end up in git command lines, logs and terminals, so control characters (NUL,
@@ -25,7 +25,7 @@ def normalise(path: str) -> str:
     """
     problem = path_problem(path)
     if problem:
-        raise invalid_input(f"Repository path {path[:200]!r} {problem}", "Pass a plain filesystem path.")
+        raise invalid_input(f"{what} {path[:200]!r} {problem}", "Pass a plain filesystem path.")
     return os.path.normpath(os.path.abspath(os.path.expanduser(path)))
 
 

@@ -50,7 +50,7 @@ def create(
         raise CawError("MISSING_PATH", "path is required unless create_worktree is true", recoverable=True,
                        suggestion="Pass the workspace's path, or create_worktree=true with repo_path.")
     else:
-        path = normalise(path)
+        path = normalise(path, "Workspace path")
     if create_worktree:
         assert repo is not None and base_branch is not None
         worktrees.add(repo, path, branch, base_branch)
@@ -59,10 +59,18 @@ def create(
     except Exception:
         if create_worktree:
             assert repo is not None
-            worktrees.remove(repo, path, force=True)
-            worktrees.delete_branch(repo, branch)
+            undo_worktree(repo, path, branch)
         raise
     return {**row, "worktree_created": create_worktree, "task_ids": list(task_ids)}
+
+
+def undo_worktree(repo: str, path: str, branch: str) -> None:
+    """Best effort: the error that made us undo is the one worth reporting."""
+    try:
+        worktrees.remove(repo, path, force=True)
+        worktrees.delete_branch(repo, branch)
+    except CawError:
+        pass
 
 
 def prepare_worktree(repo: str, branch: str, path: str | None, base: str | None) -> tuple[str, str]:

@@ -26,7 +26,6 @@ from caw_lab.store.backend import Backend, Statement
 
 STARTED = ("planning", "in_progress")
 REPLANNABLE = ("failed", "in_progress")
-DONE_SQL = "(" + ", ".join(f"'{s}'" for s in DONE_TASK_STATUSES) + ")"
 
 
 def view(task: dict[str, Any], blocked: bool, depends_on: list[str]) -> dict[str, Any]:
@@ -72,7 +71,7 @@ def workflow_follows(workflow_id: str, task_id: str, target: str) -> list[Gated]
     if target in DONE_TASK_STATUSES:
         finish = raw(
             "UPDATE workflows SET status = 'completed', updated_at = ? WHERE id = ? AND status = 'in_progress' "
-            f"AND NOT EXISTS (SELECT 1 FROM tasks WHERE workflow_id = ? AND status NOT IN {DONE_SQL}) AND",
+            f"AND NOT EXISTS (SELECT 1 FROM tasks WHERE workflow_id = ? AND status NOT IN {orchestration.DONE}) AND",
             (now, workflow_id, workflow_id),
         )
         return [finish, workflow_status_event(workflow_id, task_id, "in_progress", "completed")]

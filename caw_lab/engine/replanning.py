@@ -58,7 +58,9 @@ def refuse_cycle(graph: Mapping[str, Sequence[str]], label: Mapping[str, str]) -
                        details={"cycle": names})
 
 
-def touch(workflow_id: str, values: Mapping[str, Any] | None = None, also: str = "", params: Sequence[Any] = ()) -> Statement:
+def touch(
+    workflow_id: str, values: Mapping[str, Any] | None = None, also: str = "", params: Sequence[Any] = ()
+) -> Statement:
     """Guard: the workflow is still in a status that allows changing its plan (and ``also`` holds)."""
     values = {"updated_at": now_ms(), **(values or {})}
     sets = ", ".join(f"{k} = ?" for k in values)
@@ -68,47 +70,63 @@ def touch(workflow_id: str, values: Mapping[str, Any] | None = None, also: str =
     )
 
 
+NEW = ""
+"""The graph key of a task about to be added, before it has an id."""
+
+
 def add_task(db: Backend, workflow_id: str, spec: dict[str, Any], after_task: str | None = None) -> dict[str, Any]:
     """Insert a task; with ``after_task`` it goes right after that task, whose pending dependents
     are re-wired to wait for the new task instead, so the new step sits between them."""
-    workflow, tasks = load(db, workflow_id, "add a task")
+    _, tasks = load(db, workflow_id, "add a task")
     if any(t["name"] == spec["name"] for t in tasks):
         raise invalid_input(f"Duplicate task name: {spec['name']!r}", "Give the new task a unique name.")
-    deps = [resolve(tasks, ref, "depends_on") for ref in spec.get("depends_on") or []]
-    context = [resolve(tasks, ref, "context_from") for ref in spec.get("context_from") or []]
-    graph = dag.dependency_map(db, workflow_id)
     after = resolve(tasks, after_task, "after_task") if after_task else None
-    rewired = [t["id"] for t in tasks if after and t["status"] == "pending" and after["id"] in graph[t["id"]]]
-    new_deps = list(dict.fromkeys([d["id"] for d in deps] + ([after["id"]] if after else [])))
-    graph[""] = new_deps
-    for tid in rewired:
-        graph[tid] = [d for d in graph[tid] if d != after["id"]] + [""]
-    refuse_cycle(graph, {**{t["id"]: t["name"] for t in tasks}, "": spec["name"]})
-
+    context = [resolve(tasks, ref, "context_from")["name"] for ref in spec.get("context_from") or []]
+    deps, rewired = wire(db, workflow_id, tasks, spec, after)
     sequence = after["sequence"] + 1 if after else max((t["sequence"] for t in tasks), default=0) + 1
     names = {t["id"]: t["name"] for t in tasks}
-    full = {**spec, "depends_on": [names[i] for i in new_deps], "context_from": [c["name"] for c in context]}
+    full = {**spec, "depends_on": [names[i] for i in deps], "context_from": context}
     statements, rows = task_statements(workflow_id, [full], {t["name"]: t["id"] for t in tasks}, sequence)
     new_id = rows[0]["id"]
-    shift = [raw("UPDATE tasks SET sequence = sequence + 1 WHERE workflow_id = ? AND sequence >= ? AND",
-                 (workflow_id, sequence))] if after else []
-    rewire = [raw("UPDATE task_dependencies SET depends_on_id = ? WHERE task_id = ? AND depends_on_id = ? "
-                  "AND EXISTS (SELECT 1 FROM tasks WHERE id = ? AND status = 'pending') AND",
-                  (new_id, tid, after["id"], tid)) for tid in rewired] if after else []
+    then = [
+        *([raw("UPDATE tasks SET sequence = sequence + 1 WHERE workflow_id = ? AND sequence >= ? AND",
+               (workflow_id, sequence))] if after else []),
+        *statements,
+        *task_repository_statements(db, workflow_id, [spec], rows),
+        *(raw("UPDATE task_dependencies SET depends_on_id = ? WHERE task_id = ? AND depends_on_id = ? "
+              "AND EXISTS (SELECT 1 FROM tasks WHERE id = ? AND status = 'pending') AND",
+              (new_id, tid, after["id"], tid)) for tid in rewired if after),
+    ]
     guard = touch(workflow_id, also="AND NOT EXISTS (SELECT 1 FROM tasks WHERE workflow_id = ? AND name = ?)",
                   params=(workflow_id, spec["name"]))
     event = Event("workflow.task_added", workflow_id, task_id=new_id, payload={
-        "name": spec["name"], "after_task": after and after["id"], "depends_on": new_deps, "rewired": rewired})
-    then = [*shift, *statements, *task_repository_statements(db, workflow_id, [spec], rows), *rewire]
+        "name": spec["name"], "after_task": after and after["id"], "depends_on": deps, "rewired": rewired})
     if commit(db, event, guard=guard, then=then) is None:
         raise conflict(f"Workflow {workflow_id} changed while adding task {spec['name']!r}")
-    return {"task_id": new_id, "workflow_id": workflow_id, "sequence": sequence, "depends_on": new_deps,
+    return {"task_id": new_id, "workflow_id": workflow_id, "sequence": sequence, "depends_on": deps,
             "dependencies_rewired": rewired}
+
+
+def wire(
+    db: Backend, workflow_id: str, tasks: Sequence[Mapping[str, Any]], spec: Mapping[str, Any],
+    after: Mapping[str, Any] | None,
+) -> tuple[list[str], list[str]]:
+    """The new task's dependency ids and the pending dependents of ``after`` re-wired to it;
+    refuses the addition if the resulting graph has a cycle."""
+    graph = dag.dependency_map(db, workflow_id)
+    deps = [resolve(tasks, ref, "depends_on")["id"] for ref in spec.get("depends_on") or []]
+    deps = list(dict.fromkeys(deps + ([after["id"]] if after else [])))
+    rewired = [t["id"] for t in tasks if after and t["status"] == "pending" and after["id"] in graph[t["id"]]]
+    graph[NEW] = deps
+    for tid in rewired:
+        graph[tid] = [d for d in graph[tid] if d != after["id"]] + [NEW]
+    refuse_cycle(graph, {**{t["id"]: t["name"] for t in tasks}, NEW: spec["name"]})
+    return deps, rewired
 
 
 def remove_task(db: Backend, workflow_id: str, task_id: str) -> dict[str, Any]:
     """Delete a not-yet-started task; its dependents inherit its dependencies, so order holds."""
-    workflow, tasks = load(db, workflow_id, "remove a task")
+    _, tasks = load(db, workflow_id, "remove a task")
     task = next((t for t in tasks if t["id"] == task_id), None)
     if task is None:
         raise not_found("task", task_id)
@@ -147,7 +165,10 @@ def not_removable(task: Mapping[str, Any]) -> CawError:
 
 
 def replan(db: Backend, workflow_id: str, plan: Mapping[str, Any]) -> dict[str, Any]:
-    """Replace the plan; see ``plan_changes`` for what is kept, updated, removed and added."""
+    """Replace the plan. Preserved tasks stay as they are (the plan's dependencies for them are
+    ignored: their edges are history); other existing tasks the plan names are updated in place
+    and keep their ids; the rest are removed; the plan's new names are added. Sequence follows
+    the plan, after any preserved tasks it leaves out."""
     workflow, tasks = load(db, workflow_id, "replan")
     specs = list(plan["tasks"])
     kept = [t for t in tasks if preserved(t)]
@@ -168,14 +189,15 @@ def replan(db: Backend, workflow_id: str, plan: Mapping[str, Any]) -> dict[str, 
           for t in removed),
         *inserts,
         *task_repository_statements(db, workflow_id, added, rows),
-        *(s for spec in updated for s in rewrite(workflow_id, spec, ids)),
+        *(s for spec in updated for s in rewrite(spec, ids)),
         *task_repository_statements(db, workflow_id, updated, [by_name[s["name"]] for s in updated]),
         *renumber(tasks, removed, specs, ids),
     ]
     config = workflow.get("config") or {}
     history = [*config.get("replan_history", []),
                {"summary": plan["summary"], "reason": plan.get("reason"), "timestamp": now_ms()}]
-    guard = touch(workflow_id, {"plan_summary": plan["summary"], "config": encode({**config, "replan_history": history})},
+    plan_values = {"plan_summary": plan["summary"], "config": encode({**config, "replan_history": history})}
+    guard = touch(workflow_id, plan_values,
                   also="AND updated_at = ?", params=(workflow["updated_at"],))
     event = Event("workflow.replanned", workflow_id, payload={
         "summary": plan["summary"], "reason": plan.get("reason"), "added": [r["id"] for r in rows],
@@ -202,7 +224,7 @@ def final_graph(
     return graph
 
 
-def rewrite(workflow_id: str, spec: Mapping[str, Any], ids: Mapping[str, str]) -> list[Gated]:
+def rewrite(spec: Mapping[str, Any], ids: Mapping[str, str]) -> list[Gated]:
     """Give a kept, not-started task the plan's fields and dependencies."""
     tid = ids[spec["name"]]
     fields = {

@@ -209,7 +209,8 @@ def assign_task(db: Backend, task_id: str, workspace_id: str) -> dict[str, Any]:
 
 
 def inactive(workspace: dict[str, Any]) -> CawError:
-    return CawError("INVALID_STATE", f"Cannot assign a task to workspace {workspace['id']}: it is {workspace['status']}",
+    return CawError("INVALID_STATE",
+                    f"Cannot assign a task to workspace {workspace['id']}: it is {workspace['status']}",
                     recoverable=False, suggestion="Assign tasks to an active workspace.")
 
 

@@ -9,8 +9,8 @@ How ``workflow_next_tasks`` recommends work:
   blocked, not claimed. All of them are returned.
 - ``capacity = max_parallel_tasks - active``, never below 0, where *active* tasks are
   those in ``planning``/``in_progress`` and claimed ones still ``pending``/``paused``:
-  slots already taken are not offered twice. A workflow that is not ``ready`` or
-  ``in_progress`` (paused, finished, still planning) has capacity 0.
+  slots already taken are not offered twice. A workflow whose tasks cannot be claimed
+  (planning, paused, awaiting merge, finished: see ``claims``) has capacity 0.
 - ``recommended_count = min(eligible, capacity)``; the first ``recommended_count`` tasks
   of the list are the recommendation and carry ``recommended: true``.
 - The list is in plan order (sequence, then name), except that a parallel group's
@@ -25,13 +25,13 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from caw_lab.engine.claims import CLAIMABLE_WORKFLOW_STATUSES
 from caw_lab.engine.dag import blocked_sql
 from caw_lab.engine.rows import fetch
 from caw_lab.engine.states import DONE_TASK_STATUSES, STORED_TASK_STATUSES
 from caw_lab.store.backend import Backend
 
 DONE = "(" + ", ".join(f"'{s}'" for s in DONE_TASK_STATUSES) + ")"
-RUNNABLE_WORKFLOW = ("ready", "in_progress")
 ACTIVE = "(status IN ('planning', 'in_progress') OR (assigned_agent_id IS NOT NULL AND status IN ('pending', 'paused')))"
 TASK_FIELDS = (
     "t.id, t.name, t.description, t.status, t.sequence, t.parallel_group, t.estimated_complexity, "
@@ -96,7 +96,7 @@ def next_tasks(db: Backend, workflow_id: str, include_failed: bool = True) -> di
     counts = workflow_counts(db, workflow_id)
     tasks = group_order(eligible_tasks(db, workflow_id, include_failed))
     capacity = max(0, workflow["max_parallel_tasks"] - counts["active"])
-    if workflow["status"] not in RUNNABLE_WORKFLOW:
+    if workflow["status"] not in CLAIMABLE_WORKFLOW_STATUSES:
         capacity = 0
     recommended = min(len(tasks), capacity)
     groups: dict[str, list[str]] = {}

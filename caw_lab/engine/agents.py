@@ -30,6 +30,11 @@ EFFECTIVE_STATUS = f"CASE WHEN status != 'offline' AND {LAST_SEEN} < ? THEN 'off
 """An agent's status as reads show it; binds the staleness cutoff."""
 
 
+def stale_cutoff(now: int) -> int:
+    """Agents last heard from before this instant are stale."""
+    return now - AGENT_TIMEOUT_MS
+
+
 def unfinished(alias: str) -> str:
     """SQL true for a task (aliased ``alias``) that is neither completed nor skipped."""
     done = ", ".join(f"'{s}'" for s in DONE_TASK_STATUSES)
@@ -94,16 +99,16 @@ def update_agent(db: Backend, agent_id: str, changes: dict[str, Any]) -> dict[st
     return {"success": True}
 
 
-def view(agent: dict[str, Any], now: int, timeout_ms: int = AGENT_TIMEOUT_MS) -> dict[str, Any]:
+def view(agent: dict[str, Any], now: int) -> dict[str, Any]:
     """An agent as the tools show it: a stale agent reads ``offline``; ``stored_status`` keeps the row's."""
     shown = decode(agent)
-    age = now - (agent["last_heartbeat"] or agent["created_at"])
-    stale = agent["status"] != "offline" and age > timeout_ms
+    last_seen = agent["last_heartbeat"] or agent["created_at"]
+    stale = agent["status"] != "offline" and last_seen < stale_cutoff(now)
     shown["stored_status"] = agent["status"]
     if stale:
         shown["status"] = "offline"
     shown["stale"] = stale
-    shown["heartbeat_age_ms"] = age
+    shown["heartbeat_age_ms"] = now - last_seen
     return shown
 
 
@@ -128,12 +133,12 @@ def list_agents(
     where, params = ["1 = 1"], []
     if status is not None:
         where.append(f"{EFFECTIVE_STATUS} IN ({placeholders(status) or 'NULL'})")
-        params += [now - AGENT_TIMEOUT_MS, *status]
+        params += [stale_cutoff(now), *status]
     for column, value in (("role", role), ("runtime", runtime), ("workflow_id", workflow_id)):
         if value is not None:
             where.append(f"{column} = ?")
             params.append(value)
-    rows = db.query(f"SELECT * FROM agents WHERE {' AND '.join(where)} ORDER BY created_at, id", params)
+    rows = db.query(f"SELECT * FROM agents WHERE {' AND '.join(where)} ORDER BY created_at, rowid", params)
     return {"agents": [view(r, now) for r in rows]}
 
 
@@ -146,7 +151,7 @@ def unregister(db: Backend, agent_id: str) -> dict[str, Any]:
     return {"success": True, "tasks_released": len(released), "released_task_ids": released}
 
 
-def mark_stale(db: Backend, timeout_ms: int = AGENT_TIMEOUT_MS) -> list[dict[str, Any]]:
+def mark_stale(db: Backend, timeout_ms: int | None = None) -> list[dict[str, Any]]:
     """Store as offline every agent not heard from within ``timeout_ms`` and release its
     unfinished claims, one change (and one ``agent.stale`` event) per agent.
 
@@ -155,7 +160,8 @@ def mark_stale(db: Backend, timeout_ms: int = AGENT_TIMEOUT_MS) -> list[dict[str
     speaks up while being swept is left alone. Returns the swept agents as stored
     afterwards, each with ``released_task_ids``.
     """
-    cutoff = now_ms() - timeout_ms
+    now = now_ms()
+    cutoff = stale_cutoff(now) if timeout_ms is None else now - timeout_ms
     candidates = db.query(
         f"SELECT * FROM agents a WHERE {LAST_SEEN} < ? AND (a.status != 'offline' OR EXISTS "
         f"(SELECT 1 FROM tasks t WHERE t.assigned_agent_id = a.id AND {unfinished('t')})) ORDER BY {LAST_SEEN}",

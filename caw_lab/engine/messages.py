@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from caw_lab.engine.agents import AGENT_TIMEOUT_MS, EFFECTIVE_STATUS
+from caw_lab.engine.agents import EFFECTIVE_STATUS, stale_cutoff
 from caw_lab.engine.changes import Event, commit, insert
 from caw_lab.engine.rows import decode, encode, fetch, placeholders
 from caw_lab.errors import CawError, not_found
@@ -107,12 +107,12 @@ def matching_agents(db: Backend, sender_id: str, wanted: dict[str, Any]) -> list
     if statuses is not None:
         statuses = [statuses] if isinstance(statuses, str) else list(statuses)
         where.append(f"{EFFECTIVE_STATUS} IN ({placeholders(statuses) or 'NULL'})")
-        params += [now_ms() - AGENT_TIMEOUT_MS, *statuses]
+        params += [stale_cutoff(now_ms()), *statuses]
     for column in ("role", "runtime"):
         if wanted.get(column) is not None:
             where.append(f"{column} = ?")
             params.append(wanted[column])
-    rows = db.query(f"SELECT id FROM agents WHERE {' AND '.join(where)} ORDER BY created_at, id", params)
+    rows = db.query(f"SELECT id FROM agents WHERE {' AND '.join(where)} ORDER BY created_at, rowid", params)
     return [r["id"] for r in rows]
 
 

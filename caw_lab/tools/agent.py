@@ -88,7 +88,7 @@ def agent_unregister(db: Backend, p: AgentUnregister) -> dict[str, Any]:
 
 
 class AgentMarkStale(Params):
-    timeout_ms: int = Field(agents.AGENT_TIMEOUT_MS, ge=0)
+    timeout_ms: int | None = Field(None, ge=0, description=f"Default {agents.AGENT_TIMEOUT_MS} ms.")
 
 
 @tool("agent_mark_stale", "Mark agents silent for timeout_ms offline and release their unfinished claims.")

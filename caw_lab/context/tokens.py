@@ -43,7 +43,7 @@ class TokenCounter:
         self.encoded = 0
 
     def count(self, text: str) -> int:
-        key = hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).digest()
+        key = self._key(text)
         hit = self._counts.get(key)
         if hit is not None:
             self._counts.move_to_end(key)
@@ -54,6 +54,14 @@ class TokenCounter:
         if len(self._counts) > self.cache_size:
             self._counts.popitem(last=False)
         return n
+
+    def remember(self, text: str, n: int) -> None:
+        """Record a count made earlier (a cached summary's), so it is not tokenized again."""
+        self._counts[self._key(text)] = n
+
+    @staticmethod
+    def _key(text: str) -> bytes:
+        return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).digest()
 
     def count_json(self, value: Any) -> int:
         return self.count(dumps(value))
@@ -88,3 +96,19 @@ def count(text: str) -> int:
 
 def count_json(value: Any) -> int:
     return counter().count_json(value)
+
+
+def with_estimate(payload: dict[str, Any], key: str = "token_estimate", enc: TokenCounter | None = None) -> dict[str, Any]:
+    """``payload`` plus ``key``: the exact token count of the whole compact JSON, that field included.
+
+    The count depends on the digits it writes, so it is iterated to a fixed point; digit
+    runs tokenize in groups of three, so this settles within a step or two.
+    """
+    enc = enc or counter()
+    stamped = {**payload, key: 0}
+    for _ in range(8):
+        n = enc.count_json(stamped)
+        if n == stamped[key]:
+            return stamped
+        stamped[key] = n
+    raise RuntimeError("token count of the payload did not settle")  # pragma: no cover - digits settle in <= 3 steps

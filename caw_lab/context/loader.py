@@ -1,0 +1,338 @@
+"""``task_load_context``: the most useful context for a task that fits its token budget.
+
+The payload has the reference's fields — ``workflow``, ``current_task``, ``prior_tasks``,
+``sibling_tasks``, ``dependency_outcomes``, ``token_estimate`` — plus ``memories`` and
+``messages`` when there are any, ``omitted`` (how many items of each list did not fit,
+so the agent knows to ask for them with task_get or checkpoint_list), and ``cursor``
+(the change-feed position it reflects, for a later ``since_seq`` delta).
+
+``token_estimate`` is the exact token count (``tokens.counter()``, cl100k by default)
+of the compact JSON serialisation — ``json.dumps(payload, ensure_ascii=False,
+separators=(",", ":"))`` — of the whole returned payload, ``token_estimate`` included;
+it never exceeds the budget. A budget too small for even the empty frame is refused.
+
+Each part is built inside its slice (``budget``): fixed fields first, then lists packed
+in ranked order (``relevance``, ``packing``). Parts that need less than their slice pass
+the rest on (``budget.refill``). The assembled payload is counted exactly and, in the
+rare case the per-item costs under-counted, rebuilt with a slightly smaller budget.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from caw_lab.context import budget as budgets
+from caw_lab.context import compression, delta, rankers, relevance, summaries
+from caw_lab.context.packing import Entry, need, pack
+from caw_lab.context.sources import Surroundings, gather
+from caw_lab.context.tokens import count_json, counter, with_estimate
+from caw_lab.engine.events import head_seq
+from caw_lab.errors import CawError
+from caw_lab.store.backend import Backend
+
+ITEM_TEXT_TOKENS = 300
+FRAME_ALLOWANCE = 60
+IDENTITY = 3
+Fields = list[tuple[str, Any, Any]]
+
+
+@dataclass(frozen=True)
+class Include:
+    """The reference's ``include`` flags, with its defaults."""
+
+    workflow_plan: bool = True
+    workflow_summary: bool = True
+    prior_task_outcomes: bool = True
+    prior_task_full: bool = False
+    sibling_status: bool = True
+    dependency_outcomes: bool = True
+    all_checkpoints: bool = False
+    recent_checkpoints: int = compression.RECENT_CHECKPOINTS
+
+
+@dataclass
+class Parts:
+    """Everything the context could hold, ranked, before any budget is applied."""
+
+    workflow: Fields | None
+    task: Fields | None
+    checkpoints: list[Entry] = field(default_factory=list)
+    pool: list[Entry] | None = None
+    related: list[Entry] = field(default_factory=list)
+    siblings_wanted: bool = True
+    dependencies_wanted: bool = True
+
+
+def load(
+    db: Backend,
+    task_id: str,
+    include: Include | None = None,
+    max_tokens: int | None = None,
+    since_seq: int | None = None,
+    ranker: str = "learned",
+) -> dict[str, Any]:
+    include = include or Include()
+    around = gather(db, task_id)
+    cursor = head_seq(db)
+    change = delta.since(db, around, since_seq) if since_seq is not None else None
+    parts = build_parts(db, around, include, rankers.get(ranker), change)
+    frame: dict[str, Any] = {}
+    if change is not None:
+        frame = {"delta": True, "since_seq": since_seq}
+        cursor = change.cursor
+    frame["cursor"] = cursor
+    return fit(parts, frame, choose_budget(around, parts, max_tokens))
+
+
+def choose_budget(around: Surroundings, parts: Parts, max_tokens: int | None) -> budgets.Budget:
+    if max_tokens is not None:
+        return budgets.fixed(max_tokens)
+    plan = compression.plan(around.task.get("plan"))
+    return budgets.adaptive(
+        complexity=around.task.get("estimated_complexity"),
+        plan_tokens=count_json(plan) if plan else 0,
+        dependencies=len(around.depends_on),
+        trail_tokens=sum(count_json(compression.checkpoint_full(c)) for c in around.checkpoints),
+        need=sum(wanted(parts).values()) + FRAME_ALLOWANCE,
+    )
+
+
+def fit(parts: Parts, frame: dict[str, Any], budget: budgets.Budget) -> dict[str, Any]:
+    empty = assemble(parts, {}, frame)
+    overhead = count_json({**empty, "token_estimate": budget.total})
+    if overhead > budget.total:
+        raise CawError(
+            "BUDGET_TOO_SMALL",
+            f"max_tokens={budget.total} cannot hold even the empty context frame ({overhead} tokens)",
+            recoverable=True,
+            suggestion=f"Ask for at least {overhead + 50} tokens.",
+        )
+    available = budget.total - overhead
+    while True:
+        slices = budget.slices(available)
+        used = measure(parts, slices)
+        grown = budgets.refill(slices, used, wanted(parts))
+        payload = with_estimate(assemble(parts, grown, frame))
+        if payload["token_estimate"] <= budget.total:
+            return payload
+        available -= payload["token_estimate"] - budget.total
+
+
+def wanted(parts: Parts) -> dict[str, int]:
+    """The slice each part needs to hold everything it has (what ``sections_of`` packs against)."""
+    whole = lambda fields: count_json({n: v for n, v, _ in fields}) + 2 if fields else 0  # noqa: E731
+    return {
+        "workflow": whole(parts.workflow),
+        "current_task": whole(parts.task) + 6 + need(parts.checkpoints) if parts.task else 0,
+        "prior_tasks": need(parts.pool) + 2 if parts.pool else 0,
+        "related": need(parts.related) + 4,
+    }
+
+
+def measure(parts: Parts, slices: dict[str, int]) -> dict[str, int]:
+    sections = sections_of(parts, slices)
+    return {p: count_json(sections[p]) if sections[p] is not None else 0 for p in budgets.PARTS}
+
+
+def assemble(parts: Parts, slices: dict[str, int], frame: dict[str, Any]) -> dict[str, Any]:
+    """The payload in the reference's field order, extras after, the frame last."""
+    sections = sections_of(parts, slices)
+    payload: dict[str, Any] = {"workflow": sections["workflow"], "current_task": sections["current_task"]}
+    pool, related = sections["prior_tasks"], sections["related"]
+    payload["prior_tasks"] = pool.get("task", []) if pool is not None else None
+    payload["sibling_tasks"] = related.get("sibling", []) if parts.siblings_wanted else None
+    payload["dependency_outcomes"] = related.get("dependency", []) if parts.dependencies_wanted else None
+    for kind, key in (("memory", "memories"), ("message", "messages")):
+        if pool and pool.get(kind):
+            payload[key] = pool[kind]
+    missing = omitted(parts, slices)
+    if missing:
+        payload["omitted"] = missing
+    return {**payload, **frame}
+
+
+def sections_of(parts: Parts, slices: dict[str, int]) -> dict[str, Any]:
+    """Each part built inside its slice; the lists grouped by kind."""
+    get = lambda p: slices.get(p, 0)  # noqa: E731 - a lookup, named for brevity
+    task = fields_within(parts.task, get("current_task"), reserve=3)
+    if task is not None:
+        trail, _ = pack(parts.checkpoints, get("current_task") - count_json(task) - 3)
+        if parts.checkpoints or "checkpoints" in task:
+            task["checkpoints"] = sorted((e.value for e in trail), key=lambda c: c["sequence"])
+    pool = grouped(pack(parts.pool, get("prior_tasks") - 2)[0]) if parts.pool is not None else None
+    return {
+        "workflow": fields_within(parts.workflow, get("workflow")),
+        "current_task": task,
+        "prior_tasks": pool,
+        "related": grouped(pack(parts.related, get("related") - 4)[0]),
+    }
+
+
+def grouped(entries: list[Entry]) -> dict[str, list[Any]]:
+    out: dict[str, list[Any]] = {}
+    for e in entries:
+        out.setdefault(e.kind, []).append(e.value)
+    return out
+
+
+def omitted(parts: Parts, slices: dict[str, int]) -> dict[str, int]:
+    """How many items of each list did not fit (nothing when nothing was cut)."""
+    if not slices:
+        return {}
+    sections = sections_of(parts, slices)
+    have = {
+        "checkpoints": len((sections["current_task"] or {}).get("checkpoints") or []),
+        **{k: len(v) for k, v in (sections["prior_tasks"] or {}).items()},
+        **{k: len(v) for k, v in sections["related"].items()},
+    }
+    total: dict[str, int] = {"checkpoints": len(parts.checkpoints) if parts.task else 0}
+    for e in (parts.pool or []) + parts.related:
+        total[e.kind] = total.get(e.kind, 0) + 1
+    names = {"task": "prior_tasks", "sibling": "sibling_tasks", "dependency": "dependency_outcomes",
+             "memory": "memories", "message": "messages", "checkpoints": "checkpoints"}
+    return {names[k]: n - have.get(k, 0) for k, n in total.items() if n - have.get(k, 0) > 0}
+
+
+def fields_within(fields: Fields | None, room: int, reserve: int = 0) -> dict[str, Any] | None:
+    """The fields in order while they fit; a text that does not is cut, an object falls back to
+    its smaller form or is left out, an empty one is left out. None when not even the first
+    ``IDENTITY`` fields (id, name, status) fit."""
+    if fields is None:
+        return None
+    out: dict[str, Any] = {}
+    enc = counter()
+    for i, (name, value, smaller) in enumerate(fields):
+        if value is None and i >= IDENTITY:
+            continue
+        left = room - reserve - count_json(out)
+        cost = count_json({name: value}) - 1
+        if cost <= left:
+            out[name] = value
+        elif isinstance(value, str):
+            cut = enc.truncate(value, left - (count_json({name: ""}) - 1))
+            if cut:
+                out[name] = cut
+        elif smaller is not None and count_json({name: smaller}) - 1 <= left:
+            out[name] = smaller
+        if i == IDENTITY - 1 and len(out) < IDENTITY:
+            return None
+    return out
+
+
+def build_parts(
+    db: Backend, around: Surroundings, include: Include, ranker: rankers.Ranker, change: delta.Change | None
+) -> Parts:
+    task = around.task
+    related_ids = set(around.depends_on) if include.dependency_outcomes else set()
+    sibling_ids = {t["id"] for t in around.siblings} if include.sibling_status else set()
+    keep = change.keeps if change is not None else (lambda kind, row: True)
+    parts = Parts(
+        workflow=workflow_fields(db, around, include) if keep("workflow", around.workflow) else None,
+        task=task_fields(task) if keep("task", task) else None,
+        siblings_wanted=include.sibling_status,
+        dependencies_wanted=include.dependency_outcomes,
+    )
+    trail = [c for c in around.checkpoints if keep("checkpoint", c)]
+    if trail and parts.task is None:
+        parts.task = task_fields(task)[:4]
+    parts.checkpoints = checkpoint_entries(ranker, task, trail, include)
+    if include.prior_task_outcomes:
+        pool = [t for t in around.prior if t["id"] not in related_ids | sibling_ids and keep("task", t)]
+        parts.pool = pool_entries(ranker, around, pool, include, keep)
+    deps = [t for t in around.dependencies if t["id"] in related_ids and keep("task", t)]
+    sibs = [t for t in around.siblings if t["id"] in sibling_ids and keep("task", t)]
+    parts.related = [Entry(t["id"], dependency_item(t), "dependency") for t in deps] + relevance.order(
+        ranker, task, [(Entry(t["id"], sibling_item(t), "sibling"), relevance.task_text(t),
+                        relevance.task_files(t), t["updated_at"], t) for t in sibs],
+    )
+    return parts
+
+
+def workflow_fields(db: Backend, around: Surroundings, include: Include) -> Fields | None:
+    if not (include.workflow_plan or include.workflow_summary):
+        return None
+    wf = around.workflow
+    fields: Fields = [("id", wf["id"], None), ("name", wf["name"], None), ("status", wf["status"], None)]
+    plan = wf.get("initial_plan") if isinstance(wf.get("initial_plan"), dict) else {}
+    if include.workflow_plan:
+        fields += [("plan_summary", wf.get("plan_summary"), None)]
+        if plan.get("approach"):
+            fields += [("approach", plan["approach"], None)]
+    if include.workflow_summary:
+        fields += [("source_summary", summaries.source_summary(db, wf.get("source_content")), None)]
+    return fields
+
+
+def task_fields(task: dict[str, Any]) -> Fields:
+    plan = compression.plan(task.get("plan"))
+    smaller_plan = {"approach": plan["approach"]} if isinstance(plan, dict) and plan.get("approach") else None
+    return [
+        ("id", task["id"], None), ("name", task["name"], None), ("status", task["status"], None),
+        ("sequence", task["sequence"], None), ("description", task.get("description"), None),
+        ("plan", plan, smaller_plan), ("context", task.get("context"), None),
+        ("files_likely_affected", compression.file_list(task.get("files_likely_affected")), None),
+    ]
+
+
+def checkpoint_entries(
+    ranker: rankers.Ranker, task: dict[str, Any], trail: list[dict[str, Any]], include: Include
+) -> list[Entry]:
+    """The newest ``recent_checkpoints`` in full, newest first (each may shrink to one line), then
+    the older ones as one line each, best first; every checkpoint in full with ``all_checkpoints``."""
+    if include.all_checkpoints:
+        return [Entry(c["id"], compression.checkpoint_full(c), "checkpoints", compression.checkpoint_brief(c))
+                for c in reversed(trail)]
+    cut = max(len(trail) - include.recent_checkpoints, 0)
+    recent = [Entry(c["id"], compression.checkpoint_full(c), "checkpoints", compression.checkpoint_brief(c))
+              for c in reversed(trail[cut:])]
+    older = [(Entry(c["id"], compression.checkpoint_brief(c), "checkpoints"), c["summary"],
+              c.get("files_changed") or [], c["sequence"], c) for c in trail[:cut]]
+    return recent + relevance.order(ranker, task, older)
+
+
+def pool_entries(
+    ranker: rankers.Ranker, around: Surroundings, pool: list[dict[str, Any]], include: Include, keep: Any
+) -> list[Entry]:
+    """Prior tasks, memories and messages ranked together for the prior-tasks slice."""
+    items = [(Entry(t["id"], prior_item(t, include.prior_task_full), "task"), relevance.task_text(t),
+              relevance.task_files(t), t["updated_at"], t) for t in pool]
+    items += [(Entry(m["id"], memory_item(m), "memory"), f"{m['topic']}\n{m['content']}",
+               memory_files(m), m["updated_at"], m) for m in around.memories if keep("memory", m)]
+    items += [(Entry(m["id"], message_item(m), "message"), f"{m.get('subject') or ''}\n{m['body']}",
+               [], m["created_at"], m) for m in around.messages if keep("message", m)]
+    return relevance.order(ranker, around.task, items, around.distance)
+
+
+def short(text: Any) -> Any:
+    return counter().truncate(text, ITEM_TEXT_TOKENS) if isinstance(text, str) else text
+
+
+def prior_item(task: dict[str, Any], full: bool) -> dict[str, Any]:
+    item = compression.outcome(task, full)
+    item["outcome"] = short(item["outcome"]) if not full else item["outcome"]
+    return item
+
+
+def dependency_item(task: dict[str, Any]) -> dict[str, Any]:
+    return {"id": task["id"], "name": task["name"], "status": task["status"], "outcome": short(task.get("outcome"))}
+
+
+def sibling_item(task: dict[str, Any]) -> dict[str, Any]:
+    return {"id": task["id"], "name": task["name"], "status": task["status"], "outcome": short(task.get("outcome"))}
+
+
+def memory_item(memory: dict[str, Any]) -> dict[str, Any]:
+    return {"id": memory["id"], "topic": memory["topic"], "type": memory["memory_type"],
+            "content": short(memory["content"]), "confidence": round(memory["confidence"], 2)}
+
+
+def memory_files(memory: dict[str, Any]) -> list[str]:
+    meta = memory.get("metadata") if isinstance(memory.get("metadata"), dict) else {}
+    files = meta.get("files") or meta.get("files_changed") or []
+    return [f for f in files if isinstance(f, str)]
+
+
+def message_item(message: dict[str, Any]) -> dict[str, Any]:
+    return {"id": message["id"], "from": message.get("sender_id"), "type": message["message_type"],
+            "subject": message.get("subject"), "body": short(message["body"])}

@@ -1,0 +1,91 @@
+"""Ranking a live workflow's context items for its current task.
+
+The ranker sees each item as the relevance benchmark's candidates look (text, files,
+recency, tokens) and the current task as its query: name, description, plan approach
+and steps, plus the files it declares (``files_likely_affected``, the plan's files) as
+``query_files``. Then a few workflow facts the benchmark cannot teach are added to the
+score as fixed priors (log-odds, documented in docs/context.md):
+
+- a task the current one depends on: +2 / DAG distance (+2 direct, +1 two steps up);
+- a task named in the current task's ``context_from``: +3;
+- a memory: + ln(confidence), so a faded memory sinks (confidence 1.0 adds nothing);
+- an older checkpoint of type decision, error or replan: +1 (they explain the present).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from caw_lab.context import rankers
+from caw_lab.context.packing import Entry
+from caw_lab.context.tokens import counter
+
+TELLING_CHECKPOINTS = frozenset({"decision", "error", "replan"})
+
+
+def query_of(task: dict[str, Any]) -> tuple[str, list[str]]:
+    """The current task as a query: its words, and the files it says it will touch."""
+    plan = task.get("plan") if isinstance(task.get("plan"), dict) else {}
+    steps = plan.get("steps") or []
+    text = "\n".join(
+        str(x) for x in (task["name"], task.get("description"), plan.get("approach"), *steps) if x
+    )
+    files = [*(task.get("files_likely_affected") or []), *(plan.get("files_to_modify") or []),
+             *(plan.get("files_to_create") or [])]
+    return text, list(dict.fromkeys(f for f in files if isinstance(f, str)))
+
+
+def task_text(task: dict[str, Any]) -> str:
+    return "\n".join(x for x in (task["name"], task.get("description"), task.get("outcome")) if x)
+
+
+def task_files(task: dict[str, Any]) -> list[str]:
+    plan = task.get("plan") if isinstance(task.get("plan"), dict) else {}
+    found = [*(task.get("files_changed") or []), *(task.get("files_likely_affected") or []),
+             *(plan.get("files_to_modify") or []), *(plan.get("files_to_create") or [])]
+    return list(dict.fromkeys(f for f in found if isinstance(f, str)))
+
+
+def candidates(items: Sequence[tuple[Entry, str, list[str], int]]) -> list[dict[str, Any]]:
+    """Benchmark-shaped candidates from (entry, text, files, timestamp); newest is age_rank 1."""
+    by_age = sorted(range(len(items)), key=lambda i: -items[i][3])
+    age = {i: rank + 1 for rank, i in enumerate(by_age)}
+    enc = counter()
+    return [
+        {"id": entry.key, "text": text, "files": files, "age_rank": age[i], "tokens": enc.count(text)}
+        for i, (entry, text, files, _) in enumerate(items)
+    ]
+
+
+def prior(entry: Entry, raw: dict[str, Any], distance: dict[str, int], context_from: Sequence[str]) -> float:
+    bonus = 0.0
+    if entry.kind == "task":
+        bonus += 2.0 / distance[raw["id"]] if raw["id"] in distance else 0.0
+        bonus += 3.0 if raw["id"] in context_from else 0.0
+    elif entry.kind == "memory":
+        bonus += math.log(max(raw.get("confidence", 1.0), 1e-3))
+    elif entry.kind == "checkpoint" and raw.get("checkpoint_type") in TELLING_CHECKPOINTS:
+        bonus += 1.0
+    return bonus
+
+
+def order(
+    ranker: rankers.Ranker,
+    task: dict[str, Any],
+    items: Sequence[tuple[Entry, str, list[str], int, dict[str, Any]]],
+    distance: dict[str, int] | None = None,
+) -> list[Entry]:
+    """The entries best first: ranker score plus the workflow priors; ties keep the newer item."""
+    if not items:
+        return []
+    query, query_files = query_of(task)
+    cands = candidates([(e, text, files, at) for e, text, files, at, _ in items])
+    scores = np.asarray(ranker.scores(query, cands, query_files), dtype=float)
+    context_from = task.get("context_from") or []
+    scores = scores + np.array([prior(e, raw, distance or {}, context_from) for e, _, _, _, raw in items])
+    best = sorted(range(len(items)), key=lambda i: (-scores[i], cands[i]["age_rank"]))
+    return [items[i][0] for i in best]

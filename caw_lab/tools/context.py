@@ -1,0 +1,52 @@
+"""Context tools: ``task_load_context`` (recovery after a context reset) and ``workflow_get_summary``."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import Field
+
+from caw_lab.context import loader, overview
+from caw_lab.context.compression import RECENT_CHECKPOINTS
+from caw_lab.store.backend import Backend
+from caw_lab.tools.registry import Params, tool
+
+
+class Include(Params):
+    workflow_plan: bool = True
+    workflow_summary: bool = True
+    prior_task_outcomes: bool = True
+    prior_task_full: bool = False
+    sibling_status: bool = True
+    dependency_outcomes: bool = True
+    all_checkpoints: bool = False
+    recent_checkpoints: int = Field(RECENT_CHECKPOINTS, ge=0, le=10_000)
+
+
+class TaskLoadContext(Params):
+    task_id: str
+    include: Include | None = None
+    max_tokens: int | None = Field(None, ge=1, le=2_000_000)
+    since_seq: int | None = Field(None, ge=0)
+    ranker: Literal["learned", "bm25", "tfidf", "recency"] = "learned"
+
+
+@tool(
+    "task_load_context",
+    "Load a task's context within a token budget (adaptive when max_tokens is omitted): workflow, "
+    "the task with its checkpoints, the most relevant prior tasks, siblings and dependency outcomes. "
+    "token_estimate is the exact token count of this payload. Pass since_seq=<cursor> to get only what changed.",
+)
+def task_load_context(db: Backend, p: TaskLoadContext) -> dict[str, Any]:
+    include = loader.Include(**p.include.model_dump()) if p.include else None
+    return loader.load(db, p.task_id, include, p.max_tokens, p.since_seq, p.ranker)
+
+
+class WorkflowGetSummary(Params):
+    id: str
+    format: Literal["json", "markdown"] = "json"
+
+
+@tool("workflow_get_summary", "A workflow at a glance (JSON text or Markdown), with its exact token count.")
+def workflow_get_summary(db: Backend, p: WorkflowGetSummary) -> dict[str, Any]:
+    return overview.summary(db, p.id, p.format)

@@ -65,7 +65,7 @@ def dispatch(tool_call: Any, client: Client | None = None) -> dict[str, Any]:
 def unpack(tool_call: Any) -> tuple[str | None, str, Any]:
     """(id, name, arguments) from a chat tool call, its inner ``function``, or a Responses ``function_call``."""
     function = field(tool_call, "function") or tool_call
-    call_id = field(tool_call, "id") or field(tool_call, "call_id")
+    call_id = field(tool_call, "call_id") or field(tool_call, "id")  # a Responses item's id is not its call id
     return call_id, field(function, "name"), field(function, "arguments")
 
 

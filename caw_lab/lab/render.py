@@ -22,7 +22,8 @@ STATUS_COLOURS = {
     "online": "#43a047", "busy": "#1e88e5", "offline": "#9e9e9e",
     "unread": "#1e88e5", "read": "#9e9e9e", "archived": "#616161",
 }
-BOX = "font-family: var(--jp-ui-font-family, sans-serif); font-size: 13px; max-width: 100%; overflow-x: auto;"
+BOX = ("font-family: var(--jp-ui-font-family, sans-serif); font-size: 13px; line-height: 1.4; max-width: 100%; "
+       "overflow-x: auto;")
 TABLE = "border-collapse: collapse; font-size: 12px;"
 CELL = "padding: 2px 8px; border-bottom: 1px solid #e0e0e0; text-align: left; vertical-align: top;"
 
@@ -185,7 +186,7 @@ def checkpoints_html(checkpoints: list[Mapping[str, Any]]) -> str:
         f"<div>{escape(str(c.get('summary', '')))}</div></li>"
         for c in checkpoints
     )
-    return f"<ol class='caw-timeline' style='border-left:2px solid #90caf9; padding-left:14px; margin:4px 0'>{items}</ol>"
+    return f"<ol class='caw-timeline' style='border-left:2px solid #90caf9; padding-left:10px; margin:4px 0; list-style:none'>{items}</ol>"
 
 
 def task_html(task: Mapping[str, Any]) -> str:
@@ -229,7 +230,7 @@ def context_html(ctx: Mapping[str, Any]) -> str:
     return box(f"Context: {escape(str(ctx.get('token_estimate', '?')))} tokens", sections)
 
 
-def messages_html(data: Mapping[str, Any]) -> str:
+def messages_table(data: Mapping[str, Any]) -> str:
     rows = [
         (
             badge(m.get("status")), escape(str(m.get("priority", ""))), escape(str(m.get("sender_id") or "")),
@@ -237,12 +238,18 @@ def messages_html(data: Mapping[str, Any]) -> str:
         )
         for m in data.get("messages", [])
     ]
+    if not rows:
+        return "<i>No messages.</i>"
+    return f"<div style='{BOX}'>{table(('', 'priority', 'from', 'subject', 'body', 'when'), rows)}</div>"
+
+
+def messages_html(data: Mapping[str, Any]) -> str:
     unread = data.get("unread_count")
-    title = f"Inbox: {len(rows)} messages" + (f", {unread} unread" if unread is not None else "")
-    return box(title, table(("", "priority", "from", "subject", "body", "when"), rows) if rows else "")
+    title = f"Inbox: {len(data.get('messages', []))} messages" + (f", {unread} unread" if unread is not None else "")
+    return box(title, messages_table(data))
 
 
-def agents_html(data: Mapping[str, Any]) -> str:
+def agents_table(data: Mapping[str, Any]) -> str:
     rows = [
         (
             escape(str(a.get("name", ""))), badge(a.get("status")), escape(str(a.get("runtime", ""))),
@@ -250,4 +257,8 @@ def agents_html(data: Mapping[str, Any]) -> str:
         )
         for a in data.get("agents", [])
     ]
-    return box(f"Agents ({len(rows)})", table(("name", "status", "runtime", "heartbeat", "task"), rows))
+    return f"<div style='{BOX}'>{table(('name', 'status', 'runtime', 'heartbeat', 'task'), rows)}</div>"
+
+
+def agents_html(data: Mapping[str, Any]) -> str:
+    return box(f"Agents ({len(data.get('agents', []))})", agents_table(data))

@@ -4,11 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-import ipywidgets as widgets
-
 from caw_lab.client import Client
-from caw_lab.lab.panels.base import Panel, kinds_start
-from caw_lab.lab.render import agents_html
+from caw_lab.lab.panels.base import Panel, fitted_html, kinds_start
+from caw_lab.lab.render import agents_table
 
 
 class Agents(Panel):
@@ -19,7 +17,7 @@ class Agents(Panel):
     def __init__(self, client: Client, workflow_id: str | None = None, **kwargs: Any) -> None:
         self.workflow_id = workflow_id
         self.agents: list[dict[str, Any]] = []
-        self.table = widgets.HTML()
+        self.table = fitted_html()
         super().__init__(client, **kwargs)
         self.body.children = [self.table]
         self.refresh()
@@ -28,7 +26,7 @@ class Agents(Panel):
         params = {"workflow_id": self.workflow_id} if self.workflow_id else {}
         listed = self.client.call("agent_list", **params)
         self.agents = listed["agents"]
-        self.table.value = agents_html(listed) if self.agents else "<i>No agents registered yet.</i>"
+        self.table.value = agents_table(listed) if self.agents else "<i>No agents registered yet.</i>"
 
     def wants(self, events: list[dict[str, Any]]) -> bool:
         return kinds_start(events, "agent.", "task.claimed", "task.released")

@@ -18,6 +18,11 @@ PANEL_LAYOUT = {"border": "1px solid #d0d7de", "padding": "6px", "margin": "2px"
 and stack in a phone-width output area instead of overflowing it."""
 
 
+def fitted_html(value: str = "") -> widgets.HTML:
+    """HTML held to the panel's width, so a wide table scrolls inside it instead of being cut off."""
+    return widgets.HTML(value, layout={"width": "100%", "min_width": "0", "overflow": "auto"})
+
+
 def title_html(text: str) -> widgets.HTML:
     return widgets.HTML(f"<div style='font-weight:600; font-size:13px'>{text}</div>")
 
@@ -30,7 +35,7 @@ class Panel(widgets.VBox):
     def __init__(self, client: Client, **kwargs: Any) -> None:
         self.client = client
         self.heading = title_html(self.title)
-        self.problem = widgets.HTML()
+        self.problem = fitted_html()
         self.body = widgets.VBox(layout={"min_width": "0"})
         self._drawing = threading.RLock()
         super().__init__([self.heading, self.problem, self.body], layout=PANEL_LAYOUT, **kwargs)

@@ -7,8 +7,8 @@ from typing import Any
 import ipywidgets as widgets
 
 from caw_lab.client import Client
-from caw_lab.lab.panels.base import Panel, kinds_start
-from caw_lab.lab.render import messages_html
+from caw_lab.lab.panels.base import Panel, fitted_html, kinds_start
+from caw_lab.lab.render import messages_table
 
 
 class Inbox(Panel):
@@ -17,7 +17,7 @@ class Inbox(Panel):
     def __init__(self, client: Client, agent_id: str | None = None, **kwargs: Any) -> None:
         self.messages: list[dict[str, Any]] = []
         self.agent = widgets.Dropdown(description="Agent", layout={"width": "auto", "max_width": "100%"})
-        self.listing = widgets.HTML()
+        self.listing = fitted_html()
         super().__init__(client, **kwargs)
         self.body.children = [self.agent, self.listing]
         self.wanted = agent_id
@@ -33,7 +33,7 @@ class Inbox(Panel):
             return
         listed = self.client.call("message_list", agent_id=self.agent.value)
         self.messages = listed["messages"]
-        self.listing.value = messages_html(listed)
+        self.listing.value = messages_table(listed)
 
     def sync_agents(self) -> None:
         """Offer every agent, keeping the one being read (or the one asked for) selected."""

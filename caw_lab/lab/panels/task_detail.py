@@ -7,12 +7,11 @@ import json
 from html import escape
 from typing import Any
 
-import ipywidgets as widgets
 from traitlets import Unicode
 
 from caw_lab.client import Client
 from caw_lab.errors import CawError
-from caw_lab.lab.panels.base import Panel
+from caw_lab.lab.panels.base import Panel, fitted_html
 from caw_lab.lab.render import error_html, pre, task_html
 
 PREVIEW_CHARS = 1200
@@ -28,8 +27,8 @@ class TaskDetail(Panel):
         self.max_tokens = max_tokens
         self.task: dict[str, Any] = {}
         self.token_estimate: int | None = None
-        self.detail = widgets.HTML()
-        self.context = widgets.HTML()
+        self.detail = fitted_html()
+        self.context = fitted_html()
         super().__init__(client, **kwargs)
         self.body.children = [self.detail, self.context]
         self.task_id = task_id

@@ -13,11 +13,13 @@ from caw_lab.lab.render import badge
 
 
 class WorkflowRow(widgets.HBox):
-    """Kept between refreshes and updated in place, so the progress bar moves instead of blinking."""
+    """Kept between refreshes and updated in place, so the progress bar moves instead of blinking.
+
+    The name takes the first line and status, bar and count the second, at any width."""
 
     def __init__(self, workflow: dict[str, Any], on_pick: Any) -> None:
         self.workflow_id = workflow["id"]
-        self.pick = widgets.Button(tooltip=self.workflow_id, layout={"flex": "1 1 120px", "min_width": "0"})
+        self.pick = widgets.Button(tooltip=self.workflow_id, layout={"flex": "1 1 100%", "min_width": "0"})
         self.pick.on_click(lambda _: on_pick(self.workflow_id))
         self.status = widgets.HTML()
         self.bar = widgets.IntProgress(min=0, layout={"flex": "1 1 80px", "min_width": "40px", "width": "auto"})

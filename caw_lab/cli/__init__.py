@@ -1,8 +1,10 @@
 """The ``caw`` command: one click group; each module of this package adds its commands.
 
-A module registers itself with ``@main.command()`` or ``@main.group()`` and is imported
-below by ``pkgutil``, so adding a command never means editing this file. Commands reach
-the database through :func:`open_client`, which honours the global ``--db``.
+A module registers itself with ``@main.command()`` or ``@main.group()``; adding a command
+never means editing this file. Modules are imported when needed: ``caw X`` first imports
+the module named ``X`` (so name a module for its command, and keep heavy imports inside
+the command), listing or help imports them all. Commands reach the database through
+:func:`open_client`, which honours the global ``--db``.
 """
 
 from __future__ import annotations
@@ -27,7 +29,19 @@ class Settings:
 
 
 class CawGroup(click.Group):
-    """Shows a refused request as the CawError JSON on stderr and exits 1, for every command."""
+    """Finds commands in this package's modules, and shows a refused request as the CawError
+    JSON on stderr with exit status 1, for every command."""
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in self.commands:
+            load_module(cmd_name.replace("-", "_"))
+        if cmd_name not in self.commands:
+            load_commands()
+        return super().get_command(ctx, cmd_name)
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        load_commands()
+        return super().list_commands(ctx)
 
     def invoke(self, ctx: click.Context) -> object:
         try:
@@ -107,12 +121,15 @@ def open_client() -> caw_lab.Client:
     return caw_lab.connect(settings.db)
 
 
+def load_module(name: str) -> None:
+    """Import the module ``name`` of this package if there is one: the fast path to a command."""
+    if any(module.name == name for module in pkgutil.iter_modules(__path__)):
+        importlib.import_module(f"{__name__}.{name}")
+
+
 def load_commands() -> None:
     """Import every module of this package so each registers its commands on ``main``."""
     for module in pkgutil.iter_modules(__path__):
         importlib.import_module(f"{__name__}.{module.name}")
-
-
-load_commands()
 
 __all__ = ["CawGroup", "Settings", "main", "open_client"]

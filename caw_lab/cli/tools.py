@@ -1,18 +1,15 @@
-"""``caw tools`` and ``caw call``: the tool registry from a shell, exactly as agents see it."""
+"""``caw tools``: the tool registry as agents see it: names, descriptions, input schemas."""
 
 from __future__ import annotations
 
 import importlib
-import json
-import sys
 from typing import Any
 
 import click
 
-from caw_lab.cli import main, open_client
+from caw_lab.cli import main
 from caw_lab.cli.output import echo_json
 from caw_lab.cli.schema import describe_params
-from caw_lab.errors import invalid_input
 from caw_lab.tools import load_all
 
 
@@ -54,28 +51,5 @@ def tools(fmt: str, as_json: bool) -> None:
         click.echo(("\n" if i else "") + f"{spec['name']}\n  {spec['description']}")
         for param in describe_params(spec["inputSchema"]):
             required = ", required" if param.required else ""
-            click.echo(f"  - {param.name}: {param.type}{required}{param.note()}")
-
-
-@main.command()
-@click.argument("tool")
-@click.option(
-    "--json", "arguments", default="{}", show_default=True, metavar="JSON",
-    help="The tool's arguments as a JSON object; - reads it from stdin.",
-)
-def call(tool: str, arguments: str) -> None:
-    """Call TOOL and print its JSON result; a refusal prints the error JSON on stderr and exits 1."""
-    params = parse_arguments(sys.stdin.read() if arguments == "-" else arguments)
-    with open_client() as client:
-        echo_json(client.call(tool, **params))
-
-
-def parse_arguments(text: str) -> dict[str, Any]:
-    try:
-        value = json.loads(text)
-    except json.JSONDecodeError as exc:
-        example = "Pass a JSON object, e.g. '{\"id\": \"wf_...\"}'."
-        raise invalid_input(f"--json is not valid JSON: {exc}", suggestion=example) from None
-    if not isinstance(value, dict):
-        raise invalid_input("--json must be a JSON object of arguments", suggestion="Wrap the arguments in {...}.")
-    return value
+            about = f" - {param.description}" if param.description else ""
+            click.echo(f"  - {param.name}: {param.type}{required}{param.note()}{about}")

@@ -1,8 +1,6 @@
-"""``caw workflows`` and ``caw show``: read workflows and their task DAG at a glance."""
+"""``caw workflows``: every workflow at a glance, with how far along it is."""
 
 from __future__ import annotations
-
-from typing import Any
 
 import click
 
@@ -23,32 +21,3 @@ def workflows(statuses: tuple[str, ...], limit: int, as_json: bool) -> None:
         return
     rows = [(w["id"], w["name"], w["status"], f"{w['completed_count']}/{w['task_count']}") for w in result["workflows"]]
     echo_table(rows, ["id", "name", "status", "done/total"])
-
-
-@main.command()
-@click.argument("workflow_id")
-@click.option("--json", "as_json", is_flag=True, help="Print the workflow with its tasks as JSON.")
-def show(workflow_id: str, as_json: bool) -> None:
-    """Show a workflow and its tasks: status (blocked computed) and dependencies."""
-    with open_client() as client:
-        workflow = client.call("workflow_get", id=workflow_id, include_tasks=True)
-    if as_json:
-        echo_json(workflow)
-        return
-    tasks = workflow["tasks"]
-    done = sum(t["status"] in ("completed", "skipped") for t in tasks)
-    click.echo(f"{workflow['id']}  {workflow['name']}")
-    click.echo(f"status: {workflow['status']}  tasks: {done}/{len(tasks)} done  "
-               f"max parallel: {workflow['max_parallel_tasks']}")
-    if tasks:
-        click.echo()
-        echo_table(task_rows(tasks), ["#", "id", "name", "status", "depends on"])
-
-
-def task_rows(tasks: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
-    """Dependencies by name: the id column already says which task each name is."""
-    names = {t["id"]: t["name"] for t in tasks}
-    return [
-        (t["sequence"], t["id"], t["name"], t["status"], ", ".join(names.get(d, d) for d in t["depends_on"]))
-        for t in tasks
-    ]

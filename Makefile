@@ -1,0 +1,41 @@
+# `make lab` and `make test` work on a fresh Debian machine: each builds .venv first
+# (again whenever pyproject.toml changes). Run as root, `make test` also installs
+# Debian's chromium for the browser tests; without it those tests skip and say why.
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+INSTALLED := $(VENV)/.installed
+AS_ROOT := $(filter 0,$(shell id -u))
+APT := DEBIAN_FRONTEND=noninteractive apt-get
+PYTEST_ARGS ?= -n auto
+
+.PHONY: install lab test bench docs chromium
+
+install: $(INSTALLED)
+
+# Debian's python3 makes a venv only once python3-venv is installed (it provides ensurepip).
+$(BIN)/pip:
+	$(PYTHON) -m venv $(VENV) || { test -n "$(AS_ROOT)" && $(APT) update && $(APT) install -y python3-venv && $(PYTHON) -m venv $(VENV); }
+	$(BIN)/python -m pip install --upgrade pip
+
+$(INSTALLED): pyproject.toml | $(BIN)/pip
+	$(BIN)/python -m pip install -e '.[lab,test]'
+	touch $@
+
+lab: install
+	$(BIN)/jupyter lab notebooks/quickstart.ipynb $(if $(AS_ROOT),--allow-root)
+
+test: install chromium
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+bench: install
+	$(BIN)/python -m bench.engine
+
+docs: install
+	$(BIN)/caw docs --out docs
+
+chromium:
+	@if command -v chromium >/dev/null 2>&1; then :; \
+	elif test -z "$(AS_ROOT)"; then echo "chromium is missing and installing it needs root: the browser tests will skip"; \
+	else $(APT) update && $(APT) install -y chromium || echo "could not install chromium: the browser tests will skip"; fi

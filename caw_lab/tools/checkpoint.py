@@ -30,9 +30,9 @@ def checkpoint_add(db: Backend, p: CheckpointAdd) -> dict[str, Any]:
 
 class CheckpointList(Params):
     task_id: str
-    type: list[CheckpointType] | None = None
-    since_sequence: int | None = Field(None, ge=0)
-    limit: int | None = Field(None, ge=1)
+    type: list[CheckpointType] | None = Field(None, description="Only checkpoints of these types.")
+    since_sequence: int | None = Field(None, ge=0, description="Only checkpoints after this sequence.")
+    limit: int | None = Field(None, ge=1, description="At most this many, oldest first.")
 
 
 @tool("checkpoint_list", "A task's checkpoints oldest first, filtered by type, after since_sequence.")

@@ -1,8 +1,14 @@
-"""Orchestration tools: what to run next, how far a workflow got, what a task waits on."""
+"""Orchestration tools: what to run next, how far a workflow got, what a task waits on.
+
+The recommendation rule (free slots, parallel groups) is written out in
+``caw_lab.engine.orchestration``.
+"""
 
 from __future__ import annotations
 
 from typing import Any
+
+from pydantic import Field
 
 from caw_lab.engine import orchestration
 from caw_lab.store.backend import Backend
@@ -11,10 +17,13 @@ from caw_lab.tools.registry import Params, tool
 
 class WorkflowNextTasks(Params):
     workflow_id: str
-    include_failed: bool = True
+    include_failed: bool = Field(True, description="Offer failed tasks for retry too.")
 
 
-@tool("workflow_next_tasks", "Every task that can start now, and how many of them to start given max_parallel_tasks.")
+@tool("workflow_next_tasks",
+      "Every task that can start now (pending or failed, unblocked, unclaimed); the first recommended_count of them "
+      "fill the free slots: max_parallel_tasks minus tasks already started or claimed. A parallel group's tasks are "
+      "listed together.")
 def workflow_next_tasks(db: Backend, p: WorkflowNextTasks) -> dict[str, Any]:
     return orchestration.next_tasks(db, p.workflow_id, p.include_failed)
 

@@ -14,7 +14,7 @@ from caw_lab.tools.registry import Params, tool
 class TaskGet(Params):
     id: str
     include_checkpoints: bool = False
-    checkpoint_limit: int | None = Field(None, ge=1)
+    checkpoint_limit: int | None = Field(None, ge=1, description="Only the newest N checkpoints.")
 
 
 @tool("task_get", "Get a task (blocked computed), optionally with its newest checkpoints.")
@@ -37,7 +37,7 @@ class TaskSetPlan(Params):
     id: str
     session_id: str | None = None
     plan: TaskPlan
-    context: dict[str, Any] | None = None
+    context: dict[str, Any] | None = Field(None, description="Merged into the task's context; null removes a key.")
 
 
 @tool("task_set_plan", "Store the plan of a task in planning; context is merged into the task's.",
@@ -49,13 +49,15 @@ def task_set_plan(db: Backend, p: TaskSetPlan) -> dict[str, Any]:
 class TaskUpdateStatus(Params):
     id: str
     session_id: str | None = None
-    status: str
-    outcome: str | None = None
+    status: str = Field(description="pending, planning, in_progress, paused, completed, failed or skipped.")
+    outcome: str | None = Field(None, description="Required for completed.")
     outcome_detail: dict[str, Any] | None = None
-    error: str | None = None
+    error: str | None = Field(None, description="Required for failed.")
 
 
-@tool("task_update_status", "Move a task through its state machine (completed needs outcome, failed needs error).",
+@tool("task_update_status",
+      "Move a task through its state machine; a blocked task cannot start (TASK_BLOCKED). Starting the first task "
+      "starts a ready workflow; finishing the last one completes a running workflow.",
       lock=("task", "id"))
 def task_update_status(db: Backend, p: TaskUpdateStatus) -> dict[str, Any]:
     return tasks.update_status(db, p.id, p.status, outcome=p.outcome, outcome_detail=p.outcome_detail, error=p.error)
@@ -68,6 +70,8 @@ class TaskReplan(Params):
     new_plan: ReplacementPlan
 
 
-@tool("task_replan", "Replace a failed or running task's plan, recording a replan checkpoint.", lock=("task", "id"))
+@tool("task_replan",
+      "Replace a failed or running task's plan, recording a replan checkpoint; a failed task goes back to pending.",
+      lock=("task", "id"))
 def task_replan(db: Backend, p: TaskReplan) -> dict[str, Any]:
     return tasks.replan(db, p.id, p.reason, p.new_plan.model_dump(exclude_none=True))

@@ -242,6 +242,16 @@ def test_dag_returns_a_widget_with_a_selection(ip: InteractiveShell, client: caw
     widget.selected = wf["tasks"]["a"]
 
 
+def test_workbench_opens_on_the_database_in_use(ip: InteractiveShell, tmp_path: Path) -> None:
+    run(ip, f"use {tmp_path / 'bench.db'}")
+    wf, _ = run(ip, "new Benched")
+    bench, _ = run(ip, f"workbench {wf['id']}")
+    try:
+        assert bench.client.db.url.endswith("bench.db") and bench.workflow_id == wf["id"]
+    finally:
+        bench.close()
+
+
 def completions(ip: InteractiveShell, line: str) -> list[str]:
     """What Jupyter's Tab offers at the end of ``line`` (the API ipykernel calls)."""
     with provisionalcompleter():

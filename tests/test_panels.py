@@ -18,6 +18,8 @@ from caw_lab.lab.panels import Agents, Inbox, TaskDetail, TaskList, WorkflowForm
 from caw_lab.lab.workbench import Workbench
 from tests.conftest import dump, make_workflow
 
+QUICKSTART = Path(__file__).resolve().parents[1] / "notebooks" / "quickstart.ipynb"
+
 
 def complete(client: caw_lab.Client, task_id: str, outcome: str = "done") -> None:
     for status in ("planning", "in_progress"):
@@ -159,14 +161,18 @@ def test_form_edits_the_plan_and_shows_refusals_inline(client: caw_lab.Client) -
 
 def test_workbench_follows_selection_from_list_to_graph_to_detail(client: caw_lab.Client, bench: Workbench) -> None:
     assert bench.workflow_id is None and repr(bench) == "<caw_lab Workbench: 0 of 0 workflows, no workflow selected>"
+    first = make_workflow(client, [{"name": "a"}], name="First")
+    bench.refresh()
+    assert bench.workflow_id == first["id"]  # the first workflow to appear is shown without a click
     wf = make_workflow(client, [{"name": "schema"}, {"name": "api", "depends_on": ["schema"]}], name="Add login")
     bench.refresh()
+    assert bench.workflow_id == first["id"]
     bench.workflows.rows[wf["id"]].pick.click()
     assert bench.workflow_id == wf["id"] and bench.form.workflow_id == wf["id"]
     bench.graph.selected = wf["tasks"]["api"]
     assert bench.task_id == bench.detail.task_id == wf["tasks"]["api"]
     assert "api" in bench.detail.detail.value
-    assert repr(bench) == "<caw_lab Workbench: 1 of 1 workflows, workflow 'Add login' selected, task 'api'>"
+    assert repr(bench) == "<caw_lab Workbench: 2 of 2 workflows, workflow 'Add login' selected, task 'api'>"
 
 
 def test_workbench_opens_on_the_newest_workflow_and_reprs_stably(client: caw_lab.Client) -> None:
@@ -205,3 +211,18 @@ def test_live_workbench_shows_another_process_completing_a_task(client: caw_lab.
     finally:
         wb.close()
     assert not wb.feed.running
+
+
+def test_quickstart_executes_headless_with_a_stable_workbench_repr(tmp_path: Path) -> None:
+    nbformat = pytest.importorskip("nbformat")
+    nbclient = pytest.importorskip("nbclient")
+    notebook = nbformat.read(QUICKSTART, as_version=4)
+    nbclient.NotebookClient(notebook, timeout=60, kernel_name="python3",
+                            resources={"metadata": {"path": str(tmp_path)}}).execute()
+    outputs = [o for cell in notebook.cells if cell.cell_type == "code" for o in cell.outputs]
+    assert not [o for o in outputs if o.output_type == "error" or o.get("name") == "stderr"]
+    widgets_shown = [o.data for o in outputs if "application/vnd.jupyter.widget-view+json" in o.get("data", {})]
+    assert [w["text/plain"] for w in widgets_shown] == [
+        "<caw_lab Workbench: 1 of 1 workflows, workflow 'Add a login page' selected>"]
+    last = notebook.cells[-2].outputs[0].data["text/html"]
+    assert re.search(r"Context: \d+ tokens", last) and "e2e" in last

@@ -223,7 +223,8 @@ def done_html(data: Mapping[str, Any]) -> str:
 def context_html(ctx: Mapping[str, Any]) -> str:
     """The loaded context: its exact token count, then each section folded."""
     sections = "".join(
-        f"<details><summary>{escape(key.replace('_', ' '))}</summary>{pre(value)}</details>"
+        f"<details{' open' if key == 'current_task' else ''}><summary>{escape(key.replace('_', ' '))}</summary>"
+        f"{pre(value)}</details>"
         for key, value in ctx.items()
         if key != "token_estimate" and value not in (None, [], {})
     )

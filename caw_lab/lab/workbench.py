@@ -112,6 +112,8 @@ class Workbench(widgets.VBox):
     def on_events(self, events: list[dict[str, Any]]) -> None:
         for panel in self.panels:
             panel.on_events(events)
+        if self.workflow_id is None:
+            self.select_workflow(self.newest_workflow())
 
     def refresh(self) -> list[dict[str, Any]]:
         """Apply what happened since the last look now, without waiting for the follower."""

@@ -45,5 +45,12 @@ def fetch(db: Backend, kind: str, ident: str) -> dict[str, Any]:
     return decode(row)
 
 
+def require(db: Backend, kind: str, ident: str) -> None:
+    """Raise the kind's NOT_FOUND unless ``ident`` exists; unlike ``fetch`` it reads no
+    columns, so checking a workflow id does not decode its (possibly huge) plan."""
+    if db.one(f"SELECT 1 AS found FROM {TABLES[kind]} WHERE id = ?", (ident,)) is None:
+        raise not_found(kind, ident)
+
+
 def placeholders(values: list[Any] | tuple[Any, ...]) -> str:
     return ", ".join("?" for _ in values)

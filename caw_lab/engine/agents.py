@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 from caw_lab.engine.changes import Event, commit, insert, update
-from caw_lab.engine.rows import decode, encode, fetch, placeholders
+from caw_lab.engine.rows import decode, encode, fetch, placeholders, require
 from caw_lab.engine.states import DONE_TASK_STATUSES
 from caw_lab.errors import conflict, not_found
 from caw_lab.ids import new_id, now_ms
@@ -53,7 +53,7 @@ def register(
     metadata: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     if workflow_id:
-        fetch(db, "workflow", workflow_id)
+        require(db, "workflow", workflow_id)
     now = now_ms()
     row = {
         "id": new_id("agent"), "name": name, "runtime": runtime, "role": role, "status": "online",
@@ -70,7 +70,7 @@ def heartbeat(db: Backend, agent_id: str, current_task_id: str | None = None, st
     online; ``revived`` tells it that its claims may have been released meanwhile."""
     agent = fetch(db, "agent", agent_id)
     if current_task_id:
-        fetch(db, "task", current_task_id)
+        require(db, "task", current_task_id)
     revived = agent["status"] == "offline"
     now = now_ms()
     values: dict[str, Any] = {
@@ -89,7 +89,7 @@ def update_agent(db: Backend, agent_id: str, changes: dict[str, Any]) -> dict[st
     """Apply the fields the caller gave; ``metadata`` merges into the stored metadata."""
     agent = fetch(db, "agent", agent_id)
     if changes.get("current_task_id"):
-        fetch(db, "task", changes["current_task_id"])
+        require(db, "task", changes["current_task_id"])
     values = {k: v for k, v in changes.items() if k != "metadata"}
     if "metadata" in changes:
         values["metadata"] = encode({**(agent["metadata"] or {}), **(changes["metadata"] or {})})

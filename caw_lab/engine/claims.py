@@ -19,7 +19,7 @@ from typing import Any
 from caw_lab.engine.agents import GIVE_UP_AFTER, unfinished
 from caw_lab.engine.changes import Event, commit, raw, update
 from caw_lab.engine.dag import blocked_sql
-from caw_lab.engine.rows import decode, fetch, placeholders
+from caw_lab.engine.rows import decode, fetch, placeholders, require
 from caw_lab.engine.states import DONE_TASK_STATUSES
 from caw_lab.errors import CawError, conflict, not_found
 from caw_lab.ids import now_ms
@@ -140,7 +140,7 @@ def available(db: Backend, agent_id: str, workflow_id: str | None = None, limit:
     """
     agent = fetch(db, "agent", agent_id)
     if workflow_id:
-        fetch(db, "workflow", workflow_id)
+        require(db, "workflow", workflow_id)
     where = [
         "t.assigned_agent_id IS NULL", "t.status = 'pending'", f"NOT {blocked_sql('t')}",
         f"w.status IN ({placeholders(CLAIMABLE_WORKFLOW_STATUSES)})",

@@ -12,7 +12,7 @@ from typing import Any
 
 from caw_lab.engine.agents import EFFECTIVE_STATUS, stale_cutoff
 from caw_lab.engine.changes import Event, commit, insert
-from caw_lab.engine.rows import decode, encode, fetch, placeholders
+from caw_lab.engine.rows import decode, encode, fetch, placeholders, require
 from caw_lab.errors import CawError, not_found
 from caw_lab.ids import new_id, now_ms
 from caw_lab.store.backend import Backend, Statement
@@ -84,9 +84,9 @@ def broadcast(
     ``recipient_filter`` takes ``role``, ``runtime`` and ``status`` (one or a list),
     where status is as agent_list shows it: a stale agent counts as offline.
     """
-    fetch(db, "agent", sender_id)
+    require(db, "agent", sender_id)
     if workflow_id:
-        fetch(db, "workflow", workflow_id)
+        require(db, "workflow", workflow_id)
     recipients = matching_agents(db, sender_id, recipient_filter or {})
     if not recipients:
         return {"sent_count": 0, "message_ids": []}
@@ -134,7 +134,7 @@ def list_messages(
     ``thread_id`` the agent's own messages in that thread are included too, so the
     conversation reads whole. ``since`` is epoch milliseconds (seconds are recognised).
     """
-    fetch(db, "agent", agent_id)
+    require(db, "agent", agent_id)
     mine = "(recipient_id = ? OR sender_id = ?)" if thread_id else "recipient_id = ?"
     where, params = [mine], [agent_id] * mine.count("?")
     for column, values in (("status", [status] if status else None), ("message_type", message_type),
@@ -193,7 +193,7 @@ def set_status(db: Backend, message_ids: list[str], status: str, condition: str,
 
 
 def count_unread(db: Backend, agent_id: str, priority: list[str] | None = None) -> dict[str, Any]:
-    fetch(db, "agent", agent_id)
+    require(db, "agent", agent_id)
     where, params = ["recipient_id = ?", "status = 'unread'"], [agent_id]
     if priority:
         where.append(f"priority IN ({placeholders(priority)})")

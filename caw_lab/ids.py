@@ -18,6 +18,7 @@ PREFIXES = {
     "session": "ss_",
     "memory": "mem_",
     "event": "ev_",
+    "dead_letter": "dl_",
 }
 
 

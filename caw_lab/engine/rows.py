@@ -12,14 +12,14 @@ JSON_COLUMNS = frozenset(
     {
         "initial_plan", "config", "plan", "context", "context_from", "outcome_detail",
         "files_likely_affected", "detail", "files_changed", "capabilities", "metadata",
-        "template", "body", "payload",
+        "template", "body", "payload", "retry_policy",
     }
 )
-BOOL_COLUMNS = frozenset({"auto_create_workspaces", "is_daemon"})
+BOOL_COLUMNS = frozenset({"auto_create_workspaces", "is_daemon", "rolled_back"})
 TABLES = {
     "workflow": "workflows", "task": "tasks", "checkpoint": "checkpoints", "workspace": "workspaces",
     "repository": "repositories", "template": "workflow_templates", "agent": "agents",
-    "message": "messages", "session": "sessions", "memory": "memories",
+    "message": "messages", "session": "sessions", "memory": "memories", "dead_letter": "dead_letters",
 }
 
 

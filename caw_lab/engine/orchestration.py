@@ -33,17 +33,15 @@ from caw_lab.store.backend import Backend
 
 DONE = "(" + ", ".join(f"'{s}'" for s in DONE_TASK_STATUSES) + ")"
 ACTIVE = "(status IN ('planning', 'in_progress') OR (assigned_agent_id IS NOT NULL AND status IN ('pending', 'paused')))"
-TASK_FIELDS = (
-    "t.id, t.name, t.description, t.status, t.sequence, t.parallel_group, t.estimated_complexity, "
-    "t.files_likely_affected"
-)
+TASK_FIELDS = "t.id, t.name, t.description, t.status, t.sequence, t.parallel_group"
+"""What an orchestrator needs to choose; task_get has the rest. Every column costs at 10,000 rows."""
 
 
 def eligible_tasks(db: Backend, workflow_id: str, include_failed: bool) -> list[dict[str, Any]]:
     """Eligible tasks in plan order, each with the names of its finished dependencies.
 
-    JSON is decoded only where there is some: on a 10,000-task workflow, decoding an
-    empty list per row would cost more than the query.
+    The names' JSON is decoded only where there are some: on a 10,000-task workflow,
+    decoding an empty list per row costs as much as the query.
     """
     statuses = "('pending', 'failed')" if include_failed else "('pending')"
     rows = db.query(
@@ -59,8 +57,6 @@ def eligible_tasks(db: Backend, workflow_id: str, include_failed: bool) -> list[
     for row in rows:
         done = row["dependencies_completed"]
         row["dependencies_completed"] = [] if done == "[]" else json.loads(done)
-        if row["files_likely_affected"] is not None:
-            row["files_likely_affected"] = json.loads(row["files_likely_affected"])
     return rows
 
 

@@ -143,11 +143,19 @@ def test_retrying_a_failed_task_frees_its_claim_and_the_agent(client: caw_lab.Cl
 
 
 def test_task_get_shows_blocked_computed_and_the_stored_status(client: caw_lab.Client) -> None:
-    wf = make_workflow(client, [{"name": "a"}, {"name": "b", "depends_on": ["a"]}])
-    b = client.call("task_get", id=wf["tasks"]["b"])
-    assert (b["status"], b["stored_status"], b["blocked"]) == ("blocked", "pending", True)
-    assert b["depends_on"] == [wf["tasks"]["a"]]
-    assert b["checkpoints"] == []
+    wf = make_workflow(client, [{"name": "a"}, {"name": "b"}, {"name": "c", "depends_on": ["b", "a"]}])
+    t = wf["tasks"]
+    c = client.call("task_get", id=t["c"])
+    assert (c["status"], c["stored_status"], c["blocked"]) == ("blocked", "pending", True)
+    assert c["depends_on"] == [t["a"], t["b"]]
+    assert c["checkpoints"] == []
+    move(client, t["b"], "planning", **DETAILS)
+    move(client, t["b"], "completed", **DETAILS)
+    c = client.call("task_get", id=t["c"])
+    assert (c["status"], c["blocked"], c["depends_on"]) == ("blocked", True, [t["a"], t["b"]])
+    move(client, t["a"], "planning", **DETAILS)
+    move(client, t["a"], "completed", **DETAILS)
+    assert client.call("task_get", id=t["c"])["status"] == "pending"
     with pytest.raises(CawError) as missing:
         client.call("task_get", id="tk_000000000000")
     assert missing.value.code == "TASK_NOT_FOUND"

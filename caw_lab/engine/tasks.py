@@ -42,9 +42,13 @@ def view(task: dict[str, Any], blocked: bool, depends_on: list[str]) -> dict[str
 def get(db: Backend, task_id: str, include_checkpoints: bool = False, checkpoint_limit: int | None = None) -> dict[str, Any]:
     """The task with ``blocked`` computed; with checkpoints, the newest ``checkpoint_limit``."""
     task = fetch(db, "task", task_id)
-    deps = orchestration.check_dependencies(db, task_id)
-    depends_on = [d["id"] for d in deps["completed"] + deps["pending"]]
-    shown = view(task, task["status"] == "pending" and not deps["satisfied"], depends_on)
+    deps = db.query(
+        "SELECT d.depends_on_id, d.dependency_type, up.status FROM task_dependencies d "
+        "JOIN tasks up ON up.id = d.depends_on_id WHERE d.task_id = ? ORDER BY up.sequence",
+        (task_id,),
+    )
+    waiting = any(d["dependency_type"] == "blocks" and d["status"] not in DONE_TASK_STATUSES for d in deps)
+    shown = view(task, task["status"] == "pending" and waiting, [d["depends_on_id"] for d in deps])
     shown["checkpoints"] = checkpoints.latest(db, task_id, checkpoint_limit) if include_checkpoints else []
     return shown
 

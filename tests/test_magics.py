@@ -76,6 +76,13 @@ def test_docstring_documents_every_subcommand_and_each_has_help() -> None:
         assert sub.description, f"%caw {name} --help has no description"
 
 
+def test_every_argument_has_help_and_docs_magics_md_lists_each_subcommand() -> None:
+    reference = (Path(__file__).resolve().parents[1] / "docs" / "magics.md").read_text()
+    for name, sub in parser.subcommands(parser.build()).items():
+        assert not [a.dest for a in sub._actions if not a.help], f"%caw {name} has arguments without help"
+        assert f"caw {name}`" in reference, f"docs/magics.md misses %caw {name}: run `make docs`"
+
+
 def test_new_returns_the_created_workflow_and_draws_it(ip: InteractiveShell, client: caw_lab.Client) -> None:
     wf, out = run(ip, 'new Fix <login> --source "The login page 500s"')
     stored = client.call("workflow_get", id=wf["id"])

@@ -14,6 +14,7 @@ import click
 
 from caw_lab.cli import main
 from caw_lab.cli.schema import Param, describe_params
+from caw_lab.lab.reference import magics_markdown
 from caw_lab.tools import Tool, load_all
 
 HELP_WIDTH = 100
@@ -102,7 +103,7 @@ def cli_markdown() -> str:
 
 
 def generated() -> dict[str, str]:
-    return {"tools.md": tools_markdown(), "cli.md": cli_markdown()}
+    return {"tools.md": tools_markdown(), "cli.md": cli_markdown(), "magics.md": f"{NOTICE}\n\n{magics_markdown()}"}
 
 
 @main.command()

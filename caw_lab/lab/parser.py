@@ -18,7 +18,17 @@ class HelpShown(Exception):
     """``--help`` printed the usage; there is nothing else to do."""
 
 
+WF_HELP = "A workflow id (wf_...); Tab completes it."
+TASK_HELP = "A task id (tk_...); Tab completes it."
+HELP_WIDTH = 100
+"""Fixed, so ``--help`` and docs/magics.md read the same on every screen."""
+
+
 class MagicParser(argparse.ArgumentParser):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("formatter_class", lambda prog: argparse.HelpFormatter(prog, width=HELP_WIDTH))
+        super().__init__(*args, **kwargs)
+
     def exit(self, status: int = 0, message: str | None = None) -> NoReturn:
         if message:
             self.error(message)
@@ -39,60 +49,61 @@ def build() -> MagicParser:
         return cmd
 
     use = add("use", commands.use, "Use the database file DB (default: the one the environment names).")
-    use.add_argument("db", nargs="?", metavar="DB")
+    use.add_argument("db", nargs="?", metavar="DB", help="A SQLite file, created if missing.")
 
     new = add("new", commands.new, "Create a workflow named NAME, from a prompt or a template.")
-    new.add_argument("name", nargs="+", metavar="NAME")
+    new.add_argument("name", nargs="+", metavar="NAME", help="The workflow's name; several words are fine.")
     new.add_argument("--source", help="The prompt or issue text (default: the name).")
     new.add_argument("--source-type", default="prompt",
-                     choices=("prompt", "github_issue", "linear", "jira", "custom"))
+                     choices=("prompt", "github_issue", "linear", "jira", "custom"), help="Where the source came from.")
     new.add_argument("--template", metavar="T", help="Apply template T (name or id) instead.")
     new.add_argument("--var", action="append", default=[], metavar="KEY=VALUE", help="A template variable.")
     new.add_argument("--max-parallel", type=int, default=1, metavar="N", help="Tasks that may run at once.")
 
     listing = add("list", commands.list_workflows, "List workflows, newest first, with their progress.")
     listing.add_argument("--status", action="append", choices=WORKFLOW_STATUSES, help="Only this status.")
-    listing.add_argument("--limit", type=int, default=20)
+    listing.add_argument("--limit", type=int, default=20, metavar="N", help="At most N workflows (20).")
 
     add("show", commands.show, "Show a workflow (wf_...) with its tasks, or a task (tk_...).").add_argument(
-        "id", metavar="ID")
+        "id", metavar="ID", help="A workflow or task id.")
     add("next", commands.next_tasks, "The tasks of WF that can start now.").add_argument(
-        "workflow", metavar="WF")
+        "workflow", metavar="WF", help=WF_HELP)
 
     claim = add("claim", commands.claim, "Claim TASK for an agent (default: this notebook's own agent).")
-    claim.add_argument("task", metavar="TASK")
+    claim.add_argument("task", metavar="TASK", help=TASK_HELP)
     claim.add_argument("--agent", metavar="A", help="The agent id to claim for.")
 
     cp = add("checkpoint", commands.checkpoint, "Record a checkpoint of TYPE on TASK.")
-    cp.add_argument("task", metavar="TASK")
+    cp.add_argument("task", metavar="TASK", help=TASK_HELP)
     cp.add_argument("type", choices=CHECKPOINT_TYPES, metavar="TYPE", help=f"One of: {', '.join(CHECKPOINT_TYPES)}.")
-    cp.add_argument("summary", nargs="+", metavar="SUMMARY")
+    cp.add_argument("summary", nargs="+", metavar="SUMMARY", help="What happened, in a sentence.")
 
     done = add("done", commands.done, "Complete TASK with OUTCOME, stepping it through planning and in_progress.")
-    done.add_argument("task", metavar="TASK")
-    done.add_argument("outcome", nargs="+", metavar="OUTCOME")
+    done.add_argument("task", metavar="TASK", help=TASK_HELP)
+    done.add_argument("outcome", nargs="+", metavar="OUTCOME", help="What the task achieved, for the tasks after it.")
 
     ctx = add("context", commands.context, "Load TASK's context as an agent would, with its exact token count.")
-    ctx.add_argument("task", metavar="TASK")
+    ctx.add_argument("task", metavar="TASK", help=TASK_HELP)
     ctx.add_argument("--max-tokens", type=int, metavar="N", help="Token budget (never exceeded).")
 
-    add("dag", commands.dag, "The live DAG widget of WF.").add_argument("workflow", metavar="WF")
+    add("dag", commands.dag, "The live DAG widget of WF.").add_argument("workflow", metavar="WF", help=WF_HELP)
 
     inbox = add("inbox", commands.inbox, "Messages to AGENT (default: this notebook's agent).")
-    inbox.add_argument("agent", nargs="?", metavar="AGENT")
-    inbox.add_argument("--status", choices=("unread", "read", "archived"))
-    inbox.add_argument("--limit", type=int, default=20)
+    inbox.add_argument("agent", nargs="?", metavar="AGENT", help="An agent id.")
+    inbox.add_argument("--status", choices=("unread", "read", "archived"), help="Only messages in this state.")
+    inbox.add_argument("--limit", type=int, default=20, metavar="N", help="At most N messages (20).")
 
     agents = add("agents", commands.agents, "Registered agents with their heartbeat age.")
-    agents.add_argument("--workflow", metavar="WF")
+    agents.add_argument("--workflow", metavar="WF", help="Only agents working on WF.")
 
-    add("run", commands.run, "Start executing WF with agent runtimes.").add_argument("workflow", metavar="WF")
+    add("run", commands.run, "Start executing WF with agent runtimes.").add_argument(
+        "workflow", metavar="WF", help=WF_HELP)
 
     add("workbench", commands.workbench, "The Workbench: workflows, DAG, task detail, agents, inbox.").add_argument(
-        "workflow", nargs="?", metavar="WF")
+        "workflow", nargs="?", metavar="WF", help="The workflow to show first (default: the newest).")
 
     plan = add("plan", commands.plan, "Cell magic: %%caw plan WF, with the plan as YAML in the cell.")
-    plan.add_argument("workflow", metavar="WF")
+    plan.add_argument("workflow", metavar="WF", help="A workflow in planning status.")
     return parser
 
 

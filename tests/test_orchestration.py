@@ -208,3 +208,22 @@ def test_check_dependencies_splits_finished_from_waiting(client: caw_lab.Client)
     }
     move(client, t["right"], "planning", "completed")
     assert client.call("task_check_dependencies", task_id=t["top"])["satisfied"] is True
+
+
+def test_a_whole_run_works_on_d1(d1_client: caw_lab.Client) -> None:
+    """The gated auto-transitions, in-batch checkpoint numbering and set-based queries on Cloudflare D1."""
+    wf = make_workflow(d1_client, DIAMOND, max_parallel_tasks=2)
+    t = wf["tasks"]
+    assert names(next_tasks(d1_client, wf["id"])) == ["base"]
+    move(d1_client, t["base"], "planning")
+    assert d1_client.call("workflow_get", id=wf["id"])["status"] == "in_progress"
+    assert [d1_client.call("checkpoint_add", task_id=t["base"], type="progress", summary=str(i))["sequence"]
+            for i in range(3)] == [1, 2, 3]
+    move(d1_client, t["base"], "completed")
+    assert names(next_tasks(d1_client, wf["id"]), recommended_only=True) == ["left", "right"]
+    assert d1_client.call("workflow_progress", workflow_id=wf["id"])["blocked_tasks"] == [
+        {"id": t["top"], "name": "top", "blocked_by": ["left", "right"]}]
+    for name in ("left", "right", "top"):
+        move(d1_client, t[name], "planning", "completed")
+    assert d1_client.call("workflow_get", id=wf["id"])["status"] == "completed"
+    assert next_tasks(d1_client, wf["id"])["all_complete"] is True

@@ -14,6 +14,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from caw_lab.engine.locks import require_unlocked
 from caw_lab.errors import CawError, invalid_input
 from caw_lab.store.backend import Backend
 
@@ -72,8 +73,6 @@ def get_tool(name: str) -> Tool:
 
 def call_tool(db: Backend, name: str, arguments: Mapping[str, Any] | None = None) -> Any:
     """Validate, check the lock, run. Bad input raises CawError before anything is written."""
-    from caw_lab.engine.locks import require_unlocked
-
     spec = get_tool(name)
     raw = dict(arguments or {})
     check_sizes(raw)

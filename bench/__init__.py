@@ -1,0 +1,1 @@
+"""Speed measurements, run by hand (``make bench``), never asserted in tests."""

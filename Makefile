@@ -16,7 +16,8 @@ install: $(INSTALLED)
 
 # Debian's python3 makes a venv only once python3-venv is installed (it provides ensurepip).
 $(BIN)/pip:
-	$(PYTHON) -m venv $(VENV) || { test -n "$(AS_ROOT)" && $(APT) update && $(APT) install -y python3-venv && $(PYTHON) -m venv $(VENV); }
+	$(PYTHON) -m venv $(VENV) || { test -n "$(AS_ROOT)" && $(APT) update && $(APT) install -y python3-venv \
+		&& $(PYTHON) -m venv $(VENV); }
 	$(BIN)/python -m pip install --upgrade pip
 
 $(INSTALLED): pyproject.toml | $(BIN)/pip

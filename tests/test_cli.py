@@ -138,3 +138,22 @@ def test_server_refuses_a_public_bind_without_a_token(tmp_path: Path) -> None:
     done = caw("--server", "--transport", "http", "--host", "0.0.0.0", db=tmp_path / "w.db", env={"CAW_TOKEN": ""})
     assert done.returncode == 2
     assert "--token" in done.stderr
+
+
+def test_tools_openai_format_gives_function_definitions() -> None:
+    from caw_lab.tools import load_all
+
+    done = caw("tools", "--format", "openai")
+    assert done.returncode == 0, done.stderr
+    definitions = json.loads(done.stdout)
+    assert {d["function"]["name"] for d in definitions} == set(load_all())
+    assert all(d["type"] == "function" for d in definitions)
+
+
+def test_call_field_prints_one_field_for_scripts(db_path: Path) -> None:
+    done = caw("call", "workflow_create", "--field", "id", "--json",
+               '{"name": "x", "source_type": "prompt", "source_content": "x"}', db=db_path)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().startswith("wf_") and "\"" not in done.stdout
+    missing = caw("call", "workflow_list", "--field", "nope", db=db_path)
+    assert missing.returncode == 1 and "nope" in missing.stderr

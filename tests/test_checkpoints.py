@@ -34,7 +34,8 @@ def test_a_checkpoint_keeps_what_was_recorded_and_writes_one_event(client: caw_l
     added = client.call("checkpoint_add", task_id=a, type="error", summary="tests red",
                         detail={"failing": ["test_x"]}, files_changed=["x.py"])
     [checkpoint] = client.call("checkpoint_list", task_id=a)["checkpoints"]
-    assert (checkpoint["id"], checkpoint["checkpoint_type"], checkpoint["summary"]) == (added["id"], "error", "tests red")
+    assert (checkpoint["id"], checkpoint["checkpoint_type"], checkpoint["summary"]) == (
+        added["id"], "error", "tests red")
     assert (checkpoint["detail"], checkpoint["files_changed"]) == ({"failing": ["test_x"]}, ["x.py"])
     events = client.call("events_list", since_seq=head)["events"]
     assert [(e["kind"], e["task_id"], e["payload"]["checkpoint_id"]) for e in events] == [
@@ -47,7 +48,8 @@ def test_list_filters_by_type_and_pages_by_sequence(client: caw_lab.Client) -> N
         client.call("checkpoint_add", task_id=a, type=kind, summary=kind)
 
     def listed(**filters: object) -> list[tuple[int, str]]:
-        return [(c["sequence"], c["checkpoint_type"]) for c in client.call("checkpoint_list", task_id=a, **filters)["checkpoints"]]
+        listing = client.call("checkpoint_list", task_id=a, **filters)["checkpoints"]
+        return [(c["sequence"], c["checkpoint_type"]) for c in listing]
 
     assert listed(type=["progress"]) == [(2, "progress"), (4, "progress"), (6, "progress")]
     assert listed(type=["plan", "error"]) == [(1, "plan"), (5, "error")]

@@ -33,7 +33,8 @@ DIAMOND = [
 
 
 def test_only_pending_unblocked_unclaimed_tasks_are_eligible(client: caw_lab.Client) -> None:
-    wf = make_workflow(client, [*DIAMOND, {"name": "solo"}, {"name": "claimed"}, {"name": "started"}], max_parallel_tasks=9)
+    more = [{"name": "solo"}, {"name": "claimed"}, {"name": "started"}]
+    wf = make_workflow(client, [*DIAMOND, *more], max_parallel_tasks=9)
     t = wf["tasks"]
     agent = client.call("agent_register", name="w", runtime="custom")["id"]
     client.call("task_claim", task_id=t["claimed"], agent_id=agent)
@@ -56,7 +57,9 @@ def test_failed_tasks_are_offered_for_retry_unless_excluded(client: caw_lab.Clie
     assert names(next_tasks(client, wf["id"], include_failed=False)) == ["b"]
 
 
-@pytest.mark.parametrize(("max_parallel", "active", "expected"), [(1, 0, 1), (3, 0, 3), (3, 1, 2), (3, 3, 0), (2, 3, 0)])
+@pytest.mark.parametrize(
+    ("max_parallel", "active", "expected"), [(1, 0, 1), (3, 0, 3), (3, 1, 2), (3, 3, 0), (2, 3, 0)]
+)
 def test_recommendation_fills_only_the_free_slots(
     client: caw_lab.Client, max_parallel: int, active: int, expected: int
 ) -> None:
@@ -65,7 +68,8 @@ def test_recommendation_fills_only_the_free_slots(
         move(client, wf["tasks"][f"t{i}"], "planning")
     result = next_tasks(client, wf["id"])
     assert len(result["tasks"]) == 8 - active
-    assert (result["max_parallel"], result["active_count"], result["recommended_count"]) == (max_parallel, active, expected)
+    counts = (result["max_parallel"], result["active_count"], result["recommended_count"])
+    assert counts == (max_parallel, active, expected)
     assert names(result, recommended_only=True) == names(result)[:expected]
 
 
@@ -95,7 +99,9 @@ def test_a_parallel_group_is_recommended_together(client: caw_lab.Client) -> Non
 def test_a_group_larger_than_the_free_slots_is_cut_in_plan_order(client: caw_lab.Client) -> None:
     wf = make_workflow(client, [
         {"name": "docs"},
-        {"name": "a", "parallel_group": "g"}, {"name": "b", "parallel_group": "g"}, {"name": "c", "parallel_group": "g"},
+        {"name": "a", "parallel_group": "g"},
+        {"name": "b", "parallel_group": "g"},
+        {"name": "c", "parallel_group": "g"},
     ], max_parallel_tasks=3)
     assert names(next_tasks(client, wf["id"]), recommended_only=True) == ["docs", "a", "b"]
 
@@ -150,7 +156,8 @@ def test_progress_counts_every_status_with_blocked_computed(client: caw_lab.Clie
     assert progress["estimated_remaining"] == 6
     move(client, t["a"], "planning", "completed")
     progress = client.call("workflow_progress", workflow_id=wf["id"])
-    assert (progress["by_status"]["pending"], progress["by_status"]["blocked"], progress["by_status"]["completed"]) == (1, 1, 1)
+    by_status = progress["by_status"]
+    assert (by_status["pending"], by_status["blocked"], by_status["completed"]) == (1, 1, 1)
     assert progress["blocked_tasks"] == [{"id": t["c"], "name": "c", "blocked_by": ["b"]}]
     assert progress["estimated_remaining"] == 5
 
@@ -197,7 +204,8 @@ def test_an_empty_workflow_has_empty_progress(client: caw_lab.Client) -> None:
 def test_check_dependencies_splits_finished_from_waiting(client: caw_lab.Client) -> None:
     wf = make_workflow(client, DIAMOND)
     t = wf["tasks"]
-    assert client.call("task_check_dependencies", task_id=t["base"]) == {"satisfied": True, "pending": [], "completed": []}
+    free = client.call("task_check_dependencies", task_id=t["base"])
+    assert free == {"satisfied": True, "pending": [], "completed": []}
     move(client, t["base"], "planning", "completed")
     move(client, t["left"], "planning")
     client.call("task_update_status", id=t["left"], status="completed", outcome="left built")

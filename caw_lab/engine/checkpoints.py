@@ -36,7 +36,9 @@ def add_statement(
         "INSERT INTO checkpoints (id, task_id, sequence, checkpoint_type, summary, detail, files_changed, created_at) "
         f"SELECT ?, ?, {NEXT_SEQUENCE}, ?, ?, ?, ?, ? WHERE"
     )
-    params = (checkpoint_id, task_id, task_id, checkpoint_type, summary, encode(detail), encode(files_changed), now_ms())
+    params = (
+        checkpoint_id, task_id, task_id, checkpoint_type, summary, encode(detail), encode(files_changed), now_ms()
+    )
     return checkpoint_id, Gated(sql, params, returning="sequence")
 
 

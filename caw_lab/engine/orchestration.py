@@ -32,7 +32,9 @@ from caw_lab.engine.states import DONE_TASK_STATUSES, STORED_TASK_STATUSES
 from caw_lab.store.backend import Backend
 
 DONE = "(" + ", ".join(f"'{s}'" for s in DONE_TASK_STATUSES) + ")"
-ACTIVE = "(status IN ('planning', 'in_progress') OR (assigned_agent_id IS NOT NULL AND status IN ('pending', 'paused')))"
+ACTIVE = (
+    "(status IN ('planning', 'in_progress') OR (assigned_agent_id IS NOT NULL AND status IN ('pending', 'paused')))"
+)
 TASK_FIELDS = "t.id, t.name, t.description, t.status, t.sequence, t.parallel_group"
 """What an orchestrator needs to choose; task_get has the rest. Every column costs at 10,000 rows."""
 
@@ -188,7 +190,9 @@ def check_dependencies(db: Backend, task_id: str) -> dict[str, Any]:
            WHERE d.task_id = ? AND d.dependency_type = 'blocks' ORDER BY up.sequence""",
         (task_id,),
     )
-    done = [{"id": r["id"], "name": r["name"], "outcome": r["outcome"]} for r in rows if r["status"] in DONE_TASK_STATUSES]
+    done = [
+        {"id": r["id"], "name": r["name"], "outcome": r["outcome"]} for r in rows if r["status"] in DONE_TASK_STATUSES
+    ]
     pending = [
         {"id": r["id"], "name": r["name"], "status": r["status"]} for r in rows if r["status"] not in DONE_TASK_STATUSES
     ]

@@ -39,7 +39,9 @@ def view(task: dict[str, Any], blocked: bool, depends_on: list[str]) -> dict[str
     return shown
 
 
-def get(db: Backend, task_id: str, include_checkpoints: bool = False, checkpoint_limit: int | None = None) -> dict[str, Any]:
+def get(
+    db: Backend, task_id: str, include_checkpoints: bool = False, checkpoint_limit: int | None = None
+) -> dict[str, Any]:
     """The task with ``blocked`` computed; with checkpoints, the newest ``checkpoint_limit``."""
     task = fetch(db, "task", task_id)
     deps = db.query(
@@ -135,7 +137,8 @@ def update_status(
 ) -> dict[str, Any]:
     task = fetch(db, "task", task_id)
     current = task["status"]
-    blockers = [d["name"] for d in orchestration.check_dependencies(db, task_id)["pending"]] if current == "pending" else []
+    waits_on = orchestration.check_dependencies(db, task_id)["pending"] if current == "pending" else []
+    blockers = [d["name"] for d in waits_on]
     if blockers and status in STARTED:
         raise blocked_error(task, blockers)
     check_transition("task", "blocked" if blockers else current, status)
@@ -143,7 +146,9 @@ def update_status(
     values = status_values(current, status, outcome, outcome_detail, error)
     sets = ", ".join(f"{k} = ?" for k in values)
     unblocked = f" AND NOT {blocked_sql('tasks')}" if current == "pending" else ""
-    guard = Statement(f"UPDATE tasks SET {sets} WHERE id = ? AND status = ?{unblocked}", (*values.values(), task_id, current))
+    guard = Statement(
+        f"UPDATE tasks SET {sets} WHERE id = ? AND status = ?{unblocked}", (*values.values(), task_id, current)
+    )
     then = workflow_follows(task["workflow_id"], task_id, status)
     if "assigned_agent_id" in values:
         then.insert(0, release_agent(task_id))

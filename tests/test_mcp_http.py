@@ -9,6 +9,7 @@ from pathlib import Path
 import httpx
 import pytest
 from conftest import dump, make_workflow
+from mcp.shared.exceptions import MCPError
 from mcp_session import CAW, TOKEN, agent_protocol, call, http_client, http_server, refusal, run
 
 import caw_lab
@@ -51,11 +52,11 @@ def test_requests_without_the_token_get_401_and_change_nothing(db_path: Path, cl
         assert httpx.get(f"{server.url}/health").status_code == 401
 
         async def scenario() -> None:
-            with pytest.raises(Exception):  # noqa: B017 - the SDK surfaces the 401 as its own error type
-                async with http_client(server.url, token=None) as anonymous:
-                    await anonymous.call_tool("workflow_create", create["params"]["arguments"])
+            async with http_client(server.url, token=None) as anonymous:
+                await anonymous.call_tool("workflow_create", create["params"]["arguments"])
 
-        run(scenario)
+        with pytest.raises(MCPError):
+            run(scenario)
     assert dump(client.db) == before
 
 

@@ -187,6 +187,14 @@ def test_workbench_opens_on_the_newest_workflow_and_reprs_stably(client: caw_lab
     wb.close()
 
 
+def test_workbench_opens_a_database_by_path(client: caw_lab.Client, db_path: Path) -> None:
+    wf = make_workflow(client, [{"name": "a"}], name="on disk")
+    wb = Workbench(str(db_path), live=False)
+    assert wb.client is not client and wb.workflow_id == wf["id"]
+    wb.close()
+    client.call("workflow_get", id=wf["id"])  # the caller's own client stays open
+
+
 def test_task_graph_falls_back_to_the_task_list(client: caw_lab.Client) -> None:
     wf = make_workflow(client, [{"name": "a"}, {"name": "b"}])
     panel = TaskList(client, wf["id"])

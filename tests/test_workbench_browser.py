@@ -20,6 +20,8 @@ from typing import Any
 
 import pytest
 
+import caw_lab
+
 CHROMIUM = Path("/usr/bin/chromium")
 JUPYTER_LAB = Path(sys.executable).with_name("jupyter-lab")
 QUICKSTART = Path(__file__).resolve().parents[1] / "notebooks" / "quickstart.ipynb"
@@ -145,9 +147,14 @@ def test_quickstart_workbench_renders_follows_clicks_and_fits_a_phone(
 
     click_task(page, "api")
     detail = workbench.locator(".caw-taskdetail")
-    detail.get_by_text("POST /login checks the password hash").wait_for(timeout=10_000)
+    detail.get_by_text("POST /login checks the password hash", exact=True).wait_for(timeout=10_000)
     assert "ada wrote api" in detail.inner_text() or "grace wrote api" in detail.inner_text()
     workbench.screenshot(path=str(shots / "workbench-task-selected.png"))
+
+    db = workbench.locator(".caw-workbench-db").inner_text().removeprefix("sqlite:///")
+    with caw_lab.connect(db) as other_process:  # the kernel is idle: only its feed thread can show this
+        other_process.call("workflow_create", name="Dark mode", source_type="prompt", source_content="a dark theme")
+    workbench.locator(".caw-workflowlist button", has_text="Dark mode").wait_for(timeout=10_000)
 
     page.keyboard.press("Control+b")  # hide the file browser, as on a phone
     page.set_viewport_size({"width": 380, "height": 800})

@@ -50,6 +50,7 @@ class Workbench(widgets.VBox):
     def __init__(self, db: Client | str | os.PathLike[str] | None = None, workflow_id: str | None = None, *,
                  live: bool = True, interval: float = 0.5) -> None:
         self.client = open_client(db)
+        self._owns_client = db is not None and not isinstance(db, Client)
         self.feed = EventFeed(self.client, interval)
         self.workflows = WorkflowList(self.client)
         self.detail = TaskDetail(self.client)
@@ -58,8 +59,8 @@ class Workbench(widgets.VBox):
         self.form = WorkflowForm(self.client)
         self.graph: widgets.DOMWidget | None = None
         self.graph_slot = widgets.Box(layout=GRAPH)
-        header = widgets.HTML(f"<b>caw-lab workbench</b> <span style='color:#757575; font-size:12px'>"
-                              f"{escape(self.client.db.url)}</span>")
+        header = widgets.HTML(f"<b>caw-lab workbench</b> <span class='caw-workbench-db' style='color:#757575; "
+                              f"font-size:12px'>{escape(self.client.db.url)}</span>")
         super().__init__([
             header,
             widgets.Box([self.workflows, self.graph_slot, self.detail], layout=ROW),
@@ -120,7 +121,10 @@ class Workbench(widgets.VBox):
         return self.feed.poll()
 
     def close(self) -> None:
+        """Stop following the feed (and close the database if this Workbench opened it)."""
         self.feed.stop()
+        if self._owns_client:
+            self.client.close()
         super().close()
 
     def __repr__(self) -> str:

@@ -96,3 +96,13 @@ def test_codex_print_and_default_location(tmp_path: Path, monkeypatch: pytest.Mo
     assert tomllib.loads(change.after)["mcp_servers"]["caw"]["args"] == ["--server"]
     shown = caw("setup", "codex", "--print", cwd=tmp_path, env={"HOME": str(tmp_path), "CODEX_HOME": ""})
     assert "[mcp_servers.caw]" in shown.stdout and not (tmp_path / ".codex").exists()
+
+
+def test_server_command_names_this_installation(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    impostor = tmp_path / "caw"
+    impostor.write_text("#!/bin/sh\n")
+    impostor.chmod(0o755)
+    monkeypatch.setenv("PATH", str(tmp_path))
+    assert server_command() == [CAW, "--server"]
+    monkeypatch.setenv("PATH", str(Path(CAW).parent))
+    assert server_command() == ["caw", "--server"]

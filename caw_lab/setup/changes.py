@@ -28,6 +28,12 @@ def read_text(path: Path) -> str | None:
 
 
 def server_command() -> list[str]:
-    """``caw --server``, by name when ``caw`` is on PATH (portable across machines), else by full path."""
-    executable = "caw" if shutil.which("caw") else str(Path(sys.executable).with_name("caw"))
-    return [executable, "--server"]
+    """``caw --server``, by name when the ``caw`` on PATH is this installation's (portable across
+    machines), else by full path so another ``caw`` — the TypeScript reference's, say — is never
+    started instead."""
+    ours = Path(sys.executable).with_name("caw")
+    if not ours.exists():
+        return ["caw", "--server"]
+    on_path = shutil.which("caw")
+    same = on_path is not None and Path(on_path).resolve() == ours.resolve()
+    return ["caw" if same else str(ours), "--server"]

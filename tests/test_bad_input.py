@@ -112,7 +112,7 @@ def id_parameters(spec: Any) -> list[str]:
 
 NOT_FOUND_CODES = tuple(f"{kind}_NOT_FOUND" for kind in (
     "WORKFLOW", "TASK", "AGENT", "WORKSPACE", "REPOSITORY", "TEMPLATE", "MESSAGE", "CHECKPOINT", "MEMORY",
-    "RECIPIENT", "SENDER", "SESSION",
+    "RECIPIENT", "SENDER", "SESSION", "DEAD_LETTER",
 ))
 
 

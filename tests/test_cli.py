@@ -65,7 +65,7 @@ def test_call_reads_arguments_from_stdin(db_path: Path) -> None:
     (["call", "workflow_create", "--json", '{"name": "x"}'], "INVALID_INPUT"),
     (["call", "workflow_get", "--json", "{not json"], "INVALID_INPUT"),
     (["call", "workflow_get", "--json", "[1, 2]"], "INVALID_INPUT"),
-    (["call", "workflow_start", "--json", '{"workflow_id": "wf_x"}'], "NOT_IMPLEMENTED"),
+    (["call", "workflow_start", "--json", '{"workflow_id": "wf_x"}'], "WORKFLOW_NOT_FOUND"),
     (["show", "wf_missing"], "WORKFLOW_NOT_FOUND"),
 ])
 def test_refusals_exit_1_with_the_error_json_on_stderr(db_path: Path, args: list[str], code: str) -> None:

@@ -270,9 +270,15 @@ def task_fields(task: dict[str, Any]) -> Fields:
     return [
         ("id", task["id"], None), ("name", task["name"], None), ("status", task["status"], None),
         ("sequence", task["sequence"], None), ("description", task.get("description"), None),
-        ("plan", plan, smaller_plan), ("context", task.get("context"), None),
+        ("plan", plan, smaller_plan), ("resume", task.get("resume"), brief_resume(task.get("resume"))),
+        ("context", task.get("context"), None),
         ("files_likely_affected", compression.file_list(task.get("files_likely_affected")), None),
     ]
+
+
+def brief_resume(resume: dict[str, Any] | None) -> dict[str, Any] | None:
+    """Where to pick up, when the whole resume point (context/resume.py) does not fit."""
+    return {k: resume[k] for k in ("attempt", "last_error", "next_step")} if resume else None
 
 
 def checkpoint_entries(

@@ -11,6 +11,7 @@ from collections import defaultdict, deque
 from dataclasses import dataclass, field
 from typing import Any
 
+from caw_lab.context.resume import resume_point
 from caw_lab.engine.memories import current_confidence
 from caw_lab.engine.rows import decode, fetch
 from caw_lab.ids import now_ms
@@ -54,7 +55,9 @@ def gather(db: Backend, task_id: str) -> Surroundings:
     task = fetch(db, "task", task_id)
     workflow = fetch(db, "workflow", task["workflow_id"])
     tasks = {r["id"]: decode(r) for r in db.query("SELECT * FROM tasks WHERE workflow_id = ?", (workflow["id"],))}
-    trail = [decode(r) for r in db.query("SELECT * FROM checkpoints WHERE task_id = ? ORDER BY sequence", (task_id,))]
+    trail = [decode(r) for r in db.query(
+        "SELECT * FROM checkpoints WHERE task_id = ? AND rolled_back = 0 ORDER BY sequence", (task_id,))]
+    tasks[task_id]["resume"] = resume_point(tasks[task_id], trail)
     attach_files(db, workflow["id"], tasks)
     edges = dependency_edges(db, workflow["id"])
     return Surroundings(
@@ -73,7 +76,7 @@ def attach_files(db: Backend, workflow_id: str, tasks: dict[str, dict[str, Any]]
     """Give each task ``files_changed``: every file its checkpoints recorded, first seen first."""
     rows = db.query(
         "SELECT c.task_id, c.files_changed FROM checkpoints c JOIN tasks t ON t.id = c.task_id "
-        "WHERE t.workflow_id = ? AND c.files_changed IS NOT NULL ORDER BY c.task_id, c.sequence",
+        "WHERE t.workflow_id = ? AND c.files_changed IS NOT NULL AND c.rolled_back = 0 ORDER BY c.task_id, c.sequence",
         (workflow_id,),
     )
     found: dict[str, dict[str, None]] = defaultdict(dict)

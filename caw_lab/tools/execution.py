@@ -1,62 +1,83 @@
-"""Execution tools (the reference's workflow_start family), declared before they exist.
+"""Execution tools: the reference's workflow_start family, and a task's own runtime and retries.
 
-Agents written for the reference list and call these names, so they are registered with
-the reference's parameters: input is validated as usual, then the call is refused with
-NOT_IMPLEMENTED and a way forward, rather than UNKNOWN_TOOL.
+workflow_start runs the executor (runtimes/executor.py) in a background thread of the
+process serving the call and returns once the first agents are started; the executor
+records its life as events, so workflow_execution_status answers from any process and
+workflow_suspend reaches an executor running in another one.
 """
 
 from __future__ import annotations
 
-from typing import Any, Literal, NoReturn
+from typing import Any, Literal
 
 from pydantic import Field
 
-from caw_lab.errors import CawError
+from caw_lab.engine import executions
+from caw_lab.runtimes import running
 from caw_lab.store.backend import Backend
 from caw_lab.tools.registry import Params, tool
 
 
 class WorkflowStart(Params):
     workflow_id: str
-    max_agents: int | None = Field(None, ge=1)
+    max_agents: int | None = Field(None, ge=1, le=100)
     model: str | None = None
     permission_mode: Literal["acceptEdits", "bypassPermissions"] | None = None
     max_turns: int | None = Field(None, ge=1)
     max_budget_usd: float | None = Field(None, ge=0)
     cwd: str | None = None
+    runtime: str | None = Field(None, description="Runtime for tasks without their own (default: the workflow's).")
 
 
 class WorkflowRef(Params):
     workflow_id: str
 
 
-def not_available(action: str) -> NoReturn:
-    raise CawError(
-        "NOT_IMPLEMENTED",
-        f"Cannot {action}: running agents from caw-lab is not available yet",
-        recoverable=False,
-        suggestion="Run your agents yourself: they take work with workflow_next_tasks and task_claim.",
-    )
+@tool("workflow_start", "Start executing a workflow: agents are started for its ready tasks (up to max_agents), "
+      "watched, and replaced when they die; failed tasks are retried, then dead-lettered.")
+def workflow_start(db: Backend, p: WorkflowStart) -> dict[str, Any]:
+    overrides = p.model_dump(exclude={"workflow_id"}, exclude_none=True)
+    executor = running.start(running.db_target(db), p.workflow_id, overrides)
+    return {"success": True, "agentHandles": executor.handles(), "executorId": executor.executor_id,
+            "runtime": executor.settings.runtime, "maxAgents": executor.settings.max_agents}
 
 
-@tool("workflow_start", "Start agents on a ready workflow (not available yet: refused with NOT_IMPLEMENTED).")
-def workflow_start(db: Backend, p: WorkflowStart) -> Any:
-    not_available("start a workflow")
+@tool("workflow_suspend", "Gracefully stop a workflow's agents: in-progress tasks are paused, claims released, "
+      "the workflow paused.")
+def workflow_suspend(db: Backend, p: WorkflowRef) -> dict[str, Any]:
+    return running.suspend(db, p.workflow_id)
 
 
-@tool("workflow_suspend", "Suspend a running workflow's agents (not available yet: refused with NOT_IMPLEMENTED).")
-def workflow_suspend(db: Backend, p: WorkflowRef) -> Any:
-    not_available("suspend a workflow")
+@tool("workflow_resume", "Resume a suspended workflow: agents are started again for its paused and ready tasks.")
+def workflow_resume(db: Backend, p: WorkflowRef) -> dict[str, Any]:
+    return running.resume(db, p.workflow_id)
 
 
-@tool("workflow_resume", "Resume a suspended workflow's agents (not available yet: refused with NOT_IMPLEMENTED).")
-def workflow_resume(db: Backend, p: WorkflowRef) -> Any:
-    not_available("resume a workflow")
+@tool("workflow_execution_status", "A workflow's execution: running, suspended or finished, its agents and progress.")
+def workflow_execution_status(db: Backend, p: WorkflowRef) -> dict[str, Any]:
+    return running.status(db, p.workflow_id)
 
 
-@tool(
-    "workflow_execution_status",
-    "Agents running a workflow and their progress (not available yet: refused with NOT_IMPLEMENTED).",
-)
-def workflow_execution_status(db: Backend, p: WorkflowRef) -> Any:
-    not_available("report execution status")
+class RetryPolicyParams(Params):
+    max_attempts: int | None = Field(None, ge=1, le=100)
+    backoff_ms: int | None = Field(None, ge=0)
+    backoff_factor: float | None = Field(None, ge=1.0, le=10.0)
+    max_backoff_ms: int | None = Field(None, ge=0)
+    jitter: float | None = Field(None, ge=0.0, le=1.0)
+    retry_on: list[str] | None = None
+    never_retry_on: list[str] | None = None
+
+
+class TaskSetExecution(Params):
+    task_id: str
+    session_id: str | None = None
+    runtime: str | None = Field(None, min_length=1)
+    retry_policy: RetryPolicyParams | None = None
+    clear: list[Literal["runtime", "retry_policy"]] = Field(default_factory=list)
+
+
+@tool("task_set_execution", "Give a task its own runtime and retry policy, overriding the workflow's execution "
+      "config; clear removes them.", lock=("task", "task_id"))
+def task_set_execution(db: Backend, p: TaskSetExecution) -> dict[str, Any]:
+    policy = p.retry_policy.model_dump(exclude_none=True) if p.retry_policy else None
+    return executions.set_task_overrides(db, p.task_id, p.runtime, policy, list(p.clear))

@@ -1,0 +1,47 @@
+"""The ``claude_code`` runtime: ``claude -p`` with caw as its MCP server, one process per task.
+
+Flags as the reference's spawner passes them: the task prompt with ``-p``, the protocol
+appended to the system prompt, ``--mcp-config`` (this agent's file), streamed JSON output,
+no saved session, the permission mode, the turn limit, and the model and budget when
+given. The variables by which Claude Code notices it is running inside itself are
+removed, or a nested ``claude`` would refuse to start.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from caw_lab.runtimes.base import Launch
+from caw_lab.runtimes.prompt import system_prompt, task_prompt
+from caw_lab.runtimes.subprocess import SubprocessRuntime
+
+NESTING_VARIABLES = ("CLAUDECODE", "CLAUDE_CODE_ENTRYPOINT")
+
+
+class ClaudeCodeRuntime(SubprocessRuntime):
+    name = "claude_code"
+
+    def __init__(self, executable: str = "claude", extra_args: Sequence[str] = (),
+                 env: Mapping[str, str] | None = None) -> None:
+        super().__init__([executable], env)
+        self.extra_args = list(extra_args)
+
+    def command(self, launch: Launch, config: Path) -> list[str]:
+        options = launch.options
+        argv = [
+            self.argv[0], "-p", task_prompt(launch), "--append-system-prompt", system_prompt(launch),
+            "--mcp-config", str(config), "--output-format", "stream-json", "--verbose", "--no-session-persistence",
+            "--permission-mode", options.permission_mode, "--max-turns", str(options.max_turns),
+        ]
+        if options.model:
+            argv += ["--model", options.model]
+        if options.max_budget_usd is not None:
+            argv += ["--max-budget-usd", str(options.max_budget_usd)]
+        return [*argv, *self.extra_args]
+
+    def environment(self, launch: Launch, config: Path) -> dict[str, str]:
+        env = super().environment(launch, config)
+        for name in NESTING_VARIABLES:
+            env.pop(name, None)
+        return env

@@ -1,0 +1,53 @@
+"""The ``codex`` runtime: ``codex exec`` with caw configured as its MCP server.
+
+Codex reads MCP servers only from its config, so caw is given as ``-c mcp_servers.caw.*``
+overrides for this run alone: nothing is written to the user's ``config.toml`` and runs
+cannot disturb each other. The protocol goes in as ``developer_instructions``. Permission
+modes map to Codex's sandbox: ``bypassPermissions`` to
+``--dangerously-bypass-approvals-and-sandbox``, ``acceptEdits`` to ``--full-auto``. Codex
+has no turn or budget limit, so ``max_turns`` and ``max_budget_usd`` do not apply.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import tomlkit
+
+from caw_lab.runtimes.base import Launch
+from caw_lab.runtimes.mcp_config import SERVER_NAME, server_entry
+from caw_lab.runtimes.prompt import system_prompt, task_prompt
+from caw_lab.runtimes.subprocess import SubprocessRuntime
+
+SANDBOX = {"bypassPermissions": ["--dangerously-bypass-approvals-and-sandbox"], "acceptEdits": ["--full-auto"]}
+
+
+class CodexRuntime(SubprocessRuntime):
+    name = "codex"
+
+    def __init__(self, executable: str = "codex", extra_args: Sequence[str] = (),
+                 env: Mapping[str, str] | None = None) -> None:
+        super().__init__([executable], env)
+        self.extra_args = list(extra_args)
+
+    def command(self, launch: Launch, config: Path) -> list[str]:
+        entry = server_entry(launch.db)
+        argv = [self.argv[0], "exec", "--json", "--skip-git-repo-check", "--cd", launch.cwd]
+        if launch.options.model:
+            argv += ["--model", launch.options.model]
+        argv += SANDBOX[launch.options.permission_mode]
+        for key in ("command", "args", "env"):
+            argv += ["-c", f"mcp_servers.{SERVER_NAME}.{key}={toml_value(entry[key])}"]
+        argv += ["-c", f"developer_instructions={toml_value(system_prompt(launch))}"]
+        return [*argv, *self.extra_args, task_prompt(launch)]
+
+
+def toml_value(value: Any) -> str:
+    """A value as TOML writes it, which is what ``-c key=value`` parses."""
+    if isinstance(value, dict):
+        table = tomlkit.inline_table()
+        table.update(value)
+        return table.as_string()
+    return tomlkit.item(value).as_string()

@@ -1,0 +1,80 @@
+"""How a workflow is executed: its ``execution`` config, overridden by what workflow_start or
+``caw run`` was given.
+
+Keys (all optional), set with workflow_set_config ``{"execution": {...}}``:
+
+- ``runtime``: the runtime for every task (``claude_code`` by default, as the reference
+  spawns Claude Code); a task's own ``runtime`` (task_set_execution) wins.
+- ``runtimes``: options per runtime name, e.g. ``{"subprocess": {"command": [...]}}``.
+- ``max_agents``: agents at once (default: the workflow's max_parallel_tasks).
+- ``heartbeat_timeout_ms``: silence after which an agent counts as lost (30 s).
+- ``task_timeout_ms``: an attempt running longer is stopped and counts as failed (none).
+- ``poll_interval_ms``, ``stop_grace_ms``: how often the executor looks (200 ms), how long
+  a stopping agent gets before it is killed (5 s).
+- ``model``, ``permission_mode``, ``max_turns``, ``max_budget_usd``, ``cwd``: the
+  reference's workflow_start options, for the LLM runtimes.
+- ``alerts``: ``{"log": true, "webhook": "https://..."}``, where alerts are sent.
+
+The retry policy lives beside it, under ``retry`` (engine/retries.py).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from caw_lab.errors import CawError
+from caw_lab.runtimes.base import PermissionMode, RunOptions
+
+
+class AlertSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    log: bool = True
+    webhook: str | None = None
+    webhook_attempts: int = Field(4, ge=1, le=20)
+
+
+class ExecutionSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    runtime: str = "claude_code"
+    runtimes: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    max_agents: int | None = Field(None, ge=1, le=100)
+    heartbeat_timeout_ms: int = Field(30_000, ge=100)
+    task_timeout_ms: int | None = Field(None, ge=100)
+    poll_interval_ms: int = Field(200, ge=10, le=60_000)
+    stop_grace_ms: int = Field(5_000, ge=0, le=600_000)
+    model: str | None = None
+    permission_mode: PermissionMode = "bypassPermissions"
+    max_turns: int = Field(50, ge=1)
+    max_budget_usd: float | None = Field(None, ge=0)
+    cwd: str | None = None
+    alerts: AlertSettings = Field(default_factory=AlertSettings)
+
+    @property
+    def run_options(self) -> RunOptions:
+        return RunOptions(self.model, self.permission_mode, self.max_turns, self.max_budget_usd)
+
+    @property
+    def heartbeat_interval_s(self) -> float:
+        """Three beats per timeout, so one late beat never makes a live agent look lost."""
+        return min(self.heartbeat_timeout_ms / 3000, 10.0)
+
+
+def resolve(workflow: Mapping[str, Any], overrides: Mapping[str, Any] | None = None) -> ExecutionSettings:
+    """The workflow's ``execution`` config with ``overrides`` (None values ignored) laid over it."""
+    config = dict((workflow.get("config") or {}).get("execution") or {})
+    config.update({k: v for k, v in (overrides or {}).items() if v is not None})
+    try:
+        settings = ExecutionSettings.model_validate(config)
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or '(execution)'}: {e['msg']}" for e in exc.errors())
+        raise CawError("INVALID_CONFIG", f"Invalid execution config for workflow {workflow['id']}: {problems}",
+                       recoverable=True,
+                       suggestion="Fix the workflow's execution config (workflow_set_config).") from None
+    if settings.max_agents is None:
+        settings = settings.model_copy(update={"max_agents": workflow["max_parallel_tasks"]})
+    return settings

@@ -180,8 +180,8 @@ def test_workbench_opens_on_the_newest_workflow_and_reprs_stably(client: caw_lab
     time.sleep(0.01)  # creation times are in milliseconds
     wf = make_workflow(client, [{"name": "b"}], name="newer")
     wb = Workbench(client, live=False)
-    assert wb.workflow_id == wf["id"]
-    for widget in [wb, *wb.panels]:
+    assert wb.workflow_id == wf["id"] and caw_lab.Workbench is Workbench
+    for widget in [wb, *wb.panels, *wb.workflows.rows.values()]:
         text = repr(widget)
         assert text.startswith("<caw_lab ") and "0x" not in text and "wf_" not in text and "tk_" not in text
     wb.close()

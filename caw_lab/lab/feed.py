@@ -29,7 +29,7 @@ class EventFeed:
         self.listeners: list[Listener] = []
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        self._polling = threading.Lock()
+        self._polling = threading.RLock()
 
     def subscribe(self, listener: Listener) -> None:
         self.listeners.append(listener)

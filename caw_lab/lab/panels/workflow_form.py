@@ -44,6 +44,9 @@ class VariableField(widgets.VBox):
         self.hint.value = hint(f"{self.spec['name']} is required by this template").value if missing else ""
         return not missing
 
+    def __repr__(self) -> str:
+        return f"<caw_lab VariableField: {self.spec['name']}>"
+
 
 class WorkflowForm(Panel):
     """``created`` holds the id of the last workflow made here; set ``workflow_id`` to edit one."""

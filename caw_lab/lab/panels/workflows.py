@@ -40,6 +40,9 @@ class WorkflowRow(widgets.HBox):
     def highlight(self, on: bool) -> None:
         self.pick.button_style = "primary" if on else ""
 
+    def __repr__(self) -> str:
+        return f"<caw_lab WorkflowRow: {self.pick.description} {self.count.value}>"
+
 
 class WorkflowList(Panel):
     """``selected`` is the id of the workflow picked here (the Workbench follows it)."""

@@ -45,9 +45,9 @@ def test_only_pending_unblocked_unclaimed_tasks_are_eligible(client: caw_lab.Cli
     assert names(result) == ["left", "right", "solo"]
     left = result["tasks"][0]
     assert (left["id"], left["description"], left["can_parallelize"]) == (t["left"], None, True)
-    assert left["parallel_with"] == [t["right"]]
-    assert left["dependencies_completed"] == ["base"]
-    assert (result["tasks"][2]["can_parallelize"], result["tasks"][2]["parallel_with"]) == (False, [])
+    assert left["parallel_with"] == (t["right"],)
+    assert left["dependencies_completed"] == ("base",)
+    assert (result["tasks"][2]["can_parallelize"], result["tasks"][2]["parallel_with"]) == (False, ())
 
 
 def test_failed_tasks_are_offered_for_retry_unless_excluded(client: caw_lab.Client) -> None:

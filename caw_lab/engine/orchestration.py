@@ -43,7 +43,10 @@ def eligible_tasks(db: Backend, workflow_id: str, include_failed: bool) -> list[
     """Eligible tasks in plan order, each with the names of its finished dependencies.
 
     The names' JSON is decoded only where there are some: on a 10,000-task workflow,
-    decoding an empty list per row costs as much as the query.
+    decoding an empty list per row costs as much as the query. Name lists are tuples
+    (JSON arrays all the same): a row holding only strings and tuples is not tracked by
+    Python's garbage collector, which otherwise rescans all 10,000 rows and doubles the
+    median time of a large answer.
     """
     statuses = "('pending', 'failed')" if include_failed else "('pending')"
     rows = db.query(
@@ -58,7 +61,7 @@ def eligible_tasks(db: Backend, workflow_id: str, include_failed: bool) -> list[
     )
     for row in rows:
         done = row["dependencies_completed"]
-        row["dependencies_completed"] = [] if done == "[]" else json.loads(done)
+        row["dependencies_completed"] = () if done == "[]" else tuple(json.loads(done))
     return rows
 
 
@@ -104,7 +107,7 @@ def next_tasks(db: Backend, workflow_id: str, include_failed: bool = True) -> di
     for i, task in enumerate(tasks):
         group = task["parallel_group"]
         task["can_parallelize"] = group is not None
-        task["parallel_with"] = [other for other in groups[group] if other != task["id"]] if group else []
+        task["parallel_with"] = tuple(other for other in groups[group] if other != task["id"]) if group else ()
         task["recommended"] = i < recommended
     return {
         "tasks": tasks,

@@ -150,15 +150,15 @@ def test_progress_counts_every_status_with_blocked_computed(client: caw_lab.Clie
     assert progress["by_status"] == {"pending": 1, "blocked": 2, "planning": 1, "in_progress": 0, "paused": 1,
                                      "failed": 1, "completed": 0, "skipped": 0}
     assert progress["blocked_tasks"] == [
-        {"id": t["b"], "name": "b", "blocked_by": ["a"]},
-        {"id": t["c"], "name": "c", "blocked_by": ["a", "b"]},
+        {"id": t["b"], "name": "b", "blocked_by": ("a",)},
+        {"id": t["c"], "name": "c", "blocked_by": ("a", "b")},
     ]
     assert progress["estimated_remaining"] == 6
     move(client, t["a"], "planning", "completed")
     progress = client.call("workflow_progress", workflow_id=wf["id"])
     by_status = progress["by_status"]
     assert (by_status["pending"], by_status["blocked"], by_status["completed"]) == (1, 1, 1)
-    assert progress["blocked_tasks"] == [{"id": t["c"], "name": "c", "blocked_by": ["b"]}]
+    assert progress["blocked_tasks"] == [{"id": t["c"], "name": "c", "blocked_by": ("b",)}]
     assert progress["estimated_remaining"] == 5
 
 
@@ -230,7 +230,7 @@ def test_a_whole_run_works_on_d1(d1_client: caw_lab.Client) -> None:
     move(d1_client, t["base"], "completed")
     assert names(next_tasks(d1_client, wf["id"]), recommended_only=True) == ["left", "right"]
     assert d1_client.call("workflow_progress", workflow_id=wf["id"])["blocked_tasks"] == [
-        {"id": t["top"], "name": "top", "blocked_by": ["left", "right"]}]
+        {"id": t["top"], "name": "top", "blocked_by": ("left", "right")}]
     for name in ("left", "right", "top"):
         move(d1_client, t[name], "planning", "completed")
     assert d1_client.call("workflow_get", id=wf["id"])["status"] == "completed"

@@ -23,6 +23,8 @@ How ``workflow_next_tasks`` recommends work:
 from __future__ import annotations
 
 import json
+from itertools import groupby
+from operator import itemgetter
 from typing import Any
 
 from caw_lab.engine.claims import CLAIMABLE_WORKFLOW_STATUSES
@@ -145,6 +147,7 @@ def sequences(db: Backend, workflow_id: str) -> dict[str, int]:
 
 
 def blocked_tasks(db: Backend, workflow_id: str) -> list[dict[str, Any]]:
+    """Pending tasks waiting on unfinished dependencies, named (a tuple, as in next tasks)."""
     rows = db.query(
         f"""SELECT t.id, t.name, up.name AS blocker FROM tasks t
             JOIN task_dependencies d ON d.task_id = t.id AND d.dependency_type = 'blocks'
@@ -153,11 +156,10 @@ def blocked_tasks(db: Backend, workflow_id: str) -> list[dict[str, Any]]:
             ORDER BY t.sequence, t.id, up.sequence""",
         (workflow_id,),
     )
-    found: dict[str, dict[str, Any]] = {}
-    for r in rows:
-        entry = found.setdefault(r["id"], {"id": r["id"], "name": r["name"], "blocked_by": []})
-        entry["blocked_by"].append(r["blocker"])
-    return list(found.values())
+    return [
+        {"id": task_id, "name": name, "blocked_by": tuple(r["blocker"] for r in group)}
+        for (task_id, name), group in groupby(rows, key=itemgetter("id", "name"))
+    ]
 
 
 def parallel_groups(db: Backend, workflow_id: str) -> list[dict[str, Any]]:

@@ -153,3 +153,15 @@ def test_available_tasks_matching_capabilities_come_first(client: caw_lab.Client
 
     assert names(plain) == ["write docs", "fix parser", "style"]
     assert names(skilled) == ["fix parser", "style", "write docs"]
+
+
+def test_a_started_task_whose_agent_left_is_offered_first(client: caw_lab.Client) -> None:
+    wf = make_workflow(client, [{"name": "a"}, {"name": "b"}], max_parallel_tasks=2)
+    gone, heir = agent(client, "gone"), agent(client, "heir")
+    client.call("task_claim", task_id=wf["tasks"]["b"], agent_id=gone)
+    client.call("task_update_status", id=wf["tasks"]["b"], status="planning")
+    client.call("agent_unregister", id=gone)
+    offered = client.call("task_get_available", agent_id=heir, workflow_id=wf["id"])["tasks"]
+    assert [(t["name"], t["status"]) for t in offered] == [("b", "planning"), ("a", "pending")]
+    assert client.call("task_get_available", agent_id=heir, limit=1)["tasks"][0]["name"] == "b"
+    assert client.call("task_claim", task_id=wf["tasks"]["b"], agent_id=heir) == {"success": True}

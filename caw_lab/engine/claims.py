@@ -29,6 +29,9 @@ CLAIMABLE_WORKFLOW_STATUSES = ("ready", "in_progress", "failed")
 """Work is handed out only while a workflow runs (or is being retried after a failure):
 never while it is still being planned, paused, awaiting merge, or finished."""
 
+ORPHANED = ("planning", "in_progress", "paused")
+"""Started statuses: an unclaimed task in one of them lost its agent mid-way."""
+
 MAX_CAPABILITIES = 20
 
 READ = f"""SELECT t.status, t.assigned_agent_id, t.workflow_id, w.status AS workflow_status,
@@ -132,30 +135,49 @@ def release(db: Backend, task_id: str, agent_id: str, reason: str | None = None)
 
 
 def available(db: Backend, agent_id: str, workflow_id: str | None = None, limit: int = 100) -> dict[str, Any]:
-    """Unclaimed, unblocked pending tasks of running workflows, in sequence order.
+    """Unclaimed, unblocked tasks of running workflows that an agent can take now.
 
-    Tasks whose name, description or likely files mention one of the agent's
-    capabilities come first; that is all capability matching means here, since tasks
-    declare no required capabilities.
+    First any *orphaned* task: started (planning, in_progress, paused) but holding no
+    claim, because its agent unregistered or was swept as stale; the new holder picks
+    it up from its checkpoints. Then pending tasks in sequence order, those whose name,
+    description or likely files mention one of the agent's capabilities first; that is
+    all capability matching means here, since tasks declare no required capabilities.
     """
     agent = fetch(db, "agent", agent_id)
     if workflow_id:
         require(db, "workflow", workflow_id)
+    orphans = offered(db, f"t.status IN ({placeholders(ORPHANED)})", list(ORPHANED), workflow_id, limit)
+    order, order_params = capability_order(agent.get("capabilities") or [])
+    pending = offered(db, "t.status = 'pending'", [], workflow_id, limit - len(orphans), order, order_params)
+    return {"tasks": orphans + pending}
+
+
+def offered(
+    db: Backend,
+    status_sql: str,
+    status_params: list[Any],
+    workflow_id: str | None,
+    limit: int,
+    order: str = "",
+    order_params: list[str] | None = None,
+) -> list[dict[str, Any]]:
+    """Unclaimed, unblocked tasks matching ``status_sql`` in workflows that hand out work."""
+    if limit <= 0:
+        return []
     where = [
-        "t.assigned_agent_id IS NULL", "t.status = 'pending'", f"NOT {blocked_sql('t')}",
+        "t.assigned_agent_id IS NULL", status_sql, f"NOT {blocked_sql('t')}",
         f"w.status IN ({placeholders(CLAIMABLE_WORKFLOW_STATUSES)})",
     ]
-    params: list[Any] = list(CLAIMABLE_WORKFLOW_STATUSES)
+    params: list[Any] = [*status_params, *CLAIMABLE_WORKFLOW_STATUSES]
     if workflow_id:
         where.append("t.workflow_id = ?")
         params.append(workflow_id)
-    order, order_params = capability_order(agent.get("capabilities") or [])
     rows = db.query(
         f"SELECT t.* FROM tasks t JOIN workflows w ON w.id = t.workflow_id WHERE {' AND '.join(where)} "
         f"ORDER BY {order}t.sequence, t.created_at, t.id LIMIT ?",
-        [*params, *order_params, limit],
+        [*params, *(order_params or []), limit],
     )
-    return {"tasks": [decode(r) for r in rows]}
+    return [decode(r) for r in rows]
 
 
 def capability_order(capabilities: list[str]) -> tuple[str, list[str]]:

@@ -42,6 +42,7 @@ class TaskGetAvailable(Params):
     limit: int = Field(100, ge=1, le=10_000)
 
 
-@tool("task_get_available", "Unclaimed, unblocked pending tasks, those matching the agent's capabilities first.")
+@tool("task_get_available",
+      "Unclaimed, unblocked tasks: orphaned started ones first, then pending ones, capability matches first.")
 def task_get_available(db: Backend, p: TaskGetAvailable) -> dict[str, Any]:
     return claims.available(db, p.agent_id, p.workflow_id, p.limit)

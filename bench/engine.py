@@ -43,7 +43,8 @@ def machine() -> str:
     model = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
                   if line.startswith("model name")), platform.processor() or "unknown")
     return (f"nproc {os.cpu_count()}, CPU {model}, Python {platform.python_version()}, "
-            f"SQLite {sqlite3.sqlite_version}, {platform.system()} {platform.release()}")
+            f"SQLite {sqlite3.sqlite_version}, {platform.system()} {platform.release()}, "
+            f"load average {os.getloadavg()[0]:.1f} at start")
 
 
 def plan_tasks(n: int, shape: str) -> list[dict[str, Any]]:

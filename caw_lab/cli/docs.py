@@ -1,4 +1,5 @@
-"""docs/tools.md and docs/cli.md, generated from the registry and the click commands.
+"""docs/tools.md, docs/cli.md and docs/magics.md, generated from the registry, the click
+commands and the ``%caw`` parser.
 
 Written from the code so the reference cannot drift from it; ``caw docs --check`` (and
 tests/test_docs.py) fail when the files in the repository are stale.

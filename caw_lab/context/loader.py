@@ -99,7 +99,7 @@ def choose_budget(around: Surroundings, parts: Parts, max_tokens: int | None) ->
 
 
 def fit(parts: Parts, frame: dict[str, Any], budget: budgets.Budget) -> dict[str, Any]:
-    empty = assemble(parts, {}, frame)
+    empty = assemble(parts, dict.fromkeys(budgets.PARTS, 0), frame)
     overhead = count_json({**empty, "token_estimate": budget.total})
     if overhead > budget.total:
         raise CawError(
@@ -117,6 +117,8 @@ def fit(parts: Parts, frame: dict[str, Any], budget: budgets.Budget) -> dict[str
         if payload["token_estimate"] <= budget.total:
             return payload
         available -= payload["token_estimate"] - budget.total
+        if available < 0:  # pragma: no cover - the empty frame fits, so shrinking the parts converges
+            raise RuntimeError("context did not fit its budget")
 
 
 def wanted(parts: Parts) -> dict[str, int]:
@@ -178,8 +180,6 @@ def grouped(entries: list[Entry]) -> dict[str, list[Any]]:
 
 def omitted(parts: Parts, slices: dict[str, int]) -> dict[str, int]:
     """How many items of each list did not fit (nothing when nothing was cut)."""
-    if not slices:
-        return {}
     sections = sections_of(parts, slices)
     have = {
         "checkpoints": len((sections["current_task"] or {}).get("checkpoints") or []),

@@ -73,8 +73,8 @@ class TokenCounter:
         room = max_tokens - self.count(marker)
         if room <= 0:
             return ""
-        tokens = self.encoding.encode_ordinary(text)[:room]
-        cut = self.encoding.decode(tokens)
+        head = self.encoding.decode_bytes(self.encoding.encode_ordinary(text)[:room])
+        cut = text[: len(head.decode("utf-8", errors="ignore"))]  # whole characters only
         while cut and self.count(cut + marker) > max_tokens:
             cut = cut[:-1]
         return cut + marker if cut else ""

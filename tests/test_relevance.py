@@ -1,0 +1,163 @@
+"""Relevance ranking: the benchmark's metrics exactly, the baselines, the learned model and its commands."""
+
+from __future__ import annotations
+
+import json
+import math
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from caw_lab.cli import main
+from caw_lab.context import evaluation, features, model, rankers, training
+from caw_lab.context.bm25 import BM25
+from caw_lab.context.text import informative, issues, path_words, words
+from tests.conftest import SHARED
+
+DATA = SHARED / "data" / "relevance"
+needs_data = pytest.mark.skipif(not DATA.is_dir(), reason=f"relevance data not present at {DATA}")
+
+
+def cand(cid: str, text: str = "", files: tuple[str, ...] = (), age: int = 1, tokens: int = 10) -> dict:
+    return {"id": cid, "text": text, "files": list(files), "age_rank": age, "tokens": tokens}
+
+
+def target(repo: str, cands: list[dict], relevant: list[str], text: str = "q") -> dict:
+    return {"repo": repo, "target_id": "t", "target_text": text, "candidates": cands, "relevant_ids": relevant}
+
+
+def test_recall_packs_greedily_skipping_what_does_not_fit() -> None:
+    tokens = {"a": 300, "b": 200, "c": 90, "d": 10}
+    assert evaluation.recall_at(["a", "b", "c", "d"], {"b", "c", "d"}, tokens, 400) == pytest.approx(2 / 3)
+    assert evaluation.recall_at(["b", "c", "d", "a"], {"b", "c", "d"}, tokens, 400) == 1.0
+
+
+def test_ndcg_and_mrr_with_binary_gains() -> None:
+    ranked = ["x", "r1", "y", "r2"]
+    dcg = 1 / math.log2(3) + 1 / math.log2(5)
+    assert evaluation.ndcg_at(ranked, {"r1", "r2"}) == pytest.approx(dcg / (1 + 1 / math.log2(3)))
+    assert evaluation.mrr(ranked, {"r2"}) == 0.25
+    assert evaluation.mrr(ranked, {"zz"}) == 0.0
+
+
+def test_repeats_count_once_and_strangers_are_refused() -> None:
+    t = target("r", [cand("a"), cand("b")], ["b"])
+    assert evaluation.score(t, ["a", "a", "b"])["mrr"] == 0.5
+    with pytest.raises(ValueError, match="not a candidate"):
+        evaluation.score(t, ["zz"])
+
+
+def test_overall_is_the_plain_mean_over_repositories() -> None:
+    one = target("one", [cand("a"), cand("b")], ["a"])
+    two = [target("two", [cand("a"), cand("b")], ["b"]) for _ in range(3)]
+    table = evaluation.evaluate(lambda t: ["a", "b"], [one, *two])
+    assert table["one"]["mrr"] == 1.0 and table["two"]["mrr"] == 0.5
+    assert table["overall"]["mrr"] == 0.75 and table["overall"]["targets"] == 4
+
+
+def test_rankers_see_only_the_allowed_fields() -> None:
+    t = target("r", [{**cand("a", "x"), "author": "someone"}], ["a"])
+    text, cands = evaluation.visible(t)
+    assert text == "q" and set(cands[0]) == set(evaluation.CANDIDATE_FIELDS)
+
+
+def test_bm25_is_okapi_with_the_idf_floor() -> None:
+    corpus = [["cat", "dog"], ["cat"], ["cat", "fish", "fish"]]
+    index = BM25(corpus)
+    avg = 2
+    idf_fish = math.log(3 - 1 + 0.5) - math.log(1 + 0.5)
+    idf_cat = 0.25 * (idf_fish * 2 + (math.log(0.5) - math.log(3.5))) / 3
+    expect_fish = idf_fish * 2 * 2.5 / (2 + 1.5 * (0.25 + 0.75 * 3 / avg))
+    expect_cat = idf_cat * 2.5 / (1 + 1.5 * (0.25 + 0.75 * 3 / avg))
+    assert index.scores(["fish", "cat"])[2] == pytest.approx(expect_fish + expect_cat)
+
+
+def test_text_helpers() -> None:
+    assert words("The Fix for insert_all, refs #694") == ["fix", "insert", "all", "refs", "694"]
+    assert issues("Fix (#12), see gh-7 and https://github.com/o/r/issues/99") == {"12", "7", "99"}
+    assert informative(["CHANGELOG.md", "docs/index.rst", "pyproject.toml", "httpx/_client.py"]) == ["httpx/_client.py"]
+    assert path_words("httpx/_client.py") >= {"httpx", "client"}
+
+
+def test_ties_are_broken_by_recency_and_every_candidate_is_ranked() -> None:
+    cands = [cand("old", "same", age=3), cand("new", "same", age=1), cand("mid", "other", age=2),
+             cand("f1", "filler", age=4), cand("f2", "words", age=5)]
+    assert rankers.rank(rankers.BM25Ranker(), "same", cands) == ["new", "old", "mid", "f1", "f2"]
+    assert rankers.rank(rankers.Recency(), "x", cands) == ["new", "mid", "old", "f1", "f2"]
+
+
+def test_file_features_need_no_target_files() -> None:
+    cands = [
+        cand("hub", "refactor", ("pkg/core.py",), age=1), cand("hub2", "more", ("pkg/core.py", "CHANGES.md"), age=2),
+        cand("lonely", "unrelated", ("pkg/rare.py",), age=3), cand("release", "Release 1.0", ("CHANGELOG.md",), age=4),
+    ]
+    x = features.matrix("improve core parsing", cands)
+    col = {name: x[:, i] for i, name in enumerate(features.NAMES)}
+    assert col["hub_prior"][0] > col["hub_prior"][2] == 0
+    assert col["no_informative"].tolist() == [0, 0, 0, 1]
+    assert col["path_match"][0] > 0 and col["path_match"][2] == 0
+    declared = features.matrix("anything", cands, ["pkg/rare.py"])
+    assert declared[2, features.NAMES.index("feedback_max")] == 1.0
+
+
+def test_the_shipped_model_loads_and_is_small() -> None:
+    shipped = model.load()
+    assert shipped is not None and shipped.names == features.NAMES
+    assert sum(f.stat().st_size for f in model.shipped_path().parent.iterdir()) < 5 * 1024 * 1024
+
+
+def test_without_a_model_the_learned_ranker_falls_back_to_bm25(tmp_path: Path) -> None:
+    cands = [cand("a", "alpha beta"), cand("b", "gamma", age=2)]
+    with pytest.warns(RuntimeWarning, match="BM25"):
+        scores = rankers.LearnedRanker(str(tmp_path / "missing.json")).scores("gamma", cands)
+    assert scores.tolist() == rankers.BM25Ranker().scores("gamma", cands).tolist()
+
+
+def test_a_model_round_trips_through_json(tmp_path: Path) -> None:
+    trained = model.LinearModel(features.NAMES, np.zeros(len(features.NAMES)), np.ones(len(features.NAMES)),
+                                np.arange(len(features.NAMES), dtype=float), -1.0, {"note": "test"})
+    trained.save(tmp_path / "m.json")
+    again = model.LinearModel.from_dict(json.loads((tmp_path / "m.json").read_text()))
+    x = np.ones((2, len(features.NAMES)))
+    assert again.decision(x).tolist() == trained.decision(x).tolist() and again.meta == {"note": "test"}
+
+
+def few_targets(per_file: int) -> list[dict]:
+    return list(evaluation.read_targets(DATA, limit=per_file))
+
+
+@needs_data
+def test_training_is_reproducible(tmp_path: Path) -> None:
+    data = next(iter(evaluation.files_in(DATA)))
+    runner = CliRunner()
+    outs = [tmp_path / "a.json", tmp_path / "b.json"]
+    for out in outs:
+        result = runner.invoke(main, ["context", "train", "--data", str(data), "--out", str(out), "--limit", "8"])
+        assert result.exit_code == 0, result.output
+    assert outs[0].read_text() == outs[1].read_text()
+    assert model.LinearModel.from_dict(json.loads(outs[0].read_text())).meta["targets"] == 8
+
+
+@needs_data
+def test_learned_beats_bm25_on_repositories_it_never_saw() -> None:
+    examples = training.examples(few_targets(25))
+    loro = training.leave_one_repo_out(examples)
+    bm25 = evaluation.evaluate(lambda t: rankers.rank(rankers.BM25Ranker(), *evaluation.visible(t)),
+                               [e.target for e in examples])
+    for metric in ("ndcg@10", "mrr", "recall@800"):
+        assert loro["overall"][metric] > bm25["overall"][metric]
+
+
+@needs_data
+def test_eval_command_prints_the_table() -> None:
+    data = next(iter(evaluation.files_in(DATA)))
+    result = CliRunner().invoke(main, ["context", "eval", "--data", str(data), "--limit", "5",
+                                       "--ranker", "bm25", "--ranker", "oracle"])
+    assert result.exit_code == 0, result.output
+    lines = [line for line in result.output.splitlines() if line.startswith("| ")]
+    assert lines[0] == "| ranker | recall@400 | recall@800 | recall@1600 | ndcg@10 | mrr |"
+    assert lines[1].startswith("| bm25 |")
+    assert lines[2].startswith("| oracle |") and lines[2].endswith("| 1.000 | 1.000 |")

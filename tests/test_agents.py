@@ -110,7 +110,9 @@ def test_unregister_marks_offline_and_releases_unfinished_claims(client: caw_lab
     assert sorted(event["payload"]["released_task_ids"]) == sorted(wf["tasks"].values())
 
 
-def test_a_silent_agent_reads_as_stale_before_any_sweep(client: caw_lab.Client, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_silent_agent_reads_as_stale_before_any_sweep(
+    client: caw_lab.Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
     a = register(client)
     time.sleep(0.4)
     monkeypatch.setattr(agents, "AGENT_TIMEOUT_MS", 200)

@@ -35,7 +35,8 @@ def complete(client: caw_lab.Client, task_id: str) -> None:
 
 @pytest.fixture
 def wf(client: caw_lab.Client) -> dict[str, Any]:
-    return make_workflow(client, [{"name": "a"}, {"name": "b", "depends_on": ["a"]}, {"name": "c"}], max_parallel_tasks=3)
+    tasks = [{"name": "a"}, {"name": "b", "depends_on": ["a"]}, {"name": "c"}]
+    return make_workflow(client, tasks, max_parallel_tasks=3)
 
 
 def test_first_claim_wins_and_a_second_agent_is_told_who_holds_it(client: caw_lab.Client, wf: dict[str, Any]) -> None:

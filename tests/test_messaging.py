@@ -50,15 +50,18 @@ def test_a_reply_joins_the_thread_of_the_message_it_answers(client: caw_lab.Clie
 def test_unread_counts_follow_reading_and_archiving(client: caw_lab.Client, pair: tuple[str, str]) -> None:
     alice, bob = pair
     ids = [send(client, alice, bob, f"m{i}", priority=p)["id"] for i, p in enumerate(["low", "high", "high", "urgent"])]
-    assert client.call("message_count_unread", agent_id=bob) == {"count": 4, "by_priority": {"low": 1, "high": 2, "urgent": 1}}
-    assert client.call("message_count_unread", agent_id=bob, priority=["high"]) == {"count": 2, "by_priority": {"high": 2}}
+    unread = client.call("message_count_unread", agent_id=bob)
+    assert unread == {"count": 4, "by_priority": {"low": 1, "high": 2, "urgent": 1}}
+    unread = client.call("message_count_unread", agent_id=bob, priority=["high"])
+    assert unread == {"count": 2, "by_priority": {"high": 2}}
     assert client.call("message_count_unread", agent_id=alice)["count"] == 0
 
     peeked = client.call("message_get", id=ids[0], mark_read=False)
     assert (peeked["status"], peeked["read_at"]) == ("unread", None)
     read = client.call("message_get", id=ids[0])
     assert read["status"] == "read" and read["read_at"]
-    assert client.call("message_mark_read", message_ids=[ids[1], ids[0], "msg_unknown"]) == {"success": True, "updated": 1}
+    marked = client.call("message_mark_read", message_ids=[ids[1], ids[0], "msg_unknown"])
+    assert marked == {"success": True, "updated": 1}
     assert client.call("message_archive", message_ids=[ids[2]]) == {"success": True, "updated": 1}
     listed = client.call("message_list", agent_id=bob)
     assert listed["unread_count"] == 1 and len(listed["messages"]) == 4

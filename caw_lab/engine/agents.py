@@ -60,12 +60,15 @@ def register(
         "capabilities": encode(capabilities), "workflow_id": workflow_id, "workspace_path": workspace_path,
         "last_heartbeat": now, "metadata": encode(metadata), "created_at": now, "updated_at": now,
     }
-    event = Event("agent.registered", workflow_id, agent_id=row["id"], payload={"name": name, "runtime": runtime, "role": role})
+    payload = {"name": name, "runtime": runtime, "role": role}
+    event = Event("agent.registered", workflow_id, agent_id=row["id"], payload=payload)
     commit(db, event, then=[insert("agents", row)])
     return {"id": row["id"], "name": name, "status": "online"}
 
 
-def heartbeat(db: Backend, agent_id: str, current_task_id: str | None = None, status: str | None = None) -> dict[str, Any]:
+def heartbeat(
+    db: Backend, agent_id: str, current_task_id: str | None = None, status: str | None = None
+) -> dict[str, Any]:
     """Record a sign of life. An agent marked offline (stale or unregistered) comes back
     online; ``revived`` tells it that its claims may have been released meanwhile."""
     agent = fetch(db, "agent", agent_id)
@@ -186,7 +189,8 @@ def go_offline(
     """
     for _ in range(GIVE_UP_AFTER):
         rows = db.query(
-            f"SELECT t.id, t.workflow_id FROM tasks t WHERE t.assigned_agent_id = ? AND {unfinished('t')} ORDER BY t.id",
+            f"SELECT t.id, t.workflow_id FROM tasks t WHERE t.assigned_agent_id = ? AND {unfinished('t')} "
+            "ORDER BY t.id",
             (agent["id"],),
         )
         held = [r["id"] for r in rows]

@@ -79,14 +79,16 @@ def decide(state: dict[str, Any], task_id: str, agent_id: str) -> dict[str, Any]
         return {"success": False, "already_claimed_by": holder}
     if state["workflow_status"] not in CLAIMABLE_WORKFLOW_STATUSES:
         raise CawError(
-            "INVALID_STATE", f"Workflow {state['workflow_id']} is {state['workflow_status']}; its tasks cannot be claimed",
+            "INVALID_STATE",
+            f"Workflow {state['workflow_id']} is {state['workflow_status']}; its tasks cannot be claimed",
             recoverable=state["workflow_status"] == "paused",
             suggestion=f"Tasks can be claimed while the workflow is {', '.join(CLAIMABLE_WORKFLOW_STATUSES)}.",
         )
     if state["blocked"]:
         raise CawError(
             "TASK_BLOCKED", f"Task {task_id} waits on unfinished blocking dependencies",
-            recoverable=True, suggestion="Claim it once its dependencies are completed or skipped (task_check_dependencies).",
+            recoverable=True,
+            suggestion="Claim it once its dependencies are completed or skipped (task_check_dependencies).",
         )
     return None
 
@@ -113,7 +115,8 @@ def release(db: Backend, task_id: str, agent_id: str, reason: str | None = None)
         if holder != agent_id:
             raise CawError(
                 "NOT_CLAIM_HOLDER",
-                f"Task {task_id} is claimed by {holder}, not {agent_id}" if holder else f"Task {task_id} is not claimed",
+                f"Task {task_id} is claimed by {holder}, not {agent_id}" if holder
+                else f"Task {task_id} is not claimed",
                 recoverable=False, suggestion="Only the agent holding a claim can release it.",
             )
         now = now_ms()

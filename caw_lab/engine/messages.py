@@ -21,7 +21,8 @@ Body = str | dict[str, Any]
 SECONDS_BEFORE = 10**11
 """A ``since`` below this (1973 in milliseconds) can only be meant as seconds."""
 
-REFERENCES = """SELECT (SELECT id FROM agents WHERE id = ?) AS sender, (SELECT id FROM agents WHERE id = ?) AS recipient,
+REFERENCES = """SELECT (SELECT id FROM agents WHERE id = ?) AS sender,
+  (SELECT id FROM agents WHERE id = ?) AS recipient,
   (SELECT COALESCE(thread_id, id) FROM messages WHERE id = ?) AS thread,
   (SELECT id FROM workflows WHERE id = ?) AS workflow, (SELECT id FROM tasks WHERE id = ?) AS task"""
 
@@ -46,7 +47,8 @@ def send(
     if found["recipient"] is None:
         raise CawError("RECIPIENT_NOT_FOUND", f"Recipient agent not found: {recipient_id}", recoverable=False,
                        suggestion="List agents (agent_list) to find the recipient's id.")
-    for kind, ident, key in (("message", reply_to_id, "thread"), ("workflow", workflow_id, "workflow"), ("task", task_id, "task")):
+    references = (("message", reply_to_id, "thread"), ("workflow", workflow_id, "workflow"), ("task", task_id, "task"))
+    for kind, ident, key in references:
         if ident and found[key] is None:
             raise not_found(kind, ident)
     row = message_row(sender_id, recipient_id, message_type, body, subject, priority, workflow_id)
@@ -198,6 +200,8 @@ def count_unread(db: Backend, agent_id: str, priority: list[str] | None = None) 
     if priority:
         where.append(f"priority IN ({placeholders(priority)})")
         params += priority
-    rows = db.query(f"SELECT priority, COUNT(*) AS n FROM messages WHERE {' AND '.join(where)} GROUP BY priority", params)
+    rows = db.query(
+        f"SELECT priority, COUNT(*) AS n FROM messages WHERE {' AND '.join(where)} GROUP BY priority", params
+    )
     by_priority = {r["priority"]: r["n"] for r in rows}
     return {"count": sum(by_priority.values()), "by_priority": by_priority}

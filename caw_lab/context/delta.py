@@ -7,8 +7,8 @@ from the feed (``engine.events.since``), never by polling tables:
 - the workflow part when a ``workflow.*`` event happened;
 - a task (current, prior, sibling, dependency) when an event other than a checkpoint
   names it;
-- a checkpoint when a ``checkpoint.added`` event names it, or it is no older than event
-  ``since_seq`` itself (a superset: nothing new is missed);
+- a checkpoint when an event names it (``checkpoint_id`` in its payload: every change that
+  writes a checkpoint, ``checkpoint.added`` and ``task.replanned`` alike, names it);
 - memories and messages created or updated since that event.
 
 More than ``MAX_EVENTS`` events since the cursor means the agent is far behind: it gets
@@ -45,7 +45,7 @@ class Change:
         if kind == "task":
             return row["id"] in self.tasks
         if kind == "checkpoint":
-            return row["id"] in self.checkpoints or row["created_at"] >= self.at
+            return row["id"] in self.checkpoints
         stamp = row.get("updated_at") or row.get("created_at") or 0
         return stamp >= self.at
 
@@ -62,9 +62,9 @@ def since(db: Backend, around: Surroundings, seq: int) -> Change:
         payload = event.get("payload") or {}
         if kind.startswith("workflow."):
             change.workflow = True
-        if kind.startswith("checkpoint."):
-            change.checkpoints.add(payload.get("checkpoint_id", ""))
-        elif event.get("task_id"):
+        if payload.get("checkpoint_id"):
+            change.checkpoints.add(payload["checkpoint_id"])
+        if not kind.startswith("checkpoint.") and event.get("task_id"):
             change.tasks.add(event["task_id"])
     return change
 

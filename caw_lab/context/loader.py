@@ -62,6 +62,7 @@ class Parts:
     related: list[Entry] = field(default_factory=list)
     siblings_wanted: bool = True
     dependencies_wanted: bool = True
+    list_empty_trail: bool = True
 
 
 def load(
@@ -160,7 +161,7 @@ def sections_of(parts: Parts, slices: dict[str, int]) -> dict[str, Any]:
     task = fields_within(parts.task, get("current_task"), reserve=3)
     if task is not None:
         trail, _ = pack(parts.checkpoints, get("current_task") - count_json(task) - 3)
-        if parts.checkpoints or "checkpoints" in task:
+        if parts.checkpoints or parts.list_empty_trail:
             task["checkpoints"] = sorted((e.value for e in trail), key=lambda c: c["sequence"])
     pool = grouped(pack(parts.pool, get("prior_tasks") - 2)[0]) if parts.pool is not None else None
     return {
@@ -232,6 +233,7 @@ def build_parts(
         task=task_fields(task) if keep("task", task) else None,
         siblings_wanted=include.sibling_status,
         dependencies_wanted=include.dependency_outcomes,
+        list_empty_trail=change is None,
     )
     trail = [c for c in around.checkpoints if keep("checkpoint", c)]
     if trail and parts.task is None:

@@ -124,13 +124,16 @@ def fit(parts: Parts, frame: dict[str, Any], budget: budgets.Budget) -> dict[str
 
 def wanted(parts: Parts) -> dict[str, int]:
     """The slice each part needs to hold everything it has (what ``sections_of`` packs against)."""
-    whole = lambda fields: count_json({n: v for n, v, _ in fields}) + 2 if fields else 0  # noqa: E731
     return {
         "workflow": whole(parts.workflow),
         "current_task": whole(parts.task) + 6 + need(parts.checkpoints) if parts.task else 0,
         "prior_tasks": need(parts.pool) + 2 if parts.pool else 0,
         "related": need(parts.related) + 4,
     }
+
+
+def whole(fields: Fields | None) -> int:
+    return count_json({n: v for n, v, _ in fields}) + 2 if fields else 0
 
 
 def measure(parts: Parts, slices: dict[str, int]) -> dict[str, int]:
@@ -149,7 +152,7 @@ def assemble(parts: Parts, slices: dict[str, int], frame: dict[str, Any]) -> dic
     for kind, key in (("memory", "memories"), ("message", "messages")):
         if pool and pool.get(kind):
             payload[key] = pool[kind]
-    missing = omitted(parts, slices)
+    missing = omitted(parts, sections)
     if missing:
         payload["omitted"] = missing
     return {**payload, **frame}
@@ -157,18 +160,17 @@ def assemble(parts: Parts, slices: dict[str, int], frame: dict[str, Any]) -> dic
 
 def sections_of(parts: Parts, slices: dict[str, int]) -> dict[str, Any]:
     """Each part built inside its slice; the lists grouped by kind."""
-    get = lambda p: slices.get(p, 0)  # noqa: E731 - a lookup, named for brevity
-    task = fields_within(parts.task, get("current_task"), reserve=3)
+    task = fields_within(parts.task, slices["current_task"], reserve=3)
     if task is not None:
-        trail, _ = pack(parts.checkpoints, get("current_task") - count_json(task) - 3)
+        trail, _ = pack(parts.checkpoints, slices["current_task"] - count_json(task) - 3)
         if parts.checkpoints or parts.list_empty_trail:
             task["checkpoints"] = sorted((e.value for e in trail), key=lambda c: c["sequence"])
-    pool = grouped(pack(parts.pool, get("prior_tasks") - 2)[0]) if parts.pool is not None else None
+    pool = grouped(pack(parts.pool, slices["prior_tasks"] - 2)[0]) if parts.pool is not None else None
     return {
-        "workflow": fields_within(parts.workflow, get("workflow")),
+        "workflow": fields_within(parts.workflow, slices["workflow"]),
         "current_task": task,
         "prior_tasks": pool,
-        "related": grouped(pack(parts.related, get("related") - 4)[0]),
+        "related": grouped(pack(parts.related, slices["related"] - 4)[0]),
     }
 
 
@@ -179,9 +181,8 @@ def grouped(entries: list[Entry]) -> dict[str, list[Any]]:
     return out
 
 
-def omitted(parts: Parts, slices: dict[str, int]) -> dict[str, int]:
+def omitted(parts: Parts, sections: dict[str, Any]) -> dict[str, int]:
     """How many items of each list did not fit (nothing when nothing was cut)."""
-    sections = sections_of(parts, slices)
     have = {
         "checkpoints": len((sections["current_task"] or {}).get("checkpoints") or []),
         **{k: len(v) for k, v in (sections["prior_tasks"] or {}).items()},

@@ -54,9 +54,7 @@ class CawGroup(click.Group):
 @click.group(cls=CawGroup, invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(caw_lab.__version__, "--version", package_name="caw-lab")
 @click.option(
-    "--db",
-    type=click.Path(dir_okay=False),
-    help="Database file; overrides CAW_DB_PATH and CAW_DB_MODE.",
+    "--db", metavar="PATH", help="Database file, or d1://ACCOUNT/DATABASE; overrides CAW_DB_PATH and CAW_DB_MODE.",
 )
 @click.option("--server", is_flag=True, help="Run the MCP server instead of a command.")
 @click.option(

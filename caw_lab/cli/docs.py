@@ -112,7 +112,7 @@ def generated() -> dict[str, str]:
               help="Folder to write tools.md and cli.md into.")
 @click.option("--check", is_flag=True, help="Write nothing; exit 1 if a file there is missing or stale.")
 def docs(out: Path, check: bool) -> None:
-    """Generate the tool and CLI references (docs/tools.md, docs/cli.md) from the code."""
+    """Generate the references in docs/ (tools.md, cli.md, magics.md) from the code."""
     files = generated()
     stale = [name for name, text in files.items() if not (out / name).exists() or (out / name).read_text() != text]
     if check:

@@ -215,3 +215,17 @@ def test_never_over_budget_and_always_exact(specs: list[dict[str, Any]], sizes: 
                     assert err.code == "BUDGET_TOO_SMALL" and size < 200
                     continue
                 assert result["token_estimate"] == count_json(result) <= size
+
+
+def test_caw_context_load_prints_the_payload(db_path: Path, project: dict[str, Any]) -> None:
+    import json
+
+    from click.testing import CliRunner
+
+    from caw_lab.cli import main
+
+    args = ["--db", str(db_path), "context", "load", project["tasks"]["migrations"], "--max-tokens", "900"]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 0, result.output
+    payload = json.loads(result.output)
+    assert payload["token_estimate"] == count_json(payload) <= 900

@@ -10,9 +10,9 @@ from __future__ import annotations
 from typing import Any
 
 from caw_lab.engine.changes import Event, Gated, commit
-from caw_lab.engine.rows import decode, encode, fetch, placeholders
+from caw_lab.engine.rows import decode, encode, placeholders, require
 from caw_lab.engine.states import CHECKPOINT_TYPES
-from caw_lab.errors import invalid_input
+from caw_lab.errors import invalid_input, not_found
 from caw_lab.ids import new_id, now_ms
 from caw_lab.store.backend import Backend
 
@@ -50,10 +50,12 @@ def add(
     detail: dict[str, Any] | None = None,
     files_changed: list[str] | None = None,
 ) -> dict[str, Any]:
-    task = fetch(db, "task", task_id)
+    workflow_id = db.scalar("SELECT workflow_id FROM tasks WHERE id = ?", (task_id,))
+    if workflow_id is None:
+        raise not_found("task", task_id)
     checkpoint_id, statement = add_statement(task_id, checkpoint_type, summary, detail, files_changed)
     event = Event(
-        "checkpoint.added", task["workflow_id"], task_id,
+        "checkpoint.added", workflow_id, task_id,
         payload={"checkpoint_id": checkpoint_id, "type": checkpoint_type},
     )
     done = commit(db, event, then=[statement])
@@ -69,7 +71,7 @@ def list_checkpoints(
     limit: int | None = None,
 ) -> list[dict[str, Any]]:
     """Oldest first, so ``since_sequence`` plus ``limit`` pages forward through the trail."""
-    fetch(db, "task", task_id)
+    require(db, "task", task_id)
     where, params = ["task_id = ?"], [task_id]
     if types:
         where.append(f"checkpoint_type IN ({placeholders(types)})")

@@ -13,7 +13,7 @@ How ``workflow_next_tasks`` recommends work:
   (planning, paused, awaiting merge, finished: see ``claims``) has capacity 0.
 - ``recommended_count = min(eligible, capacity)``; the first ``recommended_count`` tasks
   of the list are the recommendation and carry ``recommended: true``.
-- The list is in plan order (sequence, then name), except that a parallel group's
+- The list is in plan order (sequence), except that a parallel group's
   eligible members follow its first member, so a recommendation takes as many of one
   group as fit before moving on: siblings meant to run together are started together.
 - ``parallel_with`` names the *other eligible* tasks of the same group, the ones that

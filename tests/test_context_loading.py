@@ -229,3 +229,19 @@ def test_caw_context_load_prints_the_payload(db_path: Path, project: dict[str, A
     assert result.exit_code == 0, result.output
     payload = json.loads(result.output)
     assert payload["token_estimate"] == count_json(payload) <= 900
+
+
+def test_workflow_priors_reorder_prior_tasks(client: caw_lab.Client) -> None:
+    """With plain recency underneath, context_from (+3) and DAG ancestry lift a task; no outcome sinks one."""
+    import time
+
+    wf = make_workflow(client, [
+        {"name": "e"}, {"name": "a"}, {"name": "x"}, {"name": "b"}, {"name": "c", "depends_on": ["b"]},
+        {"name": "d", "depends_on": ["c"], "context_from": ["a"]},
+    ])
+    t = wf["tasks"]
+    for name in ("a", "x", "b", "c"):
+        time.sleep(0.005)
+        finish(client, t[name], f"{name} finished")
+    result = client.call("task_load_context", task_id=t["d"], ranker="recency", include={"dependency_outcomes": False})
+    assert [p["name"] for p in result["prior_tasks"]] == ["c", "b", "a", "x", "e"]

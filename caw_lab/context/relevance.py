@@ -8,6 +8,7 @@ score as fixed priors (log-odds, documented in docs/context.md):
 
 - a task the current one depends on: +2 / DAG distance (+2 direct, +1 two steps up);
 - a task named in the current task's ``context_from``: +3;
+- a task with neither outcome nor error yet: -1 (its name is all it can tell);
 - a memory: + ln(confidence), so a faded memory sinks (confidence 1.0 adds nothing);
 - an older checkpoint of type decision, error or replan: +1 (they explain the present).
 """
@@ -66,6 +67,7 @@ def prior(entry: Entry, raw: dict[str, Any], distance: dict[str, int], context_f
     if entry.kind == "task":
         bonus += 2.0 / distance[raw["id"]] if raw["id"] in distance else 0.0
         bonus += 3.0 if raw["id"] in context_from else 0.0
+        bonus -= 1.0 if not (raw.get("outcome") or raw.get("error")) else 0.0
     elif entry.kind == "memory":
         bonus += math.log(max(raw.get("confidence", 1.0), 1e-3))
     elif entry.kind == "checkpoint" and raw.get("checkpoint_type") in TELLING_CHECKPOINTS:

@@ -245,3 +245,13 @@ def test_workflow_priors_reorder_prior_tasks(client: caw_lab.Client) -> None:
         finish(client, t[name], f"{name} finished")
     result = client.call("task_load_context", task_id=t["d"], ranker="recency", include={"dependency_outcomes": False})
     assert [p["name"] for p in result["prior_tasks"]] == ["c", "b", "a", "x", "e"]
+
+
+def test_a_reload_of_an_unchanged_task_tokenizes_nothing(client: caw_lab.Client, project: dict[str, Any]) -> None:
+    from caw_lab.context import tokens
+
+    task_id = project["tasks"]["migrations"]
+    first = client.call("task_load_context", task_id=task_id, max_tokens=1500)
+    before = tokens.counter().encoded
+    assert client.call("task_load_context", task_id=task_id, max_tokens=1500) == first
+    assert tokens.counter().encoded == before

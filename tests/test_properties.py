@@ -3,12 +3,14 @@
 - every task's stored status is one of the state machine's, every workflow's too;
 - a task shows ``blocked`` exactly when an unfinished blocking dependency exists
   (recomputed here from the raw tables, independently of the engine's SQL);
-- a call that changes any domain table writes exactly one event; a call that is
-  refused or only reads writes none.
+- a call that changes any domain table writes exactly one event, plus one
+  ``workflow.status`` event for each workflow it moved automatically (a task starting
+  or finishing its workflow); a call that is refused or only reads writes none.
 """
 
 from __future__ import annotations
 
+import json
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -29,6 +31,16 @@ def domain(client: caw_lab.Client) -> dict[str, Any]:
     return {t: rows for t, rows in dump(client.db).items() if t not in UNTRACKED}
 
 
+SETS_WORKFLOW_STATUS = {"workflow_create", "workflow_set_plan", "workflow_update_status"}
+"""Tools whose own event records the workflow status they set."""
+
+
+def status_moves(before: dict[str, Any], after: dict[str, Any]) -> set[tuple[str, str, str]]:
+    old = {w["id"]: w["status"] for w in before["workflows"]}
+    return {(w["id"], old[w["id"]], w["status"]) for w in after["workflows"]
+            if w["id"] in old and old[w["id"]] != w["status"]}
+
+
 class EngineMachine(RuleBasedStateMachine):
     workflows = Bundle("workflows")
     tasks = Bundle("tasks")
@@ -46,14 +58,18 @@ class EngineMachine(RuleBasedStateMachine):
     def call(self, tool: str, /, **params: Any) -> Any:
         """Run a tool and check the one-event-per-mutation rule around it."""
         before = domain(self.client)
-        events_before = self.client.db.scalar("SELECT COUNT(*) FROM events")
+        events_before = self.client.db.scalar("SELECT COALESCE(MAX(seq), 0) FROM events")
         try:
             result = self.client.call(tool, **params)
         except caw_lab.CawError:
             result = None
-        changed = domain(self.client) != before
-        written = self.client.db.scalar("SELECT COUNT(*) FROM events") - events_before
-        assert written == (1 if changed else 0), f"{tool}{params} changed={changed} but wrote {written} events"
+        after = domain(self.client)
+        written = self.client.db.query("SELECT kind, workflow_id, payload FROM events WHERE seq > ?", (events_before,))
+        auto = [e for e in written if e["kind"] == "workflow.status" and json.loads(e["payload"]).get("auto")]
+        assert len(written) - len(auto) == (after != before), f"{tool}{params} wrote {written}"
+        moves = {(e["workflow_id"], json.loads(e["payload"])["from"], json.loads(e["payload"])["to"]) for e in auto}
+        if tool not in SETS_WORKFLOW_STATUS:
+            assert moves == status_moves(before, after), f"{tool}{params}: auto events {moves}"
         return result
 
     @rule(target=tasks, data=st.data(), size=st.integers(1, 6), parallel=st.integers(1, 3))

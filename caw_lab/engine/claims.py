@@ -20,14 +20,12 @@ from caw_lab.engine.agents import GIVE_UP_AFTER, unfinished
 from caw_lab.engine.changes import Event, commit, raw, update
 from caw_lab.engine.dag import blocked_sql
 from caw_lab.engine.rows import decode, fetch, placeholders, require
-from caw_lab.engine.states import DONE_TASK_STATUSES
+from caw_lab.engine.states import CLAIMABLE_WORKFLOW_STATUSES, DONE_TASK_STATUSES
+from caw_lab.engine.tasks import workflow_follows
 from caw_lab.errors import CawError, conflict, not_found
 from caw_lab.ids import now_ms
 from caw_lab.store.backend import Backend, Statement
 
-CLAIMABLE_WORKFLOW_STATUSES = ("ready", "in_progress", "failed")
-"""Work is handed out only while a workflow runs (or is being retried after a failure):
-never while it is still being planned, paused, awaiting merge, or finished."""
 
 ORPHANED = ("planning", "in_progress", "paused")
 """Started statuses: an unclaimed task in one of them lost its agent mid-way."""
@@ -100,8 +98,7 @@ def take(db: Backend, state: dict[str, Any], task_id: str, agent_id: str) -> boo
     then = [update("agents", {"current_task_id": task_id, "status": "busy", "last_heartbeat": now, "updated_at": now},
                    "id = ?", (agent_id,))]
     if starts:
-        then.append(update("workflows", {"status": "in_progress", "updated_at": now},
-                           "id = ? AND status = 'ready'", (workflow_id,)))
+        then += workflow_follows(workflow_id, task_id, "in_progress")
     payload = {"workflow_started": True} if starts else {}
     event = Event("task.claimed", workflow_id, task_id, agent_id, payload)
     return commit(db, event, guard=guard, then=then) is not None

@@ -27,10 +27,9 @@ from itertools import groupby
 from operator import itemgetter
 from typing import Any
 
-from caw_lab.engine.claims import CLAIMABLE_WORKFLOW_STATUSES
 from caw_lab.engine.dag import blocked_sql
 from caw_lab.engine.rows import require
-from caw_lab.engine.states import DONE_TASK_STATUSES, STORED_TASK_STATUSES
+from caw_lab.engine.states import CLAIMABLE_WORKFLOW_STATUSES, DONE_TASK_STATUSES, STORED_TASK_STATUSES
 from caw_lab.errors import not_found
 from caw_lab.store.backend import Backend
 

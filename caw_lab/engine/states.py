@@ -34,6 +34,9 @@ WORKFLOW_STATUSES = tuple(WORKFLOW_TRANSITIONS)
 TASK_STATUSES = tuple(TASK_TRANSITIONS)
 STORED_TASK_STATUSES = tuple(s for s in TASK_STATUSES if s != "blocked")
 DONE_TASK_STATUSES = ("completed", "skipped")
+CLAIMABLE_WORKFLOW_STATUSES = ("ready", "in_progress", "failed")
+"""Work is handed out only while a workflow runs (or is being retried after a failure):
+never while it is still being planned, paused, awaiting merge, or finished."""
 CHECKPOINT_TYPES = ("plan", "progress", "decision", "error", "recovery", "complete", "replan")
 
 

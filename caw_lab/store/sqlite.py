@@ -6,13 +6,15 @@ import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from functools import cached_property
 from pathlib import Path
-from typing import Any
-
-import sqlite_utils
+from typing import TYPE_CHECKING, Any
 
 from caw_lab.errors import CawError
 from caw_lab.store.backend import Backend, Row, Statement
+
+if TYPE_CHECKING:
+    import sqlite_utils
 
 try:
     import fcntl
@@ -42,7 +44,7 @@ class SQLiteBackend(Backend):
             self.path, isolation_level=None, check_same_thread=False, timeout=BUSY_TIMEOUT_MS / 1000
         )
         conn.row_factory = sqlite3.Row
-        self.db = sqlite_utils.Database(conn)
+        self._conn = conn
         self._lock = threading.RLock()
         self._turns = open(f"{self.path}-writers", "ab") if self.path != ":memory:" and fcntl else None
         self._pragmas(conn)
@@ -56,7 +58,18 @@ class SQLiteBackend(Backend):
 
     @property
     def conn(self) -> sqlite3.Connection:
-        return self.db.conn
+        return self._conn
+
+    @cached_property
+    def db(self) -> sqlite_utils.Database:
+        """sqlite-utils' table API on the same connection, for exploring the database by hand.
+
+        Built on first use: importing sqlite-utils (and the numpy it loads) would add a
+        fifth of a second to every ``caw --server`` start, and the engine never needs it.
+        """
+        import sqlite_utils
+
+        return sqlite_utils.Database(self._conn)
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
         with self._lock:

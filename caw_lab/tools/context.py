@@ -1,4 +1,9 @@
-"""Context tools: ``task_load_context`` (recovery after a context reset) and ``workflow_get_summary``."""
+"""Context tools: ``task_load_context`` (recovery after a context reset) and ``workflow_get_summary``.
+
+The context engine (numpy, the token encoder, the relevance model) is imported by the
+tools when first called, not with this module: every ``caw --server`` imports every tool
+module at start, and most sessions load a context once if at all.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +11,6 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from caw_lab.context import loader, overview
 from caw_lab.context.compression import RECENT_CHECKPOINTS
 from caw_lab.store.backend import Backend
 from caw_lab.tools.registry import Params, tool
@@ -38,6 +42,8 @@ class TaskLoadContext(Params):
     "token_estimate is the exact token count of this payload. Pass since_seq=<cursor> to get only what changed.",
 )
 def task_load_context(db: Backend, p: TaskLoadContext) -> dict[str, Any]:
+    from caw_lab.context import loader
+
     include = loader.Include(**p.include.model_dump()) if p.include else None
     return loader.load(db, p.task_id, include, p.max_tokens, p.since_seq, p.ranker)
 
@@ -49,4 +55,6 @@ class WorkflowGetSummary(Params):
 
 @tool("workflow_get_summary", "A workflow at a glance (JSON text or Markdown), with its exact token count.")
 def workflow_get_summary(db: Backend, p: WorkflowGetSummary) -> dict[str, Any]:
+    from caw_lab.context import overview
+
     return overview.summary(db, p.id, p.format)

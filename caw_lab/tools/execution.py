@@ -3,7 +3,9 @@
 workflow_start runs the executor (runtimes/executor.py) in a background thread of the
 process serving the call and returns once the first agents are started; the executor
 records its life as events, so workflow_execution_status answers from any process and
-workflow_suspend reaches an executor running in another one.
+workflow_suspend reaches an executor running in another one. The runtimes are imported by
+the tools when first called: every ``caw --server`` imports this module at start, and few
+ever start an executor.
 """
 
 from __future__ import annotations
@@ -13,7 +15,6 @@ from typing import Any, Literal
 from pydantic import Field
 
 from caw_lab.engine import executions
-from caw_lab.runtimes import running
 from caw_lab.store.backend import Backend
 from caw_lab.tools.registry import Params, tool
 
@@ -36,6 +37,8 @@ class WorkflowRef(Params):
 @tool("workflow_start", "Start executing a workflow: agents are started for its ready tasks (up to max_agents), "
       "watched, and replaced when they die; failed tasks are retried, then dead-lettered.")
 def workflow_start(db: Backend, p: WorkflowStart) -> dict[str, Any]:
+    from caw_lab.runtimes import running
+
     overrides = p.model_dump(exclude={"workflow_id"}, exclude_none=True)
     executor = running.start(running.db_target(db), p.workflow_id, overrides)
     return {"success": True, "agentHandles": executor.handles(), "executorId": executor.executor_id,
@@ -45,16 +48,22 @@ def workflow_start(db: Backend, p: WorkflowStart) -> dict[str, Any]:
 @tool("workflow_suspend", "Gracefully stop a workflow's agents: in-progress tasks are paused, claims released, "
       "the workflow paused.")
 def workflow_suspend(db: Backend, p: WorkflowRef) -> dict[str, Any]:
+    from caw_lab.runtimes import running
+
     return running.suspend(db, p.workflow_id)
 
 
 @tool("workflow_resume", "Resume a suspended workflow: agents are started again for its paused and ready tasks.")
 def workflow_resume(db: Backend, p: WorkflowRef) -> dict[str, Any]:
+    from caw_lab.runtimes import running
+
     return running.resume(db, p.workflow_id)
 
 
 @tool("workflow_execution_status", "A workflow's execution: running, suspended or finished, its agents and progress.")
 def workflow_execution_status(db: Backend, p: WorkflowRef) -> dict[str, Any]:
+    from caw_lab.runtimes import running
+
     return running.status(db, p.workflow_id)
 
 

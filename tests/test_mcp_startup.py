@@ -1,0 +1,56 @@
+"""``caw --server`` starts without the libraries only some tools need (bench/mcp.py times it).
+
+Each check runs in a fresh interpreter, since this test process has long imported everything.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import caw_lab
+
+HEAVY = ("sklearn", "scipy", "numpy", "tiktoken", "sqlite_utils", "caw_lab.context.loader", "caw_lab.runtimes")
+
+SERVE_WITHOUT_CONTEXT = """
+import json, sys
+from caw_lab.cli import main
+import caw_lab.mcp
+from caw_lab.store import open_backend
+from caw_lab.tools import call_tool
+
+db = open_backend(sys.argv[1])
+caw_lab.mcp.build_server(db)
+wf = call_tool(db, "workflow_create", {"name": "w", "source_type": "prompt", "source_content": "x"})
+call_tool(db, "workflow_set_plan", {"id": wf["id"], "plan": {"summary": "s", "tasks": [{"name": "a"}]}})
+call_tool(db, "workflow_next_tasks", {"workflow_id": wf["id"]})
+print(json.dumps(sorted(sys.modules)))
+"""
+
+
+def is_heavy(module: str) -> bool:
+    return any(module == name or module.startswith(f"{name}.") for name in HEAVY)
+
+
+def test_serving_workflow_tools_loads_no_heavy_library(db_path: Path) -> None:
+    done = subprocess.run([sys.executable, "-c", SERVE_WITHOUT_CONTEXT, str(db_path)], capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    loaded = json.loads(done.stdout)
+    assert [name for name in loaded if is_heavy(name)] == []
+
+
+def test_loading_a_context_imports_the_engine_on_demand(client: caw_lab.Client) -> None:
+    wf = client.call("workflow_create", name="w", source_type="prompt", source_content="x")
+    task = client.call("workflow_set_plan", id=wf["id"], plan={"summary": "s", "tasks": [{"name": "a"}]})["tasks"][0]
+    context = client.call("task_load_context", task_id=task["id"], ranker="tfidf")
+    assert context["current_task"]["id"] == task["id"]
+    assert client.call("workflow_get_summary", id=wf["id"])["token_estimate"] > 0
+
+
+def test_sqlite_utils_view_is_built_on_first_use_on_the_same_connection(client: caw_lab.Client) -> None:
+    assert "db" not in vars(client.db)
+    assert "tasks" in client.db.db.table_names()
+    assert client.db.db.conn is client.db.conn

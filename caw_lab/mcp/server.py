@@ -8,6 +8,7 @@ session of a process; the database handle is shared (SQLite serialises the write
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import Any
 
@@ -34,8 +35,14 @@ Context = ServerRequestContext[Any]
 def build_server(db: Backend) -> Server[Any]:
     tools = load_all()
 
+    @functools.cache
+    def advertised() -> dict[str, types.Tool]:
+        """Every tool as MCP lists it, built once on first use: pydantic writes a JSON schema in
+        about a millisecond a tool, too slow for each listing and needless before the first."""
+        return {name: as_mcp_tool(spec) for name, spec in tools.items()}
+
     async def list_tools(ctx: Context, params: types.PaginatedRequestParams | None) -> types.ListToolsResult:
-        return types.ListToolsResult(tools=[as_mcp_tool(t) for t in tools.values()])
+        return types.ListToolsResult(tools=list(advertised().values()))
 
     async def call_tool(ctx: Context, params: types.CallToolRequestParams) -> types.CallToolResult:
         return await run_tool(db, params.name, params.arguments)
@@ -74,7 +81,7 @@ def build_server(db: Backend) -> Server[Any]:
         NAME,
         version=caw_lab.__version__,
         instructions=PROTOCOL,
-        get_tool_input_schema=lambda name: tools[name].input_schema() if name in tools else None,
+        get_tool_input_schema=lambda name: advertised()[name].input_schema if name in tools else None,
         on_list_tools=list_tools,
         on_call_tool=call_tool,
         on_list_resources=list_resources,

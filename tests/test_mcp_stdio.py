@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+import threading
 from pathlib import Path
 
+import anyio
+import anyio.to_thread
 import pytest
 from conftest import dump, make_workflow
 from mcp import Client
 from mcp_session import agent_protocol, call, refusal, run, stdio_params
 
 import caw_lab
+from caw_lab.mcp.stdio import PipeLines, PipeWriter
 from caw_lab.tools import MAX_TEXT_BYTES
 
 
@@ -90,3 +97,76 @@ def test_bad_input_is_refused_and_changes_nothing(db_path: Path, client: caw_lab
 
     run(scenario)
     assert dump(client.db) == before
+
+
+CLAIM = """
+import os, subprocess, sys
+from caw_lab.mcp.stdio import claimed_wire
+
+with claimed_wire() as wire:
+    print("stray print", flush=True)
+    subprocess.run(["sh", "-c", "echo child output"], check=True)
+    os.write(wire[1], b"on the wire\\n")
+    sys.stderr.write(os.read(wire[0], 100).decode())
+print("stdout restored", flush=True)
+"""
+
+
+def test_while_serving_stray_output_and_children_cannot_reach_the_wire() -> None:
+    done = subprocess.run([sys.executable, "-c", CLAIM], input="request\n", capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "on the wire\nstdout restored\n"
+    assert done.stderr.splitlines() == ["stray print", "child output", "request"]
+
+
+def test_a_file_on_stdin_is_left_to_the_sdk(tmp_path: Path) -> None:
+    script = "from caw_lab.mcp.stdio import claimed_wire\nwith claimed_wire() as wire:\n    print(wire)"
+    with open(tmp_path / "requests.jsonl", "w+") as stdin:
+        done = subprocess.run([sys.executable, "-c", script], stdin=stdin, capture_output=True, text=True, timeout=60)
+    assert done.stdout == "None\n", done.stderr
+
+
+def test_lines_are_whole_however_the_pipe_splits_them() -> None:
+    read_fd, write_fd = os.pipe()
+    os.set_blocking(read_fd, False)
+    pieces = [b'{"a":1}\n{"b":"\xc3', b'\xa9"}\n{"c"', b":3}"]
+
+    async def scenario() -> list[str]:
+        lines = PipeLines(read_fd)
+        got = []
+        for piece in pieces:
+            os.write(write_fd, piece)
+            await anyio.sleep(0.01)
+        os.close(write_fd)
+        async for line in lines:
+            got.append(line)
+        return got
+
+    try:
+        assert anyio.run(scenario) == ['{"a":1}\n', '{"b":"é"}\n', '{"c":3}']
+    finally:
+        os.close(read_fd)
+
+
+def test_a_write_larger_than_the_pipe_waits_for_the_reader() -> None:
+    read_fd, write_fd = os.pipe()
+    os.set_blocking(write_fd, False)
+    message = "x" * (2 * 1024 * 1024) + "\n"
+    received = bytearray()
+
+    def drain() -> None:
+        while chunk := os.read(read_fd, 1 << 16):
+            received.extend(chunk)
+
+    async def scenario() -> None:
+        reader = threading.Thread(target=drain)
+        reader.start()
+        await PipeWriter(write_fd).write(message)
+        os.close(write_fd)
+        await anyio.to_thread.run_sync(reader.join)
+
+    try:
+        anyio.run(scenario)
+    finally:
+        os.close(read_fd)
+    assert received.decode() == message

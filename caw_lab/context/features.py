@@ -55,11 +55,13 @@ def relative(values: np.ndarray) -> np.ndarray:
     return values / top if top > 0 else np.zeros_like(values)
 
 
-def file_sets(candidates: Sequence[dict[str, Any]]) -> list[set[str]]:
-    return [set(informative(c.get("files") or [])) for c in candidates]
+def file_sets(candidates: Sequence[dict[str, Any]]) -> list[list[str]]:
+    """Each item's informative files, deduplicated and sorted: every sum over them then runs in
+    one order, so features (and a model trained on them) do not vary with string hashing."""
+    return [sorted(set(informative(c.get("files") or []))) for c in candidates]
 
 
-def hub_features(files: list[set[str]]) -> tuple[np.ndarray, np.ndarray]:
+def hub_features(files: list[list[str]]) -> tuple[np.ndarray, np.ndarray]:
     """How likely a new task touches one of an item's files, judged by how often the others do."""
     n = max(len(files) - 1, 1)
     freq = Counter(f for fs in files for f in fs)
@@ -71,7 +73,7 @@ def hub_features(files: list[set[str]]) -> tuple[np.ndarray, np.ndarray]:
     return prior, top
 
 
-def affinity(files: list[set[str]], weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def affinity(files: list[list[str]], weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """For each item, the weight of the *other* items sharing a file with it: total and largest file."""
     mass: Counter[str] = Counter()
     for fs, w in zip(files, weights):
@@ -97,14 +99,14 @@ def feedback_weights(scores: np.ndarray, k: int = FEEDBACK_K) -> np.ndarray:
     return weights
 
 
-def path_match(query: set[str], candidates: Sequence[dict[str, Any]], files: list[set[str]]) -> np.ndarray:
+def path_match(query: set[str], candidates: Sequence[dict[str, Any]], files: list[list[str]]) -> np.ndarray:
     """IDF-weighted share of the query's words that name a part of an item's file paths."""
     paths = [set().union(*(path_words(f) for f in fs)) if fs else set() for fs in files]
     df = Counter(w for p in paths for w in p)
     n = len(candidates)
     out = np.zeros(n)
     for i, p in enumerate(paths):
-        out[i] = sum(math.log(1 + n / df[w]) for w in query & p)
+        out[i] = sum(math.log(1 + n / df[w]) for w in sorted(query & p))
     return out
 
 
@@ -128,7 +130,7 @@ def matrix(query: str, candidates: Sequence[dict[str, Any]], query_files: Sequen
     feedback_w = feedback_weights(bm25 + tfidf * (bm25.max() or 1.0))
     feedback, feedback_top = affinity(files, feedback_w)
     if declared:
-        direct = np.array([len(fs & declared) / len(declared) for fs in files])
+        direct = np.array([len(declared.intersection(fs)) / len(declared) for fs in files])
         feedback, feedback_top = np.maximum(feedback, direct), np.maximum(feedback_top, direct)
     columns = {
         "bm25": bm25, "bm25_rank": within_rank(bm25), "bm25_rel": relative(bm25),

@@ -10,7 +10,6 @@ the command), listing or help imports them all. Commands reach the database thro
 from __future__ import annotations
 
 import importlib
-import ipaddress
 import pkgutil
 from dataclasses import dataclass
 
@@ -92,25 +91,16 @@ def main(
 
 
 def serve(db: str, transport: str, host: str, port: int, token: str | None) -> None:
-    """Hand over to the MCP server, refusing a non-loopback bind without a token (DESIGN invariant 7)."""
-    if transport == "http" and not token and not is_loopback(host):
-        raise click.UsageError(f"--host {host} is reachable from other machines: pass --token (or CAW_TOKEN).")
-    try:
-        mcp = importlib.import_module("caw_lab.mcp")
-    except ModuleNotFoundError as exc:
-        if exc.name != "caw_lab.mcp":
-            raise
-        raise click.ClickException("The MCP server (caw_lab.mcp) is not available in this installation.") from None
+    """Hand over to the MCP server (imported here: no other command needs the SDK). Its refusal to
+    serve HTTP beyond loopback without a token (DESIGN invariant 7) is a usage error, exit status 2."""
+    from caw_lab import mcp
+
+    if transport == "http":
+        try:
+            mcp.require_token_off_loopback(host, token)
+        except CawError as err:
+            raise click.UsageError(f"{err.message}. {err.suggestion}") from None
     mcp.serve(db=db, transport=transport, host=host, port=port, token=token)
-
-
-def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def open_client() -> caw_lab.Client:

@@ -41,4 +41,4 @@ def serve(
         backend.close()
 
 
-__all__ = ["build_app", "build_server", "serve"]
+__all__ = ["build_app", "build_server", "require_token_off_loopback", "serve"]

@@ -10,7 +10,7 @@ AS_ROOT := $(filter 0,$(shell id -u))
 APT := DEBIAN_FRONTEND=noninteractive apt-get
 PYTEST_ARGS ?= -n auto
 
-.PHONY: install lab test bench docs chromium
+.PHONY: install lab test bench bench-mcp docs chromium
 
 install: $(INSTALLED)
 
@@ -32,6 +32,10 @@ test: install chromium
 
 bench: install
 	$(BIN)/python -m bench.engine
+	$(BIN)/python -m bench.mcp
+
+bench-mcp: install
+	$(BIN)/python -m bench.mcp
 
 docs: install
 	$(BIN)/caw docs --out docs

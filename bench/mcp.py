@@ -1,0 +1,149 @@
+"""How fast ``caw --server`` answers an MCP client over stdio: ``python -m bench.mcp``.
+
+Everything is measured from the official ``mcp`` SDK client, in ``legacy`` mode (the
+initialize handshake today's agents speak; ``ping`` exists only there), against the
+installed ``caw`` console script in a real subprocess — the way an agent sees the server,
+so each figure includes the client's own encoding and validation.
+
+- ``workflow_next_tasks`` on a 201-task workflow: one root, then 20 layers of 10 tasks,
+  each task depending on 2 tasks of the layer before (the first layer on the root).
+- ``task_load_context`` on a task with 50 checkpoints.
+- ``checkpoint_add`` on another task (so the context read above does not grow).
+- ``ping``, the protocol's floor.
+- start-up: spawn ``caw --server`` until the client's initialize completes, on a database
+  that already exists (the usual case: migrations have run).
+
+The reference figures are the TypeScript server's, measured the same way on this kind of
+machine. A loaded machine inflates every figure: the load average is printed with them.
+"""
+
+from __future__ import annotations
+
+import datetime
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import anyio
+from mcp import Client, StdioServerParameters
+
+from bench.engine import machine
+
+CAW = str(Path(sys.executable).with_name("caw"))
+LAYERS, WIDTH = 20, 10
+CHECKPOINTS = 50
+SAMPLES = 300
+STARTS = 10
+REFERENCE_MS = {
+    "workflow_next_tasks": 1.4,
+    "task_load_context": 0.9,
+    "checkpoint_add": 7.5,
+    "ping": 0.35,
+    "start-up": 540.0,
+}
+TARGET_MS = {**REFERENCE_MS, "start-up": 500.0}
+
+
+def plan() -> dict[str, Any]:
+    """The layered DAG: layer ``n`` task ``i`` waits on tasks ``i`` and ``i+1`` of layer ``n-1``."""
+    tasks: list[dict[str, Any]] = [{"name": "root"}]
+    for layer in range(1, LAYERS + 1):
+        for i in range(WIDTH):
+            before = ["root"] if layer == 1 else [f"L{layer - 1}.{i}", f"L{layer - 1}.{(i + 1) % WIDTH}"]
+            tasks.append({"name": f"L{layer}.{i}", "depends_on": before})
+    return {"summary": "bench", "tasks": tasks}
+
+
+def server(db: Path) -> StdioServerParameters:
+    return StdioServerParameters(command=CAW, args=["--db", str(db), "--server"])
+
+
+async def call(client: Client, name: str, /, **arguments: Any) -> Any:
+    result = await client.call_tool(name, arguments)
+    if result.is_error:
+        raise RuntimeError(f"{name} failed: {result.content[0].text}")
+    return result.structured_content
+
+
+async def timed(fn: Callable[[], Awaitable[Any]], samples: int = SAMPLES) -> list[float]:
+    """Milliseconds of each of ``samples`` calls, after ten warm-up calls."""
+    for _ in range(10):
+        await fn()
+    times = []
+    for _ in range(samples):
+        start = time.perf_counter()
+        await fn()
+        times.append((time.perf_counter() - start) * 1000)
+    return times
+
+
+async def start_task(client: Client, task_id: str, agent_id: str) -> None:
+    await call(client, "task_claim", task_id=task_id, agent_id=agent_id)
+    await call(client, "task_update_status", id=task_id, status="planning")
+    await call(client, "task_update_status", id=task_id, status="in_progress")
+
+
+async def latencies(db: Path) -> dict[str, list[float]]:
+    async with Client(server(db), mode="legacy") as client:
+        wf = await call(client, "workflow_create", name="bench", source_type="prompt", source_content="bench",
+                        max_parallel_tasks=WIDTH)
+        ids = {t["name"]: t["id"] for t in (await call(client, "workflow_set_plan", id=wf["id"], plan=plan()))["tasks"]}
+        got = {"workflow_next_tasks": await timed(lambda: call(client, "workflow_next_tasks", workflow_id=wf["id"]))}
+
+        agent = (await call(client, "agent_register", name="bench", runtime="custom"))["id"]
+        read, written = ids["root"], ids["L1.0"]
+        await start_task(client, read, agent)
+        for n in range(CHECKPOINTS):
+            await call(client, "checkpoint_add", task_id=read, type="progress", summary=f"step {n} of the root")
+        got["task_load_context"] = await timed(lambda: call(client, "task_load_context", task_id=read))
+
+        await call(client, "task_update_status", id=read, status="completed", outcome="done")
+        await start_task(client, written, agent)
+        got["checkpoint_add"] = await timed(
+            lambda: call(client, "checkpoint_add", task_id=written, type="progress", summary="bench step")
+        )
+        got["ping"] = await timed(client.session.send_ping)  # Client.send_ping warns that modern protocols drop it
+    return got
+
+
+async def start_ups(db: Path) -> list[float]:
+    """Spawn-to-initialized of ``STARTS`` fresh servers; each is shut down before the next starts."""
+    times = []
+    for _ in range(STARTS):
+        start = time.perf_counter()
+        async with Client(server(db), mode="legacy"):
+            times.append((time.perf_counter() - start) * 1000)
+    return times
+
+
+def percentiles(times: list[float]) -> tuple[float, float]:
+    return statistics.median(times), statistics.quantiles(times, n=20)[18]
+
+
+def table(results: dict[str, list[float]]) -> str:
+    """A markdown table: ours (p50 / p95) against the reference's median and our target."""
+    lines = ["| measure | caw-lab p50 ms | caw-lab p95 ms | reference p50 ms | target ms | met |",
+             "| --- | ---: | ---: | ---: | ---: | :---: |"]
+    for name, times in results.items():
+        p50, p95 = percentiles(times)
+        met = "yes" if p50 <= TARGET_MS[name] else "no"
+        lines.append(f"| {name} | {p50:.2f} | {p95:.2f} | {REFERENCE_MS[name]:g} | {TARGET_MS[name]:g} | {met} |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    print(f"machine: {machine()}, {datetime.date.today().isoformat()}")
+    print(f"MCP over stdio, SDK client in legacy mode; {SAMPLES} calls per tool, {STARTS} start-ups\n", flush=True)
+    with tempfile.TemporaryDirectory(prefix="caw-bench-mcp-") as tmp:
+        db = Path(tmp) / "bench.db"
+        results = anyio.run(latencies, db)
+        results["start-up"] = anyio.run(start_ups, db)
+    print(table(results))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -14,7 +14,10 @@ so each figure includes the client's own encoding and validation.
   that already exists (the usual case: migrations have run).
 
 The reference figures are the TypeScript server's, measured the same way on this kind of
-machine. A loaded machine inflates every figure: the load average is printed with them.
+machine. Baseline: the SDK's own low-level ``Server`` with no handlers on the SDK's stdio
+transport, pinged and started the same way (its start-ups alternate with ours), i.e. what
+the Python SDK costs before caw-lab adds anything — figures from a loaded machine, which
+inflates them all, can be read against it. The load average is printed with them.
 """
 
 from __future__ import annotations
@@ -46,6 +49,20 @@ REFERENCE_MS = {
     "start-up": 540.0,
 }
 TARGET_MS = {**REFERENCE_MS, "start-up": 500.0}
+BARE = "bare SDK server"
+BARE_SERVER = """
+import anyio
+from mcp.server import Server
+from mcp.server.stdio import stdio_server
+
+
+async def main():
+    server = Server("bare")
+    async with stdio_server() as (read_stream, write_stream):
+        await server.run(read_stream, write_stream, server.create_initialization_options())
+
+anyio.run(main)
+"""
 
 
 def plan() -> dict[str, Any]:
@@ -60,6 +77,10 @@ def plan() -> dict[str, Any]:
 
 def server(db: Path) -> StdioServerParameters:
     return StdioServerParameters(command=CAW, args=["--db", str(db), "--server"])
+
+
+def bare_server() -> StdioServerParameters:
+    return StdioServerParameters(command=sys.executable, args=["-c", BARE_SERVER])
 
 
 async def call(client: Client, name: str, /, **arguments: Any) -> Any:
@@ -106,17 +127,25 @@ async def latencies(db: Path) -> dict[str, list[float]]:
         got["checkpoint_add"] = await timed(
             lambda: call(client, "checkpoint_add", task_id=written, type="progress", summary="bench step")
         )
-        got["ping"] = await timed(client.session.send_ping)  # Client.send_ping warns that modern protocols drop it
+        got["ping"] = await pings(client)
+    async with Client(bare_server(), mode="legacy") as client:
+        got[f"ping, {BARE}"] = await pings(client)
     return got
 
 
-async def start_ups(db: Path) -> list[float]:
-    """Spawn-to-initialized of ``STARTS`` fresh servers; each is shut down before the next starts."""
-    times = []
+async def pings(client: Client) -> list[float]:
+    return await timed(client.session.send_ping)  # Client.send_ping warns that modern protocols drop ping
+
+
+async def start_ups(db: Path) -> dict[str, list[float]]:
+    """Spawn-to-initialized of ``STARTS`` fresh caw servers and as many bare ones, alternately;
+    each is shut down before the next starts."""
+    times: dict[str, list[float]] = {"start-up": [], f"start-up, {BARE}": []}
     for _ in range(STARTS):
-        start = time.perf_counter()
-        async with Client(server(db), mode="legacy"):
-            times.append((time.perf_counter() - start) * 1000)
+        for name, params in zip(times, (server(db), bare_server()), strict=True):
+            start = time.perf_counter()
+            async with Client(params, mode="legacy"):
+                times[name].append((time.perf_counter() - start) * 1000)
     return times
 
 
@@ -125,13 +154,16 @@ def percentiles(times: list[float]) -> tuple[float, float]:
 
 
 def table(results: dict[str, list[float]]) -> str:
-    """A markdown table: ours (p50 / p95) against the reference's median and our target."""
-    lines = ["| measure | caw-lab p50 ms | caw-lab p95 ms | reference p50 ms | target ms | met |",
+    """A markdown table: p50 and p95 against the reference's median and our target (none for the baseline)."""
+    lines = ["| measure | p50 ms | p95 ms | reference p50 ms | target ms | met |",
              "| --- | ---: | ---: | ---: | ---: | :---: |"]
     for name, times in results.items():
         p50, p95 = percentiles(times)
-        met = "yes" if p50 <= TARGET_MS[name] else "no"
-        lines.append(f"| {name} | {p50:.2f} | {p95:.2f} | {REFERENCE_MS[name]:g} | {TARGET_MS[name]:g} | {met} |")
+        if name in TARGET_MS:
+            versus = f"{REFERENCE_MS[name]:g} | {TARGET_MS[name]:g} | {'yes' if p50 <= TARGET_MS[name] else 'no'}"
+        else:
+            versus = "| |"
+        lines.append(f"| {name} | {p50:.2f} | {p95:.2f} | {versus} |")
     return "\n".join(lines)
 
 
@@ -141,7 +173,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="caw-bench-mcp-") as tmp:
         db = Path(tmp) / "bench.db"
         results = anyio.run(latencies, db)
-        results["start-up"] = anyio.run(start_ups, db)
+        results.update(anyio.run(start_ups, db))
     print(table(results))
 
 

@@ -42,15 +42,8 @@ def test_serving_workflow_tools_loads_no_heavy_library(db_path: Path) -> None:
     assert [name for name in loaded if is_heavy(name)] == []
 
 
-def test_loading_a_context_imports_the_engine_on_demand(client: caw_lab.Client) -> None:
-    wf = client.call("workflow_create", name="w", source_type="prompt", source_content="x")
-    task = client.call("workflow_set_plan", id=wf["id"], plan={"summary": "s", "tasks": [{"name": "a"}]})["tasks"][0]
-    context = client.call("task_load_context", task_id=task["id"], ranker="tfidf")
-    assert context["current_task"]["id"] == task["id"]
-    assert client.call("workflow_get_summary", id=wf["id"])["token_estimate"] > 0
-
-
-def test_sqlite_utils_view_is_built_on_first_use_on_the_same_connection(client: caw_lab.Client) -> None:
-    assert "db" not in vars(client.db)
-    assert "tasks" in client.db.db.table_names()
-    assert client.db.db.conn is client.db.conn
+def test_sqlite_utils_view_is_built_on_first_use_on_the_same_connection(db_path: Path) -> None:
+    with caw_lab.connect(db_path) as client:
+        assert "db" not in vars(client.db)
+        assert "tasks" in client.db.db.table_names()
+        assert client.db.db.conn is client.db.conn

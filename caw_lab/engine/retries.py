@@ -67,11 +67,15 @@ def parse(raw: Mapping[str, Any] | None, where: str) -> dict[str, Any]:
     return data
 
 
+def workflow_policy(workflow: Mapping[str, Any]) -> dict[str, Any]:
+    """The workflow's own ``retry`` config, checked."""
+    return parse((workflow.get("config") or {}).get("retry"), f"workflow {workflow['id']}")
+
+
 def policy_for(workflow: Mapping[str, Any], task: Mapping[str, Any]) -> RetryPolicy:
     """The policy that applies to ``task``: the workflow's ``retry`` config, overridden by the task's."""
-    base = parse((workflow.get("config") or {}).get("retry"), f"workflow {workflow['id']}")
     own = parse(task.get("retry_policy"), f"task {task['id']}")
-    return RetryPolicy.model_validate({**base, **own})
+    return RetryPolicy.model_validate({**workflow_policy(workflow), **own})
 
 
 def delay_ms(policy: RetryPolicy, attempt: int, rand: Callable[[], float] = random.random) -> int:

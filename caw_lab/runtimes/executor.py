@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from caw_lab.alerts.dispatch import AlertPump
-from caw_lab.engine import agents, claims, deadletter, executions, orchestration, recovery, tasks
+from caw_lab.engine import agents, claims, deadletter, executions, orchestration, recovery, retries, tasks
 from caw_lab.engine.events import head_seq
 from caw_lab.engine.rows import fetch
 from caw_lab.errors import CawError
@@ -84,6 +84,7 @@ class Executor:
         self.db: Backend = open_backend(db)
         self.workflow = fetch(self.db, "workflow", workflow_id)
         self.settings: ExecutionSettings = resolve(self.workflow, overrides)
+        retries.workflow_policy(self.workflow)
         self.overrides = dict(overrides or {})
         self.instances: dict[str, Runtime] = dict(runtimes or {})
         self.on_progress = on_progress

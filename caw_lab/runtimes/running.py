@@ -43,7 +43,11 @@ def db_target(db: Backend) -> str:
 def local(workflow_id: str) -> Executor | None:
     with _lock:
         found = _executors.get(workflow_id)
-    return found if found is not None and found.outcome is None and found.error is None else None
+    return found if found is not None and live(found) else None
+
+
+def live(executor: Executor) -> bool:
+    return executor.outcome is None and executor.error is None
 
 
 def start(db: str, workflow_id: str, overrides: Mapping[str, Any] | None = None,
@@ -51,7 +55,7 @@ def start(db: str, workflow_id: str, overrides: Mapping[str, Any] | None = None,
     """Run an executor in a background thread; returns once its first agents are started."""
     executor = Executor(db, workflow_id, overrides=overrides, runtimes=runtimes)
     with _lock:
-        if local(workflow_id) is not None:
+        if workflow_id in _executors and live(_executors[workflow_id]):
             raise executions.already_running(workflow_id)
         _executors[workflow_id] = executor
     thread = threading.Thread(target=run_quietly, args=(executor,), daemon=True, name=f"caw-executor-{workflow_id}")
@@ -141,7 +145,7 @@ def status(db: Backend, workflow_id: str) -> dict[str, Any]:
 def suspend_all() -> None:
     """At exit, suspend what still runs here rather than leave its tasks in progress."""
     with _lock:
-        running = [e for e in _executors.values() if e.outcome is None and e.error is None]
+        running = [e for e in _executors.values() if live(e)]
     for executor in running:
         executor.request_stop()
     for executor in running:

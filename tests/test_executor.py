@@ -50,7 +50,8 @@ def most_at_once(feed: list[dict[str, Any]]) -> tuple[int, int]:
 def assert_dependencies_respected(client: caw_lab.Client, workflow_id: str, feed: list[dict[str, Any]]) -> None:
     """No task was claimed or started before every task it depends on had completed."""
     tasks = client.call("workflow_get", id=workflow_id, include_tasks=True)["tasks"]
-    completed = {e["task_id"]: e["seq"] for e in feed if e["kind"] == "task.status" and e["payload"]["to"] == "completed"}
+    completed = {e["task_id"]: e["seq"] for e in feed
+                 if e["kind"] == "task.status" and e["payload"]["to"] == "completed"}
     for task in tasks:
         began = [e["seq"] for e in feed if e["task_id"] == task["id"] and (
             e["kind"] == "task.claimed" or (e["kind"] == "task.status" and e["payload"]["to"] == "planning"))]

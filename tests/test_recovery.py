@@ -61,7 +61,7 @@ def test_sigkilled_agent_is_recovered_and_its_task_finished_by_another(client: c
         pid = client.call("agent_get", id=holder)["metadata"]["pid"]
         killed_at = now_ms()
         os.kill(pid, signal.SIGKILL)
-        wait_for(lambda: client.call("task_get", id=victim)["stored_status"] == "pending", what="the task pending again")
+        wait_for(lambda: client.call("task_get", id=victim)["stored_status"] == "pending", what="pending again")
         assert now_ms() - killed_at <= timeout_ms + 1000
         task = client.call("task_get", id=victim)
         assert task["attempts"] == 1 and task["assigned_agent_id"] is None and "SIGKILL" in task["last_error"]

@@ -1,0 +1,90 @@
+"""``caw run`` and ``caw demo`` in real subprocesses: a run to the end, a failed run's exit
+code, Ctrl-C suspending and a second ``caw run`` resuming, a missing runtime refused."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import caw_lab
+from conftest import make_workflow
+
+TESTS = Path(__file__).resolve().parent
+CAW = str(Path(sys.executable).with_name("caw"))
+ENV = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(TESTS), os.environ.get("PYTHONPATH")]))}
+
+
+def caw(*args: str, env: dict[str, str] = ENV) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([CAW, *args], capture_output=True, text=True, timeout=300, env=env)
+
+
+def python_workflow(client: caw_lab.Client, work: str, tasks: list[dict[str, Any]], **retry: Any) -> str:
+    wf = make_workflow(client, tasks, max_parallel_tasks=3)
+    client.call("workflow_set_config", id=wf["id"], config={
+        "execution": {"runtime": "python", "runtimes": {"python": {"work": f"runtime_work:{work}"}},
+                      "poll_interval_ms": 20, "alerts": {"log": False}},
+        "retry": {"backoff_ms": 0, **retry}})
+    return wf["id"]
+
+
+def test_demo_runs_the_sample_workflow() -> None:
+    done = caw("demo")
+    assert done.returncode == 0, done.stderr
+    assert "completed: all 7 tasks done" in done.stdout
+    [blog] = [line for line in done.stdout.splitlines() if line.startswith("write-blog")]
+    assert "completed  1" in blog and "the review service timed out" in blog and "resumed at 'review'" in blog
+
+
+def test_run_executes_a_workflow_to_the_end(client: caw_lab.Client, db_path: Path) -> None:
+    workflow_id = python_workflow(client, "steady", [{"name": "a"}, {"name": "b", "depends_on": ["a"]}, {"name": "c"}])
+    done = caw("--db", str(db_path), "run", workflow_id, "--max-agents", "2")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().endswith("completed: all 3 tasks done")
+    assert client.call("workflow_get", id=workflow_id)["status"] == "completed"
+    [started] = client.call("events_list", workflow_id=workflow_id, kinds=["execution.started"])["events"]
+    assert started["payload"]["settings"]["max_agents"] == 2
+
+
+def test_run_exits_1_when_tasks_end_in_the_dead_letter_queue(client: caw_lab.Client, db_path: Path) -> None:
+    workflow_id = python_workflow(client, "always_fails", [{"name": "doomed"}], max_attempts=2)
+    done = caw("--db", str(db_path), "run", workflow_id)
+    assert done.returncode == 1
+    assert "failed: 1 task(s) in the dead-letter queue" in done.stdout
+    assert client.call("dlq_list", workflow_id=workflow_id)["dead_letters"][0]["attempts"] == 2
+
+
+def test_ctrl_c_suspends_and_run_again_resumes(client: caw_lab.Client, db_path: Path) -> None:
+    workflow_id = python_workflow(client, "patient", [{"name": "slow", "description": "wait"}, {"name": "quick"}])
+    process = subprocess.Popen([CAW, "--db", str(db_path), "run", workflow_id], env=ENV, text=True,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 120
+    while client.call("workflow_progress", workflow_id=workflow_id)["by_status"]["in_progress"] == 0:
+        assert time.monotonic() < deadline and process.poll() is None, "the run never started its slow task"
+        time.sleep(0.05)
+    process.send_signal(signal.SIGINT)
+    out, err = process.communicate(timeout=120)
+    assert process.returncode == 130, out + err
+    assert f"caw run {workflow_id}" in err
+    progress = client.call("workflow_progress", workflow_id=workflow_id)["by_status"]
+    assert progress["in_progress"] == 0 and progress["paused"] == 1
+    assert client.call("workflow_get", id=workflow_id)["status"] == "paused"
+
+    again = caw("--db", str(db_path), "run", workflow_id)
+    assert again.returncode == 0, again.stderr
+    slow = client.call("workflow_get", id=workflow_id, include_tasks=True)["tasks"][0]
+    assert slow["outcome"] == "finished after resuming"
+
+
+def test_run_refuses_a_runtime_that_is_not_installed(client: caw_lab.Client, db_path: Path, tmp_path: Path) -> None:
+    workflow_id = python_workflow(client, "steady", [{"name": "a"}])
+    done = caw("--db", str(db_path), "run", workflow_id, "--runtime", "codex", env={**ENV, "PATH": str(tmp_path)})
+    assert done.returncode == 1
+    error = json.loads(done.stderr)
+    assert error["code"] == "RUNTIME_UNAVAILABLE" and "`codex`" in error["message"]
+    assert client.call("workflow_get", id=workflow_id)["status"] == "ready"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 import math
 import os
@@ -13,11 +14,14 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
+import caw_lab
+import caw_lab.context
 from caw_lab.cli import main
-from caw_lab.context import evaluation, features, model, rankers, training
+from caw_lab.context import evaluation, features, loader, model, rankers, relevance, report, sources, training
 from caw_lab.context.bm25 import BM25
+from caw_lab.context.packing import Entry, load_order
 from caw_lab.context.text import informative, issues, path_words, words
-from tests.conftest import SHARED
+from tests.conftest import SHARED, make_workflow
 
 DATA = SHARED / "data" / "relevance"
 needs_data = pytest.mark.skipif(not DATA.is_dir(), reason=f"relevance data not present at {DATA}")
@@ -89,6 +93,86 @@ def test_ties_are_broken_by_recency_and_every_candidate_is_ranked() -> None:
              cand("f1", "filler", age=4), cand("f2", "words", age=5)]
     assert rankers.rank(rankers.BM25Ranker(), "same", cands) == ["new", "old", "mid", "f1", "f2"]
     assert rankers.rank(rankers.Recency(), "x", cands) == ["new", "mid", "old", "f1", "f2"]
+
+
+def test_length_baselines() -> None:
+    cands = [cand("long", "fix parser bug", age=1, tokens=90), cand("short", "fix parser", age=2, tokens=9),
+             cand("tie", "docs", age=3, tokens=9), cand("none", "unrelated words", age=4, tokens=3),
+             cand("f1", "filler", age=5, tokens=50), cand("f2", "more filler", age=6, tokens=60)]
+    assert rankers.rank(rankers.get("shortest"), "x", cands) == ["none", "short", "tie", "f1", "f2", "long"]
+    per_token = rankers.rank(rankers.get("bm25-per-token"), "parser bug", cands)
+    assert per_token[:2] == ["short", "long"] and per_token[2:] == ["tie", "none", "f1", "f2"]
+
+
+def test_load_order_takes_the_likeliest_then_relevance_per_token() -> None:
+    log_odds = np.array([3.0, 2.0, 1.0, 1.0, 0.0, -5.0])
+    costs = [500, 10, 400, 20, 10, 10]
+    ages = [6, 5, 4, 3, 2, 1]
+    # head of two by log-odds; then p/cost: 4 (0.5/10) > 3 (0.73/20) > 2 (0.73/400) > 5 (0.0067/10)
+    assert load_order(log_odds, costs, ages, head=2) == [0, 1, 4, 3, 2, 5]
+    assert load_order(np.array([1.0, 1.0]), [5, 500], [2, 1], head=2) == [1, 0]
+    assert load_order(np.array([1.0, 1.0, 1.0]), [5, 5, 500], [3, 2, 1], head=0) == [1, 0, 2]
+
+
+def many_candidates(n: int = 40) -> list[dict]:
+    topics = ["parser", "cli", "docs", "client", "tests"]
+    return [cand(f"c{i}", f"{topics[i % 5]} change {i} refs #{i % 7}", (f"pkg/{topics[i % 5]}.py",),
+                 age=i + 1, tokens=5 + (i * 37) % 200) for i in range(n)]
+
+
+def test_public_rank_is_a_permutation_in_load_order() -> None:
+    cands = many_candidates()
+    ranked = caw_lab.context.rank("fix the parser, refs #3", cands)
+    assert sorted(ranked) == sorted(c["id"] for c in cands) and len(set(ranked)) == len(cands)
+    scores = rankers.LearnedRanker().scores("fix the parser, refs #3", cands)
+    by_id = {c["id"]: i for i, c in enumerate(cands)}
+    head = [scores[by_id[cid]] for cid in ranked[:10]]
+    assert head == sorted(head, reverse=True) and min(head) >= max(scores[by_id[cid]] for cid in ranked[10:])
+    assert caw_lab.context.rank("anything", []) == []
+    assert "rank" in caw_lab.context.__all__
+
+
+def write_targets(folder: Path) -> list[dict]:
+    targets = []
+    for repo in ("one/a", "two/b"):
+        for k in range(3):
+            cands = many_candidates(20 + k)
+            relevant = [c["id"] for c in cands if c["files"] == ["pkg/parser.py"]]
+            targets.append(target(repo, cands, relevant, text=f"parser fix {k}"))
+    with gzip.open(folder / "synthetic.jsonl.gz", "wt") as out:
+        out.writelines(json.dumps(t) + "\n" for t in targets)
+    return targets
+
+
+def test_eval_scores_the_public_rank_as_its_learned_ranker(tmp_path: Path) -> None:
+    assert report.ranking("learned") is caw_lab.context.rank
+    targets = write_targets(tmp_path)
+    result = CliRunner().invoke(main, ["context", "eval", "--data", str(tmp_path), "--ranker", "learned"])
+    assert result.exit_code == 0, result.output
+    table = evaluation.evaluate(lambda t: caw_lab.context.rank(*evaluation.visible(t)), targets)["overall"]
+    row = next(line for line in result.output.splitlines() if line.startswith("| learned |"))
+    assert row == "| learned | " + " | ".join(f"{table[m]:.3f}" for m in evaluation.METRICS) + " |"
+
+
+@pytest.mark.sqlite_only
+def test_task_load_context_loads_prior_tasks_in_the_public_rank_order(client: caw_lab.Client) -> None:
+    topics = ["parser", "cli", "docs", "client", "tests"]
+    specs = [{"name": f"t{i}", "description": f"{topics[i % 5]} work {i}"} for i in range(16)]
+    wf = make_workflow(client, [*specs, {"name": "now", "description": "Fix the parser for quoted names"}])
+    for i, spec in enumerate(specs):
+        task_id = wf["tasks"][spec["name"]]
+        client.call("task_update_status", id=task_id, status="planning")
+        client.call("task_update_status", id=task_id, status="in_progress")
+        client.call("checkpoint_add", task_id=task_id, type="progress", summary="files",
+                    files_changed=[f"pkg/{topics[i % 5]}.py"])
+        client.call("task_update_status", id=task_id, status="completed",
+                    outcome=f"{topics[i % 5]} done " + "with details " * (i * 7 % 30))
+    loaded = client.call("task_load_context", task_id=wf["tasks"]["now"], max_tokens=50_000)
+    around = sources.gather(client.db, wf["tasks"]["now"])
+    items = [(Entry(t["id"], loader.prior_item(t, False), "task"), relevance.task_text(t), relevance.task_files(t),
+              t["updated_at"]) for t in around.prior]
+    expected = caw_lab.context.rank(relevance.query_of(around.task)[0], relevance.candidates(items))
+    assert [p["id"] for p in loaded["prior_tasks"]] == expected
 
 
 def test_file_features_need_no_target_files() -> None:

@@ -49,8 +49,9 @@ def train(data: str, out: str, limit: int | None) -> None:
 def evaluate(data: str, names: tuple[str, ...], model_path: str | None, limit: int | None, per_repo: bool) -> None:
     """Print recall@400/800/1600, NDCG@10 and MRR of the rankers, as the data's README defines them.
 
-    learned is the shipped model (training-set numbers on its own data); learned-loro
-    trains on all repositories but one and scores the one left out.
+    learned is caw_lab.context.rank, the order task_load_context loads in, with the
+    shipped model (training-set numbers on its own data); learned-loro ranks the same way
+    with a model trained on all repositories but one, scored on the one left out.
     """
     targets = list(evaluation.read_targets(data, limit))
     results = report.compare(names or report.NAMES, targets, model_path)

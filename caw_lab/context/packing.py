@@ -5,15 +5,28 @@ benchmark's recall@B packs), because a long item further down must not block sho
 useful ones. An item may carry a smaller alternative (a checkpoint's one-line form) used
 when the full one does not fit. Costs are each item's own compact-JSON tokens plus one
 for its separator; the loader checks the assembled payload's exact count afterwards.
+
+The order itself (``load_order``), when a ranker gives log-odds of relevance: the
+``HEAD`` likeliest items first, by probability, because an agent reads the top of a list
+most closely; then the rest by probability per token, the greedy answer to filling a
+budget with as many relevant items as possible, so that three short likely items are
+not crowded out by one long one that is only slightly likelier. ``HEAD`` is ten, the
+depth the relevance benchmark's NDCG reads, so the top of the list is exactly the
+model's order.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
+import numpy as np
+
 from caw_lab.context.tokens import count_json
+
+HEAD = 10
 
 
 @dataclass(frozen=True)
@@ -23,7 +36,7 @@ class Entry:
     kind: str = ""
     alternative: Any = None
 
-    @property
+    @cached_property
     def tokens(self) -> int:
         return count_json(self.value) + 1
 
@@ -50,3 +63,15 @@ def pack(entries: Sequence[Entry], budget: int) -> tuple[list[Entry], int]:
 def need(entries: Sequence[Entry]) -> int:
     """Tokens every entry would take in full."""
     return sum(e.tokens for e in entries)
+
+
+def load_order(log_odds: np.ndarray, costs: Sequence[int], ages: Sequence[int], head: int = HEAD) -> list[int]:
+    """Indices in the order to load them (rule in the module docstring); ties keep the newer item."""
+    n = len(ages)
+    likeliest = sorted(range(n), key=lambda i: (-log_odds[i], ages[i]))
+    if n <= head:
+        return likeliest
+    log_p = -np.logaddexp(0.0, -np.asarray(log_odds, dtype=float))
+    per_token = log_p - np.log(np.maximum(np.asarray(costs, dtype=float), 1.0))
+    rest = sorted(likeliest[head:], key=lambda i: (-per_token[i], ages[i]))
+    return likeliest[:head] + rest

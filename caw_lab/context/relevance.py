@@ -23,7 +23,6 @@ import numpy as np
 
 from caw_lab.context import rankers
 from caw_lab.context.packing import Entry
-from caw_lab.context.tokens import counter
 
 TELLING_CHECKPOINTS = frozenset({"decision", "error", "replan"})
 
@@ -52,12 +51,15 @@ def task_files(task: dict[str, Any]) -> list[str]:
 
 
 def candidates(items: Sequence[tuple[Entry, str, list[str], int]]) -> list[dict[str, Any]]:
-    """Benchmark-shaped candidates from (entry, text, files, timestamp); newest is age_rank 1."""
+    """Benchmark-shaped candidates from (entry, text, files, timestamp); newest is age_rank 1.
+
+    ``tokens`` is what the entry costs in the payload, as a benchmark candidate's tokens are
+    what it costs to load: the packing order weighs relevance against it.
+    """
     by_age = sorted(range(len(items)), key=lambda i: -items[i][3])
     age = {i: rank + 1 for rank, i in enumerate(by_age)}
-    enc = counter()
     return [
-        {"id": entry.key, "text": text, "files": files, "age_rank": age[i], "tokens": enc.count(text)}
+        {"id": entry.key, "text": text, "files": files, "age_rank": age[i], "tokens": entry.tokens}
         for i, (entry, text, files, _) in enumerate(items)
     ]
 
@@ -81,7 +83,7 @@ def order(
     items: Sequence[tuple[Entry, str, list[str], int, dict[str, Any]]],
     distance: dict[str, int] | None = None,
 ) -> list[Entry]:
-    """The entries best first: ranker score plus the workflow priors; ties keep the newer item."""
+    """The entries in load order (``rankers.order``) of ranker score plus the workflow priors."""
     if not items:
         return []
     query, query_files = query_of(task)
@@ -89,5 +91,4 @@ def order(
     scores = np.asarray(ranker.scores(query, cands, query_files), dtype=float)
     context_from = task.get("context_from") or []
     scores = scores + np.array([prior(e, raw, distance or {}, context_from) for e, _, _, _, raw in items])
-    best = sorted(range(len(items)), key=lambda i: (-scores[i], cands[i]["age_rank"]))
-    return [items[i][0] for i in best]
+    return [items[i][0] for i in rankers.order(ranker, scores, cands)]

@@ -1,19 +1,36 @@
 """Comparing rankers on the relevance benchmark: the table ``caw context eval`` prints.
 
-``learned`` is the shipped model: on the benchmark's own repositories its scores are
-training-set scores. ``learned-loro`` retrains the same recipe four times, each time
-leaving one repository out and scoring only that one: the figure to quote.
+``learned`` is ``caw_lab.context.rank``, the order ``task_load_context`` loads in, with
+the shipped model: on the benchmark's own repositories its scores are training-set
+scores. ``learned-loro`` ranks with the same function but retrains the model four times,
+each time leaving one repository out and scoring only that one: the figure to quote.
+``recency``, ``shortest``, ``bm25``, ``bm25-per-token`` and ``tfidf`` are the label-free
+baselines; ``oracle`` reads the labels, an upper bound.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from functools import partial
 from typing import Any
 
-from caw_lab.context import evaluation, rankers, training
+from caw_lab import context
+from caw_lab.context import evaluation, model, rankers, training
 
-NAMES = ("recency", "bm25", "tfidf", "learned", "learned-loro", "oracle")
+NAMES = ("recency", "shortest", "bm25", "bm25-per-token", "tfidf", "learned", "learned-loro", "oracle")
 Table = dict[str, dict[str, float]]
+RankIds = Callable[[str, list[dict[str, Any]]], list[str]]
+
+
+def ranking(name: str, model_path: str | None = None) -> RankIds:
+    """The ranker interface function ``name`` stands for: (target text, candidates) -> ids.
+
+    ``learned`` is ``caw_lab.context.rank`` itself (bound to the model at ``model_path``
+    when one is given).
+    """
+    if name == "learned":
+        return context.rank if model_path is None else partial(context.rank, model=model.load(model_path))
+    return partial(rankers.rank, rankers.get(name))
 
 
 def run(name: str, targets: Sequence[dict[str, Any]], model_path: str | None = None) -> Table:
@@ -22,8 +39,8 @@ def run(name: str, targets: Sequence[dict[str, Any]], model_path: str | None = N
         return evaluation.evaluate(evaluation.oracle, targets)
     if name == "learned-loro":
         return training.leave_one_repo_out(training.examples(targets))
-    ranker = rankers.LearnedRanker(model_path) if name == "learned" else rankers.get(name)
-    return evaluation.evaluate(lambda t: rankers.rank(ranker, *evaluation.visible(t)), targets)
+    ranked = ranking(name, model_path)
+    return evaluation.evaluate(lambda t: ranked(*evaluation.visible(t)), targets)
 
 
 def compare(names: Sequence[str], targets: Sequence[dict[str, Any]], model_path: str | None = None) -> dict[str, Table]:

@@ -75,3 +75,9 @@ def prune(db: Backend) -> int:
         "DELETE FROM context_summaries WHERE compressor_version != ? RETURNING content_hash", (compression.VERSION,)
     )])
     return len(rows[0])
+
+
+def clear(db: Backend) -> int:
+    """Delete every cached summary (all are rebuilt on demand); returns how many went."""
+    rows = db.batch([Statement("DELETE FROM context_summaries RETURNING content_hash")])
+    return len(rows[0])

@@ -90,6 +90,11 @@ def counter(encoding: str | None = None) -> TokenCounter:
     return _counter(encoding or os.environ.get(ENCODING_ENV) or DEFAULT_ENCODING)
 
 
+def clear() -> None:
+    """Forget every counter and its counts (``caches.clear``)."""
+    _counter.cache_clear()
+
+
 def count(text: str) -> int:
     return counter().count(text)
 

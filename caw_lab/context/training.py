@@ -17,6 +17,7 @@ import sklearn
 from sklearn.linear_model import LogisticRegression
 from sklearn.preprocessing import StandardScaler
 
+from caw_lab import context
 from caw_lab.context import evaluation, features
 from caw_lab.context.model import LinearModel
 
@@ -64,18 +65,16 @@ def fit(train: Sequence[Example], meta: dict[str, Any] | None = None) -> LinearM
     return LinearModel(features.NAMES, scaler.mean_, scale, clf.coef_[0], float(clf.intercept_[0]), info)
 
 
-def ranked(trained: LinearModel, example: Example) -> list[str]:
-    scores = trained.decision(example.features)
-    cands = example.target["candidates"]
-    return [cands[i]["id"] for i in sorted(range(len(cands)), key=lambda i: (-scores[i], cands[i]["age_rank"]))]
-
-
 def leave_one_repo_out(data: Sequence[Example]) -> dict[str, dict[str, float]]:
-    """Per-repository scores of models that never saw that repository, plus their macro mean."""
+    """Per-repository scores of models that never saw that repository, plus their macro mean.
+
+    Each held-out target is ranked by the public ``caw_lab.context.rank`` with the model
+    of its fold, so these are the figures of the very function ``task_load_context`` uses.
+    """
     by_target: dict[int, list[str]] = {}
     for held_out in sorted({e.repo for e in data}):
         trained = fit([e for e in data if e.repo != held_out])
         for e in data:
             if e.repo == held_out:
-                by_target[id(e.target)] = ranked(trained, e)
+                by_target[id(e.target)] = context.rank(*evaluation.visible(e.target), model=trained)
     return evaluation.evaluate(lambda t: by_target[id(t)], [e.target for e in data])

@@ -1,0 +1,20 @@
+"""Every cache the context engine keeps, and how to empty them all (a cold start on demand).
+
+- the summary cache: compressed sources in ``context_summaries`` (``summaries``);
+- per process: token counts by content hash (``tokens.counter``) and the loaded
+  relevance model (``model.load``).
+
+Nothing is lost by clearing them: each is rebuilt from its source on the next read. The
+context benchmark (``bench/context.py``) clears them to time a cold load.
+"""
+
+from __future__ import annotations
+
+from caw_lab.context import model, summaries, tokens
+from caw_lab.store.backend import Backend
+
+
+def clear(db: Backend) -> None:
+    summaries.clear(db)
+    tokens.clear()
+    model.load.cache_clear()

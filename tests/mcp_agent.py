@@ -41,7 +41,8 @@ async def work(client: Client, task_id: str, agent_id: str) -> None:
         await call(client, "task_update_status", id=task_id, status="planning")
     if current["status"] in ("pending", "planning"):
         await call(client, "task_set_plan", id=task_id, plan={"approach": "three steps", "steps": STEPS})
-    await call(client, "task_update_status", id=task_id, status="in_progress")
+    if current["status"] != "in_progress":
+        await call(client, "task_update_status", id=task_id, status="in_progress")
     done = set(resume.get("steps_done", []))
     for number, step in enumerate(STEPS, 1):
         if step in done:

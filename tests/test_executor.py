@@ -14,10 +14,15 @@ from typing import Any
 
 import pytest
 
+import anyio
+from mcp import Client
+from mcp.client.stdio import StdioServerParameters
+
 import caw_lab
 from caw_lab.errors import CawError
 from caw_lab.runtimes import Executor, PythonRuntime, running
 from conftest import dump, make_workflow
+from mcp_session import call, run
 from runtime_work import steady
 
 TESTS = Path(__file__).resolve().parent
@@ -180,3 +185,26 @@ def test_suspend_from_another_process_then_resume(client: caw_lab.Client, db_pat
     tasks = client.call("workflow_get", id=wf["id"], include_tasks=True)["tasks"]
     assert [t["outcome"] for t in tasks[:3]] == ["finished after resuming"] * 3
     assert running.local(wf["id"]) is None
+
+
+def test_workflow_start_over_mcp_runs_agents_in_the_server_process(client: caw_lab.Client, db_path: Path) -> None:
+    wf = make_workflow(client, [{"name": "a"}, {"name": "b", "depends_on": ["a"]}])
+    client.call("workflow_set_config", id=wf["id"], config={"execution": {
+        "runtime": "python", "runtimes": {"python": {"work": "runtime_work:steady"}}, "poll_interval_ms": 20}})
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(TESTS), os.environ.get("PYTHONPATH")]))}
+    server = StdioServerParameters(command=CAW, args=["--db", str(db_path), "--server"], env=env)
+
+    async def scenario() -> None:
+        async with Client(server) as session:
+            started = await call(session, "workflow_start", workflow_id=wf["id"])
+            assert started["success"] and started["runtime"] == "python"
+            deadline = time.monotonic() + 60
+            while client.call("workflow_execution_status", workflow_id=wf["id"])["status"] != "completed":
+                assert time.monotonic() < deadline, "the server's executor did not finish"
+                await anyio.sleep(0.05)
+            assert (await call(session, "workflow_execution_status", workflow_id=wf["id"]))["status"] == "completed"
+
+    run(scenario)
+    outcomes = [t["outcome"] for t in client.call("workflow_get", id=wf["id"], include_tasks=True)["tasks"]]
+    pids = {int(o.rsplit(" ", 1)[1]) for o in outcomes}
+    assert len(pids) == 1 and os.getpid() not in pids, "both agents ran in the MCP server's process"

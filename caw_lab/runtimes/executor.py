@@ -3,7 +3,7 @@
 One loop in one thread. Each turn it reaps agents that ended (their task settled by
 recovery: done, retried after backoff, or dead-lettered), stops attempts past the task
 timeout, heartbeats its live agents and itself, sweeps agents that went silent, and
-starts agents on tasks that may start now: tasks a suspension paused first, then
+starts agents on tasks that may start now: tasks a suspension paused first (their agent resumes them), then
 workflow_next_tasks' eligible tasks in plan order (dependencies done, parallel groups
 together), skipping tasks still inside their retry backoff. Each agent is registered
 and the task claimed (task_claim's compare-and-set) before its runtime starts it.
@@ -18,6 +18,7 @@ running tasks and releases all claims before the loop returns.
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import tempfile
 import threading
@@ -28,9 +29,10 @@ from pathlib import Path
 from typing import Any
 
 from caw_lab.alerts.dispatch import AlertPump
-from caw_lab.engine import agents, claims, deadletter, executions, orchestration, recovery, retries, tasks
+from caw_lab.engine import agents, claims, deadletter, executions, orchestration, recovery, retries
 from caw_lab.engine.events import head_seq
 from caw_lab.engine.rows import fetch
+from caw_lab.engine.workflows import require_status
 from caw_lab.errors import CawError
 from caw_lab.ids import now_ms
 from caw_lab.runtimes import registry
@@ -83,6 +85,7 @@ class Executor:
         self.workflow_id = workflow_id
         self.db: Backend = open_backend(db)
         self.workflow = fetch(self.db, "workflow", workflow_id)
+        require_status(self.workflow, executions.STARTABLE, "start executing")
         self.settings: ExecutionSettings = resolve(self.workflow, overrides)
         retries.workflow_policy(self.workflow)
         self.overrides = dict(overrides or {})
@@ -128,6 +131,8 @@ class Executor:
                 timeout_ms=self.settings.heartbeat_timeout_ms, pid=os.getpid(), host=socket.gethostname())
             pump = AlertPump.for_settings(self.target, self.settings.alerts, self.workflow_id, since)
             self.outcome = self.loop(since)
+            if self.outcome.status == "completed":
+                shutil.rmtree(self.workdir, ignore_errors=True)
             return self.outcome
         except BaseException as exc:
             self.error = exc
@@ -198,8 +203,6 @@ class Executor:
             agents.unregister(self.db, agent["id"])
             return False
         task = fetch(self.db, "task", task_id)
-        if task["status"] == "paused":
-            tasks.update_status(self.db, task_id, "in_progress")
         launch = Launch(task, self.workflow, agent["id"], self.target, self.cwd(task), self.workdir,
                         self.settings.run_options)
         try:

@@ -26,6 +26,7 @@ def test_every_migration_is_recorded_once(client: caw_lab.Client) -> None:
     assert all(r["applied_at"] > 0 for r in rows)
 
 
+@pytest.mark.sqlite_only
 def test_migrating_again_changes_nothing(client: caw_lab.Client) -> None:
     client.call("workflow_create", name="kept", source_type="prompt", source_content="x")
     before = dump(client.db)
@@ -59,6 +60,7 @@ def test_processes_opening_a_fresh_database_at_once_migrate_it_once(tmp_path: Pa
         db.close()
 
 
+@pytest.mark.sqlite_only
 def test_connections_use_wal_foreign_keys_and_a_busy_timeout(client: caw_lab.Client) -> None:
     assert client.db.scalar("PRAGMA journal_mode") == "wal"
     assert client.db.scalar("PRAGMA foreign_keys") == 1

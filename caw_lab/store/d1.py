@@ -4,11 +4,16 @@ D1 refuses BEGIN/SAVEPOINT, and the engine never needs them: a change is one bat
 (``{"batch": [...]}``), which D1 applies as one transaction. Only reads are retried on
 429/5xx/network errors; a write is never sent twice, since a lost reply may hide a
 change that was applied.
+
+D1's JSON carries numbers as doubles, so an integer parameter beyond 2**53 would reach
+the database as another number: such a parameter is refused before anything is sent.
 """
 
 from __future__ import annotations
 
+import functools
 import os
+import ssl
 import time
 from collections.abc import Sequence
 from typing import Any
@@ -23,6 +28,7 @@ DEFAULT_API = "https://api.cloudflare.com/client/v4"
 RETRIES = 4
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 READ_PREFIXES = ("SELECT", "WITH", "PRAGMA", "EXPLAIN")
+SAFE_INTEGER = 2**53 - 1
 
 
 class D1Backend(Backend):
@@ -31,6 +37,7 @@ class D1Backend(Backend):
         self.endpoint = f"{api.rstrip('/')}/accounts/{account_id}/d1/database/{database_id}/query"
         self.http = httpx.Client(
             headers={"Authorization": f"Bearer {token}"},
+            verify=_tls(),
             timeout=httpx.Timeout(30.0, connect=5.0),
             limits=httpx.Limits(max_keepalive_connections=4),
         )
@@ -51,16 +58,19 @@ class D1Backend(Backend):
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
         idempotent = sql.lstrip().upper().startswith(READ_PREFIXES)
-        return self._post({"sql": sql, "params": list(params)}, idempotent)[0]
+        return self._post({"sql": sql, "params": _exact(params)}, idempotent)[0]
 
     def batch(self, statements: Sequence[Statement]) -> list[list[Row]]:
-        body = {"batch": [{"sql": s.sql, "params": list(s.params)} for s in statements]}
+        body = {"batch": [{"sql": s.sql, "params": _exact(s.params)} for s in statements]}
         return self._post(body, idempotent=False)
 
     def close(self) -> None:
         self.http.close()
 
     def _post(self, body: dict[str, Any], idempotent: bool) -> list[list[Row]]:
+        if self.http.is_closed:
+            raise CawError("DATABASE_ERROR", "Cannot operate on a closed D1 connection", recoverable=False,
+                           suggestion="Open the database again (caw_lab.connect).")
         for attempt in range(RETRIES if idempotent else 1):
             try:
                 response = self.http.post(self.endpoint, json=body)
@@ -75,6 +85,20 @@ class D1Backend(Backend):
         raise AssertionError("unreachable")
 
 
+@functools.cache
+def _tls() -> ssl.SSLContext:
+    """One TLS context per process: loading the CA bundle takes longer than a D1 round trip."""
+    return httpx.create_ssl_context()
+
+
+def _exact(params: Sequence[Any]) -> list[Any]:
+    for value in params:
+        if isinstance(value, int) and abs(value) > SAFE_INTEGER:
+            raise CawError("INVALID_INPUT", f"{value} is too large for D1, whose JSON carries integers exactly "
+                           f"only up to {SAFE_INTEGER}", recoverable=True, suggestion="Use a smaller number.")
+    return list(params)
+
+
 def _results(response: httpx.Response) -> list[list[Row]]:
     try:
         payload = response.json()
@@ -84,7 +108,10 @@ def _results(response: httpx.Response) -> list[list[Row]]:
         raise CawError("D1_UNAUTHORIZED", _message(payload, response), recoverable=False,
                        suggestion="Check CAW_D1_TOKEN: it must be allowed to edit this D1 database.")
     if not payload.get("success"):
-        raise CawError("DATABASE_ERROR", _message(payload, response), recoverable=response.status_code >= 500,
+        message = _message(payload, response)
+        if "constraint failed" in message:
+            raise CawError("CONSTRAINT_VIOLATION", message, recoverable=False, suggestion="Check ids and unique names.")
+        raise CawError("DATABASE_ERROR", message, recoverable=response.status_code >= 500,
                        suggestion="D1 refused the statement; the change was not applied.")
     return [item.get("results") or [] for item in payload["result"]]
 

@@ -38,9 +38,10 @@ def applied(db: Backend) -> set[int]:
 def migrate(db: Backend) -> list[int]:
     """Bring the schema up to date; return the versions this call applied."""
     db.batch([Statement(BOOKKEEPING)])
+    already = applied(db)
     done: list[int] = []
     for version, script in available():
-        if version in applied(db):
+        if version in already:
             continue
         statements = [Statement(s) for s in split_statements(script)]
         statements.append(Statement("INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)", (version, now_ms())))

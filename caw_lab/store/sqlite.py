@@ -43,7 +43,6 @@ class SQLiteBackend(Backend):
         conn = sqlite3.connect(
             self.path, isolation_level=None, check_same_thread=False, timeout=BUSY_TIMEOUT_MS / 1000
         )
-        conn.row_factory = sqlite3.Row
         self._conn = conn
         self._lock = threading.RLock()
         self._turns = open(f"{self.path}-writers", "ab") if self.path != ":memory:" and fcntl else None
@@ -74,8 +73,8 @@ class SQLiteBackend(Backend):
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
         with self._lock:
             try:
-                return [dict(r) for r in self.conn.execute(sql, tuple(params)).fetchall()]
-            except sqlite3.Error as exc:
+                return _rows(self.conn.execute(sql, tuple(params)))
+            except (sqlite3.Error, OverflowError) as exc:
                 raise _as_caw_error(exc) from exc
 
     @contextmanager
@@ -94,10 +93,10 @@ class SQLiteBackend(Backend):
             conn = self.conn
             try:
                 conn.execute("BEGIN IMMEDIATE")
-                results = [[dict(r) for r in conn.execute(s.sql, s.params).fetchall()] for s in statements]
+                results = [_rows(conn.execute(s.sql, s.params)) for s in statements]
                 conn.execute("COMMIT")
                 return results
-            except sqlite3.Error as exc:
+            except (sqlite3.Error, OverflowError) as exc:
                 if conn.in_transaction:
                     conn.execute("ROLLBACK")
                 raise _as_caw_error(exc) from exc
@@ -109,8 +108,20 @@ class SQLiteBackend(Backend):
                 self._turns.close()
 
 
-def _as_caw_error(exc: sqlite3.Error) -> CawError:
+def _rows(cursor: sqlite3.Cursor) -> list[Row]:
+    """Rows as dicts, zipped from plain tuples: a third faster than ``dict(sqlite3.Row)``,
+    which matters when a 10,000-task workflow answers one query with every task."""
+    rows = cursor.fetchall()
+    if not rows:
+        return []
+    columns = [d[0] for d in cursor.description]
+    return [dict(zip(columns, row)) for row in rows]
+
+
+def _as_caw_error(exc: sqlite3.Error | OverflowError) -> CawError:
     text = str(exc)
+    if isinstance(exc, OverflowError):
+        return CawError("INVALID_INPUT", text, recoverable=True, suggestion="Use a number that fits in 64 bits.")
     if "locked" in text or "busy" in text:
         return CawError("DATABASE_BUSY", text, recoverable=True, suggestion="Retry in a moment.")
     if isinstance(exc, sqlite3.IntegrityError):

@@ -3,10 +3,11 @@
 One loop in one thread. Each turn it reaps agents that ended (their task settled by
 recovery: done, retried after backoff, or dead-lettered), stops attempts past the task
 timeout, heartbeats its live agents and itself, sweeps agents that went silent, and
-starts agents on tasks that may start now: tasks a suspension paused first (their agent resumes them), then
-workflow_next_tasks' eligible tasks in plan order (dependencies done, parallel groups
-together), skipping tasks still inside their retry backoff. Each agent is registered
-and the task claimed (task_claim's compare-and-set) before its runtime starts it.
+starts agents on tasks that may start now: first tasks a suspension paused (their new
+agent resumes them), then workflow_next_tasks' eligible tasks in plan order
+(dependencies done, parallel groups together), skipping tasks still inside their retry
+backoff. Each agent is registered and the task claimed (task_claim's compare-and-set)
+before its runtime starts it.
 
 The loop ends when every task is done (``completed``), when nothing can run any more
 (``failed`` if tasks sit in the dead-letter queue, the workflow then marked failed, else

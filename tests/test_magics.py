@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 import re
+import time
 from pathlib import Path
 from typing import Any
 
@@ -229,10 +230,21 @@ def test_new_from_template_fills_variables(ip: InteractiveShell, client: caw_lab
     assert value is None and "KEY=VALUE" in shown_html(out)
 
 
-def test_run_says_execution_is_not_available(ip: InteractiveShell, client: caw_lab.Client) -> None:
-    wf = make_workflow(client, [{"name": "a"}])
-    value, out = run(ip, f"run {wf['id']}")
-    assert value is None and "not available yet" in out.stdout and "%caw claim" in out.stdout
+def test_run_executes_with_a_runtime_and_status_reports_it(ip: InteractiveShell, client: caw_lab.Client) -> None:
+    wf = make_workflow(client, [{"name": "a"}, {"name": "b", "depends_on": ["a"]}])
+    client.call("workflow_set_config", id=wf["id"], config={"execution": {
+        "runtimes": {"python": {"work": "caw_lab.runtimes.demo:work"}}, "poll_interval_ms": 20,
+        "alerts": {"log": False}}})
+    started, _ = run(ip, f"run {wf['id']} --runtime python --max-agents 1")
+    assert started["success"] and started["runtime"] == "python" and "Started 1 agents" in started._repr_html_()
+    stop = time.monotonic() + 30
+    while client.call("workflow_get", id=wf["id"])["status"] != "completed":
+        assert time.monotonic() < stop, "the executor did not finish the workflow"
+        time.sleep(0.05)
+    status, _ = run(ip, f"status {wf['id']}")
+    assert status["progress"]["completed"] == 2 and "2/2" in status._repr_html_()
+    value, out = run(ip, f"resume {wf['id']}")
+    assert value is None and "NOT_SUSPENDED" in shown_html(out)
 
 
 def test_use_switches_the_database(ip: InteractiveShell, client: caw_lab.Client, tmp_path: Path) -> None:
@@ -245,8 +257,11 @@ def test_use_switches_the_database(ip: InteractiveShell, client: caw_lab.Client,
 def test_dag_returns_a_widget_with_a_selection(ip: InteractiveShell, client: caw_lab.Client) -> None:
     wf = make_workflow(client, [{"name": "a"}])
     widget, _ = run(ip, f"dag {wf['id']}")
-    assert widget.selected is None
-    widget.selected = wf["tasks"]["a"]
+    try:
+        assert widget.selected == "" and widget.workflow_id == wf["id"]
+        widget.selected = wf["tasks"]["a"]
+    finally:
+        widget.close()
 
 
 def test_workbench_opens_on_the_database_in_use(ip: InteractiveShell, tmp_path: Path) -> None:

@@ -127,17 +127,23 @@ def agents(session: LabSession, args: argparse.Namespace) -> Result:
     return Result(session.call("agent_list", **params), render.agents_html, "agents")
 
 
-def run(session: LabSession, args: argparse.Namespace) -> Result | None:
-    session.call("workflow_get", id=args.workflow)
-    try:
-        started = session.call("workflow_start", workflow_id=args.workflow)
-    except CawError as err:
-        if err.code != "NOT_IMPLEMENTED":
-            raise
-        print(f"Execution is not available yet: {err.message}\n"
-              f"Drive {args.workflow} by hand (%caw next, %caw claim, %caw done) or from an agent over MCP.")
-        return None
-    return Result(started, render.fields_html, "run")
+def run(session: LabSession, args: argparse.Namespace) -> Result:
+    options = {k: v for k, v in (("runtime", args.runtime), ("max_agents", args.max_agents), ("model", args.model))
+               if v is not None}
+    return Result(session.call("workflow_start", workflow_id=args.workflow, **options), render.started_html, "run")
+
+
+def status(session: LabSession, args: argparse.Namespace) -> Result:
+    return Result(session.call("workflow_execution_status", workflow_id=args.workflow), render.execution_html,
+                  "execution")
+
+
+def suspend(session: LabSession, args: argparse.Namespace) -> Result:
+    return Result(session.call("workflow_suspend", workflow_id=args.workflow), render.fields_html, "suspend")
+
+
+def resume(session: LabSession, args: argparse.Namespace) -> Result:
+    return Result(session.call("workflow_resume", workflow_id=args.workflow), render.fields_html, "resume")
 
 
 def plan(session: LabSession, args: argparse.Namespace) -> Result:

@@ -96,8 +96,16 @@ def build() -> MagicParser:
     agents = add("agents", commands.agents, "Registered agents with their heartbeat age.")
     agents.add_argument("--workflow", metavar="WF", help="Only agents working on WF.")
 
-    add("run", commands.run, "Start executing WF with agent runtimes.").add_argument(
-        "workflow", metavar="WF", help=WF_HELP)
+    run = add("run", commands.run, "Execute WF: agents are started for its ready tasks, watched and replaced.")
+    run.add_argument("workflow", metavar="WF", help=WF_HELP)
+    run.add_argument("--runtime", metavar="R", help="Runtime for tasks without their own (python, subprocess, "
+                     "claude_code, codex; default: the workflow's execution config).")
+    run.add_argument("--max-agents", type=int, metavar="N", help="Agents at once (default: max parallel tasks).")
+    run.add_argument("--model", metavar="M", help="Model for the LLM runtimes.")
+    for name, fn, text in (("status", commands.status, "How WF's execution stands: agents, progress, dead letters."),
+                           ("suspend", commands.suspend, "Stop WF's agents gracefully; its tasks are paused."),
+                           ("resume", commands.resume, "Start agents again on a suspended WF.")):
+        add(name, fn, text).add_argument("workflow", metavar="WF", help=WF_HELP)
 
     add("workbench", commands.workbench, "The Workbench: workflows, DAG, task detail, agents, inbox.").add_argument(
         "workflow", nargs="?", metavar="WF", help="The workflow to show first (default: the newest).")

@@ -263,3 +263,24 @@ def agents_table(data: Mapping[str, Any]) -> str:
 
 def agents_html(data: Mapping[str, Any]) -> str:
     return box(f"Agents ({len(data.get('agents', []))})", agents_table(data))
+
+
+def handles_table(agents: list[Mapping[str, Any]]) -> str:
+    rows = [(code(a.get("agentId")), code(a.get("taskId")), badge(a.get("status")), escape(str(a.get("runtime", ""))))
+            for a in agents]
+    return table(("agent", "task", "status", "runtime"), rows) if rows else ""
+
+
+def started_html(data: Mapping[str, Any]) -> str:
+    agents = data.get("agentHandles") or []
+    title = f"Started {len(agents)} agents ({escape(str(data.get('runtime', '')))})"
+    return box(title, handles_table(agents))
+
+
+def execution_html(data: Mapping[str, Any]) -> str:
+    progress = data.get("progress") or {}
+    bar = progress_bar(int(progress.get("completed") or 0), int(progress.get("totalTasks") or 0)) if progress else ""
+    dead = data.get("deadLetters") or []
+    dead_line = f"<div style='color:#c62828'>{len(dead)} dead-lettered tasks</div>" if dead else ""
+    title = f"Execution {badge(data.get('status'))} {escape(str(data.get('runtime') or ''))}"
+    return box(title, f"<div>{bar}</div>{dead_line}{handles_table(data.get('agents') or [])}")

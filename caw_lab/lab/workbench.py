@@ -27,13 +27,13 @@ def open_client(db: Client | str | os.PathLike[str] | None) -> Client:
     return current().client if db is None else caw_lab.connect(db)
 
 
-def task_graph(client: Client, workflow_id: str) -> widgets.DOMWidget:
+def task_graph(client: Client, workflow_id: str, live: bool = True) -> widgets.DOMWidget:
     """The DAG widget when its front end is installed, else the task list; both have ``selected``."""
     try:
         from caw_lab.lab.dag_widget import DagWidget
     except ImportError:
         return TaskList(client, workflow_id)
-    return DagWidget(client, workflow_id)
+    return DagWidget(client, workflow_id, live=live)
 
 
 class Workbench(widgets.VBox):
@@ -70,7 +70,7 @@ class Workbench(widgets.VBox):
         self.workflows.observe(lambda c: self.select_workflow(c["new"]), "selected")
         self.form.observe(lambda c: self.select_workflow(c["new"], refresh=True), "created")
         self.observe(lambda _: self.show_workflow(), "workflow_id")
-        self.observe(lambda c: setattr(self.detail, "task_id", c["new"]), "task_id")
+        self.observe(lambda c: self.show_task(c["new"]), "task_id")
         self.feed.subscribe(self.on_events)
         self.workflow_id = workflow_id or self.newest_workflow()
         if self.workflow_id is None:
@@ -80,8 +80,7 @@ class Workbench(widgets.VBox):
 
     @property
     def panels(self) -> list[Panel]:
-        graph = [self.graph] if isinstance(self.graph, Panel) else []
-        return [self.workflows, *graph, self.detail, self.agents, self.inbox, self.form]
+        return [self.workflows, self.detail, self.agents, self.inbox, self.form]
 
     def newest_workflow(self) -> str | None:
         listed = self.client.call("workflow_list", limit=1)["workflows"]
@@ -105,14 +104,22 @@ class Workbench(widgets.VBox):
             self.graph = None
             self.graph_slot.children = [widgets.HTML("<i>Create or select a workflow to see its tasks.</i>")]
             return
-        self.graph = task_graph(self.client, self.workflow_id)
+        self.graph = task_graph(self.client, self.workflow_id, live=False)
         self.graph.layout.width = "100%"
-        self.graph.observe(lambda c: setattr(self, "task_id", c["new"]), "selected")
+        self.graph.observe(lambda c: setattr(self, "task_id", c["new"] or None), "selected")
         self.graph_slot.children = [self.graph]
 
+    def show_task(self, task_id: str | None) -> None:
+        """Set from a click in the graph or from Python: the detail panel and the graph agree."""
+        self.detail.task_id = task_id
+        if self.graph is not None and self.graph.selected != (task_id or ""):
+            self.graph.selected = task_id or ""
+
     def on_events(self, events: list[dict[str, Any]]) -> None:
-        for panel in self.panels:
-            panel.on_events(events)
+        """One feed for the whole Workbench: the graph follows it too, rather than polling on its own."""
+        graph = self.graph
+        for listener in [*self.panels, *([graph] if graph is not None else [])]:
+            listener.on_events(events)
         if self.workflow_id is None:
             self.select_workflow(self.newest_workflow())
 

@@ -1,7 +1,8 @@
 """A workflow's tasks as a compact list, in plan order, each a button that selects it.
 
-It has the DAG widget's ``selected`` contract, so the Workbench treats both alike; it is
-the view used when the DAG widget's front end is not installed.
+It has the DAG widget's ``selected`` contract (a task id, ``""`` for none), so the
+Workbench treats both alike; it is the view used when the DAG widget's front end is not
+installed.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ BUTTON_STYLES = {"completed": "success", "in_progress": "info", "failed": "dange
 
 class TaskList(Panel):
     title = "Tasks"
-    selected = Unicode(None, allow_none=True)
+    selected = Unicode("")
 
     def __init__(self, client: Client, workflow_id: str, **kwargs: Any) -> None:
         self.workflow_id = workflow_id

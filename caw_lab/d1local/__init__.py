@@ -7,6 +7,7 @@ npm (``package.json`` beside this file) into a per-user cache on first use.
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import os
 import secrets
@@ -32,9 +33,17 @@ def runtime_dir() -> Path:
 
 
 def ensure_installed() -> Path:
+    """Install once per machine; processes starting at once (test workers) take turns on a lock."""
     target = runtime_dir()
-    if (target / "node_modules" / ".bin" / "node").exists():
-        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with open(f"{target}.lock", "w") as turn:
+        fcntl.flock(turn, fcntl.LOCK_EX)
+        if not (target / "node_modules" / ".bin" / "node").exists():
+            install(target)
+    return target
+
+
+def install(target: Path) -> None:
     npm = shutil.which("npm")
     if npm is None:
         raise CawError("NODE_MISSING", "npm is not installed", recoverable=True,
@@ -43,7 +52,6 @@ def ensure_installed() -> Path:
     for name in SOURCES:
         (target / name).write_bytes((resources.files(__name__) / name).read_bytes())
     subprocess.run([npm, "ci", "--no-audit", "--no-fund", "--loglevel=error"], cwd=target, check=True)
-    return target
 
 
 class LocalD1:

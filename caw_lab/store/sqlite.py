@@ -46,10 +46,13 @@ class SQLiteBackend(Backend):
         self._conn = conn
         self._lock = threading.RLock()
         self._turns = open(f"{self.path}-writers", "ab") if self.path != ":memory:" and fcntl else None
-        self._pragmas(conn)
+        with self._writer_turn():
+            self._pragmas(conn)
 
     @staticmethod
     def _pragmas(conn: sqlite3.Connection) -> None:
+        """Run in a writer's turn: switching a fresh file to WAL needs an exclusive lock and
+        fails at once, busy timeout or not, if another process is switching it too."""
         conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
         conn.execute("PRAGMA journal_mode = WAL")
         conn.execute("PRAGMA synchronous = NORMAL")

@@ -14,10 +14,14 @@ import caw_lab
 from caw_lab.client import Client
 from caw_lab.lab.feed import EventFeed
 from caw_lab.lab.panels import Agents, Inbox, Panel, TaskDetail, TaskList, WorkflowForm, WorkflowList
+from caw_lab.lab.panels.base import PANEL_LAYOUT
 from caw_lab.lab.session import current
 
 ROW = {"flex_flow": "row wrap", "align_items": "stretch", "width": "100%"}
-GRAPH = {"flex": "2 1 340px", "min_width": "0", "max_width": "100%", "margin": "2px"}
+GRAPH = {"flex": "4 1 480px", "min_width": "0", "max_width": "100%", "margin": "2px"}
+GRAPH_HEIGHT = 440
+"""The DAG gets the wide slot beside the workflow list; task detail, agents, inbox and the
+form share the row below, each wrapping under the others when the output area is narrow."""
 
 
 def open_client(db: Client | str | os.PathLike[str] | None) -> Client:
@@ -33,7 +37,7 @@ def task_graph(client: Client, workflow_id: str, live: bool = True) -> widgets.D
         from caw_lab.lab.dag_widget import DagWidget
     except ImportError:
         return TaskList(client, workflow_id)
-    return DagWidget(client, workflow_id, live=live)
+    return DagWidget(client, workflow_id, live=live, height=GRAPH_HEIGHT)
 
 
 class Workbench(widgets.VBox):
@@ -52,7 +56,7 @@ class Workbench(widgets.VBox):
         self.client = open_client(db)
         self._owns_client = db is not None and not isinstance(db, Client)
         self.feed = EventFeed(self.client, interval)
-        self.workflows = WorkflowList(self.client)
+        self.workflows = WorkflowList(self.client, layout={**PANEL_LAYOUT, "flex": "1 1 220px"})
         self.detail = TaskDetail(self.client)
         self.agents = Agents(self.client)
         self.inbox = Inbox(self.client)
@@ -63,8 +67,8 @@ class Workbench(widgets.VBox):
                               f"font-size:12px'>{escape(self.client.db.url)}</span>")
         super().__init__([
             header,
-            widgets.Box([self.workflows, self.graph_slot, self.detail], layout=ROW),
-            widgets.Box([self.agents, self.inbox, self.form], layout=ROW),
+            widgets.Box([self.workflows, self.graph_slot], layout=ROW),
+            widgets.Box([self.detail, self.agents, self.inbox, self.form], layout=ROW),
         ], layout={"width": "100%", "max_width": "100%"})
         self.add_class("caw-workbench")
         self.workflows.observe(lambda c: self.select_workflow(c["new"]), "selected")

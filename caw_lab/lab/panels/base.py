@@ -38,7 +38,8 @@ class Panel(widgets.VBox):
         self.problem = fitted_html()
         self.body = widgets.VBox(layout={"min_width": "0"})
         self._drawing = threading.RLock()
-        super().__init__([self.heading, self.problem, self.body], layout=PANEL_LAYOUT, **kwargs)
+        kwargs.setdefault("layout", PANEL_LAYOUT)
+        super().__init__([self.heading, self.problem, self.body], **kwargs)
         self.add_class("caw-panel")
         self.add_class(f"caw-{type(self).__name__.lower()}")
 

@@ -1,0 +1,50 @@
+// Bundles the widget into caw_lab/static/: the layout worker is built first and inlined
+// into the main bundle as text, so the widget needs one file and no worker URL.
+import * as esbuild from "esbuild";
+import { copyFile, mkdir } from "node:fs/promises";
+
+const OUT = "../caw_lab/static";
+const watch = process.argv.includes("--watch");
+
+async function workerSource() {
+  const built = await esbuild.build({
+    entryPoints: ["src/layout-worker.js"],
+    bundle: true,
+    minify: true,
+    format: "iife",
+    write: false,
+    legalComments: "none",
+  });
+  return built.outputFiles[0].text;
+}
+
+const inlineWorker = {
+  name: "inline-worker",
+  setup(build) {
+    build.onResolve({ filter: /^inline-worker:/ }, (args) => ({ path: args.path, namespace: "inline-worker" }));
+    build.onLoad({ filter: /.*/, namespace: "inline-worker" }, async () => ({
+      contents: await workerSource(),
+      loader: "text",
+    }));
+  },
+};
+
+const options = {
+  entryPoints: ["src/index.js"],
+  bundle: true,
+  minify: !watch,
+  format: "esm",
+  outfile: `${OUT}/dag_widget.js`,
+  plugins: [inlineWorker],
+  legalComments: "none",
+  target: ["es2020"],
+};
+
+await mkdir(OUT, { recursive: true });
+await copyFile("src/style.css", `${OUT}/dag_widget.css`);
+if (watch) {
+  const ctx = await esbuild.context(options);
+  await ctx.watch();
+} else {
+  await esbuild.build(options);
+}

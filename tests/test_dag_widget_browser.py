@@ -1,0 +1,194 @@
+"""The DAG widget in real JupyterLab, in Debian's Chromium, used as a person would.
+
+Screenshots go to ``CAW_SCREENSHOTS`` (default: the test's temporary folder).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import caw_lab
+from tests.conftest import make_workflow
+from tests.jupyter_lab import LabServer, launch, missing, open_notebook
+
+if missing():
+    pytest.skip(missing(), allow_module_level=True)
+from playwright.sync_api import sync_playwright  # noqa: E402
+
+pytestmark = pytest.mark.slow
+
+PLAN = [
+    {"name": "design schema"},
+    {"name": "api endpoints", "depends_on": ["design schema"], "parallel_group": "build"},
+    {"name": "web ui", "depends_on": ["design schema"], "parallel_group": "build"},
+    {"name": "docs", "depends_on": ["api endpoints"]},
+    {"name": "ship", "depends_on": ["docs", "web ui"]},
+]
+READY = '.caw-dag[data-ready="1"]'
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabServer]:
+    lab = LabServer(tmp_path_factory.mktemp("dag-lab"))
+    yield lab
+    lab.stop()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    with sync_playwright() as p:
+        chromium = launch(p)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser: Any) -> Iterator[Any]:
+    tab = browser.new_page(viewport={"width": 1200, "height": 900})
+    yield tab
+    tab.close()
+
+
+@pytest.fixture
+def shots(tmp_path: Path) -> Path:
+    folder = Path(os.environ.get("CAW_SCREENSHOTS") or tmp_path)
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+@pytest.fixture
+def workflow(db_path: Path) -> dict[str, Any]:
+    with caw_lab.connect(db_path) as client:
+        wf = make_workflow(client, PLAN, name="login feature")
+        design = wf["tasks"]["design schema"]
+        client.call("task_update_status", id=design, status="planning")
+        client.call("task_update_status", id=design, status="completed", outcome="Users table with password hashes")
+    return wf
+
+
+def show_widget(page: Any, server: LabServer, name: str, db_path: Path, workflow_id: str, selected: Path) -> Any:
+    """A fresh notebook showing the widget; the kernel writes ``selected`` into a file on every change."""
+    cell = (f"import caw_lab\nfrom caw_lab.lab.dag_widget import DagWidget\n"
+            f"w = DagWidget(caw_lab.connect({str(db_path)!r}), {workflow_id!r}, height=420)\n"
+            f"w.observe(lambda change: open({str(selected)!r}, 'w').write(change['new']), 'selected')\nw")
+    open_notebook(page, server, name, [cell])
+    page.wait_for_selector(READY, timeout=90_000)
+    widget = page.locator(".caw-dag").first
+    widget.scroll_into_view_if_needed()
+    return widget
+
+
+def node(page: Any, task_id: str) -> Any:
+    return page.locator(f'.caw-node[data-id="{task_id}"]')
+
+
+def drag(page: Any, source: str, target: str) -> None:
+    a, b = node(page, source).bounding_box(), node(page, target).bounding_box()
+    page.mouse.move(a["x"] + a["width"] / 2, a["y"] + a["height"] / 2)
+    page.mouse.down()
+    page.mouse.move(b["x"] + b["width"] / 2, b["y"] + b["height"] / 2, steps=8)
+    page.mouse.up()
+
+
+CHANGE = """
+import sys, time, caw_lab
+with caw_lab.connect(sys.argv[1]) as c:
+    c.call("task_update_status", id=sys.argv[2], status="planning")
+    print(time.time())
+"""
+
+
+def test_renders_hovers_and_shows_another_process_change_within_a_second(
+    page: Any, server: LabServer, db_path: Path, workflow: dict[str, Any], tmp_path: Path, shots: Path
+) -> None:
+    t = workflow["tasks"]
+    widget = show_widget(page, server, "live.ipynb", db_path, workflow["id"], tmp_path / "selected")
+    assert widget.get_attribute("data-renderer") == "svg"
+    statuses = {name: node(page, i).get_attribute("data-status") for name, i in t.items()}
+    assert statuses == {"design schema": "completed", "api endpoints": "pending", "web ui": "pending",
+                        "docs": "blocked", "ship": "blocked"}
+    assert page.locator(".caw-group-box[data-group='build']").count() == 1
+    assert page.locator("path.caw-edge").count() == 5
+    widget.screenshot(path=str(shots / "dag-small.png"))
+
+    node(page, t["design schema"]).hover()
+    tooltip = page.locator(".caw-dag-tooltip")
+    tooltip.get_by_text("Users table with password hashes").wait_for(timeout=5_000)
+    assert page.locator("path.caw-edge.is-lit").count() == 5, "hover lights every edge downstream"
+
+    done = subprocess.run([sys.executable, "-c", CHANGE, str(db_path), t["api endpoints"]],
+                          check=True, capture_output=True, text=True)
+    committed = float(done.stdout)
+    page.wait_for_function(
+        f"() => document.querySelector('.caw-node[data-id=\"{t['api endpoints']}\"]').dataset.status === 'planning'",
+        timeout=5_000, polling=20)
+    assert time.time() - committed < 1.0
+    widget.screenshot(path=str(shots / "dag-small-live.png"))
+
+
+def test_clicking_a_task_sets_selected_in_the_kernel(
+    page: Any, server: LabServer, db_path: Path, workflow: dict[str, Any], tmp_path: Path
+) -> None:
+    selected = tmp_path / "selected"
+    show_widget(page, server, "select.ipynb", db_path, workflow["id"], selected)
+    docs = workflow["tasks"]["docs"]
+    node(page, docs).click()
+    page.locator(".caw-dag-panel-name", has_text="docs").wait_for(timeout=5_000)
+    stop = time.monotonic() + 5
+    while time.monotonic() < stop and not (selected.exists() and selected.read_text() == docs):
+        time.sleep(0.05)
+    assert selected.read_text() == docs
+
+
+def test_drawing_edges_adds_them_and_a_cycle_is_refused_by_name(
+    page: Any, server: LabServer, db_path: Path, workflow: dict[str, Any], tmp_path: Path, shots: Path
+) -> None:
+    t = workflow["tasks"]
+    widget = show_widget(page, server, "edit.ipynb", db_path, workflow["id"], tmp_path / "selected")
+    drag(page, t["docs"], t["web ui"])
+    page.wait_for_selector(f'path.caw-edge[data-from="{t["docs"]}"][data-to="{t["web ui"]}"]', timeout=5_000)
+    drag(page, t["ship"], t["api endpoints"])
+    message = page.locator('.caw-dag-message[data-kind="error"]')
+    message.wait_for(timeout=5_000)
+    text = message.inner_text()
+    assert "DEPENDENCY_CYCLE" in text
+    assert "'api endpoints' cannot depend on 'ship': that would close the cycle 'api endpoints' -> 'ship' -> " in text
+    assert "-> 'docs' -> 'api endpoints'" in text
+    widget.screenshot(path=str(shots / "dag-cycle-refused.png"))
+    with caw_lab.connect(db_path) as client:
+        api = client.call("task_get", id=t["api endpoints"])
+    assert api["depends_on"] == [t["design schema"]]
+
+
+def test_a_5000_task_workflow_renders_on_canvas(
+    page: Any, server: LabServer, db_path: Path, tmp_path: Path, shots: Path
+) -> None:
+    stages, width = 100, 50
+    tasks = [{"name": f"s{s}-t{w}", "depends_on": [f"s{s - 1}-t{w}", f"s{s - 1}-t{(w * 7) % width}"] if s else None,
+              "parallel_group": f"stage-{s:03d}" if s % 2 == 0 else None} for s in range(stages) for w in range(width)]
+    for task in tasks:
+        if task["depends_on"]:
+            task["depends_on"] = sorted(set(task["depends_on"]))
+    with caw_lab.connect(db_path) as client:
+        wf = make_workflow(client, tasks, name="big")
+    widget = show_widget(page, server, "big.ipynb", db_path, wf["id"], tmp_path / "selected")
+    shown = page.evaluate("() => ({...document.querySelector('.caw-dag').dataset})")
+    assert shown["renderer"] == "canvas" and shown["tasks"] == "5000"
+    assert shown["nodes"] == str(50 + 2500), "the 50 parallel groups start collapsed"
+    print(f"5,000 tasks: first paint {shown['firstPaintMs']} ms, layout {shown['layoutMs']} ms ({shown['engine']})")
+    widget.screenshot(path=str(shots / "dag-5000.png"))
+    page.locator('button[data-action="groups"]').click()
+    page.wait_for_function("() => document.querySelector('.caw-dag').dataset.nodes === '5000'", timeout=60_000)
+    page.locator(".caw-dag-search").fill("s50-t7")
+    assert page.locator(".caw-dag-matches").inner_text() == "1 match"
+    page.locator(".caw-dag-search").press("Enter")
+    page.wait_for_timeout(300)
+    widget.screenshot(path=str(shots / "dag-5000-search.png"))

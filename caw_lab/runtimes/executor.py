@@ -99,6 +99,7 @@ class Executor:
         self.outcome: Outcome | None = None
         self.error: BaseException | None = None
         self.workdir = Path(tempfile.mkdtemp(prefix=f"caw-{workflow_id}-"))
+        """Agents' MCP configs and logs, for as long as the run lasts (a failure's log tail is in its error)."""
         self.last_beat = self.last_sweep = 0.0
         self.last_snapshot: Snapshot | None = None
 
@@ -132,8 +133,6 @@ class Executor:
                 timeout_ms=self.settings.heartbeat_timeout_ms, pid=os.getpid(), host=socket.gethostname())
             pump = AlertPump.for_settings(self.target, self.settings.alerts, self.workflow_id, since)
             self.outcome = self.loop(since)
-            if self.outcome.status == "completed":
-                shutil.rmtree(self.workdir, ignore_errors=True)
             return self.outcome
         except BaseException as exc:
             self.error = exc
@@ -145,6 +144,7 @@ class Executor:
             if pump:
                 pump.close()
             self.db.close()
+            shutil.rmtree(self.workdir, ignore_errors=True)
 
     def loop(self, since: int) -> Outcome:
         while True:

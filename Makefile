@@ -10,7 +10,7 @@ AS_ROOT := $(filter 0,$(shell id -u))
 APT := DEBIAN_FRONTEND=noninteractive apt-get
 PYTEST_ARGS ?= -n auto
 
-.PHONY: install lab test bench bench-mcp docs chromium
+.PHONY: install lab test bench bench-mcp bench-dag docs chromium widget
 
 install: $(INSTALLED)
 
@@ -39,6 +39,13 @@ bench-mcp: install
 
 docs: install
 	$(BIN)/caw docs --out docs
+
+# The DAG widget's front end: rebuild caw_lab/static/ from extension/src (commit both).
+widget:
+	cd extension && npm ci && npm test && npm run build
+
+bench-dag: install chromium
+	$(BIN)/python -m bench.dag_widget
 
 chromium:
 	@if command -v chromium >/dev/null 2>&1; then :; \

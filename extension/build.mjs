@@ -1,10 +1,12 @@
-// Bundles the widget into caw_lab/static/: the layout worker is built first and inlined
-// into the main bundle as text, so the widget needs one file and no worker URL.
+// Bundles the widget into caw_lab/static/ (or --outdir DIR): the layout worker is built
+// first and inlined into the main bundle as text, so the widget needs one file and no
+// worker URL. --watch rebuilds on every change (with ANYWIDGET_HMR=1 the kernel reloads it).
 import * as esbuild from "esbuild";
 import { copyFile, mkdir } from "node:fs/promises";
 
-const OUT = "../caw_lab/static";
-const watch = process.argv.includes("--watch");
+const args = process.argv.slice(2);
+const watch = args.includes("--watch");
+const OUT = args.includes("--outdir") ? args[args.indexOf("--outdir") + 1] : "../caw_lab/static";
 
 async function workerSource() {
   const built = await esbuild.build({

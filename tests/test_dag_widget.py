@@ -8,6 +8,8 @@ process making changes) is real.
 from __future__ import annotations
 
 import random
+import re
+import shutil
 import subprocess
 import sys
 import time
@@ -16,12 +18,13 @@ from pathlib import Path
 from typing import Any
 
 import comm
+import ipywidgets as widgets
 import pytest
 from comm.base_comm import BaseComm
 
 import caw_lab
-from caw_lab.lab.dag_state import Dag
-from caw_lab.lab.dag_widget import DagWidget
+from caw_lab.lab.dag_state import Dag, TaskColumns
+from caw_lab.lab.dag_widget import EDITS, DagWidget
 from tests.conftest import make_workflow
 
 PLAN = [
@@ -154,6 +157,24 @@ def test_the_live_thread_shows_changes_within_a_second_and_stops_on_close(
     assert not widget.feed.running
 
 
+def test_a_failed_read_is_repaired_by_the_next_batch(
+    widget: DagWidget, wf: dict[str, Any], client: caw_lab.Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The feed's cursor moves past a batch even when reading it fails (fault injected here)."""
+    def busy(*_: Any) -> None:
+        raise caw_lab.CawError("DATABASE_BUSY", "database is locked", recoverable=True)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(widget.source, "update", busy)
+        client.call("task_update_status", id=wf["tasks"]["design"], status="planning")
+        with pytest.raises(caw_lab.CawError):
+            widget.refresh()
+    assert widget.stale and widget.dag.rows[wf["tasks"]["design"]].status == "pending"
+    make_workflow(client, [{"name": "elsewhere"}], name="other")  # events of another workflow
+    widget.refresh()
+    assert not widget.stale and widget.dag.rows[wf["tasks"]["design"]].status == "planning"
+
+
 def test_incremental_updates_match_a_full_read(client: caw_lab.Client) -> None:
     names = [f"t{i}" for i in range(30)]
     plan = [{"name": n, "depends_on": [names[j] for j in {i // 2, i // 3} if j < i] or None,
@@ -247,3 +268,44 @@ def test_describe_sends_the_newest_checkpoint(widget: DagWidget, wf: dict[str, A
     sent = browser(widget, {"kind": "describe", "id": task})
     assert sent["id"] == task
     assert sent["checkpoint"]["summary"] == "drafted the schema" and sent["checkpoint"]["type"] == "progress"
+
+
+ROOT = Path(__file__).resolve().parents[1]
+EXTENSION = ROOT / "extension"
+NODE = shutil.which("node")
+
+
+def test_every_trait_and_edit_is_documented() -> None:
+    doc = (ROOT / "docs" / "dag_widget.md").read_text()
+    traits = [n for n, t in DagWidget.class_traits(sync=True).items()
+              if not n.startswith("_") and n not in widgets.DOMWidget.class_traits(sync=True)]
+    assert sorted(traits) == ["edges", "height", "rev", "selected", "tasks", "transitions", "workflow"]
+    missing = [n for n in [*traits, *EDITS, *TaskColumns.__annotations__] if f"`{n}`" not in doc]
+    assert not missing, f"docs/dag_widget.md does not mention {missing}"
+
+
+def test_browser_and_kernel_agree_on_the_contract() -> None:
+    graph = (EXTENSION / "src" / "graph.js").read_text()
+    columns = re.search(r"TASK_COLUMNS = \{(.*?)\};", graph, re.S)
+    assert columns is not None
+    assert re.findall(r"(\w+):", columns.group(1)) == list(TaskColumns.__annotations__)
+    index = (EXTENSION / "src" / "index.js").read_text()
+    for kind in ("delta", "snapshot", "reply", "description", "hello", "edit", "describe"):
+        assert f'"{kind}"' in index, kind
+    sources = " ".join(p.read_text() for p in (EXTENSION / "src").glob("*.js"))
+    assert all(f'"{action}"' in sources for action in EDITS)
+
+
+@pytest.mark.skipif(NODE is None, reason="node is not installed (apt-get install -y nodejs)")
+def test_front_end_unit_tests_pass() -> None:
+    done = subprocess.run([str(NODE), "--test", "test/"], cwd=EXTENSION, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+@pytest.mark.skipif(not (EXTENSION / "node_modules" / "esbuild").exists(),
+                    reason="front-end packages not installed: cd extension && npm ci")
+def test_the_committed_bundle_is_what_the_sources_build(tmp_path: Path) -> None:
+    subprocess.run([str(NODE), "build.mjs", "--outdir", str(tmp_path)], cwd=EXTENSION, check=True, timeout=120)
+    for name in ("dag_widget.js", "dag_widget.css"):
+        assert (tmp_path / name).read_bytes() == (ROOT / "caw_lab" / "static" / name).read_bytes(), (
+            f"caw_lab/static/{name} is stale: cd extension && npm run build")

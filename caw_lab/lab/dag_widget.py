@@ -93,6 +93,7 @@ class DagWidget(anywidget.AnyWidget):
         self.lock = threading.RLock()
         self.dag: Dag = self.source.read()
         self.revision = 0
+        self.stale = False
         super().__init__(workflow=self.source.workflow(), tasks=self.dag.columns(), edges=self.dag.edge_columns(),
                          rev=0, transitions={k: list(v) for k, v in TASK_TRANSITIONS.items()}, height=height,
                          **kwargs)
@@ -106,11 +107,20 @@ class DagWidget(anywidget.AnyWidget):
         self.feed.poll()
 
     def on_events(self, events: list[dict[str, Any]]) -> None:
+        """Apply a batch from the feed. The feed has moved past these events even if reading
+        fails (a busy database), so a failure marks the graph stale: the next batch of any
+        workflow's events reads it whole."""
         relevant = self.source.relevant(events)
-        if not relevant:
+        if not relevant and not self.stale:
             return
         with self.lock:
-            self.push(self.source.update(self.dag, relevant))
+            try:
+                new = self.source.read() if self.stale else self.source.update(self.dag, relevant)
+            except CawError:
+                self.stale = True
+                raise
+            self.stale = False
+            self.push(new)
             if any(e["kind"].startswith("workflow.") for e in relevant):
                 info = self.source.workflow()
                 if info != self.workflow:

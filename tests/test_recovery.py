@@ -270,3 +270,16 @@ def test_notebook_polls_and_subscribes_to_alerts(client: caw_lab.Client, db_path
     assert [a["alert"] for a in fresh] == ["agent_lost"] and fresh[0]["task_id"] == wf["tasks"]["a"]
     assert received[0].seq == fresh[0]["seq"] and "its process vanished" in received[0].message
     assert notebook.recent(client, since_seq=fresh[0]["seq"]) == []
+
+
+def test_an_attempt_past_the_task_timeout_is_stopped_and_counted(client: caw_lab.Client, db_path: Path) -> None:
+    wf = make_workflow(client, [{"name": "endless", "description": "wait"}])
+    client.call("workflow_set_config", id=wf["id"], config={
+        "execution": {"runtime": "python", "runtimes": {"python": {"work": "runtime_work:patient"}},
+                      "task_timeout_ms": 300, "stop_grace_ms": 2000, "poll_interval_ms": 20},
+        "retry": {"max_attempts": 1}})
+    started = time.monotonic()
+    assert Executor(str(db_path), wf["id"]).run().status == "failed"
+    assert time.monotonic() - started < 20
+    [entry] = client.call("dlq_list", workflow_id=wf["id"])["dead_letters"]
+    assert entry["error"] == "attempt timed out after 300 ms" and entry["attempts"] == 1

@@ -146,8 +146,8 @@ def test_quickstart_workbench_renders_follows_clicks_and_fits_a_phone(
 
     workbench = page.locator(".caw-workbench").first
     workbench.scroll_into_view_if_needed()
-    assert workbench.locator(".caw-workflowlist .widget-hprogress").count() == 1
-    assert workbench.locator(".caw-workflowlist").inner_text().count("4/4") == 1
+    sync_api.expect(workbench.locator(".caw-workflowlist")).to_contain_text("4/4", timeout=15_000)
+    sync_api.expect(workbench.locator(".caw-workflowlist .widget-hprogress")).to_have_count(1)
     workbench.screenshot(path=str(shots / "workbench.png"))
 
     click_task(page, "api")

@@ -14,7 +14,7 @@ import pytest
 
 import caw_lab
 from caw_lab.lab.feed import EventFeed
-from caw_lab.lab.panels import Agents, Inbox, TaskDetail, TaskList, WorkflowForm, WorkflowList
+from caw_lab.lab.panels import Agents, Inbox, TaskDetail, WorkflowForm, WorkflowList
 from caw_lab.lab.workbench import Workbench
 from tests.conftest import dump, make_workflow
 
@@ -181,7 +181,7 @@ def test_workbench_opens_on_the_newest_workflow_and_reprs_stably(client: caw_lab
     wf = make_workflow(client, [{"name": "b"}], name="newer")
     wb = Workbench(client, live=False)
     assert wb.workflow_id == wf["id"] and caw_lab.Workbench is Workbench
-    for widget in [wb, *wb.panels, *wb.workflows.rows.values()]:
+    for widget in [wb, wb.graph, *wb.panels, *wb.workflows.rows.values()]:
         text = repr(widget)
         assert text.startswith("<caw_lab ") and "0x" not in text and "wf_" not in text and "tk_" not in text
     wb.close()
@@ -193,14 +193,6 @@ def test_workbench_opens_a_database_by_path(client: caw_lab.Client, db_path: Pat
     assert wb.client is not client and wb.workflow_id == wf["id"]
     wb.close()
     client.call("workflow_get", id=wf["id"])  # the caller's own client stays open
-
-
-def test_task_graph_falls_back_to_the_task_list(client: caw_lab.Client) -> None:
-    wf = make_workflow(client, [{"name": "a"}, {"name": "b"}])
-    panel = TaskList(client, wf["id"])
-    panel.body.children[1].click()
-    assert panel.selected == wf["tasks"]["b"]
-    assert repr(panel) == "<caw_lab TaskList: 0/2 tasks done>"
 
 
 def test_live_workbench_shows_another_process_completing_a_task(client: caw_lab.Client, db_path: Path) -> None:

@@ -128,12 +128,7 @@ def run_all(page: Any, lab: dict[str, Any], notebook: str) -> None:
 
 
 def click_task(page: Any, name: str) -> None:
-    """Click the task's node in the DAG (or its row in the task list the Workbench falls back to)."""
-    node = page.locator(f".caw-workbench .caw-dag g.caw-node[data-name='{name}']")
-    if page.locator(".caw-workbench .caw-dag").count():
-        node.first.click()
-    else:
-        page.locator(".caw-workbench .caw-tasklist button", has_text=name).first.click()
+    page.locator(f".caw-workbench .caw-dag g.caw-node[data-name='{name}']").first.click()
 
 
 def test_quickstart_workbench_renders_follows_clicks_and_fits_a_phone(

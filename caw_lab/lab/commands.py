@@ -108,10 +108,10 @@ def context(session: LabSession, args: argparse.Namespace) -> Result:
 
 
 def dag(session: LabSession, args: argparse.Namespace) -> Any:
-    from caw_lab.lab.workbench import task_graph
+    from caw_lab.lab.dag_widget import DagWidget
 
     session.call("workflow_get", id=args.workflow)
-    return task_graph(session.client, args.workflow)
+    return DagWidget(session.client, args.workflow)
 
 
 def inbox(session: LabSession, args: argparse.Namespace) -> Result:

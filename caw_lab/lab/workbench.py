@@ -12,8 +12,9 @@ from traitlets import Unicode
 
 import caw_lab
 from caw_lab.client import Client
+from caw_lab.lab.dag_widget import DagWidget
 from caw_lab.lab.feed import EventFeed
-from caw_lab.lab.panels import Agents, Inbox, Panel, TaskDetail, TaskList, WorkflowForm, WorkflowList
+from caw_lab.lab.panels import Agents, Inbox, Panel, TaskDetail, WorkflowForm, WorkflowList
 from caw_lab.lab.panels.base import PANEL_LAYOUT
 from caw_lab.lab.session import current
 
@@ -29,15 +30,6 @@ def open_client(db: Client | str | os.PathLike[str] | None) -> Client:
     if isinstance(db, Client):
         return db
     return current().client if db is None else caw_lab.connect(db)
-
-
-def task_graph(client: Client, workflow_id: str, live: bool = True) -> widgets.DOMWidget:
-    """The DAG widget when its front end is installed, else the task list; both have ``selected``."""
-    try:
-        from caw_lab.lab.dag_widget import DagWidget
-    except ImportError:
-        return TaskList(client, workflow_id)
-    return DagWidget(client, workflow_id, live=live, height=GRAPH_HEIGHT)
 
 
 class Workbench(widgets.VBox):
@@ -61,7 +53,7 @@ class Workbench(widgets.VBox):
         self.agents = Agents(self.client)
         self.inbox = Inbox(self.client)
         self.form = WorkflowForm(self.client)
-        self.graph: widgets.DOMWidget | None = None
+        self.graph: DagWidget | None = None
         self.graph_slot = widgets.Box(layout=GRAPH)
         header = widgets.HTML(f"<b>caw-lab workbench</b> <span class='caw-workbench-db' style='color:#757575; "
                               f"font-size:12px'>{escape(self.client.db.url)}</span>")
@@ -108,7 +100,7 @@ class Workbench(widgets.VBox):
             self.graph = None
             self.graph_slot.children = [widgets.HTML("<i>Create or select a workflow to see its tasks.</i>")]
             return
-        self.graph = task_graph(self.client, self.workflow_id, live=False)
+        self.graph = DagWidget(self.client, self.workflow_id, live=False, height=GRAPH_HEIGHT)
         self.graph.layout.width = "100%"
         self.graph.observe(lambda c: setattr(self, "task_id", c["new"] or None), "selected")
         self.graph_slot.children = [self.graph]

@@ -4,8 +4,7 @@ from caw_lab.lab.panels.agents import Agents
 from caw_lab.lab.panels.base import Panel
 from caw_lab.lab.panels.inbox import Inbox
 from caw_lab.lab.panels.task_detail import TaskDetail
-from caw_lab.lab.panels.tasks import TaskList
 from caw_lab.lab.panels.workflow_form import WorkflowForm
 from caw_lab.lab.panels.workflows import WorkflowList
 
-__all__ = ["Agents", "Inbox", "Panel", "TaskDetail", "TaskList", "WorkflowForm", "WorkflowList"]
+__all__ = ["Agents", "Inbox", "Panel", "TaskDetail", "WorkflowForm", "WorkflowList"]

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import html
 import re
+import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -65,6 +67,19 @@ def test_load_ext_registers_both_magics(tmp_path: Path) -> None:
     assert "caw" in shell.magics_manager.magics["cell"]
     value, _ = run(shell, f"use {tmp_path / 'loaded.db'}")
     assert value["db"].endswith("loaded.db")
+
+
+def test_package_exports_the_notebook_entry_points_without_loading_widgets() -> None:
+    import caw_lab.lab
+    from caw_lab.lab.workbench import Workbench
+
+    assert {"Workbench", "load_ipython_extension"} <= set(caw_lab.__all__)
+    assert all(getattr(caw_lab, name) is not None for name in caw_lab.__all__)
+    assert caw_lab.Workbench is caw_lab.lab.Workbench is Workbench
+    assert caw_lab.load_ipython_extension is caw_lab.lab.load_ipython_extension
+    probe = "import sys, caw_lab; print(sorted(m for m in ('IPython', 'ipywidgets', 'anywidget') if m in sys.modules))"
+    loaded = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
+    assert loaded.strip() == "[]"
 
 
 def test_docstring_documents_every_subcommand_and_each_has_help() -> None:

@@ -17,7 +17,7 @@ from __future__ import annotations
 from typing import Any
 
 from caw_lab.engine.agents import GIVE_UP_AFTER, unfinished
-from caw_lab.engine.changes import Event, commit, raw, update
+from caw_lab.engine.changes import Event, Gated, commit, raw, update
 from caw_lab.engine.dag import blocked_sql
 from caw_lab.engine.rows import decode, fetch, placeholders, require
 from caw_lab.engine.states import CLAIMABLE_WORKFLOW_STATUSES, DONE_TASK_STATUSES
@@ -108,30 +108,40 @@ def release(db: Backend, task_id: str, agent_id: str, reason: str | None = None)
     """Only the holder may release; the task goes back to the pool, its status unchanged."""
     for _ in range(GIVE_UP_AFTER):
         state = read(db, task_id, agent_id)
-        holder = state["assigned_agent_id"]
-        if holder != agent_id:
-            raise CawError(
-                "NOT_CLAIM_HOLDER",
-                f"Task {task_id} is claimed by {holder}, not {agent_id}" if holder
-                else f"Task {task_id} is not claimed",
-                recoverable=False, suggestion="Only the agent holding a claim can release it.",
-            )
-        now = now_ms()
-        guard = Statement(
-            "UPDATE tasks SET assigned_agent_id = NULL, claimed_at = NULL, updated_at = ? "
-            "WHERE id = ? AND assigned_agent_id = ?",
-            (now, task_id, agent_id),
-        )
-        free_agent = raw(
-            "UPDATE agents SET status = CASE WHEN current_task_id = ? THEN 'online' ELSE status END, "
-            "current_task_id = CASE WHEN current_task_id = ? THEN NULL ELSE current_task_id END, "
-            "last_heartbeat = ?, updated_at = ? WHERE id = ? AND",
-            (task_id, task_id, now, now, agent_id),
-        )
+        require_holder(state, task_id, agent_id)
+        guard, free_agent = letting_go(task_id, agent_id)
         event = Event("task.released", state["workflow_id"], task_id, agent_id, {"reason": reason})
         if commit(db, event, guard=guard, then=[free_agent]) is not None:
             return {"success": True}
     raise conflict(f"Task {task_id} kept changing while releasing it")
+
+
+def require_holder(state: dict[str, Any], task_id: str, agent_id: str) -> None:
+    holder = state["assigned_agent_id"]
+    if holder != agent_id:
+        raise CawError(
+            "NOT_CLAIM_HOLDER",
+            f"Task {task_id} is claimed by {holder}, not {agent_id}" if holder
+            else f"Task {task_id} is not claimed",
+            recoverable=False, suggestion="Only the agent holding a claim can release it.",
+        )
+
+
+def letting_go(task_id: str, agent_id: str) -> tuple[Statement, Gated]:
+    """The guard that drops ``agent_id``'s claim, and the statement freeing that agent."""
+    now = now_ms()
+    guard = Statement(
+        "UPDATE tasks SET assigned_agent_id = NULL, claimed_at = NULL, updated_at = ? "
+        "WHERE id = ? AND assigned_agent_id = ?",
+        (now, task_id, agent_id),
+    )
+    free_agent = raw(
+        "UPDATE agents SET status = CASE WHEN current_task_id = ? THEN 'online' ELSE status END, "
+        "current_task_id = CASE WHEN current_task_id = ? THEN NULL ELSE current_task_id END, "
+        "last_heartbeat = ?, updated_at = ? WHERE id = ? AND",
+        (task_id, task_id, now, now, agent_id),
+    )
+    return guard, free_agent
 
 
 def available(db: Backend, agent_id: str, workflow_id: str | None = None, limit: int = 100) -> dict[str, Any]:

@@ -37,7 +37,7 @@ DONE_TASK_STATUSES = ("completed", "skipped")
 CLAIMABLE_WORKFLOW_STATUSES = ("ready", "in_progress", "failed")
 """Work is handed out only while a workflow runs (or is being retried after a failure):
 never while it is still being planned, paused, awaiting merge, or finished."""
-CHECKPOINT_TYPES = ("plan", "progress", "decision", "error", "recovery", "complete", "replan")
+CHECKPOINT_TYPES = ("plan", "progress", "decision", "error", "recovery", "complete", "replan", "handoff")
 
 
 def check_transition(kind: str, current: str, target: str) -> None:

@@ -10,7 +10,7 @@ from caw_lab.engine import checkpoints
 from caw_lab.store.backend import Backend
 from caw_lab.tools.registry import Params, tool
 
-CheckpointType = Literal["plan", "progress", "decision", "error", "recovery", "complete", "replan"]
+CheckpointType = Literal["plan", "progress", "decision", "error", "recovery", "complete", "replan", "handoff"]
 
 
 class CheckpointAdd(Params):

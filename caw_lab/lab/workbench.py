@@ -126,6 +126,8 @@ class Workbench(widgets.VBox):
     def close(self) -> None:
         """Stop following the feed (and close the database if this Workbench opened it)."""
         self.feed.stop()
+        if self.graph is not None:
+            self.graph.close()
         if self._owns_client:
             self.client.close()
         super().close()

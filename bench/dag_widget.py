@@ -42,8 +42,8 @@ def dataset(page: Any) -> dict[str, str]:
 
 
 def measure(page: Any, server: LabServer, db: Path, wf: dict[str, Any], size: int, out: Path) -> dict[str, Any]:
-    cells = [f"import caw_lab\nfrom caw_lab.lab.dag_widget import DagWidget\n"
-             f"w = DagWidget(caw_lab.connect({str(db)!r}), {wf['id']!r})\nw"]
+    cells = [(f"import caw_lab\nfrom caw_lab.lab.dag_widget import DagWidget\n"
+              f"w = DagWidget(caw_lab.connect({str(db)!r}), {wf['id']!r})\nw")]
     clicked = open_notebook(page, server, f"bench-{size}.ipynb", cells)
     page.wait_for_selector(READY, timeout=180_000)
     wall = time.monotonic() - clicked

@@ -286,7 +286,7 @@ def test_every_trait_and_edit_is_documented() -> None:
 
 def test_browser_and_kernel_agree_on_the_contract() -> None:
     graph = (EXTENSION / "src" / "graph.js").read_text()
-    columns = re.search(r"TASK_COLUMNS = \{(.*?)\};", graph, re.S)
+    columns = re.search(r"TASK_COLUMNS = \{(.*?)\};", graph, re.DOTALL)
     assert columns is not None
     assert re.findall(r"(\w+):", columns.group(1)) == list(TaskColumns.__annotations__)
     index = (EXTENSION / "src" / "index.js").read_text()
@@ -298,7 +298,8 @@ def test_browser_and_kernel_agree_on_the_contract() -> None:
 
 @pytest.mark.skipif(NODE is None, reason="node is not installed (apt-get install -y nodejs)")
 def test_front_end_unit_tests_pass() -> None:
-    done = subprocess.run([str(NODE), "--test", "test/"], cwd=EXTENSION, capture_output=True, text=True, timeout=120)
+    done = subprocess.run([str(NODE), "--test", "test/"], cwd=EXTENSION, capture_output=True, text=True, timeout=120,
+                          check=False)
     assert done.returncode == 0, done.stdout + done.stderr
 
 

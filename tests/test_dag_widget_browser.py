@@ -21,7 +21,7 @@ from tests.jupyter_lab import LabServer, launch, missing, open_notebook
 
 if missing():
     pytest.skip(missing(), allow_module_level=True)
-from playwright.sync_api import sync_playwright  # noqa: E402
+from playwright.sync_api import sync_playwright
 
 pytestmark = pytest.mark.slow
 

@@ -255,3 +255,39 @@ def test_a_reload_of_an_unchanged_task_tokenizes_nothing(client: caw_lab.Client,
     before = tokens.counter().encoded
     assert client.call("task_load_context", task_id=task_id, max_tokens=1500) == first
     assert tokens.counter().encoded == before
+
+
+def test_a_reload_reuses_the_workflow_snapshot_until_anything_is_written(
+    client: caw_lab.Client, project: dict[str, Any]
+) -> None:
+    import copy
+
+    from caw_lab.context import sources
+    from caw_lab.engine.events import head_seq
+
+    t = project["tasks"]
+    first = client.call("task_load_context", task_id=t["migrations"], max_tokens=8000)
+    kept = sources.snapshot(client.db, project["id"], head_seq(client.db))
+    assert sources.snapshot(client.db, project["id"], head_seq(client.db)) is kept
+    expected = copy.deepcopy(first)
+    first["prior_tasks"][0]["outcome"] = "changed by the caller"
+    first["current_task"]["files_likely_affected"].append("changed/by/caller.py")
+    assert client.call("task_load_context", task_id=t["migrations"], max_tokens=8000) == expected
+    finish(client, t["cli"], "Command line in cli/main.py", ["cli/main.py"])
+    assert sources.snapshot(client.db, project["id"], head_seq(client.db)) is not kept
+    after = client.call("task_load_context", task_id=t["migrations"], max_tokens=8000)
+    assert {p["name"]: p["outcome"] for p in after["prior_tasks"]}["cli"] == "Command line in cli/main.py"
+
+
+def test_clearing_the_caches_gives_a_cold_load_of_the_same_payload(
+    client: caw_lab.Client, project: dict[str, Any]
+) -> None:
+    from caw_lab.context import caches, tokens
+
+    task_id = project["tasks"]["migrations"]
+    warm = client.call("task_load_context", task_id=task_id)
+    caches.clear(client.db)
+    assert client.db.scalar("SELECT COUNT(*) FROM context_summaries") == 0
+    assert client.call("task_load_context", task_id=task_id) == warm
+    assert tokens.counter().encoded > 0
+    assert client.db.scalar("SELECT COUNT(*) FROM context_summaries") == 1

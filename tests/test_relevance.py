@@ -17,10 +17,13 @@ from click.testing import CliRunner
 import caw_lab
 import caw_lab.context
 from caw_lab.cli import main
-from caw_lab.context import evaluation, features, loader, model, rankers, relevance, report, sources, training
+from caw_lab.context import (
+    evaluation, features, loader, model, rankers, relevance, report, similarity, sources, training,
+)
 from caw_lab.context.bm25 import BM25
 from caw_lab.context.packing import Entry, load_order
 from caw_lab.context.text import informative, issues, path_words, words
+from caw_lab.engine.events import head_seq
 from tests.conftest import SHARED, make_workflow
 
 DATA = SHARED / "data" / "relevance"
@@ -168,7 +171,7 @@ def test_task_load_context_loads_prior_tasks_in_the_public_rank_order(client: ca
         client.call("task_update_status", id=task_id, status="completed",
                     outcome=f"{topics[i % 5]} done " + "with details " * (i * 7 % 30))
     loaded = client.call("task_load_context", task_id=wf["tasks"]["now"], max_tokens=50_000)
-    around = sources.gather(client.db, wf["tasks"]["now"])
+    around = sources.gather(client.db, wf["tasks"]["now"], head_seq(client.db))
     items = [(Entry(t["id"], loader.prior_item(t, False), "task"), relevance.task_text(t), relevance.task_files(t),
               t["updated_at"]) for t in around.prior]
     expected = caw_lab.context.rank(relevance.query_of(around.task)[0], relevance.candidates(items))
@@ -248,3 +251,20 @@ def test_eval_command_prints_the_table() -> None:
     assert lines[0] == "| ranker | recall@400 | recall@800 | recall@1600 | ndcg@10 | mrr |"
     assert lines[1].startswith("| bm25 |")
     assert lines[2].startswith("| oracle |") and lines[2].endswith("| 1.000 | 1.000 |")
+
+
+def test_tfidf_is_scikit_learns_fitted_on_the_documents_and_the_query() -> None:
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    docs = ["fix the parser", "parser cli cli tests", "docs only", "", "unicode névé parser"]
+    for query in ("parser cli", "cli cli unknown", "", "zzz"):
+        fitted = TfidfVectorizer(analyzer=words, sublinear_tf=True).fit_transform([*docs, query])
+        expected = (fitted[:-1] @ fitted[-1].T).toarray().ravel()
+        assert similarity.tfidf(query, docs) == pytest.approx(expected, abs=1e-12)
+
+
+def test_cached_item_words_are_the_documents_words() -> None:
+    cands = many_candidates(12) + [cand("p", "Rename", ("pkg/Parser-v2.py", "CHANGELOG.md"), age=13)]
+    x = features.matrix("parser v2 rename", cands)
+    docs = [similarity.document(c) for c in cands]
+    assert x[:, features.NAMES.index("bm25")] == pytest.approx(similarity.bm25("parser v2 rename", docs), abs=1e-12)

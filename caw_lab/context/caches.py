@@ -1,8 +1,9 @@
 """Every cache the context engine keeps, and how to empty them all (a cold start on demand).
 
 - the summary cache: compressed sources in ``context_summaries`` (``summaries``);
-- per process: token counts by content hash (``tokens.counter``) and the loaded
-  relevance model (``model.load``).
+- per process: token counts by content hash (``tokens.counter``), the loaded relevance
+  model (``model.load``), workflow snapshots by feed head (``sources``) and the
+  query-free work of ranking a set of items (``corpus``).
 
 Nothing is lost by clearing them: each is rebuilt from its source on the next read. The
 context benchmark (``bench/context.py``) clears them to time a cold load.
@@ -10,7 +11,7 @@ context benchmark (``bench/context.py``) clears them to time a cold load.
 
 from __future__ import annotations
 
-from caw_lab.context import model, summaries, tokens
+from caw_lab.context import corpus, model, sources, summaries, tokens
 from caw_lab.store.backend import Backend
 
 
@@ -18,3 +19,5 @@ def clear(db: Backend) -> None:
     summaries.clear(db)
     tokens.clear()
     model.load.cache_clear()
+    sources.clear()
+    corpus.clear()

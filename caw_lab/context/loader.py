@@ -19,6 +19,8 @@ rare case the per-item costs under-counted, rebuilt with a slightly smaller budg
 
 from __future__ import annotations
 
+import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,7 +28,7 @@ from caw_lab.context import budget as budgets
 from caw_lab.context import compression, delta, rankers, relevance, summaries
 from caw_lab.context.packing import Entry, need, pack
 from caw_lab.context.sources import Surroundings, gather
-from caw_lab.context.tokens import count_json, counter, with_estimate
+from caw_lab.context.tokens import count_json, counter, dumps, with_estimate
 from caw_lab.engine.events import head_seq
 from caw_lab.errors import CawError
 from caw_lab.store.backend import Backend
@@ -74,8 +76,8 @@ def load(
     ranker: str = "learned",
 ) -> dict[str, Any]:
     include = include or Include()
-    around = gather(db, task_id)
     cursor = head_seq(db)
+    around = gather(db, task_id, cursor)
     change = delta.since(db, around, since_seq) if since_seq is not None else None
     parts = build_parts(db, around, include, rankers.get(ranker), change)
     frame: dict[str, Any] = {}
@@ -83,7 +85,8 @@ def load(
         frame = {"delta": True, "since_seq": since_seq}
         cursor = change.cursor
     frame["cursor"] = cursor
-    return fit(parts, frame, choose_budget(around, parts, max_tokens))
+    payload = fit(parts, frame, choose_budget(around, parts, max_tokens))
+    return json.loads(dumps(payload))  # a copy: the caller may change it, the cached rows must not
 
 
 def choose_budget(around: Surroundings, parts: Parts, max_tokens: int | None) -> budgets.Budget:
@@ -246,8 +249,7 @@ def build_parts(
     deps = [t for t in around.dependencies if t["id"] in related_ids and keep("task", t)]
     sibs = [t for t in around.siblings if t["id"] in sibling_ids and keep("task", t)]
     parts.related = [Entry(t["id"], dependency_item(t), "dependency") for t in deps] + relevance.order(
-        ranker, task, [(Entry(t["id"], sibling_item(t), "sibling"), relevance.task_text(t),
-                        relevance.task_files(t), t["updated_at"], t) for t in sibs],
+        ranker, task, task_items(around, sibs, "sibling", sibling_item),
     )
     return parts
 
@@ -304,13 +306,35 @@ def pool_entries(
     ranker: rankers.Ranker, around: Surroundings, pool: list[dict[str, Any]], include: Include, keep: Any
 ) -> list[Entry]:
     """Prior tasks, memories and messages ranked together for the prior-tasks slice."""
-    items = [(Entry(t["id"], prior_item(t, include.prior_task_full), "task"), relevance.task_text(t),
-              relevance.task_files(t), t["updated_at"], t) for t in pool]
+    full = include.prior_task_full
+    items = task_items(around, pool, "task", prior_item_full if full else prior_item_short, variant=str(full))
     items += [(Entry(m["id"], memory_item(m), "memory"), f"{m['topic']}\n{m['content']}",
                memory_files(m), m["updated_at"], m) for m in around.memories if keep("memory", m)]
     items += [(Entry(m["id"], message_item(m), "message"), f"{m.get('subject') or ''}\n{m['body']}",
                [], m["created_at"], m) for m in around.messages if keep("message", m)]
     return relevance.order(ranker, around.task, items, around.distance)
+
+
+Item = tuple[Entry, str, list[str], int, dict[str, Any]]
+
+
+def task_items(
+    around: Surroundings, tasks: list[dict[str, Any]], kind: str, make: Callable[[dict[str, Any]], Any],
+    variant: str = "",
+) -> list[Item]:
+    """Tasks as rankable items (entry, text, files, timestamp, row), each built once per workflow
+    snapshot (``sources``): its rows do not change, and a reload reuses entries whose token
+    costs are known. Keyed by the encoding too, since costs and cut texts depend on it."""
+    encoding = counter().name
+    out = []
+    for t in tasks:
+        key = (kind, variant, encoding, t["id"])
+        item = around.memo.get(key)
+        if item is None:
+            item = around.memo[key] = (Entry(t["id"], make(t), kind), relevance.task_text(t),
+                                       relevance.task_files(t), t["updated_at"], t)
+        out.append(item)
+    return out
 
 
 def short(text: Any) -> Any:
@@ -321,6 +345,14 @@ def prior_item(task: dict[str, Any], full: bool) -> dict[str, Any]:
     item = compression.outcome(task, full)
     item["outcome"] = short(item["outcome"]) if not full else item["outcome"]
     return item
+
+
+def prior_item_full(task: dict[str, Any]) -> dict[str, Any]:
+    return prior_item(task, True)
+
+
+def prior_item_short(task: dict[str, Any]) -> dict[str, Any]:
+    return prior_item(task, False)
 
 
 def dependency_item(task: dict[str, Any]) -> dict[str, Any]:

@@ -56,11 +56,12 @@ def candidates(items: Sequence[tuple[Entry, str, list[str], int]]) -> list[dict[
     ``tokens`` is what the entry costs in the payload, as a benchmark candidate's tokens are
     what it costs to load: the packing order weighs relevance against it.
     """
-    by_age = sorted(range(len(items)), key=lambda i: -items[i][3])
-    age = {i: rank + 1 for rank, i in enumerate(by_age)}
+    stamps = np.array([at for _, _, _, at in items], dtype=float)
+    age = np.empty(len(items), dtype=np.int64)
+    age[np.argsort(-stamps, kind="stable")] = np.arange(1, len(items) + 1)
     return [
-        {"id": entry.key, "text": text, "files": files, "age_rank": age[i], "tokens": entry.tokens}
-        for i, (entry, text, files, _) in enumerate(items)
+        {"id": entry.key, "text": text, "files": files, "age_rank": int(a), "tokens": entry.tokens}
+        for (entry, text, files, _), a in zip(items, age.tolist())
     ]
 
 

@@ -3,11 +3,21 @@
 A service-layer read of the tables, a fixed handful of statements whatever the
 workflow's size. Nothing here writes. Each task also gets ``files_changed``: the union of
 the files its checkpoints recorded, which is what ties tasks together for the ranker.
+
+The workflow-sized part (every task with its files, the dependency edges) is the costly
+read: a thousand tasks carry twenty thousand checkpoints. It is kept per backend as a
+``Snapshot``, keyed by the change feed's head read *before* it is built. Every mutation
+writes exactly one event in the same transaction (DESIGN.md), so an unchanged head means
+unchanged tables, and a snapshot is never used once anything has been written since.
+Snapshots are shared: their rows are read, never modified.
 """
 
 from __future__ import annotations
 
-from collections import defaultdict, deque
+import json
+import threading
+import weakref
+from collections import OrderedDict, defaultdict, deque
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,6 +29,7 @@ from caw_lab.store.backend import Backend
 
 MEMORY_LIMIT = 200
 MESSAGE_LIMIT = 50
+SNAPSHOTS_PER_BACKEND = 8
 
 
 @dataclass
@@ -31,6 +42,8 @@ class Surroundings:
     distance: dict[str, int]
     memories: list[dict[str, Any]] = field(default_factory=list)
     messages: list[dict[str, Any]] = field(default_factory=list)
+    memo: dict[Any, Any] = field(default_factory=dict)
+    """Values derived from the shared rows, kept with their snapshot (``loader.task_items``)."""
 
     @property
     def prior(self) -> list[dict[str, Any]]:
@@ -51,25 +64,67 @@ class Surroundings:
         return [self.tasks[d] for d in self.depends_on if d in self.tasks]
 
 
-def gather(db: Backend, task_id: str) -> Surroundings:
-    task = fetch(db, "task", task_id)
-    workflow = fetch(db, "workflow", task["workflow_id"])
-    tasks = {r["id"]: decode(r) for r in db.query("SELECT * FROM tasks WHERE workflow_id = ?", (workflow["id"],))}
+@dataclass(frozen=True)
+class Snapshot:
+    """A workflow's tasks (with ``files_changed``) and dependency edges as of one feed head."""
+
+    tasks: dict[str, dict[str, Any]]
+    edges: dict[str, list[str]]
+    memo: dict[Any, Any] = field(default_factory=dict)
+
+
+_snapshots: weakref.WeakKeyDictionary[Backend, OrderedDict[tuple[str, int], Snapshot]] = weakref.WeakKeyDictionary()
+_lock = threading.Lock()
+
+
+def gather(db: Backend, task_id: str, head: int) -> Surroundings:
+    """Everything around ``task_id``; ``head`` is the change feed's head, read before this."""
+    workflow = fetch(db, "workflow", fetch(db, "task", task_id)["workflow_id"])
+    shared = snapshot(db, workflow["id"], head)
     trail = [decode(r) for r in db.query(
         "SELECT * FROM checkpoints WHERE task_id = ? AND rolled_back = 0 ORDER BY sequence", (task_id,))]
-    tasks[task_id]["resume"] = resume_point(tasks[task_id], trail)
-    attach_files(db, workflow["id"], tasks)
-    edges = dependency_edges(db, workflow["id"])
+    task = {**shared.tasks[task_id]}
+    task["resume"] = resume_point(task, trail)
     return Surroundings(
         workflow=workflow,
-        task=tasks[task_id],
+        task=task,
         checkpoints=trail,
-        tasks=tasks,
-        depends_on=edges.get(task_id, []),
-        distance=ancestors(edges, task_id),
+        tasks=shared.tasks,
+        depends_on=shared.edges.get(task_id, []),
+        distance=ancestors(shared.edges, task_id),
         memories=memories_for(db, workflow["id"]),
         messages=messages_for(db, task_id),
+        memo=shared.memo,
     )
+
+
+def snapshot(db: Backend, workflow_id: str, head: int) -> Snapshot:
+    """The workflow's snapshot at feed head ``head``, read from the tables unless kept.
+
+    Tool calls run on worker threads, so the bookkeeping is locked; two threads missing
+    at once both read, and the second one's copy is kept (they are equal).
+    """
+    key = (workflow_id, head)
+    with _lock:
+        kept = _snapshots.setdefault(db, OrderedDict())
+        found = kept.get(key)
+        if found is not None:
+            kept.move_to_end(key)
+            return found
+    tasks = {r["id"]: decode(r) for r in db.query("SELECT * FROM tasks WHERE workflow_id = ?", (workflow_id,))}
+    attach_files(db, workflow_id, tasks)
+    made = Snapshot(tasks, dependency_edges(db, workflow_id))
+    with _lock:
+        kept[key] = made
+        if len(kept) > SNAPSHOTS_PER_BACKEND:
+            kept.popitem(last=False)
+    return made
+
+
+def clear() -> None:
+    """Forget every snapshot (``caches.clear``)."""
+    with _lock:
+        _snapshots.clear()
 
 
 def attach_files(db: Backend, workflow_id: str, tasks: dict[str, dict[str, Any]]) -> None:
@@ -79,10 +134,10 @@ def attach_files(db: Backend, workflow_id: str, tasks: dict[str, dict[str, Any]]
         "WHERE t.workflow_id = ? AND c.files_changed IS NOT NULL AND c.rolled_back = 0 ORDER BY c.task_id, c.sequence",
         (workflow_id,),
     )
+    lists = json.loads("[" + ",".join(r["files_changed"] for r in rows) + "]")  # one parse, not one per row
     found: dict[str, dict[str, None]] = defaultdict(dict)
-    for r in rows:
-        for f in decode(r)["files_changed"] or []:
-            found[r["task_id"]][f] = None
+    for r, files in zip(rows, lists):
+        found[r["task_id"]].update(dict.fromkeys(files or ()))
     for tid, task in tasks.items():
         task["files_changed"] = list(found.get(tid, {}))
 

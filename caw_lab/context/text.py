@@ -37,10 +37,13 @@ def issues(text: str) -> set[str]:
     return set(ISSUE.findall(text))
 
 
+UBIQUITOUS_NAME = re.compile("|".join(fnmatch.translate(g) for g in UBIQUITOUS))
+DOCS_INDEX = re.compile(fnmatch.translate("docs/index.*"))
+
+
 def is_ubiquitous(path: str) -> bool:
     lower = path.lower()
-    base = lower.rsplit("/", 1)[-1]
-    return fnmatch.fnmatch(lower, "docs/index.*") or any(fnmatch.fnmatch(base, g) for g in UBIQUITOUS)
+    return bool(DOCS_INDEX.match(lower) or UBIQUITOUS_NAME.match(lower.rsplit("/", 1)[-1]))
 
 
 def informative(files: Iterable[str]) -> list[str]:

@@ -67,7 +67,13 @@ class TokenCounter:
         return self.count(dumps(value))
 
     def truncate(self, text: str, max_tokens: int, marker: str = " …[truncated]") -> str:
-        """``text`` cut so that it plus ``marker`` fits ``max_tokens``; unchanged when it fits."""
+        """``text`` cut so that it plus ``marker`` fits ``max_tokens``; unchanged when it fits.
+
+        Every token is at least one byte, so a text of no more UTF-8 bytes than ``max_tokens``
+        fits without being tokenized.
+        """
+        if len(text) <= max_tokens // 4 or len(text.encode("utf-8", "surrogatepass")) <= max_tokens:
+            return text
         if self.count(text) <= max_tokens:
             return text
         room = max_tokens - self.count(marker)

@@ -38,7 +38,8 @@ def racer(db_path: str, workflow_id: str, start: Barrier, results: Any, name: st
         results.put({"agent_id": agent_id, "won": won, "lost": lost})
 
 
-def race(db_path: Path, workflow_id: str) -> list[dict[str, Any]]:
+def race(db_path: Path | str, workflow_id: str) -> list[dict[str, Any]]:
+    """Run the racers on ``db_path``, a SQLite file or a D1 URL, and collect what each won."""
     ctx = multiprocessing.get_context("spawn")
     start, results = ctx.Barrier(PROCESSES + 1), ctx.Queue()
     processes = [

@@ -55,13 +55,19 @@ def install(target: Path) -> None:
 
 
 class LocalD1:
-    """Start with ``start()`` (or ``with``), stop with ``stop()``: SIGTERM, so workerd frees its port."""
+    """Start with ``start()`` (or ``with``), stop with ``stop()``: SIGTERM, so workerd frees its port.
 
-    def __init__(self, persist: Path, databases: Iterable[str] = ("local",), port: int = 0) -> None:
+    Node and its workerd child run in a process group of their own, so ``kill()`` can crash
+    the whole server at once, as a failing machine would, leaving no workerd behind.
+    """
+
+    def __init__(
+        self, persist: Path, databases: Iterable[str] = ("local",), port: int = 0, token: str | None = None
+    ) -> None:
         self.persist = Path(persist)
         self.databases = list(databases)
         self.port = port
-        self.token = secrets.token_hex(16)
+        self.token = token or secrets.token_hex(16)
         self.process: subprocess.Popen[str] | None = None
 
     def start(self) -> LocalD1:
@@ -69,7 +75,7 @@ class LocalD1:
         args = [str(self.port), str(self.persist), ",".join(self.databases), self.token]
         self.process = subprocess.Popen(
             [str(home / "node_modules" / ".bin" / "node"), str(home / "server.mjs"), *args],
-            stdout=subprocess.PIPE, text=True, cwd=home,
+            stdout=subprocess.PIPE, text=True, cwd=home, start_new_session=True,
         )
         self.port = self._await_ready()
         return self
@@ -100,8 +106,17 @@ class LocalD1:
             try:
                 self.process.wait(timeout=15)
             except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+                self.kill()
+        self.process = None
+
+    def kill(self) -> None:
+        """SIGKILL node and workerd together: a crash, with no chance to finish a request."""
+        if self.process:
+            try:
+                os.killpg(self.process.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            self.process.wait()
         self.process = None
 
     def __enter__(self) -> LocalD1:

@@ -225,7 +225,28 @@ export class DagView {
     if (!fromKernel) this.kernel.select(this.selected);
     if (this.selected) this.kernel.describe(this.selected);
     this.refreshChrome();
+    this.reveal(this.selected);
     this.redrawHighlight();
+  }
+
+  /** Pan so the selected task is on screen and not under the task panel. */
+  reveal(id) {
+    const node = id && this.scene?.byId.get(this.scene.rep.get(id));
+    if (!node) return;
+    const panel = this.panel.element.hidden ? 0 : this.panel.element.offsetWidth;
+    const [left, top] = this.view.toScreen(node.x, node.y);
+    const [right, bottom] = this.view.toScreen(node.x + node.w, node.y + node.h);
+    const room = this.view.width - panel - 16;
+    if (left >= 8 && right <= room && top >= 8 && bottom <= this.view.height - 8) return;
+    if (right - left > room - 8 || left < 8 || top < 8 || bottom > this.view.height - 8) {
+      const [cx, cy] = [node.x + node.w / 2, node.y + node.h / 2];
+      this.centreOn(cx, cy, this.view.k);
+      this.view.panBy(-panel / 2, 0);
+    } else {
+      this.autoFit = false;
+      this.view.panBy(room - right, 0);
+    }
+    this.redrawView();
   }
 
   search(query) {
@@ -349,6 +370,8 @@ export class DagView {
         this.hoverAt(sx, sy);
         this.redrawHighlight();
         if (drag && drag.target) this.connect(drag.from, drag.target);
+      } else if (event.shiftKey && this.selected && this.selected !== press.node.id) {
+        this.connect(this.selected, press.node.id);
       } else {
         this.select(press.node.id);
       }

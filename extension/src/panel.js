@@ -47,7 +47,8 @@ export class Panel {
       h("div", { class: "caw-dag-section" }, `Needed by (${downstream.length})`),
       h("ul", { class: "caw-dag-list" }, downstream.map((id) => h("li", {},
         h("a", { href: "#", onclick: (e) => (e.preventDefault(), this.actions.select(id)) }, name(id))))),
-      h("div", { class: "caw-dag-hint" }, "Drag from one task onto another to make the second wait for the first."),
+      h("div", { class: "caw-dag-hint" },
+        "Drag from one task onto another, or Shift+click a task, to make it wait for the first."),
     );
   }
 

@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 AS_ROOT := $(filter 0,$(shell id -u))
 APT := DEBIAN_FRONTEND=noninteractive apt-get
-PYTEST_ARGS ?= -n auto
+PYTEST_ARGS ?= -n auto --timeout 300
 
 .PHONY: install lab test bench bench-mcp bench-dag docs chromium widget
 

@@ -157,6 +157,25 @@ def test_the_live_thread_shows_changes_within_a_second_and_stops_on_close(
     assert not widget.feed.running
 
 
+def test_following_pauses_while_no_view_is_shown_and_catches_up(
+    client: caw_lab.Client, wf: dict[str, Any]
+) -> None:
+    widget = DagWidget(client, wf["id"], interval=0.25)
+    browser(widget, {"kind": "hello", "rev": 0})
+    browser(widget, {"kind": "hello", "rev": 0})
+    browser(widget, {"kind": "bye"})
+    assert widget.feed.running, "one view is still shown"
+    browser(widget, {"kind": "bye"})
+    assert not widget.feed.running
+    client.call("task_update_status", id=wf["tasks"]["design"], status="planning")
+    time.sleep(0.4)
+    assert widget.dag.rows[wf["tasks"]["design"]].status == "pending", "nobody is watching"
+    snapshot = browser(widget, {"kind": "hello", "rev": 0})
+    assert widget.feed.running
+    assert snapshot["kind"] == "snapshot" and snapshot["tasks"]["statuses"][0] == "planning"
+    widget.close()
+
+
 def test_a_failed_read_is_repaired_by_the_next_batch(
     widget: DagWidget, wf: dict[str, Any], client: caw_lab.Client, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -290,7 +309,7 @@ def test_browser_and_kernel_agree_on_the_contract() -> None:
     assert columns is not None
     assert re.findall(r"(\w+):", columns.group(1)) == list(TaskColumns.__annotations__)
     index = (EXTENSION / "src" / "index.js").read_text()
-    for kind in ("delta", "snapshot", "reply", "description", "hello", "edit", "describe"):
+    for kind in ("delta", "snapshot", "reply", "description", "hello", "bye", "edit", "describe"):
         assert f'"{kind}"' in index, kind
     sources = " ".join(p.read_text() for p in (EXTENSION / "src").glob("*.js"))
     assert all(f'"{action}"' in sources for action in EDITS)

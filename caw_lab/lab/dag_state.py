@@ -101,6 +101,13 @@ class Hello(TypedDict):
     rev: int
 
 
+class Bye(TypedDict):
+    """Browser -> kernel: a view went away. With no view left the kernel stops following the
+    feed until the next ``Hello``."""
+
+    kind: Literal["bye"]
+
+
 class Describe(TypedDict):
     """Browser -> kernel: the hover card or panel wants a task's newest checkpoint."""
 

@@ -97,6 +97,8 @@ class DagWidget(anywidget.AnyWidget):
         super().__init__(workflow=self.source.workflow(), tasks=self.dag.columns(), edges=self.dag.edge_columns(),
                          rev=0, transitions={k: list(v) for k, v in TASK_TRANSITIONS.items()}, height=height,
                          **kwargs)
+        self.live = live
+        self.views = 0
         self.on_msg(self.on_message)
         self.feed.subscribe(self.on_events)
         if live:
@@ -136,11 +138,28 @@ class DagWidget(anywidget.AnyWidget):
     def on_message(self, _: Any, msg: dict[str, Any], buffers: list[bytes]) -> None:
         kind = msg.get("kind")
         if kind == "hello":
-            self.resync(msg.get("rev"))
+            self.shown(msg.get("rev"))
+        elif kind == "bye":
+            self.hidden()
         elif kind == "edit":
             self.send(self.edit(msg.get("request", 0), str(msg.get("action")), msg.get("args") or {}))
         elif kind == "describe":
             self.describe(str(msg.get("id")))
+
+    def shown(self, rev: Any) -> None:
+        """A view rendered: follow the feed again if no view was left, and bring it up to date."""
+        self.views += 1
+        if self.live and not self.feed.running:
+            self.refresh()
+            self.feed.start()
+        self.resync(rev)
+
+    def hidden(self) -> None:
+        """A view went away (its cell re-run or cleared): with none left, stop polling until one
+        renders again, so re-running a cell does not leave followers behind."""
+        self.views = max(0, self.views - 1)
+        if self.views == 0:
+            self.feed.stop()
 
     def resync(self, rev: Any) -> None:
         with self.lock:

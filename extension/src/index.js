@@ -60,6 +60,7 @@ function render({ model, el }) {
   model.send({ kind: "hello", rev: model.get("rev") });
 
   return () => {
+    model.send({ kind: "bye" });
     model.off("msg:custom", onMessage);
     model.off("change:selected", onSelected);
     model.off("change:workflow", onWorkflow);

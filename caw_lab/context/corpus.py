@@ -50,6 +50,13 @@ class Incidence:
     def sizes(self) -> np.ndarray:
         return np.diff(self.matrix.indptr)
 
+    def through(self, keys_of: Incidence) -> Incidence:
+        """Which items hold which keys of their keys (``keys_of`` has a row per key of this one)."""
+        matrix = (self.matrix @ keys_of.matrix).tocsr()
+        matrix.data[:] = 1.0
+        matrix.sort_indices()
+        return Incidence(keys_of.keys, matrix)
+
     def indicator(self, wanted: set[str]) -> np.ndarray:
         out = np.zeros(len(self.keys))
         out[[self.keys[k] for k in sorted(wanted) if k in self.keys]] = 1.0
@@ -129,24 +136,17 @@ def of(candidates: Sequence[dict[str, Any]]) -> Corpus:
 def build(items: Key) -> Corpus:
     distinct = set().union(*(files for _, files, _, _ in items))
     kept = set(informative(distinct))
-    informative_files = [sorted(kept.intersection(files)) for _, files, _, _ in items]
-    words_of = {f: path_words(f) for f in kept}
+    files = Incidence.of([sorted(kept.intersection(files)) for _, files, _, _ in items])
     return Corpus(
-        terms=Terms.of(document_words(items, distinct)),
-        files=Incidence.of(informative_files),
-        paths=Incidence.of([set().union(*(words_of[f] for f in fs)) for fs in informative_files]),
+        terms=Terms.of_parts([words(text) for text, _, _, _ in items], [files for _, files, _, _ in items],
+                             {f: words(f) for f in distinct}),
+        files=files,
+        paths=files.through(Incidence.of([path_words(f) for f in files.keys])),
         issues=[frozenset(issues(text)) for text, _, _, _ in items],
         ages=np.array([age for _, _, age, _ in items], dtype=float),
         tokens=np.array([tokens for _, _, _, tokens in items], dtype=float),
         file_counts=np.array([len(files) for _, files, _, _ in items], dtype=float),
     )
-
-
-def document_words(items: Key, distinct: set[str]) -> list[list[str]]:
-    """``words(similarity.document(c))`` of each item, each distinct path split once: words never
-    span the separators, so a document's words are its text's followed by each path's."""
-    of_path = {f: words(f) for f in distinct}
-    return [words(text) + [w for f in files for w in of_path[f]] for text, files, _, _ in items]
 
 
 def clear() -> None:

@@ -22,13 +22,24 @@ class Terms:
 
     @classmethod
     def of(cls, docs: Sequence[Sequence[str]]) -> Terms:
-        per_doc = [Counter(doc) for doc in docs]
-        vocabulary = {w: i for i, w in enumerate(sorted(set().union(*per_doc)))}
-        indptr = np.zeros(len(docs) + 1, dtype=np.int64)
-        indptr[1:] = np.cumsum([len(c) for c in per_doc])
-        indices = np.array([vocabulary[w] for c in per_doc for w in c], dtype=np.int64)
-        data = np.array([n for c in per_doc for n in c.values()], dtype=float)
-        counts = sparse.csr_matrix((data, indices, indptr), shape=(len(docs), len(vocabulary)))
+        return cls.of_parts(docs, [() for _ in docs], {})
+
+    @classmethod
+    def of_parts(
+        cls, own: Sequence[Sequence[str]], parts: Sequence[Sequence[str]], part_words: dict[str, Sequence[str]]
+    ) -> Terms:
+        """Documents made of their own words plus named parts whose words many documents share
+        (an item's text and its file paths): each part's words are counted once, and added to
+        the documents that hold it as one sparse product."""
+        own_counts = [Counter(doc) for doc in own]
+        names = sorted(part_words)
+        part_counts = [Counter(part_words[name]) for name in names]
+        vocabulary = {w: i for i, w in enumerate(sorted(set().union(*own_counts, *part_counts)))}
+        counts = counts_matrix(own_counts, vocabulary)
+        if names:
+            which = {name: i for i, name in enumerate(names)}
+            holding = counts_matrix([Counter(p) for p in parts], which)
+            counts = (counts + holding @ counts_matrix(part_counts, vocabulary)).tocsr()
         counts.sort_indices()
         return cls(vocabulary, counts)
 
@@ -52,3 +63,12 @@ class Terms:
             else:
                 known[column] += 1
         return known, unknown
+
+
+def counts_matrix(counters: Sequence[Counter[str]], columns: dict[str, int]) -> sparse.csr_matrix:
+    """One row per counter, its counts in the named columns."""
+    indptr = np.zeros(len(counters) + 1, dtype=np.int64)
+    indptr[1:] = np.cumsum([len(c) for c in counters])
+    indices = np.array([columns[k] for c in counters for k in c], dtype=np.int64)
+    data = np.array([n for c in counters for n in c.values()], dtype=float)
+    return sparse.csr_matrix((data, indices, indptr), shape=(len(counters), len(columns)))

@@ -39,7 +39,7 @@ export class Chrome {
     const name = h("input", { class: "caw-dag-input", name: "name", placeholder: "Task name", required: true });
     const group = h("input", { class: "caw-dag-input", name: "group", placeholder: "Parallel group (optional)" });
     const after = h("input", { type: "checkbox", name: "after" });
-    this.afterLabel = h("span", {}, "after the selected task");
+    this.afterLabel = h("span", {}, "waiting for the selected task");
     const submit = (event) => {
       event.preventDefault();
       if (!name.value.trim()) return name.focus();
@@ -64,7 +64,7 @@ export class Chrome {
   setSelectedName(name) {
     this.formAfter.disabled = !name;
     if (!name) this.formAfter.checked = false;
-    this.afterLabel.textContent = name ? `after “${name}”` : "after the selected task (select one first)";
+    this.afterLabel.textContent = name ? `waiting for “${name}”` : "waiting for the selected task (select one first)";
   }
 
   setWorkflow(workflow, total) {

@@ -93,6 +93,10 @@ export class DagView {
     this.refreshChrome();
   }
 
+  setHeight(height) {
+    this.stage.style.height = `${height}px`;
+  }
+
   setWorkflow(workflow) {
     this.workflow = workflow;
     this.refreshChrome();
@@ -103,7 +107,7 @@ export class DagView {
   async relayout(flash = new Set()) {
     const visible = visibleGraph(this.graph, this.collapsed);
     const n = visible.nodes.size;
-    this.status.textContent = n > SVG_LIMIT ? `Laying out ${n.toLocaleString()} nodes…` : "";
+    this.status.textContent = n > SVG_LIMIT ? `Laying out ${n.toLocaleString("en")} nodes…` : "";
     const request = {
       nodes: [...visible.nodes.values()].map((v) => ({ id: v.id, width: v.width, height: v.height, group: v.group })),
       edges: [...visible.edges.values()].map((e) => [e.from, e.to]),
@@ -117,7 +121,7 @@ export class DagView {
       return;
     }
     if (!layout || this.destroyed) return;
-    this.status.textContent = "";
+    this.status.textContent = n ? "" : "No tasks yet: set the workflow's plan (%%caw plan, or the tool workflow_set_plan).";
     this.scene = buildScene(visible, layout, this.graph);
     this.root.dataset.engine = layout.engine;
     this.root.dataset.layoutMs = String(Math.round(layout.ms));

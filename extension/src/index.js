@@ -54,9 +54,11 @@ function render({ model, el }) {
   };
   const onSelected = () => view.select(model.get("selected"), true);
   const onWorkflow = () => view.setWorkflow(model.get("workflow"));
+  const onHeight = () => view.setHeight(model.get("height"));
   model.on("msg:custom", onMessage);
   model.on("change:selected", onSelected);
   model.on("change:workflow", onWorkflow);
+  model.on("change:height", onHeight);
   model.send({ kind: "hello", rev: model.get("rev") });
 
   return () => {
@@ -64,6 +66,7 @@ function render({ model, el }) {
     model.off("msg:custom", onMessage);
     model.off("change:selected", onSelected);
     model.off("change:workflow", onWorkflow);
+    model.off("change:height", onHeight);
     view.destroy();
   };
 }

@@ -10,8 +10,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from click.testing import CliRunner
 
 import caw_lab
+from caw_lab.cli import main
 from caw_lab.engine import transfer
 from caw_lab.store.backend import Backend, Statement
 from tests.conftest import dump, make_workflow
@@ -202,7 +204,10 @@ def test_caw_export_and_import_hand_a_workflow_from_sqlite_to_d1(
     assert imported.returncode == 0 and json.loads(imported.stdout)["imported"] is True, imported.stderr
     with caw_lab.connect(d1) as team, caw_lab.connect(laptop) as source:
         assert workflow_rows(team.db, workflow_id) == workflow_rows(source.db, workflow_id)
+
+
+def test_caw_import_refuses_a_file_that_is_not_json(tmp_path: Path) -> None:
     garbage = tmp_path / "garbage.json"
     garbage.write_text("{not json")
-    refused = caw("--db", d1, "import", str(garbage))
-    assert refused.returncode == 1 and json.loads(refused.stderr)["code"] == "INVALID_INPUT"
+    refused = CliRunner().invoke(main, ["--db", str(tmp_path / "x.db"), "import", str(garbage)])
+    assert refused.exit_code == 1 and json.loads(refused.stderr)["code"] == "INVALID_INPUT"

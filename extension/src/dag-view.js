@@ -83,7 +83,6 @@ export class DagView {
     const { structural, changed } = this.graph.apply(delta);
     this.rev = delta.rev;
     this.root.dataset.rev = String(delta.rev);
-    if (delta.workflow) this.workflow = delta.workflow;
     if (structural || !this.scene) return this.relayout(changed);
     refreshStatuses(this.scene, this.graph);
     this.renderer.updateNodes();

@@ -1,6 +1,7 @@
 # `make lab` and `make test` work on a fresh Debian machine: each builds .venv first
 # (again whenever pyproject.toml changes). Run as root, `make test` also installs
-# Debian's chromium for the browser tests; without it those tests skip and say why.
+# Debian's chromium for the browser tests and nodejs/npm for the local D1 the engine tests also
+# run on; without them those tests skip and say why.
 
 PYTHON ?= python3
 VENV := .venv
@@ -10,7 +11,7 @@ AS_ROOT := $(filter 0,$(shell id -u))
 APT := DEBIAN_FRONTEND=noninteractive apt-get
 PYTEST_ARGS ?= -n auto --timeout 300
 
-.PHONY: install lab test bench bench-mcp bench-context bench-dag docs chromium widget
+.PHONY: install lab test bench bench-mcp bench-context bench-dag docs chromium node widget
 
 install: $(INSTALLED)
 
@@ -27,13 +28,14 @@ $(INSTALLED): pyproject.toml | $(BIN)/pip
 lab: install
 	$(BIN)/jupyter lab notebooks/quickstart.ipynb $(if $(AS_ROOT),--allow-root)
 
-test: install chromium
+test: install chromium node
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 bench: install
 	$(BIN)/python -m bench.engine
 	$(BIN)/python -m bench.mcp
 	$(BIN)/python -m bench.context
+	$(BIN)/python -m bench.backends
 
 bench-mcp: install
 	$(BIN)/python -m bench.mcp
@@ -55,3 +57,8 @@ chromium:
 	@if command -v chromium >/dev/null 2>&1; then :; \
 	elif test -z "$(AS_ROOT)"; then echo "chromium is missing and installing it needs root: the browser tests will skip"; \
 	else $(APT) update && $(APT) install -y chromium || echo "could not install chromium: the browser tests will skip"; fi
+
+node:
+	@if command -v npm >/dev/null 2>&1; then :; \
+	elif test -z "$(AS_ROOT)"; then echo "npm is missing and installing it needs root: the D1 tests will skip"; \
+	else $(APT) update && $(APT) install -y nodejs npm || echo "could not install npm: the D1 tests will skip"; fi

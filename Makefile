@@ -26,7 +26,7 @@ $(INSTALLED): pyproject.toml | $(BIN)/pip
 	touch $@
 
 lab: install
-	$(BIN)/jupyter lab notebooks/quickstart.ipynb $(if $(AS_ROOT),--allow-root)
+	$(BIN)/jupyter lab --LabApp.default_url=/lab/tree/notebooks/quickstart.ipynb $(if $(AS_ROOT),--allow-root)
 
 test: install chromium node
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

@@ -15,7 +15,11 @@ from mcp_session import run, stdio_params
 
 from caw_lab.tools import load_all
 
-REFERENCE = {t["name"]: t["input"] for t in json.loads((SHARED / "reference" / "tool-interface.json").read_text())["tools"]}
+INTERFACE = SHARED / "reference" / "tool-interface.json"
+if not INTERFACE.exists():
+    pytest.skip(f"the reference's tool interface is not here ({INTERFACE}); it comes with ../shared",
+                allow_module_level=True)
+REFERENCE = {t["name"]: t["input"] for t in json.loads(INTERFACE.read_text())["tools"]}
 
 
 @pytest.fixture(scope="module")

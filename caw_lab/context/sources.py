@@ -29,7 +29,7 @@ from caw_lab.store.backend import Backend
 
 MEMORY_LIMIT = 200
 MESSAGE_LIMIT = 50
-SNAPSHOTS_PER_BACKEND = 8
+WORKFLOWS_PER_BACKEND = 8
 
 
 @dataclass
@@ -73,7 +73,7 @@ class Snapshot:
     memo: dict[Any, Any] = field(default_factory=dict)
 
 
-_snapshots: weakref.WeakKeyDictionary[Backend, OrderedDict[tuple[str, int], Snapshot]] = weakref.WeakKeyDictionary()
+_snapshots: weakref.WeakKeyDictionary[Backend, OrderedDict[str, tuple[int, Snapshot]]] = weakref.WeakKeyDictionary()
 _lock = threading.Lock()
 
 
@@ -101,22 +101,24 @@ def gather(db: Backend, task_id: str, head: int) -> Surroundings:
 def snapshot(db: Backend, workflow_id: str, head: int) -> Snapshot:
     """The workflow's snapshot at feed head ``head``, read from the tables unless kept.
 
-    Tool calls run on worker threads, so the bookkeeping is locked; two threads missing
-    at once both read, and the second one's copy is kept (they are equal).
+    One snapshot is kept per workflow (the newest: heads only grow), for the
+    ``WORKFLOWS_PER_BACKEND`` workflows loaded last. Tool calls run on worker threads, so
+    the bookkeeping is locked; two threads missing at once both read the tables.
     """
-    key = (workflow_id, head)
     with _lock:
         kept = _snapshots.setdefault(db, OrderedDict())
-        found = kept.get(key)
-        if found is not None:
-            kept.move_to_end(key)
-            return found
+        found = kept.get(workflow_id)
+        if found is not None and found[0] == head:
+            kept.move_to_end(workflow_id)
+            return found[1]
     tasks = {r["id"]: decode(r) for r in db.query("SELECT * FROM tasks WHERE workflow_id = ?", (workflow_id,))}
     attach_files(db, workflow_id, tasks)
     made = Snapshot(tasks, dependency_edges(db, workflow_id))
     with _lock:
-        kept[key] = made
-        if len(kept) > SNAPSHOTS_PER_BACKEND:
+        if workflow_id not in kept or kept[workflow_id][0] <= head:
+            kept[workflow_id] = (head, made)
+            kept.move_to_end(workflow_id)
+        if len(kept) > WORKFLOWS_PER_BACKEND:
             kept.popitem(last=False)
     return made
 

@@ -291,3 +291,13 @@ def test_clearing_the_caches_gives_a_cold_load_of_the_same_payload(
     assert client.call("task_load_context", task_id=task_id) == warm
     assert tokens.counter().encoded > 0
     assert client.db.scalar("SELECT COUNT(*) FROM context_summaries") == 1
+
+
+def test_older_decision_error_and_replan_checkpoints_rank_higher() -> None:
+    from caw_lab.context import relevance
+    from caw_lab.context.packing import Entry
+
+    def bonus(kind: str) -> float:
+        return relevance.prior(Entry("cp", {}, "checkpoints"), {"checkpoint_type": kind}, {}, [])
+
+    assert [bonus(k) for k in ("decision", "error", "replan", "progress")] == [1.0, 1.0, 1.0, 0.0]

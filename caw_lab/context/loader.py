@@ -242,14 +242,14 @@ def build_parts(
     trail = [c for c in around.checkpoints if keep("checkpoint", c)]
     if trail and parts.task is None:
         parts.task = task_fields(task)[:4]
-    parts.checkpoints = checkpoint_entries(ranker, task, trail, include)
+    parts.checkpoints = checkpoint_entries(ranker, around, trail, include)
     if include.prior_task_outcomes:
         pool = [t for t in around.prior if t["id"] not in related_ids | sibling_ids and keep("task", t)]
         parts.pool = pool_entries(ranker, around, pool, include, keep)
     deps = [t for t in around.dependencies if t["id"] in related_ids and keep("task", t)]
     sibs = [t for t in around.siblings if t["id"] in sibling_ids and keep("task", t)]
     parts.related = [Entry(t["id"], dependency_item(t), "dependency") for t in deps] + relevance.order(
-        ranker, task, task_items(around, sibs, "sibling", sibling_item),
+        ranker, task, task_items(around, sibs, "sibling", sibling_item), memo=around.memo,
     )
     return parts
 
@@ -287,7 +287,7 @@ def brief_resume(resume: dict[str, Any] | None) -> dict[str, Any] | None:
 
 
 def checkpoint_entries(
-    ranker: rankers.Ranker, task: dict[str, Any], trail: list[dict[str, Any]], include: Include
+    ranker: rankers.Ranker, around: Surroundings, trail: list[dict[str, Any]], include: Include
 ) -> list[Entry]:
     """The newest ``recent_checkpoints`` in full, newest first (each may shrink to one line), then
     the older ones as one line each, best first; every checkpoint in full with ``all_checkpoints``."""
@@ -299,7 +299,7 @@ def checkpoint_entries(
               for c in reversed(trail[cut:])]
     older = [(Entry(c["id"], compression.checkpoint_brief(c), "checkpoints"), c["summary"],
               c.get("files_changed") or [], c["sequence"], c) for c in trail[:cut]]
-    return recent + relevance.order(ranker, task, older)
+    return recent + relevance.order(ranker, around.task, older, memo=around.memo)
 
 
 def pool_entries(
@@ -312,16 +312,13 @@ def pool_entries(
                memory_files(m), m["updated_at"], m) for m in around.memories if keep("memory", m)]
     items += [(Entry(m["id"], message_item(m), "message"), f"{m.get('subject') or ''}\n{m['body']}",
                [], m["created_at"], m) for m in around.messages if keep("message", m)]
-    return relevance.order(ranker, around.task, items, around.distance)
-
-
-Item = tuple[Entry, str, list[str], int, dict[str, Any]]
+    return relevance.order(ranker, around.task, items, around.distance, around.memo)
 
 
 def task_items(
     around: Surroundings, tasks: list[dict[str, Any]], kind: str, make: Callable[[dict[str, Any]], Any],
     variant: str = "",
-) -> list[Item]:
+) -> list[relevance.Item]:
     """Tasks as rankable items (entry, text, files, timestamp, row), each built once per workflow
     snapshot (``sources``): its rows do not change, and a reload reuses entries whose token
     costs are known. Keyed by the encoding too, since costs and cut texts depend on it."""

@@ -67,11 +67,17 @@ def need(entries: Sequence[Entry]) -> int:
 
 def load_order(log_odds: np.ndarray, costs: Sequence[int], ages: Sequence[int], head: int = HEAD) -> list[int]:
     """Indices in the order to load them (rule in the module docstring); ties keep the newer item."""
-    n = len(ages)
-    likeliest = sorted(range(n), key=lambda i: (-log_odds[i], ages[i]))
-    if n <= head:
-        return likeliest
-    log_p = -np.logaddexp(0.0, -np.asarray(log_odds, dtype=float))
-    per_token = log_p - np.log(np.maximum(np.asarray(costs, dtype=float), 1.0))
-    rest = sorted(likeliest[head:], key=lambda i: (-per_token[i], ages[i]))
-    return likeliest[:head] + rest
+    log_odds = np.asarray(log_odds, dtype=float)
+    ages_ = np.asarray(ages)
+    likeliest = best_first(log_odds, ages_)
+    if len(likeliest) <= head:
+        return likeliest.tolist()
+    per_token = -np.logaddexp(0.0, -log_odds) - np.log(np.maximum(np.asarray(costs, dtype=float), 1.0))
+    rest = likeliest[head:]
+    rest = rest[best_first(per_token[rest], ages_[rest])]
+    return [*likeliest[:head].tolist(), *rest.tolist()]
+
+
+def best_first(scores: np.ndarray, ages: np.ndarray) -> np.ndarray:
+    """Indices by score, highest first; equal scores keep the newer (smaller age), then the earlier index."""
+    return np.lexsort((ages, -scores))

@@ -21,7 +21,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from caw_lab.context import features, model, similarity
-from caw_lab.context.packing import load_order
+from caw_lab.context.packing import best_first, load_order
 from caw_lab.context.similarity import document
 
 Candidate = dict[str, Any]
@@ -50,7 +50,7 @@ def order(ranker: Ranker, scores: np.ndarray, candidates: Sequence[Candidate]) -
     ages = [c["age_rank"] for c in candidates]
     if ranker.per_token:
         return load_order(scores, [c["tokens"] for c in candidates], ages)
-    return sorted(range(len(candidates)), key=lambda i: (-scores[i], ages[i]))
+    return best_first(np.asarray(scores, dtype=float), np.asarray(ages)).tolist()
 
 
 def with_files(query: str, query_files: Sequence[str]) -> str:

@@ -25,6 +25,7 @@ from caw_lab.context import rankers
 from caw_lab.context.packing import Entry
 
 TELLING_CHECKPOINTS = frozenset({"decision", "error", "replan"})
+Item = tuple[Entry, str, list[str], int, dict[str, Any]]
 
 
 def query_of(task: dict[str, Any]) -> tuple[str, list[str]]:
@@ -73,7 +74,7 @@ def prior(entry: Entry, raw: dict[str, Any], distance: dict[str, int], context_f
         bonus -= 1.0 if not (raw.get("outcome") or raw.get("error")) else 0.0
     elif entry.kind == "memory":
         bonus += math.log(max(raw.get("confidence", 1.0), 1e-3))
-    elif entry.kind == "checkpoint" and raw.get("checkpoint_type") in TELLING_CHECKPOINTS:
+    elif entry.kind == "checkpoints" and raw.get("checkpoint_type") in TELLING_CHECKPOINTS:
         bonus += 1.0
     return bonus
 
@@ -81,15 +82,35 @@ def prior(entry: Entry, raw: dict[str, Any], distance: dict[str, int], context_f
 def order(
     ranker: rankers.Ranker,
     task: dict[str, Any],
-    items: Sequence[tuple[Entry, str, list[str], int, dict[str, Any]]],
+    items: Sequence[Item],
     distance: dict[str, int] | None = None,
+    memo: dict[Any, Any] | None = None,
 ) -> list[Entry]:
     """The entries in load order (``rankers.order``) of ranker score plus the workflow priors."""
     if not items:
         return []
-    query, query_files = query_of(task)
-    cands = candidates([(e, text, files, at) for e, text, files, at, _ in items])
-    scores = np.asarray(ranker.scores(query, cands, query_files), dtype=float)
+    cands, scores = scored(ranker, task, items, memo)
     context_from = task.get("context_from") or []
     scores = scores + np.array([prior(e, raw, distance or {}, context_from) for e, _, _, _, raw in items])
     return [items[i][0] for i in rankers.order(ranker, scores, cands)]
+
+
+def scored(
+    ranker: rankers.Ranker, task: dict[str, Any], items: Sequence[Item], memo: dict[Any, Any] | None
+) -> tuple[list[dict[str, Any]], np.ndarray]:
+    """The items as candidates and the ranker's scores for them.
+
+    ``memo`` is a workflow snapshot's (``sources``): while the change feed stands still an
+    item's id fixes its text and files, so the same query, ids, timestamps and costs score
+    the same, and a reload reuses the scores.
+    """
+    query, query_files = query_of(task)
+    key = ("scores", ranker.name, ranker.per_token, query, tuple(query_files),
+           tuple((e.key, at, e.tokens) for e, _, _, at, _ in items))
+    found = memo.get(key) if memo is not None else None
+    if found is None:
+        cands = candidates([(e, text, files, at) for e, text, files, at, _ in items])
+        found = (cands, np.asarray(ranker.scores(query, cands, query_files), dtype=float))
+        if memo is not None:
+            memo[key] = found
+    return found

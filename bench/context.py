@@ -20,6 +20,7 @@ transport; the default adaptive budget and the default ``ranker="learned"``.
 from __future__ import annotations
 
 import datetime
+import os
 import random
 import statistics
 import sys
@@ -30,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 import caw_lab
-from bench.engine import machine, timed
+from bench.engine import machine
 from bench.mcp import CHECKPOINTS, plan as layered_plan
 from caw_lab.context import caches
 
@@ -107,19 +108,25 @@ def build_small(client: caw_lab.Client) -> str:
     return root
 
 
-def timed_after(prepare: Callable[[], Any], load: Callable[[], Any], samples: int) -> tuple[float, float]:
-    """p50 and p95 in milliseconds of ``load``, each call after an untimed ``prepare``."""
-    times = []
+Figures = dict[str, float]
+
+
+def sample(load: Callable[[], Any], samples: int, prepare: Callable[[], Any] | None = None) -> Figures:
+    """p50/p95 of ``load`` in wall-clock ms, and p50 of this process's CPU time (which other
+    processes on a busy machine inflate far less), each call after an untimed ``prepare``."""
+    wall, cpu = [], []
     for _ in range(samples):
-        prepare()
-        start = time.perf_counter()
+        if prepare is not None:
+            prepare()
+        start, start_cpu = time.perf_counter(), time.process_time()
         load()
-        times.append((time.perf_counter() - start) * 1000)
-    cuts = statistics.quantiles(times, n=20)
-    return statistics.median(times), cuts[18]
+        cpu.append((time.process_time() - start_cpu) * 1000)
+        wall.append((time.perf_counter() - start) * 1000)
+    return {"p50": statistics.median(wall), "p95": statistics.quantiles(wall, n=20)[18],
+            "cpu": statistics.median(cpu)}
 
 
-def measure(client: caw_lab.Client, task_id: str, samples: int) -> dict[str, tuple[float, float]]:
+def measure(client: caw_lab.Client, task_id: str, samples: int) -> dict[str, Figures]:
     def load() -> Any:
         return client.call("task_load_context", task_id=task_id)
 
@@ -128,15 +135,15 @@ def measure(client: caw_lab.Client, task_id: str, samples: int) -> dict[str, tup
 
     load()
     return {
-        "warm": timed(load, samples),
-        "cold": timed_after(lambda: caches.clear(client.db), load, samples),
-        "after a checkpoint": timed_after(write, load, samples),
+        "warm": sample(load, samples),
+        "cold": sample(load, samples, lambda: caches.clear(client.db)),
+        "after a checkpoint": sample(load, samples, write),
     }
 
 
-def row(case: str, cache: str, figures: tuple[float, float], target: float | None) -> str:
-    versus = f"{target:g} ({'met' if figures[0] <= target else 'missed'})" if target else ""
-    return f"| {case} | {cache} | {figures[0]:.2f} | {figures[1]:.2f} | {versus} |"
+def row(case: str, cache: str, figures: Figures, target: float | None) -> str:
+    versus = f"{target:g} ({'met' if figures['p50'] <= target else 'missed'})" if target else ""
+    return f"| {case} | {cache} | {figures['p50']:.2f} | {figures['p95']:.2f} | {figures['cpu']:.2f} | {versus} |"
 
 
 def main() -> None:
@@ -149,11 +156,12 @@ def main() -> None:
         payload = client.call("task_load_context", task_id=large)
         print(f"large payload: {payload['token_estimate']} tokens, omitted {payload.get('omitted')}\n", flush=True)
         results = {LARGE: measure(client, large, SAMPLES), SMALL: measure(client, small, SAMPLES)}
-    print("| workflow | cache | p50 ms | p95 ms | target p50 ms |")
-    print("| --- | --- | ---: | ---: | --- |")
+    print("| workflow | cache | p50 ms | p95 ms | CPU p50 ms | target p50 ms |")
+    print("| --- | --- | ---: | ---: | ---: | --- |")
     for case, figures in results.items():
         for cache, pair in figures.items():
             print(row(case, cache, pair, TARGET_MS.get((case, cache))))
+    print(f"\nload average {os.getloadavg()[0]:.1f} at the end")
 
 
 if __name__ == "__main__":

@@ -18,7 +18,11 @@ import shutil
 import pytest
 
 import caw_lab
+from caw_lab.store import migrate
 from caw_lab.store.backend import Backend, Statement
+from caw_lab.store.d1 import D1Backend
+
+pytest_plugins = ["tests.jupyter_lab"]  # the browser tests' fixtures: lab, chromium, page, shots
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 D1_DATABASES = 64
@@ -61,22 +65,24 @@ def fresh_d1_database(local_d1: Any, monkeypatch: pytest.MonkeyPatch) -> str:
     return f"t{index}"
 
 
+@pytest.fixture(scope="session")
+def emptying_d1(local_d1: Any) -> list[Statement]:
+    """Migrate the reused D1 database once; return the batch that deletes every row in it."""
+    with caw_lab.Client(D1Backend("local", REUSED_D1, local_d1.token, local_d1.api)) as c:
+        migrate(c.db)
+        tables = [t for t in dump_tables(c.db) if t != "schema_migrations"]
+    return [Statement("PRAGMA defer_foreign_keys = ON"), *(Statement(f"DELETE FROM {t}") for t in tables)]
+
+
 @pytest.fixture
-def d1_client(local_d1: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[caw_lab.Client]:
-    """A migrated D1 database emptied for this test: one database serves every test of a
-    worker, since deleting its rows (~15 ms) is far cheaper than migrating a fresh one."""
+def d1_client(local_d1: Any, emptying_d1: list[Statement], monkeypatch: pytest.MonkeyPatch) -> Iterator[caw_lab.Client]:
+    """The reused D1 database, emptied for this test in one request: one database serves
+    every test of a worker, since that is far cheaper than migrating a fresh one each time."""
     for name, value in local_d1.env().items():
         monkeypatch.setenv(name, value)
-    with caw_lab.connect(local_d1.url(REUSED_D1)) as c:
-        empty(c.db)
+    with caw_lab.Client(D1Backend.from_url(local_d1.url(REUSED_D1))) as c:
+        c.db.batch(emptying_d1)
         yield c
-
-
-def empty(db: Backend) -> None:
-    """Delete every row the engine wrote, in one batch, keeping the migrated schema."""
-    tables = [t for t in dump_tables(db) if t != "schema_migrations"]
-    deletes = [Statement(f"DELETE FROM {t}") for t in tables]
-    db.batch([Statement("PRAGMA defer_foreign_keys = ON"), *deletes])
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ import click
 
 from caw_lab.cli import main, open_client
 from caw_lab.cli.output import echo_json
-from caw_lab.context import evaluation, report, training
+from caw_lab.context import evaluation, report
 
 
 @main.group()
@@ -33,6 +33,8 @@ def load(task_id: str, max_tokens: int | None, since_seq: int | None) -> None:
 @click.option("--limit", type=click.IntRange(1), help="Use only the first N targets of each file.")
 def train(data: str, out: str, limit: int | None) -> None:
     """Train the relevance model on all of DATA and write it to OUT (same data, same file)."""
+    from caw_lab.context import training  # scikit-learn, for this command alone
+
     examples = training.examples(evaluation.read_targets(data, limit))
     trained = training.fit(examples, {"data": sorted(p.name for p in evaluation.files_in(data))})
     trained.save(out)

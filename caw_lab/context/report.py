@@ -15,7 +15,7 @@ from functools import partial
 from typing import Any
 
 from caw_lab import context
-from caw_lab.context import evaluation, model, rankers, training
+from caw_lab.context import evaluation, model, rankers
 
 NAMES = ("recency", "shortest", "bm25", "bm25-per-token", "tfidf", "learned", "learned-loro", "oracle")
 Table = dict[str, dict[str, float]]
@@ -38,6 +38,8 @@ def run(name: str, targets: Sequence[dict[str, Any]], model_path: str | None = N
     if name == "oracle":
         return evaluation.evaluate(evaluation.oracle, targets)
     if name == "learned-loro":
+        from caw_lab.context import training  # scikit-learn: only leave-one-repo-out trains
+
         return training.leave_one_repo_out(training.examples(targets))
     ranked = ranking(name, model_path)
     return evaluation.evaluate(lambda t: ranked(*evaluation.visible(t)), targets)

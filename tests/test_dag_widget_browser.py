@@ -5,11 +5,9 @@ Screenshots go to ``CAW_SCREENSHOTS`` (default: the test's temporary folder).
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,11 +15,11 @@ import pytest
 
 import caw_lab
 from tests.conftest import make_workflow
-from tests.jupyter_lab import LabServer, launch, missing, open_notebook
+from tests.dag_screen import drawn_tasks, miscoloured, wait_until_painted
+from tests.jupyter_lab import LabServer, missing, open_notebook
 
 if missing():
     pytest.skip(missing(), allow_module_level=True)
-from playwright.sync_api import sync_playwright
 
 pytestmark = pytest.mark.slow
 
@@ -35,35 +33,6 @@ PLAN = [
 READY = '.caw-dag[data-ready="1"]'
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabServer]:
-    lab = LabServer(tmp_path_factory.mktemp("dag-lab"))
-    yield lab
-    lab.stop()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    with sync_playwright() as p:
-        chromium = launch(p)
-        yield chromium
-        chromium.close()
-
-
-@pytest.fixture
-def page(browser: Any) -> Iterator[Any]:
-    tab = browser.new_page(viewport={"width": 1200, "height": 900})
-    yield tab
-    tab.close()
-
-
-@pytest.fixture
-def shots(tmp_path: Path) -> Path:
-    folder = Path(os.environ.get("CAW_SCREENSHOTS") or tmp_path)
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
-
-
 @pytest.fixture
 def workflow(db_path: Path) -> dict[str, Any]:
     with caw_lab.connect(db_path) as client:
@@ -74,12 +43,12 @@ def workflow(db_path: Path) -> dict[str, Any]:
     return wf
 
 
-def show_widget(page: Any, server: LabServer, name: str, db_path: Path, workflow_id: str, selected: Path) -> Any:
+def show_widget(page: Any, lab: LabServer, name: str, db_path: Path, workflow_id: str, selected: Path) -> Any:
     """A fresh notebook showing the widget; the kernel writes ``selected`` into a file on every change."""
     cell = (f"import caw_lab\nfrom caw_lab.lab.dag_widget import DagWidget\n"
             f"w = DagWidget(caw_lab.connect({str(db_path)!r}), {workflow_id!r}, height=420)\n"
             f"w.observe(lambda change: open({str(selected)!r}, 'w').write(change['new']), 'selected')\nw")
-    open_notebook(page, server, name, [cell])
+    open_notebook(page, lab, name, [cell])
     page.wait_for_selector(READY, timeout=90_000)
     widget = page.locator(".caw-dag").first
     widget.scroll_into_view_if_needed()
@@ -107,14 +76,16 @@ with caw_lab.connect(sys.argv[1]) as c:
 
 
 def test_renders_hovers_and_shows_another_process_change_within_a_second(
-    page: Any, server: LabServer, db_path: Path, workflow: dict[str, Any], tmp_path: Path, shots: Path
+    page: Any, lab: LabServer, db_path: Path, workflow: dict[str, Any], tmp_path: Path, shots: Path
 ) -> None:
     t = workflow["tasks"]
-    widget = show_widget(page, server, "live.ipynb", db_path, workflow["id"], tmp_path / "selected")
+    widget = show_widget(page, lab, "live.ipynb", db_path, workflow["id"], tmp_path / "selected")
     assert widget.get_attribute("data-renderer") == "svg"
-    statuses = {name: node(page, i).get_attribute("data-status") for name, i in t.items()}
-    assert statuses == {"design schema": "completed", "api endpoints": "pending", "web ui": "pending",
-                        "docs": "blocked", "ship": "blocked"}
+    drawn = drawn_tasks(page)
+    assert {name: (task["id"], task["status"]) for name, task in drawn.items()} == {
+        "design schema": (t["design schema"], "completed"), "api endpoints": (t["api endpoints"], "pending"),
+        "web ui": (t["web ui"], "pending"), "docs": (t["docs"], "blocked"), "ship": (t["ship"], "blocked")}
+    assert miscoloured(drawn) == {}
     assert page.locator(".caw-group-box[data-group='build']").count() == 1
     assert page.locator("path.caw-edge").count() == 5
     widget.screenshot(path=str(shots / "dag-small.png"))
@@ -127,18 +98,16 @@ def test_renders_hovers_and_shows_another_process_change_within_a_second(
     done = subprocess.run([sys.executable, "-c", CHANGE, str(db_path), t["api endpoints"]],
                           check=True, capture_output=True, text=True)
     committed = float(done.stdout)
-    page.wait_for_function(
-        f"() => document.querySelector('.caw-node[data-id=\"{t['api endpoints']}\"]').dataset.status === 'planning'",
-        timeout=5_000, polling=20)
+    wait_until_painted(page, t["api endpoints"], "planning")
     assert time.time() - committed < 1.0
     widget.screenshot(path=str(shots / "dag-small-live.png"))
 
 
 def test_clicking_a_task_sets_selected_in_the_kernel(
-    page: Any, server: LabServer, db_path: Path, workflow: dict[str, Any], tmp_path: Path
+    page: Any, lab: LabServer, db_path: Path, workflow: dict[str, Any], tmp_path: Path
 ) -> None:
     selected = tmp_path / "selected"
-    show_widget(page, server, "select.ipynb", db_path, workflow["id"], selected)
+    show_widget(page, lab, "select.ipynb", db_path, workflow["id"], selected)
     docs = workflow["tasks"]["docs"]
     node(page, docs).click()
     page.locator(".caw-dag-panel-name", has_text="docs").wait_for(timeout=5_000)
@@ -149,10 +118,10 @@ def test_clicking_a_task_sets_selected_in_the_kernel(
 
 
 def test_drawing_edges_adds_them_and_a_cycle_is_refused_by_name(
-    page: Any, server: LabServer, db_path: Path, workflow: dict[str, Any], tmp_path: Path, shots: Path
+    page: Any, lab: LabServer, db_path: Path, workflow: dict[str, Any], tmp_path: Path, shots: Path
 ) -> None:
     t = workflow["tasks"]
-    widget = show_widget(page, server, "edit.ipynb", db_path, workflow["id"], tmp_path / "selected")
+    widget = show_widget(page, lab, "edit.ipynb", db_path, workflow["id"], tmp_path / "selected")
     drag(page, t["docs"], t["web ui"])
     page.wait_for_selector(f'path.caw-edge[data-from="{t["docs"]}"][data-to="{t["web ui"]}"]', timeout=5_000)
     drag(page, t["ship"], t["api endpoints"])
@@ -169,7 +138,7 @@ def test_drawing_edges_adds_them_and_a_cycle_is_refused_by_name(
 
 
 def test_a_5000_task_workflow_renders_on_canvas(
-    page: Any, server: LabServer, db_path: Path, tmp_path: Path, shots: Path
+    page: Any, lab: LabServer, db_path: Path, tmp_path: Path, shots: Path
 ) -> None:
     stages, width = 100, 50
     tasks = [{"name": f"s{s}-t{w}", "depends_on": [f"s{s - 1}-t{w}", f"s{s - 1}-t{(w * 7) % width}"] if s else None,
@@ -179,7 +148,7 @@ def test_a_5000_task_workflow_renders_on_canvas(
             task["depends_on"] = sorted(set(task["depends_on"]))
     with caw_lab.connect(db_path) as client:
         wf = make_workflow(client, tasks, name="big")
-    widget = show_widget(page, server, "big.ipynb", db_path, wf["id"], tmp_path / "selected")
+    widget = show_widget(page, lab, "big.ipynb", db_path, wf["id"], tmp_path / "selected")
     shown = page.evaluate("() => ({...document.querySelector('.caw-dag').dataset})")
     assert shown["renderer"] == "canvas" and shown["tasks"] == "5000"
     assert shown["nodes"] == str(50 + 2500), "the 50 parallel groups start collapsed"

@@ -1,0 +1,63 @@
+"""What a DAG widget shows on a page: each drawn task with its status and the colours it
+was painted in (its box and the stripe at its left edge; the border is the selection's),
+compared with the palette of extension/src/colors.js (not a test module)."""
+
+from __future__ import annotations
+
+import re
+import time
+from pathlib import Path
+from typing import Any
+
+COLORS_JS = Path(__file__).resolve().parents[1] / "extension" / "src" / "colors.js"
+DRAWN = """(scope) => Object.fromEntries(
+  [...document.querySelectorAll(`${scope} .caw-dag g.caw-node-task`)].map(g => {
+    const [box, stripe] = [...g.querySelectorAll(':scope > rect')].map(r => getComputedStyle(r).fill);
+    return [g.dataset.name, {id: g.dataset.id, status: g.dataset.status, fill: box, stripe}];
+  }))"""
+PAINTED = """({id, fill, stripe}) => {
+  const rects = document.querySelectorAll(`.caw-node[data-id="${id}"] > rect`);
+  const [box, bar] = [...rects].map(r => getComputedStyle(r).fill);
+  return box === fill && bar === stripe;
+}"""
+
+
+def rgb(hex_colour: str) -> str:
+    """``#e8f5e9`` as the browser reports a computed colour: ``rgb(232, 245, 233)``."""
+    r, g, b = (int(hex_colour[i:i + 2], 16) for i in (0, 2, 4))
+    return f"rgb({r}, {g}, {b})"
+
+
+def palette() -> dict[str, dict[str, str]]:
+    """Each status's box fill and stripe colour (its stroke), read from the front end's own table."""
+    entries = re.findall(r'(\w+): \{ stroke: "#(\w{6})", fill: "#(\w{6})"', COLORS_JS.read_text())
+    return {status: {"fill": rgb(fill), "stripe": rgb(stroke)} for status, stroke, fill in entries}
+
+
+def drawn_tasks(page: Any, scope: str = "") -> dict[str, dict[str, str]]:
+    """Task name -> id, status, fill and stripe of every task node the SVG renderer drew
+    inside ``scope`` (a CSS selector), as on screen."""
+    return page.evaluate(DRAWN, scope)
+
+
+def drawn_when(page: Any, scope: str, statuses: dict[str, str], timeout: float = 10) -> dict[str, dict[str, str]]:
+    """The drawn tasks once exactly ``statuses`` (name -> status) are drawn, or as they are
+    after ``timeout`` seconds: the kernel's update may still be on its way."""
+    stop = time.monotonic() + timeout
+    while True:
+        drawn = drawn_tasks(page, scope)
+        if {name: task["status"] for name, task in drawn.items()} == statuses or time.monotonic() > stop:
+            return drawn
+        time.sleep(0.1)
+
+
+def miscoloured(drawn: dict[str, dict[str, str]]) -> dict[str, dict[str, str]]:
+    """The drawn tasks whose colours are not their status's."""
+    colours = palette()
+    return {name: task for name, task in drawn.items()
+            if colours.get(task["status"]) != {"fill": task["fill"], "stripe": task["stripe"]}}
+
+
+def wait_until_painted(page: Any, task_id: str, status: str, timeout_ms: int = 5_000) -> None:
+    """Returns (within one 20 ms poll) once task ``task_id`` is drawn in ``status``'s colours."""
+    page.wait_for_function(PAINTED, arg={"id": task_id, **palette()[status]}, timeout=timeout_ms, polling=20)

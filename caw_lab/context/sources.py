@@ -24,6 +24,7 @@ from typing import Any
 from caw_lab.context.resume import resume_point
 from caw_lab.engine.memories import current_confidence
 from caw_lab.engine.rows import decode, fetch
+from caw_lab.errors import not_found
 from caw_lab.ids import now_ms
 from caw_lab.store.backend import Backend
 
@@ -79,7 +80,7 @@ _lock = threading.Lock()
 
 def gather(db: Backend, task_id: str, head: int) -> Surroundings:
     """Everything around ``task_id``; ``head`` is the change feed's head, read before this."""
-    workflow = fetch(db, "workflow", fetch(db, "task", task_id)["workflow_id"])
+    workflow = workflow_head(db, fetch(db, "task", task_id)["workflow_id"])
     shared = snapshot(db, workflow["id"], head)
     trail = [decode(r) for r in db.query(
         "SELECT * FROM checkpoints WHERE task_id = ? AND rolled_back = 0 ORDER BY sequence", (task_id,))]
@@ -96,6 +97,22 @@ def gather(db: Backend, task_id: str, head: int) -> Surroundings:
         messages=messages_for(db, task_id),
         memo=shared.memo,
     )
+
+
+def workflow_head(db: Backend, workflow_id: str) -> dict[str, Any]:
+    """The workflow fields a context shows. Its ``initial_plan`` (every task of the plan: a
+    thousand-task workflow's weighs 300 KB) is read for its approach alone, so the
+    ``initial_plan`` returned holds only ``approach``."""
+    row = db.one(
+        "SELECT id, name, status, plan_summary, source_content, "
+        "json_object('approach', json_extract(initial_plan, '$.approach')) AS plan_head FROM workflows WHERE id = ?",
+        (workflow_id,),
+    )
+    if row is None:
+        raise not_found("workflow", workflow_id)
+    head = {k: v for k, v in row.items() if k != "plan_head"}
+    head["initial_plan"] = json.loads(row["plan_head"])
+    return head
 
 
 def snapshot(db: Backend, workflow_id: str, head: int) -> Snapshot:

@@ -11,7 +11,7 @@ AS_ROOT := $(filter 0,$(shell id -u))
 APT := DEBIAN_FRONTEND=noninteractive apt-get
 PYTEST_ARGS ?= -n auto --timeout 300
 
-.PHONY: install lab test bench bench-mcp bench-context bench-dag docs chromium node widget
+.PHONY: install lab test bench bench-mcp bench-context bench-widget docs chromium node widget
 
 install: $(INSTALLED)
 
@@ -50,8 +50,8 @@ docs: install
 widget:
 	cd extension && npm ci && npm test && npm run build
 
-bench-dag: install chromium
-	$(BIN)/python -m bench.dag_widget
+bench-widget: install chromium
+	$(BIN)/python -m bench.widget
 
 chromium:
 	@if command -v chromium >/dev/null 2>&1; then :; \

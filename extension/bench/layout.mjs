@@ -1,5 +1,5 @@
 // Layout time, dagre against the widget's linear-time layered layout, on the staged graphs
-// bench/dag_widget.py draws (each task waits on one or two tasks of the stage before).
+// bench/widget.py draws (each task waits on one or two tasks of the stage before).
 // `node bench/layout.mjs` from extension/ after `npm ci`; results in bench/RESULTS.md.
 import dagre from "@dagrejs/dagre";
 import { fastLayout } from "../src/fast-layout.js";

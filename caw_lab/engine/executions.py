@@ -20,7 +20,7 @@ from caw_lab.engine.retries import parse
 from caw_lab.engine.changes import Event, Gated, commit, raw, update
 from caw_lab.engine.rows import decode, encode, fetch, placeholders
 from caw_lab.engine.tasks import workflow_status_event
-from caw_lab.engine.workflows import require_status
+from caw_lab.engine.states import require_status
 from caw_lab.errors import CawError
 from caw_lab.ids import new_id, now_ms
 from caw_lab.store.backend import Backend, Statement
@@ -47,7 +47,7 @@ def begin(db: Backend, workflow_id: str, *, settings: dict[str, Any], timeout_ms
     """Register this process as the workflow's one live executor and move a paused or failed
     workflow back to in_progress; returns the executor's agent id."""
     workflow = fetch(db, "workflow", workflow_id)
-    require_status(workflow, STARTABLE, "start executing")
+    require_status("workflow", workflow, STARTABLE, "start executing")
     now = now_ms()
     row = {
         "id": new_id("agent"), "name": f"executor-{host}-{pid}", "runtime": EXECUTOR_RUNTIME, "role": "coordinator",

@@ -9,7 +9,7 @@ from caw_lab.engine.changes import Event, Gated, commit, insert, update
 from caw_lab.engine.dag import find_cycle
 from caw_lab.engine.repositories import task_repository_statements
 from caw_lab.engine.rows import encode, fetch
-from caw_lab.engine.workflows import require_status
+from caw_lab.engine.states import require_status
 from caw_lab.errors import CawError, conflict, invalid_input
 from caw_lab.ids import new_id, now_ms
 from caw_lab.store.backend import Backend, Statement
@@ -79,7 +79,7 @@ def task_statements(
 
 def set_plan(db: Backend, workflow_id: str, plan: dict[str, Any]) -> dict[str, Any]:
     workflow = fetch(db, "workflow", workflow_id)
-    require_status(workflow, ("planning",), "set the plan")
+    require_status("workflow", workflow, ("planning",), "set the plan")
     tasks = plan["tasks"]
     validate_plan(tasks)
     statements, rows = task_statements(workflow_id, tasks, {}, 1)

@@ -15,7 +15,7 @@ from caw_lab.engine.changes import Event, Gated, commit, insert, raw, update
 from caw_lab.engine.plans import task_statements, validate_plan
 from caw_lab.engine.repositories import task_repository_statements
 from caw_lab.engine.rows import decode, encode, fetch
-from caw_lab.engine.workflows import require_status
+from caw_lab.engine.states import require_status
 from caw_lab.errors import CawError, conflict, invalid_input, not_found
 from caw_lab.ids import now_ms
 from caw_lab.store.backend import Backend, Statement
@@ -33,7 +33,7 @@ def preserved(task: Mapping[str, Any]) -> bool:
 
 def load(db: Backend, workflow_id: str, action: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     workflow = fetch(db, "workflow", workflow_id)
-    require_status(workflow, REPLAN_STATUSES, action)
+    require_status("workflow", workflow, REPLAN_STATUSES, action)
     tasks = [decode(r) for r in db.query(
         "SELECT * FROM tasks WHERE workflow_id = ? ORDER BY sequence, created_at", (workflow_id,))]
     return workflow, tasks

@@ -21,7 +21,7 @@ from typing import Any
 from caw_lab.engine import agents, worktrees
 from caw_lab.engine.changes import Event, commit, update
 from caw_lab.engine.rows import decode, encode, fetch
-from caw_lab.engine.tasks import require_task_status
+from caw_lab.engine.states import require_status
 from caw_lab.errors import CawError, conflict, invalid_input
 from caw_lab.ids import now_ms
 from caw_lab.store.backend import Backend, Statement
@@ -39,7 +39,7 @@ def rollback(db: Backend, task_id: str, checkpoint_id: str, reset_workspace: boo
     if target["rolled_back"]:
         raise CawError("INVALID_STATE", f"Checkpoint {checkpoint_id} was itself rolled back", recoverable=False,
                        suggestion="Roll back to a checkpoint that is still part of the task's history.")
-    require_task_status(task, ROLLBACK_FROM, "roll back")
+    require_status("task", task, ROLLBACK_FROM, "roll back")
     require_no_live_holder(db, task)
     trail = [decode(r) for r in db.query("SELECT * FROM checkpoints WHERE task_id = ? ORDER BY sequence", (task_id,))]
     visible = [c for c in trail if not c["rolled_back"]]

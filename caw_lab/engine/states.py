@@ -6,6 +6,8 @@ blocked while any of its blocking dependencies is neither completed nor skipped.
 
 from __future__ import annotations
 
+from typing import Any
+
 from caw_lab.errors import CawError
 
 WORKFLOW_TRANSITIONS: dict[str, tuple[str, ...]] = {
@@ -56,4 +58,15 @@ def check_transition(kind: str, current: str, target: str) -> None:
             f"Cannot move {kind} from {current} to {target}",
             recoverable=False,
             suggestion=f"From {current} a {kind} may move to: {allowed}.",
+        )
+
+
+def require_status(kind: str, row: dict[str, Any], allowed: tuple[str, ...], action: str) -> None:
+    """Refuse ``action`` with INVALID_STATE unless the workflow or task ``row`` is in ``allowed``."""
+    if row["status"] not in allowed:
+        raise CawError(
+            "INVALID_STATE",
+            f"Cannot {action} while {kind} {row['id']} is {row['status']}",
+            recoverable=False,
+            suggestion=f"This needs the {kind} in: {', '.join(allowed)}.",
         )

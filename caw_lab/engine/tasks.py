@@ -19,7 +19,7 @@ from caw_lab.engine import checkpoints, orchestration
 from caw_lab.engine.changes import Event, Gated, commit, raw
 from caw_lab.engine.dag import blocked_sql
 from caw_lab.engine.rows import encode, fetch
-from caw_lab.engine.states import DONE_TASK_STATUSES, check_transition
+from caw_lab.engine.states import DONE_TASK_STATUSES, check_transition, require_status
 from caw_lab.errors import CawError, conflict
 from caw_lab.ids import now_ms
 from caw_lab.store.backend import Backend, Statement
@@ -169,20 +169,10 @@ def refusal(db: Backend, task_id: str, expected: str) -> CawError:
     return conflict(f"Task {task_id} changed from {expected} to {task['status']} while updating it")
 
 
-def require_task_status(task: dict[str, Any], allowed: tuple[str, ...], action: str) -> None:
-    if task["status"] not in allowed:
-        raise CawError(
-            "INVALID_STATE",
-            f"Cannot {action} while task {task['id']} is {task['status']}",
-            recoverable=False,
-            suggestion=f"This needs the task in: {', '.join(allowed)}.",
-        )
-
-
 def set_plan(db: Backend, task_id: str, plan: dict[str, Any], context: dict[str, Any] | None = None) -> dict[str, Any]:
     """Store the task's plan; ``context`` is merged into the stored one (a null value removes a key)."""
     task = fetch(db, "task", task_id)
-    require_task_status(task, ("planning",), "set the plan")
+    require_status("task", task, ("planning",), "set the plan")
     merge = ", context = json_patch(COALESCE(context, '{}'), ?)" if context is not None else ""
     params: tuple[Any, ...] = (encode(plan), plan.get("approach"), now_ms())
     params += (encode(context),) if context is not None else ()
@@ -204,7 +194,7 @@ def replan(db: Backend, task_id: str, reason: str, new_plan: dict[str, Any]) -> 
     the agent that replanned it carries on; a running task stays ``in_progress``.
     """
     task = fetch(db, "task", task_id)
-    require_task_status(task, REPLANNABLE, "replan")
+    require_status("task", task, REPLANNABLE, "replan")
     status = "pending" if task["status"] == "failed" else task["status"]
     detail = {"previous_plan": task.get("plan"), "new_plan": new_plan, "previous_status": task["status"],
               "error": task.get("error")}

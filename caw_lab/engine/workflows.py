@@ -10,7 +10,7 @@ from caw_lab.engine.repositories import link_statements
 from caw_lab.engine.rows import decode, encode, fetch, placeholders
 from caw_lab.engine.tasks import view
 from caw_lab.engine.states import check_transition
-from caw_lab.errors import CawError, conflict
+from caw_lab.errors import conflict
 from caw_lab.ids import new_id, now_ms
 from caw_lab.store.backend import Backend, Statement
 
@@ -127,13 +127,3 @@ def set_config(db: Backend, workflow_id: str, config: dict[str, Any]) -> dict[st
     event = Event("workflow.config", workflow_id, payload={"keys": sorted(config)})
     commit(db, event, then=[update("workflows", {"config": encode(merged), "updated_at": now_ms()}, "id = ?", (workflow_id,))])
     return {"success": True, "config": merged}
-
-
-def require_status(workflow: dict[str, Any], allowed: tuple[str, ...], action: str) -> None:
-    if workflow["status"] not in allowed:
-        raise CawError(
-            "INVALID_STATE",
-            f"Cannot {action} while workflow {workflow['id']} is {workflow['status']}",
-            recoverable=False,
-            suggestion=f"This needs the workflow in: {', '.join(allowed)}.",
-        )

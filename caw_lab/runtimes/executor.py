@@ -33,7 +33,7 @@ from caw_lab.alerts.dispatch import AlertPump
 from caw_lab.engine import agents, claims, deadletter, executions, orchestration, recovery, retries
 from caw_lab.engine.events import head_seq
 from caw_lab.engine.rows import fetch
-from caw_lab.engine.workflows import require_status
+from caw_lab.engine.states import require_status
 from caw_lab.errors import CawError
 from caw_lab.ids import now_ms
 from caw_lab.runtimes import registry
@@ -86,7 +86,7 @@ class Executor:
         self.workflow_id = workflow_id
         self.db: Backend = open_backend(db)
         self.workflow = fetch(self.db, "workflow", workflow_id)
-        require_status(self.workflow, executions.STARTABLE, "start executing")
+        require_status("workflow", self.workflow, executions.STARTABLE, "start executing")
         self.settings: ExecutionSettings = resolve(self.workflow, overrides)
         retries.workflow_policy(self.workflow)
         self.overrides = dict(overrides or {})

@@ -33,6 +33,15 @@ OVERFLOW = """() => {
 DARK_MODE = {"summary": "a dark theme", "tasks": [{"name": "palette"}, {"name": "toggle", "depends_on": ["palette"]}]}
 
 
+def first_workflow(client: caw_lab.Client, db: str) -> dict[str, Any]:
+    """The kernel's workflow as another process sees it, waiting briefly for it to be there."""
+    deadline = time.monotonic() + 10
+    while not (listed := client.call("workflow_list", limit=1)["workflows"]) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert listed, f"no workflow in the database the Workbench names: {db!r}"
+    return listed[0]
+
+
 def click_task(page: Any, name: str) -> None:
     page.locator(f".caw-workbench .caw-dag g.caw-node[data-name='{name}']").first.click()
 
@@ -52,7 +61,7 @@ def test_quickstart_workbench_renders_follows_clicks_and_fits_a_phone(page: Any,
     expect(where).to_contain_text("quickstart.db")
     db = where.inner_text().removeprefix("sqlite:///")
     with caw_lab.connect(db) as other_process:  # the kernel is idle: only its feed thread can show what this does
-        wf = other_process.call("workflow_list", limit=1)["workflows"][0]
+        wf = first_workflow(other_process, db)
         tasks = other_process.call("workflow_get", id=wf["id"], include_tasks=True)["tasks"]
         in_db = {t["name"]: t["status"] for t in tasks}
         assert in_db == dict.fromkeys(["schema", "api", "page", "e2e"], "completed")

@@ -18,6 +18,11 @@ KIND = "alert.raised"
 Severity = Literal["info", "warning", "error"]
 
 
+def payload(name: str, message: str, severity: Severity, **detail: Any) -> dict[str, Any]:
+    """What every alert event carries, whichever way it is written."""
+    return {"alert": name, "severity": severity, "message": message, **detail}
+
+
 def alert(
     name: str,
     message: str,
@@ -29,8 +34,7 @@ def alert(
     **detail: Any,
 ) -> Gated:
     """The alert event ``name`` (``agent_lost``, ``task_dead_lettered``...) for a change's batch."""
-    payload = {"alert": name, "severity": severity, "message": message, **detail}
-    return also(KIND, workflow_id, task_id, agent_id, payload)
+    return also(KIND, workflow_id, task_id, agent_id, payload(name, message, severity, **detail))
 
 
 def raise_alert(
@@ -44,8 +48,7 @@ def raise_alert(
     agent_id: str | None = None,
 ) -> int:
     """An alert on its own, for conditions no other change records; returns its seq."""
-    payload = {"alert": name, "severity": severity, "message": message}
-    done = commit(db, Event(KIND, workflow_id, task_id, agent_id, payload))
+    done = commit(db, Event(KIND, workflow_id, task_id, agent_id, payload(name, message, severity)))
     assert done is not None, "an unguarded change always commits"
     return done.seq
 

@@ -122,8 +122,11 @@ def test_drawing_edges_adds_them_and_a_cycle_is_refused_by_name(
 ) -> None:
     t = workflow["tasks"]
     widget = show_widget(page, lab, "edit.ipynb", db_path, workflow["id"], tmp_path / "selected")
+    stage = page.locator(".caw-dag-stage").bounding_box()
     drag(page, t["docs"], t["web ui"])
     page.wait_for_selector(f'path.caw-edge[data-from="{t["docs"]}"][data-to="{t["web ui"]}"]', timeout=5_000)
+    page.locator('.caw-dag-message[data-kind="info"]').wait_for(timeout=5_000)
+    assert page.locator(".caw-dag-stage").bounding_box() == stage, "a message never moves the graph"
     drag(page, t["ship"], t["api endpoints"])
     message = page.locator('.caw-dag-message[data-kind="error"]')
     message.wait_for(timeout=5_000)

@@ -1,5 +1,5 @@
 // The widget's frame: toolbar (title, status legend, search, fit, groups, add task), the
-// add-task form and the message bar that shows refusals.
+// add-task form, and the message that shows refusals (the view floats it over its stage).
 import { colorOf } from "./colors.js";
 import { fill, h } from "./dom.js";
 import { STATUSES } from "./graph.js";
@@ -31,8 +31,9 @@ export class Chrome {
     this.form = this.buildForm(actions.onAddTask);
     this.messageText = h("span", { class: "caw-dag-message-text" });
     this.message = h("div", { class: "caw-dag-message", role: "status", hidden: true }, this.messageText,
-      h("button", { class: "caw-dag-close", title: "Dismiss", onclick: () => this.clearMessage() }, "✕"));
-    root.append(this.toolbar, this.form, this.message);
+      h("button", { class: "caw-dag-close", title: "Dismiss", onclick: () => this.clearMessage(),
+        onpointerdown: (event) => event.stopPropagation() }, "✕"));
+    root.append(this.toolbar, this.form);
   }
 
   buildForm(onAddTask) {

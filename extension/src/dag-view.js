@@ -55,7 +55,7 @@ export class DagView {
     this.stage = h("div", { class: "caw-dag-stage", tabindex: 0, style: `height:${height}px` });
     this.status = h("div", { class: "caw-dag-status" });
     this.tooltip = h("div", { class: "caw-dag-tooltip", hidden: true });
-    this.stage.append(this.status, this.tooltip);
+    this.stage.append(this.status, this.chrome.message, this.tooltip);
     this.minimap = new Minimap(this.stage, (wx, wy) => this.centreOn(wx, wy, this.view.k));
     this.panel = new Panel({ edit: (action, args) => this.edit(action, args), select: (id) => this.select(id) });
     this.body = h("div", { class: "caw-dag-body" }, this.stage, this.panel.element);

@@ -60,7 +60,9 @@ def test_run_exits_1_when_tasks_end_in_the_dead_letter_queue(client: caw_lab.Cli
 
 
 def test_ctrl_c_suspends_and_run_again_resumes(client: caw_lab.Client, db_path: Path) -> None:
-    workflow_id = python_workflow(client, "patient", [{"name": "slow", "description": "wait"}, {"name": "quick"}])
+    # "quick" waits for "slow", so exactly one task is running when the interrupt lands
+    workflow_id = python_workflow(client, "patient", [{"name": "slow", "description": "wait"},
+                                                      {"name": "quick", "depends_on": ["slow"]}])
     process = subprocess.Popen([CAW, "--db", str(db_path), "run", workflow_id], env=ENV, text=True,
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 120

@@ -2,8 +2,9 @@
 
 - the summary cache: compressed sources in ``context_summaries`` (``summaries``);
 - per process: token counts by content hash (``tokens.counter``), the loaded relevance
-  model (``model.load``), workflow snapshots by feed head (``sources``) and the
-  query-free work of ranking a set of items (``corpus``).
+  model (``model.load``), workflow snapshots by feed head (``sources``), the
+  query-free work of ranking a set of items (``corpus``) and checkpoints' entries
+  (``trail_entries``).
 
 Nothing is lost by clearing them: each is rebuilt from its source on the next read. The
 context benchmark (``bench/context.py``) clears them to time a cold load.
@@ -11,7 +12,7 @@ context benchmark (``bench/context.py``) clears them to time a cold load.
 
 from __future__ import annotations
 
-from caw_lab.context import corpus, model, sources, summaries, tokens
+from caw_lab.context import corpus, model, sources, summaries, tokens, trail_entries
 from caw_lab.store.backend import Backend
 
 
@@ -21,3 +22,4 @@ def clear(db: Backend) -> None:
     model.load.cache_clear()
     sources.clear()
     corpus.clear()
+    trail_entries.clear()

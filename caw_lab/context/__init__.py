@@ -2,10 +2,11 @@
 
 Modules, one idea each:
 
-- ``tokens``: exact token counts, cached by content hash; ``budget``: how many tokens and
+- ``tokens``: exact token counts, cached by content; ``budget``: how many tokens and
   how they are split; ``compression``: the reference's rules for shrinking each part;
   ``packing``: the load order and filling a slice in it.
-- ``sources``: reading a task's surroundings; ``loader``: ``task_load_context``;
+- ``sources``: reading a task's surroundings; ``fields`` and ``trail_entries``: the
+  current task's fields and checkpoints as costed parts; ``loader``: ``task_load_context``;
   ``overview``: ``workflow_get_summary``; ``summaries``: cached compressed texts;
   ``delta``: only what changed since an event.
 - Relevance: ``text`` (tokenizer, paths, issue numbers), ``bm25``, ``similarity``,

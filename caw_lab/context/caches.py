@@ -1,7 +1,7 @@
 """Every cache the context engine keeps, and how to empty them all (a cold start on demand).
 
 - the summary cache: compressed sources in ``context_summaries`` (``summaries``);
-- per process: token counts by content hash (``tokens.counter``), the loaded relevance
+- per process: token counts by content (``tokens.counter``), the loaded relevance
   model (``model.load``), workflow snapshots by feed head (``sources``), the
   query-free work of ranking a set of items (``corpus``) and checkpoints' entries
   (``trail_entries``).

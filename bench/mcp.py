@@ -14,10 +14,15 @@ so each figure includes the client's own encoding and validation.
   that already exists (the usual case: migrations have run).
 
 The reference figures are the TypeScript server's, measured the same way on this kind of
-machine. Baseline: the SDK's own low-level ``Server`` with no handlers on the SDK's stdio
-transport, pinged and started the same way (its start-ups alternate with ours), i.e. what
-the Python SDK costs before caw-lab adds anything — figures from a loaded machine, which
-inflates them all, can be read against it. The load average is printed with them.
+machine. Two baselines, measured in the same run, so that figures from a loaded machine
+(which inflates them all) can be read against them; the load average is printed too:
+
+- the SDK's own low-level ``Server`` with no handlers on the SDK's stdio transport,
+  pinged and started the same way (its start-ups alternate with ours): what the Python
+  SDK costs before caw-lab adds anything;
+- the floor (``bench.floor_server``): a server with no SDK and no work, answering ``ping``
+  and, for every ``tools/call``, the very result our ``task_load_context`` returned — what
+  the client and the pipe alone cost for a ping and for a result of that size.
 """
 
 from __future__ import annotations
@@ -50,6 +55,7 @@ REFERENCE_MS = {
 }
 TARGET_MS = {**REFERENCE_MS, "start-up": 500.0}
 BARE = "bare SDK server"
+FLOOR = "floor (no server work)"
 BARE_SERVER = """
 import anyio
 from mcp.server import Server
@@ -83,6 +89,11 @@ def bare_server() -> StdioServerParameters:
     return StdioServerParameters(command=sys.executable, args=["-c", BARE_SERVER])
 
 
+def floor_server(result: Path) -> StdioServerParameters:
+    return StdioServerParameters(command=sys.executable, args=["-m", "bench.floor_server", str(result)],
+                                 cwd=str(Path(__file__).resolve().parent.parent))
+
+
 async def call(client: Client, name: str, /, **arguments: Any) -> Any:
     result = await client.call_tool(name, arguments)
     if result.is_error:
@@ -109,6 +120,8 @@ async def start_task(client: Client, task_id: str, agent_id: str) -> None:
 
 
 async def latencies(db: Path) -> dict[str, list[float]]:
+    """Each measure of caw-lab, then the bare SDK server's ping and the floor's (the floor
+    answering with the context caw-lab loaded, saved beside ``db``)."""
     async with Client(server(db), mode="legacy") as client:
         wf = await call(client, "workflow_create", name="bench", source_type="prompt", source_content="bench",
                         max_parallel_tasks=WIDTH)
@@ -121,6 +134,9 @@ async def latencies(db: Path) -> dict[str, list[float]]:
         for n in range(CHECKPOINTS):
             await call(client, "checkpoint_add", task_id=read, type="progress", summary=f"step {n} of the root")
         got["task_load_context"] = await timed(lambda: call(client, "task_load_context", task_id=read))
+        loaded = await client.call_tool("task_load_context", {"task_id": read})
+        canned = db.with_name("context-result.json")
+        canned.write_text(loaded.model_dump_json(by_alias=True, exclude_none=True))
 
         await call(client, "task_update_status", id=read, status="completed", outcome="done")
         await start_task(client, written, agent)
@@ -130,6 +146,9 @@ async def latencies(db: Path) -> dict[str, list[float]]:
         got["ping"] = await pings(client)
     async with Client(bare_server(), mode="legacy") as client:
         got[f"ping, {BARE}"] = await pings(client)
+    async with Client(floor_server(canned), mode="legacy") as client:
+        got[f"task_load_context, {FLOOR}"] = await timed(lambda: client.call_tool("echo", {}))
+        got[f"ping, {FLOOR}"] = await pings(client)
     return got
 
 

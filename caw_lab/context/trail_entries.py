@@ -10,7 +10,6 @@ costs depend on) in a bounded table, not rebuilt and re-serialised on each load.
 from __future__ import annotations
 
 import threading
-from collections import OrderedDict
 from typing import Any
 
 from caw_lab.context import compression
@@ -19,25 +18,26 @@ from caw_lab.context.packing import Entry
 KIND = "checkpoints"
 CACHE_SIZE = 50_000
 
-_entries: OrderedDict[tuple[str, str, bool], Entry] = OrderedDict()
+_entries: dict[tuple[str, str, bool], Entry] = {}
 _lock = threading.Lock()
 
 
 def entry(checkpoint: dict[str, Any], full: bool, encoding: str) -> Entry:
-    """The checkpoint in full (with its one-line form to fall back to), or as one line."""
+    """The checkpoint in full (with its one-line form to fall back to), or as one line.
+
+    A hit is one dictionary read, without the lock: a load reads its whole trail. Only
+    adding takes the lock, and the oldest entry added goes first when the table is full."""
     key = (encoding, checkpoint["id"], full)
-    with _lock:
-        found = _entries.get(key)
-        if found is not None:
-            _entries.move_to_end(key)
-            return found
+    found = _entries.get(key)
+    if found is not None:
+        return found
     brief = compression.checkpoint_brief(checkpoint)
     made = Entry(checkpoint["id"], compression.checkpoint_full(checkpoint), KIND, brief) if full \
         else Entry(checkpoint["id"], brief, KIND)
     with _lock:
         _entries[key] = made
         if len(_entries) > CACHE_SIZE:
-            _entries.popitem(last=False)
+            del _entries[next(iter(_entries))]
     return made
 
 

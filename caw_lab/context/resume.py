@@ -23,7 +23,7 @@ def resume_point(task: dict[str, Any], checkpoints: list[dict[str, Any]]) -> dic
         return None
     steps = plan_steps(task.get("plan"))
     done: set[int] = set()
-    for checkpoint in visible:
+    for checkpoint in visible if steps else ():  # with no plan steps, no checkpoint can name one
         if checkpoint.get("checkpoint_type") in DONE_TYPES:
             done |= steps_named(checkpoint, steps)
     remaining = [s for i, s in enumerate(steps) if i not in done]

@@ -17,9 +17,10 @@ The reference figures are the TypeScript server's, measured the same way on this
 machine. Two baselines, measured in the same run, so that figures from a loaded machine
 (which inflates them all) can be read against them; the load average is printed too:
 
-- the SDK's own low-level ``Server`` with no handlers on the SDK's stdio transport,
-  pinged and started the same way (its start-ups alternate with ours): what the Python
-  SDK costs before caw-lab adds anything;
+- the SDK's own low-level ``Server`` on the SDK's stdio transport, pinged and started
+  the same way (its start-ups alternate with ours), and with one tool answering every
+  call with the very result our ``task_load_context`` returned: what the Python SDK
+  costs before caw-lab does any work;
 - the floor (``bench.floor_server``): a server with no SDK and no work, answering ``ping``
   and, for every ``tools/call``, the very result our ``task_load_context`` returned — what
   the client and the pipe alone cost for a ping and for a result of that size.
@@ -57,13 +58,26 @@ TARGET_MS = {**REFERENCE_MS, "start-up": 500.0}
 BARE = "bare SDK server"
 FLOOR = "floor (no server work)"
 BARE_SERVER = """
+import sys
 import anyio
+import mcp_types as types
 from mcp.server import Server
 from mcp.server.stdio import stdio_server
 
+CANNED = types.CallToolResult.model_validate_json(open(sys.argv[1]).read()) if len(sys.argv) > 1 else None
+ECHO = types.Tool(name="echo", input_schema={"type": "object"})
+
+
+async def list_tools(ctx, params):
+    return types.ListToolsResult(tools=[ECHO])
+
+
+async def call_tool(ctx, params):
+    return CANNED
+
 
 async def main():
-    server = Server("bare")
+    server = Server("bare", on_list_tools=list_tools, on_call_tool=call_tool) if CANNED else Server("bare")
     async with stdio_server() as (read_stream, write_stream):
         await server.run(read_stream, write_stream, server.create_initialization_options())
 
@@ -85,8 +99,9 @@ def server(db: Path) -> StdioServerParameters:
     return StdioServerParameters(command=CAW, args=["--db", str(db), "--server"])
 
 
-def bare_server() -> StdioServerParameters:
-    return StdioServerParameters(command=sys.executable, args=["-c", BARE_SERVER])
+def bare_server(canned: Path | None = None) -> StdioServerParameters:
+    """The bare SDK server; with ``canned``, it also has one tool, ``echo``, answering with that result."""
+    return StdioServerParameters(command=sys.executable, args=["-c", BARE_SERVER, *([str(canned)] if canned else [])])
 
 
 def floor_server(result: Path) -> StdioServerParameters:
@@ -144,7 +159,8 @@ async def latencies(db: Path) -> dict[str, list[float]]:
             lambda: call(client, "checkpoint_add", task_id=written, type="progress", summary="bench step")
         )
         got["ping"] = await pings(client)
-    async with Client(bare_server(), mode="legacy") as client:
+    async with Client(bare_server(canned), mode="legacy") as client:
+        got[f"task_load_context, {BARE} (same result, no work)"] = await timed(lambda: client.call_tool("echo", {}))
         got[f"ping, {BARE}"] = await pings(client)
     async with Client(floor_server(canned), mode="legacy") as client:
         got[f"task_load_context, {FLOOR}"] = await timed(lambda: client.call_tool("echo", {}))

@@ -75,7 +75,7 @@ with caw_lab.connect(sys.argv[1]) as c:
 """
 
 
-def test_renders_hovers_and_shows_another_process_change_within_a_second(
+def test_renders_hovers_and_shows_another_process_change_within_two_seconds(
     page: Any, lab: LabServer, db_path: Path, workflow: dict[str, Any], tmp_path: Path, shots: Path
 ) -> None:
     t = workflow["tasks"]
@@ -99,7 +99,7 @@ def test_renders_hovers_and_shows_another_process_change_within_a_second(
                           check=True, capture_output=True, text=True)
     committed = float(done.stdout)
     wait_until_painted(page, t["api endpoints"], "planning")
-    assert time.time() - committed < 1.0
+    assert time.time() - committed < 2.0, "a change by another process is painted within 2 s"
     widget.screenshot(path=str(shots / "dag-small-live.png"))
 
 

@@ -28,6 +28,7 @@ from caw_lab.context import budget as budgets
 from caw_lab.context import compression, delta, rankers, relevance, summaries
 from caw_lab.context import fields, trail_entries
 from caw_lab.context.fields import Field, Fields
+from caw_lab.context.include import Include
 from caw_lab.context.packing import Entry, need, pack
 from caw_lab.context.sources import Surroundings, gather
 from caw_lab.context.tokens import count_json, counter, dumps, with_estimate
@@ -37,20 +38,6 @@ from caw_lab.store.backend import Backend
 
 ITEM_TEXT_TOKENS = 300
 FRAME_ALLOWANCE = 60
-
-
-@dataclass(frozen=True)
-class Include:
-    """The reference's ``include`` flags, with its defaults."""
-
-    workflow_plan: bool = True
-    workflow_summary: bool = True
-    prior_task_outcomes: bool = True
-    prior_task_full: bool = False
-    sibling_status: bool = True
-    dependency_outcomes: bool = True
-    all_checkpoints: bool = False
-    recent_checkpoints: int = compression.RECENT_CHECKPOINTS
 
 
 @dataclass

@@ -11,20 +11,9 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from caw_lab.context.compression import RECENT_CHECKPOINTS
+from caw_lab.context.include import Include
 from caw_lab.store.backend import Backend
 from caw_lab.tools.registry import Params, tool
-
-
-class Include(Params):
-    workflow_plan: bool = True
-    workflow_summary: bool = True
-    prior_task_outcomes: bool = True
-    prior_task_full: bool = False
-    sibling_status: bool = True
-    dependency_outcomes: bool = True
-    all_checkpoints: bool = False
-    recent_checkpoints: int = Field(RECENT_CHECKPOINTS, ge=0, le=10_000)
 
 
 class TaskLoadContext(Params):
@@ -44,8 +33,7 @@ class TaskLoadContext(Params):
 def task_load_context(db: Backend, p: TaskLoadContext) -> dict[str, Any]:
     from caw_lab.context import loader
 
-    include = loader.Include(**p.include.model_dump()) if p.include else None
-    return loader.load(db, p.task_id, include, p.max_tokens, p.since_seq, p.ranker)
+    return loader.load(db, p.task_id, p.include, p.max_tokens, p.since_seq, p.ranker)
 
 
 class WorkflowGetSummary(Params):

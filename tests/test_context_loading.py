@@ -279,6 +279,39 @@ def test_a_reload_reuses_the_workflow_snapshot_until_anything_is_written(
     assert {p["name"]: p["outcome"] for p in after["prior_tasks"]}["cli"] == "Command line in cli/main.py"
 
 
+def test_a_snapshot_follows_task_local_writes_by_rereading_their_tasks_and_anything_else_whole(
+    client: caw_lab.Client, project: dict[str, Any]
+) -> None:
+    from caw_lab.context import sources
+    from caw_lab.engine.events import head_seq
+
+    t, db = project["tasks"], client.db
+
+    def kept() -> sources.Snapshot:
+        return sources.snapshot(db, project["id"], head_seq(db))
+
+    def read_whole() -> sources.Snapshot:
+        sources.clear()
+        return kept()
+
+    before = kept()
+    client.call("checkpoint_add", task_id=t["migrations"], type="progress", summary="more", files_changed=["db/late.py"])
+    start(client, t["cli"])
+    agent = client.call("agent_register", name="reader", runtime="custom")["id"]
+    client.call("agent_heartbeat", agent_id=agent)
+    advanced = kept()
+    assert advanced is not before and advanced.edges is before.edges, "advanced, not read again"
+    assert advanced.tasks[t["migrations"]]["files_changed"][-1] == "db/late.py"
+    assert advanced.tasks[t["cli"]]["status"] == "in_progress"
+    assert advanced.tasks == read_whole().tasks
+
+    before = kept()
+    client.call("task_add_dependency", task_id=t["migrations"], depends_on_id=t["docs"])
+    rebuilt = kept()
+    assert rebuilt.edges is not before.edges and t["docs"] in rebuilt.edges[t["migrations"]]
+    assert rebuilt.tasks == read_whole().tasks
+
+
 def test_clearing_the_caches_gives_a_cold_load_of_the_same_payload(
     client: caw_lab.Client, project: dict[str, Any]
 ) -> None:

@@ -10,6 +10,11 @@ read: a thousand tasks carry twenty thousand checkpoints. It is kept per backend
 writes exactly one event in the same transaction (DESIGN.md), so an unchanged head means
 unchanged tables, and a snapshot is never used once anything has been written since.
 Snapshots are shared: their rows are read, never modified.
+
+The usual write between two loads is an agent's checkpoint, or a task changing status:
+the events since the kept snapshot say which tasks they touched, and when every one is
+known to change only its own task's row and checkpoints, only those tasks are read again
+(``advanced``). Anything else (a plan, an edge, a suspension) reads the workflow whole.
 """
 
 from __future__ import annotations
@@ -31,6 +36,15 @@ from caw_lab.store.backend import Backend
 MEMORY_LIMIT = 200
 MESSAGE_LIMIT = 50
 WORKFLOWS_PER_BACKEND = 8
+ADVANCE_LIMIT = 64
+"""More events than this since a kept snapshot and it is read again whole."""
+TASK_LOCAL = frozenset({"checkpoint.added", "task.status", "task.claimed", "task.released", "task.plan_set",
+                        "task.execution_set", "task.workspace_assigned"})
+"""Events whose change is confined to their task's row and checkpoints."""
+ELSEWHERE = frozenset({"agent.heartbeat", "agent.registered", "message.sent", "message.read", "message.broadcast",
+                       "memory.created", "memory.reinforced", "memory.decayed", "execution.heartbeat",
+                       "template.created", "repository.registered", "alert.raised"})
+"""Events that change no task row, whichever workflow they name."""
 
 
 @dataclass
@@ -128,9 +142,11 @@ def snapshot(db: Backend, workflow_id: str, head: int) -> Snapshot:
         if found is not None and found[0] == head:
             kept.move_to_end(workflow_id)
             return found[1]
-    tasks = {r["id"]: decode(r) for r in db.query("SELECT * FROM tasks WHERE workflow_id = ?", (workflow_id,))}
-    attach_files(db, workflow_id, tasks)
-    made = Snapshot(tasks, dependency_edges(db, workflow_id))
+    made = advanced(db, workflow_id, *found, head) if found is not None and found[0] < head else None
+    if made is None:
+        tasks = {r["id"]: decode(r) for r in db.query("SELECT * FROM tasks WHERE workflow_id = ?", (workflow_id,))}
+        attach_files(db, workflow_id, tasks)
+        made = Snapshot(tasks, dependency_edges(db, workflow_id))
     with _lock:
         if workflow_id not in kept or kept[workflow_id][0] <= head:
             kept[workflow_id] = (head, made)
@@ -140,18 +156,47 @@ def snapshot(db: Backend, workflow_id: str, head: int) -> Snapshot:
     return made
 
 
+def advanced(db: Backend, workflow_id: str, since: int, kept: Snapshot, head: int) -> Snapshot | None:
+    """``kept`` (as of feed head ``since``) brought to ``head`` by rereading only the tasks the
+    events between touched, or None when one of them may have changed more than its own
+    task's row and files (a plan, an edge, a suspension: anything not known to be local)."""
+    events = db.query("SELECT kind, workflow_id, task_id FROM events WHERE seq > ? AND seq <= ? LIMIT ?",
+                      (since, head, ADVANCE_LIMIT + 1))
+    if len(events) > ADVANCE_LIMIT:
+        return None
+    touched: set[str] = set()
+    for e in events:
+        if e["kind"] in ELSEWHERE or (e["workflow_id"] is not None and e["workflow_id"] != workflow_id):
+            continue
+        if e["kind"] not in TASK_LOCAL or e["task_id"] not in kept.tasks:
+            return None
+        touched.add(e["task_id"])
+    marks = ", ".join("?" * len(touched))
+    rows = db.query(f"SELECT * FROM tasks WHERE id IN ({marks})", tuple(touched)) if touched else []
+    if len(rows) != len(touched):
+        return None
+    fresh = {r["id"]: decode(r) for r in rows}
+    attach_files(db, workflow_id, fresh, task_ids=tuple(fresh))
+    return Snapshot({**kept.tasks, **fresh}, kept.edges)
+
+
 def clear() -> None:
     """Forget every snapshot (``caches.clear``)."""
     with _lock:
         _snapshots.clear()
 
 
-def attach_files(db: Backend, workflow_id: str, tasks: dict[str, dict[str, Any]]) -> None:
-    """Give each task ``files_changed``: every file its checkpoints recorded, first seen first."""
+def attach_files(
+    db: Backend, workflow_id: str, tasks: dict[str, dict[str, Any]], task_ids: tuple[str, ...] = ()
+) -> None:
+    """Give each task ``files_changed``: every file its checkpoints recorded, first seen first.
+    ``task_ids`` limits the read to those tasks (the rest of ``tasks`` must not be among them)."""
+    only = f" AND c.task_id IN ({', '.join('?' * len(task_ids))})" if task_ids else ""
     rows = db.query(
         "SELECT c.task_id, c.files_changed FROM checkpoints c JOIN tasks t ON t.id = c.task_id "
-        "WHERE t.workflow_id = ? AND c.files_changed IS NOT NULL AND c.rolled_back = 0 ORDER BY c.task_id, c.sequence",
-        (workflow_id,),
+        f"WHERE t.workflow_id = ?{only} AND c.files_changed IS NOT NULL AND c.rolled_back = 0 "
+        "ORDER BY c.task_id, c.sequence",
+        (workflow_id, *task_ids),
     )
     lists = json.loads("[" + ",".join(r["files_changed"] for r in rows) + "]")  # one parse, not one per row
     found: dict[str, dict[str, None]] = defaultdict(dict)

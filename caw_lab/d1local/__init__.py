@@ -21,7 +21,6 @@ from pathlib import Path
 from caw_lab.errors import CawError
 
 SOURCES = ("package.json", "package-lock.json", "worker.mjs", "server.mjs")
-READY_TIMEOUT_S = 60
 
 
 def runtime_dir() -> Path:

@@ -9,18 +9,13 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from caw_lab.engine.changes import Event, Gated, commit
+from caw_lab.engine.changes import Gated
 from caw_lab.engine.feed import also
 from caw_lab.engine.rows import decode
 from caw_lab.store.backend import Backend
 
 KIND = "alert.raised"
 Severity = Literal["info", "warning", "error"]
-
-
-def payload(name: str, message: str, severity: Severity, **detail: Any) -> dict[str, Any]:
-    """What every alert event carries, whichever way it is written."""
-    return {"alert": name, "severity": severity, "message": message, **detail}
 
 
 def alert(
@@ -34,23 +29,7 @@ def alert(
     **detail: Any,
 ) -> Gated:
     """The alert event ``name`` (``agent_lost``, ``task_dead_lettered``...) for a change's batch."""
-    return also(KIND, workflow_id, task_id, agent_id, payload(name, message, severity, **detail))
-
-
-def raise_alert(
-    db: Backend,
-    name: str,
-    message: str,
-    severity: Severity = "warning",
-    *,
-    workflow_id: str | None = None,
-    task_id: str | None = None,
-    agent_id: str | None = None,
-) -> int:
-    """An alert on its own, for conditions no other change records; returns its seq."""
-    done = commit(db, Event(KIND, workflow_id, task_id, agent_id, payload(name, message, severity)))
-    assert done is not None, "an unguarded change always commits"
-    return done.seq
+    return also(KIND, workflow_id, task_id, agent_id, {"alert": name, "severity": severity, "message": message, **detail})
 
 
 def recent(db: Backend, since_seq: int = 0, workflow_id: str | None = None, limit: int = 100) -> list[dict[str, Any]]:

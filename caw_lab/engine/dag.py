@@ -70,7 +70,3 @@ def blocked_ids(db: Backend, workflow_id: str) -> set[str]:
         (workflow_id,),
     )
     return {r["id"] for r in rows}
-
-
-def is_blocked(db: Backend, task_id: str) -> bool:
-    return bool(db.scalar(f"SELECT {blocked_sql('t')} FROM tasks t WHERE t.id = ?", (task_id,)))

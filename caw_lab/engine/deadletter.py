@@ -23,7 +23,6 @@ from caw_lab.errors import CawError
 from caw_lab.ids import new_id, now_ms
 from caw_lab.store.backend import Backend, Statement
 
-STATUSES = ("queued", "requeued", "discarded")
 SHOWN_CHECKPOINTS = 10
 
 

@@ -29,7 +29,6 @@ DAY_MS = 24 * 60 * 60 * 1000
 DEFAULT_DECAY_RATE = 0.05
 PRUNE_BELOW = 0.1
 REINFORCE_STEP = 0.5
-MEMORY_TYPES = ("pattern", "pitfall", "decision", "learning")
 TERM = re.compile(r"[0-9a-z]+")
 
 

@@ -20,7 +20,6 @@ from caw_lab.errors import CawError, conflict, not_found
 from caw_lab.ids import new_id, now_ms
 from caw_lab.store.backend import Backend, Statement
 
-STATUSES = ("active", "merged", "abandoned")
 
 
 def create(

@@ -294,13 +294,17 @@ def test_a_snapshot_follows_task_local_writes_by_rereading_their_tasks_and_anyth
         sources.clear()
         return kept()
 
+    client.call("task_load_context", task_id=t["migrations"])
     before = kept()
+    assert {t["schema"], t["cli"]} <= before.per_task.keys(), "the load built items of prior tasks and siblings"
     client.call("checkpoint_add", task_id=t["migrations"], type="progress", summary="more", files_changed=["db/late.py"])
     start(client, t["cli"])
     agent = client.call("agent_register", name="reader", runtime="custom")["id"]
     client.call("agent_heartbeat", agent_id=agent)
     advanced = kept()
     assert advanced is not before and advanced.edges is before.edges, "advanced, not read again"
+    assert advanced.per_task[t["schema"]] is before.per_task[t["schema"]], "an untouched task's items are kept"
+    assert t["cli"] not in advanced.per_task, "a reread task's items are built again"
     assert advanced.tasks[t["migrations"]]["files_changed"][-1] == "db/late.py"
     assert advanced.tasks[t["cli"]]["status"] == "in_progress"
     assert advanced.tasks == read_whole().tasks

@@ -275,17 +275,17 @@ def task_items(
     around: Surroundings, tasks: list[dict[str, Any]], kind: str, make: Callable[[dict[str, Any]], Any],
     variant: str = "",
 ) -> list[relevance.Item]:
-    """Tasks as rankable items (entry, text, files, timestamp, row), each built once per workflow
-    snapshot (``sources``): its rows do not change, and a reload reuses entries whose token
-    costs are known. Keyed by the encoding too, since costs and cut texts depend on it."""
-    encoding = counter().name
+    """Tasks as rankable items (entry, text, files, timestamp, row), each built once per task
+    row (``sources``: kept while the row is): a reload reuses entries whose token costs are
+    known. Keyed by the encoding too, since costs and cut texts depend on it."""
+    key = (kind, variant, counter().name)
     out = []
     for t in tasks:
-        key = (kind, variant, encoding, t["id"])
-        item = around.memo.get(key)
+        kept = around.per_task.setdefault(t["id"], {})
+        item = kept.get(key)
         if item is None:
-            item = around.memo[key] = (Entry(t["id"], make(t), kind), relevance.task_text(t),
-                                       relevance.task_files(t), t["updated_at"], t)
+            item = kept[key] = (Entry(t["id"], make(t), kind), relevance.task_text(t),
+                                relevance.task_files(t), t["updated_at"], t)
         out.append(item)
     return out
 

@@ -58,7 +58,9 @@ class Surroundings:
     memories: list[dict[str, Any]] = field(default_factory=list)
     messages: list[dict[str, Any]] = field(default_factory=list)
     memo: dict[Any, Any] = field(default_factory=dict)
-    """Values derived from the shared rows, kept with their snapshot (``loader.task_items``)."""
+    """Values derived from the shared rows, kept with their snapshot (``relevance.scored``)."""
+    per_task: dict[str, dict[Any, Any]] = field(default_factory=dict)
+    """Values derived from one task's row, by task id (``loader.task_items``)."""
 
     @property
     def prior(self) -> list[dict[str, Any]]:
@@ -86,6 +88,9 @@ class Snapshot:
     tasks: dict[str, dict[str, Any]]
     edges: dict[str, list[str]]
     memo: dict[Any, Any] = field(default_factory=dict)
+    per_task: dict[str, dict[Any, Any]] = field(default_factory=dict)
+    """Values derived from one task's row: an advanced snapshot keeps those of the tasks it
+    did not reread."""
 
 
 _snapshots: weakref.WeakKeyDictionary[Backend, OrderedDict[str, tuple[int, Snapshot]]] = weakref.WeakKeyDictionary()
@@ -110,6 +115,7 @@ def gather(db: Backend, task_id: str, head: int) -> Surroundings:
         memories=memories_for(db, workflow["id"]),
         messages=messages_for(db, task_id),
         memo=shared.memo,
+        per_task=shared.per_task,
     )
 
 
@@ -177,7 +183,8 @@ def advanced(db: Backend, workflow_id: str, since: int, kept: Snapshot, head: in
         return None
     fresh = {r["id"]: decode(r) for r in rows}
     attach_files(db, workflow_id, fresh, task_ids=tuple(fresh))
-    return Snapshot({**kept.tasks, **fresh}, kept.edges)
+    carried = {tid: values for tid, values in kept.per_task.items() if tid not in fresh}
+    return Snapshot({**kept.tasks, **fresh}, kept.edges, per_task=carried)
 
 
 def clear() -> None:

@@ -25,8 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from caw_lab.context import budget as budgets
-from caw_lab.context import compression, delta, rankers, relevance, summaries
-from caw_lab.context import fields, trail_entries
+from caw_lab.context import compression, delta, fields, rankers, relevance, summaries, trail_entries
 from caw_lab.context.fields import Field, Fields
 from caw_lab.context.include import Include
 from caw_lab.context.packing import Entry, need, pack

@@ -207,7 +207,7 @@ def attach_files(
     )
     lists = json.loads("[" + ",".join(r["files_changed"] for r in rows) + "]")  # one parse, not one per row
     found: dict[str, dict[str, None]] = defaultdict(dict)
-    for r, files in zip(rows, lists):
+    for r, files in zip(rows, lists, strict=True):
         found[r["task_id"]].update(dict.fromkeys(files or ()))
     for tid, task in tasks.items():
         task["files_changed"] = list(found.get(tid, {}))

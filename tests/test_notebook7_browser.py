@@ -47,13 +47,13 @@ def test_quickstart_in_notebook_7_draws_every_task_and_a_click_reaches_the_kerne
     workbench = page.locator(".caw-workbench").first
     where = workbench.locator(".caw-workbench-db")
     expect(where).to_contain_text("quickstart.db")
-    with caw_lab.connect(where.inner_text().removeprefix("sqlite:///")) as db:
+    with caw_lab.connect((where.text_content() or "").removeprefix("sqlite:///")) as db:
         wf = db.call("workflow_list", limit=1)["workflows"][0]
         tasks = {t["name"]: t for t in db.call("workflow_get", id=wf["id"], include_tasks=True)["tasks"]}
     workbench.locator(".caw-dag").scroll_into_view_if_needed()
     expect(workbench.locator(".caw-workflowlist")).to_contain_text("4/4", timeout=15_000)
     assert {t["status"] for t in tasks.values()} == {"completed"}
-    drawn = drawn_when(page, ".caw-workbench", {name: "completed" for name in tasks})
+    drawn = drawn_when(page, ".caw-workbench", dict.fromkeys(tasks, "completed"))
     assert {name: (t["id"], t["status"]) for name, t in drawn.items()} == {
         name: (t["id"], t["status"]) for name, t in tasks.items()}
     assert miscoloured(drawn) == {}

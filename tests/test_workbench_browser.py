@@ -59,7 +59,8 @@ def test_quickstart_workbench_renders_follows_clicks_and_fits_a_phone(page: Any,
     expect(workbench.locator(".caw-workflowlist .widget-hprogress")).to_have_count(1)
     where = workbench.locator(".caw-workbench-db")
     expect(where).to_contain_text("quickstart.db")
-    db = where.inner_text().removeprefix("sqlite:///")
+    # textContent, not innerText: innerText is empty while JupyterLab skips rendering an off-screen cell
+    db = (where.text_content() or "").removeprefix("sqlite:///")
     with caw_lab.connect(db) as other_process:  # the kernel is idle: only its feed thread can show what this does
         wf = first_workflow(other_process, db)
         tasks = other_process.call("workflow_get", id=wf["id"], include_tasks=True)["tasks"]
@@ -73,7 +74,8 @@ def test_quickstart_workbench_renders_follows_clicks_and_fits_a_phone(page: Any,
         click_task(page, "api")
         detail = workbench.locator(".caw-taskdetail")
         detail.get_by_text("POST /login checks the password hash", exact=True).wait_for(timeout=10_000)
-        assert "ada wrote api" in detail.inner_text() or "grace wrote api" in detail.inner_text()
+        shown = detail.text_content() or ""
+        assert "ada wrote api" in shown or "grace wrote api" in shown
         workbench.screenshot(path=str(shots / "workbench-task-selected.png"))
 
         dark = other_process.call("workflow_create", name="Dark mode", source_type="prompt", source_content="dark")

@@ -32,7 +32,8 @@ from typing import Any
 
 import caw_lab
 from bench.engine import machine
-from bench.mcp import CHECKPOINTS, plan as layered_plan
+from bench.mcp import CHECKPOINTS
+from bench.mcp import plan as layered_plan
 from caw_lab.context import caches
 
 TASKS = 1_000

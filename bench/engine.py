@@ -144,7 +144,8 @@ def latencies(folder: Path, n: int, shape: str) -> dict[str, tuple[float, float]
             "workflow_next_tasks": timed(lambda: client.call("workflow_next_tasks", workflow_id=wf), samples),
             "workflow_progress": timed(lambda: client.call("workflow_progress", workflow_id=wf), samples),
             "checkpoint_add": timed(
-                lambda: client.call("checkpoint_add", task_id=first, type="progress", summary="bench step"), WRITE_SAMPLES
+                lambda: client.call("checkpoint_add", task_id=first, type="progress", summary="bench step"),
+                WRITE_SAMPLES,
             ),
         }
 

@@ -155,7 +155,7 @@ def pan_and_zoom(page: Any) -> dict[str, Any]:
         raise RuntimeError(f"the drag did not pan: {page.locator('.caw-dag-message').first.inner_text()}")
     row: dict[str, Any] = {}
     for name, kind in (("zoom", "wheel"), ("pan", "pointermove")):
-        total, handled = zip(*rec["events"][kind])
+        total, handled = zip(*rec["events"][kind], strict=True)
         row[name] = {**spread(total), "handled": spread(handled)}
     row["draw"] = spread(rec["draws"])
     row["longest_frame_ms"] = round(max(rec["gaps"][1:]), 1)

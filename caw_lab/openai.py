@@ -25,7 +25,11 @@ def tool_definitions() -> list[dict[str, Any]]:
 def definition(spec: Tool) -> dict[str, Any]:
     return {
         "type": "function",
-        "function": {"name": spec.name, "description": spec.description, "parameters": inline_refs(spec.input_schema())},
+        "function": {
+            "name": spec.name,
+            "description": spec.description,
+            "parameters": inline_refs(spec.input_schema()),
+        },
     }
 
 

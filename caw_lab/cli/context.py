@@ -28,7 +28,8 @@ def load(task_id: str, max_tokens: int | None, since_seq: int | None) -> None:
 
 
 @context.command()
-@click.option("--data", "data", required=True, type=click.Path(exists=True), help="Relevance data: a .jsonl.gz or its directory.")
+@click.option("--data", "data", required=True, type=click.Path(exists=True),
+              help="Relevance data: a .jsonl.gz or its directory.")
 @click.option("--out", "out", required=True, type=click.Path(dir_okay=False), help="Where to write the model (JSON).")
 @click.option("--limit", type=click.IntRange(1), help="Use only the first N targets of each file.")
 def train(data: str, out: str, limit: int | None) -> None:
@@ -42,10 +43,12 @@ def train(data: str, out: str, limit: int | None) -> None:
 
 
 @context.command("eval")
-@click.option("--data", "data", required=True, type=click.Path(exists=True), help="Relevance data: a .jsonl.gz or its directory.")
+@click.option("--data", "data", required=True, type=click.Path(exists=True),
+              help="Relevance data: a .jsonl.gz or its directory.")
 @click.option("--ranker", "names", multiple=True, type=click.Choice(report.NAMES),
               help="Evaluate only this ranker (repeatable); default all.")
-@click.option("--model", "model_path", type=click.Path(exists=True, dir_okay=False), help="A model file instead of the shipped one.")
+@click.option("--model", "model_path", type=click.Path(exists=True, dir_okay=False),
+              help="A model file instead of the shipped one.")
 @click.option("--limit", type=click.IntRange(1), help="Use only the first N targets of each file.")
 @click.option("--per-repo", is_flag=True, help="Also print a table for each repository.")
 def evaluate(data: str, names: tuple[str, ...], model_path: str | None, limit: int | None, per_repo: bool) -> None:

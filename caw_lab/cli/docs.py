@@ -59,8 +59,8 @@ def tools_markdown() -> str:
     registry = load_all()
     specs = sorted(registry.values(), key=lambda t: (area_of(t), t.name))
     lines = [NOTICE, "", "# Tools", "",
-             f"{len(specs)} tools, grouped by area. Every surface (MCP, CLI `caw call`, Python "
-             "`caw_lab.connect().call`, notebooks) calls these same tools with these parameters.", ""]
+             (f"{len(specs)} tools, grouped by area. Every surface (MCP, CLI `caw call`, Python "
+              "`caw_lab.connect().call`, notebooks) calls these same tools with these parameters."), ""]
     area = None
     for spec in specs:
         if area_of(spec) != area:

@@ -17,7 +17,8 @@ import click
 import caw_lab
 from caw_lab.cli import Settings, main
 from caw_lab.cli.output import echo_table
-from caw_lab.runtimes import Executor, Outcome, PythonRuntime, Runtime, Snapshot, demo as sample
+from caw_lab.runtimes import Executor, Outcome, PythonRuntime, Runtime, Snapshot
+from caw_lab.runtimes import demo as sample
 from caw_lab.runtimes.registry import names
 from caw_lab.store.location import resolve_db
 

@@ -35,7 +35,8 @@ def files_in(path: str | Path) -> list[Path]:
     else:
         found = [path] if path.exists() else []
     if not found:
-        raise CawError("DATA_NOT_FOUND", f"No relevance data at {path}", suggestion="Pass a .jsonl.gz file or its directory.")
+        raise CawError("DATA_NOT_FOUND", f"No relevance data at {path}",
+                       suggestion="Pass a .jsonl.gz file or its directory.")
     return found
 
 

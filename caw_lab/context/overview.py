@@ -22,7 +22,9 @@ ERROR_TOKENS = 60
 
 def facts(db: Backend, workflow_id: str) -> dict[str, Any]:
     wf = fetch(db, "workflow", workflow_id)
-    tasks = db.query("SELECT id, name, status, error FROM tasks WHERE workflow_id = ? ORDER BY sequence", (workflow_id,))
+    tasks = db.query(
+        "SELECT id, name, status, error FROM tasks WHERE workflow_id = ? ORDER BY sequence", (workflow_id,)
+    )
     blocked = blocked_ids(db, workflow_id)
     repos = db.query(
         "SELECT r.id, r.path FROM workflow_repositories wr JOIN repositories r ON r.id = wr.repository_id "

@@ -62,7 +62,7 @@ def candidates(items: Sequence[tuple[Entry, str, list[str], int]]) -> list[dict[
     age[np.argsort(-stamps, kind="stable")] = np.arange(1, len(items) + 1)
     return [
         {"id": entry.key, "text": text, "files": files, "age_rank": int(a), "tokens": entry.tokens}
-        for (entry, text, files, _), a in zip(items, age.tolist())
+        for (entry, text, files, _), a in zip(items, age.tolist(), strict=True)
     ]
 
 

@@ -129,7 +129,9 @@ def count_json(value: Any) -> int:
     return counter().count_json(value)
 
 
-def with_estimate(payload: dict[str, Any], key: str = "token_estimate", enc: TokenCounter | None = None) -> dict[str, Any]:
+def with_estimate(
+    payload: dict[str, Any], key: str = "token_estimate", enc: TokenCounter | None = None
+) -> dict[str, Any]:
     """``payload`` plus ``key``: the exact token count of the whole compact JSON, that field included.
 
     The count depends on the digits it writes, so it is iterated to a fixed point; digit

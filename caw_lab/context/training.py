@@ -58,7 +58,7 @@ def fit(train: Sequence[Example], meta: dict[str, Any] | None = None) -> LinearM
         "recipe": f"StandardScaler + LogisticRegression(C={C}, lbfgs, random_state={SEED})",
         "scikit_learn": sklearn.__version__,
         "targets": len(train),
-        "rows": int(len(y)),
+        "rows": len(y),
         "repos": sorted({e.repo for e in train}),
         **(meta or {}),
     }

@@ -7,6 +7,7 @@ npm (``package.json`` beside this file) into a per-user cache on first use.
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import hashlib
 import os
@@ -111,10 +112,8 @@ class LocalD1:
     def kill(self) -> None:
         """SIGKILL node and workerd together: a crash, with no chance to finish a request."""
         if self.process:
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.killpg(self.process.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
             self.process.wait()
         self.process = None
 

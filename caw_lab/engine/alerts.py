@@ -29,7 +29,8 @@ def alert(
     **detail: Any,
 ) -> Gated:
     """The alert event ``name`` (``agent_lost``, ``task_dead_lettered``...) for a change's batch."""
-    return also(KIND, workflow_id, task_id, agent_id, {"alert": name, "severity": severity, "message": message, **detail})
+    payload = {"alert": name, "severity": severity, "message": message, **detail}
+    return also(KIND, workflow_id, task_id, agent_id, payload)
 
 
 def recent(db: Backend, since_seq: int = 0, workflow_id: str | None = None, limit: int = 100) -> list[dict[str, Any]]:

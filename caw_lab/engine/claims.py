@@ -26,7 +26,6 @@ from caw_lab.errors import CawError, conflict, not_found
 from caw_lab.ids import now_ms
 from caw_lab.store.backend import Backend, Statement
 
-
 ORPHANED = ("planning", "in_progress", "paused")
 """Started statuses: an unclaimed task in one of them lost its agent mid-way."""
 

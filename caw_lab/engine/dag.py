@@ -41,7 +41,7 @@ def find_cycle(edges: Mapping[str, Iterable[str]]) -> list[str] | None:
             nxt = pending.pop()
             state = colour.get(nxt, 0)
             if state == 1:
-                return path[path.index(nxt):] + [nxt]
+                return [*path[path.index(nxt):], nxt]
             if state == 0:
                 colour[nxt] = 1
                 path.append(nxt)

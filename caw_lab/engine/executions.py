@@ -16,11 +16,11 @@ from typing import Any
 from caw_lab.engine import deadletter, orchestration
 from caw_lab.engine.agents import unfinished
 from caw_lab.engine.alerts import alert
-from caw_lab.engine.retries import parse
 from caw_lab.engine.changes import Event, Gated, commit, raw, update
+from caw_lab.engine.retries import parse
 from caw_lab.engine.rows import decode, encode, fetch, placeholders
-from caw_lab.engine.tasks import workflow_status_event
 from caw_lab.engine.states import require_status
+from caw_lab.engine.tasks import workflow_status_event
 from caw_lab.errors import CawError
 from caw_lab.ids import new_id, now_ms
 from caw_lab.store.backend import Backend, Statement
@@ -243,7 +243,7 @@ def set_task_overrides(db: Backend, task_id: str, runtime: str | None, retry_pol
         values["runtime"] = runtime
     if retry_policy is not None:
         values["retry_policy"] = encode(parse(retry_policy, f"task {task_id}"))
-    values.update({column: None for column in clear})
+    values.update(dict.fromkeys(clear))
     fields = sorted(set(values) - {"updated_at"})
     event = Event("task.execution_set", task["workflow_id"], task_id, payload={"fields": fields})
     commit(db, event, then=[update("tasks", values, "id = ?", (task_id,))])

@@ -53,7 +53,9 @@ def eligible_tasks(db: Backend, workflow_id: str, include_failed: bool) -> list[
         (workflow_id,),
     )
     if include_failed:
-        failed = db.query(f"SELECT {TASK_FIELDS} FROM tasks t WHERE t.status = 'failed' AND {unblocked}", (workflow_id,))
+        failed = db.query(
+            f"SELECT {TASK_FIELDS} FROM tasks t WHERE t.status = 'failed' AND {unblocked}", (workflow_id,)
+        )
         if failed:
             tasks = sorted(tasks + failed, key=itemgetter("sequence"))
     names = finished_dependencies(db, [t["id"] for t in tasks])
@@ -152,7 +154,7 @@ def next_tasks(db: Backend, workflow_id: str, include_failed: bool = True) -> di
 def by_status(db: Backend, workflow_id: str, blocked: int) -> dict[str, int]:
     """Counts per status, every status present, ``blocked`` (computed) taken out of ``pending``."""
     rows = db.query("SELECT status, COUNT(*) AS n FROM tasks WHERE workflow_id = ? GROUP BY status", (workflow_id,))
-    counts = {status: 0 for status in (*STORED_TASK_STATUSES, "blocked")}
+    counts = dict.fromkeys((*STORED_TASK_STATUSES, "blocked"), 0)
     counts.update({r["status"]: r["n"] for r in rows})
     counts["pending"] -= blocked
     counts["blocked"] = blocked

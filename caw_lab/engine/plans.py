@@ -68,7 +68,7 @@ def task_statements(
     rows = [task_row(workflow_id, spec, first_sequence + i, now) for i, spec in enumerate(specs)]
     ids.update({r["name"]: r["id"] for r in rows})
     statements = [insert("tasks", r) for r in rows]
-    for spec, row in zip(specs, rows):
+    for spec, row in zip(specs, rows, strict=True):
         for dep in spec.get("depends_on") or []:
             statements.append(insert("task_dependencies", {"task_id": row["id"], "depends_on_id": ids[dep]}))
         if spec.get("context_from"):

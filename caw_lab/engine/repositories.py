@@ -12,7 +12,6 @@ from caw_lab.errors import invalid_input, not_found
 from caw_lab.ids import new_id, now_ms
 from caw_lab.store.backend import Backend
 
-
 MAX_PATH_BYTES = 4096
 """Linux's PATH_MAX: no real repository path is longer."""
 
@@ -64,7 +63,7 @@ def task_repository_statements(
 ) -> list[Gated]:
     """Point tasks at their repository, registering and linking it to the workflow first."""
     statements: list[Gated] = []
-    for spec, row in zip(specs, rows):
+    for spec, row in zip(specs, rows, strict=True):
         if spec.get("repository_path"):
             path = normalise(spec["repository_path"])
             statements += link_statements(db, workflow_id, [path])
@@ -111,7 +110,8 @@ def remove_from_workflow(db: Backend, workflow_id: str, repository_id: str) -> d
     if not linked:
         raise not_found("repository", repository_id)
     event = Event("workflow.repository_removed", workflow_id, payload={"repository_id": repository_id})
-    commit(db, event, then=[delete("workflow_repositories", "workflow_id = ? AND repository_id = ?", (workflow_id, repository_id))])
+    unlink = delete("workflow_repositories", "workflow_id = ? AND repository_id = ?", (workflow_id, repository_id))
+    commit(db, event, then=[unlink])
     return {"success": True}
 
 

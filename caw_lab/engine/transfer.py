@@ -68,7 +68,7 @@ def export(db: Backend, workflow_id: str) -> dict[str, Any]:
     """The workflow's bundle: every row it owns and the shared rows they refer to."""
     reads = [Statement(f"SELECT * FROM {t} WHERE {where} ORDER BY {order(t)}", (workflow_id,))
              for t, where in SCOPE.items()]
-    tables = dict(zip(SCOPE, db.batch(reads)))
+    tables = dict(zip(SCOPE, db.batch(reads), strict=True))
     if not tables["workflows"]:
         raise not_found("workflow", workflow_id)
     tables["events"] = [{k: v for k, v in e.items() if k != "seq"} for e in tables["events"]]
@@ -163,7 +163,7 @@ def resolve_outside(db: Backend, tables: dict[str, list[Row]]) -> dict[str, list
                          (json.dumps(wanted[key]),)) for key, target in OUTSIDE.items()]
     present = [{r["id"] for r in rows} for rows in db.batch(lookups)]
     resolved = dict(tables)
-    for ((table, column), _), here in zip(OUTSIDE.items(), present):
+    for ((table, column), _), here in zip(OUTSIDE.items(), present, strict=True):
         known = here | inside[OUTSIDE[(table, column)]]
         resolved[table] = [r if r.get(column) in known or r.get(column) is None else {**r, column: None}
                            for r in tables.get(table, [])]

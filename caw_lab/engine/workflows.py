@@ -8,8 +8,8 @@ from caw_lab.engine import dag
 from caw_lab.engine.changes import Event, commit, insert, update
 from caw_lab.engine.repositories import link_statements
 from caw_lab.engine.rows import decode, encode, fetch, placeholders
-from caw_lab.engine.tasks import view
 from caw_lab.engine.states import check_transition
+from caw_lab.engine.tasks import view
 from caw_lab.errors import conflict
 from caw_lab.ids import new_id, now_ms
 from caw_lab.store.backend import Backend, Statement
@@ -125,5 +125,6 @@ def set_config(db: Backend, workflow_id: str, config: dict[str, Any]) -> dict[st
     current = fetch(db, "workflow", workflow_id).get("config") or {}
     merged = {k: v for k, v in {**current, **config}.items() if v is not None}
     event = Event("workflow.config", workflow_id, payload={"keys": sorted(config)})
-    commit(db, event, then=[update("workflows", {"config": encode(merged), "updated_at": now_ms()}, "id = ?", (workflow_id,))])
+    values = {"config": encode(merged), "updated_at": now_ms()}
+    commit(db, event, then=[update("workflows", values, "id = ?", (workflow_id,))])
     return {"success": True, "config": merged}

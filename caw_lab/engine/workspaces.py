@@ -21,7 +21,6 @@ from caw_lab.ids import new_id, now_ms
 from caw_lab.store.backend import Backend, Statement
 
 
-
 def create(
     db: Backend,
     workflow_id: str,

@@ -55,7 +55,8 @@ def template_id(session: LabSession, name_or_id: str) -> str:
     for tmpl in session.call("template_list")["templates"]:
         if tmpl.get("name") == name_or_id:
             return str(tmpl["id"])
-    raise CawError("TEMPLATE_NOT_FOUND", f"Template not found: {name_or_id}", suggestion="List templates with template_list.")
+    raise CawError("TEMPLATE_NOT_FOUND", f"Template not found: {name_or_id}",
+                   suggestion="List templates with template_list.")
 
 
 def list_workflows(session: LabSession, args: argparse.Namespace) -> Result:

@@ -39,7 +39,8 @@ class CawMagics(Magics):
           show ID                         a workflow (wf_...) with its tasks, or a task (tk_...) with checkpoints
           next WF                         the tasks of WF that can start now
           claim TASK [--agent A]          claim TASK (default agent: this notebook's, registered on first use)
-          checkpoint TASK TYPE SUMMARY    record progress; TYPE is plan, progress, decision, error, recovery, complete or replan
+          checkpoint TASK TYPE SUMMARY    record progress; TYPE is plan, progress, decision, error, recovery,
+                                          complete or replan
           done TASK OUTCOME               complete TASK, stepping pending -> planning -> in_progress -> completed
           context TASK [--max-tokens N]   the context an agent would load for TASK, with its exact token count
           dag WF                          the live DAG widget of WF

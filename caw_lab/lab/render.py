@@ -59,7 +59,10 @@ class ErrorView:
 
 
 def error_html(err: CawError) -> str:
-    tip = f"<div style='margin-top:4px; white-space:pre-wrap'>&#8594; {escape(err.suggestion)}</div>" if err.suggestion else ""
+    tip = (
+        f"<div style='margin-top:4px; white-space:pre-wrap'>&#8594; {escape(err.suggestion)}</div>"
+        if err.suggestion else ""
+    )
     again = " (recoverable)" if err.recoverable else ""
     return (
         f"<div class='caw-error' style='{BOX} border-left: 4px solid #e53935; background: #fdecea; "
@@ -104,7 +107,10 @@ def table(headers: Iterable[str], rows: Iterable[Iterable[str]]) -> str:
 
 
 def box(title: str, body: str) -> str:
-    return f"<div class='caw-result' style='{BOX}'><div style='font-weight:600; margin-bottom:4px'>{title}</div>{body}</div>"
+    return (
+        f"<div class='caw-result' style='{BOX}'>"
+        f"<div style='font-weight:600; margin-bottom:4px'>{title}</div>{body}</div>"
+    )
 
 
 def code(value: Any) -> str:
@@ -171,7 +177,8 @@ def next_tasks_html(data: Mapping[str, Any]) -> str:
     tasks = data.get("tasks") or []
     rows = [(escape(str(t.get("name", ""))), code(t.get("id")), escape(str(t.get("description") or ""))) for t in tasks]
     done = " &#10003; all complete" if data.get("all_complete") else ""
-    title = f"Next tasks: {len(tasks)} ready, recommended {escape(str(data.get('recommended_count', len(tasks))))}{done}"
+    recommended = escape(str(data.get("recommended_count", len(tasks))))
+    title = f"Next tasks: {len(tasks)} ready, recommended {recommended}{done}"
     return box(title, table(("task", "id", "description"), rows) if rows else "")
 
 
@@ -186,7 +193,10 @@ def checkpoints_html(checkpoints: list[Mapping[str, Any]]) -> str:
         f"<div>{escape(str(c.get('summary', '')))}</div></li>"
         for c in checkpoints
     )
-    return f"<ol class='caw-timeline' style='border-left:2px solid #90caf9; padding-left:10px; margin:4px 0; list-style:none'>{items}</ol>"
+    return (
+        "<ol class='caw-timeline' style='border-left:2px solid #90caf9; padding-left:10px; margin:4px 0; "
+        f"list-style:none'>{items}</ol>"
+    )
 
 
 def task_html(task: Mapping[str, Any]) -> str:

@@ -208,7 +208,7 @@ class Executor:
                         self.settings.run_options)
         try:
             handle = self.runtime(name).start(launch)
-        except Exception as exc:  # noqa: BLE001 - a runtime that cannot start costs the task an attempt
+        except Exception as exc:  # a runtime that cannot start costs the task an attempt
             recovery.end_agent(self.db, agent["id"], f"the {name} runtime could not start it: {exc}")
             return True
         agents.update_agent(self.db, agent["id"], {"metadata": {"pid": handle.pid, "log": handle.log_path}})
@@ -222,7 +222,7 @@ class Executor:
         return self.settings.cwd or os.getcwd()
 
     def reap(self) -> None:
-        for agent_id, run in list(self.running.items()):
+        for run in list(self.running.values()):
             ended = run.handle.poll()
             if ended is not None:
                 self.settle(run, ended)

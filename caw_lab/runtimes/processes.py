@@ -8,6 +8,7 @@ tasks that recovery has meanwhile handed to someone else.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import os
 import signal
@@ -65,10 +66,8 @@ class ProcessHandle(Handle):
         return Exit(code, None if code == 0 else f"{describe(code)}{self.tail()}")
 
     def signal_group(self, signum: int) -> None:
-        try:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(self.process.pid, signum)
-        except (ProcessLookupError, PermissionError):
-            pass
 
     def tail(self) -> str:
         try:

@@ -89,7 +89,7 @@ class ThreadAgent(Handle):
     def main(self, work: Work, task: dict[str, Any], agent_id: str, db: str) -> None:
         try:
             run(work, task, agent_id, db, self.stop_requested)
-        except BaseException as exc:  # noqa: BLE001 - an agent's failure is reported, never raised in the executor
+        except BaseException as exc:  # an agent's failure is reported, never raised in the executor
             self.error = f"{type(exc).__name__}: {exc}"
 
     def poll(self) -> Exit | None:

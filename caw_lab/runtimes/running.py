@@ -14,6 +14,7 @@ suspended, so no task is left in progress by a process that is gone.
 from __future__ import annotations
 
 import atexit
+import contextlib
 import threading
 import time
 from collections.abc import Mapping
@@ -68,10 +69,8 @@ def start(db: str, workflow_id: str, overrides: Mapping[str, Any] | None = None,
 
 def run_quietly(executor: Executor) -> None:
     """The thread's body: errors are kept on the executor for whoever started it."""
-    try:
+    with contextlib.suppress(BaseException):  # recorded in executor.error, reported by start()
         executor.run()
-    except BaseException:  # noqa: BLE001 - recorded in executor.error, reported by start()
-        pass
 
 
 def timeout_ms(db: Backend, workflow_id: str) -> int:

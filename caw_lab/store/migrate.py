@@ -44,7 +44,9 @@ def migrate(db: Backend) -> list[int]:
         if version in already:
             continue
         statements = [Statement(s) for s in split_statements(script)]
-        statements.append(Statement("INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)", (version, now_ms())))
+        statements.append(
+            Statement("INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)", (version, now_ms()))
+        )
         try:
             db.batch(statements)
         except CawError:

@@ -45,7 +45,8 @@ class SQLiteBackend(Backend):
         )
         self._conn = conn
         self._lock = threading.RLock()
-        self._turns = open(f"{self.path}-writers", "ab") if self.path != ":memory:" and fcntl else None
+        writers = f"{self.path}-writers" if self.path != ":memory:" and fcntl else None
+        self._turns = open(writers, "ab") if writers else None  # noqa: SIM115 - the lock file stays open until close()
         with self._writer_turn():
             self._pragmas(conn)
 
@@ -118,7 +119,7 @@ def _rows(cursor: sqlite3.Cursor) -> list[Row]:
     if not rows:
         return []
     columns = [d[0] for d in cursor.description]
-    return [dict(zip(columns, row)) for row in rows]
+    return [dict(zip(columns, row, strict=True)) for row in rows]
 
 
 def _as_caw_error(exc: sqlite3.Error | OverflowError) -> CawError:
@@ -129,4 +130,5 @@ def _as_caw_error(exc: sqlite3.Error | OverflowError) -> CawError:
         return CawError("DATABASE_BUSY", text, recoverable=True, suggestion="Retry in a moment.")
     if isinstance(exc, sqlite3.IntegrityError):
         return CawError("CONSTRAINT_VIOLATION", text, recoverable=False, suggestion="Check ids and unique names.")
-    return CawError("DATABASE_ERROR", text, recoverable=False, suggestion="See the message; the change was not applied.")
+    return CawError("DATABASE_ERROR", text, recoverable=False,
+                    suggestion="See the message; the change was not applied.")

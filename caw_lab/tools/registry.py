@@ -45,7 +45,9 @@ class Tool:
 REGISTRY: dict[str, Tool] = {}
 
 
-def tool(name: str, description: str, *, lock: LockScope | None = None) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+def tool(
+    name: str, description: str, *, lock: LockScope | None = None
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Register ``fn(db, params)``; ``lock`` names the parameter that leads to the workflow
     whose session lock this tool must respect (e.g. ``("task", "task_id")``)."""
 

@@ -96,7 +96,8 @@ class WorkflowForm(Panel):
         """Create the workflow; returns its id, or None when a field needs fixing first."""
         name = self.name.value.strip()
         self.name_hint.value = "" if name else hint("Give the workflow a name").value
-        fields_ok = all([f.check() for f in self.variables.children])
+        checked = [f.check() for f in self.variables.children]  # every field, so each shows its own hint
+        fields_ok = all(checked)
         if not name or not fields_ok:
             self.message.value = ""
             return None
@@ -128,7 +129,9 @@ class WorkflowForm(Panel):
         parallel = widgets.BoundedIntText(wf["max_parallel_tasks"], min=1, max=1000, description="Parallel",
                                           layout={"width": "160px"})
         save = widgets.Button(description="Save parallelism", icon="save")
-        save.on_click(lambda _: self.attempt("workflow_set_parallelism", id=wf["id"], max_parallel_tasks=parallel.value))
+        save.on_click(
+            lambda _: self.attempt("workflow_set_parallelism", id=wf["id"], max_parallel_tasks=parallel.value)
+        )
         parts: list[widgets.Widget] = [head, widgets.HBox([parallel, save], layout={"flex_flow": "row wrap"})]
         if wf["status"] == "planning":
             plan = widgets.Textarea(placeholder=EXAMPLE, description="Plan", layout={**FIELD, "height": "140px"})

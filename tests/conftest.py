@@ -8,12 +8,11 @@ The ``client`` fixture runs each test on both backends, ids ``sqlite`` and ``d1`
 
 from __future__ import annotations
 
+import itertools
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
-
-import itertools
-import shutil
 
 import pytest
 
@@ -103,7 +102,7 @@ def dump(db: Backend) -> dict[str, list[dict[str, Any]]]:
     """Every row of every table, for byte-for-byte before/after comparisons."""
     tables = dump_tables(db)
     rows = db.batch([Statement(f"SELECT * FROM {t} ORDER BY rowid") for t in tables])
-    return dict(zip(tables, rows))
+    return dict(zip(tables, rows, strict=True))
 
 
 def dump_tables(db: Backend) -> list[str]:

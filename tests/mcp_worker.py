@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from mcp import Client
-from mcp_session import ToolFailed, call, http_client, run, stdio_params
 
+from mcp_session import ToolFailed, call, http_client, run, stdio_params
 
 LOST_IN_A_ROW = 2
 """Claims lost in a row before asking for a fresh list: by then the list is mostly others' tasks."""

@@ -20,7 +20,9 @@ WRONG_TYPE: dict[str, Any] = {
     "array": "not-a-list",
     "object": ["not", "an", "object"],
 }
-SAMPLE: dict[str, Any] = {"string": "zz_unknown", "integer": 1, "number": 1.0, "boolean": True, "array": [], "object": {}}
+SAMPLE: dict[str, Any] = {
+    "string": "zz_unknown", "integer": 1, "number": 1.0, "boolean": True, "array": [], "object": {},
+}
 
 
 def primary_type(prop: dict[str, Any]) -> str | None:
@@ -86,7 +88,7 @@ def test_ill_typed_parameters_are_refused(seeded: caw_lab.Client, name: str) -> 
     checked = 0
     for param, prop in props.items():
         kind = primary_type(prop)
-        if kind not in WRONG_TYPE or prop.get("anyOf") and any(o.get("type") == "object" for o in prop["anyOf"]):
+        if kind not in WRONG_TYPE or (prop.get("anyOf") and any(o.get("type") == "object" for o in prop["anyOf"])):
             continue
         assert_refused(seeded, name, {**args, param: WRONG_TYPE[kind]}, ("INVALID_INPUT",))
         checked += 1

@@ -44,7 +44,8 @@ def project(client: caw_lab.Client) -> dict[str, Any]:
         {"name": "schema", "description": "Design the SQLite schema", "files_likely_affected": ["db/schema.sql"]},
         {"name": "docs", "description": "Write the user guide"},
         {"name": "api", "description": "HTTP API for workflows", "depends_on": ["schema"], "parallel_group": "impl"},
-        {"name": "cli", "description": "Command line for workflows", "depends_on": ["schema"], "parallel_group": "impl"},
+        {"name": "cli", "description": "Command line for workflows", "depends_on": ["schema"],
+         "parallel_group": "impl"},
         {"name": "migrations", "description": "Migrations for the schema in db/schema.sql",
          "depends_on": ["api"], "files_likely_affected": ["db/schema.sql", "db/migrate.py"],
          "estimated_complexity": "high"},
@@ -157,9 +158,11 @@ def test_compression_rules() -> None:
     plan = {"approach": "a", "steps": ["one"], "rationale": "long why", "files_to_modify": [f"f{i}" for i in range(12)]}
     assert compression.plan(plan) == {"approach": "a", "steps": ["one"],
                                       "files_to_modify": [*(f"f{i}" for i in range(10)), "and 2 more"]}
-    source = "Add export\n\nWe have lots of background prose here.\nIt must write CSV.\n- handles unicode\n```\ncode\n```"
+    source = ("Add export\n\nWe have lots of background prose here.\nIt must write CSV.\n- handles unicode\n"
+              "```\ncode\n```")
     assert compression.source_summary(source) == "Add export\nIt must write CSV.\n- handles unicode"
-    assert compression.source_summary("Plain words. More words. Even more. And more.") == "Plain words.\nMore words.\nEven more."
+    plain = "Plain words. More words. Even more. And more."
+    assert compression.source_summary(plain) == "Plain words.\nMore words.\nEven more."
 
 
 def test_workflow_get_summary(client: caw_lab.Client, project: dict[str, Any]) -> None:
@@ -198,7 +201,7 @@ def test_never_over_budget_and_always_exact(specs: list[dict[str, Any]], sizes: 
                   "parallel_group": "g" if i % 2 else None} for i, s in enumerate(specs)]
         wf = make_workflow(client, [{k: v for k, v in t.items() if v is not None} for t in tasks])
         ids = list(wf["tasks"].values())
-        for task_id, spec in zip(ids, specs):
+        for task_id, spec in zip(ids, specs, strict=True):
             if spec["outcome"] is None and not spec["checkpoints"]:
                 continue
             start(client, task_id)
@@ -297,7 +300,8 @@ def test_a_snapshot_follows_task_local_writes_by_rereading_their_tasks_and_anyth
     client.call("task_load_context", task_id=t["migrations"])
     before = kept()
     assert {t["schema"], t["cli"]} <= before.per_task.keys(), "the load built items of prior tasks and siblings"
-    client.call("checkpoint_add", task_id=t["migrations"], type="progress", summary="more", files_changed=["db/late.py"])
+    client.call("checkpoint_add", task_id=t["migrations"], type="progress", summary="more",
+                files_changed=["db/late.py"])
     start(client, t["cli"])
     agent = client.call("agent_register", name="reader", runtime="custom")["id"]
     client.call("agent_heartbeat", agent_id=agent)

@@ -22,7 +22,7 @@ class Flaky(BaseHTTPRequestHandler):
     failures = 0
     requests = 0
 
-    def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+    def do_POST(self) -> None:  # http.server's naming
         type(self).requests += 1
         self.rfile.read(int(self.headers["content-length"]))
         if type(self).failures > 0:

@@ -42,7 +42,9 @@ class RecordingComm(BaseComm):
         self.sent: list[dict[str, Any]] = []
         super().__init__(**kwargs)
 
-    def publish_msg(self, msg_type: str, data: Any = None, metadata: Any = None, buffers: Any = None, **keys: Any) -> None:
+    def publish_msg(
+        self, msg_type: str, data: Any = None, metadata: Any = None, buffers: Any = None, **keys: Any
+    ) -> None:
         self.sent.append({"msg_type": msg_type, "data": data})
 
 
@@ -85,7 +87,7 @@ def test_state_is_column_shaped(widget: DagWidget, wf: dict[str, Any]) -> None:
     assert cols["statuses"] == ["pending", "blocked", "blocked", "blocked"]
     assert cols["groups"] == ["", "build", "build", ""]
     assert len({len(v) for v in cols.values()}) == 1
-    pairs = set(zip(widget.edges["from"], widget.edges["to"]))
+    pairs = set(zip(widget.edges["from"], widget.edges["to"], strict=True))
     assert pairs == {(t["design"], t["api"]), (t["design"], t["ui"]), (t["api"], t["ship"]), (t["ui"], t["ship"])}
     assert widget.transitions["failed"] == ["pending", "skipped"]
     assert widget.workflow == {"id": wf["id"], "name": "wf", "status": "ready"}
@@ -135,7 +137,7 @@ def test_a_change_from_another_process_arrives_as_a_small_delta(
     assert len(deltas) == 1
     delta = deltas[0]
     assert delta["rev"] == 1
-    changed = dict(zip(delta["upsert"]["ids"], delta["upsert"]["statuses"]))
+    changed = dict(zip(delta["upsert"]["ids"], delta["upsert"]["statuses"], strict=True))
     assert changed == {t["design"]: "completed", t["api"]: "pending", t["ui"]: "pending"}
     assert delta["upsert"]["summaries"][0] == "designed it"
     assert delta["remove"] == [] and delta["edges_added"] == {"from": [], "to": []}

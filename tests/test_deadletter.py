@@ -49,7 +49,7 @@ def test_always_failing_task_is_retried_with_backoff_then_dead_lettered(client: 
     scheduled = [e for e in events(client, wf["id"], "task.retry_scheduled") if e["task_id"] == doomed]
     claims = [e for e in events(client, wf["id"], "task.claimed") if e["task_id"] == doomed]
     assert [e["payload"]["attempts"] for e in scheduled] == [1, 2] and len(claims) == 3
-    for retry, nominal, claim in zip(scheduled, (150, 300), claims[1:]):
+    for retry, nominal, claim in zip(scheduled, (150, 300), claims[1:], strict=True):
         delay = retry["payload"]["delay_ms"]
         scheduled_at = retry["payload"]["next_attempt_at"] - delay
         assert nominal * 0.8 <= delay <= nominal

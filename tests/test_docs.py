@@ -39,7 +39,9 @@ def test_every_cli_command_is_documented(path: str) -> None:
     assert f"## `{path}`" in (DOCS / "cli.md").read_text(), f"`{path}` missing from docs/cli.md: {STALE}"
 
 
-@pytest.mark.parametrize(("path", "command"), [(ctx.command_path, cmd) for cmd, ctx in walk(main, context(main, "caw"))])
+@pytest.mark.parametrize(
+    ("path", "command"), [(ctx.command_path, cmd) for cmd, ctx in walk(main, context(main, "caw"))]
+)
 def test_every_cli_command_and_option_has_help(path: str, command: click.Command) -> None:
     assert (command.help or "").strip(), f"`{path}` has no help text"
     bare = [p.name for p in command.params if isinstance(p, click.Option) and not p.help and not p.hidden]

@@ -102,7 +102,8 @@ def test_every_argument_has_help_and_docs_magics_md_lists_each_subcommand() -> N
 def test_new_returns_the_created_workflow_and_draws_it(ip: InteractiveShell, client: caw_lab.Client) -> None:
     wf, out = run(ip, 'new Fix <login> --source "The login page 500s"')
     stored = client.call("workflow_get", id=wf["id"])
-    assert (wf["name"], stored["source_content"], stored["status"]) == ("Fix <login>", "The login page 500s", "planning")
+    assert (wf["name"], stored["source_content"], stored["status"]) == (
+        "Fix <login>", "The login page 500s", "planning")
     drawn = wf._repr_html_()
     assert "Fix &lt;login&gt;" in drawn and "<login>" not in drawn
     assert out.outputs == []  # a returned value is displayed by IPython, not twice by the magic

@@ -10,10 +10,10 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from conftest import make_workflow
-from mcp_session import http_server
 
 import caw_lab
+from conftest import make_workflow
+from mcp_session import http_server
 
 WORKERS = 8
 TASKS = 400

@@ -8,14 +8,14 @@ from pathlib import Path
 
 import httpx
 import pytest
-from conftest import dump, make_workflow
 from mcp.shared.exceptions import MCPError
-from mcp_session import CAW, TOKEN, agent_protocol, call, http_client, http_server, refusal, run
 
 import caw_lab
 from caw_lab.errors import CawError
 from caw_lab.mcp import serve
 from caw_lab.tools import MAX_TEXT_BYTES
+from conftest import dump, make_workflow
+from mcp_session import CAW, TOKEN, agent_protocol, call, http_client, http_server, refusal, run
 
 
 @pytest.mark.parametrize("mode", ["auto", "legacy"])

@@ -8,12 +8,12 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from conftest import SHARED
 from jsonschema import Draft202012Validator
 from mcp import Client
-from mcp_session import run, stdio_params
 
 from caw_lab.tools import load_all
+from conftest import SHARED
+from mcp_session import run, stdio_params
 
 INTERFACE = SHARED / "reference" / "tool-interface.json"
 if not INTERFACE.exists():

@@ -11,13 +11,13 @@ from pathlib import Path
 import anyio
 import anyio.to_thread
 import pytest
-from conftest import dump, make_workflow
 from mcp import Client
-from mcp_session import agent_protocol, call, refusal, run, stdio_params
 
 import caw_lab
 from caw_lab.mcp.stdio import PipeLines, PipeWriter
 from caw_lab.tools import MAX_TEXT_BYTES
+from conftest import dump, make_workflow
+from mcp_session import agent_protocol, call, refusal, run, stdio_params
 
 
 @pytest.mark.parametrize("mode", ["auto", "legacy"])
@@ -25,7 +25,10 @@ def test_agent_protocol_and_recovery(db_path: Path, mode: str) -> None:
     """The legacy handshake is what today's agents (Claude Code, Codex) speak; auto negotiates the newest."""
 
     async def scenario() -> None:
-        async with Client(stdio_params(db_path), mode=mode) as worker, Client(stdio_params(db_path), mode=mode) as rival:
+        async with (
+            Client(stdio_params(db_path), mode=mode) as worker,
+            Client(stdio_params(db_path), mode=mode) as rival,
+        ):
             await agent_protocol(worker, rival)
 
     run(scenario)

@@ -19,6 +19,7 @@ def test_notebook_runs_without_errors(name: str, tmp_path: Path, monkeypatch: py
     shutil.copytree(NOTEBOOKS, folder, ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
     monkeypatch.setenv("CAW_DB_PATH", str(tmp_path / "workflows.db"))
     notebook = nbformat.read(folder / name, as_version=4)
-    NotebookClient(notebook, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(folder)}}).execute()
+    resources = {"metadata": {"path": str(folder)}}
+    NotebookClient(notebook, timeout=120, kernel_name="python3", resources=resources).execute()
     errors = [o for cell in notebook.cells for o in cell.get("outputs", []) if o.get("output_type") == "error"]
     assert not errors, errors

@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import dump, make_workflow
 from jsonschema import Draft202012Validator
 from openai.types.chat import ChatCompletionMessageToolCall
 from openai.types.responses import ResponseFunctionToolCall
@@ -15,6 +14,7 @@ from openai.types.responses import ResponseFunctionToolCall
 import caw_lab
 from caw_lab.openai import dispatch, inline_refs, tool_definitions
 from caw_lab.tools import MAX_TEXT_BYTES, load_all
+from conftest import dump, make_workflow
 
 
 def test_one_definition_per_tool_without_references() -> None:
@@ -72,7 +72,8 @@ def test_dict_shapes_are_accepted(shape: str, client: caw_lab.Client) -> None:
         ("workflow_create", '{"name": "x"}', "INVALID_INPUT"),
         ("no_such_tool", "{}", "UNKNOWN_TOOL"),
         ("workflow_get", '{"id": "wf_000000000000"}', "WORKFLOW_NOT_FOUND"),
-        ("workflow_create", json.dumps({"name": "x", "source_type": "prompt", "source_content": "x" * (MAX_TEXT_BYTES + 1)}),
+        ("workflow_create",
+         json.dumps({"name": "x", "source_type": "prompt", "source_content": "x" * (MAX_TEXT_BYTES + 1)}),
          "PAYLOAD_TOO_LARGE"),
     ],
 )

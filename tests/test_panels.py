@@ -128,7 +128,8 @@ def test_inbox_shows_new_messages_for_the_chosen_agent(client: caw_lab.Client) -
 
 
 def test_form_shows_what_is_missing_inline_and_writes_nothing(client: caw_lab.Client) -> None:
-    client.call("template_create", name="bugfix", template={"variables": ["component"], "tasks": [{"name": "fix {{component}}"}]})
+    template = {"variables": ["component"], "tasks": [{"name": "fix {{component}}"}]}
+    client.call("template_create", name="bugfix", template=template)
     form = WorkflowForm(client)
     before = dump(client.db)
     assert form.submit() is None and "Give the workflow a name" in form.name_hint.value

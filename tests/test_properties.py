@@ -123,7 +123,8 @@ class EngineMachine(RuleBasedStateMachine):
             return
         status = {r["id"]: r["status"] for r in self.client.db.query("SELECT id, status FROM tasks")}
         deps: dict[str, list[str]] = {}
-        for r in self.client.db.query("SELECT task_id, depends_on_id FROM task_dependencies WHERE dependency_type = 'blocks'"):
+        blocking = "SELECT task_id, depends_on_id FROM task_dependencies WHERE dependency_type = 'blocks'"
+        for r in self.client.db.query(blocking):
             deps.setdefault(r["task_id"], []).append(r["depends_on_id"])
         for wf in self.client.db.query("SELECT id FROM workflows"):
             for task in self.client.call("workflow_get", id=wf["id"], include_tasks=True)["tasks"]:

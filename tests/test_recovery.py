@@ -4,6 +4,7 @@ swept; alerts reach the log, a real webhook and a notebook; the retry policy; th
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import signal
@@ -19,8 +20,7 @@ from typing import Any
 import pytest
 
 import caw_lab
-from caw_lab.alerts import Alert, WebhookSink
-from caw_lab.alerts import notebook
+from caw_lab.alerts import Alert, WebhookSink, notebook
 from caw_lab.engine import recovery, retries
 from caw_lab.errors import CawError
 from caw_lab.ids import now_ms
@@ -207,7 +207,7 @@ class Receiver(BaseHTTPRequestHandler):
     failures: int
     status: int
 
-    def do_POST(self) -> None:  # noqa: N802 - the http.server hook's name
+    def do_POST(self) -> None:  # the http.server hook's name
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
         self.hits.append({**body, "_at": time.monotonic()})
         failing = len(self.hits) <= self.failures
@@ -241,7 +241,7 @@ def test_webhook_retries_with_backoff_until_delivered() -> None:
         WebhookSink(url, attempts=4, backoff_s=0.1).send(ALERT)
     assert len(hits) == 3
     assert {k: v for k, v in hits[-1].items() if k != "_at"} == ALERT.to_dict()
-    gaps = [b["_at"] - a["_at"] for a, b in zip(hits, hits[1:])]
+    gaps = [b["_at"] - a["_at"] for a, b in itertools.pairwise(hits)]
     assert gaps[0] >= 0.05 and gaps[1] >= 0.1, gaps
 
 

@@ -18,7 +18,16 @@ import caw_lab
 import caw_lab.context
 from caw_lab.cli import main
 from caw_lab.context import (
-    evaluation, features, loader, model, rankers, relevance, report, similarity, sources, training,
+    evaluation,
+    features,
+    loader,
+    model,
+    rankers,
+    relevance,
+    report,
+    similarity,
+    sources,
+    training,
 )
 from caw_lab.context.bm25 import BM25
 from caw_lab.context.packing import Entry, load_order
@@ -264,7 +273,7 @@ def test_tfidf_is_scikit_learns_fitted_on_the_documents_and_the_query() -> None:
 
 
 def test_cached_item_words_are_the_documents_words() -> None:
-    cands = many_candidates(12) + [cand("p", "Rename", ("pkg/Parser-v2.py", "CHANGELOG.md"), age=13)]
+    cands = [*many_candidates(12), cand("p", "Rename", ("pkg/Parser-v2.py", "CHANGELOG.md"), age=13)]
     x = features.matrix("parser v2 rename", cands)
     docs = [similarity.document(c) for c in cands]
     assert x[:, features.NAMES.index("bm25")] == pytest.approx(similarity.bm25("parser v2 rename", docs), abs=1e-12)

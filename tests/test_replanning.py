@@ -50,7 +50,7 @@ def refused(client: caw_lab.Client, tool: str, code: str, **args: Any) -> caw_la
 
 
 def test_add_after_task_rewires_its_dependents(client: caw_lab.Client) -> None:
-    wf = make_workflow(client, CHAIN + [{"name": "d", "depends_on": ["a"]}])
+    wf = make_workflow(client, [*CHAIN, {"name": "d", "depends_on": ["a"]}])
     added = client.call("workflow_add_task", workflow_id=wf["id"], name="review", after_task="a")
     assert graph(client, wf["id"]) == {
         "a": [], "review": ["a"], "b": ["review"], "c": ["b"], "d": ["review"]}
@@ -113,7 +113,7 @@ def test_remove_rewires_dependents_to_its_dependencies(client: caw_lab.Client) -
 
 
 def test_remove_refuses_started_and_claimed_tasks(client: caw_lab.Client) -> None:
-    wf = make_workflow(client, CHAIN + [{"name": "free"}])
+    wf = make_workflow(client, [*CHAIN, {"name": "free"}])
     complete(client, wf["tasks"]["a"])
     start(client, wf["tasks"]["b"])
     claim(client, wf["tasks"]["free"])

@@ -16,8 +16,16 @@ import pytest
 
 import caw_lab
 from caw_lab.errors import CawError
-from caw_lab.runtimes import ClaudeCodeRuntime, CodexRuntime, Executor, Launch, PythonRuntime, RunOptions
-from caw_lab.runtimes import SubprocessRuntime, registry
+from caw_lab.runtimes import (
+    ClaudeCodeRuntime,
+    CodexRuntime,
+    Executor,
+    Launch,
+    PythonRuntime,
+    RunOptions,
+    SubprocessRuntime,
+    registry,
+)
 from caw_lab.runtimes.mcp_config import caw_command, server_entry, write_config
 from caw_lab.runtimes.prompt import system_prompt, task_prompt
 from conftest import dump, make_workflow
@@ -26,9 +34,10 @@ from standins import install, path_with
 TASK = {"id": "tk_000000000001", "workflow_id": "wf_000000000001", "name": "build", "description": "Build it",
         "attempts": 0}
 WORKFLOW = {"id": "wf_000000000001", "name": "site", "plan_summary": "Make a site"}
+DEFAULT_OPTIONS = RunOptions()
 
 
-def launch(tmp_path: Path, options: RunOptions = RunOptions()) -> Launch:
+def launch(tmp_path: Path, options: RunOptions = DEFAULT_OPTIONS) -> Launch:
     return Launch(TASK, WORKFLOW, "ag_000000000001", str(tmp_path / "w.db"), str(tmp_path), tmp_path, options)
 
 
@@ -169,7 +178,7 @@ def test_python_runtime_in_a_process(client: caw_lab.Client, db_path: Path, tmp_
 
 
 def test_python_runtime_refuses_what_it_cannot_import() -> None:
-    with pytest.raises(CawError, match="no attribute .no_such_function"):
+    with pytest.raises(CawError, match=r"no attribute .no_such_function"):
         PythonRuntime("runtime_work:no_such_function")
     with pytest.raises(CawError, match="mode"):
         PythonRuntime("runtime_work:steady", mode="fiber")  # type: ignore[arg-type]

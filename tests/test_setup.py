@@ -9,10 +9,10 @@ import tomllib
 from pathlib import Path
 
 import pytest
-from mcp_session import CAW
 
 from caw_lab.setup import claude_code_changes, codex_changes, server_command
 from caw_lab.setup.claude_code import BEGIN, END
+from mcp_session import CAW
 
 
 def caw(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:

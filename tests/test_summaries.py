@@ -66,7 +66,8 @@ def test_a_changed_source_or_compressor_misses(client: caw_lab.Client, monkeypat
     assert len(rows(client)) == 2
     monkeypatch.setattr(compression, "VERSION", compression.VERSION + 1)
     summaries.source_summary(client.db, SOURCE)
-    assert sorted(r["compressor_version"] for r in rows(client)) == [compression.VERSION - 1] * 2 + [compression.VERSION]
+    versions = sorted(r["compressor_version"] for r in rows(client))
+    assert versions == [compression.VERSION - 1] * 2 + [compression.VERSION]
     assert summaries.prune(client.db) == 2
     assert [r["compressor_version"] for r in rows(client)] == [compression.VERSION]
 

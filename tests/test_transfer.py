@@ -50,7 +50,7 @@ def workflow_rows(db: Backend, workflow_id: str) -> dict[str, list[dict[str, Any
     """Every row of the workflow, events without their seq and without import records."""
     reads = [Statement(f"SELECT * FROM {t} WHERE {where} ORDER BY rowid", (workflow_id,))
              for t, where in transfer.SCOPE.items()]
-    rows = dict(zip(transfer.SCOPE, db.batch(reads)))
+    rows = dict(zip(transfer.SCOPE, db.batch(reads), strict=True))
     rows["events"] = [{k: v for k, v in e.items() if k != "seq"} for e in rows["events"]
                       if e["kind"] != "workflow.imported"]
     return rows
@@ -174,7 +174,7 @@ def test_large_tables_travel_in_several_statements_of_one_batch(
     client: caw_lab.Client, bundle: dict[str, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(transfer, "CHUNK_BYTES", 600)
-    guard, then = transfer.statements(bundle["workflow_id"], bundle["tables"])
+    _guard, then = transfer.statements(bundle["workflow_id"], bundle["tables"])
     assert len(then) > len(transfer.SCOPE)
     transfer.import_bundle(client.db, bundle)
     assert len(client.call("checkpoint_list", task_id=bundle["tables"]["tasks"][0]["id"])["checkpoints"]) == 4

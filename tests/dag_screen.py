@@ -22,6 +22,18 @@ PAINTED = """({id, fill, stripe}) => {
 }"""
 
 
+OUT_OF_VIEW = """(scope) => {
+  const root = document.querySelector(`${scope} .caw-dag`);
+  const stage = root.querySelector('.caw-dag-stage').getBoundingClientRect();
+  const panel = root.querySelector('.caw-dag-panel');
+  const right = panel && !panel.hidden ? panel.getBoundingClientRect().left : stage.right;
+  return [...root.querySelectorAll('g.caw-node-task')].filter(g => {
+    const r = g.getBoundingClientRect();
+    return r.left < stage.left || r.right > right || r.top < stage.top || r.bottom > stage.bottom;
+  }).map(g => g.dataset.name).sort();
+}"""
+
+
 def rgb(hex_colour: str) -> str:
     """``#e8f5e9`` as the browser reports a computed colour: ``rgb(232, 245, 233)``."""
     r, g, b = (int(hex_colour[i:i + 2], 16) for i in (0, 2, 4))
@@ -61,3 +73,8 @@ def miscoloured(drawn: dict[str, dict[str, str]]) -> dict[str, dict[str, str]]:
 def wait_until_painted(page: Any, task_id: str, status: str, timeout_ms: int = 5_000) -> None:
     """Returns (within one 20 ms poll) once task ``task_id`` is drawn in ``status``'s colours."""
     page.wait_for_function(PAINTED, arg={"id": task_id, **palette()[status]}, timeout=timeout_ms, polling=20)
+
+
+def out_of_view(page: Any, scope: str = "") -> list[str]:
+    """Names of the drawn tasks not wholly inside the stage, left of the task panel when it is open."""
+    return page.evaluate(OUT_OF_VIEW, scope)

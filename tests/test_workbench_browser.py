@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 import caw_lab
-from tests.dag_screen import drawn_when, miscoloured, wait_until_painted
+from tests.dag_screen import drawn_when, miscoloured, out_of_view, wait_until_painted
 from tests.jupyter_lab import LabServer, missing, run_all, wait_for_all_cells
 
 if missing():
@@ -76,6 +76,7 @@ def test_quickstart_workbench_renders_follows_clicks_and_fits_a_phone(page: Any,
         detail.get_by_text("POST /login checks the password hash", exact=True).wait_for(timeout=10_000)
         shown = detail.text_content() or ""
         assert "ada wrote api" in shown or "grace wrote api" in shown
+        assert out_of_view(page, ".caw-workbench") == [], "the open task panel hides no task"
         workbench.screenshot(path=str(shots / "workbench-task-selected.png"))
 
         dark = other_process.call("workflow_create", name="Dark mode", source_type="prompt", source_content="dark")

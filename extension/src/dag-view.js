@@ -126,7 +126,7 @@ export class DagView {
     this.root.dataset.layoutMs = String(Math.round(layout.ms));
     this.useRenderer(n > SVG_LIMIT ? "canvas" : "svg");
     this.renderer.setScene(this.scene);
-    if (this.autoFit) this.view.fit(this.scene.bounds);
+    if (this.autoFit) this.view.fit(this.scene.bounds, this.freeWidth());
     this.renderer.setView(this.view);
     this.renderer.setHighlight(this.highlight());
     this.renderer.flash([...flash].map((id) => this.scene.rep.get(id)).filter(Boolean));
@@ -201,7 +201,7 @@ export class DagView {
     this.view.width = Math.max(1, rect.width);
     this.view.height = Math.max(1, rect.height);
     if (this.renderer) this.renderer.resize(this.view.width, this.view.height);
-    if (this.scene && this.autoFit) this.view.fit(this.scene.bounds);
+    if (this.scene && this.autoFit) this.view.fit(this.scene.bounds, this.freeWidth());
     this.redrawView();
   }
 
@@ -209,8 +209,13 @@ export class DagView {
   fit() {
     if (!this.scene) return;
     this.autoFit = true;
-    this.view.fit(this.scene.bounds);
+    this.view.fit(this.scene.bounds, this.freeWidth());
     this.redrawView();
+  }
+
+  /** The stage's width left of the task panel, when it is open. */
+  freeWidth() {
+    return this.view.width - (this.panel.element.hidden ? 0 : this.panel.element.offsetWidth);
   }
 
   centreOn(wx, wy, k) {
@@ -228,6 +233,7 @@ export class DagView {
     if (!fromKernel) this.kernel.select(this.selected);
     if (this.selected) this.kernel.describe(this.selected);
     this.refreshChrome();
+    if (this.autoFit && this.scene) this.view.fit(this.scene.bounds, this.freeWidth());
     this.reveal(this.selected);
     this.redrawHighlight();
   }

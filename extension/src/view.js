@@ -33,11 +33,12 @@ export class View {
     this.y += dy;
   }
 
-  /** Show ``bounds`` whole, never magnified past 1:1 so a three-task graph is not huge. */
-  fit(bounds, pad = 24) {
-    const k = Math.min(1, (this.width - 2 * pad) / Math.max(1, bounds.w), (this.height - 2 * pad) / Math.max(1, bounds.h));
+  /** Show ``bounds`` whole in the left ``width`` pixels (the part no panel covers), never
+   * magnified past 1:1 so a three-task graph is not huge. */
+  fit(bounds, width = this.width, pad = 24) {
+    const k = Math.min(1, (width - 2 * pad) / Math.max(1, bounds.w), (this.height - 2 * pad) / Math.max(1, bounds.h));
     this.k = Math.max(MIN_ZOOM, k);
-    this.x = (this.width - bounds.w * this.k) / 2 - bounds.x * this.k;
+    this.x = (width - bounds.w * this.k) / 2 - bounds.x * this.k;
     this.y = (this.height - bounds.h * this.k) / 2 - bounds.y * this.k;
   }
 

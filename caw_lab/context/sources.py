@@ -197,7 +197,7 @@ def attach_files(
     db: Backend, workflow_id: str, tasks: dict[str, dict[str, Any]], task_ids: tuple[str, ...] = ()
 ) -> None:
     """Give each task ``files_changed``: every file its checkpoints recorded, first seen first.
-    ``task_ids`` limits the read to those tasks (the rest of ``tasks`` must not be among them)."""
+    ``task_ids``, when given, limits the read to those tasks: they must be all of ``tasks``."""
     only = f" AND c.task_id IN ({', '.join('?' * len(task_ids))})" if task_ids else ""
     rows = db.query(
         "SELECT c.task_id, c.files_changed FROM checkpoints c JOIN tasks t ON t.id = c.task_id "

@@ -79,11 +79,13 @@ def choose_budget(around: Surroundings, parts: Parts, max_tokens: int | None) ->
     if max_tokens is not None:
         return budgets.fixed(max_tokens)
     plan = compression.plan(around.task.get("plan"))
+    encoding = counter().name
+    full_trail = (trail_entries.entry(c, True, encoding) for c in around.checkpoints)
     return budgets.adaptive(
         complexity=around.task.get("estimated_complexity"),
         plan_tokens=count_json(plan) if plan else 0,
         dependencies=len(around.depends_on),
-        trail_tokens=sum(trail_entries.entry(c, True, counter().name).tokens - 1 for c in around.checkpoints),
+        trail_tokens=sum(e.tokens - 1 for e in full_trail),  # an entry's cost counts its separator
         need=sum(wanted(parts).values()) + FRAME_ALLOWANCE,
     )
 

@@ -284,6 +284,49 @@ def test_a_reload_reuses_the_workflow_snapshot_until_anything_is_written(
     assert {p["name"]: p["outcome"] for p in after["prior_tasks"]}["cli"] == "Command line in cli/main.py"
 
 
+def test_the_same_question_at_the_same_head_gets_the_answer_already_given(
+    client: caw_lab.Client, project: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from caw_lab.context import answers, loader
+
+    answered: list[str] = []
+    real = loader.answer
+
+    def counted(db: Any, task_id: str, *args: Any) -> dict[str, Any]:
+        answered.append(task_id)
+        return real(db, task_id, *args)
+
+    monkeypatch.setattr(loader, "answer", counted)
+    t = project["tasks"]
+    first = client.call("task_load_context", task_id=t["migrations"])
+    first["current_task"]["name"] = "changed by the caller"
+    again = client.call("task_load_context", task_id=t["migrations"])
+    assert len(answered) == 1 and again["current_task"]["name"] == "migrations", "kept, and kept apart from callers"
+    client.call("task_load_context", task_id=t["migrations"], max_tokens=3000)
+    client.call("task_load_context", task_id=t["migrations"], include={"all_checkpoints": True})
+    assert len(answered) == 3, "another budget or include flag is another question"
+
+    client.call("checkpoint_add", task_id=t["migrations"], type="progress", summary="after the answer")
+    after = client.call("task_load_context", task_id=t["migrations"])
+    assert len(answered) == 4 and after["cursor"] > again["cursor"]
+    assert after["current_task"]["checkpoints"][-1]["summary"] == "after the answer"
+
+    monkeypatch.setattr(answers, "FRESH_SECONDS", 0.0)  # memories' confidence moves with the clock
+    assert client.call("task_load_context", task_id=t["migrations"]) == after
+    assert len(answered) == 5
+
+
+def test_kept_answers_are_bounded(client: caw_lab.Client, monkeypatch: pytest.MonkeyPatch) -> None:
+    from caw_lab.context import answers
+
+    monkeypatch.setattr(answers, "KEPT_PER_BACKEND", 3)
+    for n in range(5):
+        answers.keep(client.db, ("question", n), 7, f"answer {n}")
+    assert [answers.recall(client.db, ("question", n), 7) for n in range(5)] == [None, None, "answer 2",
+                                                                                 "answer 3", "answer 4"]
+    assert answers.recall(client.db, ("question", 4), 8) is None, "another head, another answer"
+
+
 def test_a_snapshot_follows_task_local_writes_by_rereading_their_tasks_and_anything_else_whole(
     client: caw_lab.Client, project: dict[str, Any]
 ) -> None:

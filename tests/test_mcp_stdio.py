@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -10,11 +11,13 @@ from pathlib import Path
 
 import anyio
 import anyio.to_thread
+import mcp_types as types
 import pytest
 from mcp import Client
+from mcp.shared.message import SessionMessage
 
 import caw_lab
-from caw_lab.mcp.stdio import PipeLines, PipeWriter
+from caw_lab.mcp.stdio import MessageReader, MessageWriter, PipeLines, PipeWriter
 from caw_lab.tools import MAX_TEXT_BYTES
 from conftest import dump, make_workflow
 from mcp_session import agent_protocol, call, refusal, run, stdio_params
@@ -173,3 +176,63 @@ def test_a_write_larger_than_the_pipe_waits_for_the_reader() -> None:
     finally:
         os.close(read_fd)
     assert received.decode() == message
+
+
+INITIALIZE = json.dumps({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+    "protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}}}).encode() + b"\n"
+
+
+@pytest.mark.parametrize(("wire", "opens"), [(INITIALIZE, True), (b'{"jsonrpc":"2.0","id":1,"method":"ping"}\n', False),
+                                             (b"", False)])
+def test_the_first_message_is_looked_at_and_still_received(wire: bytes, opens: bool) -> None:
+    read_fd, write_fd = os.pipe()
+    os.write(write_fd, wire + b"not json\n")
+    os.close(write_fd)
+    os.set_blocking(read_fd, False)
+
+    async def scenario() -> list[SessionMessage | Exception]:
+        reader = MessageReader(PipeLines(read_fd))
+        assert await reader.opens_with_initialize() is opens
+        return [item async for item in reader]
+
+    try:
+        received = anyio.run(scenario)
+    finally:
+        os.close(read_fd)
+    if wire:
+        assert isinstance(received[0], SessionMessage) and isinstance(received[0].message, types.JSONRPCRequest)
+        assert received[0].message.id == 1
+    assert isinstance(received[-1], ValueError), "a line that is not JSON-RPC is handed on as its error"
+    assert len(received) == (2 if wire else 1)
+
+
+def test_frames_stay_whole_when_senders_wait_on_a_full_pipe() -> None:
+    read_fd, write_fd = os.pipe()
+    os.set_blocking(write_fd, False)
+    big = "x" * (256 * 1024)
+    received = bytearray()
+
+    def drain() -> None:
+        while chunk := os.read(read_fd, 1 << 16):
+            received.extend(chunk)
+
+    def note(n: int) -> SessionMessage:
+        params = {"n": n, "pad": big}
+        return SessionMessage(types.JSONRPCNotification(jsonrpc="2.0", method="notifications/message", params=params))
+
+    async def scenario() -> None:
+        writer = MessageWriter(PipeWriter(write_fd))
+        reader = threading.Thread(target=drain)
+        reader.start()
+        async with anyio.create_task_group() as tg:
+            for n in range(8):
+                tg.start_soon(writer.send, note(n))
+        os.close(write_fd)
+        await anyio.to_thread.run_sync(reader.join)
+
+    try:
+        anyio.run(scenario)
+    finally:
+        os.close(read_fd)
+    lines = received.decode().splitlines()
+    assert sorted(types.JSONRPCNotification.model_validate_json(line).params["n"] for line in lines) == list(range(8))

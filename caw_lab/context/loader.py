@@ -15,6 +15,9 @@ Each part is built inside its slice (``budget``): fixed fields first, then lists
 in ranked order (``relevance``, ``packing``). Parts that need less than their slice pass
 the rest on (``budget.refill``). The assembled payload is counted exactly and, in the
 rare case the per-item costs under-counted, rebuilt with a slightly smaller budget.
+
+The same question asked again at the same feed head gets the answer already given
+(``answers``), parsed afresh.
 """
 
 from __future__ import annotations
@@ -24,8 +27,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from caw_lab.context import answers, compression, delta, fields, rankers, relevance, summaries, trail_entries
 from caw_lab.context import budget as budgets
-from caw_lab.context import compression, delta, fields, rankers, relevance, summaries, trail_entries
 from caw_lab.context.fields import Field, Fields
 from caw_lab.context.include import Include
 from caw_lab.context.packing import Entry, need, pack
@@ -62,17 +65,25 @@ def load(
     ranker: str = "learned",
 ) -> dict[str, Any]:
     include = include or Include()
-    cursor = head_seq(db)
-    around = gather(db, task_id, cursor)
+    head = head_seq(db)
+    question = (task_id, include, max_tokens, since_seq, ranker, counter().name)
+    if (kept := answers.recall(db, question, head)) is None:
+        kept = dumps(answer(db, task_id, head, include, max_tokens, since_seq, ranker))
+        answers.keep(db, question, head, kept)
+    return json.loads(kept)  # a copy: the caller may change it, the kept rows and answer must not
+
+
+def answer(
+    db: Backend, task_id: str, head: int, include: Include, max_tokens: int | None, since_seq: int | None, ranker: str
+) -> dict[str, Any]:
+    around = gather(db, task_id, head)
     change = delta.since(db, around, since_seq) if since_seq is not None else None
     parts = build_parts(db, around, include, rankers.get(ranker), change)
     frame: dict[str, Any] = {}
     if change is not None:
         frame = {"delta": True, "since_seq": since_seq}
-        cursor = change.cursor
-    frame["cursor"] = cursor
-    payload = fit(parts, frame, choose_budget(around, parts, max_tokens))
-    return json.loads(dumps(payload))  # a copy: the caller may change it, the cached rows must not
+    frame["cursor"] = change.cursor if change is not None else head
+    return fit(parts, frame, choose_budget(around, parts, max_tokens))
 
 
 def choose_budget(around: Surroundings, parts: Parts, max_tokens: int | None) -> budgets.Budget:

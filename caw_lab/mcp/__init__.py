@@ -32,11 +32,10 @@ def serve(
         require_token_off_loopback(host, token)
     backend = open_backend(str(db) if db is not None else None)
     try:
-        server = build_server(backend)
         if transport == "http":
-            anyio.run(run_http, server, backend, host, port, token)
+            anyio.run(run_http, build_server(backend), backend, host, port, token)
         else:
-            anyio.run(run_stdio, server)
+            anyio.run(run_stdio, build_server(backend, tools_in_thread=False))
     finally:
         backend.close()
 

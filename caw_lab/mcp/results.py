@@ -23,10 +23,15 @@ from caw_lab.tools import call_tool
 log = logging.getLogger(__name__)
 
 
-async def run_tool(db: Backend, name: str, arguments: Mapping[str, Any] | None) -> types.CallToolResult:
-    """Run the tool in a worker thread so one slow SQLite write never stalls other sessions."""
+async def run_tool(
+    db: Backend, name: str, arguments: Mapping[str, Any] | None, *, in_thread: bool = True
+) -> types.CallToolResult:
+    """Run the tool, in a worker thread when other sessions share the event loop (``in_thread``),
+    so one write waiting on SQLite's lock never stalls them."""
     try:
-        result = await anyio.to_thread.run_sync(call_tool, db, name, arguments)
+        result = await anyio.to_thread.run_sync(call_tool, db, name, arguments) if in_thread else call_tool(
+            db, name, arguments
+        )
     except CawError as err:
         return error_result(err)
     except Exception as exc:  # a bug must still reach the agent as a result it can read
@@ -36,10 +41,10 @@ async def run_tool(db: Backend, name: str, arguments: Mapping[str, Any] | None) 
 
 
 def success_result(result: Any) -> types.CallToolResult:
-    """Structured content must be an object before protocol 2026-07-28, so a list is wrapped."""
-    text = json.dumps(result, default=str)
-    plain = json.loads(text)
-    structured = plain if isinstance(plain, dict) else {"result": plain}
+    """Structured content must be an object before protocol 2026-07-28, so a list is wrapped.
+    Tools return JSON values, so the text and the structured content say the same."""
+    text = json.dumps(result)
+    structured = result if isinstance(result, dict) else {"result": result}
     return types.CallToolResult(content=[types.TextContent(text=text)], structured_content=structured)
 
 

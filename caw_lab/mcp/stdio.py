@@ -1,13 +1,15 @@
 """MCP over the process's stdin and stdout: what ``caw --server`` runs for a local agent.
 
-The SDK's ``stdio_server`` reads and writes through anyio's file wrappers: a worker-thread
-round trip for every line read, every write and every flush, three a request, which is
-most of a ping. Agents start servers with pipes (or, from Node, socket pairs), which the
-event loop can poll, so for those this module hands the SDK streams that read and write
-the wire without threads. It first does what the SDK does for its own streams: while
-serving, fd 0 reads /dev/null and fd 1 writes to stderr, so neither a stray print nor a
-child process (an agent runtime inherits them) can touch the protocol. Anything else on
-stdin or stdout (a file, a terminal) keeps the SDK's threaded streams.
+The SDK's ``stdio_server`` reads and writes through anyio's file wrappers, a worker-thread
+round trip for every line read, every write and every flush, and passes each message on
+through a memory stream to and from a reader and a writer task: five task switches a
+request, most of a ping. Agents start servers with pipes (or, from Node, socket pairs),
+which the event loop can poll, so for those this module gives the SDK's serving loop
+message streams that parse from and write to the wire themselves, on the loop, in the
+task that asks. It first does what the SDK does for its own streams: while serving, fd 0
+reads /dev/null and fd 1 writes to stderr, so neither a stray print nor a child process
+(an agent runtime inherits them) can touch the protocol. Anything else on stdin or
+stdout (a file, a terminal) keeps the SDK's threaded streams.
 """
 
 from __future__ import annotations
@@ -20,16 +22,30 @@ from contextlib import asynccontextmanager, contextmanager
 from typing import Any
 
 import anyio
+import mcp_types as types
 from mcp.server import Server
+from mcp.server.runner import serve_loop
 from mcp.server.stdio import stdio_server
+from mcp.shared.message import SessionMessage
 
 CHUNK = 1 << 16
 
 
 async def run_stdio(server: Server[Any]) -> None:
-    """Serve one client until it closes stdin."""
+    """Serve one client until it closes stdin.
+
+    ``Server.run`` relays every message through one more task to find the protocol era
+    from the client's first request. On our own wire that request can be looked at in
+    place: a client that opens with ``initialize`` (every agent today) is served by the
+    SDK's handshake loop directly, anything else by ``Server.run``.
+    """
+    options = server.create_initialization_options()
     async with wire_streams() as (read_stream, write_stream):
-        await server.run(read_stream, write_stream, server.create_initialization_options())
+        if isinstance(read_stream, MessageReader) and await read_stream.opens_with_initialize():
+            async with server.lifespan(server) as state:
+                await serve_loop(server, read_stream, write_stream, lifespan_state=state, init_options=options)
+        else:
+            await server.run(read_stream, write_stream, options)
 
 
 @asynccontextmanager
@@ -40,8 +56,7 @@ async def wire_streams() -> AsyncIterator[Any]:
             async with stdio_server() as streams:
                 yield streams
         else:
-            async with stdio_server(PipeLines(wire[0]), PipeWriter(wire[1])) as streams:  # type: ignore[arg-type]
-                yield streams
+            yield MessageReader(PipeLines(wire[0])), MessageWriter(PipeWriter(wire[1]))
 
 
 def pollable(fd: int) -> bool:
@@ -105,6 +120,78 @@ class PipeLines:
                 return os.read(self.fd, CHUNK)
             except BlockingIOError:
                 await anyio.wait_readable(self.fd)
+
+
+class MessageReader:
+    """The SDK's read stream: each line parsed into a session message as the serving loop asks
+    for it. A line that is not JSON-RPC is handed on as its exception, as the SDK's reader does."""
+
+    def __init__(self, lines: PipeLines) -> None:
+        self.lines = lines
+        self.ahead: list[SessionMessage | Exception] = []
+
+    async def opens_with_initialize(self) -> bool:
+        """Whether the first message is the handshake's request; it stays to be received."""
+        try:
+            self.ahead.append(first := await self.receive())
+        except anyio.EndOfStream:
+            return False
+        request = getattr(first, "message", None)
+        return isinstance(request, types.JSONRPCRequest) and request.method == "initialize"
+
+    async def receive(self) -> SessionMessage | Exception:
+        if self.ahead:
+            return self.ahead.pop()
+        async for line in self.lines:
+            try:
+                return SessionMessage(types.jsonrpc_message_adapter.validate_json(line, by_name=False))
+            except ValueError as exc:  # pydantic's ValidationError included
+                return exc
+        raise anyio.EndOfStream
+
+    def __aiter__(self) -> MessageReader:
+        return self
+
+    async def __anext__(self) -> SessionMessage | Exception:
+        try:
+            return await self.receive()
+        except anyio.EndOfStream:
+            raise StopAsyncIteration from None
+
+    async def aclose(self) -> None:
+        """The wire's fd belongs to ``claimed_wire``, which restores and closes it."""
+
+    async def __aenter__(self) -> MessageReader:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+
+class MessageWriter:
+    """The SDK's write stream: each message written to the wire by the task that sends it.
+
+    A lock keeps frames whole when a full pipe makes one sender wait while another
+    arrives; uncontended it costs no task switch.
+    """
+
+    def __init__(self, pipe: PipeWriter) -> None:
+        self.pipe = pipe
+        self.lock = anyio.Lock(fast_acquire=True)
+
+    async def send(self, message: SessionMessage, /) -> None:
+        line = message.message.model_dump_json(by_alias=True, exclude_unset=True) + "\n"
+        async with self.lock:
+            await self.pipe.write(line)
+
+    async def aclose(self) -> None:
+        """Nothing is buffered; the fd is ``claimed_wire``'s to close."""
+
+    async def __aenter__(self) -> MessageWriter:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
 
 
 class PipeWriter:

@@ -47,3 +47,34 @@ def test_sqlite_utils_view_is_built_on_first_use_on_the_same_connection(db_path:
         assert "db" not in vars(client.db)
         assert "tasks" in client.db.db.table_names()
         assert client.db.db.conn is client.db.conn
+
+
+BUILD_SERVER = """
+import json, sys
+import caw_lab.mcp
+from caw_lab.store import open_backend
+
+before = set(sys.modules)
+caw_lab.mcp.build_server(open_backend(sys.argv[1]))
+built = set(sys.modules)
+from mcp import Client
+from mcp.server import MCPServer
+from caw_lab.tools import call_tool
+
+wf = call_tool(open_backend(sys.argv[1]), "workflow_create", {"name": "w", "source_type": "prompt",
+                                                             "source_content": "x"})
+print(json.dumps({"before": sorted(before), "built": sorted(built), "client": Client.__module__,
+                  "high_level": MCPServer.__name__, "created": wf["status"]}))
+"""
+
+
+def test_a_server_starts_without_the_sdk_client_or_its_own_tools_and_both_come_when_asked(db_path: Path) -> None:
+    done = subprocess.run([sys.executable, "-c", BUILD_SERVER, str(db_path)], capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr
+    seen = json.loads(done.stdout)
+    assert "mcp.server.lowlevel.server" in seen["before"]
+    for module in ("mcp.client", "mcp.server.mcpserver", "caw_lab.tools.workflow", "caw_lab.mcp.http"):
+        assert module not in seen["built"], f"{module} was imported to start a server"
+    assert seen["client"] == "mcp.client.client" and seen["high_level"] == "MCPServer"
+    assert seen["created"] == "planning", "a tool called before any listing is found"

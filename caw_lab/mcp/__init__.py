@@ -7,7 +7,8 @@ from typing import Literal
 
 import anyio
 
-from caw_lab.mcp.http import build_app, require_token_off_loopback, run_http
+from caw_lab.mcp import sdk  # noqa: F401  (first: the SDK's server half alone)
+from caw_lab.mcp.loopback import require_token_off_loopback
 from caw_lab.mcp.server import build_server
 from caw_lab.mcp.stdio import run_stdio
 from caw_lab.store import open_backend
@@ -33,6 +34,8 @@ def serve(
     backend = open_backend(str(db) if db is not None else None)
     try:
         if transport == "http":
+            from caw_lab.mcp.http import run_http  # the web stack: a stdio server's start-up need not import it
+
             anyio.run(run_http, build_server(backend), backend, host, port, token)
         else:
             anyio.run(run_stdio, build_server(backend, tools_in_thread=False))
@@ -40,4 +43,4 @@ def serve(
         backend.close()
 
 
-__all__ = ["build_app", "build_server", "require_token_off_loopback", "serve"]
+__all__ = ["build_server", "require_token_off_loopback", "serve"]

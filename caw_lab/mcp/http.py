@@ -8,7 +8,6 @@ answered 401 before it reaches the server, so it can change nothing.
 from __future__ import annotations
 
 import hmac
-import ipaddress
 import sys
 from typing import Any
 
@@ -27,25 +26,6 @@ from caw_lab.store.backend import Backend
 
 MCP_PATH = "/mcp"
 HEALTH_PATH = "/health"
-
-
-def require_token_off_loopback(host: str, token: str | None) -> None:
-    if not token and not is_loopback(host):
-        raise CawError(
-            "TOKEN_REQUIRED",
-            f"Refusing to serve on {host} without a token: it is reachable from other machines",
-            recoverable=True,
-            suggestion="Pass --token (or set CAW_TOKEN), or bind 127.0.0.1.",
-        )
-
-
-def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def build_app(server: Server[Any], db: Backend, host: str, token: str | None) -> ASGIApp:

@@ -14,7 +14,8 @@ from typing import Any
 
 import anyio.to_thread
 import mcp_types as types
-from mcp.server import Server, ServerRequestContext
+from mcp.server.context import ServerRequestContext
+from mcp.server.lowlevel.server import Server
 from mcp.shared.exceptions import MCPError
 
 import caw_lab
@@ -37,13 +38,16 @@ def build_server(db: Backend, *, tools_in_thread: bool = True) -> Server[Any]:
     each answer anyway, so it passes ``tools_in_thread=False`` and its tools run on the event
     loop, without a worker thread's round trip (a quarter of a millisecond a call); over HTTP
     one loop serves every client, and a write waiting on SQLite's lock must not hold them up."""
-    tools = load_all()
 
     @functools.cache
     def advertised() -> dict[str, types.Tool]:
         """Every tool as MCP lists it, built once on first use: pydantic writes a JSON schema in
         about a millisecond a tool, too slow for each listing and needless before the first."""
-        return {name: as_mcp_tool(spec) for name, spec in tools.items()}
+        return {name: as_mcp_tool(spec) for name, spec in load_all().items()}
+
+    def input_schema(name: str) -> dict[str, Any] | None:
+        listed = advertised().get(name)
+        return listed.input_schema if listed else None
 
     async def list_tools(ctx: Context, params: types.PaginatedRequestParams | None) -> types.ListToolsResult:
         return types.ListToolsResult(tools=list(advertised().values()))
@@ -85,7 +89,7 @@ def build_server(db: Backend, *, tools_in_thread: bool = True) -> Server[Any]:
         NAME,
         version=caw_lab.__version__,
         instructions=PROTOCOL,
-        get_tool_input_schema=lambda name: advertised()[name].input_schema if name in tools else None,
+        get_tool_input_schema=input_schema,
         on_list_tools=list_tools,
         on_call_tool=call_tool,
         on_list_resources=list_resources,

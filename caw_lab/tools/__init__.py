@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import functools
 import importlib
 import pkgutil
 
 from caw_lab.tools.registry import MAX_TEXT_BYTES, REGISTRY, Params, Tool, call_tool, get_tool, tool
 
 
+@functools.cache
 def load_all() -> dict[str, Tool]:
-    """Import every tool module so the registry is complete; cheap after the first call."""
+    """Import every tool module so the registry is complete; free after the first call."""
     for module in pkgutil.iter_modules(__path__):
         if module.name != "registry":
             importlib.import_module(f"{__name__}.{module.name}")

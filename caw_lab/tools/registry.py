@@ -27,7 +27,7 @@ LockScope = tuple[Literal["workflow", "task", "workspace"], str]
 class Params(BaseModel):
     """Base of every tool's input. Unknown keys are ignored, as the reference does."""
 
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="ignore", defer_build=True)
 
 
 @dataclass(frozen=True)
@@ -62,6 +62,12 @@ def tool(
 
 
 def get_tool(name: str) -> Tool:
+    """The tool called ``name``, its module imported first if need be: a server imports the
+    tools when first asked for one, not before it has answered the handshake."""
+    if name not in REGISTRY:
+        from caw_lab.tools import load_all
+
+        load_all()
     try:
         return REGISTRY[name]
     except KeyError:

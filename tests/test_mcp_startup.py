@@ -78,3 +78,26 @@ def test_a_server_starts_without_the_sdk_client_or_its_own_tools_and_both_come_w
         assert module not in seen["built"], f"{module} was imported to start a server"
     assert seen["client"] == "mcp.client.client" and seen["high_level"] == "MCPServer"
     assert seen["created"] == "planning", "a tool called before any listing is found"
+
+
+SPANS = """
+import sys
+from opentelemetry import trace
+import caw_lab.mcp
+from caw_lab.store import open_backend
+
+if sys.argv[2] == "installed":
+    trace.set_tracer_provider(trace.NoOpTracerProvider())
+print(len(caw_lab.mcp.build_server(open_backend(sys.argv[1])).middleware))
+"""
+
+
+def test_the_sdks_span_per_message_is_made_only_when_a_tracer_provider_is_installed(db_path: Path) -> None:
+    def middleware(provider: str) -> str:
+        done = subprocess.run([sys.executable, "-c", SPANS, str(db_path), provider], capture_output=True, text=True,
+                              timeout=120)
+        assert done.returncode == 0, done.stderr
+        return done.stdout.strip()
+
+    assert middleware("none") == "0"
+    assert middleware("installed") == "1"

@@ -41,9 +41,11 @@ async def run_tool(
 
 
 def success_result(result: Any) -> types.CallToolResult:
-    """Structured content must be an object before protocol 2026-07-28, so a list is wrapped.
-    Tools return JSON values, so the text and the structured content say the same."""
-    text = json.dumps(result)
+    """The text is compact JSON, the serialisation ``token_estimate`` counts, so a model reads
+    as many tokens as a context said it holds. Tools return JSON values, so the text and the
+    structured content say the same; structured content must be an object before protocol
+    2026-07-28, so a list is wrapped."""
+    text = json.dumps(result, ensure_ascii=False, separators=(",", ":"))
     structured = result if isinstance(result, dict) else {"result": result}
     return types.CallToolResult(content=[types.TextContent(text=text)], structured_content=structured)
 

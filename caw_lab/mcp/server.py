@@ -17,6 +17,7 @@ import mcp_types as types
 from mcp.server.context import ServerRequestContext
 from mcp.server.lowlevel.server import Server
 from mcp.shared.exceptions import MCPError
+from opentelemetry import trace
 
 import caw_lab
 from caw_lab.engine import workflows
@@ -85,7 +86,7 @@ def build_server(db: Backend, *, tools_in_thread: bool = True) -> Server[Any]:
             raise MCPError(types.INVALID_PARAMS, f"Unknown prompt: {params.name}")
         return await off_loop(lambda: recovery.messages(db, params.arguments))
 
-    return Server(
+    server = Server(
         NAME,
         version=caw_lab.__version__,
         instructions=PROTOCOL,
@@ -98,6 +99,15 @@ def build_server(db: Backend, *, tools_in_thread: bool = True) -> Server[Any]:
         on_list_prompts=list_prompts,
         on_get_prompt=get_prompt,
     )
+    if not tracing():
+        server.middleware.clear()  # the SDK's span per message, recorded by nobody
+    return server
+
+
+def tracing() -> bool:
+    """Whether an OpenTelemetry tracer provider is installed (``opentelemetry-instrument caw
+    --server`` installs one before the server starts); without one the spans go nowhere."""
+    return not isinstance(trace.get_tracer_provider(), trace.ProxyTracerProvider)
 
 
 def as_mcp_tool(spec: Tool) -> types.Tool:

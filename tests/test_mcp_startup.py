@@ -101,3 +101,11 @@ def test_the_sdks_span_per_message_is_made_only_when_a_tracer_provider_is_instal
 
     assert middleware("none") == "0"
     assert middleware("installed") == "1"
+
+
+def test_the_server_is_imported_without_collecting_and_its_objects_are_frozen_out_of_collections() -> None:
+    script = ("import gc, sys\nfrom caw_lab.cli import import_server\nimport_server()\n"
+              "print(gc.isenabled(), gc.get_freeze_count() > 50_000, 'mcp_types' in sys.modules)")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["True", "True", "True"]

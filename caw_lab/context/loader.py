@@ -114,10 +114,10 @@ def fit(parts: Parts, frame: dict[str, Any], budget: budgets.Budget) -> dict[str
             suggestion=f"Ask for at least {overhead + 50} tokens.",
         )
     available = budget.total - overhead
+    want = wanted(parts)
     while True:
         slices = budget.slices(available)
-        used = measure(parts, slices)
-        grown = budgets.refill(slices, used, wanted(parts))
+        grown = budgets.refill(slices, measure(parts, slices, want), want)
         payload = with_estimate(assemble(parts, grown, frame))
         if payload["token_estimate"] <= budget.total:
             return payload
@@ -136,11 +136,10 @@ def wanted(parts: Parts) -> dict[str, int]:
     }
 
 
-def measure(parts: Parts, slices: dict[str, int]) -> dict[str, int]:
+def measure(parts: Parts, slices: dict[str, int], want: dict[str, int]) -> dict[str, int]:
     """What each part uses of its slice. A part that wants more than its slice uses all of it:
     packing it only to learn the few tokens it would leave over would rank its items (the
     trail's ranking is most of a reload) for nothing."""
-    want = wanted(parts)
     short = {p for p in budgets.PARTS if want[p] > slices[p]}
     sections = sections_of(parts, {p: 0 if p in short else slices[p] for p in budgets.PARTS})
     return {p: slices[p] if p in short else count_json(sections[p]) if sections[p] is not None else 0

@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 import caw_lab
+from caw_lab.cli import YOUNG_GENERATION
 
 HEAVY = ("sklearn", "scipy", "numpy", "tiktoken", "sqlite_utils", "caw_lab.context.loader", "caw_lab.runtimes")
 
@@ -105,7 +106,8 @@ def test_the_sdks_span_per_message_is_made_only_when_a_tracer_provider_is_instal
 
 def test_the_server_is_imported_without_collecting_and_its_objects_are_frozen_out_of_collections() -> None:
     script = ("import gc, sys\nfrom caw_lab.cli import import_server\nimport_server()\n"
-              "print(gc.isenabled(), gc.get_freeze_count() > 50_000, 'mcp_types' in sys.modules)")
+              "print(gc.isenabled(), gc.get_freeze_count() > 50_000, 'mcp_types' in sys.modules, "
+              "gc.get_threshold()[0])")
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
-    assert done.stdout.split() == ["True", "True", "True"]
+    assert done.stdout.split() == ["True", "True", "True", str(YOUNG_GENERATION)]

@@ -231,3 +231,15 @@ def test_frames_stay_whole_when_senders_wait_on_a_full_pipe() -> None:
 
     lines = written_while_drained(write).decode().splitlines()
     assert sorted(types.JSONRPCNotification.model_validate_json(line).params["n"] for line in lines) == list(range(8))
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="uvloop has no Windows build")
+def test_the_server_runs_on_uvloops_event_loop() -> None:
+    import asyncio
+
+    from caw_lab.mcp import EVENT_LOOP
+
+    async def loop_module() -> str:
+        return type(asyncio.get_running_loop()).__module__
+
+    assert anyio.run(loop_module, backend_options=EVENT_LOOP).startswith("uvloop")

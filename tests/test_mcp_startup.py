@@ -31,15 +31,19 @@ print(json.dumps(sorted(sys.modules)))
 """
 
 
+def fresh_python(script: str, *args: str) -> str:
+    """What ``script`` prints when run with ``args`` in a new interpreter, which must succeed."""
+    done = subprocess.run([sys.executable, "-c", script, *args], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
 def is_heavy(module: str) -> bool:
     return any(module == name or module.startswith(f"{name}.") for name in HEAVY)
 
 
 def test_serving_workflow_tools_loads_no_heavy_library(db_path: Path) -> None:
-    done = subprocess.run([sys.executable, "-c", SERVE_WITHOUT_CONTEXT, str(db_path)], capture_output=True,
-                          text=True, timeout=120)
-    assert done.returncode == 0, done.stderr
-    loaded = json.loads(done.stdout)
+    loaded = json.loads(fresh_python(SERVE_WITHOUT_CONTEXT, str(db_path)))
     assert [name for name in loaded if is_heavy(name)] == []
 
 
@@ -70,10 +74,7 @@ print(json.dumps({"before": sorted(before), "built": sorted(built), "client": Cl
 
 
 def test_a_server_starts_without_the_sdk_client_or_its_own_tools_and_both_come_when_asked(db_path: Path) -> None:
-    done = subprocess.run([sys.executable, "-c", BUILD_SERVER, str(db_path)], capture_output=True, text=True,
-                          timeout=120)
-    assert done.returncode == 0, done.stderr
-    seen = json.loads(done.stdout)
+    seen = json.loads(fresh_python(BUILD_SERVER, str(db_path)))
     assert "mcp.server.lowlevel.server" in seen["before"]
     for module in ("mcp.client", "mcp.server.mcpserver", "caw_lab.tools.workflow", "caw_lab.mcp.http"):
         assert module not in seen["built"], f"{module} was imported to start a server"
@@ -94,20 +95,12 @@ print(len(caw_lab.mcp.build_server(open_backend(sys.argv[1])).middleware))
 
 
 def test_the_sdks_span_per_message_is_made_only_when_a_tracer_provider_is_installed(db_path: Path) -> None:
-    def middleware(provider: str) -> str:
-        done = subprocess.run([sys.executable, "-c", SPANS, str(db_path), provider], capture_output=True, text=True,
-                              timeout=120)
-        assert done.returncode == 0, done.stderr
-        return done.stdout.strip()
-
-    assert middleware("none") == "0"
-    assert middleware("installed") == "1"
+    assert fresh_python(SPANS, str(db_path), "none").strip() == "0"
+    assert fresh_python(SPANS, str(db_path), "installed").strip() == "1"
 
 
 def test_the_server_is_imported_without_collecting_and_its_objects_are_frozen_out_of_collections() -> None:
     script = ("import gc, sys\nfrom caw_lab.cli import import_server\nimport_server()\n"
               "print(gc.isenabled(), gc.get_freeze_count() > 50_000, 'mcp_types' in sys.modules, "
               "gc.get_threshold()[0])")
-    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
-    assert done.returncode == 0, done.stderr
-    assert done.stdout.split() == ["True", "True", "True", str(YOUNG_GENERATION)]
+    assert fresh_python(script).split() == ["True", "True", "True", str(YOUNG_GENERATION)]

@@ -20,7 +20,7 @@ import stat
 import sys
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
-from typing import Any
+from typing import Any, Self
 
 import anyio
 import mcp_types as types
@@ -125,26 +125,41 @@ class PipeLines:
                 await anyio.wait_readable(self.fd)
 
 
-class MessageReader:
+class OnTheWire:
+    """A stream over the wire ``claimed_wire`` owns: closing it leaves the fd to that, which
+    restores and closes it; nothing is buffered to flush."""
+
+    async def aclose(self) -> None:
+        """Nothing to release."""
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+
+class MessageReader(OnTheWire):
     """The SDK's read stream: each line parsed into a session message as the serving loop asks
     for it. A line that is not JSON-RPC is handed on as its exception, as the SDK's reader does."""
 
     def __init__(self, lines: PipeLines) -> None:
         self.lines = lines
-        self.ahead: list[SessionMessage | Exception] = []
+        self.ahead: SessionMessage | Exception | None = None
 
     async def opens_with_initialize(self) -> bool:
         """Whether the first message is the handshake's request; it stays to be received."""
         try:
-            self.ahead.append(first := await self.receive())
+            self.ahead = await self.receive()
         except anyio.EndOfStream:
             return False
-        request = getattr(first, "message", None)
+        request = getattr(self.ahead, "message", None)
         return isinstance(request, types.JSONRPCRequest) and request.method == "initialize"
 
     async def receive(self) -> SessionMessage | Exception:
-        if self.ahead:
-            return self.ahead.pop()
+        if self.ahead is not None:
+            ahead, self.ahead = self.ahead, None
+            return ahead
         async for line in self.lines:
             try:
                 return SessionMessage(types.jsonrpc_message_adapter.validate_json(line, by_name=False))
@@ -161,17 +176,8 @@ class MessageReader:
         except anyio.EndOfStream:
             raise StopAsyncIteration from None
 
-    async def aclose(self) -> None:
-        """The wire's fd belongs to ``claimed_wire``, which restores and closes it."""
 
-    async def __aenter__(self) -> MessageReader:
-        return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        await self.aclose()
-
-
-class MessageWriter:
+class MessageWriter(OnTheWire):
     """The SDK's write stream: each message written to the wire by the task that sends it.
 
     A lock keeps frames whole when a full pipe makes one sender wait while another
@@ -186,15 +192,6 @@ class MessageWriter:
         line = message.message.model_dump_json(by_alias=True, exclude_unset=True) + "\n"
         async with self.lock:
             await self.pipe.write(line)
-
-    async def aclose(self) -> None:
-        """Nothing is buffered; the fd is ``claimed_wire``'s to close."""
-
-    async def __aenter__(self) -> MessageWriter:
-        return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        await self.aclose()
 
 
 class PipeWriter:

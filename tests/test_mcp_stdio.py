@@ -18,10 +18,11 @@ from mcp import Client
 from mcp.shared.message import SessionMessage
 
 import caw_lab
-from caw_lab.mcp.stdio import MessageReader, MessageWriter, PipeLines, PipeWriter
+from caw_lab.mcp import EVENT_LOOP, stdio
+from caw_lab.mcp.stdio import MessageReader, MessageWriter, open_reader, open_writer
 from caw_lab.tools import MAX_TEXT_BYTES
 from conftest import dump, make_workflow
-from mcp_session import agent_protocol, call, refusal, run, stdio_params
+from mcp_session import CAW, agent_protocol, call, refusal, run, stdio_params
 
 
 @pytest.mark.parametrize("mode", ["auto", "legacy"])
@@ -126,6 +127,34 @@ def test_while_serving_stray_output_and_children_cannot_reach_the_wire() -> None
     assert done.stderr.splitlines() == ["stray print", "child output", "request"]
 
 
+def requests_then_eof(count: int) -> bytes:
+    """A client's whole side of a session, written at once: the handshake and ``count`` listings."""
+    listings = [{"jsonrpc": "2.0", "id": n, "method": "tools/list"} for n in range(2, count + 2)]
+    messages = [json.loads(INITIALIZE), {"jsonrpc": "2.0", "method": "notifications/initialized"}, *listings]
+    return b"".join(json.dumps(m).encode() + b"\n" for m in messages)
+
+
+def test_every_request_sent_before_stdin_closes_is_answered(db_path: Path) -> None:
+    done = subprocess.run([CAW, "--db", str(db_path), "--server"], input=requests_then_eof(20), capture_output=True,
+                          timeout=60)
+    assert done.returncode == 0, done.stderr.decode()
+    answers = [json.loads(line) for line in done.stdout.splitlines()]
+    assert [answer["id"] for answer in answers] == list(range(1, 22))
+    assert all(len(answer["result"]["tools"]) >= 58 for answer in answers[1:])
+
+
+def test_a_client_that_leaves_without_reading_ends_the_server_cleanly(db_path: Path) -> None:
+    read_fd, write_fd = os.pipe()
+    os.close(read_fd)  # nobody will read the answers
+    try:
+        done = subprocess.run([CAW, "--db", str(db_path), "--server"], input=requests_then_eof(20), stdout=write_fd,
+                              stderr=subprocess.PIPE, timeout=60)
+    finally:
+        os.close(write_fd)
+    assert done.returncode == 0, done.stderr.decode()
+    assert b"Traceback" not in done.stderr
+
+
 def test_a_file_on_stdin_is_left_to_the_sdk(tmp_path: Path) -> None:
     script = "from caw_lab.mcp.stdio import claimed_wire\nwith claimed_wire() as wire:\n    print(wire)"
     with open(tmp_path / "requests.jsonl", "w+") as stdin:
@@ -133,32 +162,54 @@ def test_a_file_on_stdin_is_left_to_the_sdk(tmp_path: Path) -> None:
     assert done.stdout == "None\n", done.stderr
 
 
-def test_lines_are_whole_however_the_pipe_splits_them() -> None:
-    read_fd, write_fd = os.pipe()
-    os.set_blocking(read_fd, False)
-    pieces = [b'{"a":1}\n{"b":"\xc3', b'\xa9"}\n{"c"', b":3}"]
+LOOPS = [pytest.param({"use_uvloop": False}, id="asyncio"),
+         pytest.param(EVENT_LOOP, id="server-loop")]
 
-    async def scenario() -> list[str]:
-        lines = PipeLines(read_fd)
-        got = []
-        for piece in pieces:
+
+def message(n: int, pad: str = "") -> SessionMessage:
+    params = {"n": n, "pad": pad} if pad else {"n": n}
+    return SessionMessage(types.JSONRPCNotification(jsonrpc="2.0", method="notifications/message", params=params))
+
+
+def received(wire: list[bytes], loop: dict[str, bool], ahead: bool = False) -> list[SessionMessage | Exception]:
+    """What a MessageReader hands the SDK from ``wire`` written piece by piece to a pipe; with
+    ``ahead``, after first asking whether the client opens with ``initialize``."""
+    read_fd, write_fd = os.pipe()
+
+    async def scenario() -> list[SessionMessage | Exception]:
+        reader = MessageReader(await open_reader(read_fd))
+        for piece in wire:
             os.write(write_fd, piece)
             await anyio.sleep(0.01)
         os.close(write_fd)
-        async for line in lines:
-            got.append(line)
-        return got
+        if ahead:
+            assert await reader.opens_with_initialize() is wire[0].startswith(INITIALIZE)
+        return [item async for item in reader]
 
-    try:
-        assert anyio.run(scenario) == ['{"a":1}\n', '{"b":"é"}\n', '{"c":3}']
-    finally:
-        os.close(read_fd)
+    return anyio.run(scenario, backend_options=loop)
 
 
-def written_while_drained(write: Callable[[int], Awaitable[None]]) -> bytes:
-    """What ``write(fd)`` put into a non-blocking pipe whose reader (a thread) drains it slowly."""
+@pytest.mark.parametrize("loop", LOOPS)
+def test_messages_are_whole_however_the_pipe_splits_them(loop: dict[str, bool]) -> None:
+    pieces = [b'{"jsonrpc":"2.0","method":"a"}\n{"jsonrpc":"2.0","method":"\xc3', b'\xa9"}\n{"jsonrpc"',
+              b':"2.0","method":"c"}']
+    methods = [item.message.method for item in received(pieces, loop)]  # type: ignore[union-attr]
+    assert methods == ["a", "é", "c"]
+
+
+@pytest.mark.parametrize("loop", LOOPS)
+def test_a_line_over_the_limit_is_handed_on_as_an_error_and_the_next_is_read(
+    loop: dict[str, bool], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(stdio, "LINE_LIMIT", 1024)
+    items = received([b'{"jsonrpc":"2.0","method":"' + b"x" * 4000 + b'"}\n{"jsonrpc":"2.0","method":"after"}\n'], loop)
+    assert isinstance(items[0], ValueError)
+    assert isinstance(items[-1], SessionMessage) and items[-1].message.method == "after"  # type: ignore[union-attr]
+
+
+def written_while_drained(send: Callable[[MessageWriter], Awaitable[None]], loop: dict[str, bool]) -> bytes:
+    """What ``send`` put through a MessageWriter on a pipe that a thread drains slowly."""
     read_fd, write_fd = os.pipe()
-    os.set_blocking(write_fd, False)
     received = bytearray()
 
     def drain() -> None:
@@ -168,76 +219,74 @@ def written_while_drained(write: Callable[[int], Awaitable[None]]) -> bytes:
     async def scenario() -> None:
         reader = threading.Thread(target=drain)
         reader.start()
-        await write(write_fd)
-        os.close(write_fd)
+        pipe = await open_writer(write_fd)
+        await send(MessageWriter(pipe))
+        pipe.close()
+        await pipe.wait_closed()
         await anyio.to_thread.run_sync(reader.join)
 
     try:
-        anyio.run(scenario)
+        anyio.run(scenario, backend_options=loop)
     finally:
         os.close(read_fd)
     return bytes(received)
 
 
-def test_a_write_larger_than_the_pipe_waits_for_the_reader() -> None:
-    message = "x" * (2 * 1024 * 1024) + "\n"
+@pytest.mark.parametrize("loop", LOOPS)
+def test_a_message_larger_than_the_pipe_arrives_whole(loop: dict[str, bool]) -> None:
+    big = message(1, "x" * (2 * 1024 * 1024))
 
-    async def write(fd: int) -> None:
-        await PipeWriter(fd).write(message)
+    async def send(writer: MessageWriter) -> None:
+        await writer.send(big)
 
-    assert written_while_drained(write).decode() == message
+    assert written_while_drained(send, loop).decode() == big.message.model_dump_json(by_alias=True) + "\n"
+
+
+@pytest.mark.parametrize("loop", LOOPS)
+def test_frames_stay_whole_when_senders_wait_on_a_full_pipe(loop: dict[str, bool]) -> None:
+    big = "x" * (256 * 1024)
+
+    async def send(writer: MessageWriter) -> None:
+        async with anyio.create_task_group() as tg:
+            for n in range(8):
+                tg.start_soon(writer.send, message(n, big))
+
+    lines = written_while_drained(send, loop).decode().splitlines()
+    assert sorted(types.JSONRPCNotification.model_validate_json(line).params["n"] for line in lines) == list(range(8))
+
+
+@pytest.mark.parametrize("loop", LOOPS)
+def test_a_client_that_hung_up_is_a_broken_stream(loop: dict[str, bool]) -> None:
+    """The SDK's dispatcher drops an answer to a departed client on anyio's BrokenResourceError."""
+    read_fd, write_fd = os.pipe()
+    os.close(read_fd)
+
+    async def scenario() -> None:
+        pipe = await open_writer(write_fd)
+        with pytest.raises(anyio.BrokenResourceError):
+            await MessageWriter(pipe).send(message(1))
+        pipe.close()
+
+    anyio.run(scenario, backend_options=loop)
 
 
 INITIALIZE = json.dumps({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
     "protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}}}).encode() + b"\n"
 
 
-@pytest.mark.parametrize(("wire", "opens"), [(INITIALIZE, True), (b'{"jsonrpc":"2.0","id":1,"method":"ping"}\n', False),
-                                             (b"", False)])
-def test_the_first_message_is_looked_at_and_still_received(wire: bytes, opens: bool) -> None:
-    read_fd, write_fd = os.pipe()
-    os.write(write_fd, wire + b"not json\n")
-    os.close(write_fd)
-    os.set_blocking(read_fd, False)
-
-    async def scenario() -> list[SessionMessage | Exception]:
-        reader = MessageReader(PipeLines(read_fd))
-        assert await reader.opens_with_initialize() is opens
-        return [item async for item in reader]
-
-    try:
-        received = anyio.run(scenario)
-    finally:
-        os.close(read_fd)
+@pytest.mark.parametrize("wire", [INITIALIZE, b'{"jsonrpc":"2.0","id":1,"method":"ping"}\n', b""])
+def test_the_first_message_is_looked_at_and_still_received(wire: bytes) -> None:
+    items = received([wire + b"not json\n"], EVENT_LOOP, ahead=True)
     if wire:
-        assert isinstance(received[0], SessionMessage) and isinstance(received[0].message, types.JSONRPCRequest)
-        assert received[0].message.id == 1
-    assert isinstance(received[-1], ValueError), "a line that is not JSON-RPC is handed on as its error"
-    assert len(received) == (2 if wire else 1)
-
-
-def test_frames_stay_whole_when_senders_wait_on_a_full_pipe() -> None:
-    big = "x" * (256 * 1024)
-
-    def note(n: int) -> SessionMessage:
-        params = {"n": n, "pad": big}
-        return SessionMessage(types.JSONRPCNotification(jsonrpc="2.0", method="notifications/message", params=params))
-
-    async def write(fd: int) -> None:
-        writer = MessageWriter(PipeWriter(fd))
-        async with anyio.create_task_group() as tg:
-            for n in range(8):
-                tg.start_soon(writer.send, note(n))
-
-    lines = written_while_drained(write).decode().splitlines()
-    assert sorted(types.JSONRPCNotification.model_validate_json(line).params["n"] for line in lines) == list(range(8))
+        assert isinstance(items[0], SessionMessage) and isinstance(items[0].message, types.JSONRPCRequest)
+        assert items[0].message.id == 1
+    assert isinstance(items[-1], ValueError), "a line that is not JSON-RPC is handed on as its error"
+    assert len(items) == (2 if wire else 1)
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="uvloop has no Windows build")
 def test_the_server_runs_on_uvloops_event_loop() -> None:
     import asyncio
-
-    from caw_lab.mcp import EVENT_LOOP
 
     async def loop_module() -> str:
         return type(asyncio.get_running_loop()).__module__

@@ -2,34 +2,38 @@
 
 The SDK's ``stdio_server`` reads and writes through anyio's file wrappers, a worker-thread
 round trip for every line read, every write and every flush, and passes each message on
-through memory streams to and from a reader and a writer task: with the relay below,
-about ten turns of the event loop a request, most of a ping. Agents start servers with
-pipes (or, from Node, socket pairs), which the event loop can poll, so for those this
-module gives the SDK's serving loop message streams that parse from and write to the
-wire themselves, on the loop, in the task that asks. It first does what the SDK does for
-its own streams: while serving, fd 0 reads /dev/null and fd 1 writes to stderr, so
-neither a stray print nor a child process (an agent runtime inherits them) can touch the
-protocol. Anything else on stdin or stdout (a file, a terminal) keeps the SDK's threaded
-streams.
+through memory streams to and from a reader and a writer task. Agents start servers with
+pipes (or, from Node, socket pairs), which the event loop can watch itself, so for those
+this module reads and writes them with the loop's own pipe transports (uvloop's are libuv's,
+in C: the pipe stays registered with the poller and a message costs one read and one write)
+and gives the SDK's serving loop message streams that parse and write messages in the task
+that asks. It first does what the SDK does for its own streams: while serving, fd 0 reads
+/dev/null and fd 1 writes to stderr, so neither a stray print nor a child process (an agent
+runtime inherits them) can touch the protocol. Anything else on stdin or stdout (a file, a
+terminal) keeps the SDK's threaded streams.
 """
 
 from __future__ import annotations
 
+import asyncio
 import os
 import stat
 import sys
 from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager, contextmanager
+from contextlib import asynccontextmanager, contextmanager, suppress
 from typing import Any, Self
 
 import anyio
 import mcp_types as types
 from mcp.server.lowlevel.server import Server
-from mcp.server.runner import serve_loop
 from mcp.server.stdio import stdio_server
 from mcp.shared.message import SessionMessage
 
-CHUNK = 1 << 16
+from caw_lab.mcp.in_order import serve_in_order
+
+LINE_LIMIT = 64 * 1024 * 1024
+"""The longest message read, in bytes; a longer line is handed on as an error, as one that is
+not JSON is. Far above a request the tools accept (``tools.MAX_TEXT_BYTES`` a text field)."""
 
 
 async def run_stdio(server: Server[Any]) -> None:
@@ -38,15 +42,15 @@ async def run_stdio(server: Server[Any]) -> None:
     ``Server.run`` relays every message through one more task to find the protocol era
     from the client's first request. On our own wire that request can be looked at in
     place: a client that opens with ``initialize`` (every agent today) is served by the
-    SDK's handshake loop directly, anything else by ``Server.run``. That loop is the one
-    the SDK's HTTP transport serves with; unlike ``Server.run`` it does not refuse a
-    request carrying the 2026 envelope on a handshake connection, it answers it.
+    SDK's handshake serving, one request at a time (``in_order``), anything else by
+    ``Server.run``. Like the SDK's HTTP transport, which serves handshakes the same way,
+    and unlike ``Server.run``, that does not refuse a request carrying the 2026 envelope on
+    a handshake connection: it answers it.
     """
     options = server.create_initialization_options()
     async with wire_streams() as (read_stream, write_stream):
         if isinstance(read_stream, MessageReader) and await read_stream.opens_with_initialize():
-            async with server.lifespan(server) as state:
-                await serve_loop(server, read_stream, write_stream, lifespan_state=state, init_options=options)
+            await serve_in_order(server, read_stream, write_stream, init_options=options)
         else:
             await server.run(read_stream, write_stream, options)
 
@@ -58,8 +62,14 @@ async def wire_streams() -> AsyncIterator[Any]:
         if wire is None:
             async with stdio_server() as streams:
                 yield streams
-        else:
-            yield MessageReader(PipeLines(wire[0])), MessageWriter(PipeWriter(wire[1]))
+            return
+        reader, writer = await open_reader(wire[0]), await open_writer(wire[1])
+        try:
+            yield MessageReader(reader), MessageWriter(writer)
+        finally:
+            writer.close()
+            with suppress(ConnectionError):  # a client that hung up has nothing left to read
+                await writer.wait_closed()  # the last answers have left
 
 
 def pollable(fd: int) -> bool:
@@ -72,11 +82,11 @@ def pollable(fd: int) -> bool:
 
 @contextmanager
 def claimed_wire() -> Iterator[tuple[int, int] | None]:
-    """Private non-blocking copies of fds 0 and 1 for the protocol, or None to leave both to the SDK."""
+    """Copies of fds 0 and 1 for the protocol alone, its to close, or None to leave both to the SDK."""
     if sys.platform == "win32" or not (pollable(0) and pollable(1)):
         yield None
         return
-    wire = os.dup(0), os.dup(1)  # above 2, as 0-2 are open; not inherited by children
+    saved = os.dup(0), os.dup(1)  # above 2, as 0-2 are open; not inherited by children
     null = os.open(os.devnull, os.O_RDWR)
     os.dup2(null, 0)
     try:
@@ -84,50 +94,33 @@ def claimed_wire() -> Iterator[tuple[int, int] | None]:
     except OSError:  # no stderr: stray output is dropped instead
         os.dup2(null, 1)
     os.close(null)
-    for fd in wire:
-        os.set_blocking(fd, False)
     try:
-        yield wire
+        yield os.dup(saved[0]), os.dup(saved[1])
     finally:
-        for fd, std in zip(wire, (0, 1), strict=True):
-            os.set_blocking(fd, True)
+        for fd, std in zip(saved, (0, 1), strict=True):
+            os.set_blocking(fd, True)  # the pipe transports made the shared file non-blocking
             os.dup2(fd, std)
             os.close(fd)
 
 
-class PipeLines:
-    """The lines arriving on a non-blocking fd, as the SDK's reader iterates them."""
+async def open_reader(fd: int) -> asyncio.StreamReader:
+    """The lines arriving on ``fd``, read by the event loop; the reader owns and closes ``fd``."""
+    loop = asyncio.get_running_loop()
+    reader = asyncio.StreamReader(limit=LINE_LIMIT, loop=loop)
+    await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader, loop=loop), os.fdopen(fd, "rb", 0))
+    return reader
 
-    def __init__(self, fd: int) -> None:
-        self.fd = fd
-        self.pending = b""
 
-    def __aiter__(self) -> PipeLines:
-        return self
-
-    async def __anext__(self) -> str:
-        while (end := self.pending.find(b"\n")) < 0:
-            chunk = await self.read()
-            if not chunk:
-                if not self.pending:
-                    raise StopAsyncIteration
-                end = len(self.pending)
-                break
-            self.pending += chunk
-        line, self.pending = self.pending[: end + 1], self.pending[end + 1 :]
-        return line.decode("utf-8", errors="replace")
-
-    async def read(self) -> bytes:
-        while True:
-            try:
-                return os.read(self.fd, CHUNK)
-            except BlockingIOError:
-                await anyio.wait_readable(self.fd)
+async def open_writer(fd: int) -> asyncio.StreamWriter:
+    """Writes to ``fd`` by the event loop, which keeps what a full pipe cannot take yet; owns and closes ``fd``."""
+    loop = asyncio.get_running_loop()
+    protocol = asyncio.StreamReaderProtocol(asyncio.StreamReader(loop=loop), loop=loop)  # its flow control, for drain
+    transport, _ = await loop.connect_write_pipe(lambda: protocol, os.fdopen(fd, "wb", 0))
+    return asyncio.StreamWriter(transport, protocol, None, loop)
 
 
 class OnTheWire:
-    """A stream over the wire ``claimed_wire`` owns: closing it leaves the fd to that, which
-    restores and closes it; nothing is buffered to flush."""
+    """A stream over a wire ``wire_streams`` owns: closing it leaves the pipe to that."""
 
     async def aclose(self) -> None:
         """Nothing to release."""
@@ -143,7 +136,7 @@ class MessageReader(OnTheWire):
     """The SDK's read stream: each line parsed into a session message as the serving loop asks
     for it. A line that is not JSON-RPC is handed on as its exception, as the SDK's reader does."""
 
-    def __init__(self, lines: PipeLines) -> None:
+    def __init__(self, lines: asyncio.StreamReader) -> None:
         self.lines = lines
         self.ahead: SessionMessage | Exception | None = None
 
@@ -160,12 +153,17 @@ class MessageReader(OnTheWire):
         if self.ahead is not None:
             ahead, self.ahead = self.ahead, None
             return ahead
-        async for line in self.lines:
-            try:
-                return SessionMessage(types.jsonrpc_message_adapter.validate_json(line, by_name=False))
-            except ValueError as exc:  # pydantic's ValidationError included
-                return exc
-        raise anyio.EndOfStream
+        try:
+            line = await self.lines.readline()
+        except ValueError as exc:  # longer than LINE_LIMIT
+            return exc
+        if not line:
+            raise anyio.EndOfStream
+        try:
+            message = types.jsonrpc_message_adapter.validate_json(line.decode("utf-8", errors="replace"), by_name=False)
+        except ValueError as exc:  # pydantic's ValidationError included
+            return exc
+        return SessionMessage(message)
 
     def __aiter__(self) -> MessageReader:
         return self
@@ -178,35 +176,18 @@ class MessageReader(OnTheWire):
 
 
 class MessageWriter(OnTheWire):
-    """The SDK's write stream: each message written to the wire by the task that sends it.
+    """The SDK's write stream: each message handed whole to the loop's pipe transport by the
+    task that sends it, so frames never interleave; a sender waits only while the pipe is full."""
 
-    A lock keeps frames whole when a full pipe makes one sender wait while another
-    arrives; uncontended it costs no task switch.
-    """
-
-    def __init__(self, pipe: PipeWriter) -> None:
+    def __init__(self, pipe: asyncio.StreamWriter) -> None:
         self.pipe = pipe
-        self.lock = anyio.Lock(fast_acquire=True)
 
     async def send(self, message: SessionMessage, /) -> None:
         line = message.message.model_dump_json(by_alias=True, exclude_unset=True) + "\n"
-        async with self.lock:
-            await self.pipe.write(line)
-
-
-class PipeWriter:
-    """Writes to a non-blocking fd, waiting while the pipe is full; nothing is buffered to flush."""
-
-    def __init__(self, fd: int) -> None:
-        self.fd = fd
-
-    async def write(self, text: str) -> None:
-        data = memoryview(text.encode("utf-8"))
-        while data:
-            try:
-                data = data[os.write(self.fd, data) :]
-            except BlockingIOError:
-                await anyio.wait_writable(self.fd)
-
-    async def flush(self) -> None:
-        """Each write reached the pipe before it returned."""
+        if self.pipe.is_closing():  # the client hung up; uvloop's closed transport raises on a write
+            raise anyio.BrokenResourceError
+        self.pipe.write(line.encode("utf-8"))
+        try:
+            await self.pipe.drain()
+        except ConnectionError as exc:  # the client hung up while this waited
+            raise anyio.BrokenResourceError from exc

@@ -12,13 +12,15 @@ so each figure includes the client's own encoding and validation.
   with no target, each call after an untimed ``checkpoint_add`` on the task, the reload an
   agent makes after writing, which the engine answers afresh.
 - ``checkpoint_add`` on another task (so the context read above does not grow).
-- ``ping``, the protocol's floor.
+- ``ping``, the protocol's floor: 1,000 of them, as its target is the tightest and a ping
+  costs a third of a millisecond.
 - start-up: spawn ``caw --server`` until the client's initialize completes, on a database
   that already exists (the usual case: migrations have run).
 
 The reference figures are the TypeScript server's, measured the same way on this kind of
-machine. Two baselines, measured in the same run, so that figures from a loaded machine
-(which inflates them all) can be read against them; the load average is printed too:
+machine. Two baselines, measured in the same run (the floor's ``task_load_context`` and
+``ping`` in turns with caw-lab's, ten rounds each, so that a slow spell on a shared machine,
+which inflates every figure, falls on both alike); the load average is printed too:
 
 - the SDK's own low-level ``Server`` on the SDK's stdio transport, pinged and started
   the same way (its start-ups alternate with ours), and with one tool answering every
@@ -37,6 +39,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Awaitable, Callable
+from contextlib import AsyncExitStack
 from pathlib import Path
 from typing import Any
 
@@ -49,6 +52,8 @@ CAW = str(Path(sys.executable).with_name("caw"))
 LAYERS, WIDTH = 20, 10
 CHECKPOINTS = 50
 SAMPLES = 300
+PINGS = 1000
+ROUNDS = 10
 STARTS = 10
 REFERENCE_MS = {
     "workflow_next_tasks": 1.4,
@@ -123,9 +128,9 @@ async def call(client: Client, name: str, /, **arguments: Any) -> Any:
 
 
 async def timed(fn: Callable[[], Awaitable[Any]], samples: int = SAMPLES,
-                prepare: Callable[[], Awaitable[Any]] | None = None) -> list[float]:
-    """Milliseconds of each of ``samples`` calls, after ten warm-up calls, each after an untimed ``prepare``."""
-    for _ in range(10):
+                prepare: Callable[[], Awaitable[Any]] | None = None, warm_up: int = 10) -> list[float]:
+    """Milliseconds of each of ``samples`` calls, after ``warm_up`` untimed ones, each after an untimed ``prepare``."""
+    for _ in range(warm_up):
         await fn()
     times = []
     for _ in range(samples):
@@ -137,6 +142,18 @@ async def timed(fn: Callable[[], Awaitable[Any]], samples: int = SAMPLES,
     return times
 
 
+async def in_turns(calls: dict[str, Callable[[], Awaitable[Any]]], samples: int = SAMPLES) -> dict[str, list[float]]:
+    """``timed`` for a measure and its baseline, a ``ROUNDS``-th of the samples of each in turn,
+    so that a slow spell on a shared machine falls on both alike."""
+    for fn in calls.values():
+        await timed(fn, 0)
+    times: dict[str, list[float]] = {name: [] for name in calls}
+    for _ in range(ROUNDS):
+        for name, fn in calls.items():
+            times[name] += await timed(fn, samples // ROUNDS, warm_up=0)
+    return times
+
+
 async def start_task(client: Client, task_id: str, agent_id: str) -> None:
     await call(client, "task_claim", task_id=task_id, agent_id=agent_id)
     await call(client, "task_update_status", id=task_id, status="planning")
@@ -144,45 +161,45 @@ async def start_task(client: Client, task_id: str, agent_id: str) -> None:
 
 
 async def latencies(db: Path) -> dict[str, list[float]]:
-    """Each measure of caw-lab, then the bare SDK server's ping and the floor's (the floor
-    answering with the context caw-lab loaded, saved beside ``db``)."""
-    async with Client(server(db), mode="legacy") as client:
+    """Each measure of caw-lab, ``task_load_context`` and ``ping`` in turns with the floor's; then
+    the bare SDK server's (both baselines answering with the context caw-lab loaded, saved
+    beside ``db``). The bare server is timed apart: its transport's worker threads, idle
+    between its turns, slowed the others' pings by a few hundredths of a millisecond."""
+    canned = db.with_name("context-result.json")
+    async with AsyncExitStack() as servers:
+        client = await servers.enter_async_context(Client(server(db), mode="legacy"))
         wf = await call(client, "workflow_create", name="bench", source_type="prompt", source_content="bench",
                         max_parallel_tasks=WIDTH)
         ids = {t["name"]: t["id"] for t in (await call(client, "workflow_set_plan", id=wf["id"], plan=plan()))["tasks"]}
         got = {"workflow_next_tasks": await timed(lambda: call(client, "workflow_next_tasks", workflow_id=wf["id"]))}
-
         agent = (await call(client, "agent_register", name="bench", runtime="custom"))["id"]
         read, written = ids["root"], ids["L1.0"]
         await start_task(client, read, agent)
         for n in range(CHECKPOINTS):
             await call(client, "checkpoint_add", task_id=read, type="progress", summary=f"step {n} of the root")
-        got["task_load_context"] = await timed(lambda: call(client, "task_load_context", task_id=read))
         loaded = await client.call_tool("task_load_context", {"task_id": read})
-        canned = db.with_name("context-result.json")
         canned.write_text(loaded.model_dump_json(by_alias=True, exclude_none=True))
+        floor = await servers.enter_async_context(Client(floor_server(canned), mode="legacy"))
+        got |= await in_turns({"task_load_context": lambda: call(client, "task_load_context", task_id=read),
+                               f"task_load_context, {FLOOR}": lambda: floor.call_tool("echo", {})})
         got[AFTER_CHECKPOINT] = await timed(
             lambda: call(client, "task_load_context", task_id=read), AFTER_SAMPLES,
             prepare=lambda: call(client, "checkpoint_add", task_id=read, type="progress", summary="one more step"),
         )
-
         await call(client, "task_update_status", id=read, status="completed", outcome="done")
         await start_task(client, written, agent)
         got["checkpoint_add"] = await timed(
             lambda: call(client, "checkpoint_add", task_id=written, type="progress", summary="bench step")
         )
-        got["ping"] = await pings(client)
-    async with Client(bare_server(canned), mode="legacy") as client:
-        got[f"task_load_context, {BARE} (same result, no work)"] = await timed(lambda: client.call_tool("echo", {}))
-        got[f"ping, {BARE}"] = await pings(client)
-    async with Client(floor_server(canned), mode="legacy") as client:
-        got[f"task_load_context, {FLOOR}"] = await timed(lambda: client.call_tool("echo", {}))
-        got[f"ping, {FLOOR}"] = await pings(client)
+        got |= await in_turns({"ping": pinger(client), f"ping, {FLOOR}": pinger(floor)}, PINGS)
+    async with Client(bare_server(canned), mode="legacy") as bare:
+        got[f"task_load_context, {BARE} (same result, no work)"] = await timed(lambda: bare.call_tool("echo", {}))
+        got[f"ping, {BARE}"] = await timed(pinger(bare), PINGS)
     return got
 
 
-async def pings(client: Client) -> list[float]:
-    return await timed(client.session.send_ping)  # Client.send_ping warns that modern protocols drop ping
+def pinger(client: Client) -> Callable[[], Awaitable[Any]]:
+    return client.session.send_ping  # Client.send_ping warns that modern protocols drop ping
 
 
 async def start_ups(db: Path) -> dict[str, list[float]]:
@@ -217,7 +234,8 @@ def table(results: dict[str, list[float]]) -> str:
 
 def main() -> None:
     print(f"machine: {machine()}, {datetime.date.today().isoformat()}")
-    print(f"MCP over stdio, SDK client in legacy mode; {SAMPLES} calls per tool, {STARTS} start-ups\n", flush=True)
+    print(f"MCP over stdio, SDK client in legacy mode; {SAMPLES} calls per tool, {PINGS} pings, {STARTS} start-ups\n",
+          flush=True)
     with tempfile.TemporaryDirectory(prefix="caw-bench-mcp-") as tmp:
         db = Path(tmp) / "bench.db"
         results = anyio.run(latencies, db)

@@ -16,6 +16,7 @@ handlers do neither, and HTTP keeps the SDK's dispatcher.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from contextvars import Context
 from functools import partial
 from typing import Any
 
@@ -24,9 +25,11 @@ from mcp.server.lowlevel.server import Server
 from mcp.server.models import InitializationOptions
 from mcp.server.runner import serve_connection
 from mcp.shared._stream_protocols import ReadStream, WriteStream
+from mcp.shared.dispatcher import OnRequest
 from mcp.shared.jsonrpc_dispatcher import JSONRPCDispatcher
-from mcp.shared.message import SessionMessage
+from mcp.shared.message import MessageMetadata, SessionMessage
 from mcp.shared.transport_context import TransportContext
+from mcp_types import JSONRPCRequest
 
 
 class InOrderDispatcher(JSONRPCDispatcher[TransportContext]):
@@ -34,21 +37,26 @@ class InOrderDispatcher(JSONRPCDispatcher[TransportContext]):
 
     The SDK's ``_dispatch_request`` does the bookkeeping (the request's dispatch context,
     its cancel scope, its entry among those in flight) and ends by spawning
-    ``_handle_request``; that one spawn is kept back and awaited instead.
+    ``_handle_request``; that one spawn is kept back and awaited instead. Those are the
+    SDK's private methods: ``tests/test_mcp_in_order.py`` fails if a release moves them.
     """
 
-    def __init__(self, read_stream: ReadStream[SessionMessage | Exception], write_stream: WriteStream[SessionMessage]):
+    def __init__(
+        self, read_stream: ReadStream[SessionMessage | Exception], write_stream: WriteStream[SessionMessage]
+    ) -> None:
         super().__init__(read_stream, write_stream)
         self.answer_next: Callable[[], Awaitable[None]] | None = None
 
-    async def _dispatch_request(self, req: Any, metadata: Any, on_request: Any, sender_ctx: Any) -> None:
+    async def _dispatch_request(
+        self, req: JSONRPCRequest, metadata: MessageMetadata, on_request: OnRequest, sender_ctx: Context | None
+    ) -> None:
         await super()._dispatch_request(req, metadata, on_request, sender_ctx)
         if (answer := self.answer_next) is not None:
             self.answer_next = None
             await answer()
 
-    def _spawn(self, fn: Callable[..., Awaitable[Any]], *args: object, sender_ctx: Any) -> None:
-        if fn == self._handle_request:
+    def _spawn(self, fn: Callable[..., Awaitable[Any]], *args: object, sender_ctx: Context | None) -> None:
+        if fn == self._handle_request and sender_ctx is None:  # a sender's context needs a task to run in
             self.answer_next = partial(fn, *args)
         else:
             super()._spawn(fn, *args, sender_ctx=sender_ctx)

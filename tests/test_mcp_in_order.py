@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import functools
 from typing import Any
 
 import anyio
 import mcp_types as types
 import pytest
-from anyio._backends._asyncio import TaskGroup
 from mcp.server.context import ServerRequestContext
 from mcp.server.lowlevel.server import Server
 from mcp.server.runner import serve_loop
@@ -78,26 +78,25 @@ def test_answers_and_errors_are_the_sdks() -> None:
     assert [type(m).__name__ for m in ours] == ["JSONRPCResponse", "JSONRPCError", "JSONRPCError", "JSONRPCResponse"]
 
 
-def spawned_serving(serve: Any, requests: list[types.JSONRPCMessage], monkeypatch: pytest.MonkeyPatch) -> int:
-    """How many tasks ``serve`` started while answering ``requests``."""
-    start_soon = TaskGroup.start_soon
-    spawned = 0
+def tasks_started(serve: Any, requests: list[types.JSONRPCMessage]) -> int:
+    """How many tasks the event loop started while ``serve`` answered ``requests``."""
+    started = 0
 
-    @functools.wraps(start_soon)
-    def counting(self: TaskGroup, *args: Any, **kwargs: Any) -> None:
-        nonlocal spawned
-        spawned += 1
-        start_soon(self, *args, **kwargs)
+    def counting(loop: asyncio.AbstractEventLoop, coro: Any, **kwargs: Any) -> asyncio.Task[Any]:
+        nonlocal started
+        started += 1
+        return asyncio.Task(coro, loop=loop, **kwargs)
 
-    with monkeypatch.context() as patch:
-        patch.setattr(TaskGroup, "start_soon", counting)
-        served(serve, requests)
-    return spawned
+    async def scenario() -> None:
+        asyncio.get_running_loop().set_task_factory(counting)
+        await answers(serve, requests)
+
+    anyio.run(scenario)
+    return started
 
 
-def test_no_task_is_started_for_a_request(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_no_task_is_started_for_a_request() -> None:
     """The point of the dispatcher: a request's own task was a third of a ping's server time."""
     pings: list[types.JSONRPCMessage] = [types.JSONRPCRequest(jsonrpc="2.0", id=n, method="ping") for n in range(1, 6)]
-    sdks = spawned_serving(sdk_serve_loop, pings, monkeypatch)
-    ours = spawned_serving(serve_in_order, pings, monkeypatch)
+    sdks, ours = tasks_started(sdk_serve_loop, pings), tasks_started(serve_in_order, pings)
     assert sdks - ours == 1 + len(pings), "the SDK starts one for initialize and one for each ping"

@@ -22,7 +22,7 @@ $(BIN)/pip:
 	$(BIN)/python -m pip install --upgrade pip
 
 $(INSTALLED): pyproject.toml | $(BIN)/pip
-	$(BIN)/python -m pip install -e '.[lab,test]'
+	$(BIN)/python -m pip install -e '.[lab,test,telemetry]'
 	touch $@
 
 lab: install

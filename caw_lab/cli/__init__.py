@@ -76,23 +76,36 @@ class CawGroup(click.Group):
     "--token", envvar="CAW_TOKEN", show_envvar=True,
     help="Bearer token the HTTP server requires; needed to bind beyond loopback.",
 )
+@click.option(
+    "--metrics-port", type=int, envvar="CAW_METRICS_PORT", show_envvar=True,
+    help="With --server, serve Prometheus metrics at 127.0.0.1:PORT/metrics (needs caw-lab[telemetry]).",
+)
+@click.option(
+    "--log-format", type=click.Choice(["text", "json"]), default="text", envvar="CAW_LOG_FORMAT",
+    show_default=True, show_envvar=True, help="How caw-lab logs to stderr: json lines carry correlation ids.",
+)
 @click.pass_context
 def main(
-    ctx: click.Context, db: str | None, server: bool, transport: str, port: int, host: str, token: str | None
+    ctx: click.Context, db: str | None, server: bool, transport: str, port: int, host: str, token: str | None,
+    metrics_port: int | None, log_format: str,
 ) -> None:
     """caw-lab: durable, steerable workflows for coding agents.
 
     Run a command below, or `caw --server` to serve the tools over MCP.
     """
     ctx.obj = Settings(db=db)
+    if log_format == "json":
+        from caw_lab.telemetry.logs import log_json
+
+        log_json()
     if server:
-        serve(resolve_db(db), transport, host, port, token)
+        serve(resolve_db(db), transport, host, port, token, metrics_port)
         ctx.exit()
     if ctx.invoked_subcommand is None:
         click.echo(ctx.get_help())
 
 
-def serve(db: str, transport: str, host: str, port: int, token: str | None) -> None:
+def serve(db: str, transport: str, host: str, port: int, token: str | None, metrics_port: int | None) -> None:
     """Hand over to the MCP server (imported here: no other command needs the SDK). Its refusal to
     serve HTTP beyond loopback without a token (DESIGN invariant 7) is a usage error, exit status 2."""
     mcp = import_server()
@@ -101,7 +114,7 @@ def serve(db: str, transport: str, host: str, port: int, token: str | None) -> N
             mcp.require_token_off_loopback(host, token)
         except CawError as err:
             raise click.UsageError(f"{err.message}. {err.suggestion}") from None
-    mcp.serve(db=db, transport=transport, host=host, port=port, token=token)
+    mcp.serve(db=db, transport=transport, host=host, port=port, token=token, metrics_port=metrics_port)
 
 
 YOUNG_GENERATION = 20_000

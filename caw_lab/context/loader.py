@@ -23,6 +23,7 @@ The same question asked again at the same feed head gets the answer already give
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -38,6 +39,7 @@ from caw_lab.context.trail import Trail
 from caw_lab.engine.events import head_seq
 from caw_lab.errors import CawError
 from caw_lab.store.backend import Backend
+from caw_lab.telemetry import context_loads
 
 ITEM_TEXT_TOKENS = 300
 FRAME_ALLOWANCE = 60
@@ -66,13 +68,17 @@ def load(
     since_seq: int | None = None,
     ranker: str = "learned",
 ) -> dict[str, Any]:
+    start = time.perf_counter()
     include = include or Include()
     head = head_seq(db)
     question = (task_id, include, max_tokens, since_seq, ranker, counter().name)
-    if (kept := answers.recall(db, question, head)) is None:
+    fresh = (kept := answers.recall(db, question, head)) is None
+    if fresh:
         kept = dumps(answer(db, task_id, head, include, max_tokens, since_seq, ranker))
         answers.keep(db, question, head, kept)
-    return json.loads(kept)  # a copy: the caller may change it, the kept rows and answer must not
+    loaded = json.loads(kept)  # a copy: the caller may change it, the kept rows and answer must not
+    context_loads.record((time.perf_counter() - start) * 1000, kept=not fresh)
+    return loaded
 
 
 def answer(

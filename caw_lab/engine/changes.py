@@ -17,6 +17,7 @@ from typing import Any
 
 from caw_lab.ids import now_ms
 from caw_lab.store.backend import Backend, Row, Statement
+from caw_lab.telemetry import correlation
 
 GATE = "EXISTS (SELECT 1 FROM events WHERE correlation_id = ?)"
 
@@ -74,6 +75,13 @@ def raw(sql_ready_for_condition: str, params: Sequence[Any] = ()) -> Gated:
     return Gated(sql_ready_for_condition, tuple(params))
 
 
+def change_id() -> str:
+    """Unique to the change, as the gate needs; it starts with the correlation id of the tool
+    call making it, if any (``<call id>.<suffix>``), so a call's events can be found."""
+    suffix = secrets.token_hex(6)
+    return f"{call}.{suffix}" if (call := correlation.current()) else suffix
+
+
 def commit(
     db: Backend,
     event: Event,
@@ -82,7 +90,7 @@ def commit(
     then: Sequence[Gated] = (),
 ) -> Committed | None:
     """Apply one change atomically; ``None`` when the guard matched no row."""
-    cid = secrets.token_hex(8)
+    cid = change_id()
     columns = "at, kind, workflow_id, task_id, agent_id, payload, correlation_id"
     values = (now_ms(), event.kind, event.workflow_id, event.task_id, event.agent_id, json.dumps(event.payload), cid)
     condition = "WHERE changes() > 0" if guard else ""

@@ -37,5 +37,13 @@ def since(
     return {"events": events, "cursor": cursor, "head": head}
 
 
+def of_call(db: Backend, correlation_id: str) -> list[dict[str, Any]]:
+    """The events one tool call wrote, in order: their correlation ids start with its id and a dot
+    (a range, so the index serves it)."""
+    rows = db.query("SELECT * FROM events WHERE correlation_id >= ? AND correlation_id < ? ORDER BY seq",
+                    (f"{correlation_id}.", f"{correlation_id}/"))
+    return [decode(r) for r in rows]
+
+
 def head_seq(db: Backend) -> int:
     return db.scalar("SELECT COALESCE(MAX(seq), 0) FROM events") or 0

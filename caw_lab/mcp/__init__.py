@@ -26,12 +26,13 @@ def serve(
     host: str = "127.0.0.1",
     port: int = 3100,
     token: str | None = None,
+    metrics_port: int | None = None,
 ) -> None:
     """Serve until the client hangs up (stdio) or the process is interrupted (http).
 
     ``db=None`` lets ``store.location.resolve_db`` decide from CAW_DB_PATH, CAW_DB_MODE
     and CAW_REPO_PATH. Refuses a non-loopback ``host`` without a ``token`` before
-    opening anything.
+    opening anything. ``metrics_port`` serves Prometheus metrics (``telemetry.export``).
     """
     if transport not in ("stdio", "http"):
         raise ValueError(f"Unknown transport {transport!r}: use 'stdio' or 'http'")
@@ -39,6 +40,10 @@ def serve(
         require_token_off_loopback(host, token)
     backend = open_backend(str(db) if db is not None else None)
     try:
+        if metrics_port is not None:
+            from caw_lab.telemetry.export import serve_metrics
+
+            serve_metrics(backend, metrics_port)
         if transport == "http":
             from caw_lab.mcp.http import run_http  # the web stack: a stdio server's start-up need not import it
 

@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from caw_lab.engine.locks import require_unlocked
 from caw_lab.errors import CawError, invalid_input
 from caw_lab.store.backend import Backend
+from caw_lab.telemetry.tool_calls import observed
 
 MAX_TEXT_BYTES = 1024 * 1024
 """The largest string accepted in any parameter: 1 MiB of UTF-8."""
@@ -83,12 +84,13 @@ def call_tool(db: Backend, name: str, arguments: Mapping[str, Any] | None = None
     """Validate, check the lock, run. Bad input raises CawError before anything is written."""
     spec = get_tool(name)
     raw = dict(arguments or {})
-    check_sizes(raw)
-    params = validate(spec, raw)
-    if spec.lock and getattr(params, "session_id", None):
-        kind, field = spec.lock
-        require_unlocked(db, kind, getattr(params, field), params.session_id)
-    return spec.fn(db, params)
+    with observed(spec.name, raw):
+        check_sizes(raw)
+        params = validate(spec, raw)
+        if spec.lock and getattr(params, "session_id", None):
+            kind, field = spec.lock
+            require_unlocked(db, kind, getattr(params, field), params.session_id)
+        return spec.fn(db, params)
 
 
 def validate(spec: Tool, raw: dict[str, Any]) -> Params:

@@ -1,0 +1,12 @@
+"""What caw-lab tells the tools that watch services: traces, metrics and structured logs.
+
+Everything here speaks the OpenTelemetry API, which records nothing until a process installs
+an SDK: a tool call costs a few microseconds more until someone looks. ``export.install``
+(``caw --server --metrics-port``) or ``opentelemetry-instrument`` installs one.
+
+- ``correlation``: the id one tool call carries through its logs, its span and its events.
+- ``tool_calls``: each registry call as a span and as call counts and durations.
+- ``task_metrics``: task counts, durations and failure rates, read from the change feed.
+- ``logs``: log records as JSON lines that carry the correlation id.
+- ``export``: a Prometheus scrape endpoint and the SDK behind it.
+"""

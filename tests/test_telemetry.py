@@ -1,0 +1,213 @@
+"""Traces, metrics and JSON logs: recorded by the real OpenTelemetry SDK, scraped over HTTP."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import re
+import socket
+import subprocess
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from mcp import Client
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+import caw_lab
+from caw_lab.engine import changes, events
+from caw_lab.errors import CawError
+from caw_lab.telemetry import context_loads, correlation, task_metrics, tool_calls
+from caw_lab.telemetry.logs import JsonFormatter, log_json
+from conftest import make_workflow
+from mcp_session import CAW, call, free_port, run, stdio_params
+
+
+class Recorded:
+    """Spans and metrics recorded by SDK providers of the test's own, not the process's."""
+
+    def __init__(self) -> None:
+        self.spans = InMemorySpanExporter()
+        self.reader = InMemoryMetricReader()
+        tracer_provider = TracerProvider()
+        tracer_provider.add_span_processor(SimpleSpanProcessor(self.spans))
+        self.tracer = tracer_provider.get_tracer("test")
+        self.meter = MeterProvider(metric_readers=[self.reader]).get_meter("test")
+
+    def points(self, name: str) -> list[Any]:
+        data = self.reader.get_metrics_data()  # None when nothing was recorded
+        return [point for resource in (data.resource_metrics if data else []) for scope in resource.scope_metrics
+                for metric in scope.metrics if metric.name == name for point in metric.data.data_points]
+
+
+@pytest.fixture
+def recorded(monkeypatch: pytest.MonkeyPatch) -> Recorded:
+    seen = Recorded()
+    monkeypatch.setattr(tool_calls, "tracer", seen.tracer)
+    counter = seen.meter.create_counter("caw.tool.calls")
+    histogram = seen.meter.create_histogram("caw.tool.duration")
+    monkeypatch.setattr(tool_calls, "instruments", lambda: (counter, histogram))
+    monkeypatch.setattr(context_loads, "durations", seen.meter.create_histogram("caw.context.load.duration"))
+    return seen
+
+
+def test_a_tool_call_is_a_span_about_its_subjects(client: caw_lab.Client, recorded: Recorded) -> None:
+    wf = make_workflow(client, [{"name": "a"}])
+    client.call("checkpoint_add", task_id=wf["tasks"]["a"], type="progress", summary="step")
+    span = next(s for s in recorded.spans.get_finished_spans() if s.name == "caw.tool checkpoint_add")
+    assert span.attributes["caw.task_id"] == wf["tasks"]["a"]
+    assert span.attributes["caw.correlation_id"].startswith("cr_")
+    assert span.status.is_ok
+
+
+def test_a_refused_call_is_an_error_span_and_counted_by_its_code(client: caw_lab.Client, recorded: Recorded) -> None:
+    with pytest.raises(CawError):
+        client.call("task_get", id="tk_000000000000")
+    span = recorded.spans.get_finished_spans()[-1]
+    assert span.attributes["caw.error.code"] == "TASK_NOT_FOUND" and not span.status.is_ok
+    counts = {(p.attributes["caw.tool.name"], p.attributes["caw.outcome"]): p.value
+              for p in recorded.points("caw.tool.calls")}
+    assert counts == {("task_get", "TASK_NOT_FOUND"): 1}
+
+
+def test_an_unknown_tool_is_not_given_a_label(client: caw_lab.Client, recorded: Recorded) -> None:
+    """A hostile client must not grow the metrics' label sets with names of its own making."""
+    with pytest.raises(CawError, match="Unknown tool"):
+        client.call("no_such_tool'; DROP TABLE tasks; --")
+    assert recorded.points("caw.tool.calls") == [] and recorded.spans.get_finished_spans() == ()
+
+
+def test_durations_are_recorded_per_tool_and_context_loads_say_if_kept(client: caw_lab.Client,
+                                                                        recorded: Recorded) -> None:
+    wf = make_workflow(client, [{"name": "a"}])
+    for _ in range(2):
+        client.call("task_load_context", task_id=wf["tasks"]["a"])
+    loads = {p.attributes["caw.context.kept"]: p.count for p in recorded.points("caw.context.load.duration")}
+    assert loads == {False: 1, True: 1}
+    tools = {p.attributes["caw.tool.name"]: p.count for p in recorded.points("caw.tool.duration")}
+    assert tools["task_load_context"] == 2
+
+
+def test_a_calls_events_carry_its_correlation_id(client: caw_lab.Client) -> None:
+    wf = make_workflow(client, [{"name": "a"}, {"name": "b"}])
+    with correlation.bound("cr_reviewcall01") as cid:
+        client.call("task_update_status", id=wf["tasks"]["a"], status="planning")
+        client.call("checkpoint_add", task_id=wf["tasks"]["a"], type="progress", summary="inside the same request")
+    written = events.of_call(client.db, cid)
+    assert [e["kind"] for e in written] == ["task.status", "checkpoint.added"]
+    assert len({e["correlation_id"] for e in written}) == 2, "each change keeps an id of its own, for its gate"
+    client.call("checkpoint_add", task_id=wf["tasks"]["b"], type="progress", summary="another request")
+    assert len(events.of_call(client.db, cid)) == 2
+
+
+def test_each_call_has_its_own_correlation_id_unless_one_is_bound(recorded: Recorded, client: caw_lab.Client) -> None:
+    make_workflow(client, [{"name": "a"}])
+    ids = {s.attributes["caw.correlation_id"] for s in recorded.spans.get_finished_spans()}
+    assert len(ids) == 2  # workflow_create and workflow_set_plan
+    for cid in ids:
+        assert events.of_call(client.db, cid), "every call's events are found by its id"
+
+
+def test_json_log_lines_carry_the_correlation_id() -> None:
+    formatter = JsonFormatter()
+    record = logging.LogRecord("caw_lab.test", logging.WARNING, __file__, 1, "claim lost: %s", ("tk_1",), None)
+    assert "correlation_id" not in json.loads(formatter.format(record))
+    with correlation.bound() as cid:
+        line = json.loads(formatter.format(record))
+    assert line["correlation_id"] == cid and line["message"] == "claim lost: tk_1" and line["level"] == "warning"
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", line["at"])
+
+
+def test_task_metrics_read_the_feed(client: caw_lab.Client, monkeypatch: pytest.MonkeyPatch) -> None:
+    clock = iter(range(1_000_000, 10_000_000, 1000))  # each change one second after the last
+    monkeypatch.setattr(changes, "now_ms", lambda: next(clock))
+    wf = make_workflow(client, [{"name": n} for n in ("done", "broke", "waits")])
+    ends = {"done": {"status": "completed", "outcome": "ok"}, "broke": {"status": "failed", "error": "x"}}
+    for name, end in ends.items():
+        for status in ("planning", "in_progress"):
+            client.call("task_update_status", id=wf["tasks"][name], status=status)
+        client.call("task_update_status", id=wf["tasks"][name], **end)
+    summary = task_metrics.summary(client.db, wf["id"])
+    assert summary["tasks"] == {"completed": 1, "failed": 1, "pending": 1}
+    assert summary["failure_rate"] == 0.5
+    assert summary["duration_ms"] == {"p50": 1000, "p95": 1000, "max": 1000, "count": 1}
+
+
+def test_task_gauges_are_read_at_collection(client: caw_lab.Client) -> None:
+    seen = Recorded()
+    task_metrics.observe(client.db, seen.meter)
+    assert {p.attributes["caw.task.status"]: p.value for p in seen.points("caw.tasks")} == {}
+    make_workflow(client, [{"name": "a"}, {"name": "b"}])
+    assert {p.attributes["caw.task.status"]: p.value for p in seen.points("caw.tasks")} == {"pending": 2}
+
+
+def scrape(port: int, timeout: float = 30) -> str:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
+                return response.read().decode()
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)
+
+
+@pytest.fixture
+def metrics_port(monkeypatch: pytest.MonkeyPatch) -> int:
+    port = free_port()
+    monkeypatch.setenv("CAW_METRICS_PORT", str(port))
+    return port
+
+
+def test_a_server_serves_prometheus_metrics(db_path: Path, metrics_port: int) -> None:
+    async def scenario() -> None:
+        async with Client(stdio_params(db_path), mode="legacy") as mcp:
+            wf = await call(mcp, "workflow_create", name="m", source_type="prompt", source_content="m")
+            await call(mcp, "workflow_set_plan", id=wf["id"], plan={"summary": "s", "tasks": [{"name": "a"}]})
+            await mcp.call_tool("task_get", {"id": "tk_000000000000"})
+            page = scrape(metrics_port)
+            assert re.search(r'caw_tool_calls_total\{caw_outcome="ok",caw_tool_name="workflow_create"[^}]*\} 1', page)
+            assert re.search(r'caw_tool_calls_total\{caw_outcome="TASK_NOT_FOUND",caw_tool_name="task_get"', page)
+            assert re.search(r'caw_tasks\{caw_task_status="pending"[^}]*\} 1', page)
+
+    run(scenario)
+
+
+@contextlib.contextmanager
+def busy_port() -> Iterator[int]:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen()
+        yield sock.getsockname()[1]
+
+
+def test_a_busy_metrics_port_is_a_clear_refusal(db_path: Path) -> None:
+    with busy_port() as port:
+        done = subprocess.run([CAW, "--db", str(db_path), "--server", "--metrics-port", str(port)],
+                              input=b"", capture_output=True, timeout=60)
+    assert done.returncode == 1
+    error = json.loads(done.stderr.decode().strip().splitlines()[-1])
+    assert error["code"] == "INVALID_INPUT" and "--metrics-port" in error["suggestion"]
+
+
+def test_log_json_sends_caw_lab_records_to_stderr_as_json_lines(capsys: pytest.CaptureFixture[str]) -> None:
+    logger = logging.getLogger("caw_lab")
+    handlers, level = list(logger.handlers), logger.level
+    try:
+        log_json()
+        with correlation.bound() as cid:
+            logging.getLogger("caw_lab.engine.recovery").info("agent %s lost", "ag_1")
+    finally:
+        logger.handlers[:], logger.level = handlers, level
+    err = capsys.readouterr().err.strip().splitlines()
+    assert [json.loads(line)["correlation_id"] for line in err] == [cid]
+    assert json.loads(err[0])["logger"] == "caw_lab.engine.recovery"

@@ -123,6 +123,9 @@ def test_json_log_lines_carry_the_correlation_id() -> None:
     with correlation.bound() as cid:
         line = json.loads(formatter.format(record))
     assert line["correlation_id"] == cid and line["message"] == "claim lost: tk_1" and line["level"] == "warning"
+    with Recorded().tracer.start_as_current_span("call") as span:
+        line = json.loads(formatter.format(record))
+    assert line["trace_id"] == f"{span.get_span_context().trace_id:032x}"
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", line["at"])
 
 

@@ -18,11 +18,11 @@ from opentelemetry.trace import Status, StatusCode
 from caw_lab.errors import CawError
 from caw_lab.telemetry import correlation
 
-SUBJECTS = ("workflow_id", "task_id", "agent_id")
-"""Arguments that name what a call is about, copied onto its span."""
-
 if TYPE_CHECKING:
     from opentelemetry.metrics import Counter, Histogram
+
+SUBJECTS = ("workflow_id", "task_id", "agent_id")
+"""Arguments that name what a call is about, copied onto its span."""
 
 tracer = trace.get_tracer("caw_lab")
 
@@ -40,6 +40,8 @@ def instruments() -> tuple[Counter, Histogram]:
 
 @contextmanager
 def observed(name: str, arguments: Mapping[str, Any]) -> Iterator[None]:
+    """Around the whole call, validation included: a refused call is what an operator most
+    wants counted, and its span carries the code the agent saw."""
     with (
         correlation.bound() as cid,
         tracer.start_as_current_span(f"caw.tool {name}", attributes=span_attributes(name, arguments, cid)) as span,

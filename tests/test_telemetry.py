@@ -148,8 +148,13 @@ def test_task_gauges_are_read_at_collection(client: caw_lab.Client) -> None:
     seen = Recorded()
     task_metrics.observe(client.db, seen.meter)
     assert {p.attributes["caw.task.status"]: p.value for p in seen.points("caw.tasks")} == {}
-    make_workflow(client, [{"name": "a"}, {"name": "b"}])
+    wf = make_workflow(client, [{"name": "a"}, {"name": "b"}])
     assert {p.attributes["caw.task.status"]: p.value for p in seen.points("caw.tasks")} == {"pending": 2}
+    assert seen.points("caw.task.failure_rate") == [], "no rate before any task finished"
+    for status in ("planning", "in_progress", "failed"):
+        client.call("task_update_status", id=wf["tasks"]["a"], status=status, error="x")
+    assert [p.value for p in seen.points("caw.task.failure_rate")] == [1.0]
+    assert seen.points("caw.task.duration") == [], "no completed task yet"
 
 
 def scrape(port: int, timeout: float = 30) -> str:

@@ -23,12 +23,16 @@ from caw_lab.store.backend import Backend
 def summary(db: Backend, workflow_id: str | None = None) -> dict[str, Any]:
     """The task metrics of one workflow, or of the whole database."""
     counts = task_stats.counts_by_status(db, workflow_id)
-    finished = counts.get("completed", 0) + counts.get("failed", 0)
     return {
         "tasks": counts,
-        "failure_rate": counts.get("failed", 0) / finished if finished else None,
+        "failure_rate": failure_rate(counts),
         "duration_ms": percentiles(task_stats.completion_ms(db, workflow_id)),
     }
+
+
+def failure_rate(counts: dict[str, int]) -> float | None:
+    finished = counts.get("completed", 0) + counts.get("failed", 0)
+    return counts.get("failed", 0) / finished if finished else None
 
 
 def percentiles(values: list[int]) -> dict[str, float] | None:
@@ -47,8 +51,8 @@ def observe(db: Backend, meter: Meter | None = None) -> None:
     def tasks(options: CallbackOptions) -> Iterable[Observation]:
         return [Observation(n, {"caw.task.status": status}) for status, n in task_stats.counts_by_status(db).items()]
 
-    def failure_rate(options: CallbackOptions) -> Iterable[Observation]:
-        rate = summary(db)["failure_rate"]
+    def failures(options: CallbackOptions) -> Iterable[Observation]:
+        rate = failure_rate(task_stats.counts_by_status(db))
         return [] if rate is None else [Observation(rate)]
 
     def duration(options: CallbackOptions) -> Iterable[Observation]:
@@ -56,7 +60,7 @@ def observe(db: Backend, meter: Meter | None = None) -> None:
         return [] if spread is None else [Observation(spread[q], {"quantile": q}) for q in ("p50", "p95", "max")]
 
     meter.create_observable_gauge("caw.tasks", [tasks], unit="{task}", description="Tasks by status")
-    meter.create_observable_gauge("caw.task.failure_rate", [failure_rate], unit="1",
+    meter.create_observable_gauge("caw.task.failure_rate", [failures], unit="1",
                                   description="Share of finished tasks that failed")
     meter.create_observable_gauge("caw.task.duration", [duration], unit="ms",
                                   description="Successful attempts' duration, by quantile")

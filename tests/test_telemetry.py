@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
+import functools
+import io
 import json
 import logging
 import re
@@ -14,6 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import anyio
 import pytest
 from mcp import Client
 from opentelemetry.sdk.metrics import MeterProvider
@@ -25,8 +29,10 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 import caw_lab
 from caw_lab.engine import changes, events
 from caw_lab.errors import CawError
+from caw_lab.mcp.results import run_tool
 from caw_lab.telemetry import context_loads, correlation, task_metrics, tool_calls
 from caw_lab.telemetry.logs import JsonFormatter, log_json
+from caw_lab.tools import registry
 from conftest import make_workflow
 from mcp_session import CAW, call, free_port, run, stdio_params
 
@@ -219,3 +225,28 @@ def test_log_json_sends_caw_lab_records_to_stderr_as_json_lines(capsys: pytest.C
     err = capsys.readouterr().err.strip().splitlines()
     assert [json.loads(line)["correlation_id"] for line in err] == [cid]
     assert json.loads(err[0])["logger"] == "caw_lab.engine.recovery"
+
+
+@pytest.mark.parametrize("in_thread", [False, True], ids=["stdio", "http"])
+def test_a_failed_mcp_calls_log_line_carries_the_id_its_span_carries(
+    client: caw_lab.Client, recorded: Recorded, monkeypatch: pytest.MonkeyPatch, in_thread: bool
+) -> None:
+    def broken(db: Any, params: Any) -> Any:
+        raise RuntimeError("a bug")
+
+    monkeypatch.setitem(registry.REGISTRY, "workflow_get", dataclasses.replace(registry.get_tool("workflow_get"),
+                                                                               fn=broken))
+    lines = io.StringIO()
+    handler = logging.StreamHandler(lines)
+    handler.setFormatter(JsonFormatter())
+    logger = logging.getLogger("caw_lab.mcp")
+    logger.addHandler(handler)
+    try:
+        result = anyio.run(functools.partial(run_tool, client.db, "workflow_get", {"id": "wf_x"}, in_thread=in_thread))
+    finally:
+        logger.removeHandler(handler)
+    assert result.is_error and result.structured_content["code"] == "INTERNAL_ERROR"
+    logged = json.loads(lines.getvalue().splitlines()[0])
+    span = recorded.spans.get_finished_spans()[-1]
+    assert logged["correlation_id"] == span.attributes["caw.correlation_id"]
+    assert "RuntimeError: a bug" in logged["exc"]

@@ -18,6 +18,7 @@ import mcp_types as types
 
 from caw_lab.errors import CawError
 from caw_lab.store.backend import Backend
+from caw_lab.telemetry import correlation
 from caw_lab.tools import call_tool
 
 log = logging.getLogger(__name__)
@@ -27,18 +28,20 @@ async def run_tool(
     db: Backend, name: str, arguments: Mapping[str, Any] | None, *, in_thread: bool = True
 ) -> types.CallToolResult:
     """Run the tool, in a worker thread when other sessions share the event loop (``in_thread``),
-    so one write waiting on SQLite's lock never stalls them."""
-    try:
-        if in_thread:
-            result = await anyio.to_thread.run_sync(call_tool, db, name, arguments)
-        else:
-            result = call_tool(db, name, arguments)
-        return success_result(result)
-    except CawError as err:
-        return error_result(err)
-    except Exception as exc:  # a bug must still reach the agent as a result it can read
-        log.exception("tool %s failed", name)
-        return error_result(CawError("INTERNAL_ERROR", f"{name} failed: {exc}", False, "Report this as a bug."))
+    so one write waiting on SQLite's lock never stalls them. The request's correlation id is
+    bound here, so a failure's log line carries the id its span and events carry."""
+    with correlation.bound():
+        try:
+            if in_thread:
+                result = await anyio.to_thread.run_sync(call_tool, db, name, arguments)
+            else:
+                result = call_tool(db, name, arguments)
+            return success_result(result)
+        except CawError as err:
+            return error_result(err)
+        except Exception as exc:  # a bug must still reach the agent as a result it can read
+            log.exception("tool %s failed", name)
+            return error_result(CawError("INTERNAL_ERROR", f"{name} failed: {exc}", False, "Report this as a bug."))
 
 
 def success_result(result: Any) -> types.CallToolResult:

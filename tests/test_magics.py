@@ -307,3 +307,18 @@ def test_completion_offers_subcommands_options_and_ids(ip: InteractiveShell, cli
     assert completions(ip, "%caw new x --max") == ["--max-parallel"]
     assert set(completions(ip, "%%caw plan ")) == {wf["id"]}
     assert "import" in completions(ip, "impor")  # other lines complete as before
+
+
+def test_metrics_shows_a_workflows_task_figures(ip: InteractiveShell, client: caw_lab.Client) -> None:
+    wf = make_workflow(client, [{"name": "a"}, {"name": "b"}, {"name": "c"}])
+    run(ip, f"done {wf['tasks']['a']} shipped")
+    for status in ("planning", "in_progress"):
+        client.call("task_update_status", id=wf["tasks"]["b"], status=status)
+    client.call("task_update_status", id=wf["tasks"]["b"], status="failed", error="tests fail")
+    shown, _ = run(ip, f"metrics {wf['id']}")
+    assert shown["tasks"] == {"completed": 1, "failed": 1, "pending": 1}
+    assert shown["failure_rate"] == 0.5 and shown["duration_ms"]["count"] == 1
+    page = shown._repr_html_()
+    assert "Failure rate: 50%" in page and "over 1 completed" in page and wf["id"] in page
+    everything, _ = run(ip, "metrics")
+    assert everything["workflow_id"] is None and "all workflows" in everything._repr_html_()

@@ -33,7 +33,7 @@ from caw_lab.mcp.results import run_tool
 from caw_lab.telemetry import context_loads, correlation, task_metrics, tool_calls
 from caw_lab.telemetry.logs import JsonFormatter, log_json
 from caw_lab.tools import registry
-from conftest import make_workflow
+from conftest import dump, make_workflow
 from mcp_session import CAW, call, free_port, run, stdio_params
 
 
@@ -250,3 +250,18 @@ def test_a_failed_mcp_calls_log_line_carries_the_id_its_span_carries(
     span = recorded.spans.get_finished_spans()[-1]
     assert logged["correlation_id"] == span.attributes["caw.correlation_id"]
     assert "RuntimeError: a bug" in logged["exc"]
+
+
+def test_workflow_metrics_is_a_tool_and_refuses_an_unknown_or_hostile_id(client: caw_lab.Client) -> None:
+    wf = make_workflow(client, [{"name": "a"}])
+    assert client.call("workflow_metrics", workflow_id=wf["id"]) == {
+        "workflow_id": wf["id"], "tasks": {"pending": 1}, "failure_rate": None, "duration_ms": None}
+    before = dump(client.db)
+    for hostile in ("wf_000000000000", "x' OR '1'='1", "../../etc/passwd"):
+        with pytest.raises(CawError) as refused:
+            client.call("workflow_metrics", workflow_id=hostile)
+        assert refused.value.code == "WORKFLOW_NOT_FOUND"
+    with pytest.raises(CawError) as refused:
+        client.call("workflow_metrics", workflow_id=["not", "a", "string"])
+    assert refused.value.code == "INVALID_INPUT"
+    assert dump(client.db) == before

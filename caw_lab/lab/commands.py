@@ -134,6 +134,10 @@ def run(session: LabSession, args: argparse.Namespace) -> Result:
     return Result(session.call("workflow_start", workflow_id=args.workflow, **options), render.started_html, "run")
 
 
+def metrics(session: LabSession, args: argparse.Namespace) -> Result:
+    return Result(session.call("workflow_metrics", workflow_id=args.workflow), render.metrics_html, "metrics")
+
+
 def status(session: LabSession, args: argparse.Namespace) -> Result:
     return Result(session.call("workflow_execution_status", workflow_id=args.workflow), render.execution_html,
                   "execution")

@@ -51,6 +51,7 @@ class CawMagics(Magics):
           status WF                       how WF's execution stands: agents, progress, dead letters
           suspend WF                      stop WF's agents gracefully (their tasks are paused)
           resume WF                       start agents again on a suspended WF
+          metrics [WF]                    task counts, failure rate and task durations of WF (or of all)
           workbench [WF]                  the Workbench: workflows, DAG, task detail, agents, inbox, forms
 
         Cell magic:

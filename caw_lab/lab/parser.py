@@ -107,6 +107,9 @@ def build() -> MagicParser:
                            ("resume", commands.resume, "Start agents again on a suspended WF.")):
         add(name, fn, text).add_argument("workflow", metavar="WF", help=WF_HELP)
 
+    add("metrics", commands.metrics, "Task counts, failure rate and task durations of WF (default: all).").add_argument(
+        "workflow", nargs="?", metavar="WF", help=WF_HELP)
+
     add("workbench", commands.workbench, "The Workbench: workflows, DAG, task detail, agents, inbox.").add_argument(
         "workflow", nargs="?", metavar="WF", help="The workflow to show first (default: the newest).")
 

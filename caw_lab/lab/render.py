@@ -294,3 +294,22 @@ def execution_html(data: Mapping[str, Any]) -> str:
     dead_line = f"<div style='color:#c62828'>{len(dead)} dead-lettered tasks</div>" if dead else ""
     title = f"Execution {badge(data.get('status'))} {escape(str(data.get('runtime') or ''))}"
     return box(title, f"<div>{bar}</div>{dead_line}{handles_table(data.get('agents') or [])}")
+
+
+def metrics_html(data: Mapping[str, Any]) -> str:
+    counts = table(("status", "tasks"), [(badge(status), str(n)) for status, n in sorted(data["tasks"].items())])
+    rate = "no task finished yet" if data["failure_rate"] is None else f"{data['failure_rate']:.0%}"
+    spread = data["duration_ms"]
+    took = "no task completed yet" if spread is None else (
+        f"p50 {duration(spread['p50'])}, p95 {duration(spread['p95'])}, max {duration(spread['max'])} "
+        f"over {spread['count']} completed")
+    scope = code(data["workflow_id"]) if data.get("workflow_id") else "all workflows"
+    return box(f"Task metrics: {scope}", f"{counts}<div>Failure rate: {rate}</div><div>Duration: {took}</div>")
+
+
+def duration(ms: float) -> str:
+    """Milliseconds the way people say a task's length: "850ms", "42s", "3m 20s"."""
+    if ms < 1000:
+        return f"{ms:.0f}ms"
+    seconds = round(ms / 1000)
+    return f"{seconds}s" if seconds < 60 else f"{seconds // 60}m {seconds % 60}s"

@@ -34,7 +34,7 @@ from caw_lab.telemetry import context_loads, correlation, task_metrics, tool_cal
 from caw_lab.telemetry.logs import JsonFormatter, log_json
 from caw_lab.tools import registry
 from conftest import dump, make_workflow
-from mcp_session import CAW, call, free_port, run, stdio_params
+from mcp_session import CAW, call, free_port, stdio_params
 
 
 class Recorded:
@@ -182,18 +182,32 @@ def metrics_port(monkeypatch: pytest.MonkeyPatch) -> int:
     return port
 
 
-def test_a_server_serves_prometheus_metrics(db_path: Path, metrics_port: int) -> None:
-    async def scenario() -> None:
+DASHBOARD = Path(__file__).resolve().parent.parent / "docs" / "grafana" / "caw-lab.json"
+
+
+def test_a_server_serves_prometheus_metrics_and_the_dashboard_reads_them(db_path: Path, metrics_port: int) -> None:
+    async def scenario() -> str:
         async with Client(stdio_params(db_path), mode="legacy") as mcp:
             wf = await call(mcp, "workflow_create", name="m", source_type="prompt", source_content="m")
-            await call(mcp, "workflow_set_plan", id=wf["id"], plan={"summary": "s", "tasks": [{"name": "a"}]})
+            plan = {"summary": "s", "tasks": [{"name": "a"}, {"name": "b"}]}
+            task = (await call(mcp, "workflow_set_plan", id=wf["id"], plan=plan))["tasks"][0]["id"]
             await mcp.call_tool("task_get", {"id": "tk_000000000000"})
-            page = scrape(metrics_port)
-            assert re.search(r'caw_tool_calls_total\{caw_outcome="ok",caw_tool_name="workflow_create"[^}]*\} 1', page)
-            assert re.search(r'caw_tool_calls_total\{caw_outcome="TASK_NOT_FOUND",caw_tool_name="task_get"', page)
-            assert re.search(r'caw_tasks\{caw_task_status="pending"[^}]*\} 1', page)
+            await call(mcp, "task_load_context", task_id=task)
+            for status in ("planning", "in_progress"):
+                await call(mcp, "task_update_status", id=task, status=status)
+            await call(mcp, "task_update_status", id=task, status="completed", outcome="done")
+            return scrape(metrics_port)
 
-    run(scenario)
+    page = anyio.run(scenario)
+    assert re.search(r'caw_tool_calls_total\{caw_outcome="ok",caw_tool_name="workflow_create"[^}]*\} 1', page)
+    assert re.search(r'caw_tool_calls_total\{caw_outcome="TASK_NOT_FOUND",caw_tool_name="task_get"', page)
+    assert re.search(r'caw_tasks\{caw_task_status="pending"[^}]*\} 1', page)
+    assert re.search(r'caw_task_failure_rate\{[^}]*\} 0', page)
+    assert re.search(r'caw_tool_duration_milliseconds_bucket\{[^}]*le="0.5"', page), "buckets fine enough for ms calls"
+    panels = json.loads(DASHBOARD.read_text())["panels"]
+    used = {name for panel in panels for target in panel["targets"] for name in re.findall(r"caw_\w+", target["expr"])}
+    missing = [name for name in used if not re.search(rf'^{name}\b|[{{,]{name}="', page, re.M)]
+    assert used and not missing, f"the dashboard reads metrics or labels the server does not serve: {missing}"
 
 
 @contextlib.contextmanager

@@ -6,8 +6,11 @@ from __future__ import annotations
 
 from opentelemetry import metrics
 
+from caw_lab.telemetry.tool_calls import MILLISECONDS
+
 durations = metrics.get_meter("caw_lab").create_histogram(
-    "caw.context.load.duration", unit="ms", description="Context load duration"
+    "caw.context.load.duration", unit="ms", description="Context load duration",
+    explicit_bucket_boundaries_advisory=MILLISECONDS,
 )
 
 

@@ -78,7 +78,7 @@ def raw(sql_ready_for_condition: str, params: Sequence[Any] = ()) -> Gated:
 def change_id() -> str:
     """Unique to the change, as the gate needs; it starts with the correlation id of the tool
     call making it, if any (``<call id>.<suffix>``), so a call's events can be found."""
-    suffix = secrets.token_hex(6)
+    suffix = secrets.token_hex(8)  # 64 bits: ids made outside a call must not collide in a long-lived feed
     return f"{call}.{suffix}" if (call := correlation.current()) else suffix
 
 

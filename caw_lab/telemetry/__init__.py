@@ -6,6 +6,7 @@ an SDK: a tool call costs a few microseconds more until someone looks. ``export.
 
 - ``correlation``: the id one tool call carries through its logs, its span and its events.
 - ``tool_calls``: each registry call as a span and as call counts and durations.
+- ``context_loads``: how long each ``task_load_context`` took, kept answer or fresh.
 - ``task_metrics``: task counts, durations and failure rates, read from the change feed.
 - ``logs``: log records as JSON lines that carry the correlation id.
 - ``export``: a Prometheus scrape endpoint and the SDK behind it.

@@ -141,3 +141,28 @@ def test_a_remote_off_github_needs_the_repository_named(
     err = refused(client, "INVALID_INPUT", "workspace_open_pr", workspace_id=workspace["id"], remote="mirror")
     assert "not on github.com" in err.message
 
+
+
+def test_a_finished_run_opens_its_workspaces_pull_requests(
+    client: caw_lab.Client, db_path: Path, repo: Path, forge: Forge, tmp_path: Path
+) -> None:
+    """``open_pull_requests`` in the execution config: the executor opens them once every task is done."""
+    from caw_lab.runtimes.executor import Executor
+    from caw_lab.runtimes.python import PythonRuntime
+
+    forge.add_issue(REPO, 9, "Speed up search", "Search takes seconds.")
+    wf = client.call("workflow_from_issue", repo=REPO, number=9)
+    client.call("workflow_set_plan", id=wf["id"], plan={"summary": "Index the table", "tasks": [{"name": "index"}]})
+    for branch in ("caw/index", "caw/taken"):
+        client.call("workspace_create", workflow_id=wf["id"], branch=branch, create_worktree=True, repo_path=str(repo))
+    client.call("workflow_set_config", id=wf["id"], config={"execution": {"open_pull_requests": True}})
+    forge.pulls.append({"repo": REPO, "head": {"ref": "caw/taken"}})  # GitHub will refuse this one
+
+    outcome = Executor(str(db_path), wf["id"], overrides={"runtime": "python"},
+                       runtimes={"python": PythonRuntime(lambda task, ctx: "indexed")}).run()
+
+    assert outcome.status == "completed"
+    assert outcome.detail["pull_requests"] == [f"https://github.com/{REPO}/pull/101"]
+    [refusal] = outcome.detail["pull_request_errors"]
+    assert refusal["code"] == "GITHUB_REFUSED" and "already exists" in refusal["message"]
+    assert "Closes #9" in forge.pulls[-1]["body"] and "- index: indexed" in forge.pulls[-1]["body"]

@@ -56,6 +56,18 @@ def open_pull(
             "opened": True}
 
 
+def open_all(db: Backend, workflow_id: str, github: GitHub) -> dict[str, Any]:
+    """A pull request for each active workspace of a finished workflow that has none yet. A
+    refusal is reported beside the others, not raised: the workflow's work is done either way."""
+    opened, refused = [], []
+    for workspace in workspaces.list_workspaces(db, workflow_id, ["active"])["workspaces"]:
+        try:
+            opened.append(open_pull(db, workspace["id"], github=github))
+        except CawError as err:
+            refused.append({"workspace_id": workspace["id"], **err.to_dict()})
+    return {"pull_requests": [pull["pr_url"] for pull in opened], "pull_request_errors": refused}
+
+
 def repository_of_remote(path: str, remote: str) -> str:
     """``owner/name`` from the remote's (fetch) URL, when it is on github.com."""
     url = git(path, "remote", "get-url", checked_remote(remote))

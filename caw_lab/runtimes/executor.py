@@ -35,6 +35,8 @@ from caw_lab.engine.events import head_seq
 from caw_lab.engine.rows import fetch
 from caw_lab.engine.states import require_status
 from caw_lab.errors import CawError
+from caw_lab.gitops import pull_requests
+from caw_lab.gitops.github import GitHub
 from caw_lab.ids import now_ms
 from caw_lab.runtimes import registry
 from caw_lab.runtimes.base import Exit, Handle, Launch, Runtime
@@ -262,7 +264,7 @@ class Executor:
             return None
         counts = orchestration.workflow_counts(self.db, self.workflow_id)
         if counts["total"] and counts["done"] == counts["total"]:
-            return self.finish(Outcome("completed", f"all {counts['total']} tasks done"))
+            return self.finish(Outcome("completed", f"all {counts['total']} tasks done", self.open_pull_requests()))
         ready, waiting = self.candidates()
         if ready or waiting or counts["active"]:
             return None
@@ -272,6 +274,16 @@ class Executor:
             executions.fail_workflow(self.db, self.workflow_id, reason)
             return self.finish(Outcome("failed", reason, {"dead_letters": queued}))
         return self.finish(Outcome("stalled", "no task can start and none is running"))
+
+    def open_pull_requests(self) -> dict[str, Any]:
+        """With ``open_pull_requests`` set, the finished work's pull requests, or why GitHub refused them."""
+        if not self.settings.open_pull_requests:
+            return {}
+        github = GitHub()
+        try:
+            return pull_requests.open_all(self.db, self.workflow_id, github)
+        finally:
+            github.close()
 
     def finish(self, outcome: Outcome) -> Outcome:
         assert self.executor_id is not None

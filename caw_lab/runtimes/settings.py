@@ -14,6 +14,8 @@ Keys (all optional), set with workflow_set_config ``{"execution": {...}}``:
 - ``model``, ``permission_mode``, ``max_turns``, ``max_budget_usd``, ``cwd``: the
   reference's workflow_start options, for the LLM runtimes.
 - ``alerts``: ``{"log": true, "webhook": "https://..."}``, where alerts are sent.
+- ``open_pull_requests``: when every task is done, push each active workspace's branch and
+  open its GitHub pull request (gitops/pull_requests.py); off by default.
 
 The retry policy lives beside it, under ``retry`` (engine/retries.py).
 """
@@ -53,6 +55,7 @@ class ExecutionSettings(BaseModel):
     max_budget_usd: float | None = Field(None, ge=0)
     cwd: str | None = None
     alerts: AlertSettings = Field(default_factory=AlertSettings)
+    open_pull_requests: bool = False
 
     @property
     def run_options(self) -> RunOptions:

@@ -12,8 +12,7 @@ import pytest
 
 import caw_lab
 from github_server import TOKEN, Forge, running_forge
-from tests.conftest import dump
-from tests.test_workspaces import commit_file, git
+from tests.test_workspaces import commit_file, git, refused
 
 REPO = "octo/app"
 
@@ -38,15 +37,6 @@ def repo(tmp_path: Path) -> Path:
     git(path, "remote", "set-url", "--push", "origin", str(bare))
     git(path, "push", "-q", "origin", "main")
     return path
-
-
-def refused(client: caw_lab.Client, code: str, tool: str, **args: Any) -> caw_lab.CawError:
-    before = dump(client.db)
-    with pytest.raises(caw_lab.CawError) as info:
-        client.call(tool, **args)
-    assert info.value.code == code, info.value.to_dict()
-    assert dump(client.db) == before
-    return info.value
 
 
 def test_a_workflow_is_made_from_an_issue(client: caw_lab.Client, forge: Forge) -> None:

@@ -225,5 +225,10 @@ def test_quickstart_executes_headless_with_a_stable_workbench_repr(tmp_path: Pat
     widgets_shown = [o.data for o in outputs if "application/vnd.jupyter.widget-view+json" in o.get("data", {})]
     assert [w["text/plain"] for w in widgets_shown] == [
         "<caw_lab Workbench: 1 of 1 workflows, workflow 'Add a login page' selected>"]
-    last = notebook.cells[-2].outputs[0].data["text/html"]
-    assert re.search(r"Context: \d+ tokens", last) and "e2e" in last
+    def shown(command: str) -> str:
+        cell = next(c for c in notebook.cells if c.cell_type == "code" and c.source.startswith(command))
+        return cell.outputs[0].data["text/html"]
+
+    context = shown("%caw context")
+    assert re.search(r"Context: \d+ tokens", context) and "e2e" in context
+    assert "Failure rate: 0%" in shown("%caw metrics") and "completed" in shown("%caw metrics")

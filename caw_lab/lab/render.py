@@ -302,7 +302,7 @@ def metrics_html(data: Mapping[str, Any]) -> str:
     spread = data["duration_ms"]
     took = "no task completed yet" if spread is None else (
         f"p50 {duration(spread['p50'])}, p95 {duration(spread['p95'])}, max {duration(spread['max'])} "
-        f"over {spread['count']} completed")
+        f"(tasks completed: {spread['count']})")
     scope = code(data["workflow_id"]) if data.get("workflow_id") else "all workflows"
     return box(f"Task metrics: {scope}", f"{counts}<div>Failure rate: {rate}</div><div>Duration: {took}</div>")
 

@@ -66,6 +66,12 @@ class GitHub:
     def close(self) -> None:
         self.http.close()
 
+    def __enter__(self) -> GitHub:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
 
 def refusal(response: httpx.Response) -> CawError:
     """GitHub's error answer as the CawError an agent can act on; its own words are kept."""

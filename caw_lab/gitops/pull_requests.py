@@ -48,9 +48,9 @@ def open_pull(
     check_branch(base)
     slug = check_repo(repo) if repo else repository_of_remote(workspace["path"], remote)
     push(workspace["path"], remote, workspace["branch"])
-    pull = github.open_pull(slug, head=workspace["branch"], base=base, title=title or workflow_name(db, workspace),
-                            body=body if body is not None else describe(db, workspace["workflow_id"], slug),
-                            draft=draft)
+    workflow = workflows.get(db, workspace["workflow_id"], include_tasks=body is None)
+    pull = github.open_pull(slug, head=workspace["branch"], base=base, title=title or workflow["name"],
+                            body=body if body is not None else describe(workflow, slug), draft=draft)
     workspaces.update_workspace(db, workspace_id, pr_url=pull["html_url"])
     return {"success": True, "workspace_id": workspace_id, "pr_url": pull["html_url"], "number": pull["number"],
             "opened": True}
@@ -91,14 +91,10 @@ def checked_remote(remote: str) -> str:
     return remote
 
 
-def workflow_name(db: Backend, workspace: dict[str, Any]) -> str:
-    return str(fetch(db, "workflow", workspace["workflow_id"])["name"])
-
-
-def describe(db: Backend, workflow_id: str, repo: str) -> str:
-    """The pull request's body: the plan's summary, the tasks completed with their outcomes, and
-    ``Closes #N`` for the issue the workflow came from when it is in ``repo``."""
-    workflow = workflows.get(db, workflow_id, include_tasks=True)
+def describe(workflow: dict[str, Any], repo: str) -> str:
+    """The pull request's body, from the workflow with its tasks: the plan's summary, the tasks
+    completed with their outcomes, and ``Closes #N`` for the issue the workflow came from when
+    it is in ``repo``."""
     lines = [workflow.get("plan_summary") or workflow["name"]]
     done = [t for t in workflow["tasks"] if t["status"] == "completed"]
     if done:
@@ -106,5 +102,5 @@ def describe(db: Backend, workflow_id: str, repo: str) -> str:
     issue = ISSUE_URL.fullmatch(workflow.get("source_ref") or "")
     if issue and issue["repo"].lower() == repo.lower():
         lines += ["", f"Closes #{issue['number']}"]
-    lines += ["", f"Opened by caw-lab for workflow {workflow_id}."]
+    lines += ["", f"Opened by caw-lab for workflow {workflow['id']}."]
     return "\n".join(lines)

@@ -279,11 +279,8 @@ class Executor:
         """With ``open_pull_requests`` set, the finished work's pull requests, or why GitHub refused them."""
         if not self.settings.open_pull_requests:
             return {}
-        github = GitHub()
-        try:
+        with GitHub() as github:
             return pull_requests.open_all(self.db, self.workflow_id, github)
-        finally:
-            github.close()
 
     def finish(self, outcome: Outcome) -> Outcome:
         assert self.executor_id is not None

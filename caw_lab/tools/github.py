@@ -24,11 +24,8 @@ class WorkflowFromIssue(Params):
 @tool("workflow_from_issue", "Create a workflow from a GitHub issue (repo as owner/name): its title, body and URL "
       "become the workflow's name and source.")
 def workflow_from_issue(db: Backend, p: WorkflowFromIssue) -> dict[str, Any]:
-    github = GitHub()
-    try:
+    with GitHub() as github:
         issue = github.issue(p.repo, p.number)
-    finally:
-        github.close()
     title = str(issue.get("title") or f"{p.repo}#{p.number}")[:TITLE_CHARS]
     return workflows.create(db, name=title, source_type="github_issue", source_ref=issue.get("html_url"),
                             source_content=issue.get("body") or title, max_parallel_tasks=p.max_parallel_tasks)
@@ -48,9 +45,6 @@ class WorkspaceOpenPr(Params):
 @tool("workspace_open_pr", "Push a workspace's branch and open a GitHub pull request into its base branch "
       "(closing the workflow's issue); the PR URL is recorded on the workspace.", lock=("workspace", "workspace_id"))
 def workspace_open_pr(db: Backend, p: WorkspaceOpenPr) -> dict[str, Any]:
-    github = GitHub()
-    try:
+    with GitHub() as github:
         return pull_requests.open_pull(db, p.workspace_id, repo=p.repo, remote=p.remote, base=p.base, title=p.title,
                                        body=p.body, draft=p.draft, github=github)
-    finally:
-        github.close()

@@ -7,6 +7,8 @@ test keeps that list and these values the same.
 
 from __future__ import annotations
 
+from caw_lab.errors import CawError
+
 MAX_DEPTH = 32
 """Deepest nesting of objects and arrays in one parameter (the parameter's own object is level 1)."""
 
@@ -30,3 +32,8 @@ MAX_DEPENDENCIES = 500
 MAX_RANKED_ITEMS = 2_000
 """Most items (prior tasks, siblings, checkpoints) the context ranker scores in one load:
 the most recent ones, so a long-lived workflow's load costs the same as a young one's."""
+
+
+def exceeded(message: str, suggestion: str, **details: int) -> CawError:
+    """The refusal of a request beyond one of these limits: ``details`` holds the limit and what was asked."""
+    return CawError("LIMIT_EXCEEDED", message, recoverable=True, suggestion=suggestion, details=details)

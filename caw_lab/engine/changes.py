@@ -92,7 +92,8 @@ def commit(
     """Apply one change atomically; ``None`` when the guard matched no row."""
     cid = change_id()
     columns = "at, kind, workflow_id, task_id, agent_id, payload, correlation_id"
-    values = (now_ms(), event.kind, event.workflow_id, event.task_id, event.agent_id, json.dumps(event.payload, allow_nan=False), cid)
+    payload = json.dumps(event.payload, allow_nan=False)
+    values = (now_ms(), event.kind, event.workflow_id, event.task_id, event.agent_id, payload, cid)
     condition = "WHERE changes() > 0" if guard else ""
     record = Statement(f"INSERT INTO events ({columns}) SELECT ?, ?, ?, ?, ?, ?, ? {condition} RETURNING seq", values)
     statements = ([guard] if guard else []) + [record] + [g.bind(cid) for g in then]

@@ -27,5 +27,6 @@ def also(
     return raw(
         "INSERT INTO events (at, kind, workflow_id, task_id, agent_id, payload, correlation_id) "
         "SELECT ?, ?, ?, ?, ?, ?, ? WHERE",
-        (now_ms(), kind, workflow_id, task_id, agent_id, json.dumps(payload or {}, allow_nan=False), secrets.token_hex(8)),
+        (now_ms(), kind, workflow_id, task_id, agent_id, json.dumps(payload or {}, allow_nan=False),
+         secrets.token_hex(8)),
     )

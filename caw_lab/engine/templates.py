@@ -21,6 +21,7 @@ from caw_lab.engine.rows import decode, encode, fetch
 from caw_lab.engine.workflows import new_row
 from caw_lab.errors import CawError, invalid_input
 from caw_lab.ids import new_id, now_ms
+from caw_lab.limits import MAX_FIELD_BYTES, exceeded
 from caw_lab.store.backend import Backend
 
 PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
@@ -146,10 +147,13 @@ def apply(
     template = fetch(db, "template", template_id)
     definition = template["template"]
     values = resolve(definition.get("variables") or [], dict(variables or {}))
+    summary = f"Applied template: {template['name']}"
+    source = definition.get("source") or template.get("description") or summary
+    check_filled_size(definition["tasks"], values, "tasks")
+    check_filled_size(source, values, "source")
     tasks = [fill(t, values) for t in definition["tasks"]]
     validate_plan(tasks)
-    summary = f"Applied template: {template['name']}"
-    source = fill(definition.get("source") or template.get("description") or summary, values)
+    source = fill(source, values)
     workflow = new_row(workflow_name, "template", source, template_id, max_parallel_tasks)
     plan = {"summary": summary, "tasks": tasks}
     workflow.update(status="ready", initial_plan=encode(plan), plan_summary=summary)
@@ -185,6 +189,27 @@ def resolve(declared: Sequence[Mapping[str, Any]], given: dict[str, str]) -> dic
                        suggestion=f"This template's variables are: {', '.join(names) or 'none'}.",
                        details={"unknown": unknown, "known": names})
     return {n: values.get(n, "") for n in names}
+
+
+def check_filled_size(template: Any, values: Mapping[str, str], what: str) -> None:
+    """Refuse, before building it, a part the variables would blow up past what that part given
+    directly may be: a 1 MiB value used in ten thousand places is ten gigabytes."""
+    lengths = {name: len(value.encode("utf-8")) for name, value in values.items()}
+    pending: list[Any] = [template]
+    total = 0
+    while pending and total <= MAX_FIELD_BYTES:
+        value = pending.pop()
+        if isinstance(value, str):
+            total += len(value.encode("utf-8")) + sum(
+                lengths.get(m.group(1), 0) - len(m.group(0)) for m in PLACEHOLDER.finditer(value))
+        elif isinstance(value, Mapping):
+            pending.extend(value.values())
+        elif isinstance(value, list):
+            pending.extend(value)
+    if total > MAX_FIELD_BYTES:
+        raise exceeded(f"The template's {what}, filled with these variables, would be over 1 MiB",
+                       "Pass shorter variable values, or put long content in a file and pass its path.",
+                       limit=MAX_FIELD_BYTES)
 
 
 def fill(value: Any, values: Mapping[str, str]) -> Any:

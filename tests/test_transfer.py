@@ -14,8 +14,9 @@ from click.testing import CliRunner
 
 import caw_lab
 from caw_lab.cli import main
-from caw_lab.engine import transfer
+from caw_lab.engine import states, transfer
 from caw_lab.store.backend import Backend, Statement
+from caw_lab.tools import load_all
 from tests.conftest import dump, make_workflow
 
 CAW = str(Path(sys.executable).with_name("caw"))
@@ -216,3 +217,23 @@ def test_caw_import_refuses_a_file_that_is_not_json(tmp_path: Path) -> None:
     garbage.write_text("{not json")
     refused = CliRunner().invoke(main, ["--db", str(tmp_path / "x.db"), "import", str(garbage)])
     assert refused.exit_code == 1 and json.loads(refused.stderr)["code"] == "INVALID_INPUT"
+
+
+def enum(tool: str, param: str) -> set[str]:
+    prop = load_all()[tool].input_schema()["properties"][param]
+    return set(next(p["enum"] for p in [prop, *prop.get("anyOf", [])] if "enum" in p))
+
+
+def test_bundles_accept_the_values_the_tools_accept() -> None:
+    """The import's vocabularies (engine/states.py) and the tools' schemas are one list."""
+    assert enum("agent_update", "status") == set(states.AGENT_STATUSES)
+    assert enum("agent_register", "role") == set(states.AGENT_ROLES)
+    assert enum("workspace_update", "status") == set(states.WORKSPACE_STATUSES)
+    assert enum("message_list", "status") == set(states.MESSAGE_STATUSES)
+    assert enum("message_send", "message_type") == set(states.MESSAGE_TYPES)
+    assert enum("message_send", "priority") == set(states.MESSAGE_PRIORITIES)
+    assert enum("dlq_list", "status") == {*states.DEAD_LETTER_STATUSES, "all"}
+    assert enum("task_add_dependency", "dependency_type") == set(states.DEPENDENCY_TYPES)
+    assert enum("workflow_add_task", "estimated_complexity") == set(states.COMPLEXITIES)
+    assert enum("workflow_create", "source_type") == set(states.SOURCE_TYPES) - {"template"}
+    assert enum("checkpoint_add", "type") == set(states.CHECKPOINT_TYPES)

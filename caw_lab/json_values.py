@@ -36,13 +36,13 @@ def check_arguments(arguments: Mapping[str, Any]) -> None:
             raise too_large("The call's arguments are", MAX_CALL_BYTES, "Split the work over several calls.")
 
 
-def check(value: Any, where: str, limit: int = MAX_FIELD_BYTES) -> int:
+def check(value: Any, where: str, limit: float = MAX_FIELD_BYTES) -> int:
     """Refuse ``value`` (named ``where`` in errors) unless it is standard JSON within the
     depth limit and ``limit`` bytes; returns its size."""
     return size(value, (where,), limit)
 
 
-def loads(text: str, where: str, limit: int = MAX_FIELD_BYTES) -> Any:
+def loads(text: str, where: str, limit: float = MAX_FIELD_BYTES) -> Any:
     """Parse JSON text strictly (no NaN, no Infinity) and check the value as ``check`` does."""
     if len(text) > limit:
         raise too_large(f"{where} is", limit)
@@ -61,45 +61,60 @@ def refuse_constant(name: str) -> Any:
     raise ValueError(f"{name} is not a JSON number")
 
 
-def size(value: Any, path: Path, limit: int) -> int:
-    """Compact-JSON size of ``value``, refusing anything that is not standard JSON within limits."""
+def size(value: Any, path: Path, limit: float) -> int:
+    """Compact-JSON size of ``value``, refusing anything that is not standard JSON within limits.
+
+    Containers wait on a stack; the scalars in them are measured as they are met, and text
+    (most of any call) by ``isascii`` and ``len`` alone when it is ASCII."""
+    if not isinstance(value, CONTAINERS):
+        total = scalar_bytes(value, path)
+        if total > limit:
+            raise too_large(f"{shown(path)} is", limit)
+        return total
     total = 0
-    pending: list[tuple[Any, Path, int]] = [(value, path, 0)]
-    while pending:
+    pending: list[tuple[Any, Path, int]] = [(value, path, 1)]
+    while pending and total <= limit:
         item, where, depth = pending.pop()
-        if isinstance(item, str):
-            total += text_bytes(item, where)
-        elif item is None or isinstance(item, bool):
-            total += 4 if item is not False else 5
-        elif isinstance(item, int):
-            total += integer_bytes(item, where)
-        elif isinstance(item, float):
-            total += number_bytes(item, where)
-        elif isinstance(item, (Mapping, list, tuple)):
-            if depth >= MAX_DEPTH:
-                raise invalid_input(
-                    f"{shown(where)} nests deeper than {MAX_DEPTH} levels",
-                    f"Flatten the value: objects and arrays nest at most {MAX_DEPTH} levels.",
-                )
-            total += 1 + max(len(item), 1)
-            if total > limit:
-                break
-            if isinstance(item, Mapping):
-                for key, child in item.items():
-                    total += key_bytes(key, where) + 1
-                    pending.append((child, (where, key), depth + 1))
-            else:
-                pending.extend((child, (where, i), depth + 1) for i, child in enumerate(item))
-        else:
+        if depth > MAX_DEPTH:
             raise invalid_input(
-                f"{shown(where)} is a {type(item).__name__}, not a JSON value",
-                "Send only JSON values: objects, arrays, strings, numbers, booleans, null.",
+                f"{shown(where)} nests deeper than {MAX_DEPTH} levels",
+                f"Flatten the value: objects and arrays nest at most {MAX_DEPTH} levels.",
             )
+        total += 1 + max(len(item), 1)
         if total > limit:
             break
+        pairs = item.items() if isinstance(item, Mapping) else enumerate(item)
+        keyed = isinstance(item, Mapping)
+        for key, child in pairs:
+            if keyed:
+                total += (len(key) if type(key) is str and key.isascii() else key_bytes(key, where)) + 1
+            if type(child) is str and child.isascii():
+                total += len(child)
+            elif isinstance(child, CONTAINERS):
+                pending.append((child, (where, key), depth + 1))
+            else:
+                total += scalar_bytes(child, (where, key))
     if total > limit:
         raise too_large(f"{shown(path)} is", limit)
     return total
+
+
+CONTAINERS = (Mapping, list, tuple)
+
+
+def scalar_bytes(value: Any, where: Path) -> int:
+    if isinstance(value, str):
+        return text_bytes(value, where)
+    if value is None or isinstance(value, bool):
+        return 4 if value is not False else 5
+    if isinstance(value, int):
+        return integer_bytes(value, where)
+    if isinstance(value, float):
+        return number_bytes(value, where)
+    raise invalid_input(
+        f"{shown(where)} is a {type(value).__name__}, not a JSON value",
+        "Send only JSON values: objects, arrays, strings, numbers, booleans, null.",
+    )
 
 
 def text_bytes(text: str, where: Path) -> int:
@@ -142,10 +157,10 @@ def number_bytes(number: float, where: Path) -> int:
     return len(repr(number))
 
 
-def too_large(what: str, limit: int, suggestion: str = "") -> CawError:
+def too_large(what: str, limit: float, suggestion: str = "") -> CawError:
     return CawError(
         "PAYLOAD_TOO_LARGE",
-        f"{what} over the {limit // (1024 * 1024)} MiB limit (counted whole, keys included)",
+        f"{what} over the {int(limit) // (1024 * 1024)} MiB limit (counted whole, keys included)",
         recoverable=True,
         suggestion=suggestion or "Store large content in a file and pass its path or a summary.",
     )

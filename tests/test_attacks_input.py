@@ -126,7 +126,7 @@ def test_a_call_is_bounded_as_a_whole(client: caw_lab.Client) -> None:
     error = refused(client, "workflow_create", "PAYLOAD_TOO_LARGE", name=part, source_type="prompt",
                     source_content=part, source_ref=part, repository_paths=[part], unused=part)
     assert "call" in error.message
-    client.call("workflow_create", name="n", source_type="prompt", source_content=part)
+    client.call("workflow_create", name="n", source_type="prompt", source_content="z" * MiB)
 
 
 @pytest.mark.parametrize("text", ["\ud800", "a\udfffb", "\udc80" * 3])

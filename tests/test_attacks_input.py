@@ -234,6 +234,17 @@ def test_every_problem_of_a_bundle_is_listed_in_one_refusal(client: caw_lab.Clie
     assert dump(client.db) == before
 
 
+@pytest.mark.parametrize("source", [math.nan, {"deep": nested(40)}, "\ud800"])
+def test_a_bundle_source_that_is_not_plain_text_is_refused(
+    client: caw_lab.Client, bundle: dict[str, Any], source: Any
+) -> None:
+    before = dump(client.db)
+    with pytest.raises(caw_lab.CawError) as info:
+        transfer.import_bundle(client.db, {**bundle, "source": source})
+    assert info.value.code == "INVALID_INPUT"
+    assert dump(client.db) == before
+
+
 def test_agents_come_in_offline_on_no_task(client: caw_lab.Client, bundle: dict[str, Any]) -> None:
     copy = json.loads(json.dumps(bundle))
     agent = copy["tables"]["agents"][0]

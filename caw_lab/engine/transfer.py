@@ -30,6 +30,7 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
+from caw_lab import json_values
 from caw_lab.engine import bundles
 from caw_lab.engine.bundles import SHARED, Column, Schema
 from caw_lab.engine.changes import Event, Gated, commit, raw
@@ -128,6 +129,9 @@ def validate(bundle: Any, schema: Schema) -> tuple[str, dict[str, list[Row]]]:
     workflow_id, tables = bundle.get("workflow_id"), bundle.get("tables")
     if not isinstance(workflow_id, str) or not isinstance(tables, dict) or not set(tables) <= set(SCOPE):
         raise invalid_input("The bundle's workflow_id or tables are malformed", "Export the workflow again.")
+    if not isinstance(bundle.get("source"), (str, type(None))):
+        raise invalid_input("The bundle's source is not text", "Export the workflow again.")
+    json_values.check(bundle.get("source"), "source")
     bundles.check(workflow_id, tables, schema)
     return workflow_id, tables
 

@@ -16,7 +16,7 @@ import click
 
 from caw_lab.cli import Settings, main
 from caw_lab.cli.output import echo_table
-from caw_lab.runtimes import Executor, Outcome, PythonRuntime, Runtime, Snapshot
+from caw_lab.runtimes import Executor, Outcome, Progress, PythonRuntime, Runtime
 from caw_lab.runtimes import demo as sample
 from caw_lab.runtimes.registry import names
 from caw_lab.store.location import resolve_db
@@ -28,7 +28,7 @@ def execute(db: str, workflow_id: str, overrides: Mapping[str, Any],
     """Run the executor here, drawing its progress; Ctrl-C suspends and exits 130."""
     bar: Any = None
 
-    def progress(snap: Snapshot) -> None:
+    def progress(snap: Progress) -> None:
         nonlocal bar
         if bar is None:
             bar = click.progressbar(length=snap.total, label=f"{workflow_id}", show_pos=True,

@@ -8,7 +8,7 @@ from caw_lab.engine import dag
 from caw_lab.engine.changes import Event, commit, insert, update
 from caw_lab.engine.repositories import link_statements
 from caw_lab.engine.rows import decode, encode, fetch, placeholders
-from caw_lab.engine.states import check_transition
+from caw_lab.engine.states import DONE_SQL, check_transition
 from caw_lab.engine.tasks import view
 from caw_lab.errors import conflict
 from caw_lab.ids import new_id, now_ms
@@ -87,7 +87,7 @@ def list_workflows(
     rows = db.query(
         f"""SELECT w.id, w.name, w.status, w.source_type, w.max_parallel_tasks, w.created_at, w.updated_at,
               (SELECT COUNT(*) FROM tasks t WHERE t.workflow_id = w.id) AS task_count,
-              (SELECT COUNT(*) FROM tasks t WHERE t.workflow_id = w.id AND t.status IN ('completed', 'skipped'))
+              (SELECT COUNT(*) FROM tasks t WHERE t.workflow_id = w.id AND t.status IN {DONE_SQL})
                 AS completed_count
             FROM workflows w WHERE {clause} ORDER BY w.created_at DESC, w.id LIMIT ? OFFSET ?""",
         [*params, limit, offset],

@@ -57,7 +57,7 @@ class Running:
 
 
 @dataclass(frozen=True)
-class Snapshot:
+class Progress:
     """Progress as the loop last saw it, for a progress bar or a widget."""
 
     total: int
@@ -83,7 +83,7 @@ class Executor:
         overrides: Mapping[str, Any] | None = None,
         runtimes: Mapping[str, Runtime] | None = None,
         connect: Connect,
-        on_progress: Callable[[Snapshot], None] | None = None,
+        on_progress: Callable[[Progress], None] | None = None,
     ) -> None:
         self.target = db
         self.connect = connect
@@ -107,7 +107,7 @@ class Executor:
         self.workdir = Path(tempfile.mkdtemp(prefix=f"caw-{workflow_id}-"))
         """Agents' MCP configs and logs, for as long as the run lasts (a failure's log tail is in its error)."""
         self.last_beat = self.last_sweep = 0.0
-        self.last_snapshot: Snapshot | None = None
+        self.last_progress: Progress | None = None
 
     # -- setup -------------------------------------------------------------------------
 
@@ -320,17 +320,17 @@ class Executor:
 
     # -- observers ---------------------------------------------------------------------
 
-    def snapshot(self) -> Snapshot:
+    def progress(self) -> Progress:
         counts = orchestration.workflow_counts(self.db, self.workflow_id)
         queued = deadletter.queued(self.db, self.workflow_id)
-        return Snapshot(counts["total"], counts["done"], len(self.running), queued)
+        return Progress(counts["total"], counts["done"], len(self.running), queued)
 
     def report(self) -> None:
         if self.on_progress is None:
             return
-        snap = self.snapshot()
-        if snap != self.last_snapshot:
-            self.last_snapshot = snap
+        snap = self.progress()
+        if snap != self.last_progress:
+            self.last_progress = snap
             self.on_progress(snap)
 
     def handles(self) -> list[dict[str, Any]]:

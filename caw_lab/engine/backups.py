@@ -94,11 +94,14 @@ def drop(kept: Kept) -> None:
 
 
 def undo(kept: Kept) -> None:
-    """Put ``kept.path`` back as it was before a discard: its commit, then its saved work."""
+    """Put ``kept.path`` back as it was before a discard whose change was then refused: its
+    commit, then its saved work (as unstaged changes: what was staged is not told apart),
+    after which the backup is no longer needed."""
     if kept.head:
         checked(git(kept.path, "reset", "--hard", "--quiet", kept.head), "reset", kept.path)
     if kept.ref:
         checked(git(kept.path, "restore", f"--source={kept.ref}", "--worktree", "--", ":/"), "restore", kept.path)
+        drop(kept)
 
 
 def checked(done: GitResult, step: str, path: str) -> str:

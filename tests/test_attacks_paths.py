@@ -242,9 +242,11 @@ def test_a_rollback_refused_by_a_concurrent_writer_puts_the_tree_back(
 
 def test_a_workspace_swapped_for_a_symlink_is_refused_when_used(client: caw_lab.Client, site: Site) -> None:
     """The path was inside the roots when registered; the check is made again on use, so a
-    directory later replaced by a symlink to another repository leads nowhere."""
+    directory later replaced by a symlink to another repository leads nowhere: not to a
+    reset, a worktree removal, nor a push."""
     (site.allowed / "ws").mkdir()
     task, good, tree = started(client, site, path=str(site.allowed / "ws"))
+    workspace = client.call("task_get", id=task)["workspace_id"]
     tree.rmdir()
     tree.symlink_to(site.victim)
     refused(
@@ -252,7 +254,13 @@ def test_a_workspace_swapped_for_a_symlink_is_refused_when_used(client: caw_lab.
         site,
         "PATH_OUTSIDE_ROOTS",
         lambda: client.call("task_rollback", task_id=task, checkpoint_id=good, force=True),
+        lambda: client.call("workspace_update", id=workspace, status="abandoned", cleanup_worktree=True, force=True),
+        lambda: client.call("workspace_open_pr", workspace_id=workspace, repo="octo/app", base="main"),
     )
+    [checked] = client.call("workflow_check_merge", workflow_id=client.call("task_get", id=task)["workflow_id"])[
+        "workspaces"
+    ]
+    assert not checked["mergeable"] and "outside the allowed roots" in checked["error"]
 
 
 def test_a_workspace_outside_narrowed_roots_is_refused_when_used(

@@ -23,7 +23,7 @@ STDIO = "-"
 
 @main.command("export")
 @click.argument("workflow_id")
-@click.option("-o", "--output", default=STDIO, show_default=True,
+@click.option("-o", "--output", default=STDIO, show_default=True, metavar="FILE",
               help="File to write the bundle to (- for standard output); it must lie in an allowed root.")
 def export_workflow(workflow_id: str, output: str) -> None:
     """Write a workflow with its tasks, dependencies, checkpoints, messages and events as a JSON bundle."""

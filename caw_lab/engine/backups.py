@@ -97,11 +97,27 @@ def undo(kept: Kept) -> None:
     """Put ``kept.path`` back as it was before a discard whose change was then refused: its
     commit, then its saved work (as unstaged changes: what was staged is not told apart),
     after which the backup is no longer needed."""
-    if kept.head:
-        checked(git(kept.path, "reset", "--hard", "--quiet", kept.head), "reset", kept.path)
-    if kept.ref:
-        checked(git(kept.path, "restore", f"--source={kept.ref}", "--worktree", "--", ":/"), "restore", kept.path)
-        drop(kept)
+    try:
+        if kept.head:
+            checked(git(kept.path, "reset", "--hard", "--quiet", kept.head), "reset", kept.path)
+        if kept.ref:
+            checked(git(kept.path, "restore", f"--source={kept.ref}", "--worktree", "--", ":/"), "restore", kept.path)
+    except CawError as error:
+        raise still_kept(kept, error) from None
+    drop(kept)
+
+
+def still_kept(kept: Kept, error: CawError) -> CawError:
+    """``error``, telling where the work it may have cost is kept."""
+    if not kept.ref:
+        return error
+    return CawError(
+        error.code,
+        f"{error.message} (the work is kept under {kept.ref})",
+        error.recoverable,
+        f"{error.suggestion} Bring the work back with git restore --source={kept.ref} --worktree -- :/",
+        {**error.details, "backup_ref": kept.ref},
+    )
 
 
 def checked(done: GitResult, step: str, path: str) -> str:

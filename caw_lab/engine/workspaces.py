@@ -248,10 +248,7 @@ def clear_worktree(db: Backend, workspace: dict[str, Any], force: bool) -> Remov
     try:
         worktrees.remove(repo, path, force=kept.ref is not None)
     except CawError as error:
-        if not kept.ref:
-            raise
-        raise CawError(error.code, f"{error.message} (its work is kept under {kept.ref})", error.recoverable,
-                       error.suggestion, {"backup_ref": kept.ref}) from None
+        raise backups.still_kept(kept, error) from None
     return Removal(repo, path, branch, kept)
 
 
@@ -260,11 +257,14 @@ def put_back(removal: Removal | None, workspace_id: str) -> None:
     same path and branch, marked as ours, with the work saved before it went."""
     if removal is None:
         return
-    if removal.branch:
-        worktrees.attach(removal.repo, removal.path, removal.branch)
-    else:
-        worktrees.attach(removal.repo, removal.path, removal.kept.head or "HEAD", "--detach")
-    worktrees.mark(removal.path, workspace_id)
+    try:
+        if removal.branch:
+            worktrees.attach(removal.repo, removal.path, removal.branch)
+        else:
+            worktrees.attach(removal.repo, removal.path, removal.kept.head or "HEAD", "--detach")
+        worktrees.mark(removal.path, workspace_id)
+    except CawError as error:
+        raise backups.still_kept(removal.kept, error) from None
     backups.undo(removal.kept)
 
 

@@ -22,7 +22,6 @@ import subprocess
 from dataclasses import dataclass
 
 from caw_lab.engine import sandbox
-from caw_lab.engine.sandbox import path_problem
 from caw_lab.errors import CawError, invalid_input
 
 GIT_TIMEOUT_S = 120
@@ -56,7 +55,7 @@ def git(repo: str, *args: str, env: dict[str, str] | None = None) -> GitResult:
 
 def check_branch(name: str) -> None:
     """Refuse a branch name git would reject, or one that would read as an option."""
-    if name.startswith("-") or name == "HEAD" or path_problem(name):
+    if name.startswith("-") or name == "HEAD" or sandbox.path_problem(name):
         raise bad_branch(name)
     if git(os.path.abspath(os.sep), "check-ref-format", f"refs/heads/{name}").code:
         raise bad_branch(name)
@@ -68,13 +67,13 @@ def bad_branch(name: str) -> CawError:
 
 
 def check_revision(name: str) -> None:
-    if not name.strip() or name.startswith("-") or path_problem(name) or re.search(r"\s", name):
+    if not name.strip() or name.startswith("-") or sandbox.path_problem(name) or re.search(r"\s", name):
         raise invalid_input(f"Invalid base branch: {name[:200]!r}", "Name an existing branch or commit.")
 
 
 def toplevel(path: str) -> str:
     """The root of the git repository containing ``path``."""
-    problem = path_problem(path)
+    problem = sandbox.path_problem(path)
     if problem or not os.path.isdir(path):
         raise not_a_repository(path, problem or "is not a directory")
     found = git(path, "rev-parse", "--show-toplevel")

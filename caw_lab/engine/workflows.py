@@ -6,7 +6,7 @@ from typing import Any
 
 from caw_lab.engine import dag
 from caw_lab.engine.changes import Event, commit, insert, update
-from caw_lab.engine.repositories import link_statements
+from caw_lab.engine.repositories import link_statements, resolved
 from caw_lab.engine.rows import decode, encode, fetch, placeholders
 from caw_lab.engine.states import DONE_SQL, check_transition
 from caw_lab.engine.tasks import view
@@ -81,7 +81,7 @@ def list_workflows(
             "w.id IN (SELECT wr.workflow_id FROM workflow_repositories wr "
             "JOIN repositories r ON r.id = wr.repository_id WHERE r.path = ?)"
         )
-        params.append(repository_path)
+        params.append(resolved(repository_path))
     clause = " AND ".join(where)
     total = db.scalar(f"SELECT COUNT(*) FROM workflows w WHERE {clause}", params)
     rows = db.query(

@@ -64,9 +64,10 @@ ANY_JSON = st.recursive(SCALARS, lambda inner: st.lists(inner, max_size=3)
 def seeded(client: caw_lab.Client, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, list[str]]:
     """A database with a bit of everything; returns the ids (and task names) calls may use.
 
-    The working directory is an empty folder, so a path that a fuzzed call takes as
-    relative names nothing of ours; GitHub is a closed local port."""
+    The working directory is an empty folder, the only allowed root, so a path a fuzzed call
+    takes names nothing of ours; GitHub is a closed local port."""
     monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("CAW_ALLOWED_ROOTS", str(tmp_path))
     monkeypatch.setenv("CAW_GITHUB_API_URL", "http://127.0.0.1:9")
     repo = tmp_path / "repo"
     subprocess.run(["git", "init", "-q", str(repo)], check=True)

@@ -246,3 +246,23 @@ def test_llm_runtime_drives_a_stand_in_cli_over_mcp(runtime: str, client: caw_la
     else:
         assert argv[:2] == ["exec", "--json"] and argv[argv.index("--model") + 1] == "m-1"
         assert "--dangerously-bypass-approvals-and-sandbox" in argv
+
+
+def test_stop_kills_what_ignores_sigterm_and_what_left_the_group(tmp_path: Path) -> None:
+    script = ("import os, signal, subprocess, sys, time\n"
+              "signal.signal(signal.SIGTERM, signal.SIG_IGN)\n"
+              "hidden = subprocess.Popen([sys.executable, '-c', 'import os, time; os.setsid(); time.sleep(60)'])\n"
+              f"open({str(tmp_path / 'hidden')!r}, 'w').write(str(hidden.pid))\n"
+              "time.sleep(60)\n")
+    handle = SubprocessRuntime([sys.executable, "-c", script]).start(launch(tmp_path))
+    hidden = tmp_path / "hidden"
+    deadline = time.monotonic() + 20
+    while not hidden.exists() or not hidden.read_text():
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
+    ended = handle.stop(grace_s=0.5)
+    assert ended.code < 0 and "killed by SIGKILL" in ended.error
+    deadline = time.monotonic() + 5
+    while not (gone(handle.pid) and gone(int(hidden.read_text()))):
+        assert time.monotonic() < deadline, "a process that ignored SIGTERM or left the group outlived stop()"
+        time.sleep(0.05)

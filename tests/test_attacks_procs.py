@@ -1,0 +1,116 @@
+"""Attacks on caw-lab's processes, each through real processes: an executor SIGKILLed under
+agents that fork, hide and ignore SIGTERM; a webhook that accepts and never answers; secrets
+in the executor's environment; a workflow named with terminal escape sequences; a local D1
+whose token would sit on a command line and whose server dies under it."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import caw_lab
+from conftest import make_workflow
+
+TESTS = Path(__file__).resolve().parent
+CAW = str(Path(sys.executable).with_name("caw"))
+ENV = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(TESTS), os.environ.get("PYTHONPATH")]))}
+
+
+def wait_for(check: Callable[[], Any], timeout_s: float, what: str) -> Any:
+    deadline = time.monotonic() + timeout_s
+    while not (found := check()):
+        assert time.monotonic() < deadline, f"timed out after {timeout_s} s waiting for {what}"
+        time.sleep(0.05)
+    return found
+
+
+def subprocess_workflow(
+    client: caw_lab.Client, command: list[str], tasks: list[dict[str, Any]] | None = None, **execution: Any
+) -> str:
+    """A workflow whose tasks run ``command`` with the subprocess runtime, set by the local user."""
+    wf = make_workflow(client, tasks or [{"name": "only"}])
+    client.call(
+        "workflow_set_config",
+        id=wf["id"],
+        config={
+            "execution": {
+                "runtime": "subprocess",
+                "runtimes": {"subprocess": {"command": command}},
+                "poll_interval_ms": 20,
+                "stop_grace_ms": 1000,
+                **execution,
+            },
+            "retry": {"max_attempts": 1},
+        },
+    )
+    return wf["id"]
+
+
+def processes_with(marker: str) -> list[int]:
+    """Live processes whose environment holds ``marker`` (zombies have no environment left)."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit() or int(entry) == os.getpid():
+            continue
+        try:
+            environ = Path(f"/proc/{entry}/environ").read_bytes()
+        except OSError:
+            continue
+        if marker.encode() in environ.split(b"\0"):
+            found.append(int(entry))
+    return found
+
+
+# -- agents die with the executor ------------------------------------------------------------
+
+TREE = r"""
+import os, subprocess, sys, time
+pids = [subprocess.Popen(["sleep", "300"]).pid,
+        subprocess.Popen(["sh", "-c", "trap '' TERM; sleep 300 & sleep 300 & wait"]).pid,
+        subprocess.Popen([sys.executable, "-c", "import os, time; os.setsid(); time.sleep(300)"]).pid]
+if os.fork() == 0:  # a daemon: its parent exits at once, it leaves the group and ignores SIGTERM
+    if os.fork() == 0:
+        os.setsid()
+        import signal; signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        open(sys.argv[1] + ".daemon", "w").write(str(os.getpid()))
+        time.sleep(300)
+    os._exit(0)
+time.sleep(0.5)
+open(sys.argv[1], "w").write(" ".join(map(str, pids)))
+time.sleep(300)
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the keeper needs Linux's prctl and /proc")
+def test_sigkilled_executor_takes_every_agent_descendant_with_it(
+    client: caw_lab.Client, db_path: Path, tmp_path: Path
+) -> None:
+    workflow_id = subprocess_workflow(
+        client,
+        [sys.executable, "-c", TREE, f"{tmp_path}/{{task_id}}"],
+        tasks=[{"name": "a"}, {"name": "b"}],
+        max_agents=2,
+    )
+    run = subprocess.Popen(
+        [CAW, "--db", str(db_path), "run", workflow_id], env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    marker = f"CAW_WORKFLOW_ID={workflow_id}"
+    try:
+        wait_for(lambda: len(list(tmp_path.glob("tk_*"))) == 4, 60, "the agents' process trees")
+        # two agents, each: keeper, agent, sleep, sh + 2 sleeps, setsid'd python, daemon
+        wait_for(lambda: len(processes_with(marker)) >= 14, 30, "every descendant started")
+    finally:
+        run.send_signal(signal.SIGKILL)
+        run.wait()
+    deadline = time.monotonic() + 8
+    while (alive := processes_with(marker)) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not alive, [Path(f"/proc/{p}/cmdline").read_bytes() for p in alive]

@@ -5,6 +5,7 @@ whose token would sit on a command line and whose server dies under it."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -114,3 +115,63 @@ def test_sigkilled_executor_takes_every_agent_descendant_with_it(
     while (alive := processes_with(marker)) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert not alive, [Path(f"/proc/{p}/cmdline").read_bytes() for p in alive]
+
+
+# -- agents get no secrets unless the local user passes them -------------------------------
+
+DUMP_ENV = "import json, os, sys; json.dump(dict(os.environ), open(sys.argv[1], 'w'))"
+SECRETS = {
+    "CAW_TOKEN": "caw-secret",
+    "GITHUB_TOKEN": "ghp_secret",
+    "GITLAB_TOKEN": "glpat-secret",
+    "ANTHROPIC_API_KEY": "sk-ant-secret",
+    "MY_SERVICE_SECRET": "s3cr3t",
+    "DB_PASSWORD": "hunter2",
+    "DATABASE_URL": "postgres://app:hunter2@db.internal/app",
+    "AWS_SECRET_ACCESS_KEY": "aws-secret",
+}
+
+
+def test_agents_inherit_no_secret_unless_the_local_user_passes_it(
+    client: caw_lab.Client, db_path: Path, tmp_path: Path
+) -> None:
+    seen = tmp_path / "env.json"
+    workflow_id = subprocess_workflow(client, [sys.executable, "-c", DUMP_ENV, str(seen)])
+    env = {**ENV, **SECRETS, "PLAIN_SETTING": "kept", "CAW_PASS_ENV": "AWS_*"}
+    done = subprocess.run(
+        [CAW, "--db", str(db_path), "run", workflow_id, "--pass-env", "GITLAB_TOKEN"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 1, done.stdout + done.stderr  # the agent did not finish its task
+    inherited = json.loads(seen.read_text())
+    withheld = {"CAW_TOKEN", "GITHUB_TOKEN", "ANTHROPIC_API_KEY", "MY_SERVICE_SECRET", "DB_PASSWORD", "DATABASE_URL"}
+    assert not withheld & set(inherited), sorted(withheld & set(inherited))
+    assert inherited["GITLAB_TOKEN"] == "glpat-secret" and inherited["AWS_SECRET_ACCESS_KEY"] == "aws-secret"
+    assert inherited["PLAIN_SETTING"] == "kept" and inherited["CAW_DB_PATH"] == str(db_path)
+
+
+@pytest.mark.parametrize("where", ["execution", "runtime options"])
+def test_a_workflow_config_cannot_ask_for_the_executors_secrets(
+    client: caw_lab.Client, db_path: Path, tmp_path: Path, where: str
+) -> None:
+    seen = tmp_path / "env.json"
+    subprocess_options = {"command": [sys.executable, "-c", DUMP_ENV, str(seen)]}
+    execution: dict[str, Any] = {"runtime": "subprocess", "runtimes": {"subprocess": subprocess_options}}
+    if where == "execution":
+        execution["env_passthrough"] = ["*"]
+    else:
+        subprocess_options["env_passthrough"] = ["*"]
+    workflow_id = make_workflow(client, [{"name": "only"}])["id"]
+    client.call("workflow_set_config", id=workflow_id, config={"execution": execution})
+    done = subprocess.run(
+        [CAW, "--db", str(db_path), "run", workflow_id],
+        env={**ENV, **SECRETS},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 1 and json.loads(done.stderr)["code"] == "INVALID_CONFIG", done.stdout + done.stderr
+    assert not seen.exists(), "no agent ran"

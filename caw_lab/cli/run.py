@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import shutil
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +24,7 @@ from caw_lab.store.location import resolve_db
 
 
 def execute(db: str, workflow_id: str, overrides: Mapping[str, Any],
-            runtimes: Mapping[str, Runtime] | None = None) -> Outcome:
+            runtimes: Mapping[str, Runtime] | None = None, env_passthrough: Sequence[str] = ()) -> Outcome:
     """Run the executor here, drawing its progress; Ctrl-C suspends and exits 130."""
     bar: Any = None
 
@@ -36,7 +36,8 @@ def execute(db: str, workflow_id: str, overrides: Mapping[str, Any],
             bar.__enter__()
         bar.update(snap.done - bar.pos, current_item=snap)
 
-    executor = Executor(db, workflow_id, overrides=overrides, runtimes=runtimes, on_progress=progress)
+    executor = Executor(db, workflow_id, overrides=overrides, runtimes=runtimes, on_progress=progress,
+                        env_passthrough=env_passthrough)
     try:
         outcome = executor.run()
     except KeyboardInterrupt:
@@ -57,9 +58,13 @@ def database() -> str:
 @click.argument("workflow_id")
 @click.option("--max-agents", type=click.IntRange(1, 100), help="Agents at once (default: max_parallel_tasks).")
 @click.option("--runtime", help=f"Runtime for tasks without their own ({', '.join(names())}).")
-def run(workflow_id: str, max_agents: int | None, runtime: str | None) -> None:
+@click.option("--pass-env", "pass_env", multiple=True, metavar="NAME",
+              help="Let agents inherit this secret variable (or glob pattern, e.g. 'AWS_*'); repeatable. "
+                   "Secrets are withheld otherwise; CAW_PASS_ENV lists more.")
+def run(workflow_id: str, max_agents: int | None, runtime: str | None, pass_env: tuple[str, ...]) -> None:
     """Run a workflow to the end: agents on ready tasks, retries, dead letters; exit 1 unless it completes."""
-    outcome = execute(database(), workflow_id, {"max_agents": max_agents, "runtime": runtime})
+    outcome = execute(database(), workflow_id, {"max_agents": max_agents, "runtime": runtime},
+                      env_passthrough=pass_env)
     click.echo(f"{outcome.status}: {outcome.message}")
     if outcome.status != "completed":
         raise SystemExit(1)

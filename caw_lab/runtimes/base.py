@@ -41,6 +41,8 @@ class Launch:
     workdir: Path
     """A private directory for this agent's files (MCP config, log)."""
     options: RunOptions = field(default_factory=RunOptions)
+    env_passthrough: tuple[str, ...] = ()
+    """Secret variables (names or glob patterns) the local user lets agents inherit (runtimes/environment.py)."""
 
 
 @dataclass(frozen=True)

@@ -8,10 +8,13 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -175,3 +178,72 @@ def test_a_workflow_config_cannot_ask_for_the_executors_secrets(
     )
     assert done.returncode == 1 and json.loads(done.stderr)["code"] == "INVALID_CONFIG", done.stdout + done.stderr
     assert not seen.exists(), "no agent ran"
+
+
+# -- a silent webhook neither holds up a run nor loses an alert ----------------------------
+
+
+@contextmanager
+def silent_listener() -> Iterator[tuple[str, list[socket.socket]]]:
+    """A real TCP server on loopback that accepts every connection and never answers."""
+    server = socket.create_server(("127.0.0.1", 0))
+    server.settimeout(0.1)
+    held: list[socket.socket] = []
+    stop = threading.Event()
+
+    def accept() -> None:
+        while not stop.is_set():
+            try:
+                held.append(server.accept()[0])
+            except TimeoutError:
+                continue
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.getsockname()[1]}/hooks/s3cret-path", held
+    finally:
+        stop.set()
+        thread.join()
+        for conn in [*held, server]:
+            conn.close()
+
+
+def test_a_silent_webhook_delays_a_run_by_the_drain_time_at_most_and_loses_no_alert(
+    client: caw_lab.Client, db_path: Path
+) -> None:
+    wf = make_workflow(client, [{"name": "a"}, {"name": "b"}, {"name": "c"}], max_parallel_tasks=3)
+    with silent_listener() as (url, held):
+        client.call(
+            "workflow_set_config",
+            id=wf["id"],
+            config={
+                "execution": {
+                    "runtime": "python",
+                    "runtimes": {"python": {"work": "runtime_work:always_fails"}},
+                    "poll_interval_ms": 20,
+                    "alerts": {"log": True, "webhook": url, "drain_ms": 2000},
+                },
+                "retry": {"max_attempts": 1},
+            },
+        )
+        done = subprocess.run(
+            [CAW, "--db", str(db_path), "run", wf["id"]], env=ENV, capture_output=True, text=True, timeout=120
+        )
+        ended_ms = time.time() * 1000
+        assert done.returncode == 1, done.stdout + done.stderr
+        assert held, "the webhook was called"
+    events = client.call("events_list", workflow_id=wf["id"], limit=1000)["events"]
+    [finished] = [e for e in events if e["kind"] == "execution.finished"]
+    assert ended_ms - finished["at"] < 2000 + 4000, "the run waited for its alerts beyond the drain time"
+    raised = [e for e in events if e["kind"] == "alert.raised"]
+    undelivered = {e["payload"]["alert_seq"]: e for e in events if e["kind"] == "alert.undelivered"}
+    assert len(raised) >= 4 and set(undelivered) == {a["seq"] for a in raised}
+    assert len(undelivered) == len([e for e in events if e["kind"] == "alert.undelivered"]), "one record an alert"
+    for alert in raised:
+        record = undelivered[alert["seq"]]
+        assert record["correlation_id"].startswith(alert["correlation_id"] + ".")
+        assert record["payload"]["sink"] == "webhook http://127.0.0.1" and record["payload"]["error"]
+        assert "s3cret" not in json.dumps(record)
+        lines = [line for line in done.stderr.splitlines() if f"(correlation id {alert['correlation_id']})" in line]
+        assert len(lines) == 1 and "not delivered" in lines[0], done.stderr

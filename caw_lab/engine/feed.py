@@ -3,16 +3,16 @@
 A change has one main event (``changes.commit``); when it also retries a task, dead-letters
 another and raises an alert, each consequence gets its own event so followers of a task
 or of alerts see it under its own kind. Each is gated like any follow-up statement: it is
-written only if the change's main event was.
+written only if the change's main event was, and its correlation id, like the main
+event's, starts with the id of the tool call making the change.
 """
 
 from __future__ import annotations
 
 import json
-import secrets
 from typing import Any
 
-from caw_lab.engine.changes import Gated, raw
+from caw_lab.engine.changes import Gated, change_id, raw
 from caw_lab.ids import now_ms
 
 
@@ -27,5 +27,5 @@ def also(
     return raw(
         "INSERT INTO events (at, kind, workflow_id, task_id, agent_id, payload, correlation_id) "
         "SELECT ?, ?, ?, ?, ?, ?, ? WHERE",
-        (now_ms(), kind, workflow_id, task_id, agent_id, json.dumps(payload or {}), secrets.token_hex(8)),
+        (now_ms(), kind, workflow_id, task_id, agent_id, json.dumps(payload or {}), change_id()),
     )

@@ -7,8 +7,11 @@ from __future__ import annotations
 
 import json
 import os
+import pty
+import re
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -247,3 +250,56 @@ def test_a_silent_webhook_delays_a_run_by_the_drain_time_at_most_and_loses_no_al
         assert "s3cret" not in json.dumps(record)
         lines = [line for line in done.stderr.splitlines() if f"(correlation id {alert['correlation_id']})" in line]
         assert len(lines) == 1 and "not delivered" in lines[0], done.stderr
+
+
+# -- terminal escape sequences in user text are shown, not obeyed ---------------------------
+
+OSC52 = "\x1b]52;c;cm0gLXJmIH4K\x07"  # "put `rm -rf ~` on the clipboard"
+HOSTILE = f"release{OSC52}\x1b[2J\x9b31m\u202eexe.txt"
+SHOWN = "release\\x1b]52;c;cm0gLXJmIH4K\\x07\\x1b[2J\\x9b31m\\u202eexe.txt"
+TERMINAL_CONTROLS = re.compile("[\x00-\x09\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def hostile_workflow(client: caw_lab.Client, db_path: Path) -> str:
+    """A workflow and task named with escape sequences, as any writer of the database may have left them."""
+    wf = make_workflow(client, [{"name": "first"}, {"name": "second", "depends_on": ["first"]}])
+    with sqlite3.connect(db_path) as db:
+        db.execute("UPDATE workflows SET name = ? WHERE id = ?", (HOSTILE, wf["id"]))
+        db.execute("UPDATE tasks SET name = ? WHERE id = ?", (f"task{OSC52}", wf["tasks"]["first"]))
+    return wf["id"]
+
+
+@pytest.mark.parametrize("command", [["show", "{id}"], ["workflows"]])
+def test_escape_sequences_in_names_reach_a_terminal_only_as_visible_text(
+    client: caw_lab.Client, db_path: Path, command: list[str]
+) -> None:
+    workflow_id = hostile_workflow(client, db_path)
+    argv = [CAW, "--db", str(db_path), *(a.replace("{id}", workflow_id) for a in command)]
+    shown = subprocess.run(argv, capture_output=True, text=True, timeout=60, env=ENV)
+    assert shown.returncode == 0, shown.stderr
+    assert not TERMINAL_CONTROLS.search(shown.stdout), repr(shown.stdout)
+    assert SHOWN in shown.stdout
+    as_json = subprocess.run([*argv, "--json"], capture_output=True, text=True, timeout=60, env=ENV)
+    assert not TERMINAL_CONTROLS.search(as_json.stdout), "JSON carries controls as \\u escapes"
+    parsed = json.loads(as_json.stdout)
+    names = [parsed["name"]] if "name" in parsed else [w["name"] for w in parsed["workflows"]]
+    assert HOSTILE in names, "JSON keeps the value exactly"
+
+
+def test_a_field_printed_for_a_script_is_raw_in_a_pipe_and_escaped_on_a_terminal(
+    client: caw_lab.Client, db_path: Path
+) -> None:
+    workflow_id = hostile_workflow(client, db_path)
+    argv = [CAW, "--db", str(db_path), "call", "workflow_get", "--json", json.dumps({"id": workflow_id}),
+            "--field", "name"]
+    piped = subprocess.run(argv, capture_output=True, text=True, timeout=60, env=ENV)
+    assert piped.stdout == HOSTILE + "\n"
+    leader, follower = pty.openpty()
+    try:
+        on_terminal = subprocess.run(argv, stdout=follower, stderr=subprocess.PIPE, timeout=60, env=ENV)
+        assert on_terminal.returncode == 0, on_terminal.stderr
+        written = os.read(leader, 65536).decode()
+    finally:
+        os.close(leader)
+        os.close(follower)
+    assert written == SHOWN + "\r\n"  # the terminal's line discipline adds the \r

@@ -16,7 +16,7 @@ import click
 
 import caw_lab
 from caw_lab.cli import Settings, main
-from caw_lab.cli.output import echo_table
+from caw_lab.cli.output import echo_table, visible
 from caw_lab.runtimes import Executor, Outcome, PythonRuntime, Runtime, Snapshot
 from caw_lab.runtimes import demo as sample
 from caw_lab.runtimes.registry import names
@@ -65,7 +65,7 @@ def run(workflow_id: str, max_agents: int | None, runtime: str | None, pass_env:
     """Run a workflow to the end: agents on ready tasks, retries, dead letters; exit 1 unless it completes."""
     outcome = execute(database(), workflow_id, {"max_agents": max_agents, "runtime": runtime},
                       env_passthrough=pass_env)
-    click.echo(f"{outcome.status}: {outcome.message}")
+    click.echo(visible(f"{outcome.status}: {outcome.message}"))
     if outcome.status != "completed":
         raise SystemExit(1)
 
@@ -85,7 +85,7 @@ def demo(keep: bool) -> None:
             tasks = client.call("workflow_get", id=workflow_id, include_tasks=True)["tasks"]
         rows = [(t["name"], t["status"], t["attempts"], t["last_error"] or "", t["outcome"] or "") for t in tasks]
         echo_table(rows, ["task", "status", "failed attempts", "last error", "outcome"])
-        click.echo(f"\n{outcome.status}: {outcome.message}")
+        click.echo("\n" + visible(f"{outcome.status}: {outcome.message}"))
         if keep or settings.db:
             click.echo(f"database: {db}")
     finally:

@@ -5,10 +5,12 @@ whose token would sit on a command line and whose server dies under it."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import pty
 import re
+import shutil
 import signal
 import socket
 import sqlite3
@@ -21,6 +23,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 import caw_lab
@@ -290,8 +293,17 @@ def test_a_field_printed_for_a_script_is_raw_in_a_pipe_and_escaped_on_a_terminal
     client: caw_lab.Client, db_path: Path
 ) -> None:
     workflow_id = hostile_workflow(client, db_path)
-    argv = [CAW, "--db", str(db_path), "call", "workflow_get", "--json", json.dumps({"id": workflow_id}),
-            "--field", "name"]
+    argv = [
+        CAW,
+        "--db",
+        str(db_path),
+        "call",
+        "workflow_get",
+        "--json",
+        json.dumps({"id": workflow_id}),
+        "--field",
+        "name",
+    ]
     piped = subprocess.run(argv, capture_output=True, text=True, timeout=60, env=ENV)
     assert piped.stdout == HOSTILE + "\n"
     leader, follower = pty.openpty()
@@ -303,3 +315,71 @@ def test_a_field_printed_for_a_script_is_raw_in_a_pipe_and_escaped_on_a_terminal
         os.close(leader)
         os.close(follower)
     assert written == SHOWN + "\r\n"  # the terminal's line discipline adds the \r
+
+
+# -- caw d1 local: no token on a command line, no life after its server -------------------
+
+
+def alive(pid: int) -> bool:
+    """Running or stopped, not a zombie."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_bytes().rsplit(b")", 1)[1].split()[0] != b"Z"
+    except OSError:
+        return False
+
+
+def descendants(root: int) -> dict[int, bytes]:
+    """Live processes below ``root``, with their command lines."""
+    children: dict[int, list[int]] = {}
+    for entry in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            fields = Path(f"/proc/{entry}/stat").read_bytes().rsplit(b")", 1)[1].split()
+        except OSError:
+            continue
+        if fields[0] != b"Z":
+            children.setdefault(int(fields[1]), []).append(int(entry))
+    found, todo = {}, list(children.get(root, []))
+    while todo:
+        pid = todo.pop()
+        with contextlib.suppress(OSError):
+            found[pid] = Path(f"/proc/{pid}/cmdline").read_bytes()
+        todo += children.get(pid, [])
+    return found
+
+
+@pytest.mark.skipif(shutil.which("npm") is None, reason="the local D1 needs Node.js and npm")
+@pytest.mark.parametrize("attack", ["kill node", "freeze the server", "kill workerd"])
+def test_d1_local_keeps_its_token_off_command_lines_and_exits_when_its_server_dies(tmp_path: Path, attack: str) -> None:
+    cli = subprocess.Popen(
+        [CAW, "d1", "local", "--port", "0", "--persist", str(tmp_path / "d1")],
+        env=ENV,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert cli.stdout is not None and cli.stderr is not None
+        lines = [cli.stdout.readline() for _ in range(4)]
+        [token] = [line.strip().split("=", 1)[1] for line in lines if line.startswith("export CAW_D1_TOKEN=")]
+        [api] = [line.strip().split("=", 1)[1] for line in lines if line.startswith("export CAW_D1_API=")]
+        server = wait_for(lambda: (found := descendants(cli.pid)) and len(found) == 2 and found, 60, "node, workerd")
+        assert all(token.encode() not in cmdline for cmdline in server.values()), server
+        [node] = [pid for pid, cmdline in server.items() if b"server.mjs" in cmdline]
+        [workerd] = [pid for pid, cmdline in server.items() if b"workerd" in cmdline]
+        if attack == "kill workerd":  # Miniflare restarts it: a crash it heals is no death
+            os.kill(workerd, signal.SIGKILL)
+            with pytest.raises(subprocess.TimeoutExpired):
+                cli.wait(timeout=6)
+            assert httpx.get(api, timeout=5).status_code < 500
+            return
+        if attack == "kill node":
+            os.kill(node, signal.SIGKILL)
+        else:  # a server that accepts connections and answers nothing
+            os.killpg(node, signal.SIGSTOP)
+        assert cli.wait(timeout=40) == 1
+        assert "server died" in cli.stderr.read()
+        wait_for(lambda: not any(map(alive, server)), 10, "nothing left of the server")
+    finally:
+        if cli.poll() is None:
+            cli.terminate()
+            cli.wait(30)

@@ -3,8 +3,12 @@
 import { Miniflare } from "miniflare";
 import { fileURLToPath } from "node:url";
 
-// Arguments: port (0 = any free one), persistence directory, comma-separated database ids, token.
-const [port = "0", persist = ".caw/d1", ids = "local", token = ""] = process.argv.slice(2);
+// Arguments: port (0 = any free one), persistence directory, comma-separated database ids.
+// The token comes in the environment (CAW_D1_LOCAL_TOKEN), never on the command line, which
+// every user of the machine can read; it is removed before workerd is started.
+const [port = "0", persist = ".caw/d1", ids = "local"] = process.argv.slice(2);
+const token = process.env.CAW_D1_LOCAL_TOKEN ?? "";
+delete process.env.CAW_D1_LOCAL_TOKEN;
 const databases = Object.fromEntries(ids.split(",").map((id) => [`DB_${id}`, id]));
 const mf = new Miniflare({
   host: "127.0.0.1",

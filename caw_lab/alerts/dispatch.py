@@ -20,12 +20,12 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
+from caw_lab import correlation
 from caw_lab.alerts.base import Alert, Sink
 from caw_lab.alerts.log import LogSink
 from caw_lab.alerts.webhook import WebhookSink
 from caw_lab.engine import alerts
 from caw_lab.store import open_backend
-from caw_lab.telemetry import correlation
 
 logger = logging.getLogger("caw_lab.alerts")
 DRAIN_S = 3.0

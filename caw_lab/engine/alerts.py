@@ -12,11 +12,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Literal
 
+from caw_lab import correlation
 from caw_lab.engine.changes import Event, Gated, commit
 from caw_lab.engine.feed import also
 from caw_lab.engine.rows import decode
 from caw_lab.store.backend import Backend
-from caw_lab.telemetry import correlation
 
 KIND = "alert.raised"
 UNDELIVERED = "alert.undelivered"

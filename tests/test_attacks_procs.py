@@ -351,7 +351,7 @@ def descendants(root: int) -> dict[int, bytes]:
 
 
 @pytest.mark.skipif(shutil.which("npm") is None, reason="the local D1 needs Node.js and npm")
-@pytest.mark.parametrize("attack", ["kill node", "freeze the server", "kill workerd"])
+@pytest.mark.parametrize("attack", ["kill node", "freeze the server", "kill workerd", "kill the CLI"])
 def test_d1_local_keeps_its_token_off_command_lines_and_exits_when_its_server_dies(tmp_path: Path, attack: str) -> None:
     cli = subprocess.Popen(
         [CAW, "d1", "local", "--port", "0", "--persist", str(tmp_path / "d1")],
@@ -362,10 +362,13 @@ def test_d1_local_keeps_its_token_off_command_lines_and_exits_when_its_server_di
     )
     try:
         assert cli.stdout is not None and cli.stderr is not None
-        lines = [cli.stdout.readline() for _ in range(4)]
+        lines: list[str] = []
+        while not (lines and lines[-1].startswith("caw --db")):  # after npm's output on a first run
+            lines.append(cli.stdout.readline())
+            assert lines[-1], "caw d1 local ended before it was ready"
         [token] = [line.strip().split("=", 1)[1] for line in lines if line.startswith("export CAW_D1_TOKEN=")]
         [api] = [line.strip().split("=", 1)[1] for line in lines if line.startswith("export CAW_D1_API=")]
-        server = wait_for(lambda: (found := descendants(cli.pid)) and len(found) == 2 and found, 60, "node, workerd")
+        server = wait_for(lambda: (found := descendants(cli.pid)) and len(found) == 2 and found, 60, "node and workerd")
         assert all(token.encode() not in cmdline for cmdline in server.values()), server
         [node] = [pid for pid, cmdline in server.items() if b"server.mjs" in cmdline]
         [workerd] = [pid for pid, cmdline in server.items() if b"workerd" in cmdline]
@@ -374,6 +377,11 @@ def test_d1_local_keeps_its_token_off_command_lines_and_exits_when_its_server_di
             with pytest.raises(subprocess.TimeoutExpired):
                 cli.wait(timeout=6)
             assert httpx.get(api, timeout=5).status_code < 500
+            return
+        if attack == "kill the CLI":
+            cli.kill()
+            cli.wait()
+            wait_for(lambda: not any(map(alive, server)), 20, "the server to stop with its CLI")
             return
         if attack == "kill node":
             os.kill(node, signal.SIGKILL)

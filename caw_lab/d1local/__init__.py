@@ -5,7 +5,8 @@ D1's own implementation rather than a imitation of it. Node 22 and Miniflare com
 npm (``package.json`` beside this file) into a per-user cache on first use.
 
 The token reaches the server in its environment (readable by its user alone), not on its
-command line (readable by everyone on the machine).
+command line (readable by everyone on the machine). The server stops when the process that
+started it is gone, so a killed ``caw d1 local`` leaves no workerd holding its port.
 """
 
 from __future__ import annotations

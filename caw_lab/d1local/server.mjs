@@ -1,5 +1,6 @@
 // Starts Miniflare with worker.mjs on 127.0.0.1 and prints "READY <port>" once it serves.
-// Stop it with SIGTERM: disposing lets workerd release its port (SIGKILL would not).
+// Stop it with SIGTERM: disposing lets workerd release its port (SIGKILL would not); it
+// also stops by itself when the process that started it is gone.
 import { Miniflare } from "miniflare";
 import { fileURLToPath } from "node:url";
 
@@ -29,3 +30,10 @@ async function stop() {
 }
 process.on("SIGTERM", stop);
 process.on("SIGINT", stop);
+
+// The server lives as long as the process that started it: a `caw d1 local` killed with
+// SIGKILL leaves no server behind (its parent then becomes another process).
+const parent = process.ppid;
+setInterval(() => {
+  if (process.ppid !== parent) stop();
+}, 1000).unref();

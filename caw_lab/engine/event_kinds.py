@@ -85,6 +85,7 @@ KINDS: dict[str, Scope] = {
     "template.created": Scope.OUTSIDE,
     "repository.registered": Scope.OUTSIDE,
     "alert.raised": Scope.OUTSIDE,
+    "alert.undelivered": Scope.OUTSIDE,
 }
 
 

@@ -24,7 +24,7 @@ import socket
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -84,6 +84,7 @@ class Executor:
         runtimes: Mapping[str, Runtime] | None = None,
         connect: Connect,
         on_progress: Callable[[Progress], None] | None = None,
+        env_passthrough: Sequence[str] = (),
     ) -> None:
         self.target = db
         self.connect = connect
@@ -98,6 +99,8 @@ class Executor:
         self.overrides = dict(overrides or {})
         self.instances: dict[str, Runtime] = dict(runtimes or {})
         self.on_progress = on_progress
+        self.env_passthrough = tuple(env_passthrough)
+        """Secrets agents may inherit: the local user's choice, never a workflow's config (runtimes/environment.py)."""
         self.running: dict[str, Running] = {}
         self.stop_requested = threading.Event()
         self.started = threading.Event()
@@ -210,7 +213,7 @@ class Executor:
             return False
         task = fetch(self.db, "task", task_id)
         launch = Launch(task, self.workflow, agent["id"], self.target, self.cwd(task), self.workdir,
-                        self.settings.run_options, self.connect)
+                        self.settings.run_options, self.connect, self.env_passthrough)
         try:
             handle = self.runtime(name).start(launch)
         except Exception as exc:  # a runtime that cannot start costs the task an attempt

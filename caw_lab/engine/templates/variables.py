@@ -144,8 +144,8 @@ def refusal(missing: list[str], unknown: list[str], invalid: dict[str, str], nam
         + list(invalid.values())
         + [f"{n} is not a variable of this template" for n in unknown]
     )
+    said = ([f"Missing required variables: {', '.join(missing)}"] if missing else []) + problems[len(missing) :]
     code = "MISSING_VARIABLES" if missing else "INVALID_VARIABLES" if invalid else "UNKNOWN_VARIABLES"
-    lead = f"Missing required variables: {', '.join(missing)}; " if missing else ""
     suggestion = (
         f"Pass values for: {', '.join(missing)}."
         if missing
@@ -153,7 +153,7 @@ def refusal(missing: list[str], unknown: list[str], invalid: dict[str, str], nam
     )
     return CawError(
         code,
-        f"{lead}{'; '.join(problems)}",
+        "; ".join(said),
         recoverable=True,
         suggestion=suggestion,
         details={"missing": missing, "unknown": unknown, "invalid": invalid, "problems": problems, "known": names},

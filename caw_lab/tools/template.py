@@ -19,7 +19,8 @@ from caw_lab.store.backend import Backend
 from caw_lab.tools.registry import Params, tool
 from caw_lab.tools.workflow import Complexity
 
-Value = str | int | float | bool | list[str]
+Value = str | int | float | bool | list[Any]
+"""A variable's value; its type is checked by the template (list items must be text)."""
 REPO_HELP = "The repository whose .caw/templates to read (default: CAW_REPO_PATH or the working directory's)."
 
 

@@ -16,7 +16,10 @@ from tests.conftest import dump
 from tests.test_templates_sources import git_repo, write
 
 BASE = {
-    "name": "base", "version": "1.0.0", "description": "Plan, build, check", "summary": "Work on {{ thing }}",
+    "name": "base",
+    "version": "1.0.0",
+    "description": "Plan, build, check",
+    "summary": "Work on {{ thing }}",
     "variables": [{"name": "thing", "required": True}, {"name": "level", "type": "string", "default": "normal"}],
     "tasks": [
         {"name": "Plan", "description": "Plan {{ thing }}", "estimated_complexity": "low"},
@@ -26,9 +29,13 @@ BASE = {
     ],
 }
 SERVICE = {
-    "name": "service", "version": "1.0.0", "extends": "base@^1",
-    "variables": [{"name": "level", "type": "enum", "values": ["normal", "high"], "default": "high"},
-                  {"name": "region", "default": "eu"}],
+    "name": "service",
+    "version": "1.0.0",
+    "extends": "base@^1",
+    "variables": [
+        {"name": "level", "type": "enum", "values": ["normal", "high"], "default": "high"},
+        {"name": "region", "default": "eu"},
+    ],
     "tasks": [
         {"name": "Build", "description": "Build {{ thing }} for {{ region }}", "estimated_complexity": "high"},
         {"name": "Deploy", "depends_on": ["Check"]},
@@ -36,7 +43,10 @@ SERVICE = {
     ],
 }
 API = {
-    "name": "api", "version": "2.0.0", "extends": "service", "summary": "Ship the {{ thing }} API",
+    "name": "api",
+    "version": "2.0.0",
+    "extends": "service",
+    "summary": "Ship the {{ thing }} API",
     "description": "An API service",
     "variables": [{"name": "level", "values": ["high"]}],
     "tasks": [
@@ -73,12 +83,23 @@ def test_three_levels_merge_overrides_removals_and_dependencies(client: caw_lab.
     assert tasks["Check"]["depends_on"] == ["Build"]  # api added Plan, which it then removed
     assert tasks["Deploy"]["depends_on"] == ["Check"] and tasks["Document"]["depends_on"] == ["Deploy"]
     variables = {v["name"]: v for v in view["template"]["variables"]}
-    assert variables["level"] == {"name": "level", "type": "enum", "description": None, "default": "high",
-                                  "required": False, "values": ["high"]}
+    assert variables["level"] == {
+        "name": "level",
+        "type": "enum",
+        "description": None,
+        "default": "high",
+        "required": False,
+        "values": ["high"],
+    }
     assert variables["region"]["default"] == "eu" and variables["thing"]["required"]
     assert view["template"]["summary"] == "Ship the {{ thing }} API" and view["description"] == "An API service"
-    applied = client.call("template_apply", template_id="api", workflow_name="ship", variables={"thing": "billing"},
-                          repository_path=str(repo))
+    applied = client.call(
+        "template_apply",
+        template_id="api",
+        workflow_name="ship",
+        variables={"thing": "billing"},
+        repository_path=str(repo),
+    )
     wf = client.call("workflow_get", id=applied["workflow_id"], include_tasks=True)
     assert wf["plan_summary"] == "Ship the billing API" and wf["template_version"] == "2.0.0"
     assert [t["name"] for t in wf["tasks"]] == ["Build", "Check", "Deploy", "Document", "Sketch"]
@@ -96,24 +117,38 @@ def test_the_middle_level_resolves_alone_and_the_description_is_inherited(client
 
 def test_a_child_may_not_loosen_an_inherited_type(client: caw_lab.Client, repo: Path) -> None:
     before = dump(client.db)
-    for spec, fragment in (({"name": "level", "type": "int"}, "enum cannot become int"),
-                           ({"name": "level", "values": ["normal", "high", "extreme"]}, "not add extreme")):
+    for spec, fragment in (
+        ({"name": "level", "type": "int"}, "enum cannot become int"),
+        ({"name": "level", "values": ["normal", "high", "extreme"]}, "not add extreme"),
+    ):
         with pytest.raises(caw_lab.CawError) as info:
-            client.call("template_create", name="loose", repository_path=str(repo),
-                        template={"extends": "service", "variables": [spec]})
+            client.call(
+                "template_create",
+                name="loose",
+                repository_path=str(repo),
+                template={"extends": "service", "variables": [spec]},
+            )
         assert info.value.code == "TEMPLATE_INVALID" and fragment in info.value.message
     assert dump(client.db) == before
 
 
 def test_removing_a_task_the_parent_lacks_is_refused(client: caw_lab.Client, repo: Path) -> None:
     with pytest.raises(caw_lab.CawError, match="removes 'Ghost'"):
-        client.call("template_create", name="ghost", repository_path=str(repo),
-                    template={"extends": "base", "tasks": [{"name": "Ghost", "remove": True}]})
+        client.call(
+            "template_create",
+            name="ghost",
+            repository_path=str(repo),
+            template={"extends": "base", "tasks": [{"name": "Ghost", "remove": True}]},
+        )
 
 
 def test_a_database_template_extends_a_file_template(client: caw_lab.Client, repo: Path) -> None:
-    client.call("template_create", name="billing", repository_path=str(repo),
-                template={"extends": "service", "tasks": [{"name": "Invoice", "depends_on": ["Deploy"]}]})
+    client.call(
+        "template_create",
+        name="billing",
+        repository_path=str(repo),
+        template={"extends": "service", "tasks": [{"name": "Invoice", "depends_on": ["Deploy"]}]},
+    )
     view = resolved(client, repo, "billing")
     assert [c["source"] for c in view["chain"]] == ["db", "file:repo", "file:repo"]
     assert view["template"]["tasks"][-1] == {"name": "Invoice", "depends_on": ["Deploy"]}
@@ -131,16 +166,27 @@ def test_a_cycle_in_extends_is_refused_naming_it(client: caw_lab.Client, repo: P
     assert "a@1.0.0 -> b@1.0.0 -> c@1.0.0 -> a" in info.value.message
     assert info.value.details["cycle"] == ["a@1.0.0", "b@1.0.0", "c@1.0.0", "a"]
     with pytest.raises(caw_lab.CawError) as info:
-        client.call("template_create", name="self", template={"extends": "self", "tasks": [{"name": "x"}]},
-                    repository_path=str(repo))
+        client.call(
+            "template_create",
+            name="self",
+            template={"extends": "self", "tasks": [{"name": "x"}]},
+            repository_path=str(repo),
+        )
     assert info.value.code == "TEMPLATE_CYCLE" and "self@1.0.0 -> self" in info.value.message
     assert dump(client.db) == before
 
 
 def test_a_template_extends_the_one_of_the_same_name_it_shadows(client: caw_lab.Client, repo: Path) -> None:
-    write(repo / ".caw" / "templates", "bugfix.yaml", {
-        "name": "bugfix", "version": "1.1.0", "extends": "bugfix",
-        "tasks": [{"name": "Changelog", "depends_on": ["Verify"]}]})
+    write(
+        repo / ".caw" / "templates",
+        "bugfix.yaml",
+        {
+            "name": "bugfix",
+            "version": "1.1.0",
+            "extends": "bugfix",
+            "tasks": [{"name": "Changelog", "depends_on": ["Verify"]}],
+        },
+    )
     view = resolved(client, repo, "bugfix")
     assert [c["id"] for c in view["chain"]] == ["file:repo:bugfix", "builtin:bugfix"]
     assert [t["name"] for t in view["template"]["tasks"]][-2:] == ["Verify", "Changelog"]
@@ -155,7 +201,11 @@ def test_an_unknown_parent_is_named(client: caw_lab.Client, repo: Path) -> None:
 
 def test_cli_shows_the_resolved_template(repo: Path, tmp_path: Path) -> None:
     caw = str(Path(sys.executable).with_name("caw"))
-    done = subprocess.run([caw, "--db", str(tmp_path / "w.db"), "templates", "show", "api", "--resolved",
-                           "--repo", str(repo)], capture_output=True, text=True, check=True)
+    done = subprocess.run(
+        [caw, "--db", str(tmp_path / "w.db"), "templates", "show", "api", "--resolved", "--repo", str(repo)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     shown = json.loads(done.stdout)
-    assert shown["resolved"] and [t["name"] for t in shown["template"]["tasks"]][0] == "Build"
+    assert shown["resolved"] and next(t["name"] for t in shown["template"]["tasks"]) == "Build"

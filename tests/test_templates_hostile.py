@@ -53,9 +53,11 @@ def test_sandbox_escapes_are_refused_at_load_time(client: caw_lab.Client, text: 
 
 def test_what_a_template_may_do_still_renders() -> None:
     values = {"xs": ["a", "b"], "n": 2, "flag": True, "name": "api"}
-    text = ("{% for x in xs %}{{ loop.index }}{{ x|upper }}{% endfor %} {{ n + 1 }} {{ n / 2 }} "
-            "{{ 'y' if flag and n > 1 else 'n' }} {{ name ~ '-svc' }} {{ xs[0] }} {{ name|title }}"
-            "{% set shout = name|upper %} {{ shout }}")
+    text = (
+        "{% for x in xs %}{{ loop.index }}{{ x|upper }}{% endfor %} {{ n + 1 }} {{ n / 2 }} "
+        "{{ 'y' if flag and n > 1 else 'n' }} {{ name ~ '-svc' }} {{ xs[0] }} {{ name|title }}"
+        "{% set shout = name|upper %} {{ shout }}"
+    )
     sandbox.check(text, "t")
     assert sandbox.render(text, values, "t") == "1A2B 3 1.0 y api-svc a Api API"
 
@@ -85,8 +87,9 @@ def refused(client: caw_lab.Client, repo: Path, file: str, code: str, fragment: 
     assert any(file in w and fragment in w for w in listing["warnings"]), listing["warnings"]
     before = dump(client.db)
     with pytest.raises(caw_lab.CawError) as info:
-        client.call("template_apply", template_id=f"file:repo:{Path(file).stem}", workflow_name="w",
-                    repository_path=str(repo))
+        client.call(
+            "template_apply", template_id=f"file:repo:{Path(file).stem}", workflow_name="w", repository_path=str(repo)
+        )
     assert info.value.code == "TEMPLATE_NOT_FOUND"
     with pytest.raises(caw_lab.CawError) as info:
         document.load(document.parse(document.read_bytes(folder(repo) / file), "yaml", file), file)

@@ -53,11 +53,17 @@ def test_the_package_ships_useful_templates_that_apply(client: caw_lab.Client, r
     assert sorted(listed) == BUILTINS
     assert {t["source"] for t in listed.values()} == {"builtin"}
     assert listed["bugfix"]["id"] == "builtin:bugfix" and listed["bugfix"]["version"] == "1.0.0"
-    values = {"bugfix": {"bug": "login fails"}, "docs": {"topic": "the CLI"}, "feature": {"feature": "export"},
-              "refactor": {"target": "the parser"}, "release": {"version": "2.1.0"}}
+    values = {
+        "bugfix": {"bug": "login fails"},
+        "docs": {"topic": "the CLI"},
+        "feature": {"feature": "export"},
+        "refactor": {"target": "the parser"},
+        "release": {"version": "2.1.0"},
+    }
     for name in BUILTINS:
-        applied = client.call("template_apply", template_id=name, workflow_name=name, variables=values[name],
-                              repository_path=str(repo))
+        applied = client.call(
+            "template_apply", template_id=name, workflow_name=name, variables=values[name], repository_path=str(repo)
+        )
         assert applied["template_source"] == "builtin" and applied["tasks_created"] >= 4
         tasks = client.call("workflow_get", id=applied["workflow_id"], include_tasks=True)["tasks"]
         assert all("{{" not in (t["description"] or "") and "{%" not in (t["description"] or "") for t in tasks)
@@ -68,32 +74,56 @@ def test_a_template_in_a_real_repository_lists_and_applies_as_the_reference_load
 ) -> None:
     """The reference's file format: name, description, variables as names or {name, default},
     tasks with depends_on; id file:repo:<file stem>; defaults filled in on apply."""
-    write(templates_dir(repo), "ship-service.yaml", {
-        "name": "ship",
-        "description": "Ship a service",
-        "variables": ["service", {"name": "env", "description": "target", "default": "staging"}],
-        "tasks": [{"name": "Build {{service}}", "description": "Build it"},
-                  {"name": "Deploy {{service}} to {{env}}", "depends_on": ["Build {{service}}"],
-                   "parallel_group": "deploy", "estimated_complexity": "high",
-                   "files_likely_affected": ["deploy/{{service}}.yaml"]}],
-    })
+    write(
+        templates_dir(repo),
+        "ship-service.yaml",
+        {
+            "name": "ship",
+            "description": "Ship a service",
+            "variables": ["service", {"name": "env", "description": "target", "default": "staging"}],
+            "tasks": [
+                {"name": "Build {{service}}", "description": "Build it"},
+                {
+                    "name": "Deploy {{service}} to {{env}}",
+                    "depends_on": ["Build {{service}}"],
+                    "parallel_group": "deploy",
+                    "estimated_complexity": "high",
+                    "files_likely_affected": ["deploy/{{service}}.yaml"],
+                },
+            ],
+        },
+    )
     subprocess.run(["git", "add", "."], cwd=repo, check=True)
     nested = repo / "src" / "pkg"
     nested.mkdir(parents=True)
     listing = client.call("template_list", repository_path=str(nested))  # any folder inside the repository
     ship = by_name(listing)["ship"]
     assert (ship["id"], ship["source"], ship["version"], ship["description"]) == (
-        "file:repo:ship-service", "file:repo", "1.0.0", "Ship a service")
+        "file:repo:ship-service",
+        "file:repo",
+        "1.0.0",
+        "Ship a service",
+    )
     assert ship["path"] == str(templates_dir(repo) / "ship-service.yaml") and listing["warnings"] == []
-    applied = client.call("template_apply", template_id="file:repo:ship-service", workflow_name="ship api",
-                          variables={"service": "api"}, repository_path=str(repo))
+    applied = client.call(
+        "template_apply",
+        template_id="file:repo:ship-service",
+        workflow_name="ship api",
+        variables={"service": "api"},
+        repository_path=str(repo),
+    )
     workflow = client.call("workflow_get", id=applied["workflow_id"], include_tasks=True)
     assert (workflow["source_ref"], workflow["template_version"]) == ("file:repo:ship-service", "1.0.0")
     assert [t["name"] for t in workflow["tasks"]] == ["Build api", "Deploy api to staging"]
     assert workflow["tasks"][1]["files_likely_affected"] == ["deploy/api.yaml"]
     assert workflow["tasks"][1]["estimated_complexity"] == "high"
-    by_name_applied = client.call("template_apply", template_id="ship", workflow_name="by name",
-                                  variables={"service": "web", "env": "prod"}, repository_path=str(repo))
+    by_name_applied = client.call(
+        "template_apply",
+        template_id="ship",
+        workflow_name="by name",
+        variables={"service": "web", "env": "prod"},
+        repository_path=str(repo),
+    )
     assert by_name_applied["template_id"] == "file:repo:ship-service"
 
 
@@ -119,8 +149,7 @@ def test_precedence_repo_then_user_then_database_then_builtin_with_the_shadowed_
     listed = by_name(client.call("template_list", repository_path=str(repo)))
     assert listed["bugfix"]["description"] == "repo"
     assert [s["source"] for s in listed["bugfix"]["shadowed"]] == ["file:global", "db", "builtin"]
-    assert (listed["shared"]["source"], [s["source"] for s in listed["shared"]["shadowed"]]) == ("file:global",
-                                                                                                ["db"])
+    assert (listed["shared"]["source"], [s["source"] for s in listed["shared"]["shadowed"]]) == ("file:global", ["db"])
     assert listed["feature"]["shadowed"] == []
     assert client.call("template_get", template_id="bugfix", repository_path=str(repo))["source"] == "file:repo"
     # every shadowed template stays reachable by its id

@@ -13,15 +13,19 @@ import caw_lab
 from tests.conftest import dump
 from tests.test_templates_sources import git_repo, write
 
-V1 = {"variables": ["service"], "tasks": [{"name": "build {{service}}"}, {"name": "test", "depends_on": [
-    "build {{service}}"]}]}
+V1 = {
+    "variables": ["service"],
+    "tasks": [{"name": "build {{service}}"}, {"name": "test", "depends_on": ["build {{service}}"]}],
+}
 
 
 def v(n: int) -> dict[str, Any]:
     """Version ``n`` of a template: one more task each time, and an env variable from 2 on."""
     tasks = [*V1["tasks"], *({"name": f"step {i}", "depends_on": ["test"]} for i in range(2, n + 1))]
-    variables = [*V1["variables"], *([{"name": "env", "type": "enum", "values": ["dev", "prod"], "default": "dev"}]
-                                     if n >= 2 else [])]
+    variables = [
+        *V1["variables"],
+        *([{"name": "env", "type": "enum", "values": ["dev", "prod"], "default": "dev"}] if n >= 2 else []),
+    ]
     return {"variables": variables, "tasks": tasks}
 
 
@@ -43,7 +47,11 @@ def applied_version(client: caw_lab.Client, **params: Any) -> str:
 def test_versions_are_listed_newest_first(client: caw_lab.Client, published: str) -> None:
     listed = client.call("template_versions", name="svc")
     assert [(x["version"], x["default"]) for x in listed["versions"]] == [
-        ("2.0.0", True), ("1.2.0", False), ("1.1.0", False), ("1.0.0", False)]
+        ("2.0.0", True),
+        ("1.2.0", False),
+        ("1.1.0", False),
+        ("1.0.0", False),
+    ]
     entry = next(t for t in client.call("template_list")["templates"] if t["name"] == "svc")
     assert (entry["version"], entry["description"], entry["id"]) == ("2.0.0", "v4", published)
 
@@ -97,17 +105,28 @@ def test_a_backport_does_not_become_the_default(client: caw_lab.Client, publishe
 
 
 def test_diff_names_task_and_variable_changes(client: caw_lab.Client, published: str) -> None:
-    client.call("template_publish", name="svc", version="2.1.0", description="v5", template={
-        "summary": "Ship {{service}}",
-        "variables": ["service", {"name": "env", "type": "enum", "values": ["dev", "prod"], "default": "prod"}],
-        "tasks": [{"name": "build {{service}}", "estimated_complexity": "high"},
-                  {"name": "test", "depends_on": ["build {{service}}"]},
-                  {"name": "step 2", "depends_on": ["test"]}, {"name": "release", "depends_on": ["step 2"]}]})
+    client.call(
+        "template_publish",
+        name="svc",
+        version="2.1.0",
+        description="v5",
+        template={
+            "summary": "Ship {{service}}",
+            "variables": ["service", {"name": "env", "type": "enum", "values": ["dev", "prod"], "default": "prod"}],
+            "tasks": [
+                {"name": "build {{service}}", "estimated_complexity": "high"},
+                {"name": "test", "depends_on": ["build {{service}}"]},
+                {"name": "step 2", "depends_on": ["test"]},
+                {"name": "release", "depends_on": ["step 2"]},
+            ],
+        },
+    )
     diff = client.call("template_diff", name="svc", from_version="1.0.0", to_version="2.1.0")
     assert (diff["from"]["version"], diff["to"]["version"]) == ("1.0.0", "2.1.0")
     assert diff["tasks"]["added"] == ["step 2", "release"] and diff["tasks"]["removed"] == []
-    assert diff["tasks"]["changed"] == [{"name": "build {{service}}",
-                                         "changes": {"estimated_complexity": {"from": None, "to": "high"}}}]
+    assert diff["tasks"]["changed"] == [
+        {"name": "build {{service}}", "changes": {"estimated_complexity": {"from": None, "to": "high"}}}
+    ]
     assert diff["variables"]["added"] == ["env"]
     assert diff["changes"]["summary"] == {"from": None, "to": "Ship {{service}}"}
     text = diff["text"].splitlines()
@@ -130,7 +149,9 @@ def test_a_range_looks_in_every_source_and_a_bare_name_follows_precedence(
     assert applied_version(client, template_id="svc@>=1", repository_path=str(repo)) == "2.0.0"
     listed = client.call("template_versions", name="svc", repository_path=str(repo))["versions"]
     assert [(x["version"], x["source"], x["default"]) for x in listed][-2:] == [
-        ("1.0.0", "db", False), ("0.9.0", "file:repo", True)]
+        ("1.0.0", "db", False),
+        ("0.9.0", "file:repo", True),
+    ]
 
 
 @pytest.mark.sqlite_only

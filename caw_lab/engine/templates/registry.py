@@ -171,14 +171,19 @@ def fetch_index(http: httpx.Client, url: str) -> Index:
     body = download(http, url, MAX_INDEX_BYTES, "registry index")
     try:
         return parse_index(json.loads(body))
-    except (ValueError, ValidationError, CawError) as exc:
-        detail = exc.message if isinstance(exc, CawError) else str(exc).splitlines()[0]
+    except (ValueError, CawError) as exc:
         raise CawError(
             "REGISTRY_INDEX_INVALID",
-            f"The registry index {url} is malformed: {detail}",
+            f"The registry index {url} is malformed: {problem_of(exc)}",
             recoverable=False,
             suggestion=f'An index is {{"format": "{FORMAT}", "templates": [...]}}; see docs/templates.md.',
         ) from None
+
+
+def problem_of(exc: Exception) -> str:
+    if isinstance(exc, ValidationError):
+        return "; ".join(f"{'.'.join(map(str, e['loc'])) or '(index)'}: {e['msg']}" for e in exc.errors())
+    return exc.message if isinstance(exc, CawError) else str(exc)
 
 
 def parse_index(raw: Any) -> Index:

@@ -10,6 +10,7 @@ import ipywidgets as widgets
 from traitlets import Unicode
 
 from caw_lab.client import Client
+from caw_lab.engine.templates import variables
 from caw_lab.errors import CawError
 from caw_lab.lab.panels.base import Panel, kinds_start
 from caw_lab.lab.plan_yaml import EXAMPLE, parse_plan
@@ -24,25 +25,48 @@ def hint(text: str = "") -> widgets.HTML:
     return widgets.HTML(f"<span style='color:#c62828; font-size:12px'>{escape(text)}</span>")
 
 
-def variable_specs(template: dict[str, Any]) -> list[dict[str, Any]]:
-    """A template's variables as dicts, whether it declared names or full specs."""
-    specs = (template.get("template") or {}).get("variables") or []
-    return [{"name": v, "required": True} if isinstance(v, str) else dict(v) for v in specs]
+def note(text: str = "") -> widgets.HTML:
+    return widgets.HTML(f"<span style='color:#57606a; font-size:11px'>{escape(text)}</span>")
 
 
 class VariableField(widgets.VBox):
+    """One typed variable: an input fitting its type, a line saying its type and default,
+    and the problem with the value shown as it is typed (the template's own check)."""
+
     def __init__(self, spec: dict[str, Any]) -> None:
         self.spec = spec
-        mark = " *" if spec.get("required", True) and spec.get("default") is None else ""
-        self.input = widgets.Text(value=spec.get("default") or "", description=spec["name"] + mark,
-                                  placeholder=spec.get("description") or "", layout=FIELD)
+        label = spec["name"] + (" *" if spec.get("required") else "")
+        self.input = self.input_for(spec, label)
+        self.about = note(" - ".join(filter(None, [variables.describe(spec), spec.get("description")])))
         self.hint = hint()
-        super().__init__([self.input, self.hint])
+        super().__init__([self.input, self.about, self.hint])
+        self.input.observe(lambda _: self.check(), "value")
+
+    @staticmethod
+    def input_for(spec: dict[str, Any], label: str) -> widgets.ValueWidget:
+        default = spec.get("default")
+        if spec["type"] == "bool":
+            return widgets.Checkbox(value=bool(default), description=label, indent=False)
+        if spec["type"] == "enum":
+            options = ([] if spec.get("required") else [""]) + list(spec.get("values") or [])
+            return widgets.Dropdown(options=options, value=default if default in options else options[0],
+                                    description=label, layout=FIELD)
+        shown = ", ".join(default) if isinstance(default, list) else "" if default is None else str(default)
+        return widgets.Text(value=shown, description=label, placeholder=spec.get("description") or "",
+                            continuous_update=True, layout=FIELD)
+
+    def given(self) -> bool:
+        return not variables.blank(self.input.value)
 
     def check(self) -> bool:
-        missing = not self.input.value.strip() and self.spec.get("required", True) and self.spec.get("default") is None
-        self.hint.value = hint(f"{self.spec['name']} is required by this template").value if missing else ""
-        return not missing
+        """Show what is wrong with the value now; True when the template would accept it."""
+        if not self.given():
+            problem = f"{self.spec['name']} is required by this template" if self.spec.get("required") else None
+        else:
+            problem = variables.value_problem(self.spec, self.input.value)[1]
+            problem = f"{self.spec['name']} {problem}" if problem else None
+        self.hint.value = hint(problem).value if problem else ""
+        return problem is None
 
     def __repr__(self) -> str:
         return f"<caw_lab VariableField: {self.spec['name']}>"
@@ -88,9 +112,17 @@ class WorkflowForm(Panel):
         self.edit.children = self.edit_widgets() if self.workflow else []
 
     def show_variables(self) -> None:
+        """The chosen template's variables, its parents' included (resolved)."""
         chosen = self.templates.get(self.template.value or "")
-        self.variables.children = [VariableField(s) for s in variable_specs(chosen)] if chosen else []
         self.source.layout.display = "none" if chosen else None
+        self.variables.children = []
+        if chosen:
+            try:
+                resolved = self.client.call("template_get", template_id=chosen["id"], resolved=True)
+            except CawError as err:
+                self.message.value = error_html(err)
+                return
+            self.variables.children = [VariableField(s) for s in resolved["template"]["variables"]]
 
     def submit(self) -> str | None:
         """Create the workflow; returns its id, or None when a field needs fixing first."""
@@ -112,7 +144,7 @@ class WorkflowForm(Panel):
 
     def create_workflow(self, name: str) -> str:
         if self.template.value:
-            values = {f.spec["name"]: f.input.value for f in self.variables.children if f.input.value.strip()}
+            values = {f.spec["name"]: f.input.value for f in self.variables.children if f.given()}
             applied = self.client.call("template_apply", template_id=self.template.value, workflow_name=name,
                                        variables=values, max_parallel_tasks=self.parallel.value)
             return str(applied["workflow_id"])

@@ -1,5 +1,6 @@
 """The command line as the reference has it (``caw --list-templates``, ``caw --template NAME
-"name"``, run inside a repository) and the ``caw templates`` group."""
+"name"``, run as a real process inside a repository) and the ``caw templates`` group (run
+in-process by click's runner, which is cheaper on a busy machine)."""
 
 from __future__ import annotations
 
@@ -10,8 +11,10 @@ import sys
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner, Result
 
 import caw_lab
+from caw_lab.cli import main
 from tests.test_templates_sources import git_repo, write
 
 CAW = str(Path(sys.executable).with_name("caw"))
@@ -49,6 +52,11 @@ def caw(repo: Path, *args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+def run(repo: Path, *args: str) -> Result:
+    """``caw --db ... ARGS`` in this process, reading ``repo``'s templates."""
+    return CliRunner(env={"CAW_REPO_PATH": str(repo)}).invoke(main, ["--db", str(repo / "w.db"), *args])
+
+
 def test_list_templates_inside_a_repository(repo: Path) -> None:
     listed = caw(repo, "--list-templates")
     assert listed.returncode == 0, listed.stderr
@@ -77,25 +85,27 @@ def test_template_shortcut_creates_the_workflow_in_the_repository_database(repo:
 
 
 def test_template_shortcut_errors(repo: Path) -> None:
-    missing_name = caw(repo, "--template", "feature")
-    assert missing_name.returncode == 2 and "needs the new workflow's name" in missing_name.stderr
-    unknown = caw(repo, "--template", "nope", "x")
-    assert unknown.returncode == 1 and json.loads(unknown.stderr)["code"] == "TEMPLATE_NOT_FOUND"
-    bad = caw(repo, "--template", "bugfix", "--var", "severity=dire", "x")
+    missing_name = run(repo, "--template", "feature")
+    assert missing_name.exit_code == 2 and "needs the new workflow's name" in missing_name.stderr
+    unknown = run(repo, "--template", "nope", "x")
+    assert unknown.exit_code == 1 and json.loads(unknown.stderr)["code"] == "TEMPLATE_NOT_FOUND"
+    bad = run(repo, "--template", "bugfix", "--var", "severity=dire", "x")
     error = json.loads(bad.stderr)
     assert error["code"] == "MISSING_VARIABLES" and "bug is required" in error["details"]["problems"]
     assert "severity must be one of" in error["message"]
 
 
 def test_the_templates_group(repo: Path) -> None:
-    assert "(shadows) feature" in caw(repo, "templates", "list", "--all").stdout
-    versions = caw(repo, "templates", "versions", "feature").stdout
+    assert "(shadows) feature" in run(repo, "templates", "list", "--all").stdout
+    assert json.loads(run(repo, "templates", "list", "--json").stdout)["warnings"] == []
+    versions = run(repo, "templates", "versions", "feature").stdout
     assert "2.0.0 *" in versions and "1.0.0" in versions
-    diff = caw(repo, "templates", "diff", "feature", "1.0.0", "2.0.0").stdout
+    diff = run(repo, "templates", "diff", "feature", "1.0.0", "2.0.0").stdout
     assert diff.startswith("feature 1.0.0 -> 2.0.0") and "+ task 'Spec {{ feature }}'" in diff
-    applied = caw(repo, "templates", "apply", "feature@^1", "Old flow", "--var", "feature=search")
-    assert applied.returncode == 0 and applied.stdout.startswith("wf_")
-    shown = json.loads(caw(repo, "templates", "show", "feature@1").stdout)
+    assert json.loads(run(repo, "templates", "diff", "feature", "1", "2", "--json").stdout)["tasks"]["added"]
+    applied = run(repo, "templates", "apply", "feature@^1", "Old flow", "--var", "feature=search")
+    assert applied.exit_code == 0 and applied.stdout.startswith("wf_")
+    shown = json.loads(run(repo, "templates", "show", "feature@1").stdout)
     assert shown["source"] == "builtin"
-    bad_var = caw(repo, "templates", "apply", "feature", "x", "--var", "novalue")
-    assert bad_var.returncode == 1 and "NAME=VALUE" in bad_var.stderr
+    bad_var = run(repo, "templates", "apply", "feature", "x", "--var", "novalue")
+    assert bad_var.exit_code == 1 and "NAME=VALUE" in bad_var.stderr

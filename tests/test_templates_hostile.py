@@ -142,7 +142,12 @@ def test_even_a_harmless_alias_is_refused(client: caw_lab.Client, repo: Path) ->
 
 def test_deep_nesting_is_refused(client: caw_lab.Client, repo: Path) -> None:
     (folder(repo) / "deep.yaml").write_text("name: deep\ntasks: " + "[" * 50_000 + "]" * 50_000 + "\n")
-    refused(client, repo, "deep.yaml", "TEMPLATE_INVALID", "nested too deeply")
+    refused(client, repo, "deep.yaml", "TEMPLATE_INVALID", "nest")
+    block = "".join(f"{'  ' * i}- \n" for i in range(40))  # block style: nesting by indentation
+    with pytest.raises(caw_lab.CawError, match="more than 32 levels"):
+        document.parse("tasks:\n" + block, "yaml", "block")
+    with pytest.raises(caw_lab.CawError, match="nested too deeply"):
+        document.parse("[" * 50_000 + "]" * 50_000, "json", "json")
 
 
 def test_a_file_linked_from_outside_the_folder_is_refused(client: caw_lab.Client, repo: Path, tmp_path: Path) -> None:

@@ -7,10 +7,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
-import os
 import socket
-import subprocess
-import sys
 import threading
 from collections.abc import Iterator
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
@@ -18,12 +15,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from click.testing import CliRunner, Result
 
 import caw_lab
+from caw_lab.cli import main
 from caw_lab.engine.templates import registry
 from tests.conftest import dump
 
-CAW = str(Path(sys.executable).with_name("caw"))
 REVIEW = {
     "description": "Review a change",
     "variables": [{"name": "change", "required": True}],
@@ -224,23 +222,23 @@ def test_a_published_version_cannot_be_republished_differently(
     assert info.value.code == "VERSION_EXISTS" and (root / "index.json").read_bytes() == index
 
 
-def test_the_cli_round_trip(served: tuple[Path, str], tmp_path: Path, caw_home: Path) -> None:
+def test_the_cli_round_trip(served: tuple[Path, str], tmp_path: Path) -> None:
     root, url = served
-    env = {**os.environ, "CAW_HOME": str(caw_home), "CAW_REPO_PATH": str(tmp_path)}
-    db = ["--db", str(tmp_path / "w.db")]
+    runner = CliRunner(env={"CAW_REPO_PATH": str(tmp_path)})
 
-    def caw(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([CAW, *db, *args], capture_output=True, text=True, env=env, timeout=60)
+    def caw(*args: str) -> Result:
+        return runner.invoke(main, ["--db", str(tmp_path / "w.db"), *args])
 
-    assert caw("templates", "publish", "refactor", "--to", str(root)).returncode == 0
-    assert caw("templates", "registry", "add", url).returncode == 0
+    assert caw("templates", "publish", "refactor", "--to", str(root)).exit_code == 0
+    assert caw("templates", "registry", "add", url).exit_code == 0
     assert caw("templates", "registry", "list").stdout.strip() == url + "index.json"
     assert "refactor" in caw("templates", "search", "behaviour").stdout
+    assert json.loads(caw("templates", "search", "behaviour", "--json").stdout)["templates"][0]["name"] == "refactor"
     installed = json.loads(caw("templates", "install", "refactor@^1").stdout)
     assert installed["path"].endswith("refactor@1.0.0.yaml")
     listing = caw("templates", "list", "--all")
     assert "file:global:refactor@1.0.0" in listing.stdout and "(shadows) refactor" in listing.stdout
     missing = caw("templates", "install", "nope")
-    assert missing.returncode == 1 and json.loads(missing.stderr)["code"] == "TEMPLATE_NOT_FOUND"
-    assert caw("templates", "registry", "remove", url).returncode == 0
+    assert missing.exit_code == 1 and json.loads(missing.stderr)["code"] == "TEMPLATE_NOT_FOUND"
+    assert caw("templates", "registry", "remove", url).exit_code == 0
     assert json.loads(caw("templates", "search", "x").stderr)["code"] == "NO_REGISTRIES"

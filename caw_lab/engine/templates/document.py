@@ -30,6 +30,8 @@ from caw_lab.errors import CawError
 MAX_TEMPLATE_BYTES = 256 * 1024
 """The largest template file read: hundreds of tasks fit in a few dozen KiB."""
 MAX_TASKS = 500
+MAX_NESTING = 32
+"""Lists and mappings inside each other: a template needs five or six."""
 MAX_VARIABLES = 100
 FORMATS = {".yaml": "yaml", ".yml": "yaml", ".json": "json"}
 SLUG = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@-]{0,127}")
@@ -115,14 +117,24 @@ def check_slug(slug: str) -> str:
     return slug
 
 
-class NoAliasLoader(yaml.SafeLoader):
-    """Safe YAML without aliases: ``*ref`` is how a few bytes expand into gigabytes."""
+FastLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+"""libyaml's safe loader when PyYAML has it: its scanner is linear where the pure-Python one
+slows down quadratically with nesting."""
+NESTING = (yaml.SequenceStartEvent, yaml.MappingStartEvent)
+UNNESTING = (yaml.SequenceEndEvent, yaml.MappingEndEvent)
 
-    def compose_node(self, parent: Any, index: Any) -> Any:
-        if self.check_event(yaml.AliasEvent):
-            mark = self.peek_event().start_mark
-            raise yaml.composer.ComposerError(None, None, "aliases (*name) are not allowed in templates", mark)
-        return super().compose_node(parent, index)
+
+def load_yaml(text: str) -> Any:
+    """Safe YAML without aliases (``*ref`` is how a few bytes expand into gigabytes) and
+    nested at most MAX_NESTING deep, both checked on the event stream before anything is built."""
+    depth = 0
+    for event in yaml.parse(text, Loader=FastLoader):
+        if isinstance(event, yaml.AliasEvent):
+            raise yaml.YAMLError(f"aliases (*name) are not allowed in templates, at {event.start_mark}")
+        depth += isinstance(event, NESTING) - isinstance(event, UNNESTING)
+        if depth > MAX_NESTING:
+            raise RecursionError
+    return yaml.load(text, Loader=FastLoader)
 
 
 def read_bytes(path: Path) -> bytes:
@@ -151,11 +163,11 @@ def parse(data: bytes | str, fmt: str, where: str) -> Any:
         raise too_large(where, len(raw))
     try:
         text = raw.decode("utf-8")
-        return json.loads(text) if fmt == "json" else yaml.load(text, Loader=NoAliasLoader)
+        return json.loads(text) if fmt == "json" else load_yaml(text)
     except UnicodeDecodeError:
         raise invalid(where, ["not UTF-8 text"]) from None
     except RecursionError:
-        raise invalid(where, ["nested too deeply"]) from None
+        raise invalid(where, [f"nested too deeply (more than {MAX_NESTING} levels)"]) from None
     except (ValueError, yaml.YAMLError) as exc:
         raise invalid(where, [f"not valid {fmt.upper()}: {exc}"]) from None
 

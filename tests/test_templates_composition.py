@@ -4,14 +4,14 @@ variables tightened but never loosened; cycles refused naming them; the resolved
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
+from click.testing import CliRunner
 
 import caw_lab
+from caw_lab.cli import main
 from tests.conftest import dump
 from tests.test_templates_sources import git_repo, write
 
@@ -200,12 +200,8 @@ def test_an_unknown_parent_is_named(client: caw_lab.Client, repo: Path) -> None:
 
 
 def test_cli_shows_the_resolved_template(repo: Path, tmp_path: Path) -> None:
-    caw = str(Path(sys.executable).with_name("caw"))
-    done = subprocess.run(
-        [caw, "--db", str(tmp_path / "w.db"), "templates", "show", "api", "--resolved", "--repo", str(repo)],
-        capture_output=True,
-        text=True,
-        check=True,
+    done = CliRunner().invoke(
+        main, ["--db", str(tmp_path / "w.db"), "templates", "show", "api", "--resolved", "--repo", str(repo)]
     )
     shown = json.loads(done.stdout)
     assert shown["resolved"] and next(t["name"] for t in shown["template"]["tasks"]) == "Build"

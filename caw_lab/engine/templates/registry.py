@@ -259,6 +259,8 @@ def search(text: str) -> dict[str, Any]:
 def install(db: Backend, ref: str, to: str = "user") -> dict[str, Any]:
     """Download ``NAME[@RANGE]`` from the first registry that has the name, verify it and save
     it in the user's folder (``to="user"``) or the database (``to="db"``)."""
+    if to not in ("user", "db"):
+        raise invalid_input(f"--to {to!r} is neither user nor db")
     name, wanted = parse_ref(ref)
     with client() as http:
         for url in require_registries():
@@ -314,8 +316,6 @@ def install_version(
     result = {"name": entry.name, "version": chosen.version, "registry": registry, "sha256": chosen.sha256}
     if to == "db":
         return {**result, "to": "db", **save_in_database(db, entry.name, chosen.version, doc)}
-    if to != "user":
-        raise invalid_input(f"--to {to!r} is neither user nor db")
     slug = document.check_slug(f"{entry.name}@{chosen.version}")
     path = user_dir() / f"{slug}{suffix}"
     written = create_once(path, data)

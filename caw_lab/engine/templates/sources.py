@@ -88,9 +88,9 @@ def repo_dir(repository_path: str | None = None) -> Path:
 
 
 def folder_of(source: str, repository_path: str | None = None) -> Path:
-    return {"file:repo": lambda: repo_dir(repository_path), "file:global": user_dir, "builtin": lambda: BUILTIN_DIR}[
-        source
-    ]()
+    if source == "file:repo":
+        return repo_dir(repository_path)
+    return user_dir() if source == "file:global" else BUILTIN_DIR
 
 
 def from_file(path: Path, source: str, root: Path) -> Template:

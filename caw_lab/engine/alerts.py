@@ -9,8 +9,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from caw_lab.engine.changes import Gated
-from caw_lab.engine.feed import also
+from caw_lab.engine.changes import Event, Gated, also
 from caw_lab.engine.rows import decode
 from caw_lab.store.backend import Backend
 
@@ -30,7 +29,7 @@ def alert(
 ) -> Gated:
     """The alert event ``name`` (``agent_lost``, ``task_dead_lettered``...) for a change's batch."""
     payload = {"alert": name, "severity": severity, "message": message, **detail}
-    return also(KIND, workflow_id, task_id, agent_id, payload)
+    return also(Event(KIND, workflow_id, task_id, agent_id, payload))
 
 
 def recent(db: Backend, since_seq: int = 0, workflow_id: str | None = None, limit: int = 100) -> list[dict[str, Any]]:

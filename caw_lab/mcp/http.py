@@ -19,10 +19,10 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-import caw_lab
-from caw_lab.engine.events import head_seq
 from caw_lab.errors import CawError
 from caw_lab.store.backend import Backend
+from caw_lab.tools import call_tool
+from caw_lab.version import __version__
 
 MCP_PATH = "/mcp"
 HEALTH_PATH = "/health"
@@ -31,11 +31,11 @@ HEALTH_PATH = "/health"
 def build_app(server: Server[Any], db: Backend, host: str, token: str | None) -> ASGIApp:
     async def health(request: Request) -> JSONResponse:
         try:
-            head = head_seq(db)
+            head = call_tool(db, "events_list", {"limit": 1})["head"]
         except CawError as err:
             return JSONResponse({"status": "error", "error": err.to_dict()}, status_code=503)
         return JSONResponse(
-            {"status": "ok", "name": server.name, "version": caw_lab.__version__, "database": db.url,
+            {"status": "ok", "name": server.name, "version": __version__, "database": db.url,
              "events_head": head}
         )
 

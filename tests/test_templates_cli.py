@@ -21,7 +21,7 @@ CAW = str(Path(sys.executable).with_name("caw"))
 
 
 @pytest.fixture
-def repo(tmp_path: Path) -> Path:
+def repo(tmp_path: Path, allowed_roots: Path) -> Path:
     path = git_repo(tmp_path / "project")
     write(
         path / ".caw" / "templates",

@@ -60,7 +60,7 @@ API = {
 
 
 @pytest.fixture
-def repo(tmp_path: Path) -> Path:
+def repo(tmp_path: Path, allowed_roots: Path) -> Path:
     path = git_repo(tmp_path / "project")
     folder = path / ".caw" / "templates"
     for body in (BASE, SERVICE, API):

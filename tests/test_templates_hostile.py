@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 import caw_lab
-from caw_lab.engine.templates import document, registry, sandbox
+from caw_lab.engine.templates import document, interpolation, registry
 from tests.conftest import dump
 from tests.test_templates_sources import git_repo
 
@@ -58,19 +58,19 @@ def test_what_a_template_may_do_still_renders() -> None:
         "{{ 'y' if flag and n > 1 else 'n' }} {{ name ~ '-svc' }} {{ xs[0] }} {{ name|title }}"
         "{% set shout = name|upper %} {{ shout }}"
     )
-    sandbox.check(text, "t")
-    assert sandbox.render(text, values, "t") == "1A2B 3 1.0 y api-svc a Api API"
+    interpolation.check(text, "t")
+    assert interpolation.render(text, values, "t") == "1A2B 3 1.0 y api-svc a Api API"
 
 
 def test_rendering_is_capped() -> None:
     text = "{% for a in xs %}{% for b in xs %}{{ big }}{% endfor %}{% endfor %}"
     with pytest.raises(caw_lab.CawError) as info:
-        sandbox.render(text, {"xs": ["x"] * 100, "big": "y" * 10_000}, "t")
+        interpolation.render(text, {"xs": ["x"] * 100, "big": "y" * 10_000}, "t")
     assert info.value.code == "TEMPLATE_RENDER_FAILED" and "more than" in info.value.message
 
 
 @pytest.fixture
-def repo(tmp_path: Path) -> Path:
+def repo(tmp_path: Path, allowed_roots: Path) -> Path:
     return git_repo(tmp_path / "project")
 
 
@@ -166,7 +166,9 @@ def test_names_that_would_leave_the_folder_cannot_become_files(name: str) -> Non
     assert info.value.code == "TEMPLATE_NAME_INVALID"
 
 
-def test_publishing_a_template_whose_name_walks_out_writes_nothing(client: caw_lab.Client, tmp_path: Path) -> None:
+def test_publishing_a_template_whose_name_walks_out_writes_nothing(
+    client: caw_lab.Client, tmp_path: Path, allowed_roots: Path
+) -> None:
     client.call("template_create", name="../../escape", template={"tasks": [{"name": "a"}]})
     out = tmp_path / "registry" / "deep"
     with pytest.raises(caw_lab.CawError) as info:
@@ -180,3 +182,17 @@ def test_names_with_version_separators_or_control_characters_are_refused(client:
         with pytest.raises(caw_lab.CawError) as info:
             client.call("template_create", name=name, template={"tasks": [{"name": "a"}]})
         assert info.value.code == "TEMPLATE_INVALID"
+
+
+def test_folders_outside_the_users_roots_are_refused(client: caw_lab.Client, repo: Path, tmp_path: Path) -> None:
+    """A client names which repository's templates to read; it cannot name one outside the
+    roots the user allows (CAW_ALLOWED_ROOTS here is the test's folder)."""
+    for call in (
+        lambda: client.call("template_list", repository_path="/etc"),
+        lambda: client.call("template_get", template_id="x", repository_path="/"),
+        lambda: registry.publish(client.db, "bugfix", Path("/tmp/../etc/caw-registry")),
+    ):
+        with pytest.raises(caw_lab.CawError) as info:
+            call()
+        assert info.value.code == "PATH_OUTSIDE_ROOTS"
+    assert not Path("/etc/caw-registry").exists()

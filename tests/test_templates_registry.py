@@ -35,7 +35,7 @@ class Quiet(SimpleHTTPRequestHandler):
 
 
 @pytest.fixture
-def served(tmp_path: Path) -> Iterator[tuple[Path, str]]:
+def served(tmp_path: Path, allowed_roots: Path) -> Iterator[tuple[Path, str]]:
     """A folder and the URL a real HTTP server on loopback serves it at."""
     root = tmp_path / "site"
     root.mkdir()

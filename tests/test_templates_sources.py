@@ -36,7 +36,7 @@ def write(folder: Path, filename: str, body: dict[str, Any]) -> Path:
 
 
 @pytest.fixture
-def repo(tmp_path: Path) -> Path:
+def repo(tmp_path: Path, allowed_roots: Path) -> Path:
     return git_repo(tmp_path / "project")
 
 

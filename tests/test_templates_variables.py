@@ -154,7 +154,13 @@ def test_a_catastrophic_pattern_times_out_instead_of_hanging() -> None:
     assert problem is not None and "too long" in problem
 
 
-def test_describe_says_type_choices_and_default() -> None:
-    spec = variables.complete({"name": "env", "type": "enum", "values": ["dev", "prod"], "default": "dev"})
-    assert variables.describe(spec) == "enum (dev, prod), default 'dev'"
-    assert variables.describe(variables.complete({"name": "x"})) == "string, required"
+def test_a_dry_run_renders_the_plan_and_writes_nothing(client: caw_lab.Client, typed: str) -> None:
+    before = dump(client.db)
+    result = client.call("template_apply", template_id=typed, workflow_name="w", dry_run=True,
+                         variables={"title": "Ship", "ticket": "A-1", "env": "prod"})
+    assert result["dry_run"] and result["variables"]["env"] == "prod"
+    assert result["plan"]["tasks"][0]["name"] == "A-1: Ship" and result["plan"]["summary"] == "Ship"
+    with pytest.raises(caw_lab.CawError) as info:
+        client.call("template_apply", template_id=typed, workflow_name="w", dry_run=True, variables={"count": "x"})
+    assert info.value.code == "MISSING_VARIABLES" and "count" in info.value.details["invalid"]
+    assert dump(client.db) == before

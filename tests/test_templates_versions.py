@@ -141,9 +141,9 @@ def test_diff_names_task_and_variable_changes(client: caw_lab.Client, published:
 
 
 def test_a_range_looks_in_every_source_and_a_bare_name_follows_precedence(
-    client: caw_lab.Client, published: str, tmp_path: Path
+    client: caw_lab.Client, published: str, allowed_roots: Path
 ) -> None:
-    repo = git_repo(tmp_path / "project")
+    repo = git_repo(allowed_roots / "project")
     write(repo / ".caw" / "templates", "svc.yaml", {"name": "svc", "version": "0.9.0", **V1})
     assert applied_version(client, template_id="svc", repository_path=str(repo)) == "0.9.0"  # the repo's wins
     assert applied_version(client, template_id="svc@>=1", repository_path=str(repo)) == "2.0.0"

@@ -152,6 +152,7 @@ class TemplateApply(Params):
     repository_path: str | None = None
     max_parallel_tasks: int = Field(1, ge=1, le=1000)
     version: str | None = Field(None, description="A version or range to pick.")
+    dry_run: bool = Field(False, description="Check the variables and render the plan, writing nothing.")
 
 
 @tool("template_apply", "Create a ready workflow from a template, filling in its {{variables}}.")
@@ -165,4 +166,5 @@ def template_apply(db: Backend, p: TemplateApply) -> dict[str, Any]:
         repository_paths=paths,
         max_parallel_tasks=p.max_parallel_tasks,
         version=p.version,
+        dry_run=p.dry_run,
     )

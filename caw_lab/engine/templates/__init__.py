@@ -5,7 +5,7 @@ The modules, each one idea:
 
 ``document``     reading a template file or definition safely, and its schema
 ``variables``    typed variables: what each type accepts, every problem at once
-``sandbox``      interpolation that cannot reach Python's internals
+``interpolation`` `{{ }}` rendered in a sandbox that cannot reach Python's internals
 ``versions``     semantic versions and ranges (``NAME@^1.2``)
 ``sources``      builtin, repository, user and database templates, and precedence
 ``composition``  ``extends``: merging a template with its parents

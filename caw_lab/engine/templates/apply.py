@@ -16,7 +16,7 @@ from caw_lab.engine.changes import Event, commit, insert
 from caw_lab.engine.plans import task_statements, validate_plan
 from caw_lab.engine.repositories import link_statements, task_repository_statements
 from caw_lab.engine.rows import encode
-from caw_lab.engine.templates import composition, document, sandbox, variables
+from caw_lab.engine.templates import composition, document, interpolation, variables
 from caw_lab.engine.templates.composition import Resolved
 from caw_lab.engine.templates.sources import catalogue
 from caw_lab.engine.workflows import new_row
@@ -32,16 +32,16 @@ def render(resolved: Resolved, values: Mapping[str, Any]) -> dict[str, Any]:
         for field in document.INTERPOLATED:
             value = task.get(field)
             if isinstance(value, str):
-                out[field] = sandbox.render(value, values, f"tasks[{i}].{field}")
+                out[field] = interpolation.render(value, values, f"tasks[{i}].{field}")
             elif isinstance(value, list):
-                out[field] = [sandbox.render(v, values, f"tasks[{i}].{field}") for v in value]
+                out[field] = [interpolation.render(v, values, f"tasks[{i}].{field}") for v in value]
         tasks.append(out)
     summary = definition.get("summary") or f"Applied template: {resolved.template.name}"
     source = definition.get("source") or resolved.description or summary
     return {
         "tasks": tasks,
-        "summary": sandbox.render(summary, values, "summary"),
-        "source": sandbox.render(source, values, "source"),
+        "summary": interpolation.render(summary, values, "summary"),
+        "source": interpolation.render(source, values, "source"),
     }
 
 
@@ -54,18 +54,30 @@ def apply(
     repository_paths: Sequence[str] = (),
     max_parallel_tasks: int = 1,
     version: str | None = None,
-    templates_from: str | None = None,
+    dry_run: bool = False,
 ) -> dict[str, Any]:
-    """Create a ready workflow from a template in one batch. ``templates_from`` is the
-    repository whose ``.caw/templates`` is searched (default: the first repository linked)."""
-    found = catalogue(db, templates_from or next(iter(repository_paths), None))
+    """Create a ready workflow from a template in one batch; the templates of the first
+    repository linked are searched. ``dry_run`` checks everything, writes nothing, and
+    returns the plan the workflow would get."""
+    found = catalogue(db, next(iter(repository_paths), None))
     resolved = composition.resolve(found, found.lookup(template_id, version))
     template = resolved.template
     values = variables.resolve(resolved.definition["variables"], dict(variables_given or {}))
     rendered = render(resolved, values)
     validate_plan(rendered["tasks"])
-    workflow = new_row(workflow_name, "template", rendered["source"], template.id, max_parallel_tasks)
     plan = {"summary": rendered["summary"], "tasks": rendered["tasks"]}
+    if dry_run:
+        return {
+            "dry_run": True,
+            "template_id": template.id,
+            "template_name": template.name,
+            "template_version": template.version,
+            "template_source": template.source,
+            "variables": values,
+            "source_content": rendered["source"],
+            "plan": plan,
+        }
+    workflow = new_row(workflow_name, "template", rendered["source"], template.id, max_parallel_tasks)
     workflow.update(
         status="ready", initial_plan=encode(plan), plan_summary=rendered["summary"], template_version=template.version
     )

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from caw_lab.engine.plans import validate_plan
-from caw_lab.engine.templates import document, sandbox, variables
+from caw_lab.engine.templates import document, interpolation, variables
 from caw_lab.engine.templates.sources import Catalogue, Template
 from caw_lab.engine.templates.versions import key, parse_range, parse_ref
 from caw_lab.errors import CawError
@@ -55,7 +55,7 @@ def resolve(catalogue: Catalogue, template: Template) -> Resolved:
     specs = [variables.complete(s) for s in merged["variables"]]
     declared = {s["name"] for s in specs}
     for where, text in document.interpolated_strings(merged):
-        for name in sorted(sandbox.names(text, where) - declared):
+        for name in sorted(interpolation.names(text, where) - declared):
             specs.append(variables.complete({"name": name}))
             declared.add(name)
     problems = variables.check_specs(specs)

@@ -22,7 +22,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from caw_lab.engine.templates import sandbox
+from caw_lab.engine.templates import interpolation
 from caw_lab.engine.templates.variables import TYPES, spec_of
 from caw_lab.engine.templates.versions import parse_ref, parse_version
 from caw_lab.errors import CawError
@@ -184,11 +184,11 @@ def load(raw: Any, where: str) -> dict[str, Any]:
             where, [f"{'.'.join(map(str, e['loc'])) or '(document)'}: {e['msg']}" for e in exc.errors()]
         ) from None
     doc = spec.model_dump(exclude_unset=True, exclude_none=True)
-    problems = [*shape_problems(doc), *interpolation_problems(doc)]
+    refusals = interpolation_refusals(doc)
+    problems = [*shape_problems(doc), *(err.message for err in refusals)]
     if problems:
-        raise invalid(
-            where, problems, "TEMPLATE_UNSAFE" if any("sandbox" in p for p in problems) else "TEMPLATE_INVALID"
-        )
+        unsafe = any(err.code == "TEMPLATE_UNSAFE" for err in refusals)
+        raise invalid(where, problems, "TEMPLATE_UNSAFE" if unsafe else "TEMPLATE_INVALID")
     return doc
 
 
@@ -225,16 +225,16 @@ def shape_problems(doc: dict[str, Any]) -> list[str]:
     return problems
 
 
-def interpolation_problems(doc: dict[str, Any]) -> list[str]:
-    """Every interpolated string compiled in the sandbox now, so an escape is refused when
+def interpolation_refusals(doc: dict[str, Any]) -> list[CawError]:
+    """Every interpolated string checked in the sandbox now, so an escape is refused when
     the template is read, not when someone applies it."""
-    problems = []
+    refusals = []
     for where, text in interpolated_strings(doc):
         try:
-            sandbox.check(text, where)
+            interpolation.check(text, where)
         except CawError as err:
-            problems.append(err.message)
-    return problems
+            refusals.append(err)
+    return refusals
 
 
 def interpolated_strings(doc: dict[str, Any]) -> list[tuple[str, str]]:

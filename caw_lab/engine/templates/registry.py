@@ -30,6 +30,7 @@ import httpx
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from caw_lab.engine import sandbox
 from caw_lab.engine.templates import database, document
 from caw_lab.engine.templates.sources import catalogue, caw_home, user_dir
 from caw_lab.engine.templates.versions import key, newest, parse_ref, parse_version
@@ -337,6 +338,7 @@ def publish(
 ) -> dict[str, Any]:
     """Write template ``ref`` (from any source) as ``FOLDER/NAME/VERSION.yaml`` and add it to
     ``FOLDER/index.json``, ready to upload to a static host."""
+    folder = Path(sandbox.user_path(str(folder), "registry folder"))
     template = catalogue(db, repository_path).lookup(ref)
     version = version or template.version
     parse_version(version)

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from caw_lab.engine import sandbox
 from caw_lab.engine.rows import decode
 from caw_lab.engine.templates import document
 from caw_lab.engine.templates.versions import DEFAULT_VERSION, key, newest, parse_ref
@@ -82,8 +83,12 @@ def user_dir() -> Path:
 
 def repo_dir(repository_path: str | None = None) -> Path:
     """``.caw/templates`` at the root of the git repository holding ``repository_path``
-    (else ``$CAW_REPO_PATH``, else the working directory)."""
-    start = Path(repository_path or os.environ.get("CAW_REPO_PATH") or os.getcwd()).expanduser().resolve()
+    (else ``$CAW_REPO_PATH``, else the working directory). A path a caller passes must lie
+    inside the user's roots (engine.sandbox): a client cannot make caw-lab read elsewhere."""
+    if repository_path:
+        start = Path(sandbox.user_path(repository_path, "repository_path"))
+    else:
+        start = Path(os.environ.get("CAW_REPO_PATH") or os.getcwd()).expanduser().resolve()
     return repo_root(start) / ".caw" / "templates"
 
 

@@ -252,12 +252,3 @@ CONVERT = {
     "pattern": as_pattern,
     "list": as_list,
 }
-
-
-def describe(spec: Mapping[str, Any]) -> str:
-    """One line a form or a listing shows: type, choices, default."""
-    kind = spec.get("type") or "string"
-    detail = {"enum": f" ({', '.join(spec.get('values') or [])})", "pattern": f" /{spec.get('pattern')}/"}.get(kind, "")
-    default = f", default {spec['default']!r}" if spec.get("default") is not None else ""
-    required = ", required" if spec.get("required") else ""
-    return f"{kind}{detail}{required}{default}"

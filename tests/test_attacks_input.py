@@ -292,7 +292,7 @@ def test_fan_in_cannot_grow_past_the_limit_one_edge_at_a_time(client: caw_lab.Cl
 def test_a_template_cannot_blow_a_plan_up(client: caw_lab.Client) -> None:
     template = client.call("template_create", name="amplifier", template={
         "tasks": [{"name": f"t{i}", "description": "{{x}}{{x}}"} for i in range(100)], "variables": ["x"]})
-    refused(client, "template_apply", "LIMIT_EXCEEDED", template_id=template["id"], workflow_name="boom",
+    refused(client, "template_apply", "PAYLOAD_TOO_LARGE", template_id=template["id"], workflow_name="boom",
             variables={"x": "y" * 10_000})
     client.call("template_apply", template_id=template["id"], workflow_name="fine", variables={"x": "y"})
 

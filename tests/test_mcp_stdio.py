@@ -9,6 +9,7 @@ import sys
 import threading
 from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import Any
 
 import anyio
 import anyio.to_thread
@@ -171,40 +172,54 @@ def message(n: int, pad: str = "") -> SessionMessage:
     return SessionMessage(types.JSONRPCNotification(jsonrpc="2.0", method="notifications/message", params=params))
 
 
-def received(wire: list[bytes], loop: dict[str, bool], ahead: bool = False) -> list[SessionMessage | Exception]:
-    """What a MessageReader hands the SDK from ``wire`` written piece by piece to a pipe; with
-    ``ahead``, after first asking whether the client opens with ``initialize``."""
+def received(wire: list[bytes], loop: dict[str, bool], ahead: bool = False) -> tuple[list[SessionMessage], list[Any]]:
+    """What a MessageReader hands the SDK from ``wire`` written piece by piece to a pipe, and the
+    replies it wrote itself to the lines it could not use; with ``ahead``, after first asking
+    whether the client opens with ``initialize``."""
     read_fd, write_fd = os.pipe()
+    replies_read, replies_write = os.pipe()
 
-    async def scenario() -> list[SessionMessage | Exception]:
-        reader = MessageReader(await open_reader(read_fd))
+    async def scenario() -> list[SessionMessage]:
+        pipe = await open_writer(replies_write)
+        reader = MessageReader(await open_reader(read_fd), MessageWriter(pipe))
         for piece in wire:
             os.write(write_fd, piece)
             await anyio.sleep(0.01)
         os.close(write_fd)
         if ahead:
             assert await reader.opens_with_initialize() is wire[0].startswith(INITIALIZE)
-        return [item async for item in reader]
+        items = [item async for item in reader]
+        pipe.close()
+        await pipe.wait_closed()
+        return items
 
-    return anyio.run(scenario, backend_options=loop)
+    try:
+        items = anyio.run(scenario, backend_options=loop)
+        with os.fdopen(replies_read, "rb") as replies:
+            return items, [json.loads(line) for line in replies]
+    except BaseException:
+        os.close(replies_read)
+        raise
 
 
 @pytest.mark.parametrize("loop", LOOPS)
 def test_messages_are_whole_however_the_pipe_splits_them(loop: dict[str, bool]) -> None:
     pieces = [b'{"jsonrpc":"2.0","method":"a"}\n{"jsonrpc":"2.0","method":"\xc3', b'\xa9"}\n{"jsonrpc"',
               b':"2.0","method":"c"}']
-    methods = [item.message.method for item in received(pieces, loop)]  # type: ignore[union-attr]
-    assert methods == ["a", "é", "c"]
+    items, replies = received(pieces, loop)
+    assert [item.message.method for item in items] == ["a", "é", "c"] and replies == []  # type: ignore[union-attr]
 
 
 @pytest.mark.parametrize("loop", LOOPS)
-def test_a_line_over_the_limit_is_handed_on_as_an_error_and_the_next_is_read(
+def test_a_line_over_the_limit_is_answered_skipped_whole_and_the_next_is_read(
     loop: dict[str, bool], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(stdio, "LINE_LIMIT", 1024)
-    items = received([b'{"jsonrpc":"2.0","method":"' + b"x" * 4000 + b'"}\n{"jsonrpc":"2.0","method":"after"}\n'], loop)
-    assert isinstance(items[0], ValueError)
-    assert isinstance(items[-1], SessionMessage) and items[-1].message.method == "after"  # type: ignore[union-attr]
+    long_line = b'{"jsonrpc":"2.0","id":7,"method":"' + b"x" * 4000 + b'"}\n'
+    items, replies = received([long_line[:1500], long_line[1500:] + b'{"jsonrpc":"2.0","method":"after"}\n'], loop)
+    assert [item.message.method for item in items] == ["after"]  # type: ignore[union-attr]
+    assert replies == [{"jsonrpc": "2.0", "id": None,
+                        "error": {"code": -32600, "message": "Invalid request: the line is longer than 1024 bytes"}}]
 
 
 def written_while_drained(send: Callable[[MessageWriter], Awaitable[None]], loop: dict[str, bool]) -> bytes:
@@ -276,12 +291,9 @@ INITIALIZE = json.dumps({"jsonrpc": "2.0", "id": 1, "method": "initialize", "par
 
 @pytest.mark.parametrize("wire", [INITIALIZE, b'{"jsonrpc":"2.0","id":1,"method":"ping"}\n', b""])
 def test_the_first_message_is_looked_at_and_still_received(wire: bytes) -> None:
-    items = received([wire + b"not json\n"], EVENT_LOOP, ahead=True)
-    if wire:
-        assert isinstance(items[0], SessionMessage) and isinstance(items[0].message, types.JSONRPCRequest)
-        assert items[0].message.id == 1
-    assert isinstance(items[-1], ValueError), "a line that is not JSON-RPC is handed on as its error"
-    assert len(items) == (2 if wire else 1)
+    items, replies = received([wire + b"not json\n"], EVENT_LOOP, ahead=True)
+    assert [item.message.id for item in items] == ([1] if wire else [])  # type: ignore[union-attr]
+    assert [reply["error"]["code"] for reply in replies] == [types.PARSE_ERROR]
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="uvloop has no Windows build")

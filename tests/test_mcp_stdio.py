@@ -20,6 +20,7 @@ from mcp.shared.message import SessionMessage
 
 import caw_lab
 from caw_lab.mcp import EVENT_LOOP, stdio
+from caw_lab.mcp.lines import read_line
 from caw_lab.mcp.stdio import MessageReader, MessageWriter, open_reader, open_writer
 from caw_lab.tools import MAX_TEXT_BYTES
 from conftest import dump, make_workflow
@@ -304,3 +305,42 @@ def test_the_server_runs_on_uvloops_event_loop() -> None:
         return type(asyncio.get_running_loop()).__module__
 
     assert anyio.run(loop_module, backend_options=EVENT_LOOP).startswith("uvloop")
+
+
+UNREADABLE = [
+    pytest.param(b"{not json", types.PARSE_ERROR, None, id="not-json"),
+    pytest.param(b'{"jsonrpc":"2.0","id":3,"method":"ping","params":{"x":"\\ud800"}}', types.INVALID_REQUEST, 3,
+                 id="lone-surrogate"),
+    pytest.param(b'{"jsonrpc":"2.0","id":"a","method":"ping","params":{"x":"\xff"}}', types.INVALID_REQUEST, "a",
+                 id="not-utf8"),
+    pytest.param(b'{"jsonrpc":"2.0","id":"\\udc00","method":"ping"}', types.INVALID_REQUEST, None,
+                 id="surrogate-id"),
+    pytest.param(b'{"jsonrpc":"2.0","id":4,"method":7}', types.INVALID_REQUEST, 4, id="not-json-rpc"),
+    pytest.param(b'{"jsonrpc":"2.0","id":true,"method":7}', types.INVALID_REQUEST, None, id="bool-id"),
+    pytest.param(b'{"jsonrpc":"2.0","id":5,"result":"\\ud800"}', types.INVALID_REQUEST, None, id="a-response"),
+    pytest.param(b"[1, 2]", types.INVALID_REQUEST, None, id="a-batch"),
+    pytest.param(b'"\xff', types.PARSE_ERROR, None, id="neither"),
+]
+
+
+@pytest.mark.parametrize(("line", "code", "request_id"), UNREADABLE)
+def test_an_unreadable_line_is_answered_with_its_id_when_it_has_one(line: bytes, code: int,
+                                                                    request_id: str | int | None) -> None:
+    answer = read_line(line + b"\n")
+    assert isinstance(answer, types.JSONRPCError)
+    assert (answer.error.code, answer.id) == (code, request_id)
+    json.loads(answer.model_dump_json(by_alias=True))  # the reply itself is valid JSON text
+
+
+def test_a_readable_line_is_its_message_and_a_blank_one_nothing() -> None:
+    assert isinstance(read_line(b'{"jsonrpc":"2.0","id":1,"method":"ping"}\r\n'), types.JSONRPCRequest)
+    assert read_line(b" \r\n") is None
+
+
+def test_a_file_on_stdin_is_served_by_the_sdk_and_its_bad_lines_answered(db_path: Path, tmp_path: Path) -> None:
+    requests = tmp_path / "requests.jsonl"
+    requests.write_bytes(INITIALIZE + b"{not json\n" + b'{"jsonrpc":"2.0","id":2,"method":"ping"}\n')
+    with open(requests, "rb") as stdin:
+        done = subprocess.run([CAW, "--db", str(db_path), "--server"], stdin=stdin, capture_output=True, timeout=60)
+    answers = [json.loads(line) for line in done.stdout.splitlines()]
+    assert [(a["id"], "error" in a) for a in answers] == [(1, False), (None, True), (2, False)], done.stderr

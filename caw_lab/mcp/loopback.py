@@ -40,7 +40,9 @@ def require_token_off_loopback(host: str, token: str | None) -> None:
 
 def ip_of(host: str) -> Address | None:
     """The address ``host`` spells (brackets, an IPv6 zone and a trailing dot allowed), or None for a name."""
-    text = host.strip().lower().removeprefix("[").removesuffix("]").rstrip(".")
+    text = host.strip().lower().rstrip(".")
+    if text.startswith("[") and text.endswith("]"):
+        text = text[1:-1]
     try:
         return ipaddress.ip_address(text.split("%", 1)[0] if ":" in text else text)
     except ValueError:

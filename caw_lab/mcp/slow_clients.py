@@ -83,8 +83,7 @@ class HeaderDeadline(H11Protocol):
             self.deadline = None
 
     def data_received(self, data: bytes) -> None:
-        waiting = self.conn.their_state is h11.IDLE
-        if waiting:
+        if self.conn.their_state is h11.IDLE:  # a request's first bytes, or more of its headers
             self.arm()
             self.received += len(data)
         super().data_received(data)

@@ -101,7 +101,8 @@ def test_twenty_task_dag_over_mcp_stdio_with_four_agents(client: caw_lab.Client,
     client.call("workflow_set_config", id=wf["id"], config={"execution": {
         "runtime": "subprocess", "poll_interval_ms": 50}})
     agents = {"subprocess": SubprocessRuntime(AGENT)}
-    outcome = Executor(str(db_path), wf["id"], overrides={"max_agents": 4}, runtimes=agents).run()
+    outcome = Executor(str(db_path), wf["id"], overrides={"max_agents": 4}, runtimes=agents,
+                       connect=caw_lab.connect).run()
     assert outcome.status == "completed", outcome
     feed = events(client, wf["id"])
     assert_dependencies_respected(client, wf["id"], feed)
@@ -120,7 +121,8 @@ def test_parallel_group_members_start_together(client: caw_lab.Client, db_path: 
             {"name": "z", "depends_on": ["x", "g2"]}]
     wf = make_workflow(client, plan)
     overrides = {"runtime": "python", "max_agents": 2, "poll_interval_ms": 10}
-    outcome = Executor(str(db_path), wf["id"], overrides=overrides, runtimes={"python": PythonRuntime(steady)}).run()
+    outcome = Executor(str(db_path), wf["id"], overrides=overrides, runtimes={"python": PythonRuntime(steady)},
+                       connect=caw_lab.connect).run()
     assert outcome.status == "completed"
     feed = events(client, wf["id"])
     names = {v: k for k, v in wf["tasks"].items()}
@@ -133,7 +135,7 @@ def test_each_task_may_name_its_own_runtime(client: caw_lab.Client, db_path: Pat
     wf = make_workflow(client, [{"name": "a"}, {"name": "b"}], max_parallel_tasks=2)
     client.call("task_set_execution", task_id=wf["tasks"]["b"], runtime="other")
     runtimes = {"python": PythonRuntime(steady), "other": PythonRuntime(lambda task, ctx: "by the other runtime")}
-    Executor(str(db_path), wf["id"], overrides={"runtime": "python"}, runtimes=runtimes).run()
+    Executor(str(db_path), wf["id"], overrides={"runtime": "python"}, runtimes=runtimes, connect=caw_lab.connect).run()
     a, b = (client.call("task_get", id=wf["tasks"][n]) for n in "ab")
     assert a["outcome"].startswith("a done") and b["outcome"] == "by the other runtime"
     assert {x["runtime"] for x in client.call("agent_list", workflow_id=wf["id"])["agents"]} >= {"python", "other"}

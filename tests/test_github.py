@@ -149,7 +149,7 @@ def test_a_finished_run_opens_its_workspaces_pull_requests(
     forge.pulls.append({"repo": REPO, "head": {"ref": "caw/taken"}})  # GitHub will refuse this one
 
     outcome = Executor(str(db_path), wf["id"], overrides={"runtime": "python"},
-                       runtimes={"python": PythonRuntime(lambda task, ctx: "indexed")}).run()
+                       runtimes={"python": PythonRuntime(lambda task, ctx: "indexed")}, connect=caw_lab.connect).run()
 
     assert outcome.status == "completed"
     assert outcome.detail["pull_requests"] == [f"https://github.com/{REPO}/pull/101"]

@@ -52,7 +52,8 @@ def test_sigkilled_agent_is_recovered_and_its_task_finished_by_another(client: c
         "execution": {"runtime": "subprocess",
                       "heartbeat_timeout_ms": timeout_ms, "poll_interval_ms": 50},
         "retry": {"backoff_ms": 800, "jitter": 0}})
-    executor = Executor(str(db_path), wf["id"], runtimes={"subprocess": SubprocessRuntime(AGENT)})
+    executor = Executor(str(db_path), wf["id"], runtimes={"subprocess": SubprocessRuntime(AGENT)},
+                        connect=caw_lab.connect)
     thread = threading.Thread(target=executor.run)
     thread.start()
     try:
@@ -105,7 +106,7 @@ def test_a_silent_agent_is_swept_and_its_work_resumed(client: caw_lab.Client, db
         client.call("task_update_status", id=task_id, status="in_progress")
         client.call("checkpoint_add", task_id=task_id, type="progress", summary="read the input", detail={"step": 1})
         outcome = Executor(str(db_path), wf["id"], overrides={"runtime": "python"},
-                           runtimes={"python": PythonRuntime(resumed)}).run()
+                           runtimes={"python": PythonRuntime(resumed)}, connect=caw_lab.connect).run()
     assert outcome.status == "completed"
     task = client.call("task_get", id=task_id)
     resume = json.loads(task["outcome"])
@@ -172,7 +173,7 @@ def test_bad_retry_policy_is_refused_before_running(client: caw_lab.Client, db_p
     wf = make_workflow(client, [{"name": "a"}])
     client.call("workflow_set_config", id=wf["id"], config={"retry": bad})
     with pytest.raises(CawError) as refused:
-        Executor(str(db_path), wf["id"], overrides={"runtime": "python"})
+        Executor(str(db_path), wf["id"], overrides={"runtime": "python"}, connect=caw_lab.connect)
     assert refused.value.code == "INVALID_CONFIG" and "retry policy" in refused.value.message
     with pytest.raises(CawError) as per_task:
         client.call("task_set_execution", task_id=wf["tasks"]["a"], retry_policy={"max_attempts": 0})
@@ -279,7 +280,8 @@ def test_an_attempt_past_the_task_timeout_is_stopped_and_counted(client: caw_lab
         "retry": {"max_attempts": 1}})
     started = time.monotonic()
     patient = PythonRuntime("runtime_work:patient")
-    assert Executor(str(db_path), wf["id"], runtimes={"python": patient}).run().status == "failed"
+    executor = Executor(str(db_path), wf["id"], runtimes={"python": patient}, connect=caw_lab.connect)
+    assert executor.run().status == "failed"
     assert time.monotonic() - started < 20
     [entry] = client.call("dlq_list", workflow_id=wf["id"])["dead_letters"]
     assert entry["error"] == "attempt timed out after 300 ms" and entry["attempts"] == 1

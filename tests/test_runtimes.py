@@ -117,7 +117,7 @@ def test_executor_refuses_a_missing_cli_before_writing(client: caw_lab.Client, d
     monkeypatch.setenv("PATH", str(tmp_path))
     before = dump(client.db)
     with pytest.raises(CawError, match="`claude`"):
-        Executor(str(db_path), wf["id"]).run()
+        Executor(str(db_path), wf["id"], connect=caw_lab.connect).run()
     assert dump(client.db) == before
 
 
@@ -170,7 +170,8 @@ def test_python_runtime_in_a_process(client: caw_lab.Client, db_path: Path, tmp_
     agent = client.call("agent_register", name="p", runtime="custom", workflow_id=wf["id"])
     assert client.call("task_claim", task_id=task_id, agent_id=agent["id"])["success"]
     task = client.call("task_get", id=task_id)
-    run = Launch(task, client.call("workflow_get", id=wf["id"]), agent["id"], str(db_path), str(tmp_path), tmp_path)
+    run = Launch(task, client.call("workflow_get", id=wf["id"]), agent["id"], str(db_path), str(tmp_path), tmp_path,
+                 connect=caw_lab.connect)
     handle = PythonRuntime("runtime_work:steady", mode="process").start(run)
     assert handle.pid and handle.pid != os.getpid()
     assert handle.wait(60) is not None
@@ -219,7 +220,7 @@ def test_third_party_runtime_from_an_entry_point(client: caw_lab.Client, db_path
     wf = make_workflow(client, [{"name": "a"}, {"name": "b", "depends_on": ["a"]}])
     client.call("workflow_set_config", id=wf["id"], config={"execution": {
         "runtime": "echo", "runtimes": {"echo": {"greeting": "hi"}}, "poll_interval_ms": 20}})
-    assert Executor(str(db_path), wf["id"]).run().status == "completed"
+    assert Executor(str(db_path), wf["id"], connect=caw_lab.connect).run().status == "completed"
     tasks = client.call("workflow_get", id=wf["id"], include_tasks=True)["tasks"]
     assert [t["outcome"] for t in tasks] == ["hi from a", "hi from b"]
 
@@ -232,7 +233,7 @@ def test_llm_runtime_drives_a_stand_in_cli_over_mcp(runtime: str, client: caw_la
     monkeypatch.setenv("CLAUDECODE", "1")
     wf = make_workflow(client, [{"name": "only"}])
     overrides = {"runtime": runtime, "model": "m-1", "max_turns": 3, "cwd": str(tmp_path), "poll_interval_ms": 50}
-    outcome = Executor(str(db_path), wf["id"], overrides=overrides).run()
+    outcome = Executor(str(db_path), wf["id"], overrides=overrides, connect=caw_lab.connect).run()
     assert outcome.status == "completed", outcome
     task = client.call("task_get", id=wf["tasks"]["only"], include_checkpoints=True)
     assert json.loads(task["outcome"])["attempt"] == 1
@@ -279,7 +280,7 @@ def test_the_local_runtime_config_names_what_runs_over_the_workflows_options(
     wf = make_workflow(client, [{"name": "a"}])
     client.call("workflow_set_config", id=wf["id"], config={"execution": {
         "runtime": "python", "runtimes": {"python": {"mode": "process"}}, "poll_interval_ms": 20}})
-    executor = Executor(str(db_path), wf["id"])
+    executor = Executor(str(db_path), wf["id"], connect=caw_lab.connect)
     python = executor.runtime("python")
     assert isinstance(python, PythonRuntime) and python.mode == "process" and python.work.__name__ == "steady"
     assert executor.run().status == "completed"

@@ -27,10 +27,11 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 import caw_lab
+from caw_lab import correlation
 from caw_lab.engine import changes, events
 from caw_lab.errors import CawError
 from caw_lab.mcp.results import run_tool
-from caw_lab.telemetry import context_loads, correlation, task_metrics, tool_calls
+from caw_lab.telemetry import context_loads, task_metrics, tool_calls
 from caw_lab.telemetry.logs import JsonFormatter, log_json
 from caw_lab.tools import registry
 from conftest import dump, make_workflow

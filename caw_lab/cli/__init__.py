@@ -17,9 +17,10 @@ from types import ModuleType
 
 import click
 
-import caw_lab
 from caw_lab.errors import CawError
 from caw_lab.store.location import resolve_db
+from caw_lab.tools.client import Client, connect
+from caw_lab.version import __version__
 
 
 @dataclass(frozen=True)
@@ -53,7 +54,7 @@ class CawGroup(click.Group):
 
 
 @click.group(cls=CawGroup, invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(caw_lab.__version__, "--version", package_name="caw-lab")
+@click.version_option(__version__, "--version", package_name="caw-lab")
 @click.option(
     "--db", metavar="PATH", help="Database file, or d1://ACCOUNT/DATABASE; overrides CAW_DB_PATH and CAW_DB_MODE.",
 )
@@ -175,10 +176,10 @@ def import_server() -> ModuleType:
     return mcp
 
 
-def open_client() -> caw_lab.Client:
+def open_client() -> Client:
     """A client on the database the global options name; commands close it with ``with``."""
     settings = click.get_current_context().find_object(Settings) or Settings()
-    return caw_lab.connect(settings.db)
+    return connect(settings.db)
 
 
 def load_module(name: str) -> None:

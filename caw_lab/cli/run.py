@@ -14,13 +14,13 @@ from typing import Any
 
 import click
 
-import caw_lab
 from caw_lab.cli import Settings, main
 from caw_lab.cli.output import echo_table
 from caw_lab.runtimes import Executor, Outcome, PythonRuntime, Runtime, Snapshot
 from caw_lab.runtimes import demo as sample
 from caw_lab.runtimes.registry import names
 from caw_lab.store.location import resolve_db
+from caw_lab.tools.client import connect
 
 
 def execute(db: str, workflow_id: str, overrides: Mapping[str, Any],
@@ -36,7 +36,7 @@ def execute(db: str, workflow_id: str, overrides: Mapping[str, Any],
             bar.__enter__()
         bar.update(snap.done - bar.pos, current_item=snap)
 
-    executor = Executor(db, workflow_id, overrides=overrides, runtimes=runtimes, on_progress=progress)
+    executor = Executor(db, workflow_id, overrides=overrides, runtimes=runtimes, on_progress=progress, connect=connect)
     try:
         outcome = executor.run()
     except KeyboardInterrupt:
@@ -73,10 +73,10 @@ def demo(keep: bool) -> None:
     folder = None if settings.db else Path(tempfile.mkdtemp(prefix="caw-demo-"))
     db = str(folder / "demo.db") if folder else str(settings.db)
     try:
-        with caw_lab.connect(db) as client:
+        with connect(db) as client:
             workflow_id = sample.create(client)
         outcome = execute(db, workflow_id, {}, {"python": PythonRuntime(sample.work)})
-        with caw_lab.connect(db) as client:
+        with connect(db) as client:
             tasks = client.call("workflow_get", id=workflow_id, include_tasks=True)["tasks"]
         rows = [(t["name"], t["status"], t["attempts"], t["last_error"] or "", t["outcome"] or "") for t in tasks]
         echo_table(rows, ["task", "status", "failed attempts", "last error", "outcome"])

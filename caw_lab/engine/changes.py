@@ -15,9 +15,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from caw_lab import correlation
 from caw_lab.ids import now_ms
 from caw_lab.store.backend import Backend, Row, Statement
-from caw_lab.telemetry import correlation
 
 GATE = "EXISTS (SELECT 1 FROM events WHERE correlation_id = ?)"
 

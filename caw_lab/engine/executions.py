@@ -159,6 +159,20 @@ def paused_unclaimed(db: Backend, workflow_id: str) -> list[dict[str, Any]]:
     return [decode(r) for r in rows]
 
 
+def suspension_after(db: Backend, workflow_id: str, seq: int) -> dict[str, Any] | None:
+    """The payload of the first ``execution.suspended`` or ``.finished`` after ``seq``, if any yet."""
+    row = db.one("SELECT payload FROM events WHERE workflow_id = ? AND seq > ? AND kind IN "
+                 "('execution.suspended', 'execution.finished') ORDER BY seq LIMIT 1", (workflow_id, seq))
+    return None if row is None else decode(row)["payload"] or {}
+
+
+def runtimes_needed(db: Backend, workflow_id: str) -> set[str | None]:
+    """The runtimes unfinished tasks name (None: the workflow's default)."""
+    rows = db.query("SELECT DISTINCT runtime FROM tasks WHERE workflow_id = ? "
+                    "AND status NOT IN ('completed', 'skipped')", (workflow_id,))
+    return {r["runtime"] for r in rows}
+
+
 def last_started(db: Backend, workflow_id: str) -> dict[str, Any] | None:
     row = db.one("SELECT * FROM events WHERE workflow_id = ? AND kind = 'execution.started' ORDER BY seq DESC LIMIT 1",
                  (workflow_id,))

@@ -12,9 +12,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from caw_lab.client import Client
 from caw_lab.errors import CawError
 from caw_lab.lab.dag_state import Dag, TaskRow, WorkflowInfo, row_of
+from caw_lab.tools.client import Client
 
 WORKFLOW_ONLY = frozenset({
     "workflow.status", "workflow.locked", "workflow.unlocked", "workflow.config", "workflow.parallelism",

@@ -19,12 +19,12 @@ from typing import Any
 import anywidget
 from traitlets import Dict, Int, Unicode
 
-from caw_lab.client import Client
 from caw_lab.engine.states import TASK_TRANSITIONS
 from caw_lab.errors import CawError
 from caw_lab.lab.dag_source import DagSource
 from caw_lab.lab.dag_state import Dag, Reply
 from caw_lab.lab.feed import EventFeed
+from caw_lab.tools.client import Client
 
 STATIC = Path(__file__).resolve().parents[1] / "static"
 log = logging.getLogger(__name__)

@@ -19,14 +19,14 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 from starlette.types import ASGIApp
 
-import caw_lab
-from caw_lab.engine.events import head_seq
 from caw_lab.errors import CawError
 from caw_lab.mcp.gate import Access, Gate
 from caw_lab.mcp.loopback import url_of
 from caw_lab.mcp.slow_clients import DEFAULT_TIMEOUT_S, MAX_BODY_BYTES, WholeBody, header_deadline
 from caw_lab.mcp.token import token_path
 from caw_lab.store.backend import Backend
+from caw_lab.tools import call_tool
+from caw_lab.version import __version__
 
 MCP_PATH = "/mcp"
 HEALTH_PATH = "/health"
@@ -37,14 +37,14 @@ SDK_CHECKS = TransportSecuritySettings(enable_dns_rebinding_protection=False)
 def build_app(server: Server[Any], db: Backend, access: Access, timeout_s: float = DEFAULT_TIMEOUT_S) -> ASGIApp:
     async def health(request: Request) -> JSONResponse:
         try:
-            head = head_seq(db)
+            head = call_tool(db, "events_list", {"limit": 1})["head"]
         except CawError as err:
             return JSONResponse({"status": "error", "error": err.to_dict()}, status_code=503)
         return JSONResponse(
             {
                 "status": "ok",
                 "name": server.name,
-                "version": caw_lab.__version__,
+                "version": __version__,
                 "database": db.url,
                 "events_head": head,
             }

@@ -16,9 +16,9 @@ from typing import Any
 import anyio.to_thread
 import mcp_types as types
 
+from caw_lab import correlation
 from caw_lab.errors import CawError
 from caw_lab.store.backend import Backend
-from caw_lab.telemetry import correlation
 from caw_lab.tools import call_tool
 
 log = logging.getLogger(__name__)

@@ -39,7 +39,7 @@ from caw_lab.gitops import pull_requests
 from caw_lab.gitops.github import GitHub
 from caw_lab.ids import now_ms
 from caw_lab.runtimes import local_config, registry
-from caw_lab.runtimes.base import Exit, Handle, Launch, Runtime
+from caw_lab.runtimes.base import Connect, Exit, Handle, Launch, Runtime
 from caw_lab.runtimes.settings import ExecutionSettings, resolve
 from caw_lab.store import open_backend
 from caw_lab.store.backend import Backend
@@ -82,9 +82,13 @@ class Executor:
         *,
         overrides: Mapping[str, Any] | None = None,
         runtimes: Mapping[str, Runtime] | None = None,
+        connect: Connect,
         on_progress: Callable[[Snapshot], None] | None = None,
     ) -> None:
         self.target = db
+        self.connect = connect
+        """How python-runtime agents call the tools (``caw_lab.connect``); given, since runtimes
+        sit below the tool registry."""
         self.workflow_id = workflow_id
         self.db: Backend = open_backend(db)
         self.workflow = fetch(self.db, "workflow", workflow_id)
@@ -120,9 +124,8 @@ class Executor:
 
     def check(self) -> None:
         """Refuse before writing anything when a runtime some unfinished task needs cannot run here."""
-        rows = self.db.query("SELECT DISTINCT runtime FROM tasks WHERE workflow_id = ? "
-                             "AND status NOT IN ('completed', 'skipped')", (self.workflow_id,))
-        for name in sorted({r["runtime"] or self.settings.runtime for r in rows} or {self.settings.runtime}):
+        needed = executions.runtimes_needed(self.db, self.workflow_id)
+        for name in sorted({name or self.settings.runtime for name in needed} or {self.settings.runtime}):
             self.runtime(name).check()
 
     # -- the loop ----------------------------------------------------------------------
@@ -210,7 +213,7 @@ class Executor:
             return False
         task = fetch(self.db, "task", task_id)
         launch = Launch(task, self.workflow, agent["id"], self.target, self.cwd(task), self.workdir,
-                        self.settings.run_options)
+                        self.settings.run_options, self.connect)
         try:
             handle = self.runtime(name).start(launch)
         except Exception as exc:  # a runtime that cannot start costs the task an attempt

@@ -11,7 +11,7 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-from caw_lab.client import Client
+from caw_lab.runtimes.base import Caller
 
 FINISHED = ("completed", "skipped", "failed")
 
@@ -22,7 +22,7 @@ class Stopped(Exception):
 
 class TaskContext:
     def __init__(
-        self, client: Client, task: dict[str, Any], agent_id: str, stop: threading.Event | None = None
+        self, client: Caller, task: dict[str, Any], agent_id: str, stop: threading.Event | None = None
     ) -> None:
         self.client = client
         self.task = task

@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING, Any
 from opentelemetry import trace
 from opentelemetry.trace import Status, StatusCode
 
+from caw_lab import correlation
 from caw_lab.errors import CawError
-from caw_lab.telemetry import correlation
 
 if TYPE_CHECKING:
     from opentelemetry.metrics import Counter, Histogram

@@ -9,11 +9,11 @@ from typing import Any
 import ipywidgets as widgets
 from traitlets import Unicode
 
-from caw_lab.client import Client
 from caw_lab.errors import CawError
 from caw_lab.lab.panels.base import Panel, kinds_start
 from caw_lab.lab.plan_yaml import EXAMPLE, parse_plan
 from caw_lab.lab.render import badge, error_html
+from caw_lab.tools.client import Client
 
 NO_TEMPLATE = "(none: from a prompt)"
 FIELD = {"width": "auto", "max_width": "100%", "flex": "1 1 auto"}

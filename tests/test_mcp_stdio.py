@@ -339,8 +339,10 @@ def test_a_readable_line_is_its_message_and_a_blank_one_nothing() -> None:
 
 def test_a_file_on_stdin_is_served_by_the_sdk_and_its_bad_lines_answered(db_path: Path, tmp_path: Path) -> None:
     requests = tmp_path / "requests.jsonl"
-    requests.write_bytes(INITIALIZE + b"{not json\n" + b'{"jsonrpc":"2.0","id":2,"method":"ping"}\n')
+    pings = b"".join(b'{"jsonrpc":"2.0","id":%d,"method":"ping"}\n' % n for n in range(2, 12))
+    requests.write_bytes(INITIALIZE + b"{not json\n" + pings)
     with open(requests, "rb") as stdin:
         done = subprocess.run([CAW, "--db", str(db_path), "--server"], stdin=stdin, capture_output=True, timeout=60)
     answers = [json.loads(line) for line in done.stdout.splitlines()]
-    assert [(a["id"], "error" in a) for a in answers] == [(1, False), (None, True), (2, False)], done.stderr
+    expected = [(1, False), (None, True), *((n, False) for n in range(2, 12))]
+    assert [(a["id"], "error" in a) for a in answers] == expected, done.stderr

@@ -46,16 +46,17 @@ async def run_stdio(server: Server[Any]) -> None:
     """Serve one client until it closes stdin.
 
     ``Server.run`` relays every message through one more task to find the protocol era
-    from the client's first request. On our own wire that request can be looked at in
-    place: a client that opens with ``initialize`` (every agent today) is served by the
+    from the client's first request. Here that request is looked at in place (on either
+    wire, ``Messages``): a client that opens with ``initialize`` (every agent today) is served by the
     SDK's handshake serving, one request at a time (``in_order``), anything else by
     ``Server.run``. Like the SDK's HTTP transport, which serves handshakes the same way,
     and unlike ``Server.run``, that does not refuse a request carrying the 2026 envelope on
-    a handshake connection: it answers it.
+    a handshake connection: it answers it. Served in order, every request read before stdin
+    closes is answered before the server ends.
     """
     options = server.create_initialization_options()
     async with wire_streams() as (read_stream, write_stream):
-        if isinstance(read_stream, MessageReader) and await read_stream.opens_with_initialize():
+        if await read_stream.opens_with_initialize():
             await serve_in_order(server, read_stream, write_stream, init_options=options)
         else:
             await server.run(read_stream, write_stream, options)
@@ -139,15 +140,16 @@ class OnTheWire:
         await self.aclose()
 
 
-class MessageReader(OnTheWire):
-    """The SDK's read stream: each line parsed into a session message as the serving loop asks
-    for it. A line that holds none is answered through ``replies`` (``lines.read_line``) and
-    the next one read, so the serving loop only ever sees messages."""
+class Messages(OnTheWire):
+    """The SDK's read stream, handing the serving loop messages only: a line that holds none is
+    answered on the wire and the next one read. The first message can be looked at in place."""
 
-    def __init__(self, wire: asyncio.StreamReader, replies: MessageWriter) -> None:
-        self.wire = wire
-        self.replies = replies
+    def __init__(self) -> None:
         self.ahead: SessionMessage | None = None
+
+    async def next_message(self) -> SessionMessage:
+        """The next message; raises anyio.EndOfStream when the client closed stdin."""
+        raise NotImplementedError
 
     async def opens_with_initialize(self) -> bool:
         """Whether the first message is the handshake's request; it stays to be received."""
@@ -162,10 +164,33 @@ class MessageReader(OnTheWire):
         if self.ahead is not None:
             ahead, self.ahead = self.ahead, None
             return ahead
+        return await self.next_message()
+
+    def __aiter__(self) -> Messages:
+        return self
+
+    async def __anext__(self) -> SessionMessage:
+        try:
+            return await self.receive()
+        except anyio.EndOfStream:
+            raise StopAsyncIteration from None
+
+
+class MessageReader(Messages):
+    """Lines off the loop's pipe transport, each parsed as the serving loop asks for it
+    (``lines.read_line``); the answers to unusable ones go out through ``replies``."""
+
+    def __init__(self, wire: asyncio.StreamReader, replies: MessageWriter) -> None:
+        super().__init__()
+        self.wire = wire
+        self.replies = replies
+
+    async def next_message(self) -> SessionMessage:
         while True:
             read = await self.next_line()
             if isinstance(read, types.JSONRPCError):
-                await self.answer(read)
+                with suppress(anyio.BrokenResourceError):  # the client left: the next read ends the session
+                    await self.replies.send(SessionMessage(read))
             elif read is not None:
                 return SessionMessage(read)
 
@@ -194,21 +219,8 @@ class MessageReader(OnTheWire):
             except asyncio.IncompleteReadError:
                 return
 
-    async def answer(self, error: types.JSONRPCError) -> None:
-        with suppress(anyio.BrokenResourceError):  # the client left: the next read ends the session
-            await self.replies.send(SessionMessage(error))
 
-    def __aiter__(self) -> MessageReader:
-        return self
-
-    async def __anext__(self) -> SessionMessage:
-        try:
-            return await self.receive()
-        except anyio.EndOfStream:
-            raise StopAsyncIteration from None
-
-
-class Answered(OnTheWire):
+class Answered(Messages):
     """The SDK's own read stream (a file or a terminal on stdin), with the lines it could not
     parse answered: it hands those on as exceptions, which its serving loop drops unanswered.
     It has lost the line by then, so the answer is a parse error with ``id: null``."""
@@ -216,10 +228,11 @@ class Answered(OnTheWire):
     UNPARSED = lines.error(types.PARSE_ERROR, "Parse error: the line is not a JSON-RPC message", None)
 
     def __init__(self, stream: Any, replies: Any) -> None:
+        super().__init__()
         self.stream = stream
         self.replies = replies
 
-    async def receive(self) -> SessionMessage:
+    async def next_message(self) -> SessionMessage:
         while isinstance(item := await self.stream.receive(), Exception):
             with suppress(anyio.BrokenResourceError, anyio.ClosedResourceError):
                 await self.replies.send(SessionMessage(self.UNPARSED))
@@ -227,15 +240,6 @@ class Answered(OnTheWire):
 
     async def aclose(self) -> None:
         await self.stream.aclose()
-
-    def __aiter__(self) -> Answered:
-        return self
-
-    async def __anext__(self) -> SessionMessage:
-        try:
-            return await self.receive()
-        except (anyio.EndOfStream, anyio.ClosedResourceError):
-            raise StopAsyncIteration from None
 
 
 class MessageWriter(OnTheWire):

@@ -117,3 +117,11 @@ def make_workflow(client: caw_lab.Client, tasks: list[dict[str, Any]], **kwargs:
                      source_content="test", **kwargs)
     plan = client.call("workflow_set_plan", id=wf["id"], plan={"summary": "test plan", "tasks": tasks})
     return {"id": wf["id"], "tasks": {t["name"]: t["id"] for t in plan["tasks"]}}
+
+
+@pytest.fixture
+def allowed_roots(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The test's ``tmp_path`` as the one root paths may resolve in (``CAW_ALLOWED_ROOTS``): tests
+    make their repositories there, outside the home directory and project the defaults allow."""
+    monkeypatch.setenv("CAW_ALLOWED_ROOTS", str(tmp_path))
+    return tmp_path

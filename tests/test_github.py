@@ -14,6 +14,8 @@ import caw_lab
 from github_server import TOKEN, Forge, running_forge
 from tests.test_workspaces import commit_file, git, refused
 
+pytestmark = pytest.mark.usefixtures("allowed_roots")
+
 REPO = "octo/app"
 
 

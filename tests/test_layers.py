@@ -42,8 +42,9 @@ LAYERS: dict[str, int] = {
 SURFACES = {name for name, layer in LAYERS.items() if layer == LAYERS["mcp"]}
 ENGINE_VOCABULARIES = {"caw_lab.engine.states", "caw_lab.engine.event_kinds"}
 # Moving a whole workflow between databases is a local operator's act, kept off the network
-# surfaces on purpose (there is no tool for it), so ``caw export``/``caw import`` call the engine.
-LOCAL_ONLY = {("caw_lab.cli.transfer", "caw_lab.engine.transfer")}
+# surfaces on purpose (there is no tool for it), so ``caw export``/``caw import`` call the engine,
+# and check their bundle file against the sandbox's roots as every tool checks its paths.
+LOCAL_ONLY = {("caw_lab.cli.transfer", "caw_lab.engine.transfer"), ("caw_lab.cli.transfer", "caw_lab.engine.sandbox")}
 
 SQL = re.compile(r"\b(SELECT\s.+\sFROM|INSERT\s+INTO|UPDATE\s+\w+\s+SET|DELETE\s+FROM|CREATE\s+(TABLE|INDEX)|PRAGMA\s)")
 SQL_HOMES = {"store", "engine", "d1local"}

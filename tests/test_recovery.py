@@ -20,8 +20,8 @@ from typing import Any
 import pytest
 
 import caw_lab
-from caw_lab.alerts import Alert, WebhookSink, notebook
-from caw_lab.engine import recovery, retries
+from caw_lab.alerts import Alert, AlertPump, LogSink, WebhookSink, notebook
+from caw_lab.engine import events, recovery, retries
 from caw_lab.errors import CawError
 from caw_lab.ids import now_ms
 from caw_lab.runtimes import Executor, PythonRuntime, SubprocessRuntime, TaskContext
@@ -253,6 +253,26 @@ def test_webhook_gives_up(failures: int, status: int, expected_hits: int) -> Non
         WebhookSink(url, attempts=3, backoff_s=0.01).send(ALERT)
     assert failed.value.code == "WEBHOOK_FAILED" and f"HTTP {status}" in failed.value.message
     assert len(hits) == expected_hits
+
+
+def test_an_alert_a_sink_refuses_is_logged_and_recorded_beside_it(client: caw_lab.Client, db_path: Path,
+                                                                 caplog: pytest.LogCaptureFixture) -> None:
+    wf = make_workflow(client, [{"name": "a"}])
+    agent = client.call("agent_register", name="gone", runtime="custom", workflow_id=wf["id"])
+    client.call("task_claim", task_id=wf["tasks"]["a"], agent_id=agent["id"])
+    hits: list[dict[str, Any]] = []
+    with webhook(hits, failures=9, status=400) as url:
+        pump = AlertPump(str(db_path), [LogSink(), WebhookSink(url)], wf["id"], interval_s=0.05)
+        recovery.end_agent(client.db, agent["id"], "its process vanished")
+        pump.close()
+    [alert] = notebook.recent(client, workflow_id=wf["id"])
+    [record] = client.call("events_list", workflow_id=wf["id"], kinds=["alert.undelivered"])["events"]
+    assert record["payload"] == {"alert_seq": alert["seq"], "alert": "agent_lost", "sink": "webhook http://127.0.0.1",
+                                 "error": f"Alert {alert['seq']} not delivered to webhook http://127.0.0.1: HTTP 400"}
+    assert [e["kind"] for e in events.of_call(client.db, alert["correlation_id"])] == ["alert.undelivered"]
+    assert len(hits) == 1 and hits[0]["correlation_id"] == alert["correlation_id"]
+    [line] = [r.getMessage() for r in caplog.records if "not delivered" in r.getMessage()]
+    assert f"correlation id {alert['correlation_id']}" in line and "HTTP 400" in line
 
 
 def test_notebook_polls_and_subscribes_to_alerts(client: caw_lab.Client, db_path: Path) -> None:

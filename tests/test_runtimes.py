@@ -27,6 +27,7 @@ from caw_lab.runtimes import (
     local_config,
     registry,
 )
+from caw_lab.runtimes.environment import inherited
 from caw_lab.runtimes.mcp_config import caw_command, server_entry, write_config
 from caw_lab.runtimes.prompt import system_prompt, task_prompt
 from conftest import dump, make_workflow
@@ -303,3 +304,34 @@ def test_a_broken_local_runtime_config_is_refused_before_anything_is_written(
     assert refused.value.code == "INVALID_CONFIG" and why in refused.value.message
     assert str(config) in refused.value.message
     assert dump(client.db) == before
+
+
+def test_stop_kills_what_ignores_sigterm_and_what_left_the_group(tmp_path: Path) -> None:
+    script = ("import os, signal, subprocess, sys, time\n"
+              "signal.signal(signal.SIGTERM, signal.SIG_IGN)\n"
+              "hidden = subprocess.Popen([sys.executable, '-c', 'import os, time; os.setsid(); time.sleep(60)'])\n"
+              f"open({str(tmp_path / 'hidden')!r}, 'w').write(str(hidden.pid))\n"
+              "time.sleep(60)\n")
+    handle = SubprocessRuntime([sys.executable, "-c", script]).start(launch(tmp_path))
+    hidden = tmp_path / "hidden"
+    deadline = time.monotonic() + 20
+    while not hidden.exists() or not hidden.read_text():
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
+    ended = handle.stop(grace_s=0.5)
+    assert ended.code < 0 and "killed by SIGKILL" in ended.error
+    deadline = time.monotonic() + 5
+    while not (gone(handle.pid) and gone(int(hidden.read_text()))):
+        assert time.monotonic() < deadline, "a process that ignored SIGTERM or left the group outlived stop()"
+        time.sleep(0.05)
+
+
+def test_agent_environment_withholds_secrets_but_what_is_passed_on_purpose() -> None:
+    environ = {"PATH": "/bin", "HOME": "/h", "LANG": "C", "KEYBOARD": "us", "CAW_PASS_ENV": "HF_*",
+               "GH_TOKEN": "t", "STRIPE_KEY": "k", "npm_config__auth": "a", "SSH_AUTH_SOCK": "/s",
+               "HTTPS_PROXY": "http://me:pw@proxy:3128", "NO_PROXY": "localhost", "HF_TOKEN": "h",
+               "CAW_D1_TOKEN": "d", "CAW_D1_API": "http://127.0.0.1:1/client/v4", "ANTHROPIC_API_KEY": "sk"}
+    kept = inherited("/data/w.db", [], environ)
+    assert set(kept) == {"PATH", "HOME", "LANG", "KEYBOARD", "CAW_PASS_ENV", "NO_PROXY", "HF_TOKEN", "CAW_D1_API"}
+    assert {"CAW_D1_TOKEN", "ANTHROPIC_API_KEY"} <= set(inherited("d1://acct/db", ClaudeCodeRuntime.credentials,
+                                                                  environ))

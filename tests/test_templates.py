@@ -143,6 +143,7 @@ def test_template_needs_exactly_one_source(client: caw_lab.Client) -> None:
         assert info.value.code == "INVALID_INPUT"
 
 
+@pytest.mark.usefixtures("allowed_roots")
 def test_apply_links_repositories_and_writes_one_event(client: caw_lab.Client, tmp_path: Any) -> None:
     template = client.call("template_create", name="t", template={"tasks": [{"name": "a"}]})
     head = client.call("events_list")["head"]

@@ -190,6 +190,7 @@ def caw(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedPr
     return subprocess.run([CAW, *args], capture_output=True, text=True, timeout=60, env={**os.environ, **(env or {})})
 
 
+@pytest.mark.usefixtures("allowed_roots")
 def test_caw_export_and_import_hand_a_workflow_from_sqlite_to_d1(
     tmp_path: Path, local_d1: Any, fresh_d1_database: str
 ) -> None:
@@ -206,6 +207,7 @@ def test_caw_export_and_import_hand_a_workflow_from_sqlite_to_d1(
         assert workflow_rows(team.db, workflow_id) == workflow_rows(source.db, workflow_id)
 
 
+@pytest.mark.usefixtures("allowed_roots")
 def test_caw_import_refuses_a_file_that_is_not_json(tmp_path: Path) -> None:
     garbage = tmp_path / "garbage.json"
     garbage.write_text("{not json")

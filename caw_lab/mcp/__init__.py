@@ -19,8 +19,7 @@ from caw_lab.store import open_backend
 
 EVENT_LOOP = {"use_uvloop": sys.platform != "win32"}
 """uvloop's event loop where it exists: its turns of the loop are cheaper, and the pipe
-transports ``stdio`` serves through are libuv's, in C (ping p50 0.38 ms on asyncio's loop,
-0.35 on uvloop's, median of twelve alternating runs, before stdio used those transports)."""
+transports ``stdio`` serves through are libuv's, in C (measured in bench/RESULTS.md, "MCP server")."""
 
 
 def serve(

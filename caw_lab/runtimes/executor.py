@@ -24,7 +24,7 @@ import socket
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -57,7 +57,7 @@ class Running:
 
 
 @dataclass(frozen=True)
-class Snapshot:
+class Progress:
     """Progress as the loop last saw it, for a progress bar or a widget."""
 
     total: int
@@ -83,7 +83,8 @@ class Executor:
         overrides: Mapping[str, Any] | None = None,
         runtimes: Mapping[str, Runtime] | None = None,
         connect: Connect,
-        on_progress: Callable[[Snapshot], None] | None = None,
+        on_progress: Callable[[Progress], None] | None = None,
+        env_passthrough: Sequence[str] = (),
     ) -> None:
         self.target = db
         self.connect = connect
@@ -100,6 +101,8 @@ class Executor:
         self.local_options = local_config.load()
         """What the local user configured runtimes to run (``local_config``), read once per run."""
         self.on_progress = on_progress
+        self.env_passthrough = tuple(env_passthrough)
+        """Secrets agents may inherit: the local user's choice, never a workflow's config (runtimes/environment.py)."""
         self.running: dict[str, Running] = {}
         self.stop_requested = threading.Event()
         self.started = threading.Event()
@@ -109,7 +112,7 @@ class Executor:
         self.workdir = Path(tempfile.mkdtemp(prefix=f"caw-{workflow_id}-"))
         """Agents' MCP configs and logs, for as long as the run lasts (a failure's log tail is in its error)."""
         self.last_beat = self.last_sweep = 0.0
-        self.last_snapshot: Snapshot | None = None
+        self.last_progress: Progress | None = None
 
     # -- setup -------------------------------------------------------------------------
 
@@ -213,7 +216,7 @@ class Executor:
             return False
         task = fetch(self.db, "task", task_id)
         launch = Launch(task, self.workflow, agent["id"], self.target, self.cwd(task), self.workdir,
-                        self.settings.run_options, self.connect)
+                        self.settings.run_options, self.connect, self.env_passthrough)
         try:
             handle = self.runtime(name).start(launch)
         except Exception as exc:  # a runtime that cannot start costs the task an attempt
@@ -323,17 +326,17 @@ class Executor:
 
     # -- observers ---------------------------------------------------------------------
 
-    def snapshot(self) -> Snapshot:
+    def progress(self) -> Progress:
         counts = orchestration.workflow_counts(self.db, self.workflow_id)
         queued = deadletter.queued(self.db, self.workflow_id)
-        return Snapshot(counts["total"], counts["done"], len(self.running), queued)
+        return Progress(counts["total"], counts["done"], len(self.running), queued)
 
     def report(self) -> None:
         if self.on_progress is None:
             return
-        snap = self.snapshot()
-        if snap != self.last_snapshot:
-            self.last_snapshot = snap
+        snap = self.progress()
+        if snap != self.last_progress:
+            self.last_progress = snap
             self.on_progress(snap)
 
     def handles(self) -> list[dict[str, Any]]:

@@ -15,7 +15,9 @@ Keys (all optional), set with workflow_set_config ``{"execution": {...}}``:
   a stopping agent gets before it is killed (5 s).
 - ``model``, ``permission_mode``, ``max_turns``, ``max_budget_usd``, ``cwd``: the
   reference's workflow_start options, for the LLM runtimes.
-- ``alerts``: ``{"log": true, "webhook": "https://..."}``, where alerts are sent.
+- ``alerts``: ``{"log": true, "webhook": "https://..."}``, where alerts are sent;
+  ``webhook_attempts`` (4), ``webhook_timeout_ms`` (2 s a step of an attempt) and
+  ``drain_ms`` (3 s: the most a run's end waits for its alerts, alerts/dispatch.py).
 - ``open_pull_requests``: when every task is done, push each active workspace's branch and
   open its GitHub pull request (gitops/pull_requests.py); off by default.
 
@@ -40,6 +42,9 @@ class AlertSettings(BaseModel):
     log: bool = True
     webhook: str | None = None
     webhook_attempts: int = Field(4, ge=1, le=20)
+    webhook_timeout_ms: int = Field(2_000, ge=100, le=30_000)
+    drain_ms: int = Field(3_000, ge=0, le=60_000)
+    """The most a run waits for its last alerts at its end; what is unsent then is recorded undelivered."""
 
 
 class ExecutionSettings(BaseModel):

@@ -228,7 +228,8 @@ def test_third_party_runtime_from_an_entry_point(client: caw_lab.Client, db_path
 
 @pytest.mark.parametrize("runtime", ["claude_code", "codex"])
 def test_llm_runtime_drives_a_stand_in_cli_over_mcp(runtime: str, client: caw_lab.Client, db_path: Path,
-                                                   tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+                                                   allowed_roots: Path, tmp_path: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PATH", path_with(install(tmp_path)))
     monkeypatch.setenv("STANDIN_LOG", str(tmp_path / "standin.json"))
     monkeypatch.setenv("CLAUDECODE", "1")

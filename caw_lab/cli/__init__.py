@@ -45,6 +45,17 @@ class CawGroup(click.Group):
         load_commands()
         return super().list_commands(ctx)
 
+    def resolve_command(
+        self, ctx: click.Context, args: list[str]
+    ) -> tuple[str | None, click.Command | None, list[str]]:
+        """``caw --template NAME "description"``: the words after the options are the new
+        workflow's name, not a command (the reference's shortcut)."""
+        if ctx.params.get("template") is not None:
+            from caw_lab.cli.templates import apply_from_flag
+
+            return "--template", apply_from_flag, args
+        return super().resolve_command(ctx, args)
+
     def invoke(self, ctx: click.Context) -> object:
         try:
             return super().invoke(ctx)
@@ -101,11 +112,16 @@ class CawGroup(click.Group):
     "--log-format", type=click.Choice(["text", "json"]), default="text", envvar="CAW_LOG_FORMAT",
     show_default=True, show_envvar=True, help="How caw-lab logs to stderr: json lines carry correlation ids.",
 )
+@click.option("--template", metavar="NAME", help='Create a workflow from template NAME: caw --template NAME "name".')
+@click.option("--var", "template_vars", multiple=True, metavar="NAME=VALUE",
+              help="With --template: a variable's value (repeatable).")
+@click.option("--list-templates", is_flag=True, help="List the templates from every source, and exit.")
 @click.pass_context
 def main(
     ctx: click.Context, db: str | None, server: bool, transport: str, port: int, host: str, token: str | None,
     allowed_hosts: tuple[str, ...], allowed_origins: tuple[str, ...], request_timeout: float | None,
-    metrics_port: int | None, log_format: str,
+    metrics_port: int | None, log_format: str, template: str | None, template_vars: tuple[str, ...],
+    list_templates: bool,
 ) -> None:
     """caw-lab: durable, steerable workflows for coding agents.
 
@@ -120,6 +136,13 @@ def main(
         http = HttpOptions(host, port, token, allowed_hosts, allowed_origins, request_timeout)
         serve(resolve_db(db), transport, http, metrics_port)
         ctx.exit()
+    if list_templates:
+        from caw_lab.cli.templates import list_command
+
+        ctx.invoke(list_command)
+        ctx.exit()
+    if template is not None and ctx.invoked_subcommand is None:
+        raise click.UsageError('--template needs the new workflow\'s name: caw --template NAME "name"')
     if ctx.invoked_subcommand is None:
         click.echo(ctx.get_help())
 

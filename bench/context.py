@@ -76,13 +76,21 @@ def sentence(rng: random.Random, low: int, high: int) -> str:
 
 def some_files(rng: random.Random) -> list[str]:
     """One to four files, a few directories and modules far more often than the rest."""
-    return [f"src/{DIRS[int(rng.paretovariate(1.2)) % len(DIRS)]}/{rng.choice(WORDS[:60])}.py"
-            for _ in range(rng.randint(1, 4))]
+    return [
+        f"src/{DIRS[int(rng.paretovariate(1.2)) % len(DIRS)]}/{rng.choice(WORDS[:60])}.py"
+        for _ in range(rng.randint(1, 4))
+    ]
 
 
 def large_plan(rng: random.Random) -> dict[str, Any]:
-    tasks = [{"name": f"t{i} {sentence(rng, 2, 5)}", "description": sentence(rng, 10, 40),
-              "files_likely_affected": some_files(rng)} for i in range(TASKS)]
+    tasks = [
+        {
+            "name": f"t{i} {sentence(rng, 2, 5)}",
+            "description": sentence(rng, 10, 40),
+            "files_likely_affected": some_files(rng),
+        }
+        for i in range(TASKS)
+    ]
     return {"summary": "bench", "tasks": tasks}
 
 
@@ -99,8 +107,13 @@ def work_through(client: caw_lab.Client, task_id: str, rng: random.Random, check
     client.call("task_update_status", id=task_id, status="in_progress")
     for n in range(checkpoints):
         files = some_files(rng) if n % 2 else None
-        client.call("checkpoint_add", task_id=task_id, type="decision" if n % 7 == 3 else "progress",
-                    summary=sentence(rng, 6, 15), files_changed=files)
+        client.call(
+            "checkpoint_add",
+            task_id=task_id,
+            type="decision" if n % 7 == 3 else "progress",
+            summary=sentence(rng, 6, 15),
+            files_changed=files,
+        )
     if outcome:
         client.call("task_update_status", id=task_id, status="completed", outcome=sentence(rng, 10, 30))
 
@@ -128,8 +141,12 @@ def build_path(client: caw_lab.Client) -> str:
     earlier task and a memory to rank, a trail with older checkpoints; returns that task's id."""
     rng = random.Random(SEED)
     wf = client.call("workflow_create", name="bench path", source_type="github_issue", source_content=source(rng))
-    tasks = [{"name": "a"}, {"name": "d"}, {"name": "b", "parallel_group": "g"},
-             {"name": "c", "parallel_group": "g", "depends_on": ["a"]}]
+    tasks = [
+        {"name": "a"},
+        {"name": "d"},
+        {"name": "b", "parallel_group": "g"},
+        {"name": "c", "parallel_group": "g", "depends_on": ["a"]},
+    ]
     planned = client.call("workflow_set_plan", id=wf["id"], plan={"summary": "s", "tasks": tasks})
     ids = [t["id"] for t in planned["tasks"]]
     for task_id in ids[:3]:
@@ -153,8 +170,7 @@ def sample(load: Callable[[], Any], samples: int, prepare: Callable[[], Any] | N
         load()
         cpu.append((time.process_time() - start_cpu) * 1000)
         wall.append((time.perf_counter() - start) * 1000)
-    return {"p50": statistics.median(wall), "p95": statistics.quantiles(wall, n=20)[18],
-            "cpu": statistics.median(cpu)}
+    return {"p50": statistics.median(wall), "p95": statistics.quantiles(wall, n=20)[18], "cpu": statistics.median(cpu)}
 
 
 def measure(client: caw_lab.Client, task_id: str, samples: int) -> dict[str, Figures]:
@@ -243,8 +259,11 @@ def without_each(client: caw_lab.Client, tasks: dict[str, str], rounds: int, sam
     lines = ["| switched off | workflow | " + " | ".join(cases) + " |", "| --- | --- |" + " ---: |" * len(cases)]
     for name in SWITCHES:
         for case in tasks:
-            lines.append(f"| {name} | {case} | "
-                         + " | ".join(f"{statistics.median(cpu[(name, case, c)]):.2f}" for c in cases) + " |")
+            lines.append(
+                f"| {name} | {case} | "
+                + " | ".join(f"{statistics.median(cpu[(name, case, c)]):.2f}" for c in cases)
+                + " |"
+            )
     return "\n".join(lines)
 
 
@@ -282,14 +301,18 @@ def main() -> None:
     parser.add_argument("--path", action="store_true", help="list the files one cold load runs, then stop")
     args = parser.parse_args()
     if args.path:
-        with tempfile.TemporaryDirectory(prefix="caw-bench-context-") as tmp, \
-                caw_lab.connect(Path(tmp) / "context.db") as client:
+        with (
+            tempfile.TemporaryDirectory(prefix="caw-bench-context-") as tmp,
+            caw_lab.connect(Path(tmp) / "context.db") as client,
+        ):
             files = files_on_the_path(client, build_path(client))
         print("\n".join(files) + f"\n{len(files)} files")
         return
     print(f"machine: {machine()}, {datetime.date.today().isoformat()}", flush=True)
-    with tempfile.TemporaryDirectory(prefix="caw-bench-context-") as tmp, \
-            caw_lab.connect(Path(tmp) / "context.db") as client:
+    with (
+        tempfile.TemporaryDirectory(prefix="caw-bench-context-") as tmp,
+        caw_lab.connect(Path(tmp) / "context.db") as client,
+    ):
         start = time.perf_counter()
         large, small = build_large(client), build_small(client)
         print(f"built in {time.perf_counter() - start:.0f} s", flush=True)

@@ -418,3 +418,27 @@ def test_older_decision_error_and_replan_checkpoints_rank_higher() -> None:
         return relevance.prior(relevance.Item(Entry("cp", {}, relevance.CHECKPOINT), "", [], 0, row), {}, [])
 
     assert [bonus(k) for k in ("decision", "error", "replan", "progress")] == [1.0, 1.0, 1.0, 0.0]
+
+
+def test_a_load_fills_each_part_once(
+    client: caw_lab.Client, project: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Measuring what a part uses and assembling the payload share one filling of each part."""
+    from caw_lab.context import loader
+
+    filled: list[str] = []
+    for name in ("pack", "within"):
+        real = getattr(loader, name)
+
+        def counted(*args: Any, _name: str = name, _real: Any = real) -> Any:
+            filled.append(_name)
+            return _real(*args)
+
+        monkeypatch.setattr(loader, name, counted)
+    task_id = project["tasks"]["migrations"]
+    for ask in ({}, {"max_tokens": 8000}, {"max_tokens": 900}):
+        filled.clear()
+        result = client.call("task_load_context", task_id=task_id, **ask)
+        assert exact(result)
+        # the workflow and the task (within), the trail, the prior tasks and the related ones (pack)
+        assert sorted(filled) == ["pack"] * 3 + ["within"] * 2, ask

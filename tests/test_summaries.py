@@ -9,8 +9,10 @@ import pytest
 import caw_lab
 from caw_lab.context import compression, loader
 
-SOURCE = "Export workflows\n\n" + "Background prose that explains the history at length. " * 40 + (
-    "\nThe export must write one JSON file per workflow.\n- include checkpoints\n- keep ids stable"
+SOURCE = (
+    "Export workflows\n\n"
+    + "Background prose that explains the history at length. " * 40
+    + ("\nThe export must write one JSON file per workflow.\n- include checkpoints\n- keep ids stable")
 )
 
 

@@ -28,7 +28,7 @@ import json
 import time
 from collections.abc import Hashable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from caw_lab.context import Include, compression, current_task, relevance
 from caw_lab.context import budget as budgets
@@ -47,8 +47,18 @@ FRAME_ALLOWANCE = 60
 FRESH_SECONDS = 1.0
 """How long an answer is given again at an unchanged head: memories' confidence decays with
 the clock, the one input that moves without an event."""
-ANSWERS: Kept[tuple[int, float, str]] = Kept(256)
-"""Payloads as JSON text by (backend, question), with the feed head and the moment they were given."""
+
+
+class Answer(NamedTuple):
+    """A payload as it was given: its JSON text, the feed head it reflects, and when (monotonic)."""
+
+    text: str
+    head: int
+    given_at: float
+
+
+ANSWERS: Kept[Answer] = Kept(256)
+"""Answers by (backend, question)."""
 SUMMARIES: Kept[str | None] = Kept(64)
 """Compressed sources (``compression.source_summary``) by the source's text."""
 LIST_NAMES = {
@@ -102,7 +112,7 @@ def load(
     given = text is not None
     if text is None:
         text = dumps(answer(db, task_id, head, include, max_tokens, since_seq, ranker))
-        ANSWERS.put(question, (head, time.monotonic(), text))
+        ANSWERS.put(question, Answer(text, head, time.monotonic()))
     loaded = json.loads(text)  # a copy: the caller may change it, the kept answer must not
     context_loads.record((time.perf_counter() - start) * 1000, kept=given)
     return loaded
@@ -111,10 +121,9 @@ def load(
 def recall(question: Hashable, head: int) -> str | None:
     """The answer given to ``question`` at ``head`` less than ``FRESH_SECONDS`` ago, as JSON text."""
     kept = ANSWERS.get(question)
-    if kept is None:
+    if kept is None or kept.head != head or time.monotonic() - kept.given_at >= FRESH_SECONDS:
         return None
-    at, when, text = kept
-    return text if at == head and time.monotonic() - when < FRESH_SECONDS else None
+    return kept.text
 
 
 def answer(

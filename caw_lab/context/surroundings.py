@@ -42,8 +42,6 @@ from caw_lab.engine import context_reads as reads
 from caw_lab.engine import events
 from caw_lab.store.backend import Backend
 
-WORKFLOWS = Kept["tuple[int, KeptWorkflow]"](size=8)
-"""The newest kept state of the workflows loaded last, with the feed head it reflects."""
 ADVANCE_LIMIT = 64
 """More events than this since a kept workflow and it is read again whole."""
 MAX_EVENTS = 1000
@@ -115,15 +113,20 @@ class Surroundings:
 
 @dataclass(frozen=True)
 class KeptWorkflow:
-    """A workflow's tasks (with ``files_changed``) and dependency edges as of one feed head, and
-    what loads derived from them."""
+    """A workflow's tasks (with ``files_changed``) and dependency edges as of feed head ``head``,
+    and what loads derived from them."""
 
+    head: int
     tasks: dict[str, dict[str, Any]]
     edges: dict[str, list[str]]
     memo: dict[Any, Any] = field(default_factory=dict)
     per_task: dict[str, dict[Any, Any]] = field(default_factory=dict)
     """Values derived from one task's row: an advanced workflow keeps those of the tasks it
     did not reread."""
+
+
+WORKFLOWS: Kept[KeptWorkflow] = Kept(8)
+"""The newest kept state of the workflows loaded last, by (backend, workflow id)."""
 
 
 def gather(db: Backend, task_id: str, head: int) -> Surroundings:
@@ -151,20 +154,19 @@ def workflow_at(db: Backend, workflow_id: str, head: int) -> KeptWorkflow:
     and either is valid for the head it was keyed by."""
     key = (of_backend(db), workflow_id)
     found = WORKFLOWS.get(key)
-    if found is not None and found[0] == head:
-        return found[1]
-    made = advanced(db, workflow_id, *found, head) if found is not None and found[0] < head else None
+    if found is not None and found.head == head:
+        return found
+    made = advanced(db, workflow_id, found, head) if found is not None and found.head < head else None
     if made is None:
-        made = KeptWorkflow(reads.tasks_with_files(db, workflow_id), reads.dependency_edges(db, workflow_id))
-    WORKFLOWS.put(key, (head, made))
-    return made
+        made = KeptWorkflow(head, reads.tasks_with_files(db, workflow_id), reads.dependency_edges(db, workflow_id))
+    return WORKFLOWS.put(key, made)
 
 
-def advanced(db: Backend, workflow_id: str, since: int, kept: KeptWorkflow, head: int) -> KeptWorkflow | None:
-    """``kept`` (as of feed head ``since``) brought to ``head`` by rereading only the tasks the
-    events between touched, or None when one of them may have changed more than its own
-    task's row and files (a plan, an edge, a suspension: anything not known to be local)."""
-    happened = reads.events_between(db, since, head, ADVANCE_LIMIT + 1)
+def advanced(db: Backend, workflow_id: str, kept: KeptWorkflow, head: int) -> KeptWorkflow | None:
+    """``kept`` brought to feed head ``head`` by rereading only the tasks the events since it
+    touched, or None when one of them may have changed more than its own task's row and
+    files (a plan, an edge, a suspension: anything not known to be local)."""
+    happened = reads.events_between(db, kept.head, head, ADVANCE_LIMIT + 1)
     if len(happened) > ADVANCE_LIMIT:
         return None
     touched: set[str] = set()
@@ -178,7 +180,7 @@ def advanced(db: Backend, workflow_id: str, since: int, kept: KeptWorkflow, head
     if len(fresh) != len(touched):
         return None
     carried = {tid: values for tid, values in kept.per_task.items() if tid not in fresh}
-    return KeptWorkflow({**kept.tasks, **fresh}, kept.edges, per_task=carried)
+    return KeptWorkflow(head, {**kept.tasks, **fresh}, kept.edges, per_task=carried)
 
 
 def ancestors(edges: dict[str, list[str]], task_id: str) -> dict[str, int]:

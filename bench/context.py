@@ -254,7 +254,7 @@ def without_each(client: caw_lab.Client, tasks: dict[str, str], rounds: int, sam
                 for case, task_id in tasks.items():
                     for cache, figures in measure(client, task_id, samples).items():
                         cpu.setdefault((name, case, cache), []).append(figures["cpu"])
-            print(f"round {n + 1}/{rounds}: without {name}", file=sys.stderr, flush=True)
+            print(f"round {n + 1}/{rounds}, switched off: {name}", file=sys.stderr, flush=True)
     cases = ["repeated", WARM, "cold", "after a checkpoint"]
     lines = ["| switched off | workflow | " + " | ".join(cases) + " |", "| --- | --- |" + " ---: |" * len(cases)]
     for name in SWITCHES:

@@ -163,38 +163,41 @@ class Corpus:
         }
 
 
-class Seen(NamedTuple):
-    """What the query-free features read of one candidate: the whole of a corpus's key."""
+class Columns(NamedTuple):
+    """What the query-free features read of a set of candidates, field by field: a corpus's key."""
 
-    text: str
-    files: tuple[str, ...]
-    age_rank: int
-    tokens: int
+    texts: tuple[str, ...]
+    files: tuple[tuple[str, ...], ...]
+    age_ranks: tuple[int, ...]
+    tokens: tuple[int, ...]
 
 
 def corpus(candidates: Sequence[dict[str, Any]]) -> Corpus:
     """The candidates' corpus, built once per distinct set (``CORPORA`` kept, least recently used forgotten)."""
-    return build(tuple(Seen(c["text"], tuple(c.get("files") or ()), c["age_rank"], c["tokens"]) for c in candidates))
-
-
-@lru_cache(maxsize=CORPORA)
-def build(items: tuple[Seen, ...]) -> Corpus:
-    distinct = set().union(*(item.files for item in items))
-    kept = set(informative(distinct))
-    files = Incidence.of([sorted(kept.intersection(item.files)) for item in items])
-    return Corpus(
-        terms=Terms.of_parts(
-            [words(item.text) for item in items], [item.files for item in items], {f: words(f) for f in distinct}
-        ),
-        files=files,
-        paths=files.through(Incidence.of([path_words(f) for f in files.keys])),
-        issues=[frozenset(issues(item.text)) for item in items],
-        ages=np.array([item.age_rank for item in items], dtype=float),
-        tokens=np.array([item.tokens for item in items], dtype=float),
-        file_counts=np.array([len(item.files) for item in items], dtype=float),
+    return build(
+        Columns(
+            tuple([c["text"] for c in candidates]),
+            tuple([tuple(c.get("files") or ()) for c in candidates]),
+            tuple([c["age_rank"] for c in candidates]),
+            tuple([c["tokens"] for c in candidates]),
+        )
     )
 
 
+@lru_cache(maxsize=CORPORA)
+def build(items: Columns) -> Corpus:
+    distinct = set().union(*items.files)
+    kept = set(informative(distinct))
+    files = Incidence.of([sorted(kept.intersection(held)) for held in items.files])
+    return Corpus(
+        terms=Terms.of_parts([words(text) for text in items.texts], items.files, {f: words(f) for f in distinct}),
+        files=files,
+        paths=files.through(Incidence.of([path_words(f) for f in files.keys])),
+        issues=[frozenset(issues(text)) for text in items.texts],
+        ages=np.array(items.age_ranks, dtype=float),
+        tokens=np.array(items.tokens, dtype=float),
+        file_counts=np.array([len(held) for held in items.files], dtype=float),
+    )
 
 
 def within_rank(values: np.ndarray) -> np.ndarray:

@@ -1,4 +1,4 @@
-"""What the context engine keeps: bounded, least recently used out first, per backend, all forgettable."""
+"""What the context engine keeps: bounded, oldest out first, per backend, all forgettable."""
 
 from __future__ import annotations
 
@@ -14,13 +14,13 @@ from caw_lab.ranking import features, rankers
 from tests.conftest import make_workflow
 
 
-def test_kept_is_bounded_and_forgets_the_least_recently_used() -> None:
+def test_kept_is_bounded_and_forgets_the_oldest_put() -> None:
     kept: Kept[str] = Kept(3)
     for n in range(3):
         kept.put(n, f"value {n}")
-    assert kept.get(0) == "value 0", "reading 0 makes 1 the least recently used"
+    kept.put(0, "value 0 again")
     kept.put(3, "value 3")
-    assert [kept.get(n) for n in range(4)] == ["value 0", None, "value 2", "value 3"]
+    assert [kept.get(n) for n in range(4)] == ["value 0 again", None, "value 2", "value 3"], "0, put again, is new"
     assert len(kept) == 3
 
 

@@ -376,9 +376,9 @@ def test_checkpoint_entries_are_made_once_and_kept_apart_from_callers(
     first = client.call("task_load_context", task_id=task_id, include={"all_checkpoints": True})
     assert first["current_task"]["checkpoints"], "the project's task has a trail"
     checkpoint = client.call("checkpoint_list", task_id=task_id)["checkpoints"][0]
-    made = current_task.checkpoint_entry(checkpoint, True)
-    assert current_task.checkpoint_entry(checkpoint, True) is made
-    assert current_task.checkpoint_entry(checkpoint, False) is not made, "the one-line form is another entry"
+    [made] = current_task.checkpoint_entries([checkpoint], True)
+    assert current_task.checkpoint_entries([checkpoint], True)[0] is made
+    assert current_task.checkpoint_entries([checkpoint], False)[0] is not made, "the one-line form is another entry"
     first["current_task"]["checkpoints"][0]["summary"] = "changed by the caller"
     again = client.call("task_load_context", task_id=task_id, include={"all_checkpoints": True})
     assert again["current_task"]["checkpoints"][0]["summary"] != "changed by the caller"

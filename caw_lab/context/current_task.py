@@ -18,7 +18,7 @@ checkpoint and is most of a reload after a checkpoint, is not done.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
@@ -134,12 +134,12 @@ def trail_of(ranker: Ranker, surroundings: Surroundings, trail: list[dict[str, A
     """The newest ``recent_checkpoints`` in full, newest first (each may shrink to one line), then
     the older ones as one line each, best first; every checkpoint in full with ``all_checkpoints``."""
     if include.all_checkpoints:
-        return Trail([checkpoint_entry(c, True) for c in reversed(trail)])
+        return Trail(checkpoint_entries(reversed(trail), True))
     cut = max(len(trail) - include.recent_checkpoints, 0)
-    recent = [checkpoint_entry(c, True) for c in reversed(trail[cut:])]
+    recent = checkpoint_entries(reversed(trail[cut:]), True)
     older = [
-        relevance.Item(checkpoint_entry(c, False), c["summary"], c.get("files_changed") or [], c["sequence"], c)
-        for c in trail[:cut]
+        relevance.Item(entry, c["summary"], c.get("files_changed") or [], c["sequence"], c)
+        for entry, c in zip(checkpoint_entries(trail[:cut], False), trail[:cut], strict=True)
     ]
     return Trail(
         recent,
@@ -148,14 +148,18 @@ def trail_of(ranker: Ranker, surroundings: Surroundings, trail: list[dict[str, A
     )
 
 
-def checkpoint_entry(checkpoint: dict[str, Any], full: bool) -> Entry:
-    """The checkpoint in full (with its one-line form to fall back to), or as one line; made once
-    per process (``CHECKPOINTS``)."""
-    key = (counter().name, checkpoint["id"], full)
-    found = CHECKPOINTS.get(key)
-    if found is not None:
-        return found
+def checkpoint_entries(checkpoints: Iterable[dict[str, Any]], full: bool) -> list[Entry]:
+    """The checkpoints in full (each with its one-line form to fall back to), or as one line;
+    each entry made once per process (``CHECKPOINTS``)."""
+    encoding = counter().name
+    return [CHECKPOINTS.get((encoding, c["id"], full)) or checkpoint_entry(c, full, encoding) for c in checkpoints]
+
+
+def checkpoint_entry(checkpoint: dict[str, Any], full: bool, encoding: str) -> Entry:
     brief = compression.checkpoint_brief(checkpoint)
-    if full:
-        return CHECKPOINTS.put(key, Entry(checkpoint["id"], compression.checkpoint_full(checkpoint), CHECKPOINT, brief))
-    return CHECKPOINTS.put(key, Entry(checkpoint["id"], brief, CHECKPOINT))
+    made = (
+        Entry(checkpoint["id"], compression.checkpoint_full(checkpoint), CHECKPOINT, brief)
+        if full
+        else Entry(checkpoint["id"], brief, CHECKPOINT)
+    )
+    return CHECKPOINTS.put((encoding, checkpoint["id"], full), made)

@@ -144,7 +144,7 @@ def choose_budget(surroundings: Surroundings, want: dict[str, int], max_tokens: 
     if max_tokens is not None:
         return budgets.fixed(max_tokens)
     plan = compression.plan(surroundings.task.get("plan"))
-    full_trail = (current_task.checkpoint_entry(c, True) for c in surroundings.checkpoints)
+    full_trail = current_task.checkpoint_entries(surroundings.checkpoints, True)
     return budgets.adaptive(
         complexity=surroundings.task.get("estimated_complexity"),
         plan_tokens=count_json(plan) if plan else 0,

@@ -11,7 +11,7 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from caw_lab.context.include import Include
+from caw_lab.context import Include
 from caw_lab.store.backend import Backend
 from caw_lab.tools.registry import Params, tool
 

@@ -13,7 +13,7 @@ import socket
 import subprocess
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +28,8 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 
 import caw_lab
 from caw_lab import correlation
-from caw_lab.engine import changes, events
+from caw_lab.alerts import Alert, LogSink, notebook
+from caw_lab.engine import changes, events, recovery
 from caw_lab.errors import CawError
 from caw_lab.mcp.results import run_tool
 from caw_lab.telemetry import context_loads, task_metrics, tool_calls
@@ -242,7 +243,8 @@ def test_log_json_sends_caw_lab_records_to_stderr_as_json_lines(capsys: pytest.C
         with correlation.bound() as cid:
             logging.getLogger("caw_lab.engine.recovery").info("agent %s lost", "ag_1")
     finally:
-        logger.handlers[:], logger.level = handlers, level
+        logger.handlers[:] = handlers
+        logger.setLevel(level)  # not an assignment: setLevel forgets the levels loggers cached
     err = capsys.readouterr().err.strip().splitlines()
     assert [json.loads(line)["correlation_id"] for line in err] == [cid]
     assert json.loads(err[0])["logger"] == "caw_lab.engine.recovery"
@@ -286,3 +288,112 @@ def test_workflow_metrics_is_a_tool_and_refuses_an_unknown_or_hostile_id(client:
         client.call("workflow_metrics", workflow_id=["not", "a", "string"])
     assert refused.value.code == "INVALID_INPUT"
     assert dump(client.db) == before
+
+
+def test_spans_name_the_ids_a_call_is_about_whatever_the_parameter_is_called(client: caw_lab.Client,
+                                                                              recorded: Recorded) -> None:
+    wf = make_workflow(client, [{"name": "a"}])
+    task = wf["tasks"]["a"]
+    agent = client.call("agent_register", name="worker", runtime="custom", workflow_id=wf["id"])["id"]
+    client.call("task_update_status", id=task, status="planning")
+    client.call("task_get", id=task)
+    client.call("workflow_get", id=wf["id"])
+    client.call("agent_heartbeat", agent_id=agent)
+    with pytest.raises(CawError):
+        client.call("workflow_get", id="wf_" + "x" * 5000)
+    spans = [(s.name, {k: v for k, v in s.attributes.items() if k in ("caw.workflow_id", "caw.task_id",
+                                                                      "caw.agent_id")})
+             for s in recorded.spans.get_finished_spans()]
+    assert spans == [
+        ("caw.tool workflow_create", {"caw.workflow_id": wf["id"]}),  # named by its result only
+        ("caw.tool workflow_set_plan", {"caw.workflow_id": wf["id"]}),
+        ("caw.tool agent_register", {"caw.workflow_id": wf["id"], "caw.agent_id": agent}),
+        ("caw.tool task_update_status", {"caw.task_id": task}),
+        ("caw.tool task_get", {"caw.task_id": task, "caw.workflow_id": wf["id"]}),  # its workflow from the result
+        ("caw.tool workflow_get", {"caw.workflow_id": wf["id"]}),
+        ("caw.tool agent_heartbeat", {"caw.agent_id": agent}),
+        ("caw.tool workflow_get", {}),  # not an id: nothing a client made up is copied onto the span
+    ]
+
+
+def test_subjects_are_told_apart_by_prefix_and_a_named_key_wins() -> None:
+    ids = {"wf": "wf_0123456789ab", "tk": "tk_0123456789ab", "ag": "ag_0123456789ab", "other": "ag_zzzzzzzzzzzz"}
+    assert tool_calls.subjects({"sender_id": ids["ag"], "id": ids["tk"], "workflow_id": ids["wf"]}) == {
+        "agent_id": ids["ag"], "task_id": ids["tk"], "workflow_id": ids["wf"]}
+    assert tool_calls.subjects({"recipient_id": ids["other"], "agent_id": ids["ag"]}) == {"agent_id": ids["ag"]}
+    assert tool_calls.subjects({"id": "cp_0123456789ab", "name": ids["wf"], "task_id": ids["tk"] + "x"}) == {}
+    assert tool_calls.subjects({"task_id": ["tk_0123456789ab"], 7: ids["wf"]}) == {}
+
+
+@pytest.fixture
+def json_log() -> Iterator[Callable[[], list[dict[str, Any]]]]:
+    """``caw --log-format json``'s set-up, writing to a buffer; returns a reader of the lines
+    written since it last read."""
+    logger = logging.getLogger("caw_lab")
+    handlers, level = list(logger.handlers), logger.level
+    log_json()
+    buffer = io.StringIO()
+    logger.handlers[-1].setStream(buffer)  # type: ignore[attr-defined]
+
+    def read() -> list[dict[str, Any]]:
+        text = buffer.getvalue()
+        buffer.seek(0)
+        buffer.truncate()
+        return [json.loads(line) for line in text.splitlines()]
+
+    try:
+        yield read
+    finally:
+        logger.handlers[:] = handlers
+        logger.setLevel(level)  # not an assignment: setLevel forgets the levels loggers cached
+
+
+def test_every_tool_call_is_one_json_log_line_with_its_ids_outcome_and_span(
+    client: caw_lab.Client, recorded: Recorded, json_log: Callable[[], list[dict[str, Any]]]
+) -> None:
+    wf = make_workflow(client, [{"name": "a"}])
+    task = wf["tasks"]["a"]
+    for status in ("planning", "in_progress"):
+        client.call("task_update_status", id=task, status=status)
+    with pytest.raises(CawError):
+        client.call("task_update_status", id=task, status="pending_review")
+    client.call("task_update_status", id=task, status="completed", outcome="done")
+    lines = [line for line in json_log() if line["logger"] == "caw_lab.tools.calls"]
+    spans = recorded.spans.get_finished_spans()
+    assert [line["tool"] for line in lines] == [s.attributes["caw.tool.name"] for s in spans]
+    assert len(lines) == 6 and all(line["level"] == "info" for line in lines)
+    refused = lines[4]
+    assert refused["outcome"] == refused["error_code"] == "INVALID_INPUT", refused
+    assert refused["task_id"] == task and "workflow_id" not in refused
+    assert "error_code" not in lines[5] and lines[5]["outcome"] == "ok"
+    for line, span in zip(lines, spans, strict=True):
+        assert line["correlation_id"] == span.attributes["caw.correlation_id"]
+        assert line["span_id"] == f"{span.context.span_id:016x}"
+        assert 0 < line["duration_ms"] < 10_000
+    assert lines[0]["workflow_id"] == wf["id"]
+
+
+def test_without_json_logs_a_call_formats_no_log_record(client: caw_lab.Client,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The default: nobody listens at info level, so a call costs no record."""
+    seen: list[logging.LogRecord] = []
+    monkeypatch.setattr(tool_calls.logger, "makeRecord", lambda *a, **k: seen.append(a) or logging.LogRecord(
+        "x", 0, "", 0, "", (), None))
+    client.call("workflow_list")
+    assert seen == []
+
+
+def test_an_alert_log_line_carries_its_correlation_id(client: caw_lab.Client,
+                                                      json_log: Callable[[], list[dict[str, Any]]]) -> None:
+    wf = make_workflow(client, [{"name": "a"}])
+    agent = client.call("agent_register", name="gone", runtime="custom", workflow_id=wf["id"])
+    client.call("task_claim", task_id=wf["tasks"]["a"], agent_id=agent["id"])
+    with correlation.bound("cr_sweepcall001"):
+        recovery.end_agent(client.db, agent["id"], "its process vanished")
+    [raised] = notebook.recent(client, workflow_id=wf["id"])
+    json_log()
+    LogSink().send(Alert.from_dict(raised))
+    [line] = json_log()
+    assert line["correlation_id"] == raised["correlation_id"] and line["correlation_id"].startswith("cr_sweepcall001.")
+    assert line["alert"] == "agent_lost" and line["level"] == "error" and line["seq"] == raised["seq"]
+    assert (line["workflow_id"], line["task_id"], line["agent_id"]) == (wf["id"], wf["tasks"]["a"], agent["id"])

@@ -8,9 +8,11 @@ import functools
 import io
 import json
 import logging
+import os
 import re
 import socket
 import subprocess
+import sys
 import time
 import urllib.request
 from collections.abc import Callable, Iterator
@@ -20,6 +22,8 @@ from typing import Any
 import anyio
 import pytest
 from mcp import Client
+from mcp.client.stdio import StdioServerParameters
+from opentelemetry import trace
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 from opentelemetry.sdk.trace import TracerProvider
@@ -32,11 +36,13 @@ from caw_lab.alerts import Alert, LogSink, notebook
 from caw_lab.engine import changes, events, recovery
 from caw_lab.errors import CawError
 from caw_lab.mcp.results import run_tool
-from caw_lab.telemetry import context_loads, task_metrics, tool_calls
+from caw_lab.telemetry import context_loads, export, task_metrics, tool_calls
+from caw_lab.telemetry.export import exported
 from caw_lab.telemetry.logs import JsonFormatter, log_json
 from caw_lab.tools import registry
 from conftest import dump, make_workflow
 from mcp_session import CAW, call, free_port, stdio_params
+from otlp_receiver import otlp_receiver
 
 
 class Recorded:
@@ -397,3 +403,67 @@ def test_an_alert_log_line_carries_its_correlation_id(client: caw_lab.Client,
     assert line["correlation_id"] == raised["correlation_id"] and line["correlation_id"].startswith("cr_sweepcall001.")
     assert line["alert"] == "agent_lost" and line["level"] == "error" and line["seq"] == raised["seq"]
     assert (line["workflow_id"], line["task_id"], line["agent_id"]) == (wf["id"], wf["tasks"]["a"], agent["id"])
+
+
+def server_params(db_path: Path, *options: str, **env: str) -> StdioServerParameters:
+    return StdioServerParameters(command=CAW, args=["--db", str(db_path), "--server", *options],
+                                 env={**os.environ, **env})
+
+
+@pytest.mark.parametrize("configured", ["option", "environment"])
+def test_a_server_exports_spans_and_metrics_over_otlp_http(db_path: Path, configured: str) -> None:
+    with otlp_receiver() as received:
+        params = (server_params(db_path, "--otlp-endpoint", received.url) if configured == "option"
+                  else server_params(db_path, OTEL_EXPORTER_OTLP_ENDPOINT=received.url, OTEL_SERVICE_NAME="caw-ci"))
+
+        async def scenario() -> dict[str, str]:
+            async with Client(params, mode="legacy") as mcp:
+                wf = await call(mcp, "workflow_create", name="o", source_type="prompt", source_content="o")
+                plan = {"summary": "s", "tasks": [{"name": "a"}]}
+                task = (await call(mcp, "workflow_set_plan", id=wf["id"], plan=plan))["tasks"][0]["id"]
+                await call(mcp, "task_update_status", id=task, status="planning")
+                await mcp.call_tool("task_get", {"id": "tk_000000000000"})
+                return {"workflow": wf["id"], "task": task}
+
+        ids = anyio.run(scenario)  # the server flushes what it holds as it exits
+        spans = received.wait_for(lambda r: [s for s in r.spans if s.name.startswith("caw.tool ")])
+        points = received.wait_for(lambda r: r.points)
+    assert set(received.paths) == {"/v1/traces", "/v1/metrics"}
+    by_tool = {s.attributes["caw.tool.name"]: s for s in spans}
+    updated = by_tool["task_update_status"]
+    assert updated.attributes["caw.task_id"] == ids["task"] and updated.attributes["caw.correlation_id"].startswith(
+        "cr_")
+    assert by_tool["workflow_create"].attributes["caw.workflow_id"] == ids["workflow"]
+    assert by_tool["task_get"].error and by_tool["task_get"].attributes["caw.error.code"] == "TASK_NOT_FOUND"
+    assert updated.resource["service.name"] == ("caw" if configured == "option" else "caw-ci")
+    calls = {(p.attributes["caw.tool.name"], p.attributes["caw.outcome"]): p.value for p in points
+             if p.metric == "caw.tool.calls"}
+    assert calls[("workflow_create", "ok")] == 1 and calls[("task_get", "TASK_NOT_FOUND")] == 1
+    assert {p.attributes["caw.task.status"]: p.value for p in points if p.metric == "caw.tasks"} == {"planning": 1}
+
+
+@pytest.mark.parametrize(("endpoint", "env", "says"), [
+    ("ftp://127.0.0.1:4318", {}, "Not an OTLP/HTTP endpoint"),
+    ("localhost:4318", {}, "Not an OTLP/HTTP endpoint"),
+    ("http://127.0.0.1:4318/?x=1", {}, "Not an OTLP/HTTP endpoint"),
+    (None, {"OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:4317", "OTEL_EXPORTER_OTLP_PROTOCOL": "grpc"},
+     "OTLP over HTTP"),
+])
+def test_an_otlp_endpoint_caw_cannot_send_to_is_refused_before_anything_is_installed(
+    endpoint: str | None, env: dict[str, str], says: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    before = trace.get_tracer_provider()
+    with pytest.raises(CawError) as refused, exported(None, otlp_endpoint=endpoint):
+        pass
+    assert refused.value.code == "INVALID_INPUT" and says in refused.value.message
+    assert trace.get_tracer_provider() is before
+
+
+def test_nothing_asked_for_installs_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in export.OTLP_ENDPOINTS:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setitem(sys.modules, "caw_lab.telemetry.sdk", None)  # importing it would fail
+    with exported(None):
+        pass

@@ -93,6 +93,11 @@ class CawGroup(click.Group):
     help="With --server, serve Prometheus metrics at 127.0.0.1:PORT/metrics (needs caw-lab[telemetry]).",
 )
 @click.option(
+    "--otlp-endpoint", metavar="URL",
+    help="Send traces and metrics over OTLP/HTTP to the collector at URL (e.g. http://localhost:4318), "
+         "as OTEL_EXPORTER_OTLP_ENDPOINT does (needs caw-lab[telemetry]).",
+)
+@click.option(
     "--log-format", type=click.Choice(["text", "json"]), default="text", envvar="CAW_LOG_FORMAT",
     show_default=True, show_envvar=True, help="How caw-lab logs to stderr: json lines carry correlation ids.",
 )
@@ -103,8 +108,8 @@ class CawGroup(click.Group):
 @click.pass_context
 def main(
     ctx: click.Context, db: str | None, server: bool, transport: str, port: int, host: str, token: str | None,
-    metrics_port: int | None, log_format: str, template: str | None, template_vars: tuple[str, ...],
-    list_templates: bool,
+    metrics_port: int | None, otlp_endpoint: str | None, log_format: str, template: str | None,
+    template_vars: tuple[str, ...], list_templates: bool,
 ) -> None:
     """caw-lab: durable, steerable workflows for coding agents.
 
@@ -116,8 +121,9 @@ def main(
 
         log_json()
     if server:
-        serve(resolve_db(db), transport, host, port, token, metrics_port)
+        serve(resolve_db(db), transport, host, port, token, metrics_port, otlp_endpoint)
         ctx.exit()
+    export_for_command(ctx, otlp_endpoint)
     if list_templates:
         from caw_lab.cli.templates import list_command
 
@@ -129,7 +135,8 @@ def main(
         click.echo(ctx.get_help())
 
 
-def serve(db: str, transport: str, host: str, port: int, token: str | None, metrics_port: int | None) -> None:
+def serve(db: str, transport: str, host: str, port: int, token: str | None, metrics_port: int | None,
+          otlp_endpoint: str | None) -> None:
     """Hand over to the MCP server (imported here: no other command needs the SDK). Its refusal to
     serve HTTP beyond loopback without a token (DESIGN invariant 7) is a usage error, exit status 2."""
     mcp = import_server()
@@ -138,7 +145,17 @@ def serve(db: str, transport: str, host: str, port: int, token: str | None, metr
             mcp.require_token_off_loopback(host, token)
         except CawError as err:
             raise click.UsageError(f"{err.message}. {err.suggestion}") from None
-    mcp.serve(db=db, transport=transport, host=host, port=port, token=token, metrics_port=metrics_port)
+    mcp.serve(db=db, transport=transport, host=host, port=port, token=token, metrics_port=metrics_port,
+              otlp_endpoint=otlp_endpoint)
+
+
+def export_for_command(ctx: click.Context, otlp_endpoint: str | None) -> None:
+    """A command other than the server (``caw run``'s executor above all) exports its spans too,
+    when an OTLP endpoint is given; the SDK is imported only then."""
+    from caw_lab.telemetry.export import exported, otlp_wanted
+
+    if otlp_wanted(otlp_endpoint):
+        ctx.with_resource(exported(None, otlp_endpoint=otlp_endpoint))
 
 
 YOUNG_GENERATION = 20_000

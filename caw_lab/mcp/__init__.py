@@ -13,6 +13,8 @@ from caw_lab.mcp.loopback import require_token_off_loopback
 from caw_lab.mcp.server import build_server
 from caw_lab.mcp.stdio import run_stdio
 from caw_lab.store import open_backend
+from caw_lab.store.backend import Backend
+from caw_lab.telemetry.export import exported
 
 EVENT_LOOP = {"use_uvloop": sys.platform != "win32"}
 """uvloop's event loop where it exists: its turns of the loop are cheaper, and the pipe
@@ -26,12 +28,14 @@ def serve(
     port: int = 3100,
     token: str | None = None,
     metrics_port: int | None = None,
+    otlp_endpoint: str | None = None,
 ) -> None:
     """Serve until the client hangs up (stdio) or the process is interrupted (http).
 
     ``db=None`` lets ``store.location.resolve_db`` decide from CAW_DB_PATH, CAW_DB_MODE
     and CAW_REPO_PATH. Refuses a non-loopback ``host`` without a ``token`` before
-    opening anything. ``metrics_port`` serves Prometheus metrics (``telemetry.export``).
+    opening anything. ``metrics_port`` serves Prometheus metrics, ``otlp_endpoint`` (or the
+    standard ``OTEL_EXPORTER_OTLP_ENDPOINT``) receives traces and metrics (``telemetry.export``).
     """
     if transport not in ("stdio", "http"):
         raise ValueError(f"Unknown transport {transport!r}: use 'stdio' or 'http'")
@@ -39,18 +43,21 @@ def serve(
         require_token_off_loopback(host, token)
     backend = open_backend(str(db) if db is not None else None)
     try:
-        if metrics_port is not None:
-            from caw_lab.telemetry.export import serve_metrics
-
-            serve_metrics(backend, metrics_port)
-        if transport == "http":
-            from caw_lab.mcp.http import run_http  # the web stack: a stdio server's start-up need not import it
-
-            anyio.run(run_http, build_server(backend), backend, host, port, token, backend_options=EVENT_LOOP)
-        else:
-            anyio.run(run_stdio, build_server(backend, tools_in_thread=False), backend_options=EVENT_LOOP)
+        with exported(backend, metrics_port=metrics_port, otlp_endpoint=otlp_endpoint):
+            serve_with(backend, transport, host, port, token)
     finally:
         backend.close()
+
+
+def serve_with(backend: Backend, transport: Literal["stdio", "http"], host: str, port: int,
+               token: str | None) -> None:
+    """The server built after telemetry is installed: it adds the SDK's span per message only then."""
+    if transport == "http":
+        from caw_lab.mcp.http import run_http  # the web stack: a stdio server's start-up need not import it
+
+        anyio.run(run_http, build_server(backend), backend, host, port, token, backend_options=EVENT_LOOP)
+    else:
+        anyio.run(run_stdio, build_server(backend, tools_in_thread=False), backend_options=EVENT_LOOP)
 
 
 __all__ = ["build_server", "require_token_off_loopback", "serve"]

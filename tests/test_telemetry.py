@@ -10,6 +10,7 @@ import json
 import logging
 import os
 import re
+import shutil
 import socket
 import subprocess
 import sys
@@ -20,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import anyio
+import httpx
 import pytest
 from mcp import Client
 from mcp.client.stdio import StdioServerParameters
@@ -467,3 +469,73 @@ def test_nothing_asked_for_installs_nothing(monkeypatch: pytest.MonkeyPatch) -> 
     monkeypatch.setitem(sys.modules, "caw_lab.telemetry.sdk", None)  # importing it would fail
     with exported(None):
         pass
+
+
+PROMETHEUS = shutil.which("prometheus")
+
+
+@contextlib.contextmanager
+def prometheus(tmp_path: Path, target_port: int) -> Iterator[str]:
+    """A real Prometheus server on loopback scraping ``127.0.0.1:target_port`` every second; yields
+    the URL of its HTTP API."""
+    assert PROMETHEUS
+    config = tmp_path / "prometheus.yml"
+    config.write_text(json.dumps({  # JSON is YAML
+        "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
+        "scrape_configs": [{"job_name": "caw", "static_configs": [{"targets": [f"127.0.0.1:{target_port}"]}]}],
+    }))
+    port = free_port()
+    with (tmp_path / "prometheus.log").open("wb") as log:
+        process = subprocess.Popen([PROMETHEUS, f"--config.file={config}", f"--storage.tsdb.path={tmp_path / 'tsdb'}",
+                                    f"--web.listen-address=127.0.0.1:{port}", "--log.level=warn"],
+                                   stdout=subprocess.DEVNULL, stderr=log)
+        try:
+            yield f"http://127.0.0.1:{port}"
+        finally:
+            process.terminate()
+            process.wait(timeout=20)
+
+
+def dashboard_query(*needles: str) -> str:
+    """The dashboard's own query that mentions every one of ``needles``, with Grafana's rate
+    window ($__rate_interval: four scrape intervals at least) filled in."""
+    exprs = [target["expr"] for panel in json.loads(DASHBOARD.read_text())["panels"] for target in panel["targets"]]
+    [expr] = [e for e in exprs if all(needle in e for needle in needles)]
+    return expr.replace("$__rate_interval", "5s")
+
+
+@pytest.mark.skipif(PROMETHEUS is None, reason="the prometheus binary is not installed (Debian: apt-get install "
+                                               "prometheus, which .ci/run does)")
+def test_a_real_prometheus_scrapes_the_server_and_answers_the_dashboards_queries(
+    db_path: Path, metrics_port: int, tmp_path: Path
+) -> None:
+    by_tool = dashboard_query("caw_tool_calls_total", "by (caw_tool_name)")
+    by_status = dashboard_query("caw_tasks")
+
+    async def query(http: httpx.AsyncClient, api: str, promql: str) -> dict[str, float]:
+        try:
+            answer = (await http.get(f"{api}/api/v1/query", params={"query": promql})).json()
+        except httpx.TransportError:  # not listening yet
+            return {}
+        assert answer["status"] == "success", answer
+        return {next(iter(s["metric"].values()), ""): float(s["value"][1]) for s in answer["data"]["result"]}
+
+    async def scenario(api: str) -> tuple[dict[str, float], dict[str, float]]:
+        async with Client(stdio_params(db_path), mode="legacy") as mcp, httpx.AsyncClient(timeout=5) as http:
+            wf = await call(mcp, "workflow_create", name="p", source_type="prompt", source_content="p")
+            plan = {"summary": "s", "tasks": [{"name": "a"}, {"name": "b"}]}
+            task = (await call(mcp, "workflow_set_plan", id=wf["id"], plan=plan))["tasks"][0]["id"]
+            await call(mcp, "task_update_status", id=task, status="planning")
+            deadline = time.monotonic() + 20
+            while time.monotonic() < deadline:  # calls keep coming, as the scrapes do, until a rate shows
+                await call(mcp, "workflow_get", id=wf["id"])
+                rates = await query(http, api, by_tool)
+                if rates.get("workflow_get", 0) > 0:
+                    return rates, await query(http, api, by_status)
+                await anyio.sleep(0.2)
+            raise AssertionError(f"Prometheus never answered {by_tool!r} with a rate for workflow_get: {rates}")
+
+    with prometheus(tmp_path, metrics_port) as api:
+        rates, statuses = anyio.run(scenario, api)
+    assert {"workflow_create", "workflow_set_plan", "task_update_status", "workflow_get"} <= set(rates)
+    assert statuses == {"pending": 1, "planning": 1}

@@ -38,7 +38,8 @@ from caw_lab.alerts import Alert, LogSink, notebook
 from caw_lab.engine import changes, events, recovery
 from caw_lab.errors import CawError
 from caw_lab.mcp.results import run_tool
-from caw_lab.telemetry import context_loads, export, task_metrics, tool_calls
+from caw_lab.runtimes import Executor, PythonRuntime, TaskContext
+from caw_lab.telemetry import context_loads, export, runs, task_metrics, tool_calls
 from caw_lab.telemetry.export import exported
 from caw_lab.telemetry.logs import JsonFormatter, log_json
 from caw_lab.tools import registry
@@ -539,3 +540,41 @@ def test_a_real_prometheus_scrapes_the_server_and_answers_the_dashboards_queries
         rates, statuses = anyio.run(scenario, api)
     assert {"workflow_create", "workflow_set_plan", "task_update_status", "workflow_get"} <= set(rates)
     assert statuses == {"pending": 1, "planning": 1}
+
+
+def flaky_first(task: dict[str, Any], ctx: TaskContext) -> str:
+    """Task ``first`` fails its first attempt; every other attempt checkpoints and succeeds."""
+    ctx.begin(["try"])
+    if task["name"] == "first" and ctx.attempt == 1:
+        raise RuntimeError("flaky")
+    ctx.checkpoint("tried")
+    return "done"
+
+
+def test_an_executor_run_is_one_trace_of_its_attempts_agents_and_their_tool_calls(
+    db_path: Path, recorded: Recorded, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(runs, "tracer", recorded.tracer)
+    with caw_lab.connect(db_path) as client:
+        wf = make_workflow(client, [{"name": "first"}, {"name": "second", "depends_on": ["first"]}])
+        client.call("workflow_set_config", id=wf["id"], config={"retry": {"max_attempts": 2, "backoff_ms": 10}})
+    outcome = Executor(str(db_path), wf["id"], overrides={"runtime": "python", "poll_interval_ms": 10},
+                       runtimes={"python": PythonRuntime(flaky_first)}, connect=caw_lab.connect).run()
+    assert outcome.status == "completed"
+    spans = recorded.spans.get_finished_spans()
+    [run] = [s for s in spans if s.name == "caw.run"]
+    assert run.parent is None and run.attributes["caw.run.outcome"] == "completed"
+    in_trace = [s for s in spans if s.context.trace_id == run.context.trace_id]
+    attempts = [s for s in in_trace if s.name.startswith("caw.attempt ")]
+    assert [(s.attributes["caw.task_id"], s.attributes["caw.task.attempt"], s.status.is_ok) for s in attempts] == [
+        (wf["tasks"]["first"], 1, False), (wf["tasks"]["first"], 2, True), (wf["tasks"]["second"], 1, True)]
+    assert all(s.parent.span_id == run.context.span_id for s in attempts)
+    for attempt in attempts:
+        [agent] = [s for s in in_trace if s.parent and s.parent.span_id == attempt.context.span_id]
+        assert agent.name == "caw.agent python"
+        assert agent.attributes["caw.agent_id"] == attempt.attributes["caw.agent_id"]
+        calls = [s for s in in_trace if s.parent and s.parent.span_id == agent.context.span_id]
+        assert "caw.tool task_update_status" in {s.name for s in calls}, "the agent's tool calls are in the trace"
+        assert all(s.attributes["caw.task_id"] == attempt.attributes["caw.task_id"]
+                   for s in calls if s.name == "caw.tool checkpoint_add")
+    assert "flaky" in attempts[0].status.description

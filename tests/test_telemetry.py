@@ -578,3 +578,26 @@ def test_an_executor_run_is_one_trace_of_its_attempts_agents_and_their_tool_call
         assert all(s.attributes["caw.task_id"] == attempt.attributes["caw.task_id"]
                    for s in calls if s.name == "caw.tool checkpoint_add")
     assert "flaky" in attempts[0].status.description
+
+
+def test_caw_run_sends_its_whole_trace_over_otlp(db_path: Path) -> None:
+    with caw_lab.connect(db_path) as client:
+        wf = make_workflow(client, [{"name": "a"}, {"name": "b", "depends_on": ["a"]}])
+        client.call("workflow_set_config", id=wf["id"], config={"execution": {
+            "runtime": "python", "runtimes": {"python": {"work": "runtime_work:steady"}}, "poll_interval_ms": 20}})
+    tests = str(Path(__file__).resolve().parent)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [tests, os.environ.get("PYTHONPATH")]))}
+    with otlp_receiver() as received:
+        done = subprocess.run([CAW, "--db", str(db_path), "--otlp-endpoint", received.url, "run", wf["id"]],
+                              capture_output=True, text=True, timeout=120, env=env)
+        assert done.returncode == 0, done.stderr
+        [run] = received.wait_for(lambda r: [s for s in r.spans if s.name == "caw.run"])
+    trace_spans = [s for s in received.spans if s.trace_id == run.trace_id]
+    attempts = {s.span_id: s for s in trace_spans if s.name.startswith("caw.attempt ")}
+    assert sorted(s.name for s in attempts.values()) == ["caw.attempt a", "caw.attempt b"]
+    assert all(s.parent_span_id == run.span_id for s in attempts.values())
+    agents = {s.span_id: s for s in trace_spans if s.name == "caw.agent python"}
+    assert sorted(s.parent_span_id for s in agents.values()) == sorted(attempts)
+    calls = [s for s in trace_spans if s.name == "caw.tool checkpoint_add"]
+    assert len(calls) == 4 and all(s.parent_span_id in agents for s in calls)  # two steps per task
+    assert run.attributes["caw.run.outcome"] == "completed" and run.resource["service.name"] == "caw"

@@ -19,7 +19,7 @@ ROOT = Path(__file__).resolve().parents[1] / "caw_lab"
 
 LAYERS: dict[str, int] = {
     # base: imported by everything, importing nothing above
-    "errors": 0, "ids": 0, "correlation": 0, "version": 0,
+    "errors": 0, "ids": 0, "correlation": 0, "version": 0, "limits": 0, "json_values": 0,
     # store
     "store": 1, "d1local": 1,
     # engine

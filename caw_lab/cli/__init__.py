@@ -86,7 +86,23 @@ class CawGroup(click.Group):
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address the HTTP server binds.")
 @click.option(
     "--token", envvar="CAW_TOKEN", show_envvar=True,
-    help="Bearer token the HTTP server requires; needed to bind beyond loopback.",
+    help="Bearer token the HTTP server requires (default: one generated once and kept in ~/.caw/http-token); "
+         "needed to bind beyond loopback.",
+)
+@click.option(
+    "--allow-host", "allowed_hosts", multiple=True, metavar="HOST[:PORT]", envvar="CAW_ALLOWED_HOSTS",
+    show_envvar=True, help="Another Host header the HTTP server accepts, besides its address and loopback "
+                           "(repeatable).",
+)
+@click.option(
+    "--allow-origin", "allowed_origins", multiple=True, metavar="ORIGIN", envvar="CAW_ALLOWED_ORIGINS",
+    show_envvar=True, help="A web origin (scheme://host[:port]) allowed to call the HTTP server besides loopback "
+                           "pages (repeatable).",
+)
+@click.option(
+    "--request-timeout", type=click.FloatRange(min=0.1), metavar="SECONDS", envvar="CAW_REQUEST_TIMEOUT",
+    show_envvar=True, help="HTTP: seconds a client gets to send a request's headers, and again its body; a slower "
+                           "client is dropped [default: 10].",
 )
 @click.option(
     "--metrics-port", type=int, envvar="CAW_METRICS_PORT", show_envvar=True,
@@ -108,6 +124,7 @@ class CawGroup(click.Group):
 @click.pass_context
 def main(
     ctx: click.Context, db: str | None, server: bool, transport: str, port: int, host: str, token: str | None,
+    allowed_hosts: tuple[str, ...], allowed_origins: tuple[str, ...], request_timeout: float | None,
     metrics_port: int | None, otlp_endpoint: str | None, log_format: str, template: str | None,
     template_vars: tuple[str, ...], list_templates: bool,
 ) -> None:
@@ -121,7 +138,8 @@ def main(
 
         log_json()
     if server:
-        serve(resolve_db(db), transport, host, port, token, metrics_port, otlp_endpoint)
+        http = HttpOptions(host, port, token, allowed_hosts, allowed_origins, request_timeout)
+        serve(resolve_db(db), transport, http, metrics_port, otlp_endpoint)
         ctx.exit()
     export_for_command(ctx, otlp_endpoint)
     if list_templates:
@@ -135,17 +153,30 @@ def main(
         click.echo(ctx.get_help())
 
 
-def serve(db: str, transport: str, host: str, port: int, token: str | None, metrics_port: int | None,
-          otlp_endpoint: str | None) -> None:
+@dataclass(frozen=True)
+class HttpOptions:
+    """The options of ``caw --server --transport http``."""
+
+    host: str
+    port: int
+    token: str | None
+    allowed_hosts: tuple[str, ...]
+    allowed_origins: tuple[str, ...]
+    request_timeout: float | None
+
+
+def serve(db: str, transport: str, http: HttpOptions, metrics_port: int | None, otlp_endpoint: str | None) -> None:
     """Hand over to the MCP server (imported here: no other command needs the SDK). Its refusal to
     serve HTTP beyond loopback without a token (DESIGN invariant 7) is a usage error, exit status 2."""
     mcp = import_server()
     if transport == "http":
         try:
-            mcp.require_token_off_loopback(host, token)
+            mcp.require_token_off_loopback(http.host, http.token)
         except CawError as err:
             raise click.UsageError(f"{err.message}. {err.suggestion}") from None
-    mcp.serve(db=db, transport=transport, host=host, port=port, token=token, metrics_port=metrics_port,
+    mcp.serve(db=db, transport=transport, host=http.host, port=http.port, token=http.token,
+              metrics_port=metrics_port, allowed_hosts=split_list(http.allowed_hosts),
+              allowed_origins=split_list(http.allowed_origins), request_timeout_s=http.request_timeout,
               otlp_endpoint=otlp_endpoint)
 
 
@@ -156,6 +187,11 @@ def export_for_command(ctx: click.Context, otlp_endpoint: str | None) -> None:
 
     if otlp_wanted(otlp_endpoint):
         ctx.with_resource(exported(None, otlp_endpoint=otlp_endpoint))
+
+
+def split_list(values: tuple[str, ...]) -> list[str]:
+    """Repeated options, or one environment variable holding several values apart by spaces or commas."""
+    return [item for value in values for item in value.replace(",", " ").split()]
 
 
 YOUNG_GENERATION = 20_000

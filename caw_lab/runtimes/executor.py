@@ -38,7 +38,7 @@ from caw_lab.errors import CawError
 from caw_lab.gitops import pull_requests
 from caw_lab.gitops.github import GitHub
 from caw_lab.ids import now_ms
-from caw_lab.runtimes import registry
+from caw_lab.runtimes import local_config, registry
 from caw_lab.runtimes.base import Connect, Exit, Handle, Launch, Runtime
 from caw_lab.runtimes.settings import ExecutionSettings, resolve
 from caw_lab.store import open_backend
@@ -100,6 +100,8 @@ class Executor:
         retries.workflow_policy(self.workflow)
         self.overrides = dict(overrides or {})
         self.instances: dict[str, Runtime] = dict(runtimes or {})
+        self.local_options = local_config.load()
+        """What the local user configured runtimes to run (``local_config``), read once per run."""
         self.on_progress = on_progress
         self.env_passthrough = tuple(env_passthrough)
         """Secrets agents may inherit: the local user's choice, never a workflow's config (runtimes/environment.py)."""
@@ -118,7 +120,8 @@ class Executor:
 
     def runtime(self, name: str) -> Runtime:
         if name not in self.instances:
-            self.instances[name] = registry.create(name, self.settings.runtimes.get(name))
+            options = local_config.options_for(name, self.settings.runtimes.get(name), self.local_options)
+            self.instances[name] = registry.create(name, options)
         return self.instances[name]
 
     def runtime_name(self, task: Mapping[str, Any]) -> str:

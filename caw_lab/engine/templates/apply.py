@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from caw_lab import json_values
 from caw_lab.engine.changes import Event, commit, insert
 from caw_lab.engine.plans import task_statements, validate_plan
 from caw_lab.engine.repositories import link_statements, task_repository_statements
@@ -66,6 +67,7 @@ def apply(
     rendered = render(resolved, values)
     validate_plan(rendered["tasks"])
     plan = {"summary": rendered["summary"], "tasks": rendered["tasks"]}
+    json_values.check(plan, "the applied template's plan")
     if dry_run:
         return {
             "dry_run": True,

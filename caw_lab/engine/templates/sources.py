@@ -27,7 +27,7 @@ from caw_lab.engine.templates import document
 from caw_lab.engine.templates.versions import DEFAULT_VERSION, key, newest, parse_ref
 from caw_lab.errors import CawError
 from caw_lab.store.backend import Backend
-from caw_lab.store.location import repo_root
+from caw_lab.store.location import caw_home, repo_root
 
 PRECEDENCE = ("file:repo", "file:global", "db", "builtin")
 ID_PREFIXES = ("tmpl_", "file:repo:", "file:global:", "builtin:")
@@ -70,11 +70,6 @@ class Template:
             "created_at": self.created_at,
             "updated_at": self.updated_at,
         }
-
-
-def caw_home() -> Path:
-    """The user's caw folder: ``$CAW_HOME``, else ``~/.caw`` as the reference has it."""
-    return Path(os.environ.get("CAW_HOME") or Path.home() / ".caw")
 
 
 def user_dir() -> Path:

@@ -580,13 +580,16 @@ def test_an_executor_run_is_one_trace_of_its_attempts_agents_and_their_tool_call
     assert "flaky" in attempts[0].status.description
 
 
-def test_caw_run_sends_its_whole_trace_over_otlp(db_path: Path) -> None:
+def test_caw_run_sends_its_whole_trace_over_otlp(db_path: Path, tmp_path: Path) -> None:
     with caw_lab.connect(db_path) as client:
         wf = make_workflow(client, [{"name": "a"}, {"name": "b", "depends_on": ["a"]}])
-        client.call("workflow_set_config", id=wf["id"], config={"execution": {
-            "runtime": "python", "runtimes": {"python": {"work": "runtime_work:steady"}}, "poll_interval_ms": 20}})
+        client.call("workflow_set_config", id=wf["id"], config={"execution": {"runtime": "python",
+                                                                               "poll_interval_ms": 20}})
+    runtimes = tmp_path / "runtimes.toml"  # what agents run is the local user's choice
+    runtimes.write_text('[python]\nwork = "runtime_work:steady"\n')
     tests = str(Path(__file__).resolve().parent)
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [tests, os.environ.get("PYTHONPATH")]))}
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [tests, os.environ.get("PYTHONPATH")])),
+           "CAW_RUNTIMES": str(runtimes)}
     with otlp_receiver() as received:
         done = subprocess.run([CAW, "--db", str(db_path), "--otlp-endpoint", received.url, "run", wf["id"]],
                               capture_output=True, text=True, timeout=120, env=env)

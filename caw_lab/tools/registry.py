@@ -97,13 +97,13 @@ def call_tool(db: Backend, name: str, arguments: Mapping[str, Any] | None = None
     """Validate, check the lock, run. Bad input raises CawError before anything is written."""
     spec = get_tool(name)
     raw = dict(arguments or {})
-    with observed(spec.name, raw):
+    with observed(spec.name, raw) as call:
         check_arguments(raw)
         params = validate(spec, raw)
         if spec.lock and getattr(params, "session_id", None):
             kind, field = spec.lock
             require_unlocked(db, kind, getattr(params, field), params.session_id)
-        return spec.fn(db, params)
+        return call.returned(spec.fn(db, params))
 
 
 def validate(spec: Tool, raw: dict[str, Any]) -> Params:

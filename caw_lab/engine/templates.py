@@ -44,7 +44,7 @@ def create(
                             "Give a template definition, or the id of a workflow to copy the plan of.")
     definition = from_workflow(db, from_workflow_id) if from_workflow_id else normalise(template or {})
     if db.one("SELECT id FROM workflow_templates WHERE name = ?", (name,)):
-        raise CawError("DUPLICATE_TEMPLATE_NAME", f"A template named {name!r} already exists", recoverable=True,
+        raise CawError("DUPLICATE_TEMPLATE", f"A template named {name!r} already exists", recoverable=True,
                        suggestion="Choose another name, or apply the existing template (template_list).")
     now = now_ms()
     row = {"id": new_id("template"), "name": name, "description": description, "template": encode(definition),

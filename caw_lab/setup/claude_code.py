@@ -13,23 +13,35 @@ from typing import Any
 
 from caw_lab.errors import CawError
 from caw_lab.mcp.protocol import PROTOCOL
-from caw_lab.setup.changes import FileChange, read_text, server_command
+from caw_lab.setup.changes import FileChange, forwarded_variables, read_text, server_command
 
 SERVER_NAME = "caw"
 BEGIN = "<!-- caw:begin (managed by `caw setup claude-code`) -->"
 END = "<!-- caw:end -->"
 
 
-def claude_code_changes(project: Path) -> list[FileChange]:
-    return [mcp_json_change(project / ".mcp.json"), claude_md_change(project / "CLAUDE.md")]
+def claude_code_changes(
+    project: Path, db: str | None = None, mcp: bool = True, claude_md: bool = True
+) -> list[FileChange]:
+    """The edits for ``project``; ``db`` is the chosen database (setup.chosen_database), and
+    ``mcp``/``claude_md`` pick the files (the reference's ``--mcp-only``/``--claude-md-only``)."""
+    return [
+        *([mcp_json_change(project / ".mcp.json", db)] if mcp else []),
+        *([claude_md_change(project / "CLAUDE.md")] if claude_md else []),
+    ]
 
 
-def mcp_json_change(path: Path) -> FileChange:
+def mcp_json_change(path: Path, db: str | None = None) -> FileChange:
+    """The ``caw`` entry, on ``db`` when one was chosen; D1's variables are passed on as
+    ``${VAR}``, which Claude Code expands from the user's environment when it starts the server."""
     before = read_text(path)
     config = parse_json(path, before)
     servers = config.setdefault("mcpServers", {})
-    command, *args = server_command()
-    servers[SERVER_NAME] = {**servers.get(SERVER_NAME, {}), "command": command, "args": args}
+    command, *args = server_command(db)
+    entry = {**servers.get(SERVER_NAME, {}), "command": command, "args": args}
+    if forwarded := forwarded_variables(db):
+        entry["env"] = {**entry.get("env", {}), **{name: f"${{{name}}}" for name in forwarded}}
+    servers[SERVER_NAME] = entry
     return FileChange(path, before, json.dumps(config, indent=2) + "\n")
 
 

@@ -170,7 +170,8 @@ def test_reading_unknown_messages_and_inboxes_is_refused(client: caw_lab.Client)
         ("message_get", {"id": "msg_missing"}, "MESSAGE_NOT_FOUND"),
         ("message_list", {"agent_id": "ag_missing"}, "AGENT_NOT_FOUND"),
         ("message_count_unread", {"agent_id": "ag_missing"}, "AGENT_NOT_FOUND"),
-        ("message_broadcast", {"sender_id": "ag_missing", "message_type": "broadcast", "body": "x"}, "SENDER_NOT_FOUND"),
+        ("message_broadcast", {"sender_id": "ag_missing", "message_type": "broadcast", "body": "x"},
+         "SENDER_NOT_FOUND"),
     ]:
         with pytest.raises(caw_lab.CawError) as info:
             client.call(tool, **args)

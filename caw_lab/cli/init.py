@@ -41,7 +41,7 @@ def init(yes: bool, global_: bool) -> None:
         click.echo(f"Added {IGNORED} to .gitignore")
     if yes or click.confirm("Set up Claude Code integration?", default=True):
         chosen = chosen_database(db if global_ else settings.db)
-        for change in claude_code_changes(Path.cwd(), chosen):
+        for change in claude_code_changes(Path.cwd(), db=chosen):
             if change.changed:
                 change.write()
                 click.echo(f"updated {change.path}")

@@ -9,14 +9,14 @@ from __future__ import annotations
 import shutil
 import subprocess
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import click
 
 from caw_lab.cli import Settings, main
-from caw_lab.cli.output import echo_table
+from caw_lab.cli.output import echo_table, visible
 from caw_lab.runtimes import Executor, Outcome, Progress, PythonRuntime, Runtime
 from caw_lab.runtimes import demo as sample
 from caw_lab.runtimes.mcp_config import caw_command
@@ -26,7 +26,8 @@ from caw_lab.tools.client import connect
 
 
 def execute(db: str, workflow_id: str, overrides: Mapping[str, Any],
-            runtimes: Mapping[str, Runtime] | None = None, watch: bool = True) -> Outcome:
+            runtimes: Mapping[str, Runtime] | None = None, env_passthrough: Sequence[str] = (),
+            watch: bool = True) -> Outcome:
     """Run the executor here, drawing its progress unless ``watch`` is off; Ctrl-C suspends and exits 130."""
     bar: Any = None
 
@@ -39,7 +40,7 @@ def execute(db: str, workflow_id: str, overrides: Mapping[str, Any],
         bar.update(snap.done - bar.pos, current_item=snap)
 
     executor = Executor(db, workflow_id, overrides=overrides, runtimes=runtimes,
-                        on_progress=progress if watch else None, connect=connect)
+                        on_progress=progress if watch else None, connect=connect, env_passthrough=env_passthrough)
     try:
         outcome = executor.run()
     except KeyboardInterrupt:
@@ -70,9 +71,12 @@ def database(db: str | None = None) -> str:
 @click.option("--detach", is_flag=True,
               help="Run in the background; follow it with `caw show` or workflow_execution_status.")
 @click.option("--db", "run_db", metavar="PATH", help="Database, as the global --db (the reference's place for it).")
+@click.option("--pass-env", "pass_env", multiple=True, metavar="NAME",
+              help="Let agents inherit this secret variable (or glob pattern, e.g. 'AWS_*'); repeatable. "
+                   "Secrets are withheld otherwise; CAW_PASS_ENV lists more.")
 def run(workflow_id: str | None, prompt: str | None, max_agents: int | None, runtime: str | None, model: str | None,
         permission_mode: str | None, max_turns: int | None, max_budget_usd: float | None, watch: bool, detach: bool,
-        run_db: str | None) -> None:
+        run_db: str | None, pass_env: tuple[str, ...]) -> None:
     """Run a workflow to the end: agents on ready tasks, retries, dead letters; exit 1 unless it completes."""
     if bool(workflow_id) == bool(prompt):
         raise click.UsageError("Give a WORKFLOW_ID or --prompt (one of them).")
@@ -83,10 +87,10 @@ def run(workflow_id: str | None, prompt: str | None, max_agents: int | None, run
     overrides = {"max_agents": max_agents, "runtime": runtime, "model": model, "permission_mode": permission_mode,
                  "max_turns": max_turns, "max_budget_usd": max_budget_usd}
     if detach:
-        click.echo(background(db, workflow_id, overrides))
+        click.echo(background(db, workflow_id, overrides, pass_env))
         return
-    outcome = execute(db, workflow_id, overrides, watch=watch)
-    click.echo(f"{outcome.status}: {outcome.message}")
+    outcome = execute(db, workflow_id, overrides, env_passthrough=pass_env, watch=watch)
+    click.echo(visible(f"{outcome.status}: {outcome.message}"))
     if outcome.status != "completed":
         raise SystemExit(1)
 
@@ -110,11 +114,11 @@ FLAGS = {"max_budget_usd": "max-budget"}
 """Overrides whose ``caw run`` flag is not their name with dashes."""
 
 
-def background(db: str, workflow_id: str, overrides: Mapping[str, Any]) -> str:
+def background(db: str, workflow_id: str, overrides: Mapping[str, Any], pass_env: Sequence[str] = ()) -> str:
     """Start ``caw run`` for the workflow as a process of its own session, which outlives this one
     (and the terminal), logging to a file; returns what to tell the user."""
     flags = [f"--{FLAGS.get(key, key.replace('_', '-'))}={value}" for key, value in overrides.items()
-             if value is not None]
+             if value is not None] + [f"--pass-env={name}" for name in pass_env]
     log = Path(tempfile.gettempdir()) / f"caw-run-{workflow_id}.log"
     with log.open("ab") as out:
         process = subprocess.Popen(
@@ -140,7 +144,7 @@ def demo(keep: bool) -> None:
             tasks = client.call("workflow_get", id=workflow_id, include_tasks=True)["tasks"]
         rows = [(t["name"], t["status"], t["attempts"], t["last_error"] or "", t["outcome"] or "") for t in tasks]
         echo_table(rows, ["task", "status", "failed attempts", "last error", "outcome"])
-        click.echo(f"\n{outcome.status}: {outcome.message}")
+        click.echo("\n" + visible(f"{outcome.status}: {outcome.message}"))
         if keep or settings.db:
             click.echo(f"database: {db}")
     finally:

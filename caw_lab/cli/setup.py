@@ -1,22 +1,45 @@
 """``caw setup claude-code`` and ``caw setup codex``: register caw's MCP server with an agent.
 
-The server is set up on the database this command would use when one was chosen
-(``caw --db X setup ...``, ``CAW_DB_PATH``, ``CAW_DB_MODE=global``), so the agent reads
-and writes the same workflows as the user; a D1 database's token is forwarded from the
-user's environment, never written into the file.
+Over stdio the server is set up on the database this command would use when one was chosen
+(``caw --db X setup ...``, ``CAW_DB_PATH``, ``CAW_DB_MODE=global``), so the agent reads and
+writes the same workflows as the user; a D1 database's token is forwarded from the user's
+environment, never written into the file.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
 
 import click
 
 from caw_lab.cli import Settings, main
-from caw_lab.setup import FileChange, chosen_database, claude_code_changes, codex_changes, forwarded_variables
+from caw_lab.setup import (
+    FileChange,
+    HttpServer,
+    chosen_database,
+    claude_code_changes,
+    codex_changes,
+    forwarded_variables,
+)
 
 PRINT_HELP = "Show what would be written; change nothing."
+
+
+def http_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """``--url`` and ``--token``: point the client at a running HTTP server instead of starting caw over stdio."""
+    command = click.option(
+        "--token", envvar="CAW_TOKEN", show_envvar=True,
+        help="With --url: the server's bearer token (default: the one caw keeps in ~/.caw/http-token).",
+    )(command)
+    return click.option(
+        "--url", metavar="URL",
+        help="Connect to `caw --server --transport http` at URL (e.g. http://127.0.0.1:3100/mcp) with its token, "
+             "instead of starting caw over stdio.",
+    )(command)
 
 
 @main.group()
@@ -32,20 +55,26 @@ def setup() -> None:
     "--project", type=click.Path(file_okay=False, path_type=Path), default=Path("."), show_default=True,
     help="Project folder holding .mcp.json and CLAUDE.md.",
 )
-def claude_code(print_only: bool, mcp_only: bool, claude_md_only: bool, project: Path) -> None:
+@http_options
+def claude_code(print_only: bool, mcp_only: bool, claude_md_only: bool, project: Path, url: str | None,
+                token: str | None) -> None:
     """Add caw to the project's .mcp.json and the agent protocol to its CLAUDE.md."""
     if mcp_only and claude_md_only:
         raise click.UsageError("--mcp-only and --claude-md-only exclude each other; pass at most one.")
-    db = database() if not claude_md_only else None
-    apply(claude_code_changes(project, db, mcp=not claude_md_only, claude_md=not mcp_only), print_only, db)
+    http = None if claude_md_only else http_server(url, token, print_only)
+    db = database() if http is None and not claude_md_only else None
+    changes = claude_code_changes(project, http, db, mcp=not claude_md_only, claude_md=not mcp_only)
+    apply(changes, print_only, db)
 
 
 @setup.command("codex")
 @click.option("--print", "print_only", is_flag=True, help=PRINT_HELP)
-def codex(print_only: bool) -> None:
+@http_options
+def codex(print_only: bool, url: str | None, token: str | None) -> None:
     """Add [mcp_servers.caw] to Codex's config.toml ($CODEX_HOME, default ~/.codex)."""
-    db = database()
-    apply(codex_changes(db=db), print_only, db)
+    http = http_server(url, token, print_only)
+    db = database() if http is None else None
+    apply(codex_changes(http=http, db=db), print_only, db)
 
 
 def database() -> str | None:
@@ -53,7 +82,22 @@ def database() -> str | None:
     return chosen_database(settings.db)
 
 
-def apply(changes: list[FileChange], print_only: bool, db: str | None) -> None:
+def http_server(url: str | None, token: str | None, print_only: bool) -> HttpServer | None:
+    """The server ``--url`` names, with ``--token`` or the stored token: generated now if there is none
+    yet, so the server started later uses the same one; only shown as a placeholder by ``--print``."""
+    if url is None:
+        return None
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise click.BadParameter("give the server's URL, such as http://127.0.0.1:3100/mcp", param_hint="--url")
+    if not token:
+        from caw_lab.mcp.token import stored_token, token_path
+
+        token = "<the token caw will generate>" if print_only and not token_path().exists() else stored_token()
+    return HttpServer(url, token)
+
+
+def apply(changes: list[FileChange], print_only: bool, db: str | None = None) -> None:
     for change in changes:
         if print_only:
             click.echo(f"--- {change.path}{'' if change.changed else ' (unchanged)'}")
@@ -63,6 +107,8 @@ def apply(changes: list[FileChange], print_only: bool, db: str | None) -> None:
             click.echo(f"updated {change.path}")
         else:
             click.echo(f"unchanged {change.path}")
+        if change.secret and not print_only:
+            click.echo(f"note: {change.path} holds caw's bearer token (mode 0600); keep it out of version control.")
     missing = [name for name in forwarded_variables(db) if not os.environ.get(name)]
     if missing:
         click.echo(f"note: the agent's client passes {', '.join(missing)} on from your environment; "

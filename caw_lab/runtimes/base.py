@@ -61,6 +61,8 @@ class Launch:
     connect: Connect | None = None
     """How an in-process agent calls the tools (the python runtime needs it; the others run
     programs that speak MCP)."""
+    env_passthrough: tuple[str, ...] = ()
+    """Secret variables (names or glob patterns) the local user lets agents inherit (runtimes/environment.py)."""
 
 
 @dataclass(frozen=True)

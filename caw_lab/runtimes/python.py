@@ -25,7 +25,7 @@ from typing import Any, Literal
 
 from caw_lab.errors import CawError, invalid_input
 from caw_lab.runtimes.base import Connect, Exit, Handle, Launch, Runtime
-from caw_lab.runtimes.processes import describe
+from caw_lab.runtimes.processes import describe, die_with_parent
 from caw_lab.runtimes.task_context import Stopped, TaskContext
 
 Work = Callable[[dict[str, Any], TaskContext], Any]
@@ -105,6 +105,9 @@ class ThreadAgent(Handle):
 
 
 def process_main(work: Work, task: dict[str, Any], agent_id: str, db: str, connect: Connect) -> None:
+    """A process agent dies with the process that forked it: the fork server, which ends with
+    the executor's process."""
+    die_with_parent()
     run(work, task, agent_id, db, connect, None)
 
 

@@ -5,10 +5,11 @@ server's, a notebook's kernel) and returns once the first agents are started.
 workflow_suspend reaches an executor of this process directly, and one in another process
 through the database: an ``execution.suspend_requested`` event its owner sees at its next
 turn, after which the caller waits for the ``execution.suspended`` event. If the
-executor's process died instead, its agents died with it (processes.die_with_parent), so
-the caller pauses the workflow itself. workflow_resume starts a new executor here with the
-settings the suspended one recorded. At interpreter exit, executors still running here are
-suspended, so no task is left in progress by a process that is gone.
+executor's process died instead, its agents died with it (each under its keeper,
+runtimes/keeper.py), so the caller pauses the workflow itself. workflow_resume starts a
+new executor here with the settings the suspended one recorded. At interpreter exit,
+executors still running here are suspended, so no task is left in progress by a process
+that is gone.
 """
 
 from __future__ import annotations

@@ -133,8 +133,9 @@ def test_run_prompt_refuses_when_the_planner_sets_no_plan(tmp_path: Path) -> Non
 
 
 def test_run_detach_returns_at_once_and_the_run_goes_on(client: caw_lab.Client, db_path: Path) -> None:
-    workflow_id = python_workflow(client, "steady", [{"name": "a"}, {"name": "b"}])
-    done = caw("--db", str(db_path), "run", workflow_id, "--detach", "--max-agents", "2")
+    workflow_id = python_workflow(client, [{"name": "a"}, {"name": "b"}])
+    done = caw("--db", str(db_path), "run", workflow_id, "--detach", "--max-agents", "2",
+               env=running("steady", db_path.parent))
     assert done.returncode == 0, done.stderr
     assert "background" in done.stdout and workflow_id in done.stdout
     deadline = time.monotonic() + 120

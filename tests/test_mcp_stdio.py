@@ -41,6 +41,20 @@ def test_agent_protocol_and_recovery(db_path: Path, mode: str) -> None:
     run(scenario)
 
 
+def test_the_sdks_own_stdio_loop_serves_the_same_protocol(db_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """CAW_MCP_STDIO=sdk: the way back should an SDK release break mcp.in_order's overrides."""
+    monkeypatch.setenv("CAW_MCP_STDIO", "sdk")
+
+    async def scenario() -> None:
+        async with (
+            Client(stdio_params(db_path), mode="legacy") as worker,
+            Client(stdio_params(db_path), mode="legacy") as rival,
+        ):
+            await agent_protocol(worker, rival)
+
+    run(scenario)
+
+
 def test_results_carry_json_text_and_structured_content(db_path: Path) -> None:
     async def scenario() -> None:
         async with Client(stdio_params(db_path)) as client:

@@ -141,7 +141,8 @@ def test_subprocess_fills_placeholders_and_environment(tmp_path: Path) -> None:
     seen = json.loads(out.read_text())
     config = tmp_path / "ag_000000000001.mcp.json"
     assert seen["argv"] == [TASK["id"], "ag_000000000001", str(tmp_path / "w.db"), f"--config={config}", "{unknown}"]
-    assert seen["env"] == {"CAW_TASK_ID": TASK["id"], "CAW_WORKFLOW_ID": WORKFLOW["id"],
+    added = {k: v for k, v in seen["env"].items() if os.environ.get(k) != v}  # CAW_HOME and such are inherited
+    assert added == {"CAW_TASK_ID": TASK["id"], "CAW_WORKFLOW_ID": WORKFLOW["id"],
                            "CAW_AGENT_ID": "ag_000000000001", "CAW_DB_PATH": str(tmp_path / "w.db"),
                            "CAW_MCP_CONFIG": str(config)}
     assert seen["config"]["mcpServers"]["caw"]["args"][-3:] == ["--db", str(tmp_path / "w.db"), "--server"]

@@ -13,10 +13,14 @@ import anyio
 from caw_lab.mcp import sdk  # noqa: F401  (first: the SDK's server half alone)
 from caw_lab.mcp.loopback import require_token_off_loopback
 from caw_lab.mcp.server import build_server
-from caw_lab.mcp.stdio import run_stdio
+from caw_lab.mcp.stdio import run_sdk_stdio, run_stdio
 from caw_lab.mcp.token import resolve_token
 from caw_lab.store import open_backend
 
+STDIO_LOOP_ENV = "CAW_MCP_STDIO"
+"""``sdk`` serves stdio through the SDK's own transport and loop instead of ``mcp.stdio``'s
+faster one: the way back should an SDK release break what ``mcp.in_order`` overrides, and
+the baseline bench.mcp times ours against."""
 EVENT_LOOP = {"use_uvloop": sys.platform != "win32"}
 """uvloop's event loop where it exists: its turns of the loop are cheaper, and the pipe
 transports ``stdio`` serves through are libuv's, in C (measured in bench/RESULTS.md, "MCP server")."""
@@ -63,6 +67,8 @@ def serve(
 
             anyio.run(partial(run_http, build_server(backend), backend, access, token_stored=not token,
                               timeout_s=request_timeout_s), backend_options=EVENT_LOOP)
+        elif os.environ.get(STDIO_LOOP_ENV) == "sdk":
+            anyio.run(run_sdk_stdio, build_server(backend), backend_options=EVENT_LOOP)
         else:
             anyio.run(run_stdio, build_server(backend, tools_in_thread=False), backend_options=EVENT_LOOP)
     finally:

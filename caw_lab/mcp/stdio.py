@@ -42,6 +42,12 @@ error, as one that is not JSON is. Far above a request the tools accept (``tools
 a text field)."""
 
 
+async def run_sdk_stdio(server: Server[Any]) -> None:
+    """Serve one client through the SDK's own ``stdio_server`` and ``Server.run``, unchanged."""
+    async with stdio_server() as (read_stream, write_stream):
+        await server.run(read_stream, write_stream, server.create_initialization_options())
+
+
 async def run_stdio(server: Server[Any]) -> None:
     """Serve one client until it closes stdin.
 

@@ -32,18 +32,22 @@ def validate_plan(tasks: Sequence[dict[str, Any]], known: Sequence[str] = ()) ->
         if not name.strip():
             raise invalid_input("Task names must not be empty")
         if name in seen or name in known:
-            raise invalid_input(f"Duplicate task name: {name!r}", "Give every task a unique name.")
+            raise CawError("DUPLICATE_TASK_NAME", f"Duplicate task name: {name!r}", recoverable=True,
+                           suggestion="Give every task a unique name.")
         seen.add(name)
     available = seen | set(known)
     for t in tasks:
         for field in ("depends_on", "context_from"):
             for dep in t.get(field) or []:
                 if dep == t["name"]:
-                    raise invalid_input(f"Task {t['name']!r} depends on itself", "Remove the self-dependency.")
+                    raise CawError("SELF_DEPENDENCY", f"Task {t['name']!r} cannot depend on itself",
+                                   recoverable=True, suggestion="Remove the self-dependency.")
                 if dep not in available:
-                    raise invalid_input(
-                        f"Task {t['name']!r} {field.replace('_', ' ')} unknown task {dep!r}",
-                        f"Known tasks: {', '.join(sorted(available))}.",
+                    raise CawError(
+                        "UNKNOWN_DEPENDENCY",
+                        f"Unknown dependency: task {t['name']!r} {field.replace('_', ' ')} unknown task {dep!r}",
+                        recoverable=True,
+                        suggestion=f"Known tasks: {', '.join(sorted(available))}.",
                     )
     cycle = find_cycle({t["name"]: list(t.get("depends_on") or []) for t in tasks})
     if cycle:

@@ -82,13 +82,17 @@ class CawGroup(click.Group):
     help="With --server, serve Prometheus metrics at 127.0.0.1:PORT/metrics (needs caw-lab[telemetry]).",
 )
 @click.option(
+    "--tools", "tool_profile", metavar="PROFILE", envvar="CAW_TOOLS", show_envvar=True,
+    help="With --server, the tools to list: agent, reference, all (default), or a comma list of tools and groups.",
+)
+@click.option(
     "--log-format", type=click.Choice(["text", "json"]), default="text", envvar="CAW_LOG_FORMAT",
     show_default=True, show_envvar=True, help="How caw-lab logs to stderr: json lines carry correlation ids.",
 )
 @click.pass_context
 def main(
     ctx: click.Context, db: str | None, server: bool, transport: str, port: int, host: str, token: str | None,
-    metrics_port: int | None, log_format: str,
+    metrics_port: int | None, log_format: str, tool_profile: str | None,
 ) -> None:
     """caw-lab: durable, steerable workflows for coding agents.
 
@@ -100,22 +104,32 @@ def main(
 
         log_json()
     if server:
-        serve(resolve_db(db), transport, host, port, token, metrics_port)
+        serve(resolve_db(db), transport, host, port, token, metrics_port, tool_profile)
         ctx.exit()
     if ctx.invoked_subcommand is None:
         click.echo(ctx.get_help())
 
 
-def serve(db: str, transport: str, host: str, port: int, token: str | None, metrics_port: int | None) -> None:
+def serve(
+    db: str, transport: str, host: str, port: int, token: str | None, metrics_port: int | None, tools: str | None,
+) -> None:
     """Hand over to the MCP server (imported here: no other command needs the SDK). Its refusal to
-    serve HTTP beyond loopback without a token (DESIGN invariant 7) is a usage error, exit status 2."""
+    serve HTTP beyond loopback without a token (DESIGN invariant 7), and a tool profile naming no
+    tool, are usage errors, exit status 2: a client sees the server refuse to start, not an empty list."""
     mcp = import_server()
+    from caw_lab.mcp import profiles
+
+    if tools and tools not in profiles.PROFILES:  # a comma list: checked now, at the cost of importing the tools
+        try:
+            profiles.select(tools)
+        except CawError as err:
+            raise click.UsageError(f"{err.message}. {err.suggestion}") from None
     if transport == "http":
         try:
             mcp.require_token_off_loopback(host, token)
         except CawError as err:
             raise click.UsageError(f"{err.message}. {err.suggestion}") from None
-    mcp.serve(db=db, transport=transport, host=host, port=port, token=token, metrics_port=metrics_port)
+    mcp.serve(db=db, transport=transport, host=host, port=port, token=token, metrics_port=metrics_port, tools=tools)
 
 
 YOUNG_GENERATION = 20_000

@@ -26,11 +26,13 @@ def serve(
     port: int = 3100,
     token: str | None = None,
     metrics_port: int | None = None,
+    tools: str | None = None,
 ) -> None:
     """Serve until the client hangs up (stdio) or the process is interrupted (http).
 
     ``db=None`` lets ``store.location.resolve_db`` decide from CAW_DB_PATH, CAW_DB_MODE
-    and CAW_REPO_PATH. Refuses a non-loopback ``host`` without a ``token`` before
+    and CAW_REPO_PATH. ``tools`` is the tool profile to serve (``profiles``; default all). Refuses
+    a non-loopback ``host`` without a ``token`` before
     opening anything. ``metrics_port`` serves Prometheus metrics (``telemetry.export``).
     """
     if transport not in ("stdio", "http"):
@@ -46,9 +48,10 @@ def serve(
         if transport == "http":
             from caw_lab.mcp.http import run_http  # the web stack: a stdio server's start-up need not import it
 
-            anyio.run(run_http, build_server(backend), backend, host, port, token, backend_options=EVENT_LOOP)
+            server = build_server(backend, tools=tools)
+            anyio.run(run_http, server, backend, host, port, token, backend_options=EVENT_LOOP)
         else:
-            anyio.run(run_stdio, build_server(backend, tools_in_thread=False), backend_options=EVENT_LOOP)
+            anyio.run(run_stdio, build_server(backend, tools_in_thread=False, tools=tools), backend_options=EVENT_LOOP)
     finally:
         backend.close()
 

@@ -25,7 +25,7 @@ class AgentRegister(Params):
     metadata: dict[str, Any] | None = None
 
 
-@tool("agent_register", "Register an agent on startup; it starts online.")
+@tool("agent_register", "Register an agent on startup; it starts online.", read_only=False)
 def agent_register(db: Backend, p: AgentRegister) -> dict[str, Any]:
     return agents.register(db, **p.model_dump())
 
@@ -36,7 +36,7 @@ class AgentHeartbeat(Params):
     status: Literal["online", "busy"] | None = None
 
 
-@tool("agent_heartbeat", "Keep an agent online; call again after next_heartbeat_ms.")
+@tool("agent_heartbeat", "Keep an agent online; call again after next_heartbeat_ms.", read_only=False, idempotent=True)
 def agent_heartbeat(db: Backend, p: AgentHeartbeat) -> dict[str, Any]:
     return agents.heartbeat(db, p.agent_id, p.current_task_id, p.status)
 
@@ -49,7 +49,8 @@ class AgentUpdate(Params):
     metadata: dict[str, Any] | None = None
 
 
-@tool("agent_update", "Change an agent's status, current task, workspace or metadata (merged).")
+@tool("agent_update", "Change an agent's status, current task, workspace or metadata (merged).",
+      read_only=False, destructive=True, idempotent=True)
 def agent_update(db: Backend, p: AgentUpdate) -> dict[str, Any]:
     """Only the fields the caller sent change; ``current_task_id: null`` clears the task."""
     given = p.model_dump(include=p.model_fields_set - {"id"})
@@ -61,7 +62,7 @@ class AgentGet(Params):
     id: str
 
 
-@tool("agent_get", "An agent's details, with whether it has gone stale (silent past the timeout).")
+@tool("agent_get", "An agent's details, with whether it has gone stale (silent past the timeout).", read_only=True)
 def agent_get(db: Backend, p: AgentGet) -> dict[str, Any]:
     return agents.get(db, p.id)
 
@@ -73,7 +74,7 @@ class AgentList(Params):
     workflow_id: str | None = None
 
 
-@tool("agent_list", "List agents, oldest first; a stale agent is listed as offline.")
+@tool("agent_list", "List agents, oldest first; a stale agent is listed as offline.", read_only=True)
 def agent_list(db: Backend, p: AgentList) -> dict[str, Any]:
     return agents.list_agents(db, **p.model_dump())
 
@@ -82,7 +83,8 @@ class AgentUnregister(Params):
     id: str
 
 
-@tool("agent_unregister", "Mark an agent offline on shutdown and release its unfinished claims.")
+@tool("agent_unregister", "Mark an agent offline on shutdown and release its unfinished claims.",
+      read_only=False, destructive=True, idempotent=True)
 def agent_unregister(db: Backend, p: AgentUnregister) -> dict[str, Any]:
     return agents.unregister(db, p.id)
 
@@ -91,6 +93,7 @@ class AgentMarkStale(Params):
     timeout_ms: int | None = Field(None, ge=0, description=f"Default {agents.AGENT_TIMEOUT_MS} ms.")
 
 
-@tool("agent_mark_stale", "Mark agents silent for timeout_ms offline and release their unfinished claims.")
+@tool("agent_mark_stale", "Mark agents silent for timeout_ms offline and release their unfinished claims.",
+      read_only=False, destructive=True, idempotent=True)
 def agent_mark_stale(db: Backend, p: AgentMarkStale) -> dict[str, Any]:
     return {"agents": agents.mark_stale(db, p.timeout_ms)}

@@ -23,7 +23,7 @@ class CheckpointAdd(Params):
 
 
 @tool("checkpoint_add", "Record a checkpoint on a task; returns its id and per-task sequence.",
-      lock=("task", "task_id"))
+      lock=("task", "task_id"), read_only=False)
 def checkpoint_add(db: Backend, p: CheckpointAdd) -> dict[str, Any]:
     return checkpoints.add(db, p.task_id, p.type, p.summary, p.detail, p.files_changed)
 
@@ -35,7 +35,7 @@ class CheckpointList(Params):
     limit: int | None = Field(None, ge=1, description="At most this many, oldest first.")
 
 
-@tool("checkpoint_list", "A task's checkpoints oldest first, filtered by type, after since_sequence.")
+@tool("checkpoint_list", "A task's checkpoints oldest first, filtered by type, after since_sequence.", read_only=True)
 def checkpoint_list(db: Backend, p: CheckpointList) -> dict[str, Any]:
     rows = checkpoints.list_checkpoints(db, p.task_id, p.type, p.since_sequence, p.limit)
     return {"checkpoints": rows}

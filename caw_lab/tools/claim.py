@@ -18,7 +18,7 @@ class TaskClaim(Params):
 
 
 @tool("task_claim", "Claim a task for an agent; exactly one of any number of racing agents wins.",
-      lock=("task", "task_id"))
+      lock=("task", "task_id"), read_only=False, idempotent=True)
 def task_claim(db: Backend, p: TaskClaim) -> dict[str, Any]:
     return claims.claim(db, p.task_id, p.agent_id)
 
@@ -31,7 +31,7 @@ class TaskRelease(Params):
 
 
 @tool("task_release", "Give back a claimed task so another agent can take it; only its holder may.",
-      lock=("task", "task_id"))
+      lock=("task", "task_id"), read_only=False, destructive=True, idempotent=True)
 def task_release(db: Backend, p: TaskRelease) -> dict[str, Any]:
     return claims.release(db, p.task_id, p.agent_id, p.reason)
 
@@ -43,6 +43,7 @@ class TaskGetAvailable(Params):
 
 
 @tool("task_get_available",
-      "Unclaimed, unblocked tasks: orphaned started ones first, then pending ones, capability matches first.")
+      "Unclaimed, unblocked tasks: orphaned started ones first, then pending ones, capability matches first.",
+      read_only=True)
 def task_get_available(db: Backend, p: TaskGetAvailable) -> dict[str, Any]:
     return claims.available(db, p.agent_id, p.workflow_id, p.limit)

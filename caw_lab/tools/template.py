@@ -42,7 +42,8 @@ class TemplateCreate(Params):
     template: TemplateDefinition | None = None
 
 
-@tool("template_create", "Save a template from a definition (tasks, variables) or from an existing workflow's plan.")
+@tool("template_create", "Save a template from a definition (tasks, variables) or from an existing workflow's plan.",
+      read_only=False)
 def template_create(db: Backend, p: TemplateCreate) -> dict[str, Any]:
     definition = p.template.model_dump(exclude_none=True) if p.template else None
     return templates.create(db, name=p.name, description=p.description, template=definition,
@@ -53,7 +54,7 @@ class TemplateList(Params):
     pass
 
 
-@tool("template_list", "List templates by name, with their tasks and variables.")
+@tool("template_list", "List templates by name, with their tasks and variables.", read_only=True)
 def template_list(db: Backend, p: TemplateList) -> dict[str, Any]:
     return templates.list_templates(db)
 
@@ -67,7 +68,7 @@ class TemplateApply(Params):
     max_parallel_tasks: int = Field(1, ge=1, le=1000)
 
 
-@tool("template_apply", "Create a ready workflow from a template, filling in its {{variables}}.")
+@tool("template_apply", "Create a ready workflow from a template, filling in its {{variables}}.", read_only=False)
 def template_apply(db: Backend, p: TemplateApply) -> dict[str, Any]:
     paths = [*(p.repository_paths or []), *([p.repository_path] if p.repository_path else [])]
     return templates.apply(db, p.template_id, workflow_name=p.workflow_name, variables=p.variables,

@@ -1,0 +1,77 @@
+"""The JSON schemas a tool advertises, written for the model that reads them on every turn.
+
+pydantic's schema says everything twice: a ``title`` per field repeating its name, a
+``"default": null`` and an ``anyOf`` with ``{"type": "null"}`` per optional field, ``$defs``
+for models used once. An agent pays for each of those tokens on every turn, so the schema
+is compacted: the same values are accepted, in about half the text (bench/RESULTS.md,
+"Tool list cost").
+"""
+
+from __future__ import annotations
+
+import copy
+import functools
+import json
+from typing import Any
+
+from pydantic import BaseModel
+
+NULL = {"type": "null"}
+OBJECT: dict[str, Any] = {"type": "object"}
+
+
+def input_schema(params: type[BaseModel]) -> dict[str, Any]:
+    return copy.deepcopy(compacted(params, "validation"))
+
+
+def output_schema(result: type[BaseModel] | None) -> dict[str, Any]:
+    return copy.deepcopy(compacted(result, "serialization")) if result else dict(OBJECT)
+
+
+@functools.cache
+def compacted(model: type[BaseModel], mode: str) -> dict[str, Any]:
+    """Built once per model: pydantic takes about a millisecond a schema."""
+    return compact(model.model_json_schema(mode=mode))  # type: ignore[arg-type]
+
+
+def compact(schema: dict[str, Any]) -> dict[str, Any]:
+    """``schema`` with definitions used once inlined and pydantic's redundancies dropped."""
+    defs = schema.get("$defs", {})
+    uses = {name: json.dumps(schema).count(f'"#/$defs/{name}"') for name in defs}
+    once = {name for name, n in uses.items() if n == 1}
+    out = shrink({k: v for k, v in schema.items() if k != "$defs"}, defs, once)
+    kept = {name: shrink(defs[name], defs, once) for name in defs if name not in once}
+    return {**out, "$defs": kept} if kept else out
+
+
+def shrink(node: Any, defs: dict[str, Any], inline: set[str]) -> Any:
+    if isinstance(node, list):
+        return [shrink(item, defs, inline) for item in node]
+    if not isinstance(node, dict):
+        return node
+    ref = node.get("$ref", "").removeprefix("#/$defs/")
+    if ref in inline:
+        return shrink({**defs[ref], **{k: v for k, v in node.items() if k != "$ref"}}, defs, inline)
+    out: dict[str, Any] = {}
+    for key, value in node.items():
+        if key == "title" or (key == "default" and value is None) or (key == "additionalProperties" and value is True):
+            continue
+        if key == "properties":
+            out[key] = {name: shrink(prop, defs, inline) for name, prop in value.items()}
+        else:
+            out[key] = shrink(value, defs, inline)
+    return nullable(out)
+
+
+def nullable(node: dict[str, Any]) -> dict[str, Any]:
+    """``anyOf: [X, null]`` as X with ``null`` among its types, when X is one plain type."""
+    options = node.get("anyOf")
+    if not options or len(options) != 2 or NULL not in options:
+        return node
+    other = next(o for o in options if o != NULL)
+    if not isinstance(other.get("type"), str) or "anyOf" in other or "$ref" in other:
+        return node
+    merged = {**{k: v for k, v in node.items() if k != "anyOf"}, **other, "type": [other["type"], "null"]}
+    if "enum" in merged:
+        merged["enum"] = [*merged["enum"], None]
+    return merged

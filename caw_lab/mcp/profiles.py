@@ -82,12 +82,15 @@ def unknown_profile(word: str, registry: dict[str, Tool]) -> CawError:
 
 
 def as_mcp_tool(spec: Tool) -> types.Tool:
-    """The tool as tools/list shows it: schemas, and its hints as MCP annotations."""
+    """The tool as tools/list shows it: schemas, and its hints as MCP annotations. A read-only
+    tool's destructive and idempotent hints are left out: MCP gives them meaning only for tools
+    that write, and each costs every agent tokens on every turn."""
     hints = spec.hints
+    writes = hints is not None and not hints.read_only
     annotations = None if hints is None else types.ToolAnnotations(
         read_only_hint=hints.read_only,
-        destructive_hint=hints.destructive,
-        idempotent_hint=hints.idempotent,
+        destructive_hint=hints.destructive if writes else None,
+        idempotent_hint=hints.idempotent if writes else None,
         open_world_hint=hints.open_world,
     )
     return types.Tool(

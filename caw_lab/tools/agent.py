@@ -44,7 +44,7 @@ def agent_heartbeat(db: Backend, p: AgentHeartbeat) -> dict[str, Any]:
 class AgentUpdate(Params):
     id: str
     status: Status | None = None
-    current_task_id: str | None = None
+    current_task_id: str | None = Field(None, description="null clears it.")
     workspace_path: str | None = None
     metadata: dict[str, Any] | None = None
 

@@ -1,10 +1,10 @@
 """The JSON schemas a tool advertises, written for the model that reads them on every turn.
 
 pydantic's schema says everything twice: a ``title`` per field repeating its name, a
-``"default": null`` and an ``anyOf`` with ``{"type": "null"}`` per optional field, ``$defs``
-for models used once. An agent pays for each of those tokens on every turn, so the schema
-is compacted: the same values are accepted, in about half the text (bench/RESULTS.md,
-"Tool list cost").
+``"default": null`` and an ``anyOf`` with ``{"type": "null"}`` per optional field (leaving
+the field out says the same; the tools still accept null), ``$defs`` for models used once.
+An agent pays for each of those tokens on every turn, so the schema is compacted: the same
+arguments are understood, in about half the text (bench/RESULTS.md, "Tool list cost").
 """
 
 from __future__ import annotations
@@ -57,10 +57,21 @@ def shrink(node: Any, defs: dict[str, Any], inline: set[str]) -> Any:
         if key == "title" or (key == "default" and value is None) or (key == "additionalProperties" and value is True):
             continue
         if key == "properties":
-            out[key] = {name: shrink(prop, defs, inline) for name, prop in value.items()}
+            out[key] = {name: shrink(optional(prop), defs, inline) for name, prop in value.items()}
         else:
             out[key] = shrink(value, defs, inline)
     return nullable(out)
+
+
+def optional(prop: dict[str, Any]) -> dict[str, Any]:
+    """An optional field that defaults to null, without its null alternative: leaving it out says
+    the same. Kept where null means something of its own, which the field's description says."""
+    options = prop.get("anyOf")
+    if prop.get("default", ...) is not None or not options or NULL not in options or len(options) != 2 \
+            or "null" in prop.get("description", "").lower():
+        return prop
+    other = next(o for o in options if o != NULL)
+    return {**{k: v for k, v in prop.items() if k not in ("anyOf", "default")}, **other}
 
 
 def nullable(node: dict[str, Any]) -> dict[str, Any]:

@@ -20,15 +20,16 @@ BEGIN = "<!-- caw:begin (managed by `caw setup claude-code`) -->"
 END = "<!-- caw:end -->"
 
 
-def claude_code_changes(project: Path) -> list[FileChange]:
-    return [mcp_json_change(project / ".mcp.json"), claude_md_change(project / "CLAUDE.md")]
+def claude_code_changes(project: Path, tools: str | None = None) -> list[FileChange]:
+    """``tools``: the tool profile the server lists (``caw --server --tools``), default all."""
+    return [mcp_json_change(project / ".mcp.json", tools), claude_md_change(project / "CLAUDE.md")]
 
 
-def mcp_json_change(path: Path) -> FileChange:
+def mcp_json_change(path: Path, tools: str | None = None) -> FileChange:
     before = read_text(path)
     config = parse_json(path, before)
     servers = config.setdefault("mcpServers", {})
-    command, *args = server_command()
+    command, *args = server_command(tools)
     servers[SERVER_NAME] = {**servers.get(SERVER_NAME, {}), "command": command, "args": args}
     return FileChange(path, before, json.dumps(config, indent=2) + "\n")
 

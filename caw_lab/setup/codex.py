@@ -21,7 +21,7 @@ def codex_config_path() -> Path:
     return (Path(home) if home else Path.home() / ".codex") / "config.toml"
 
 
-def codex_changes(path: Path | None = None) -> list[FileChange]:
+def codex_changes(path: Path | None = None, tools: str | None = None) -> list[FileChange]:
     path = path or codex_config_path()
     before = read_text(path)
     try:
@@ -35,7 +35,7 @@ def codex_changes(path: Path | None = None) -> list[FileChange]:
     if not isinstance(entry, Table):
         entry = tomlkit.table()
         servers[SERVER_NAME] = entry
-    command, *args = server_command()
+    command, *args = server_command(tools)
     if entry.get("command") != command:
         entry["command"] = command
     if entry.get("args") != args:

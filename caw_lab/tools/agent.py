@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import BaseModel, Field
 
 from caw_lab.engine import agents
 from caw_lab.store.backend import Backend
@@ -13,6 +13,25 @@ from caw_lab.tools.registry import Params, tool
 Runtime = Literal["claude_code", "codex", "opencode", "custom"]
 Role = Literal["coordinator", "worker"]
 Status = Literal["online", "offline", "busy"]
+
+
+class Registered(BaseModel):
+    id: str
+    name: str
+    status: str
+
+
+class Beat(BaseModel):
+    success: bool
+    next_heartbeat_ms: int
+    status: str
+    revived: bool
+
+
+class Unregistered(BaseModel):
+    success: bool
+    tasks_released: int
+    released_task_ids: list[str]
 
 
 class AgentRegister(Params):
@@ -25,7 +44,7 @@ class AgentRegister(Params):
     metadata: dict[str, Any] | None = None
 
 
-@tool("agent_register", "Register an agent on startup; it starts online.", read_only=False)
+@tool("agent_register", "Register an agent on startup; it starts online.", read_only=False, result=Registered)
 def agent_register(db: Backend, p: AgentRegister) -> dict[str, Any]:
     return agents.register(db, **p.model_dump())
 
@@ -36,7 +55,8 @@ class AgentHeartbeat(Params):
     status: Literal["online", "busy"] | None = None
 
 
-@tool("agent_heartbeat", "Keep an agent online; call again after next_heartbeat_ms.", read_only=False, idempotent=True)
+@tool("agent_heartbeat", "Keep an agent online; call again after next_heartbeat_ms.", read_only=False, idempotent=True,
+      result=Beat)
 def agent_heartbeat(db: Backend, p: AgentHeartbeat) -> dict[str, Any]:
     return agents.heartbeat(db, p.agent_id, p.current_task_id, p.status)
 
@@ -84,7 +104,7 @@ class AgentUnregister(Params):
 
 
 @tool("agent_unregister", "Mark an agent offline on shutdown and release its unfinished claims.",
-      read_only=False, destructive=True, idempotent=True)
+      read_only=False, destructive=True, idempotent=True, result=Unregistered)
 def agent_unregister(db: Backend, p: AgentUnregister) -> dict[str, Any]:
     return agents.unregister(db, p.id)
 

@@ -21,9 +21,9 @@ class WorkflowNextTasks(Params):
 
 
 @tool("workflow_next_tasks",
-      "Every task that can start now (pending or failed, unblocked, unclaimed); the first recommended_count of them "
-      "fill the free slots: max_parallel_tasks minus tasks already started or claimed. A parallel group's tasks are "
-      "listed together.", read_only=True)
+      "Every task that can start now (pending or failed, unblocked, unclaimed), a parallel group's together; "
+      "recommended_count of them fill the free slots (max_parallel_tasks minus those started or claimed).",
+      read_only=True)
 def workflow_next_tasks(db: Backend, p: WorkflowNextTasks) -> dict[str, Any]:
     return orchestration.next_tasks(db, p.workflow_id, p.include_failed)
 

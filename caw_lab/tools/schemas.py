@@ -35,11 +35,13 @@ def compacted(model: type[BaseModel], mode: str) -> dict[str, Any]:
 
 
 def compact(schema: dict[str, Any]) -> dict[str, Any]:
-    """``schema`` with definitions used once inlined and pydantic's redundancies dropped."""
+    """``schema`` with definitions used once inlined and pydantic's redundancies dropped. A model's
+    docstring (the description of the root and of an inlined definition) is left out: it tells
+    a reader of the code why, the tool's description and the fields' tell the model what."""
     defs = schema.get("$defs", {})
     uses = {name: json.dumps(schema).count(f'"#/$defs/{name}"') for name in defs}
     once = {name for name, n in uses.items() if n == 1}
-    out = shrink({k: v for k, v in schema.items() if k != "$defs"}, defs, once)
+    out = shrink({k: v for k, v in schema.items() if k not in ("$defs", "description")}, defs, once)
     kept = {name: shrink(defs[name], defs, once) for name in defs if name not in once}
     return {**out, "$defs": kept} if kept else out
 
@@ -51,7 +53,8 @@ def shrink(node: Any, defs: dict[str, Any], inline: set[str]) -> Any:
         return node
     ref = node.get("$ref", "").removeprefix("#/$defs/")
     if ref in inline:
-        return shrink({**defs[ref], **{k: v for k, v in node.items() if k != "$ref"}}, defs, inline)
+        inlined = {k: v for k, v in defs[ref].items() if k != "description"}
+        return shrink({**inlined, **{k: v for k, v in node.items() if k != "$ref"}}, defs, inline)
     out: dict[str, Any] = {}
     for key, value in node.items():
         if key == "title" or (key == "default" and value is None) or (key == "additionalProperties" and value is True):

@@ -41,6 +41,15 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     metafunc.parametrize("client", ["sqlite"] if sqlite_only else ["sqlite", "d1"], indirect=True)
 
 
+@pytest.fixture(autouse=True)
+def caw_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The user's caw folder (templates, registries) of every test: an empty one of its own,
+    never the developer's ~/.caw."""
+    home = tmp_path_factory.mktemp("caw-home")
+    monkeypatch.setenv("CAW_HOME", str(home))
+    return home
+
+
 @pytest.fixture(scope="session")
 def local_d1(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     """One real local D1 (workerd via Miniflare) for the whole run, with many empty databases."""

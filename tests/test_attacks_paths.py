@@ -26,6 +26,7 @@ import caw_lab
 from caw_lab.cli import main
 from caw_lab.engine import rollback, workspaces
 from caw_lab.errors import CawError
+from caw_lab.runtimes import Executor, PythonRuntime
 from tests.conftest import dump, make_workflow
 from tests.test_workspaces import git
 
@@ -429,3 +430,18 @@ def test_by_default_the_roots_are_home_and_the_project(
         refused(client, site, "PATH_OUTSIDE_ROOTS", lambda p=path: client.call("repository_register", path=p))
     monkeypatch.chdir("/")
     refused(client, site, "PATH_OUTSIDE_ROOTS", lambda: client.call("repository_register", path=str(project / "x")))
+
+
+def test_an_executor_never_starts_an_agent_outside_the_roots(db_path: Path, site: Site) -> None:
+    """A working directory in a workflow's config (which any client may set) is checked before
+    the run writes anything, and a workspace row pointing out is refused when an agent would start there."""
+    with caw_lab.connect(db_path) as client:
+        wf = make_workflow(client, [{"name": "a"}])
+        client.call("workflow_set_config", id=wf["id"], config={"execution": {"cwd": str(site.victim)}})
+
+        def run() -> Any:
+            return Executor(str(db_path), wf["id"], overrides={"runtime": "python"},
+                            runtimes={"python": PythonRuntime(lambda task, ctx: "ran")}, connect=caw_lab.connect).run()
+
+        refused(client, site, "PATH_OUTSIDE_ROOTS", run)
+        assert client.call("task_get", id=wf["tasks"]["a"])["status"] == "pending"

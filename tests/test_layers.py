@@ -19,7 +19,7 @@ ROOT = Path(__file__).resolve().parents[1] / "caw_lab"
 
 LAYERS: dict[str, int] = {
     # base: imported by everything, importing nothing above
-    "errors": 0, "ids": 0, "correlation": 0, "version": 0,
+    "errors": 0, "ids": 0, "correlation": 0, "version": 0, "limits": 0, "json_values": 0,
     # store
     "store": 1, "d1local": 1,
     # engine
@@ -45,6 +45,9 @@ ENGINE_VOCABULARIES = {"caw_lab.engine.states", "caw_lab.engine.event_kinds"}
 # surfaces on purpose (there is no tool for it), so ``caw export``/``caw import`` call the engine,
 # and check their bundle file against the sandbox's roots as every tool checks its paths.
 LOCAL_ONLY = {("caw_lab.cli.transfer", "caw_lab.engine.transfer"), ("caw_lab.cli.transfer", "caw_lab.engine.sandbox")}
+# Likewise template registries: only the local user makes caw-lab fetch a URL or write a
+# registry folder (`caw templates search/install/publish`); no tool does it for a network client.
+LOCAL_ONLY |= {("caw_lab.cli.templates", "caw_lab.engine.templates.registry")}
 
 SQL = re.compile(r"\b(SELECT\s.+\sFROM|INSERT\s+INTO|UPDATE\s+\w+\s+SET|DELETE\s+FROM|CREATE\s+(TABLE|INDEX)|PRAGMA\s)")
 SQL_HOMES = {"store", "engine", "d1local"}

@@ -64,11 +64,10 @@ def test_each_profile_lists_exactly_its_tools_annotated_with_output_schemas(db_p
     for name, advertised in tools.items():
         hints = load_all()[name].hints
         assert hints is not None and advertised.annotations is not None, f"{name} has no annotations"
-        assert advertised.annotations.read_only_hint is hints.read_only
-        assert advertised.annotations.open_world_hint is hints.open_world
+        read = {key: profiles.hint_of(advertised.annotations, key) for key in profiles.HINT_DEFAULTS}
+        assert read["read_only"] is hints.read_only and read["open_world"] is hints.open_world, name
         if not hints.read_only:
-            assert advertised.annotations.destructive_hint is hints.destructive
-            assert advertised.annotations.idempotent_hint is hints.idempotent
+            assert (read["destructive"], read["idempotent"]) == (hints.destructive, hints.idempotent), name
         assert advertised.output_schema == load_all()[name].output_schema()
         assert advertised.output_schema["type"] == "object"
 

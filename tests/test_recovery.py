@@ -24,7 +24,7 @@ from caw_lab.alerts import Alert, AlertPump, LogSink, WebhookSink, notebook
 from caw_lab.engine import events, recovery, retries
 from caw_lab.errors import CawError
 from caw_lab.ids import now_ms
-from caw_lab.runtimes import Executor, PythonRuntime, TaskContext
+from caw_lab.runtimes import Executor, PythonRuntime, SubprocessRuntime, TaskContext
 from conftest import make_workflow
 
 TESTS = Path(__file__).resolve().parent
@@ -49,10 +49,11 @@ def test_sigkilled_agent_is_recovered_and_its_task_finished_by_another(client: c
     wf = make_workflow(client, [{"name": "victim", "description": json.dumps({"hang_on_attempt": 1})}])
     victim = wf["tasks"]["victim"]
     client.call("workflow_set_config", id=wf["id"], config={
-        "execution": {"runtime": "subprocess", "runtimes": {"subprocess": {"command": AGENT}},
+        "execution": {"runtime": "subprocess",
                       "heartbeat_timeout_ms": timeout_ms, "poll_interval_ms": 50},
         "retry": {"backoff_ms": 800, "jitter": 0}})
-    executor = Executor(str(db_path), wf["id"], connect=caw_lab.connect)
+    executor = Executor(str(db_path), wf["id"], runtimes={"subprocess": SubprocessRuntime(AGENT)},
+                        connect=caw_lab.connect)
     thread = threading.Thread(target=executor.run)
     thread.start()
     try:
@@ -295,11 +296,12 @@ def test_notebook_polls_and_subscribes_to_alerts(client: caw_lab.Client, db_path
 def test_an_attempt_past_the_task_timeout_is_stopped_and_counted(client: caw_lab.Client, db_path: Path) -> None:
     wf = make_workflow(client, [{"name": "endless", "description": "wait"}])
     client.call("workflow_set_config", id=wf["id"], config={
-        "execution": {"runtime": "python", "runtimes": {"python": {"work": "runtime_work:patient"}},
-                      "task_timeout_ms": 300, "stop_grace_ms": 2000, "poll_interval_ms": 20},
+        "execution": {"runtime": "python", "task_timeout_ms": 300, "stop_grace_ms": 2000, "poll_interval_ms": 20},
         "retry": {"max_attempts": 1}})
     started = time.monotonic()
-    assert Executor(str(db_path), wf["id"], connect=caw_lab.connect).run().status == "failed"
+    patient = PythonRuntime("runtime_work:patient")
+    executor = Executor(str(db_path), wf["id"], runtimes={"python": patient}, connect=caw_lab.connect)
+    assert executor.run().status == "failed"
     assert time.monotonic() - started < 20
     [entry] = client.call("dlq_list", workflow_id=wf["id"])["dead_letters"]
     assert entry["error"] == "attempt timed out after 300 ms" and entry["attempts"] == 1

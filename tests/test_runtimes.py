@@ -24,6 +24,7 @@ from caw_lab.runtimes import (
     PythonRuntime,
     RunOptions,
     SubprocessRuntime,
+    local_config,
     registry,
 )
 from caw_lab.runtimes.environment import inherited
@@ -140,7 +141,8 @@ def test_subprocess_fills_placeholders_and_environment(tmp_path: Path) -> None:
     seen = json.loads(out.read_text())
     config = tmp_path / "ag_000000000001.mcp.json"
     assert seen["argv"] == [TASK["id"], "ag_000000000001", str(tmp_path / "w.db"), f"--config={config}", "{unknown}"]
-    assert seen["env"] == {"CAW_TASK_ID": TASK["id"], "CAW_WORKFLOW_ID": WORKFLOW["id"],
+    added = {k: v for k, v in seen["env"].items() if os.environ.get(k) != v}  # CAW_HOME and such are inherited
+    assert added == {"CAW_TASK_ID": TASK["id"], "CAW_WORKFLOW_ID": WORKFLOW["id"],
                            "CAW_AGENT_ID": "ag_000000000001", "CAW_DB_PATH": str(tmp_path / "w.db"),
                            "CAW_MCP_CONFIG": str(config)}
     assert seen["config"]["mcpServers"]["caw"]["args"][-3:] == ["--db", str(tmp_path / "w.db"), "--server"]
@@ -227,7 +229,8 @@ def test_third_party_runtime_from_an_entry_point(client: caw_lab.Client, db_path
 
 @pytest.mark.parametrize("runtime", ["claude_code", "codex"])
 def test_llm_runtime_drives_a_stand_in_cli_over_mcp(runtime: str, client: caw_lab.Client, db_path: Path,
-                                                   tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+                                                   allowed_roots: Path, tmp_path: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PATH", path_with(install(tmp_path)))
     monkeypatch.setenv("STANDIN_LOG", str(tmp_path / "standin.json"))
     monkeypatch.setenv("CLAUDECODE", "1")
@@ -248,6 +251,61 @@ def test_llm_runtime_drives_a_stand_in_cli_over_mcp(runtime: str, client: caw_la
     else:
         assert argv[:2] == ["exec", "--json"] and argv[argv.index("--model") + 1] == "m-1"
         assert "--dangerously-bypass-approvals-and-sandbox" in argv
+
+
+@pytest.mark.parametrize("runtimes", [
+    {"subprocess": {"command": ["sh", "-c", "id"]}}, {"subprocess": {"command": "sh -c id"}},
+    {"claude_code": {"executable": "/tmp/x"}}, {"codex": {"extra_args": ["--x"]}},
+    {"echo": {"env": {"LD_PRELOAD": "/tmp/x.so"}}}, {"python": {"work": "os:system", "mode": "thread"}},
+])
+def test_a_workflow_config_naming_what_runs_is_refused_and_changes_nothing(client: caw_lab.Client,
+                                                                           runtimes: dict[str, Any]) -> None:
+    wf = make_workflow(client, [{"name": "a"}])
+    client.call("workflow_set_config", id=wf["id"], config={"execution": {"runtimes": {"python": {"mode": "process"}}}})
+    before = dump(client.db)
+    with pytest.raises(CawError) as refused:
+        client.call("workflow_set_config", id=wf["id"], config={"execution": {"runtime": "python",
+                                                                              "runtimes": runtimes}})
+    assert refused.value.code == "COMMAND_NOT_ALLOWED" and ".caw/runtimes.toml" in refused.value.suggestion
+    assert dump(client.db) == before
+
+
+def test_the_local_runtime_config_names_what_runs_over_the_workflows_options(
+    db_path: Path, client: caw_lab.Client, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    repo = tmp_path / "repo"
+    (repo / ".git").mkdir(parents=True)
+    (repo / ".caw").mkdir()
+    (repo / ".caw" / "runtimes.toml").write_text('[python]\nwork = "runtime_work:steady"\n')
+    monkeypatch.setenv("CAW_REPO_PATH", str(repo / "deep" / "inside"))
+    monkeypatch.delenv("CAW_RUNTIMES", raising=False)
+    assert local_config.config_path() == repo / ".caw" / "runtimes.toml"
+    wf = make_workflow(client, [{"name": "a"}])
+    client.call("workflow_set_config", id=wf["id"], config={"execution": {
+        "runtime": "python", "runtimes": {"python": {"mode": "process"}}, "poll_interval_ms": 20}})
+    executor = Executor(str(db_path), wf["id"], connect=caw_lab.connect)
+    python = executor.runtime("python")
+    assert isinstance(python, PythonRuntime) and python.mode == "process" and python.work.__name__ == "steady"
+    assert executor.run().status == "completed"
+
+
+@pytest.mark.parametrize(("text", "why"), [
+    ("[python\nwork = 1", "not valid TOML"), ('subprocess = "sh -c id"', "should be tables"), (b"\xff", "utf-8"),
+])
+def test_a_broken_local_runtime_config_is_refused_before_anything_is_written(
+    client: caw_lab.Client, db_path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, text: str | bytes,
+    why: str,
+) -> None:
+    config = tmp_path / "runtimes.toml"
+    config.write_bytes(text if isinstance(text, bytes) else text.encode())
+    monkeypatch.setenv("CAW_RUNTIMES", str(config))
+    wf = make_workflow(client, [{"name": "a"}])
+    before = dump(client.db)
+    with pytest.raises(CawError) as refused:
+        client.call("workflow_start", workflow_id=wf["id"], runtime="python")
+    assert refused.value.code == "INVALID_CONFIG" and why in refused.value.message
+    assert str(config) in refused.value.message
+    assert dump(client.db) == before
 
 
 def test_stop_kills_what_ignores_sigterm_and_what_left_the_group(tmp_path: Path) -> None:

@@ -100,6 +100,10 @@ ARGUMENTS: dict[str, Callable[[Ids], dict[str, Any]]] = {
     "workflow_list_repositories": lambda i: {"workflow_id": i["wf"]},
     "template_create": lambda i: {"name": "t2", "from_workflow_id": i["wf"]},
     "template_list": lambda i: {},
+    "template_publish": lambda i: {"name": "t", "version": "1.2.0", "template": {"tasks": [{"name": "y"}]}},
+    "template_get": lambda i: {"template_id": "t"},
+    "template_versions": lambda i: {"name": "t"},
+    "template_diff": lambda i: {"name": "t", "from_version": "1.0.0", "to_version": "1.1.0"},
     "template_apply": lambda i: {"template_id": i["template"], "workflow_name": "from-template"},
     "workspace_create": lambda i: {"workflow_id": i["wf"], "branch": "other", "path": i["repo2"]},
     "workspace_update": lambda i: {"id": i["workspace"], "status": "abandoned"},
@@ -158,6 +162,7 @@ def prepared(roots: Path) -> tuple[Path, Ids]:
         i["workspace"] = client.call("workspace_create", workflow_id=wf["id"], branch="ws", repo_path=i["repo"],
                                      create_worktree=True)["id"]
         i["template"] = client.call("template_create", name="t", from_workflow_id=wf["id"])["id"]
+        client.call("template_publish", name="t", version="1.1.0", template={"tasks": [{"name": "x"}]})
         planning = client.call("workflow_create", name="p", source_type="prompt", source_content="x",
                                repository_paths=[i["repo2"]])
         i["planning"] = planning["id"]

@@ -40,8 +40,8 @@ class Event:
 
     def values(self, correlation_id: str) -> tuple[Any, ...]:
         """The row of INSERT_EVENT, stamped now."""
-        return (now_ms(), self.kind, self.workflow_id, self.task_id, self.agent_id, json.dumps(self.payload),
-                correlation_id)
+        payload = json.dumps(self.payload, allow_nan=False)
+        return (now_ms(), self.kind, self.workflow_id, self.task_id, self.agent_id, payload, correlation_id)
 
 
 @dataclass(frozen=True)

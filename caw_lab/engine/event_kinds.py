@@ -83,6 +83,7 @@ KINDS: dict[str, Scope] = {
     "memory.reinforced": Scope.OUTSIDE,
     "memory.decayed": Scope.OUTSIDE,
     "template.created": Scope.OUTSIDE,
+    "template.published": Scope.OUTSIDE,
     "repository.registered": Scope.OUTSIDE,
     "alert.raised": Scope.OUTSIDE,
     "alert.undelivered": Scope.OUTSIDE,

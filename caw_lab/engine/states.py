@@ -84,3 +84,16 @@ def require_status(kind: str, row: dict[str, Any], allowed: tuple[str, ...], act
             recoverable=False,
             suggestion=f"This needs the {kind} in: {', '.join(allowed)}.",
         )
+
+WORKSPACE_STATUSES = ("active", "merged", "abandoned")
+AGENT_STATUSES = ("online", "offline", "busy")
+AGENT_ROLES = ("coordinator", "worker")
+MESSAGE_STATUSES = ("unread", "read", "archived")
+MESSAGE_TYPES = ("task_assignment", "status_update", "query", "response", "broadcast")
+MESSAGE_PRIORITIES = ("low", "normal", "high", "urgent")
+DEAD_LETTER_STATUSES = ("queued", "requeued", "discarded")
+DEPENDENCY_TYPES = ("blocks", "informs")
+COMPLEXITIES = ("low", "medium", "high")
+SOURCE_TYPES = ("prompt", "github_issue", "linear", "jira", "custom", "template")
+"""The other enumerated columns. The tools' input schemas offer the same values (a test
+compares them); ``template`` is a source only templates set."""

@@ -6,6 +6,7 @@ from typing import Any
 
 from caw_lab.engine import dag
 from caw_lab.engine.changes import Event, commit, insert, update
+from caw_lab.engine.commands import refuse_commands_in_config
 from caw_lab.engine.repositories import link_statements, resolved
 from caw_lab.engine.rows import decode, encode, fetch, placeholders
 from caw_lab.engine.states import DONE_SQL, check_transition
@@ -121,7 +122,9 @@ def set_parallelism(
 
 
 def set_config(db: Backend, workflow_id: str, config: dict[str, Any]) -> dict[str, Any]:
-    """Merge ``config`` into the workflow's config; a key set to null is removed."""
+    """Merge ``config`` into the workflow's config; a key set to null is removed. Never what agents
+    run (``engine.commands``): that is refused, and nothing is written."""
+    refuse_commands_in_config(config, workflow_id)
     current = fetch(db, "workflow", workflow_id).get("config") or {}
     merged = {k: v for k, v in {**current, **config}.items() if v is not None}
     event = Event("workflow.config", workflow_id, payload={"keys": sorted(config)})

@@ -19,6 +19,7 @@ import mcp_types as types
 
 from caw_lab.errors import CawError
 from caw_lab.tools import Tool, load_all
+from caw_lab.tools.registry import Hints
 
 DEFAULT = "all"
 ENV = "CAW_TOOLS"
@@ -81,21 +82,33 @@ def unknown_profile(word: str, registry: dict[str, Tool]) -> CawError:
     )
 
 
+HINT_DEFAULTS = {"read_only": False, "destructive": True, "idempotent": False, "open_world": True}
+"""What MCP says a client assumes of a hint left out (the ToolAnnotations schema's defaults)."""
+
+
+def annotations(hints: Hints) -> types.ToolAnnotations:
+    """The hints as MCP annotations, each left out where it is MCP's default, and a read-only
+    tool's destructive and idempotent hints, which MCP gives meaning only for tools that write:
+    a client reads the same, and every agent saves the tokens on every turn."""
+    meant = {"read_only": hints.read_only, "open_world": hints.open_world}
+    if not hints.read_only:
+        meant |= {"destructive": hints.destructive, "idempotent": hints.idempotent}
+    said = {f"{key}_hint": value for key, value in meant.items() if value != HINT_DEFAULTS[key]}
+    return types.ToolAnnotations(**said)
+
+
+def hint_of(listed: types.ToolAnnotations, key: str) -> bool:
+    """A hint as a client reads it: as given, else MCP's default."""
+    value = getattr(listed, f"{key}_hint")
+    return HINT_DEFAULTS[key] if value is None else value
+
+
 def as_mcp_tool(spec: Tool) -> types.Tool:
-    """The tool as tools/list shows it: schemas, and its hints as MCP annotations. A read-only
-    tool's destructive and idempotent hints are left out: MCP gives them meaning only for tools
-    that write, and each costs every agent tokens on every turn."""
+    """The tool as tools/list shows it: its compact schemas, and its hints as MCP annotations."""
     hints = spec.hints
-    writes = hints is not None and not hints.read_only
-    annotations = None if hints is None else types.ToolAnnotations(
-        read_only_hint=hints.read_only,
-        destructive_hint=hints.destructive if writes else None,
-        idempotent_hint=hints.idempotent if writes else None,
-        open_world_hint=hints.open_world,
-    )
     return types.Tool(
         name=spec.name, description=spec.description, input_schema=spec.input_schema(),
-        output_schema=spec.output_schema(), annotations=annotations,
+        output_schema=spec.output_schema(), annotations=annotations(hints) if hints else None,
     )
 
 

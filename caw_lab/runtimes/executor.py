@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from caw_lab.alerts.dispatch import AlertPump
-from caw_lab.engine import agents, claims, deadletter, executions, orchestration, recovery, retries
+from caw_lab.engine import agents, claims, deadletter, executions, orchestration, recovery, retries, sandbox, workspaces
 from caw_lab.engine.events import head_seq
 from caw_lab.engine.rows import fetch
 from caw_lab.engine.states import require_status
@@ -38,7 +38,7 @@ from caw_lab.errors import CawError
 from caw_lab.gitops import pull_requests
 from caw_lab.gitops.github import GitHub
 from caw_lab.ids import now_ms
-from caw_lab.runtimes import registry
+from caw_lab.runtimes import local_config, registry
 from caw_lab.runtimes.base import Connect, Exit, Handle, Launch, Runtime
 from caw_lab.runtimes.settings import ExecutionSettings, resolve
 from caw_lab.store import open_backend
@@ -98,6 +98,8 @@ class Executor:
         retries.workflow_policy(self.workflow)
         self.overrides = dict(overrides or {})
         self.instances: dict[str, Runtime] = dict(runtimes or {})
+        self.local_options = local_config.load()
+        """What the local user configured runtimes to run (``local_config``), read once per run."""
         self.on_progress = on_progress
         self.env_passthrough = tuple(env_passthrough)
         """Secrets agents may inherit: the local user's choice, never a workflow's config (runtimes/environment.py)."""
@@ -116,14 +118,18 @@ class Executor:
 
     def runtime(self, name: str) -> Runtime:
         if name not in self.instances:
-            self.instances[name] = registry.create(name, self.settings.runtimes.get(name))
+            options = local_config.options_for(name, self.settings.runtimes.get(name), self.local_options)
+            self.instances[name] = registry.create(name, options)
         return self.instances[name]
 
     def runtime_name(self, task: Mapping[str, Any]) -> str:
         return task.get("runtime") or self.settings.runtime
 
     def check(self) -> None:
-        """Refuse before writing anything when a runtime some unfinished task needs cannot run here."""
+        """Refuse before writing anything when the configured working directory lies outside the
+        sandbox, or a runtime some unfinished task needs cannot run here."""
+        if self.settings.cwd:
+            sandbox.user_path(self.settings.cwd, "Working directory")
         needed = executions.runtimes_needed(self.db, self.workflow_id)
         for name in sorted({name or self.settings.runtime for name in needed} or {self.settings.runtime}):
             self.runtime(name).check()
@@ -201,8 +207,12 @@ class Executor:
         """Register an agent, claim the task for it and start it; False when the task was taken."""
         task = fetch(self.db, "task", task_id)
         name = self.runtime_name(task)
+        try:
+            directory, refused = self.cwd(task), None
+        except CawError as exc:  # outside the sandbox: the agent is not started, the task loses an attempt
+            directory, refused = None, exc
         agent = agents.register(self.db, name=f"{name}:{task['name']}"[:120], runtime=name,
-                                workflow_id=self.workflow_id, workspace_path=self.cwd(task),
+                                workflow_id=self.workflow_id, workspace_path=directory,
                                 metadata={"executor_id": self.executor_id, "task_id": task_id, "runtime": name})
         try:
             taken = claims.claim(self.db, task_id, agent["id"])["success"]
@@ -212,9 +222,11 @@ class Executor:
             agents.unregister(self.db, agent["id"])
             return False
         task = fetch(self.db, "task", task_id)
-        launch = Launch(task, self.workflow, agent["id"], self.target, self.cwd(task), self.workdir,
-                        self.settings.run_options, self.connect, self.env_passthrough)
         try:
+            if directory is None:
+                raise refused or CawError("PATH_OUTSIDE_ROOTS", "No working directory for the agent")
+            launch = Launch(task, self.workflow, agent["id"], self.target, directory, self.workdir,
+                            self.settings.run_options, self.connect, self.env_passthrough)
             handle = self.runtime(name).start(launch)
         except Exception as exc:  # a runtime that cannot start costs the task an attempt
             recovery.end_agent(self.db, agent["id"], f"the {name} runtime could not start it: {exc}")
@@ -224,10 +236,14 @@ class Executor:
         return True
 
     def cwd(self, task: Mapping[str, Any]) -> str:
-        """The task's workspace when it has one, else the configured or current directory."""
+        """The task's workspace when it has one, else the configured or current directory; a
+        stored or configured directory is checked against the sandbox on every use, since a
+        workflow's config and rows can come from a network client or an imported bundle."""
         if task.get("workspace_id"):
-            return fetch(self.db, "workspace", task["workspace_id"])["path"]
-        return self.settings.cwd or os.getcwd()
+            return workspaces.checked_path(self.db, fetch(self.db, "workspace", task["workspace_id"]))
+        if self.settings.cwd:
+            return sandbox.user_path(self.settings.cwd, "Working directory")
+        return os.getcwd()
 
     def reap(self) -> None:
         for run in list(self.running.values()):

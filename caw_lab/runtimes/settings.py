@@ -5,7 +5,9 @@ Keys (all optional), set with workflow_set_config ``{"execution": {...}}``:
 
 - ``runtime``: the runtime for every task (``claude_code`` by default, as the reference
   spawns Claude Code); a task's own ``runtime`` (task_set_execution) wins.
-- ``runtimes``: options per runtime name, e.g. ``{"subprocess": {"command": [...]}}``.
+- ``runtimes``: options per runtime name, e.g. ``{"python": {"mode": "process"}}``; never
+  the options that choose what runs (``command``, ``executable``, ``extra_args``, ``env``,
+  ``work``): those come from the local user (``local_config``) and are refused here.
 - ``max_agents``: agents at once (default: the workflow's max_parallel_tasks).
 - ``heartbeat_timeout_ms``: silence after which an agent counts as lost (30 s).
 - ``task_timeout_ms``: an attempt running longer is stopped and counts as failed (none).
@@ -29,6 +31,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from caw_lab.engine.commands import refuse_commands
 from caw_lab.errors import CawError
 from caw_lab.runtimes.base import PermissionMode, RunOptions
 
@@ -83,6 +86,7 @@ def resolve(workflow: Mapping[str, Any], overrides: Mapping[str, Any] | None = N
         raise CawError("INVALID_CONFIG", f"Invalid execution config for workflow {workflow['id']}: {problems}",
                        recoverable=True,
                        suggestion="Fix the workflow's execution config (workflow_set_config).") from None
+    refuse_commands(settings.runtimes, workflow["id"])
     if settings.max_agents is None:
         settings = settings.model_copy(update={"max_agents": workflow["max_parallel_tasks"]})
     return settings

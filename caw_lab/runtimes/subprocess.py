@@ -33,10 +33,14 @@ class SubprocessRuntime(Runtime):
     credentials: tuple[str, ...] = ()
     """Secret variables the runtime's CLI cannot work without, passed on whatever the scrubbing says."""
 
-    def __init__(self, command: Sequence[str] | str, env: Mapping[str, str] | None = None) -> None:
-        self.argv = shlex.split(command) if isinstance(command, str) else [str(a) for a in command]
+    def __init__(self, command: Sequence[str] | str | None = None, env: Mapping[str, str] | None = None) -> None:
+        self.argv = shlex.split(command) if isinstance(command, str) else [str(a) for a in command or ()]
         if not self.argv:
-            raise invalid_input(f"The {self.name} runtime needs a command", "Set runtimes.subprocess.command.")
+            raise invalid_input(
+                f"The {self.name} runtime needs a command",
+                "Set command under [subprocess] in the local runtime config (.caw/runtimes.toml, or the file "
+                "CAW_RUNTIMES names), or pass SubprocessRuntime(command) to the executor from Python.",
+            )
         self.env = dict(env or {})
 
     def check(self) -> None:
@@ -65,7 +69,7 @@ def require_executable(executable: str, runtime: str) -> str:
         raise CawError(
             "RUNTIME_UNAVAILABLE", f"The {runtime} runtime needs the `{executable}` executable, which is not on PATH",
             recoverable=True,
-            suggestion=f"Install `{executable}`, put it on PATH, or set runtimes.{runtime}.executable in the "
-                       "workflow's execution config.",
+            suggestion=f"Install `{executable}`, put it on PATH, or set executable under [{runtime}] in the "
+                       "local runtime config (.caw/runtimes.toml).",
         )
     return found

@@ -63,18 +63,7 @@ def shrink(node: Any, defs: dict[str, Any], inline: set[str]) -> Any:
             out[key] = {name: shrink(optional(prop), defs, inline) for name, prop in value.items()}
         else:
             out[key] = shrink(value, defs, inline)
-    return types_of(nullable(out))
-
-
-def types_of(node: dict[str, Any]) -> dict[str, Any]:
-    """``anyOf`` plain types (``{"type": "string"}``, ``{"type": "array"}`` of anything, ...) as
-    one list of types: the same values, a third of the text."""
-    options = node.get("anyOf")
-    plain = options and all(set(o) <= {"type", "items"} and isinstance(o.get("type"), str)
-                            and not o.get("items") for o in options)
-    if not plain:
-        return node
-    return {**{k: v for k, v in node.items() if k != "anyOf"}, "type": [o["type"] for o in options]}
+    return nullable(out)
 
 
 def optional(prop: dict[str, Any]) -> dict[str, Any]:

@@ -208,3 +208,18 @@ def test_a_url_that_is_not_http_is_a_usage_error(tmp_path: Path) -> None:
     refused = caw("setup", "claude-code", "--url", "evil.example", cwd=tmp_path)
     assert refused.returncode == 2 and "--url" in refused.stderr
     assert list(tmp_path.iterdir()) == []
+
+
+def test_setup_writes_the_chosen_tool_profile_and_refuses_an_unknown_one(tmp_path: Path) -> None:
+    chosen = caw("setup", "claude-code", "--tools", "agent", cwd=tmp_path)
+    assert chosen.returncode == 0, chosen.stderr
+    assert json.loads((tmp_path / ".mcp.json").read_text())["mcpServers"]["caw"]["args"][-3:] == [
+        "--server", "--tools", "agent"]
+    written = (tmp_path / ".mcp.json").read_text()
+    refused = caw("setup", "claude-code", "--tools", "agnet", cwd=tmp_path)
+    assert refused.returncode == 2 and "'agnet'" in refused.stderr
+    assert (tmp_path / ".mcp.json").read_text() == written
+    codex = caw("setup", "codex", "--tools", "reference", cwd=tmp_path, env={"CODEX_HOME": str(tmp_path)})
+    assert codex.returncode == 0, codex.stderr
+    assert tomllib.loads((tmp_path / "config.toml").read_text())["mcp_servers"]["caw"]["args"][-2:] == [
+        "--tools", "reference"]

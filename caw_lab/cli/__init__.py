@@ -114,6 +114,10 @@ class CawGroup(click.Group):
          "as OTEL_EXPORTER_OTLP_ENDPOINT does (needs caw-lab[telemetry]).",
 )
 @click.option(
+    "--tools", "tool_profile", metavar="PROFILE", envvar="CAW_TOOLS", show_envvar=True,
+    help="With --server, the tools to list: agent, reference, all (default), or a comma list of tools and groups.",
+)
+@click.option(
     "--log-format", type=click.Choice(["text", "json"]), default="text", envvar="CAW_LOG_FORMAT",
     show_default=True, show_envvar=True, help="How caw-lab logs to stderr: json lines carry correlation ids.",
 )
@@ -126,7 +130,7 @@ def main(
     ctx: click.Context, db: str | None, server: bool, transport: str, port: int, host: str, token: str | None,
     allowed_hosts: tuple[str, ...], allowed_origins: tuple[str, ...], request_timeout: float | None,
     metrics_port: int | None, otlp_endpoint: str | None, log_format: str, template: str | None,
-    template_vars: tuple[str, ...], list_templates: bool,
+    template_vars: tuple[str, ...], list_templates: bool, tool_profile: str | None,
 ) -> None:
     """caw-lab: durable, steerable workflows for coding agents.
 
@@ -139,7 +143,7 @@ def main(
         log_json()
     if server:
         http = HttpOptions(host, port, token, allowed_hosts, allowed_origins, request_timeout)
-        serve(resolve_db(db), transport, http, metrics_port, otlp_endpoint)
+        serve(resolve_db(db), transport, http, metrics_port, otlp_endpoint, tool_profile)
         ctx.exit()
     export_for_command(ctx, otlp_endpoint)
     if list_templates:
@@ -165,10 +169,19 @@ class HttpOptions:
     request_timeout: float | None
 
 
-def serve(db: str, transport: str, http: HttpOptions, metrics_port: int | None, otlp_endpoint: str | None) -> None:
+def serve(db: str, transport: str, http: HttpOptions, metrics_port: int | None, otlp_endpoint: str | None,
+          tools: str | None) -> None:
     """Hand over to the MCP server (imported here: no other command needs the SDK). Its refusal to
-    serve HTTP beyond loopback without a token (DESIGN invariant 7) is a usage error, exit status 2."""
+    serve HTTP beyond loopback without a token (DESIGN invariant 7), and a tool profile naming no
+    tool, are usage errors, exit status 2: a client sees the server refuse to start, not an empty list."""
     mcp = import_server()
+    from caw_lab.mcp import profiles
+
+    if tools and tools not in profiles.PROFILES:  # a comma list: checked now, at the cost of importing the tools
+        try:
+            profiles.select(tools)
+        except CawError as err:
+            raise click.UsageError(f"{err.message}. {err.suggestion}") from None
     if transport == "http":
         try:
             mcp.require_token_off_loopback(http.host, http.token)
@@ -177,7 +190,7 @@ def serve(db: str, transport: str, http: HttpOptions, metrics_port: int | None, 
     mcp.serve(db=db, transport=transport, host=http.host, port=http.port, token=http.token,
               metrics_port=metrics_port, allowed_hosts=split_list(http.allowed_hosts),
               allowed_origins=split_list(http.allowed_origins), request_timeout_s=http.request_timeout,
-              otlp_endpoint=otlp_endpoint)
+              otlp_endpoint=otlp_endpoint, tools=tools)
 
 
 def export_for_command(ctx: click.Context, otlp_endpoint: str | None) -> None:

@@ -27,6 +27,23 @@ from caw_lab.setup import (
 )
 
 PRINT_HELP = "Show what would be written; change nothing."
+TOOLS_HELP = (
+    "The tools the agent sees (written into the stdio server's args as --tools): agent (the agent protocol, "
+    "fewest tokens), reference (the reference's 58), all (default), or a comma list of tools and groups."
+)
+
+
+def checked_profile(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """A profile naming no tool is refused here, not by the agent's client at its next start."""
+    if value:
+        from caw_lab.errors import CawError
+        from caw_lab.mcp import profiles
+
+        try:
+            profiles.select(value)
+        except CawError as err:
+            raise click.BadParameter(f"{err.message}. {err.suggestion}") from None
+    return value
 
 
 def http_options(command: Callable[..., Any]) -> Callable[..., Any]:
@@ -56,25 +73,28 @@ def setup() -> None:
     help="Project folder holding .mcp.json and CLAUDE.md.",
 )
 @http_options
+@click.option("--tools", metavar="PROFILE", callback=checked_profile, help=TOOLS_HELP)
 def claude_code(print_only: bool, mcp_only: bool, claude_md_only: bool, project: Path, url: str | None,
-                token: str | None) -> None:
+                token: str | None, tools: str | None) -> None:
     """Add caw to the project's .mcp.json and the agent protocol to its CLAUDE.md."""
     if mcp_only and claude_md_only:
         raise click.UsageError("--mcp-only and --claude-md-only exclude each other; pass at most one.")
     http = None if claude_md_only else http_server(url, token, print_only)
     db = database() if http is None and not claude_md_only else None
-    changes = claude_code_changes(project, http, db, mcp=not claude_md_only, claude_md=not mcp_only)
+    changes = claude_code_changes(project, http, db, mcp=not claude_md_only, claude_md=not mcp_only,
+                                  tools=tools)
     apply(changes, print_only, db)
 
 
 @setup.command("codex")
 @click.option("--print", "print_only", is_flag=True, help=PRINT_HELP)
 @http_options
-def codex(print_only: bool, url: str | None, token: str | None) -> None:
+@click.option("--tools", metavar="PROFILE", callback=checked_profile, help=TOOLS_HELP)
+def codex(print_only: bool, url: str | None, token: str | None, tools: str | None) -> None:
     """Add [mcp_servers.caw] to Codex's config.toml ($CODEX_HOME, default ~/.codex)."""
     http = http_server(url, token, print_only)
     db = database() if http is None else None
-    apply(codex_changes(http=http, db=db), print_only, db)
+    apply(codex_changes(http=http, db=db, tools=tools), print_only, db)
 
 
 def database() -> str | None:

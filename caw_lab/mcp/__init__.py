@@ -38,6 +38,7 @@ def serve(
     allowed_origins: Sequence[str] = (),
     request_timeout_s: float | None = None,
     otlp_endpoint: str | None = None,
+    tools: str | None = None,
 ) -> None:
     """Serve until the client hangs up (stdio) or the process is interrupted (http).
 
@@ -50,6 +51,7 @@ def serve(
     ``metrics_port`` serves Prometheus metrics, ``otlp_endpoint`` (or the standard
     ``OTEL_EXPORTER_OTLP_ENDPOINT``) receives traces and metrics (``telemetry.export``), both
     installed before the server is built, which adds the SDK's span per message only then.
+    ``tools`` is the tool profile to serve (``profiles``; default all).
     """
     if transport not in ("stdio", "http"):
         raise ValueError(f"Unknown transport {transport!r}: use 'stdio' or 'http'")
@@ -66,12 +68,13 @@ def serve(
             if access is not None:
                 from caw_lab.mcp.http import run_http
 
-                anyio.run(partial(run_http, build_server(backend), backend, access, token_stored=not token,
+                anyio.run(partial(run_http, build_server(backend, tools=tools), backend, access, token_stored=not token,
                                   timeout_s=request_timeout_s), backend_options=EVENT_LOOP)
             elif os.environ.get(STDIO_LOOP_ENV) == "sdk":
-                anyio.run(run_sdk_stdio, build_server(backend), backend_options=EVENT_LOOP)
+                anyio.run(run_sdk_stdio, build_server(backend, tools=tools), backend_options=EVENT_LOOP)
             else:
-                anyio.run(run_stdio, build_server(backend, tools_in_thread=False), backend_options=EVENT_LOOP)
+                server = build_server(backend, tools_in_thread=False, tools=tools)
+                anyio.run(run_stdio, server, backend_options=EVENT_LOOP)
     finally:
         backend.close()
 

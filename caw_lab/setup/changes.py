@@ -55,11 +55,11 @@ def read_text(path: Path) -> str | None:
     return path.read_text(encoding="utf-8") if path.exists() else None
 
 
-def server_command(db: str | None = None) -> list[str]:
-    """``caw [--db DB] --server``, by name when the ``caw`` on PATH is this installation's (portable
+def server_command(db: str | None = None, tools: str | None = None) -> list[str]:
+    """``caw [--db DB] --server [--tools PROFILE]``, by name when the ``caw`` on PATH is this installation's (portable
     across machines), else by full path so another ``caw`` — the TypeScript reference's, say — is
     never started instead."""
-    served = ["--db", db, "--server"] if db else ["--server"]
+    served = [*(["--db", db] if db else []), "--server", *(["--tools", tools] if tools else [])]
     ours = Path(sys.executable).with_name("caw")
     if not ours.exists():
         return ["caw", *served]

@@ -27,30 +27,34 @@ HTTP_KEYS = ("type", "url", "headers")
 
 
 def claude_code_changes(
-    project: Path, http: HttpServer | None = None, db: str | None = None, mcp: bool = True, claude_md: bool = True
+    project: Path, http: HttpServer | None = None, db: str | None = None, mcp: bool = True, claude_md: bool = True,
+    tools: str | None = None,
 ) -> list[FileChange]:
     """The edits for ``project``; ``db`` is the chosen database (setup.chosen_database), and
-    ``mcp``/``claude_md`` pick the files (the reference's ``--mcp-only``/``--claude-md-only``)."""
+    ``mcp``/``claude_md`` pick the files (the reference's ``--mcp-only``/``--claude-md-only``), and
+    ``tools`` is the tool profile a stdio server lists (``caw --server --tools``), default all."""
     return [
-        *([mcp_json_change(project / ".mcp.json", http, db)] if mcp else []),
+        *([mcp_json_change(project / ".mcp.json", http, db, tools)] if mcp else []),
         *([claude_md_change(project / "CLAUDE.md")] if claude_md else []),
     ]
 
 
-def mcp_json_change(path: Path, http: HttpServer | None = None, db: str | None = None) -> FileChange:
+def mcp_json_change(path: Path, http: HttpServer | None = None, db: str | None = None,
+                    tools: str | None = None) -> FileChange:
     before = read_text(path)
     config = parse_json(path, before)
     servers = config.setdefault("mcpServers", {})
-    servers[SERVER_NAME] = server_entry(servers.get(SERVER_NAME, {}), http, db)
+    servers[SERVER_NAME] = server_entry(servers.get(SERVER_NAME, {}), http, db, tools)
     return FileChange(path, before, json.dumps(config, indent=2) + "\n", secret=http is not None)
 
 
-def server_entry(current: dict[str, Any], http: HttpServer | None, db: str | None = None) -> dict[str, Any]:
+def server_entry(current: dict[str, Any], http: HttpServer | None, db: str | None = None,
+                 tools: str | None = None) -> dict[str, Any]:
     """The ``caw`` entry: the user's own keys kept, the other transport's keys dropped. Over stdio
     it serves ``db`` when one was chosen; D1's variables are passed on as ``${VAR}``, which Claude
     Code expands from the user's environment when it starts the server."""
     if http is None:
-        command, *args = server_command(db)
+        command, *args = server_command(db, tools)
         kept = {k: v for k, v in current.items() if k not in HTTP_KEYS}
         entry = {**kept, "command": command, "args": args}
         if forwarded := forwarded_variables(db):

@@ -28,7 +28,9 @@ STDIO_KEYS = ("command", "args", "env")
 HTTP_KEYS = ("url", "http_headers")
 
 
-def codex_changes(path: Path | None = None, http: HttpServer | None = None, db: str | None = None) -> list[FileChange]:
+def codex_changes(
+    path: Path | None = None, http: HttpServer | None = None, db: str | None = None, tools: str | None = None
+) -> list[FileChange]:
     """The ``[mcp_servers.caw]`` edit, over stdio on ``db`` when one was chosen. Codex hands a server
     only a short list of variables, so D1's are named in ``env_vars`` for it to forward."""
     path = path or codex_config_path()
@@ -45,7 +47,7 @@ def codex_changes(path: Path | None = None, http: HttpServer | None = None, db: 
         entry = tomlkit.table()
         servers[SERVER_NAME] = entry
     if http is None:
-        command, *args = server_command(db)
+        command, *args = server_command(db, tools)
         values: dict[str, Any] = {"command": command, "args": args}
         if forwarded := forwarded_variables(db):
             values["env_vars"] = list(dict.fromkeys([*entry.get("env_vars", []), *forwarded]))

@@ -24,8 +24,6 @@ class Registered(BaseModel):
 class Beat(BaseModel):
     success: bool
     next_heartbeat_ms: int
-    status: str
-    revived: bool
 
 
 class Unregistered(BaseModel):

@@ -5,6 +5,12 @@ the change, and the statements that follow from it. The event is inserted only i
 guard changed a row, and every following statement runs only if that event exists, so
 on SQLite and on D1 alike a change applies whole, with its event, or not at all — and
 no interactive transaction is ever needed (DESIGN.md invariants 1 and 2).
+
+Each change carries its own id (the events row's ``correlation_id``), which makes it safe
+to send again when a reply is lost on the way back from D1: the batch opens with a
+tripwire that aborts it if that id is already in the feed, and a failed send looks the
+id up before giving up. A change therefore applies at most once however often it is
+sent, and the caller learns the outcome of the attempt that applied it.
 """
 
 from __future__ import annotations
@@ -15,11 +21,18 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from caw_lab.errors import CawError
 from caw_lab.ids import now_ms
 from caw_lab.store.backend import Backend, Row, Statement
 from caw_lab.telemetry import correlation
 
 GATE = "EXISTS (SELECT 1 FROM events WHERE correlation_id = ?)"
+TRIPWIRE = (
+    "INSERT INTO events (at, kind, correlation_id) SELECT NULL, 'change.replayed', ? "
+    "WHERE EXISTS (SELECT 1 FROM events WHERE correlation_id = ?)"
+)
+"""A batch's first statement: when its change is already in the feed, it inserts a NULL
+``at`` (NOT NULL), and the constraint failure rolls the whole batch back."""
 
 
 @dataclass(frozen=True)
@@ -48,11 +61,44 @@ class Gated:
         return Statement(f"{self.sql} {GATE}{tail}", (*self.params, correlation_id))
 
 
-@dataclass(frozen=True)
 class Committed:
-    seq: int
-    guard_rows: list[Row]
-    rows: list[list[Row]]
+    """What a change gave back: its event's ``seq``, and the rows of the guard's and the
+    following statements' RETURNING clauses.
+
+    A *replayed* change was applied by an earlier send whose reply was lost: the feed gives
+    its ``seq``, but the rows were lost with the reply, so reading them raises
+    ``CHANGE_REPLY_LOST``; a caller that reports them reads them back from the tables
+    instead (as ``checkpoints.add`` does).
+    """
+
+    __slots__ = ("_guard_rows", "_rows", "seq")
+
+    def __init__(self, seq: int, guard_rows: list[Row] | None, rows: list[list[Row]] | None) -> None:
+        self.seq = seq
+        self._guard_rows = guard_rows
+        self._rows = rows
+
+    @property
+    def replayed(self) -> bool:
+        return self._rows is None
+
+    @property
+    def guard_rows(self) -> list[Row]:
+        if self._guard_rows is None:
+            raise reply_lost(self.seq)
+        return self._guard_rows
+
+    @property
+    def rows(self) -> list[list[Row]]:
+        if self._rows is None:
+            raise reply_lost(self.seq)
+        return self._rows
+
+
+def reply_lost(seq: int) -> CawError:
+    return CawError("CHANGE_REPLY_LOST", f"The change was applied once (event {seq}), but the database's reply "
+                    "with its results was lost", recoverable=False,
+                    suggestion=f"Do not repeat it: read the current state (events_list shows event {seq}).")
 
 
 def insert(table: str, row: dict[str, Any], returning: str = "") -> Gated:
@@ -95,9 +141,26 @@ def commit(
     values = (now_ms(), event.kind, event.workflow_id, event.task_id, event.agent_id, json.dumps(event.payload), cid)
     condition = "WHERE changes() > 0" if guard else ""
     record = Statement(f"INSERT INTO events ({columns}) SELECT ?, ?, ?, ?, ?, ?, ? {condition} RETURNING seq", values)
-    statements = ([guard] if guard else []) + [record] + [g.bind(cid) for g in then]
-    results = db.batch(statements)
-    offset = 1 if guard else 0
+    tripwire = Statement(TRIPWIRE, (cid, cid))
+    statements = [tripwire, *([guard] if guard else []), record, *(g.bind(cid) for g in then)]
+    try:
+        results = db.batch(statements, retry=True)
+    except CawError as err:
+        return applied_before(db, cid, event, err)
+    offset = 2 if guard else 1
     if not results[offset]:
         return None
-    return Committed(results[offset][0]["seq"], results[0] if guard else [], results[offset + 1 :])
+    return Committed(results[offset][0]["seq"], results[1] if guard else [], results[offset + 1 :])
+
+
+def applied_before(db: Backend, cid: str, event: Event, err: CawError) -> Committed:
+    """The change as an earlier send applied it, if one did (its reply lost, its repeat
+    stopped by the tripwire); else ``err``, naming the change id when the outcome is unknown."""
+    try:
+        row = db.one("SELECT seq, kind FROM events WHERE correlation_id = ?", (cid,))
+    except CawError:
+        err.details.setdefault("change_id", cid)
+        raise err from None
+    if row is None or row["kind"] != event.kind:
+        raise err
+    return Committed(row["seq"], None, None)

@@ -14,6 +14,15 @@ from typing import Any, NamedTuple
 Row = dict[str, Any]
 
 
+READ_PREFIXES = ("SELECT", "WITH", "PRAGMA", "EXPLAIN")
+
+
+def reads(sql: str) -> bool:
+    """Whether a statement only reads, as far as its first word tells: backends use it to wait
+    less (SQLite) or retry more (D1); atomicity never depends on it."""
+    return sql.lstrip()[:7].upper().startswith(READ_PREFIXES)
+
+
 class Statement(NamedTuple):
     sql: str
     params: tuple[Any, ...] = ()

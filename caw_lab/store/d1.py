@@ -24,12 +24,11 @@ from urllib.parse import urlparse
 import httpx
 
 from caw_lab.errors import CawError
-from caw_lab.store.backend import Backend, Row, Statement
+from caw_lab.store.backend import Backend, Row, Statement, reads
 
 DEFAULT_API = "https://api.cloudflare.com/client/v4"
 RETRIES = 4
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
-READ_PREFIXES = ("SELECT", "WITH", "PRAGMA", "EXPLAIN")
 SAFE_INTEGER = 2**53 - 1
 
 
@@ -59,11 +58,11 @@ class D1Backend(Backend):
         return cls(parsed.netloc, database, token, os.environ.get("CAW_D1_API", DEFAULT_API))
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
-        return self._post({"sql": sql, "params": _exact(params)}, _reads(sql))[0]
+        return self._post({"sql": sql, "params": _exact(params)}, reads(sql))[0]
 
     def batch(self, statements: Sequence[Statement], *, retry: bool = False) -> list[list[Row]]:
         body = {"batch": [{"sql": s.sql, "params": _exact(s.params)} for s in statements]}
-        return self._post(body, retry or all(_reads(s.sql) for s in statements))
+        return self._post(body, retry or all(reads(s.sql) for s in statements))
 
     def close(self) -> None:
         self.http.close()
@@ -85,10 +84,6 @@ class D1Backend(Backend):
                     return _results(response)
             time.sleep(0.1 * 2**attempt)
         raise AssertionError("unreachable")
-
-
-def _reads(sql: str) -> bool:
-    return sql.lstrip().upper().startswith(READ_PREFIXES)
 
 
 @functools.cache

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from caw_lab.errors import CawError
-from caw_lab.store.backend import Backend, Row, Statement
+from caw_lab.store.backend import Backend, Row, Statement, reads
 from caw_lab.store.location import create_private
 from caw_lab.store.turns import Turns
 
@@ -58,8 +58,6 @@ class SQLiteBackend(Backend):
             self._conn = sqlite3.connect(
                 self.path, isolation_level=None, check_same_thread=False, timeout=self.busy_timeout_ms / 1000
             )
-            if on_disk and Turns.available():
-                self._turns = Turns(Path(f"{self.path}-writers"))
             self._prepare(on_disk)
         except (sqlite3.Error, OSError) as exc:
             self.close()
@@ -74,7 +72,12 @@ class SQLiteBackend(Backend):
         conn.execute("PRAGMA synchronous = NORMAL")
         conn.execute("PRAGMA foreign_keys = ON")
         conn.execute(f"PRAGMA journal_size_limit = {WAL_LIMIT_BYTES}")
-        if on_disk and conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+        mode = conn.execute("PRAGMA journal_mode").fetchone()[0]  # reads the header: a damaged file stops here
+        if not on_disk:
+            return
+        if Turns.available():
+            self._turns = Turns(Path(f"{self.path}-writers"))
+        if mode != "wal":
             with self._writer_turn():
                 conn.execute("PRAGMA journal_mode = WAL")
 
@@ -102,19 +105,30 @@ class SQLiteBackend(Backend):
                 raise _as_caw_error(exc, self.path) from exc
 
     def batch(self, statements: Sequence[Statement], *, retry: bool = False) -> list[list[Row]]:
-        """``retry`` is for backends that can lose a reply; a local file never does."""
+        """``retry`` is for backends that can lose a reply; a local file never does.
+
+        A batch of reads (one consistent snapshot of several queries) is a plain ``BEGIN``
+        and waits for no writer; should one of its statements write after all, SQLite
+        takes the write lock then, and the batch stays atomic."""
+        if all(reads(s.sql) for s in statements):
+            with self._lock:
+                return self._run("BEGIN", statements)
         with self._writer_turn():
-            conn = self.conn
-            try:
-                conn.execute("BEGIN IMMEDIATE")
-                results = [_rows(conn.execute(s.sql, s.params)) for s in statements]
-                conn.execute("COMMIT")
-            except (sqlite3.Error, OverflowError) as exc:
-                if conn.in_transaction:
-                    conn.execute("ROLLBACK")
-                raise _as_caw_error(exc, self.path) from exc
+            results = self._run("BEGIN IMMEDIATE", statements)
             self._bound_wal()
             return results
+
+    def _run(self, begin: str, statements: Sequence[Statement]) -> list[list[Row]]:
+        conn = self.conn
+        try:
+            conn.execute(begin)
+            results = [_rows(conn.execute(s.sql, s.params)) for s in statements]
+            conn.execute("COMMIT")
+        except (sqlite3.Error, OverflowError) as exc:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise _as_caw_error(exc, self.path) from exc
+        return results
 
     @contextmanager
     def _writer_turn(self) -> Iterator[None]:
@@ -225,11 +239,13 @@ def _as_caw_error(exc: sqlite3.Error | OverflowError | OSError, path: str) -> Ca
         return CawError("INVALID_INPUT", text, recoverable=True, suggestion="Use a number that fits in 64 bits.")
     if isinstance(exc, OSError):
         code = "DISK_FULL" if exc.errno in (errno.ENOSPC, errno.EDQUOT) else "DATABASE_UNAVAILABLE"
-        return _file_error(code, f"{exc.strerror or exc}", path)
+        return _file_error(code, exc.strerror or text, path)
     name = getattr(exc, "sqlite_errorname", "") or ""
     code = next((ours for prefix, ours in SQLITE_CODES.items() if name.startswith(prefix)), None)
     if code == "DATABASE_BUSY":
         return CawError(code, f"{text} ({path})", recoverable=True, suggestion=BUSY_SUGGESTION)
+    if code == "DATABASE_UNAVAILABLE" and _no_space_left(path):
+        return _file_error("DISK_FULL", f"{text}: no space left on its disk", path)
     if code:
         return _file_error(code, text, path)
     if isinstance(exc, sqlite3.IntegrityError):
@@ -249,6 +265,15 @@ FILE_ERRORS = {
     "DATABASE_UNAVAILABLE": (True, UNAVAILABLE),
 }
 """Our file-level codes: whether retrying can help, and what to do."""
+
+
+def _no_space_left(path: str) -> bool:
+    """SQLite reports some writes that found no space (growing the ``-shm`` file, say) as mere
+    I/O errors, and keeps the errno to itself: the disk's free space tells."""
+    try:
+        return os.statvfs(os.path.dirname(os.path.abspath(path))).f_bavail == 0
+    except OSError:
+        return False
 
 
 def _file_error(code: str, problem: str, path: str) -> CawError:

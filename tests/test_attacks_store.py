@@ -138,7 +138,11 @@ def test_a_stopped_writer_turns_into_database_busy_and_reading_goes_on(db_path: 
     listed = subprocess.run([CAW, "--db", str(db_path), "workflows", "--json"], capture_output=True, text=True,
                             env={**os.environ, "CAW_BUSY_TIMEOUT_MS": "60000"}, timeout=30)
     assert listed.returncode == 0, listed.stderr
-    assert [w["name"] for w in json.loads(listed.stdout)["workflows"]] == ["attacked"]
+    [listed_workflow] = json.loads(listed.stdout)["workflows"]
+    assert listed_workflow["name"] == "attacked"
+    shown = subprocess.run([CAW, "--db", str(db_path), "show", listed_workflow["id"]], capture_output=True, text=True,
+                           env={**os.environ, "CAW_BUSY_TIMEOUT_MS": "60000"}, timeout=30)
+    assert shown.returncode == 0 and "work" in shown.stdout, shown.stderr
     assert snapshot(db_path) == before
 
     holder.kill()  # a dead holder's turn is free at once

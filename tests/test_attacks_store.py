@@ -31,6 +31,8 @@ BOUND_S = 1.5
 """The busy timeout the attacked processes run with (CAW_BUSY_TIMEOUT_MS)."""
 
 BUSY_ENV = {**os.environ, "CAW_BUSY_TIMEOUT_MS": str(int(BOUND_S * 1000))}
+PATIENT_ENV = {**os.environ, "CAW_BUSY_TIMEOUT_MS": "60000"}
+"""For readers: were they to wait for the stopped writer, they would not answer within a test's patience."""
 
 HOLDER = textwrap.dedent(
     """
@@ -54,19 +56,22 @@ FOREIGN_HOLDER = textwrap.dedent(
     """
 )
 
-TIMED_CHECKPOINT = textwrap.dedent(
+TIMED_CALL = textwrap.dedent(
     """
     import json, sys, time, caw_lab
     client = caw_lab.connect(sys.argv[1])
     start = time.monotonic()
     try:
-        client.call("checkpoint_add", task_id=sys.argv[2], type="progress", summary="while stopped")
+        client.call(sys.argv[2], **json.loads(sys.argv[3]))
         error = None
     except caw_lab.CawError as err:
         error = err.to_dict()
     print(json.dumps({"seconds": time.monotonic() - start, "error": error}))
     """
 )
+
+LONG_SOURCE = " ".join(f"Sentence {i} of a long issue body." for i in range(20_000))
+"""Long enough that loading a task's context compresses it and fills the summary cache."""
 
 
 def in_progress_task(db_path: Path) -> str:
@@ -117,15 +122,23 @@ def stopped(db_path: Path) -> Iterator[Any]:
         proc.wait()
 
 
-def timed_checkpoint(db_path: Path, task: str) -> dict[str, Any]:
-    done = subprocess.run([sys.executable, "-c", TIMED_CHECKPOINT, str(db_path), task], env=BUSY_ENV,
+def timed(db_path: Path, tool: str, env: dict[str, str] = BUSY_ENV, **params: Any) -> dict[str, Any]:
+    """``tool`` called in another process: how long it took, and its error if any."""
+    done = subprocess.run([sys.executable, "-c", TIMED_CALL, str(db_path), tool, json.dumps(params)], env=env,
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     return json.loads(done.stdout)
 
 
+def timed_checkpoint(db_path: Path, task: str) -> dict[str, Any]:
+    return timed(db_path, "checkpoint_add", task_id=task, type="progress", summary="while stopped")
+
+
 def test_a_stopped_writer_turns_into_database_busy_and_reading_goes_on(db_path: Path, stopped: Any) -> None:
     task = in_progress_task(db_path)
+    with caw_lab.connect(db_path) as client:
+        wf = client.call("workflow_create", name="long", source_type="prompt", source_content=LONG_SOURCE)
+        plan = client.call("workflow_set_plan", id=wf["id"], plan={"summary": "s", "tasks": [{"name": "read"}]})
     before = snapshot(db_path)
     holder = stopped(HOLDER, until=lambda: writers_lock_held(db_path))
     assert writers_lock_held(db_path), "the stopped writer should hold the writers' turn"
@@ -134,15 +147,17 @@ def test_a_stopped_writer_turns_into_database_busy_and_reading_goes_on(db_path: 
     assert outcome["error"]["code"] == "DATABASE_BUSY" and outcome["error"]["recoverable"]
     assert BOUND_S - 0.1 <= outcome["seconds"] <= BOUND_S + 1.0
 
-    # reading never waits: with a minute's busy timeout, `caw workflows` still answers at once
+    # reading never waits: with a minute's busy timeout, it still answers at once
     listed = subprocess.run([CAW, "--db", str(db_path), "workflows", "--json"], capture_output=True, text=True,
-                            env={**os.environ, "CAW_BUSY_TIMEOUT_MS": "60000"}, timeout=30)
+                            env=PATIENT_ENV, timeout=30)
     assert listed.returncode == 0, listed.stderr
-    [listed_workflow] = json.loads(listed.stdout)["workflows"]
-    assert listed_workflow["name"] == "attacked"
-    shown = subprocess.run([CAW, "--db", str(db_path), "show", listed_workflow["id"]], capture_output=True, text=True,
-                           env={**os.environ, "CAW_BUSY_TIMEOUT_MS": "60000"}, timeout=30)
+    attacked = {w["name"]: w["id"] for w in json.loads(listed.stdout)["workflows"]}["attacked"]
+    shown = subprocess.run([CAW, "--db", str(db_path), "show", attacked], capture_output=True, text=True,
+                           env=PATIENT_ENV, timeout=30)
     assert shown.returncode == 0 and "work" in shown.stdout, shown.stderr
+    # loading a context would fill the summary cache: that write gives way instead of waiting
+    loaded = timed(db_path, "task_load_context", env=PATIENT_ENV, task_id=plan["tasks"][0]["id"])
+    assert loaded["error"] is None and loaded["seconds"] < 10
     assert snapshot(db_path) == before
 
     holder.kill()  # a dead holder's turn is free at once

@@ -63,7 +63,7 @@ def store(db: Backend, key: tuple[str, str, int], summary: str, tokens: int, enc
         "(content_hash, kind, compressor_version, summary, tokens, encoding, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)"
     )
     try:
-        db.batch([Statement(sql, (*key, summary, tokens, encoding, now_ms()))])
+        db.batch([Statement(sql, (*key, summary, tokens, encoding, now_ms()))], wait=False)
     except CawError as err:
         if err.code != "DATABASE_BUSY":
             raise

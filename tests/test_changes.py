@@ -23,6 +23,8 @@ class LostReply(Backend):
     """A real backend whose next ``lose`` resendable batches are applied, their reply lost, and
     sent again, as the D1 backend does when a connection drops after D1 committed."""
 
+    loses_replies = True
+
     def __init__(self, inner: Backend) -> None:
         self.inner, self.url, self.lose = inner, inner.url, 0
 

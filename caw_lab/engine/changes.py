@@ -7,10 +7,11 @@ on SQLite and on D1 alike a change applies whole, with its event, or not at all 
 no interactive transaction is ever needed (DESIGN.md invariants 1 and 2).
 
 Each change carries its own id (the events row's ``correlation_id``), which makes it safe
-to send again when a reply is lost on the way back from D1: the batch opens with a
-tripwire that aborts it if that id is already in the feed, and a failed send looks the
-id up before giving up. A change therefore applies at most once however often it is
-sent, and the caller learns the outcome of the attempt that applied it.
+to send again when a reply is lost on the way back (D1, over the network): there the
+event's insert is a tripwire that aborts the batch if that id is already in the feed,
+and a failed send looks the id up before giving up. A change therefore applies at most
+once however often it is sent, and the caller learns the outcome of the send that
+applied it.
 """
 
 from __future__ import annotations
@@ -27,12 +28,6 @@ from caw_lab.store.backend import Backend, Row, Statement
 from caw_lab.telemetry import correlation
 
 GATE = "EXISTS (SELECT 1 FROM events WHERE correlation_id = ?)"
-TRIPWIRE = (
-    "INSERT INTO events (at, kind, correlation_id) SELECT NULL, 'change.replayed', ? "
-    "WHERE EXISTS (SELECT 1 FROM events WHERE correlation_id = ?)"
-)
-"""A batch's first statement: when its change is already in the feed, it inserts a NULL
-``at`` (NOT NULL), and the constraint failure rolls the whole batch back."""
 
 
 @dataclass(frozen=True)
@@ -137,20 +132,38 @@ def commit(
 ) -> Committed | None:
     """Apply one change atomically; ``None`` when the guard matched no row."""
     cid = change_id()
-    columns = "at, kind, workflow_id, task_id, agent_id, payload, correlation_id"
-    values = (now_ms(), event.kind, event.workflow_id, event.task_id, event.agent_id, json.dumps(event.payload), cid)
-    condition = "WHERE changes() > 0" if guard else ""
-    record = Statement(f"INSERT INTO events ({columns}) SELECT ?, ?, ?, ?, ?, ?, ? {condition} RETURNING seq", values)
-    tripwire = Statement(TRIPWIRE, (cid, cid))
-    statements = [tripwire, *([guard] if guard else []), record, *(g.bind(cid) for g in then)]
+    resendable = db.loses_replies
+    event_row = record(event, cid, guarded=guard is not None, resendable=resendable)
+    statements = [*([guard] if guard else []), event_row, *(g.bind(cid) for g in then)]
     try:
-        results = db.batch(statements, retry=True)
+        results = db.batch(statements, retry=resendable)
     except CawError as err:
-        return applied_before(db, cid, event, err)
-    offset = 2 if guard else 1
+        if resendable:
+            return applied_before(db, cid, event, err)
+        raise
+    offset = 1 if guard else 0
     if not results[offset]:
         return None
-    return Committed(results[offset][0]["seq"], results[1] if guard else [], results[offset + 1 :])
+    return Committed(results[offset][0]["seq"], results[0] if guard else [], results[offset + 1 :])
+
+
+def record(event: Event, cid: str, *, guarded: bool, resendable: bool) -> Statement:
+    """The INSERT of the change's event: only if the guard changed a row, when there is one.
+
+    Resendable, it is also the tripwire: a batch sent again when its change is already in
+    the feed inserts its event whether or not the guard matched, with a NULL ``at`` (NOT
+    NULL), and that failure rolls the whole batch back, guard included. A backend that
+    never loses a reply (SQLite) is spared the lookup (and the temporary table SQLite
+    builds for an INSERT reading its own table).
+    """
+    columns = "at, kind, workflow_id, task_id, agent_id, payload, correlation_id"
+    values = (now_ms(), event.kind, event.workflow_id, event.task_id, event.agent_id, json.dumps(event.payload), cid)
+    at, condition = "?", "WHERE changes() > 0" if guarded else ""
+    if resendable:
+        at, values = f"CASE WHEN {GATE} THEN NULL ELSE ? END", (cid, *values)
+        if guarded:
+            condition, values = f"{condition} OR {GATE}", (*values, cid)
+    return Statement(f"INSERT INTO events ({columns}) SELECT {at}, ?, ?, ?, ?, ?, ? {condition} RETURNING seq", values)
 
 
 def applied_before(db: Backend, cid: str, event: Event, err: CawError) -> Committed:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
-from typing import Any, NamedTuple
+from typing import Any, ClassVar, NamedTuple
 
 Row = dict[str, Any]
 
@@ -32,6 +32,9 @@ class Backend(ABC):
     """A SQLite-dialect database reached by single statements and atomic batches."""
 
     url: str
+    loses_replies: ClassVar[bool] = False
+    """Whether a batch's reply can be lost after the batch applied (a network in between):
+    ``engine.changes`` then makes its batches safe to send again and asks for ``retry``."""
 
     @abstractmethod
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:

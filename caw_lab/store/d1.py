@@ -33,6 +33,8 @@ SAFE_INTEGER = 2**53 - 1
 
 
 class D1Backend(Backend):
+    loses_replies = True
+
     def __init__(self, account_id: str, database_id: str, token: str, api: str = DEFAULT_API) -> None:
         self.url = f"d1://{account_id}/{database_id}"
         self.endpoint = f"{api.rstrip('/')}/accounts/{account_id}/d1/database/{database_id}/query"

@@ -31,6 +31,9 @@ WAL_LIMIT_BYTES = 8 * 1024 * 1024
 """The write-ahead log's size once no reader holds an old snapshot: SQLite truncates it to this
 (``journal_size_limit``) and a write that leaves it bigger tries a TRUNCATE checkpoint."""
 
+WAL_CHECK_INTERVAL_S = 0.1
+"""How often a writer looks at the log's size: a burst of writes gets one look per interval."""
+
 
 class SQLiteBackend(Backend):
     """WAL so readers never wait for a writer; ``BEGIN IMMEDIATE`` batches so racing
@@ -52,6 +55,7 @@ class SQLiteBackend(Backend):
         self._turns: Turns | None = None
         on_disk = self.path != ":memory:"
         self._wal = f"{self.path}-wal" if on_disk else None
+        self._wal_checked = 0.0
         try:
             if on_disk:
                 create_private(Path(self.path))
@@ -143,34 +147,38 @@ class SQLiteBackend(Backend):
             if self._turns is not None and not self._turns.take(deadline):
                 raise _busy(self)
             try:
-                with self._lock, self._sqlite_wait(deadline):
-                    yield
+                with self._lock:
+                    lowered = self._lower_busy_timeout(deadline)
+                    try:
+                        yield
+                    finally:
+                        if lowered:
+                            self.conn.execute(f"PRAGMA busy_timeout = {self.busy_timeout_ms}")
             finally:
                 if self._turns is not None:
                     self._turns.give()
         finally:
             self._writing.release()
 
-    @contextmanager
-    def _sqlite_wait(self, deadline: float) -> Iterator[None]:
+    def _lower_busy_timeout(self, deadline: float) -> bool:
         """Lower SQLite's busy timeout to what is left of ours when waiting for the turn used
         a noticeable part of it (setting it costs a statement, so not on every write)."""
         left_ms = max(0, int((deadline - time.monotonic()) * 1000))
         if left_ms >= self.busy_timeout_ms - 10:
-            yield
-            return
+            return False
         self.conn.execute(f"PRAGMA busy_timeout = {left_ms}")
-        try:
-            yield
-        finally:
-            self.conn.execute(f"PRAGMA busy_timeout = {self.busy_timeout_ms}")
+        return True
 
     def _bound_wal(self) -> None:
         """After a write, a log beyond its limit gets a TRUNCATE checkpoint that waits for no
         one: with no reader on an old snapshot it empties the log; with one, it copies what it
-        can and leaves the rest to a later write. A failure here never fails the write."""
-        if self._wal is None:
+        can and leaves the rest to a later write. The size is looked at once per interval, not
+        per write (a ``stat`` is a twentieth of a small write). A failure here never fails the
+        write."""
+        now = time.monotonic()
+        if self._wal is None or now - self._wal_checked < WAL_CHECK_INTERVAL_S:
             return
+        self._wal_checked = now
         try:
             if os.stat(self._wal).st_size <= WAL_LIMIT_BYTES:
                 return

@@ -71,7 +71,7 @@ TIMED_CALL = textwrap.dedent(
 )
 
 LONG_SOURCE = " ".join(f"Sentence {i} of a long issue body." for i in range(20_000))
-"""Long enough that loading a task's context compresses it and fills the summary cache."""
+"""Long enough that loading a task's context compresses it: the load must still write nothing."""
 
 
 def in_progress_task(db_path: Path) -> str:
@@ -155,7 +155,7 @@ def test_a_stopped_writer_turns_into_database_busy_and_reading_goes_on(db_path: 
     shown = subprocess.run([CAW, "--db", str(db_path), "show", attacked], capture_output=True, text=True,
                            env=PATIENT_ENV, timeout=30)
     assert shown.returncode == 0 and "work" in shown.stdout, shown.stderr
-    # loading a context would fill the summary cache: that write gives way instead of waiting
+    # loading a context (compressing a long source) answers too
     loaded = timed(db_path, "task_load_context", env=PATIENT_ENV, task_id=plan["tasks"][0]["id"])
     assert loaded["error"] is None and loaded["seconds"] < 10
     assert snapshot(db_path) == before
@@ -256,7 +256,7 @@ def modes(*args: str, env: dict[str, str] | None = None) -> dict[str, Any]:
 def test_a_new_database_and_its_folder_are_private_whatever_the_umask(tmp_path: Path) -> None:
     home = tmp_path / "home"
     home.mkdir(mode=0o755)
-    found = modes(env={"HOME": str(home), "CAW_DB_MODE": "global", "CAW_DB_PATH": ""})
+    found = modes(env={"HOME": str(home), "CAW_HOME": "", "CAW_DB_MODE": "global", "CAW_DB_PATH": ""})
     assert found["path"] == str(home / ".caw" / "workflows.db")
     assert found["folder"] == 0o700
     assert found["files"] == {"": 0o600, "-wal": 0o600, "-shm": 0o600, "-writers": 0o600}

@@ -31,11 +31,11 @@ class LostReply(Backend):
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
         return self.inner.query(sql, params)
 
-    def batch(self, statements: Sequence[Statement], *, retry: bool = False, wait: bool = True) -> list[list[Row]]:
+    def batch(self, statements: Sequence[Statement], *, retry: bool = False) -> list[list[Row]]:
         if retry and self.lose:
             self.lose -= 1
-            self.inner.batch(statements, retry=retry, wait=wait)
-        return self.inner.batch(statements, retry=retry, wait=wait)
+            self.inner.batch(statements, retry=retry)
+        return self.inner.batch(statements, retry=retry)
 
 
 def in_progress(client: caw_lab.Client) -> str:

@@ -119,7 +119,7 @@ def require_holder(state: dict[str, Any], task_id: str, agent_id: str) -> None:
     holder = state["assigned_agent_id"]
     if holder != agent_id:
         raise CawError(
-            "NOT_CLAIM_HOLDER",
+            "NOT_ASSIGNED" if holder else "NOT_CLAIMED",
             f"Task {task_id} is claimed by {holder}, not {agent_id}" if holder
             else f"Task {task_id} is not claimed",
             recoverable=False, suggestion="Only the agent holding a claim can release it.",

@@ -12,12 +12,13 @@ from typing import Any
 
 from caw_lab.engine import dag
 from caw_lab.engine.changes import Event, Gated, commit, insert, raw, update
-from caw_lab.engine.plans import task_statements, validate_plan
+from caw_lab.engine.plans import check_fan_in, check_workflow_size, task_statements, validate_plan
 from caw_lab.engine.repositories import task_repository_statements
 from caw_lab.engine.rows import decode, encode, fetch
 from caw_lab.engine.states import require_status
-from caw_lab.errors import CawError, conflict, invalid_input, not_found
+from caw_lab.errors import CawError, conflict, not_found
 from caw_lab.ids import now_ms
+from caw_lab.limits import MAX_WORKFLOW_TASKS
 from caw_lab.store.backend import Backend, Statement
 
 REPLAN_STATUSES = ("ready", "in_progress", "paused")
@@ -40,12 +41,14 @@ def load(db: Backend, workflow_id: str, action: str) -> tuple[dict[str, Any], li
 
 
 def resolve(tasks: Sequence[Mapping[str, Any]], ref: str, role: str) -> dict[str, Any]:
-    """The task a reference names: its id, else its name."""
+    """The task a reference names: its id, else its name. An unknown dependency is
+    ``UNKNOWN_DEPENDENCY`` (the plan's own code), an unknown ``after_task`` ``TASK_NOT_FOUND``."""
     for key in ("id", "name"):
         for t in tasks:
             if t[key] == ref:
                 return dict(t)
-    raise CawError("TASK_NOT_FOUND", f"No task {ref!r} in this workflow ({role})", recoverable=True,
+    code = "TASK_NOT_FOUND" if role == "after_task" else "UNKNOWN_DEPENDENCY"
+    raise CawError(code, f"No task {ref!r} in this workflow ({role})", recoverable=code == "UNKNOWN_DEPENDENCY",
                    suggestion="Refer to a task of this workflow by its id or its name.")
 
 
@@ -78,8 +81,14 @@ def add_task(db: Backend, workflow_id: str, spec: dict[str, Any], after_task: st
     """Insert a task; with ``after_task`` it goes right after that task, whose pending dependents
     are re-wired to wait for the new task instead, so the new step sits between them."""
     _, tasks = load(db, workflow_id, "add a task")
+    check_workflow_size(len(tasks) + 1)
+    check_fan_in(spec["name"], len(set(spec.get("context_from") or [])), "takes context from")
     if any(t["name"] == spec["name"] for t in tasks):
-        raise invalid_input(f"Duplicate task name: {spec['name']!r}", "Give the new task a unique name.")
+        raise CawError("DUPLICATE_TASK_NAME", f"Duplicate task name {spec['name']!r} in workflow", recoverable=True,
+                       suggestion="Give the new task a unique name.")
+    if spec["name"] in (spec.get("depends_on") or []):
+        raise CawError("SELF_DEPENDENCY", f"Task {spec['name']!r} cannot depend on itself", recoverable=True,
+                       suggestion="Remove the self-dependency.")
     after = resolve(tasks, after_task, "after_task") if after_task else None
     context = [resolve(tasks, ref, "context_from")["name"] for ref in spec.get("context_from") or []]
     deps, rewired = wire(db, workflow_id, tasks, spec, after)
@@ -97,8 +106,9 @@ def add_task(db: Backend, workflow_id: str, spec: dict[str, Any], after_task: st
               "AND EXISTS (SELECT 1 FROM tasks WHERE id = ? AND status = 'pending') AND",
               (new_id, tid, after["id"], tid)) for tid in rewired if after),
     ]
-    guard = touch(workflow_id, also="AND NOT EXISTS (SELECT 1 FROM tasks WHERE workflow_id = ? AND name = ?)",
-                  params=(workflow_id, spec["name"]))
+    guard = touch(workflow_id, also="AND NOT EXISTS (SELECT 1 FROM tasks WHERE workflow_id = ? AND name = ?) "
+                  "AND (SELECT COUNT(*) FROM tasks WHERE workflow_id = ?) < ?",
+                  params=(workflow_id, spec["name"], workflow_id, MAX_WORKFLOW_TASKS))
     event = Event("workflow.task_added", workflow_id, task_id=new_id, payload={
         "name": spec["name"], "after_task": after and after["id"], "depends_on": deps, "rewired": rewired})
     if commit(db, event, guard=guard, then=then) is None:
@@ -116,6 +126,7 @@ def wire(
     graph = dag.dependency_map(db, workflow_id)
     deps = [resolve(tasks, ref, "depends_on")["id"] for ref in spec.get("depends_on") or []]
     deps = list(dict.fromkeys(deps + ([after["id"]] if after else [])))
+    check_fan_in(spec["name"], len(deps))
     rewired = [t["id"] for t in tasks if after and t["status"] == "pending" and after["id"] in graph[t["id"]]]
     graph[NEW] = deps
     for tid in rewired:
@@ -132,6 +143,7 @@ def remove_task(db: Backend, workflow_id: str, task_id: str) -> dict[str, Any]:
         raise not_found("task", task_id)
     if preserved(task):
         raise not_removable(task)
+    check_inherited_fan_in(dag.dependency_map(db, workflow_id), task_id, {t["id"]: t["name"] for t in tasks})
     guard = Statement(f"UPDATE tasks SET updated_at = ? WHERE id = ? AND {REMOVABLE_SQL}", (now_ms(), task_id))
     inherit = Gated(
         "INSERT OR IGNORE INTO task_dependencies (task_id, depends_on_id, dependency_type) "
@@ -152,6 +164,13 @@ def remove_task(db: Backend, workflow_id: str, task_id: str) -> dict[str, Any]:
             "tasks_renumbered": len(done.rows[2])}
 
 
+def check_inherited_fan_in(graph: Mapping[str, Sequence[str]], task_id: str, names: Mapping[str, str]) -> None:
+    """Refuse a removal that would give one of the task's dependents more dependencies than allowed."""
+    for tid, deps in graph.items():
+        if task_id in deps:
+            check_fan_in(names.get(tid, tid), len(set(deps) - {task_id} | set(graph.get(task_id, []))))
+
+
 def update_sequence_after(workflow_id: str, sequence: int) -> Gated:
     return Gated("UPDATE tasks SET sequence = sequence - 1 WHERE workflow_id = ? AND sequence > ? AND",
                  (workflow_id, sequence), returning="id")
@@ -165,15 +184,16 @@ def not_removable(task: Mapping[str, Any]) -> CawError:
 
 
 def replan(db: Backend, workflow_id: str, plan: Mapping[str, Any]) -> dict[str, Any]:
-    """Replace the plan. Preserved tasks stay as they are (the plan's dependencies for them are
-    ignored: their edges are history); other existing tasks the plan names are updated in place
+    """Replace the plan. Preserved tasks stay as they are and the plan may not name them
+    (NAME_CONFLICT, as the reference); other existing tasks the plan names are updated in place
     and keep their ids; the rest are removed; the plan's new names are added. Sequence follows
     the plan, after any preserved tasks it leaves out."""
     workflow, tasks = load(db, workflow_id, "replan")
     specs = list(plan["tasks"])
     kept = [t for t in tasks if preserved(t)]
+    refuse_renaming_kept(kept, specs)
     planned = {s["name"] for s in specs}
-    validate_plan(specs, known=[t["name"] for t in kept if t["name"] not in planned])
+    validate_plan(specs, known=[t["name"] for t in kept])
     old_graph = dag.dependency_map(db, workflow_id)
     by_name = {t["name"]: t for t in tasks}
     refuse_cycle(final_graph(kept, specs, old_graph, {t["id"]: t["name"] for t in tasks}), {})
@@ -211,6 +231,17 @@ def replan(db: Backend, workflow_id: str, plan: Mapping[str, Any]) -> dict[str, 
         "tasks_preserved": len(kept), "tasks_updated": len(updated),
         "new_status": workflow["status"],
     }
+
+
+def refuse_renaming_kept(kept: Sequence[Mapping[str, Any]], specs: Sequence[Mapping[str, Any]]) -> None:
+    """A preserved task's name stays its own: a plan naming it would be read as changing work
+    already started or held, which a replan never does."""
+    names = {t["name"] for t in kept}
+    clash = next((s["name"] for s in specs if s["name"] in names), None)
+    if clash is not None:
+        raise CawError("NAME_CONFLICT", f"Task name {clash!r} conflicts with a preserved task that cannot be removed",
+                       recoverable=True, suggestion="Leave preserved tasks out of the plan (they stay as they are) "
+                                                    "or give the new task another name.")
 
 
 def final_graph(

@@ -6,36 +6,25 @@ import os
 from collections.abc import Sequence
 from typing import Any
 
-from caw_lab.engine.changes import Event, Gated, commit, delete, raw
+from caw_lab.engine import sandbox
+from caw_lab.engine.changes import Event, Gated, commit, raw
 from caw_lab.engine.rows import fetch
-from caw_lab.errors import invalid_input, not_found
+from caw_lab.errors import CawError, conflict, not_found
 from caw_lab.ids import new_id, now_ms
-from caw_lab.store.backend import Backend
-
-MAX_PATH_BYTES = 4096
-"""Linux's PATH_MAX: no real repository path is longer."""
+from caw_lab.store.backend import Backend, Statement
 
 
-def normalise(path: str, what: str = "Repository path") -> str:
-    """Repositories are keyed by absolute, normalised path so ``./x`` and ``x/`` are one.
-
-    Paths end up in git command lines, logs and terminals, so control characters (NUL,
-    newlines, escape sequences) are refused rather than stored.
-    """
-    problem = path_problem(path)
-    if problem:
-        raise invalid_input(f"{what} {path[:200]!r} {problem}", "Pass a plain filesystem path.")
-    return os.path.normpath(os.path.abspath(os.path.expanduser(path)))
+def checked(path: str, what: str = "Repository path") -> str:
+    """A repository path fit to register: resolved (symlinks followed, so ``./x``, ``x/`` and a
+    link to ``x`` are one row) and inside the user's roots. Registering a repository widens
+    the sandbox by its worktree roots, so a repository elsewhere would be an escape."""
+    return sandbox.user_path(path, what)
 
 
-def path_problem(path: str) -> str | None:
-    if not path.strip():
-        return "is empty"
-    if any(ord(ch) < 32 or ord(ch) == 127 for ch in path):
-        return "contains control characters"
-    if len(path.encode("utf-8", "surrogatepass")) > MAX_PATH_BYTES:
-        return f"is longer than {MAX_PATH_BYTES} bytes"
-    return None
+def resolved(path: str) -> str:
+    """The key a lookup uses: the same resolution as registration, without the roots check,
+    since finding nothing is harmless."""
+    return sandbox.resolve(path, "Repository path")
 
 
 def ensure_statement(path: str, name: str | None = None) -> Gated:
@@ -48,7 +37,7 @@ def ensure_statement(path: str, name: str | None = None) -> Gated:
 
 def link_statements(db: Backend, workflow_id: str, paths: Sequence[str]) -> list[Gated]:
     statements: list[Gated] = []
-    for path in dict.fromkeys(normalise(p) for p in paths):
+    for path in dict.fromkeys(checked(p) for p in paths):
         statements.append(ensure_statement(path))
         statements.append(raw(
             "INSERT OR IGNORE INTO workflow_repositories (workflow_id, repository_id, added_at) "
@@ -65,7 +54,7 @@ def task_repository_statements(
     statements: list[Gated] = []
     for spec, row in zip(specs, rows, strict=True):
         if spec.get("repository_path"):
-            path = normalise(spec["repository_path"])
+            path = checked(spec["repository_path"])
             statements += link_statements(db, workflow_id, [path])
             statements.append(raw(
                 "UPDATE tasks SET repository_id = (SELECT id FROM repositories WHERE path = ?) WHERE id = ? AND",
@@ -75,7 +64,7 @@ def task_repository_statements(
 
 
 def register(db: Backend, path: str, name: str | None = None) -> dict[str, Any]:
-    path = normalise(path)
+    path = checked(path)
     existing = db.one("SELECT * FROM repositories WHERE path = ?", (path,))
     if existing:
         return existing
@@ -89,19 +78,31 @@ def list_repositories(db: Backend, limit: int = 50, offset: int = 0) -> dict[str
 
 
 def get(db: Backend, path: str) -> dict[str, Any] | None:
-    return db.one("SELECT * FROM repositories WHERE path = ?", (normalise(path),))
+    return db.one("SELECT * FROM repositories WHERE path = ?", (resolved(path),))
 
 
 def add_to_workflow(db: Backend, workflow_id: str, repository_path: str) -> dict[str, Any]:
+    """Link a repository (idempotent); returns the link row as the reference does."""
     fetch(db, "workflow", workflow_id)
-    path = normalise(repository_path)
+    path = checked(repository_path)
     event = Event("workflow.repository_added", workflow_id, payload={"path": path})
     commit(db, event, then=link_statements(db, workflow_id, [path]))
-    repo = db.one("SELECT * FROM repositories WHERE path = ?", (path,)) or {}
-    return {"success": True, "repository_id": repo.get("id"), "path": path}
+    return db.one(
+        "SELECT wr.workflow_id, wr.repository_id, wr.added_at FROM workflow_repositories wr "
+        "JOIN repositories r ON r.id = wr.repository_id WHERE wr.workflow_id = ? AND r.path = ?",
+        (workflow_id, path),
+    ) or {}
+
+
+IN_USE_SQL = (
+    "EXISTS (SELECT 1 FROM tasks WHERE workflow_id = ? AND repository_id = ?) "
+    "OR EXISTS (SELECT 1 FROM workspaces WHERE workflow_id = ? AND repository_id = ?)"
+)
 
 
 def remove_from_workflow(db: Backend, workflow_id: str, repository_id: str) -> dict[str, Any]:
+    """Unlink a repository no task or workspace of the workflow still points at: unlinking it
+    from under them would leave rows naming a repository the workflow no longer spans."""
     fetch(db, "workflow", workflow_id)
     linked = db.one(
         "SELECT 1 AS x FROM workflow_repositories WHERE workflow_id = ? AND repository_id = ?",
@@ -109,9 +110,17 @@ def remove_from_workflow(db: Backend, workflow_id: str, repository_id: str) -> d
     )
     if not linked:
         raise not_found("repository", repository_id)
+    guard = Statement(
+        f"DELETE FROM workflow_repositories WHERE workflow_id = ? AND repository_id = ? AND NOT ({IN_USE_SQL})",
+        (workflow_id, repository_id) * 3,
+    )
     event = Event("workflow.repository_removed", workflow_id, payload={"repository_id": repository_id})
-    unlink = delete("workflow_repositories", "workflow_id = ? AND repository_id = ?", (workflow_id, repository_id))
-    commit(db, event, then=[unlink])
+    if commit(db, event, guard=guard) is None:
+        if db.one(f"SELECT 1 AS x WHERE {IN_USE_SQL}", (workflow_id, repository_id) * 2):
+            raise CawError("REPOSITORY_IN_USE", f"Cannot remove repository {repository_id}: tasks or workspaces "
+                           f"of workflow {workflow_id} still reference it", recoverable=False,
+                           suggestion="Remove or re-point the tasks and workspaces using it first.")
+        raise conflict(f"Repository {repository_id} was unlinked from workflow {workflow_id} meanwhile")
     return {"success": True}
 
 

@@ -24,13 +24,13 @@ import socket
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from caw_lab.alerts.dispatch import AlertPump
-from caw_lab.engine import agents, claims, deadletter, executions, orchestration, recovery, retries
+from caw_lab.engine import agents, claims, deadletter, executions, orchestration, recovery, retries, sandbox, workspaces
 from caw_lab.engine.events import head_seq
 from caw_lab.engine.rows import fetch
 from caw_lab.engine.states import require_status
@@ -38,11 +38,12 @@ from caw_lab.errors import CawError
 from caw_lab.gitops import pull_requests
 from caw_lab.gitops.github import GitHub
 from caw_lab.ids import now_ms
-from caw_lab.runtimes import registry
-from caw_lab.runtimes.base import Exit, Handle, Launch, Runtime
+from caw_lab.runtimes import local_config, registry
+from caw_lab.runtimes.base import Connect, Exit, Handle, Launch, Runtime
 from caw_lab.runtimes.settings import ExecutionSettings, resolve
 from caw_lab.store import open_backend
 from caw_lab.store.backend import Backend
+from caw_lab.telemetry import runs
 
 RUNNABLE_WORKFLOW = ("ready", "in_progress")
 
@@ -54,10 +55,11 @@ class Running:
     handle: Handle
     runtime: str
     started: float = field(default_factory=time.monotonic)
+    spans: runs.Attempt | None = None
 
 
 @dataclass(frozen=True)
-class Snapshot:
+class Progress:
     """Progress as the loop last saw it, for a progress bar or a widget."""
 
     total: int
@@ -82,9 +84,14 @@ class Executor:
         *,
         overrides: Mapping[str, Any] | None = None,
         runtimes: Mapping[str, Runtime] | None = None,
-        on_progress: Callable[[Snapshot], None] | None = None,
+        connect: Connect,
+        on_progress: Callable[[Progress], None] | None = None,
+        env_passthrough: Sequence[str] = (),
     ) -> None:
         self.target = db
+        self.connect = connect
+        """How python-runtime agents call the tools (``caw_lab.connect``); given, since runtimes
+        sit below the tool registry."""
         self.workflow_id = workflow_id
         self.db: Backend = open_backend(db)
         self.workflow = fetch(self.db, "workflow", workflow_id)
@@ -93,7 +100,11 @@ class Executor:
         retries.workflow_policy(self.workflow)
         self.overrides = dict(overrides or {})
         self.instances: dict[str, Runtime] = dict(runtimes or {})
+        self.local_options = local_config.load()
+        """What the local user configured runtimes to run (``local_config``), read once per run."""
         self.on_progress = on_progress
+        self.env_passthrough = tuple(env_passthrough)
+        """Secrets agents may inherit: the local user's choice, never a workflow's config (runtimes/environment.py)."""
         self.running: dict[str, Running] = {}
         self.stop_requested = threading.Event()
         self.started = threading.Event()
@@ -103,29 +114,38 @@ class Executor:
         self.workdir = Path(tempfile.mkdtemp(prefix=f"caw-{workflow_id}-"))
         """Agents' MCP configs and logs, for as long as the run lasts (a failure's log tail is in its error)."""
         self.last_beat = self.last_sweep = 0.0
-        self.last_snapshot: Snapshot | None = None
+        self.last_progress: Progress | None = None
 
     # -- setup -------------------------------------------------------------------------
 
     def runtime(self, name: str) -> Runtime:
         if name not in self.instances:
-            self.instances[name] = registry.create(name, self.settings.runtimes.get(name))
+            options = local_config.options_for(name, self.settings.runtimes.get(name), self.local_options)
+            self.instances[name] = registry.create(name, options)
         return self.instances[name]
 
     def runtime_name(self, task: Mapping[str, Any]) -> str:
         return task.get("runtime") or self.settings.runtime
 
     def check(self) -> None:
-        """Refuse before writing anything when a runtime some unfinished task needs cannot run here."""
-        rows = self.db.query("SELECT DISTINCT runtime FROM tasks WHERE workflow_id = ? "
-                             "AND status NOT IN ('completed', 'skipped')", (self.workflow_id,))
-        for name in sorted({r["runtime"] or self.settings.runtime for r in rows} or {self.settings.runtime}):
+        """Refuse before writing anything when the configured working directory lies outside the
+        sandbox, or a runtime some unfinished task needs cannot run here."""
+        if self.settings.cwd:
+            sandbox.user_path(self.settings.cwd, "Working directory")
+        needed = executions.runtimes_needed(self.db, self.workflow_id)
+        for name in sorted({name or self.settings.runtime for name in needed} or {self.settings.runtime}):
             self.runtime(name).check()
 
     # -- the loop ----------------------------------------------------------------------
 
     def run(self) -> Outcome:
-        """Execute until done, stuck or suspended; returns how it ended."""
+        """Execute until done, stuck or suspended; returns how it ended. The run is one trace."""
+        with runs.run(self.workflow_id) as span:
+            outcome = self.execute()
+            runs.ended(span, outcome.status, outcome.message)
+            return outcome
+
+    def execute(self) -> Outcome:
         pump = None
         try:
             self.check()
@@ -193,10 +213,14 @@ class Executor:
 
     def launch(self, task_id: str) -> bool:
         """Register an agent, claim the task for it and start it; False when the task was taken."""
-        task = fetch(self.db, "task", task_id)
+        began, task = time.time_ns(), fetch(self.db, "task", task_id)
         name = self.runtime_name(task)
+        try:
+            directory, refused = self.cwd(task), None
+        except CawError as exc:  # outside the sandbox: the agent is not started, the task loses an attempt
+            directory, refused = None, exc
         agent = agents.register(self.db, name=f"{name}:{task['name']}"[:120], runtime=name,
-                                workflow_id=self.workflow_id, workspace_path=self.cwd(task),
+                                workflow_id=self.workflow_id, workspace_path=directory,
                                 metadata={"executor_id": self.executor_id, "task_id": task_id, "runtime": name})
         try:
             taken = claims.claim(self.db, task_id, agent["id"])["success"]
@@ -206,22 +230,31 @@ class Executor:
             agents.unregister(self.db, agent["id"])
             return False
         task = fetch(self.db, "task", task_id)
-        launch = Launch(task, self.workflow, agent["id"], self.target, self.cwd(task), self.workdir,
-                        self.settings.run_options)
+        spans = runs.Attempt(task, agent["id"], name, began)
         try:
-            handle = self.runtime(name).start(launch)
+            if directory is None:
+                raise refused or CawError("PATH_OUTSIDE_ROOTS", "No working directory for the agent")
+            launch = Launch(task, self.workflow, agent["id"], self.target, directory, self.workdir,
+                            self.settings.run_options, self.connect, self.env_passthrough)
+            with spans.starting():
+                handle = self.runtime(name).start(launch)
         except Exception as exc:  # a runtime that cannot start costs the task an attempt
+            spans.end(f"the {name} runtime could not start it: {exc}")
             recovery.end_agent(self.db, agent["id"], f"the {name} runtime could not start it: {exc}")
             return True
         agents.update_agent(self.db, agent["id"], {"metadata": {"pid": handle.pid, "log": handle.log_path}})
-        self.running[agent["id"]] = Running(agent["id"], task, handle, name)
+        self.running[agent["id"]] = Running(agent["id"], task, handle, name, spans=spans)
         return True
 
     def cwd(self, task: Mapping[str, Any]) -> str:
-        """The task's workspace when it has one, else the configured or current directory."""
+        """The task's workspace when it has one, else the configured or current directory; a
+        stored or configured directory is checked against the sandbox on every use, since a
+        workflow's config and rows can come from a network client or an imported bundle."""
         if task.get("workspace_id"):
-            return fetch(self.db, "workspace", task["workspace_id"])["path"]
-        return self.settings.cwd or os.getcwd()
+            return workspaces.checked_path(self.db, fetch(self.db, "workspace", task["workspace_id"]))
+        if self.settings.cwd:
+            return sandbox.user_path(self.settings.cwd, "Working directory")
+        return os.getcwd()
 
     def reap(self) -> None:
         for run in list(self.running.values()):
@@ -231,6 +264,8 @@ class Executor:
 
     def settle(self, run: Running, ended: Exit, reason: str | None = None) -> None:
         del self.running[run.agent_id]
+        if run.spans:
+            run.spans.end(reason or ended.error)
         recovery.end_agent(self.db, run.agent_id, reason or ended.error or "agent exited without finishing its task")
 
     def enforce_timeouts(self) -> None:
@@ -298,6 +333,9 @@ class Executor:
             thread.start()
         for thread in threads:
             thread.join()
+        for run in stopping:
+            if run.spans:
+                run.spans.end()
         self.running.clear()
         return [run.agent_id for run in stopping]
 
@@ -317,17 +355,17 @@ class Executor:
 
     # -- observers ---------------------------------------------------------------------
 
-    def snapshot(self) -> Snapshot:
+    def progress(self) -> Progress:
         counts = orchestration.workflow_counts(self.db, self.workflow_id)
         queued = deadletter.queued(self.db, self.workflow_id)
-        return Snapshot(counts["total"], counts["done"], len(self.running), queued)
+        return Progress(counts["total"], counts["done"], len(self.running), queued)
 
     def report(self) -> None:
         if self.on_progress is None:
             return
-        snap = self.snapshot()
-        if snap != self.last_snapshot:
-            self.last_snapshot = snap
+        snap = self.progress()
+        if snap != self.last_progress:
+            self.last_progress = snap
             self.on_progress(snap)
 
     def handles(self) -> list[dict[str, Any]]:

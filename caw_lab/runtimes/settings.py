@@ -5,7 +5,9 @@ Keys (all optional), set with workflow_set_config ``{"execution": {...}}``:
 
 - ``runtime``: the runtime for every task (``claude_code`` by default, as the reference
   spawns Claude Code); a task's own ``runtime`` (task_set_execution) wins.
-- ``runtimes``: options per runtime name, e.g. ``{"subprocess": {"command": [...]}}``.
+- ``runtimes``: options per runtime name, e.g. ``{"python": {"mode": "process"}}``; never
+  the options that choose what runs (``command``, ``executable``, ``extra_args``, ``env``,
+  ``work``): those come from the local user (``local_config``) and are refused here.
 - ``max_agents``: agents at once (default: the workflow's max_parallel_tasks).
 - ``heartbeat_timeout_ms``: silence after which an agent counts as lost (30 s).
 - ``task_timeout_ms``: an attempt running longer is stopped and counts as failed (none).
@@ -13,7 +15,9 @@ Keys (all optional), set with workflow_set_config ``{"execution": {...}}``:
   a stopping agent gets before it is killed (5 s).
 - ``model``, ``permission_mode``, ``max_turns``, ``max_budget_usd``, ``cwd``: the
   reference's workflow_start options, for the LLM runtimes.
-- ``alerts``: ``{"log": true, "webhook": "https://..."}``, where alerts are sent.
+- ``alerts``: ``{"log": true, "webhook": "https://..."}``, where alerts are sent;
+  ``webhook_attempts`` (4), ``webhook_timeout_ms`` (2 s a step of an attempt) and
+  ``drain_ms`` (3 s: the most a run's end waits for its alerts, alerts/dispatch.py).
 - ``open_pull_requests``: when every task is done, push each active workspace's branch and
   open its GitHub pull request (gitops/pull_requests.py); off by default.
 
@@ -27,6 +31,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from caw_lab.engine.commands import refuse_commands
 from caw_lab.errors import CawError
 from caw_lab.runtimes.base import PermissionMode, RunOptions
 
@@ -37,6 +42,9 @@ class AlertSettings(BaseModel):
     log: bool = True
     webhook: str | None = None
     webhook_attempts: int = Field(4, ge=1, le=20)
+    webhook_timeout_ms: int = Field(2_000, ge=100, le=30_000)
+    drain_ms: int = Field(3_000, ge=0, le=60_000)
+    """The most a run waits for its last alerts at its end; what is unsent then is recorded undelivered."""
 
 
 class ExecutionSettings(BaseModel):
@@ -78,6 +86,7 @@ def resolve(workflow: Mapping[str, Any], overrides: Mapping[str, Any] | None = N
         raise CawError("INVALID_CONFIG", f"Invalid execution config for workflow {workflow['id']}: {problems}",
                        recoverable=True,
                        suggestion="Fix the workflow's execution config (workflow_set_config).") from None
+    refuse_commands(settings.runtimes, workflow["id"])
     if settings.max_agents is None:
         settings = settings.model_copy(update={"max_agents": workflow["max_parallel_tasks"]})
     return settings

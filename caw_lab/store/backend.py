@@ -41,16 +41,14 @@ class Backend(ABC):
         """Run one statement outside any batch and return its rows."""
 
     @abstractmethod
-    def batch(self, statements: Sequence[Statement], *, retry: bool = False, wait: bool = True) -> list[list[Row]]:
+    def batch(self, statements: Sequence[Statement], *, retry: bool = False) -> list[list[Row]]:
         """Run statements as one atomic unit; return each statement's rows.
 
         Either every statement applies or none does; an error in any statement
         leaves the database as it was. ``retry`` is the caller's word that sending the
         batch again can never apply it twice (``engine.changes`` batches stop themselves
         when their change is already in the feed), so a backend that can lose a reply
-        (D1) may send it again, as it does reads. ``wait=False`` is for best-effort
-        writes made during a read (a cache fill): rather than wait for another writer,
-        the batch is refused at once with DATABASE_BUSY.
+        (D1) may send it again, as it does reads.
         """
 
     def close(self) -> None:

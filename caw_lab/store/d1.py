@@ -62,8 +62,7 @@ class D1Backend(Backend):
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
         return self._post({"sql": sql, "params": _exact(params)}, reads(sql))[0]
 
-    def batch(self, statements: Sequence[Statement], *, retry: bool = False, wait: bool = True) -> list[list[Row]]:
-        """D1 queues writers itself and answers in a round trip, so ``wait`` changes nothing."""
+    def batch(self, statements: Sequence[Statement], *, retry: bool = False) -> list[list[Row]]:
         body = {"batch": [{"sql": s.sql, "params": _exact(s.params)} for s in statements]}
         return self._post(body, retry or all(reads(s.sql) for s in statements))
 

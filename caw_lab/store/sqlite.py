@@ -108,7 +108,7 @@ class SQLiteBackend(Backend):
             except (sqlite3.Error, OverflowError) as exc:
                 raise _as_caw_error(exc, self.path) from exc
 
-    def batch(self, statements: Sequence[Statement], *, retry: bool = False, wait: bool = True) -> list[list[Row]]:
+    def batch(self, statements: Sequence[Statement], *, retry: bool = False) -> list[list[Row]]:
         """``retry`` is for backends that can lose a reply; a local file never does.
 
         A batch of reads (one consistent snapshot of several queries) is a plain ``BEGIN``
@@ -117,7 +117,7 @@ class SQLiteBackend(Backend):
         if all(reads(s.sql) for s in statements):
             with self._lock:
                 return self._run("BEGIN", statements)
-        with self._writer_turn(self.busy_timeout_ms if wait else 0):
+        with self._writer_turn():
             results = self._run("BEGIN IMMEDIATE", statements)
             self._bound_wal()
             return results
@@ -135,11 +135,10 @@ class SQLiteBackend(Backend):
         return results
 
     @contextmanager
-    def _writer_turn(self, patience_ms: int | None = None) -> Iterator[None]:
-        """This process's turn, then this file's, both within ``patience_ms`` (the busy timeout);
-        what is left of it is all SQLite may wait for its own write lock, so the whole wait
-        stays bounded."""
-        patience = (self.busy_timeout_ms if patience_ms is None else patience_ms) / 1000
+    def _writer_turn(self) -> Iterator[None]:
+        """This process's turn, then this file's, both within the busy timeout; what is left of
+        it is all SQLite may wait for its own write lock, so the whole wait stays bounded."""
+        patience = self.busy_timeout_ms / 1000
         deadline = time.monotonic() + patience
         if not self._writing.acquire(timeout=patience):
             raise _busy(self)

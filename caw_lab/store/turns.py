@@ -1,14 +1,14 @@
 """Writers of one SQLite file take turns on an ``flock``, and never wait for one longer than a bound.
 
 Why a lock beside SQLite's own: when a writer finishes, the next one should start at
-once, where SQLite's busy handler sleeps 1, 2, 5 ... 100 ms between tries. With eight
-processes claiming tasks that doubles throughput (bench/RESULTS.md). The lock is a
+once, where SQLite's busy handler sleeps 1, 2, 5 ... 100 ms between tries, which
+bench.engine measures as a large share of contended claim throughput. The lock is a
 ``-writers`` file beside the database, and dies with its process.
 
 Why bounded: a holder stopped with SIGSTOP (a Ctrl-Z) keeps the lock for as long as it
 is stopped, and a blocking ``flock`` would wait for it forever. Linux has no timed
-``flock``, and polling (try, sleep, try again) burns the CPU the holder needs: on two
-cores, eight polling writers claimed a third fewer tasks a second. So the blocking call
+``flock``, and polling (try, sleep, try again) would wake every waiting writer hundreds
+of times a second, for as long as a holder stays stopped. So the blocking call
 is made by a helper thread, one per database connection, kept for the connection's life:
 the kernel wakes it the moment the lock is free, and it hands the lock to the writer
 waiting on a condition with a deadline. A writer whose deadline passes stops waiting

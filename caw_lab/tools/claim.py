@@ -4,11 +4,20 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import Field
+from pydantic import BaseModel, Field
 
 from caw_lab.engine import claims
 from caw_lab.store.backend import Backend
 from caw_lab.tools.registry import Params, tool
+
+
+class Claimed(BaseModel):
+    success: bool
+    already_claimed_by: str | None = None
+
+
+class Succeeded(BaseModel):
+    success: bool
 
 
 class TaskClaim(Params):
@@ -18,7 +27,7 @@ class TaskClaim(Params):
 
 
 @tool("task_claim", "Claim a task for an agent; exactly one of any number of racing agents wins.",
-      lock=("task", "task_id"))
+      lock=("task", "task_id"), read_only=False, idempotent=True, result=Claimed)
 def task_claim(db: Backend, p: TaskClaim) -> dict[str, Any]:
     return claims.claim(db, p.task_id, p.agent_id)
 
@@ -31,7 +40,7 @@ class TaskRelease(Params):
 
 
 @tool("task_release", "Give back a claimed task so another agent can take it; only its holder may.",
-      lock=("task", "task_id"))
+      lock=("task", "task_id"), read_only=False, destructive=True, idempotent=True, result=Succeeded)
 def task_release(db: Backend, p: TaskRelease) -> dict[str, Any]:
     return claims.release(db, p.task_id, p.agent_id, p.reason)
 
@@ -43,6 +52,7 @@ class TaskGetAvailable(Params):
 
 
 @tool("task_get_available",
-      "Unclaimed, unblocked tasks: orphaned started ones first, then pending ones, capability matches first.")
+      "Unclaimed, unblocked tasks: orphaned started ones first, then pending ones, capability matches first.",
+      read_only=True)
 def task_get_available(db: Backend, p: TaskGetAvailable) -> dict[str, Any]:
     return claims.available(db, p.agent_id, p.workflow_id, p.limit)

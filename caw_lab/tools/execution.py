@@ -16,6 +16,7 @@ from pydantic import Field
 
 from caw_lab.engine import executions
 from caw_lab.store.backend import Backend
+from caw_lab.tools.client import connect
 from caw_lab.tools.registry import Params, tool
 
 
@@ -35,32 +36,35 @@ class WorkflowRef(Params):
 
 
 @tool("workflow_start", "Start executing a workflow: agents are started for its ready tasks (up to max_agents), "
-      "watched, and replaced when they die; failed tasks are retried, then dead-lettered.")
+      "watched, and replaced when they die; failed tasks are retried, then dead-lettered.",
+      read_only=False, open_world=True)
 def workflow_start(db: Backend, p: WorkflowStart) -> dict[str, Any]:
     from caw_lab.runtimes import running
 
     overrides = p.model_dump(exclude={"workflow_id"}, exclude_none=True)
-    executor = running.start(running.db_target(db), p.workflow_id, overrides)
+    executor = running.start(running.db_target(db), p.workflow_id, connect, overrides)
     return {"success": True, "agentHandles": executor.handles(), "executorId": executor.executor_id,
             "runtime": executor.settings.runtime, "maxAgents": executor.settings.max_agents}
 
 
 @tool("workflow_suspend", "Gracefully stop a workflow's agents: in-progress tasks are paused, claims released, "
-      "the workflow paused.")
+      "the workflow paused.", read_only=False, destructive=True, idempotent=True, open_world=True)
 def workflow_suspend(db: Backend, p: WorkflowRef) -> dict[str, Any]:
     from caw_lab.runtimes import running
 
     return running.suspend(db, p.workflow_id)
 
 
-@tool("workflow_resume", "Resume a suspended workflow: agents are started again for its paused and ready tasks.")
+@tool("workflow_resume", "Resume a suspended workflow: agents are started again for its paused and ready tasks.",
+      read_only=False, open_world=True)
 def workflow_resume(db: Backend, p: WorkflowRef) -> dict[str, Any]:
     from caw_lab.runtimes import running
 
-    return running.resume(db, p.workflow_id)
+    return running.resume(db, p.workflow_id, connect)
 
 
-@tool("workflow_execution_status", "A workflow's execution: running, suspended or finished, its agents and progress.")
+@tool("workflow_execution_status", "A workflow's execution: running, suspended or finished, its agents and progress.",
+      read_only=True)
 def workflow_execution_status(db: Backend, p: WorkflowRef) -> dict[str, Any]:
     from caw_lab.runtimes import running
 
@@ -86,7 +90,7 @@ class TaskSetExecution(Params):
 
 
 @tool("task_set_execution", "Give a task its own runtime and retry policy, overriding the workflow's execution "
-      "config; clear removes them.", lock=("task", "task_id"))
+      "config; clear removes them.", lock=("task", "task_id"), read_only=False, destructive=True, idempotent=True)
 def task_set_execution(db: Backend, p: TaskSetExecution) -> dict[str, Any]:
     policy = p.retry_policy.model_dump(exclude_none=True) if p.retry_policy else None
     return executions.set_task_overrides(db, p.task_id, p.runtime, policy, list(p.clear))

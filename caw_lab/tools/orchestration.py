@@ -21,9 +21,9 @@ class WorkflowNextTasks(Params):
 
 
 @tool("workflow_next_tasks",
-      "Every task that can start now (pending or failed, unblocked, unclaimed); the first recommended_count of them "
-      "fill the free slots: max_parallel_tasks minus tasks already started or claimed. A parallel group's tasks are "
-      "listed together.")
+      "Every task that can start now (pending or failed, unblocked, unclaimed), a parallel group's together; "
+      "recommended_count of them fill the free slots (max_parallel_tasks minus those started or claimed).",
+      read_only=True)
 def workflow_next_tasks(db: Backend, p: WorkflowNextTasks) -> dict[str, Any]:
     return orchestration.next_tasks(db, p.workflow_id, p.include_failed)
 
@@ -32,7 +32,8 @@ class WorkflowProgress(Params):
     workflow_id: str
 
 
-@tool("workflow_progress", "Task counts by status (blocked computed), sequences, blockers and parallel groups.")
+@tool("workflow_progress", "Task counts by status (blocked computed), sequences, blockers and parallel groups.",
+      read_only=True)
 def workflow_progress(db: Backend, p: WorkflowProgress) -> dict[str, Any]:
     return orchestration.progress(db, p.workflow_id)
 
@@ -41,6 +42,7 @@ class TaskCheckDependencies(Params):
     task_id: str
 
 
-@tool("task_check_dependencies", "Whether a task's dependencies are finished: which are, which are not.")
+@tool("task_check_dependencies", "Whether a task's dependencies are finished: which are, which are not.",
+      read_only=True)
 def task_check_dependencies(db: Backend, p: TaskCheckDependencies) -> dict[str, Any]:
     return orchestration.check_dependencies(db, p.task_id)

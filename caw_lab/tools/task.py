@@ -17,7 +17,7 @@ class TaskGet(Params):
     checkpoint_limit: int | None = Field(None, ge=1, description="Only the newest N checkpoints.")
 
 
-@tool("task_get", "Get a task (blocked computed), optionally with its newest checkpoints.")
+@tool("task_get", "Get a task (blocked computed), optionally with its newest checkpoints.", read_only=True)
 def task_get(db: Backend, p: TaskGet) -> dict[str, Any]:
     return tasks.get(db, p.id, p.include_checkpoints, p.checkpoint_limit)
 
@@ -41,7 +41,7 @@ class TaskSetPlan(Params):
 
 
 @tool("task_set_plan", "Store the plan of a task in planning; context is merged into the task's.",
-      lock=("task", "id"))
+      lock=("task", "id"), read_only=False, destructive=True, idempotent=True)
 def task_set_plan(db: Backend, p: TaskSetPlan) -> dict[str, Any]:
     return tasks.set_plan(db, p.id, p.plan.model_dump(exclude_none=True), p.context)
 
@@ -58,7 +58,7 @@ class TaskUpdateStatus(Params):
 @tool("task_update_status",
       "Move a task through its state machine; a blocked task cannot start (TASK_BLOCKED). Starting the first task "
       "starts a ready workflow; finishing the last one completes a running workflow.",
-      lock=("task", "id"))
+      lock=("task", "id"), read_only=False, destructive=True)
 def task_update_status(db: Backend, p: TaskUpdateStatus) -> dict[str, Any]:
     return tasks.update_status(db, p.id, p.status, outcome=p.outcome, outcome_detail=p.outcome_detail, error=p.error)
 
@@ -72,6 +72,6 @@ class TaskReplan(Params):
 
 @tool("task_replan",
       "Replace a failed or running task's plan, recording a replan checkpoint; a failed task goes back to pending.",
-      lock=("task", "id"))
+      lock=("task", "id"), read_only=False, destructive=True)
 def task_replan(db: Backend, p: TaskReplan) -> dict[str, Any]:
     return tasks.replan(db, p.id, p.reason, p.new_plan.model_dump(exclude_none=True))

@@ -42,10 +42,21 @@ def wait_for(check: Callable[[], Any], timeout_s: float, what: str) -> Any:
     return found
 
 
+@pytest.fixture(autouse=True)
+def local_runtimes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The local user's runtime config (``CAW_RUNTIMES``), where agents' commands come from."""
+    config = tmp_path / "runtimes.toml"
+    monkeypatch.setenv("CAW_RUNTIMES", str(config))
+    monkeypatch.setitem(ENV, "CAW_RUNTIMES", str(config))
+    return config
+
+
 def subprocess_workflow(
     client: caw_lab.Client, command: list[str], tasks: list[dict[str, Any]] | None = None, **execution: Any
 ) -> str:
-    """A workflow whose tasks run ``command`` with the subprocess runtime, set by the local user."""
+    """A workflow whose tasks run ``command`` with the subprocess runtime, set by the local user
+    in the local runtime config (a workflow's config may not name a command)."""
+    Path(os.environ["CAW_RUNTIMES"]).write_text(f"[subprocess]\ncommand = {json.dumps(command)}\n")
     wf = make_workflow(client, tasks or [{"name": "only"}])
     client.call(
         "workflow_set_config",
@@ -53,7 +64,6 @@ def subprocess_workflow(
         config={
             "execution": {
                 "runtime": "subprocess",
-                "runtimes": {"subprocess": {"command": command}},
                 "poll_interval_ms": 20,
                 "stop_grace_ms": 1000,
                 **execution,
@@ -170,7 +180,9 @@ def test_a_workflow_config_cannot_ask_for_the_executors_secrets(
     client: caw_lab.Client, db_path: Path, tmp_path: Path, where: str
 ) -> None:
     seen = tmp_path / "env.json"
-    subprocess_options = {"command": [sys.executable, "-c", DUMP_ENV, str(seen)]}
+    command = [sys.executable, "-c", DUMP_ENV, str(seen)]
+    Path(os.environ["CAW_RUNTIMES"]).write_text(f"[subprocess]\ncommand = {json.dumps(command)}\n")
+    subprocess_options: dict[str, Any] = {}
     execution: dict[str, Any] = {"runtime": "subprocess", "runtimes": {"subprocess": subprocess_options}}
     if where == "execution":
         execution["env_passthrough"] = ["*"]
@@ -223,13 +235,13 @@ def test_a_silent_webhook_delays_a_run_by_the_drain_time_at_most_and_loses_no_al
 ) -> None:
     wf = make_workflow(client, [{"name": "a"}, {"name": "b"}, {"name": "c"}], max_parallel_tasks=3)
     with silent_listener() as (url, held):
+        Path(os.environ["CAW_RUNTIMES"]).write_text('[python]\nwork = "runtime_work:always_fails"\n')
         client.call(
             "workflow_set_config",
             id=wf["id"],
             config={
                 "execution": {
                     "runtime": "python",
-                    "runtimes": {"python": {"work": "runtime_work:always_fails"}},
                     "poll_interval_ms": 20,
                     "alerts": {"log": True, "webhook": url, "drain_ms": 2000},
                 },

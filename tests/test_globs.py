@@ -74,16 +74,19 @@ def strings(alphabet: str, longest: int) -> list[str]:
 
 
 @settings(max_examples=400, deadline=None)
-@given(st.lists(st.sampled_from(ATOMS), min_size=1, max_size=3),
-       st.lists(st.sampled_from(ATOMS), min_size=1, max_size=3))
+@given(
+    st.lists(st.sampled_from(ATOMS), min_size=1, max_size=3), st.lists(st.sampled_from(ATOMS), min_size=1, max_size=3)
+)
 def test_common_segment_agrees_with_brute_force(left: list[str], right: list[str]) -> None:
     a, b = "".join(left), "".join(right)
     witness = common_segment(segment(a), segment(b))
     if witness is not None:
         assert valid_path(witness) and matches(a, witness) and matches(b, witness), (a, b, witness)
     longest = len(left) + len(right) + 1
-    found = next((s for s in strings(SEGMENT_ALPHABET, longest)
-                  if s not in (".", "..") and matches(a, s) and matches(b, s)), None)
+    found = next(
+        (s for s in strings(SEGMENT_ALPHABET, longest) if s not in (".", "..") and matches(a, s) and matches(b, s)),
+        None,
+    )
     assert (witness is None) == (found is None), (a, b, witness, found)
 
 
@@ -116,8 +119,10 @@ def paths(longest: int) -> list[str]:
 
 
 @settings(max_examples=300, deadline=None)
-@given(st.lists(st.sampled_from(SEGMENTS), min_size=1, max_size=3),
-       st.lists(st.sampled_from(SEGMENTS), min_size=1, max_size=3))
+@given(
+    st.lists(st.sampled_from(SEGMENTS), min_size=1, max_size=3),
+    st.lists(st.sampled_from(SEGMENTS), min_size=1, max_size=3),
+)
 def test_overlap_agrees_with_brute_force(left: list[str], right: list[str]) -> None:
     a, b = "/".join(left), "/".join(right)
     witness = overlap(parse(a), parse(b))
@@ -131,23 +136,26 @@ def test_overlap_agrees_with_brute_force(left: list[str], right: list[str]) -> N
     assert (overlap(parse(b), parse(a)) is None) == (witness is None), "overlap is symmetric"
 
 
-@pytest.mark.parametrize(("a", "b", "common"), [
-    ("src/*.py", "src/a.py", True),
-    ("src/*.py", "docs/*", False),
-    ("**", "docs/*", True),
-    ("src/**", "src", True),
-    ("src/*", "src", False),
-    ("a/**/b", "a/b", True),
-    ("a/*/b", "a/b", False),
-    ("*.py", "*.md", False),
-    ("**/*.py", "src/**/test_x.py", True),
-    ("[a-m]*", "[!c-z]*", True),
-    ("[a-c]", "[d-f]", False),
-    ("?.", ".*", False),  # only '..' would match both, and it is no path segment
-    (".*", "*.", True),  # '.x.'
-    ("*", ".env", True),
-    ("src/a.py", "src/a.py", True),
-])
+@pytest.mark.parametrize(
+    ("a", "b", "common"),
+    [
+        ("src/*.py", "src/a.py", True),
+        ("src/*.py", "docs/*", False),
+        ("**", "docs/*", True),
+        ("src/**", "src", True),
+        ("src/*", "src", False),
+        ("a/**/b", "a/b", True),
+        ("a/*/b", "a/b", False),
+        ("*.py", "*.md", False),
+        ("**/*.py", "src/**/test_x.py", True),
+        ("[a-m]*", "[!c-z]*", True),
+        ("[a-c]", "[d-f]", False),
+        ("?.", ".*", False),  # only '..' would match both, and it is no path segment
+        (".*", "*.", True),  # '.x.'
+        ("*", ".env", True),
+        ("src/a.py", "src/a.py", True),
+    ],
+)
 def test_documented_cases(a: str, b: str, common: bool) -> None:
     witness = overlap(parse(a), parse(b))
     assert (witness is not None) == common, witness
@@ -162,21 +170,24 @@ def test_the_literal_prefix_is_what_precedes_the_first_wildcard() -> None:
     assert parse("**").prefix == ""
 
 
-@pytest.mark.parametrize(("glob", "why"), [
-    ("", "empty"),
-    ("/etc/passwd", "absolute"),
-    ("../secrets", "leave the repository"),
-    ("src/../../x", "leave the repository"),
-    ("src//a.py", "empty segment"),
-    ("src/", "empty segment"),
-    ("./src", "'.' segment"),
-    ("src\\a.py", "backslash"),
-    ("src/\x00", "control character"),
-    ("src/[ab", "not closed"),
-    ("src/[z-a]", "backwards"),
-    ("src/[/]", "not closed"),
-    ("x" * 1025, "longer than"),
-])
+@pytest.mark.parametrize(
+    ("glob", "why"),
+    [
+        ("", "empty"),
+        ("/etc/passwd", "absolute"),
+        ("../secrets", "leave the repository"),
+        ("src/../../x", "leave the repository"),
+        ("src//a.py", "empty segment"),
+        ("src/", "empty segment"),
+        ("./src", "'.' segment"),
+        ("src\\a.py", "backslash"),
+        ("src/\x00", "control character"),
+        ("src/[ab", "not closed"),
+        ("src/[z-a]", "backwards"),
+        ("src/[/]", "not closed"),
+        ("x" * 1025, "longer than"),
+    ],
+)
 def test_globs_that_could_escape_or_mean_nothing_are_refused(glob: str, why: str) -> None:
     with pytest.raises(GlobError, match=re.escape(why)):
         parse(glob)

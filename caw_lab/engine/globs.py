@@ -128,8 +128,11 @@ def parse(text: str) -> Glob:
     parts = text.split("/")
     for part in parts:
         if part in ("", ".", ".."):
-            shown = {"": "an empty segment ('//' or a trailing '/')", ".": "a '.' segment",
-                     "..": "a '..' segment, which would leave the repository"}[part]
+            shown = {
+                "": "an empty segment ('//' or a trailing '/')",
+                ".": "a '.' segment",
+                "..": "a '..' segment, which would leave the repository",
+            }[part]
             raise GlobError(f"the glob has {shown}")
     return Glob(text, tuple(GLOBSTAR if part == "**" else segment(part) for part in parts))
 

@@ -22,10 +22,14 @@ def also(
     task_id: str | None = None,
     agent_id: str | None = None,
     payload: dict[str, Any] | None = None,
+    *,
+    only_if_changed: bool = False,
 ) -> Gated:
-    """An extra event of ``kind`` inside the change being committed."""
+    """An extra event of ``kind`` inside the change being committed; with ``only_if_changed``,
+    only if the statement just before it changed a row (a consequence that may have gone)."""
+    condition = "WHERE changes() > 0 AND" if only_if_changed else "WHERE"
     return raw(
         "INSERT INTO events (at, kind, workflow_id, task_id, agent_id, payload, correlation_id) "
-        "SELECT ?, ?, ?, ?, ?, ?, ? WHERE",
+        f"SELECT ?, ?, ?, ?, ?, ?, ? {condition}",
         (now_ms(), kind, workflow_id, task_id, agent_id, json.dumps(payload or {}), secrets.token_hex(8)),
     )

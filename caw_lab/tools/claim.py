@@ -6,7 +6,7 @@ from typing import Any
 
 from pydantic import Field
 
-from caw_lab.engine import claims
+from caw_lab.engine import claims, leases
 from caw_lab.store.backend import Backend
 from caw_lab.tools.registry import Params, tool
 
@@ -15,12 +15,19 @@ class TaskClaim(Params):
     task_id: str
     agent_id: str
     session_id: str | None = None
+    lease_files: bool = Field(False, description="Also take exclusive leases on the task's files_likely_affected, "
+                              "all in the same atomic change as the claim, or neither.")
+    lease_ttl_ms: int = Field(leases.CLAIM_TTL_MS, ge=1, le=leases.MAX_TTL_MS,
+                              description="How long the file leases last; each checkpoint_add renews them.")
 
 
-@tool("task_claim", "Claim a task for an agent; exactly one of any number of racing agents wins.",
+@tool("task_claim",
+      "Claim a task for an agent; exactly one of any number of racing agents wins. The claim is refused "
+      "(success: false, reason) while max_parallel_tasks, or the task's parallel group limit, are taken, or, with "
+      "lease_files, while another lease holds one of its files.",
       lock=("task", "task_id"))
 def task_claim(db: Backend, p: TaskClaim) -> dict[str, Any]:
-    return claims.claim(db, p.task_id, p.agent_id)
+    return claims.claim(db, p.task_id, p.agent_id, p.lease_files, p.lease_ttl_ms)
 
 
 class TaskRelease(Params):
@@ -30,7 +37,8 @@ class TaskRelease(Params):
     reason: str | None = None
 
 
-@tool("task_release", "Give back a claimed task so another agent can take it; only its holder may.",
+@tool("task_release", "Give back a claimed task so another agent can take it; only its holder may. Its leases "
+      "are released with it.",
       lock=("task", "task_id"))
 def task_release(db: Backend, p: TaskRelease) -> dict[str, Any]:
     return claims.release(db, p.task_id, p.agent_id, p.reason)

@@ -53,14 +53,18 @@ class TaskUpdateStatus(Params):
     outcome: str | None = Field(None, description="Required for completed.")
     outcome_detail: dict[str, Any] | None = None
     error: str | None = Field(None, description="Required for failed.")
+    fencing_token: int | None = Field(None, ge=1, description="Move it on behalf of this lease: refused with "
+                                      "LEASE_STALE unless it still holds.")
 
 
 @tool("task_update_status",
       "Move a task through its state machine; a blocked task cannot start (TASK_BLOCKED). Starting the first task "
-      "starts a ready workflow; finishing the last one completes a running workflow.",
+      "starts a ready workflow; finishing the last one completes a running workflow. A finished task releases its "
+      "leases.",
       lock=("task", "id"))
 def task_update_status(db: Backend, p: TaskUpdateStatus) -> dict[str, Any]:
-    return tasks.update_status(db, p.id, p.status, outcome=p.outcome, outcome_detail=p.outcome_detail, error=p.error)
+    return tasks.update_status(db, p.id, p.status, outcome=p.outcome, outcome_detail=p.outcome_detail, error=p.error,
+                               fencing_token=p.fencing_token)
 
 
 class TaskReplan(Params):

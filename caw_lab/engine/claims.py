@@ -26,6 +26,7 @@ through planning and in_progress with task_update_status.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -33,6 +34,7 @@ from caw_lab.engine import leases
 from caw_lab.engine.agents import GIVE_UP_AFTER, unfinished
 from caw_lab.engine.changes import Event, Gated, commit, raw, update
 from caw_lab.engine.dag import blocked_sql
+from caw_lab.engine.orchestration import ACTIVE
 from caw_lab.engine.rows import decode, fetch, placeholders, require
 from caw_lab.engine.states import CLAIMABLE_WORKFLOW_STATUSES, DONE_TASK_STATUSES
 from caw_lab.engine.tasks import workflow_follows
@@ -45,9 +47,6 @@ ORPHANED = ("planning", "in_progress", "paused")
 
 MAX_CAPABILITIES = 20
 
-ACTIVE = ("({t}.status IN ('planning', 'in_progress') "
-          "OR ({t}.assigned_agent_id IS NOT NULL AND {t}.status IN ('pending', 'paused')))")
-"""Tasks taking a slot: started, or claimed and unfinished (worded as idx_tasks_active, which serves it)."""
 GROUP_LIMIT = ("(SELECT g.value FROM json_each({w}.config, '$.parallel_group_limits') g "
                "WHERE g.key = {t}.parallel_group)")
 """The limit ``config.parallel_group_limits`` sets on task ``t``'s group in workflow ``w``, or NULL."""
@@ -230,9 +229,10 @@ def available(db: Backend, agent_id: str, workflow_id: str | None = None, limit:
 
     First any *orphaned* task: started (planning, in_progress, paused) but holding no
     claim, because its agent unregistered or was swept as stale; the new holder picks
-    it up from its checkpoints. Then pending tasks in sequence order, those whose name,
-    description or likely files mention one of the agent's capabilities first; that is
-    all capability matching means here, since tasks declare no required capabilities.
+    it up from its checkpoints. Then pending tasks in sequence order, ranked by capability:
+    tasks whose ``required_capabilities`` the agent all has, then tasks requiring none (those
+    whose name, description or likely files mention one of the agent's capabilities first),
+    then tasks needing a capability it lacks.
     """
     agent = fetch(db, "agent", agent_id)
     if workflow_id:
@@ -272,10 +272,15 @@ def offered(
 
 
 def capability_order(capabilities: list[str]) -> tuple[str, list[str]]:
-    """An ORDER BY prefix ranking tasks by how many capabilities their text mentions."""
+    """An ORDER BY prefix: required capabilities met, none required, some missing; among tasks
+    requiring none, those whose text mentions more of the agent's capabilities first."""
     wanted = [c.lower() for c in capabilities[:MAX_CAPABILITIES] if c.strip()]
+    requires = "COALESCE(json_array_length(t.required_capabilities), 0) > 0"
     if not wanted:
-        return "", []
+        return f"({requires}), ", []
+    unmet = ("EXISTS (SELECT 1 FROM json_each(t.required_capabilities) r "
+             "WHERE lower(r.value) NOT IN (SELECT value FROM json_each(?)))")
     text = "lower(t.name || ' ' || COALESCE(t.description, '') || ' ' || COALESCE(t.files_likely_affected, ''))"
     score = " + ".join(f"(instr({text}, ?) > 0)" for _ in wanted)
-    return f"({score}) DESC, ", wanted
+    return f"CASE WHEN NOT ({requires}) THEN 1 WHEN {unmet} THEN 2 ELSE 0 END, ({score}) DESC, ", [
+        json.dumps(wanted), *wanted]

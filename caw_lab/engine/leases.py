@@ -109,9 +109,14 @@ def parse_resource(text: str) -> Resource:
     return Resource(text, text, workflow_id=rest if kind == "workflow" else None)
 
 
-def resolve(db: Backend, text: str) -> Resource:
-    """``parse_resource``, and the repository or workflow it names must exist."""
-    resource = parse_resource(text)
+def resolve(db: Backend, text: str, agent_id: str) -> Resource:
+    """``parse_resource``, and the repository or workflow it names must exist. Ids are checked
+    first, as every tool does: an unknown agent is AGENT_NOT_FOUND whatever else is wrong."""
+    try:
+        resource = parse_resource(text)
+    except CawError:
+        require(db, "agent", agent_id)
+        raise
     if resource.repository_id:
         require(db, "repository", resource.repository_id)
     if resource.workflow_id:
@@ -367,7 +372,7 @@ def acquire(db: Backend, resource: str, agent_id: str, ttl_ms: int, mode: str = 
     check_ttl(ttl_ms)
     if mode not in MODES:
         raise invalid_input(f"Unknown lease mode {mode!r}", f"Use one of: {', '.join(MODES)}.")
-    want = Want(resolve(db, resource), mode)
+    want = Want(resolve(db, resource, agent_id), mode)
     for _ in range(TAKE_ATTEMPTS):
         now = now_ms()
         facts = read(db, agent_id, [want.resource.scope], now)
@@ -413,10 +418,9 @@ def take(
 
 
 def holding(db: Backend, resource: str, agent_id: str) -> Resource:
-    """Check the call's parts before a renew or release: the resource parses, the agent exists."""
-    parsed = parse_resource(resource)
+    """Check the call's parts before a renew or release: the agent exists, the resource parses."""
     require(db, "agent", agent_id)
-    return parsed
+    return parse_resource(resource)
 
 
 def refusal(db: Backend, resource: Resource, agent_id: str, token: int) -> CawError:

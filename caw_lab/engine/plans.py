@@ -56,6 +56,7 @@ def task_row(workflow_id: str, spec: dict[str, Any], sequence: int, now: int) ->
         "description": spec.get("description"), "status": "pending", "sequence": sequence,
         "parallel_group": spec.get("parallel_group"), "estimated_complexity": spec.get("estimated_complexity"),
         "files_likely_affected": encode(spec.get("files_likely_affected")),
+        "required_capabilities": encode(spec.get("required_capabilities")),
         "created_at": now, "updated_at": now,
     }
 

@@ -52,6 +52,8 @@ class CawMagics(Magics):
           suspend WF                      stop WF's agents gracefully (their tasks are paused)
           resume WF                       start agents again on a suspended WF
           metrics [WF]                    task counts, failure rate and task durations of WF (or of all)
+          hints WF [--target-drain-ms MS] scaling hints of WF per capability: queue, agents, durations,
+                                          time to drain and the recommended agent count
           workbench [WF]                  the Workbench: workflows, DAG, task detail, agents, inbox, forms
 
         Cell magic:

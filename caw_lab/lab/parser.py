@@ -110,6 +110,12 @@ def build() -> MagicParser:
     add("metrics", commands.metrics, "Task counts, failure rate and task durations of WF (default: all).").add_argument(
         "workflow", nargs="?", metavar="WF", help=WF_HELP)
 
+    hints = add("hints", commands.hints, "Scaling hints of WF: queue, agents, durations, time to drain and the "
+                "recommended agent count, per capability.")
+    hints.add_argument("workflow", metavar="WF", help=WF_HELP)
+    hints.add_argument("--target-drain-ms", type=int, metavar="MS",
+                       help="How soon the ready queue should be empty (default: 10 minutes).")
+
     add("workbench", commands.workbench, "The Workbench: workflows, DAG, task detail, agents, inbox.").add_argument(
         "workflow", nargs="?", metavar="WF", help="The workflow to show first (default: the newest).")
 

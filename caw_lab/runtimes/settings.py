@@ -6,7 +6,10 @@ Keys (all optional), set with workflow_set_config ``{"execution": {...}}``:
 - ``runtime``: the runtime for every task (``claude_code`` by default, as the reference
   spawns Claude Code); a task's own ``runtime`` (task_set_execution) wins.
 - ``runtimes``: options per runtime name, e.g. ``{"subprocess": {"command": [...]}}``.
-- ``max_agents``: agents at once (default: the workflow's max_parallel_tasks).
+- ``max_agents``: agents at once (default: the workflow's max_parallel_tasks), or ``"auto"``:
+  as many as the workflow's scaling hints recommend (engine/scaling.py), between
+  ``min_agents`` (1) and max_parallel_tasks, for the ready queue to drain within
+  ``target_drain_ms`` (10 minutes).
 - ``heartbeat_timeout_ms``: silence after which an agent counts as lost (30 s).
 - ``task_timeout_ms``: an attempt running longer is stopped and counts as failed (none).
 - ``poll_interval_ms``, ``stop_grace_ms``: how often the executor looks (200 ms), how long
@@ -23,10 +26,11 @@ The retry policy lives beside it, under ``retry`` (engine/retries.py).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from caw_lab.engine.scaling import TARGET_DRAIN_MS
 from caw_lab.errors import CawError
 from caw_lab.runtimes.base import PermissionMode, RunOptions
 
@@ -44,7 +48,9 @@ class ExecutionSettings(BaseModel):
 
     runtime: str = "claude_code"
     runtimes: dict[str, dict[str, Any]] = Field(default_factory=dict)
-    max_agents: int | None = Field(None, ge=1, le=100)
+    max_agents: Annotated[int, Field(ge=1, le=100)] | Literal["auto"] | None = None
+    min_agents: int = Field(1, ge=1, le=100)
+    target_drain_ms: int = Field(TARGET_DRAIN_MS, ge=1)
     heartbeat_timeout_ms: int = Field(30_000, ge=100)
     task_timeout_ms: int | None = Field(None, ge=100)
     poll_interval_ms: int = Field(200, ge=10, le=60_000)

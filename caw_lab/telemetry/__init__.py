@@ -8,6 +8,7 @@ an SDK: a tool call costs a few microseconds more until someone looks. ``export.
 - ``tool_calls``: each registry call as a span and as call counts and durations.
 - ``context_loads``: how long each ``task_load_context`` took, kept answer or fresh.
 - ``task_metrics``: task counts, durations and failure rates, read from the change feed.
+- ``scaling``: each running workflow's scaling hints (engine/scaling.py) as gauges.
 - ``logs``: log records as JSON lines that carry the correlation id.
 - ``export``: a Prometheus scrape endpoint and the SDK behind it.
 """

@@ -10,13 +10,13 @@ from opentelemetry import metrics
 
 from caw_lab.errors import CawError
 from caw_lab.store.backend import Backend
-from caw_lab.telemetry import task_metrics
+from caw_lab.telemetry import scaling, task_metrics
 
 HOST = "127.0.0.1"
 
 
 def serve_metrics(db: Backend, port: int) -> None:
-    """Install a meter provider whose reader Prometheus scrapes on ``port``, and the task gauges."""
+    """Install a meter provider whose reader Prometheus scrapes on ``port``, and the task and scaling gauges."""
     try:
         from opentelemetry.exporter.prometheus import PrometheusMetricReader
         from opentelemetry.sdk.metrics import MeterProvider
@@ -31,3 +31,4 @@ def serve_metrics(db: Backend, port: int) -> None:
                        recoverable=True, suggestion="Pick a free port for --metrics-port.") from None
     metrics.set_meter_provider(MeterProvider(metric_readers=[PrometheusMetricReader()]))
     task_metrics.observe(db)
+    scaling.observe(db)

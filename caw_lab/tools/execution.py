@@ -10,7 +10,7 @@ ever start an executor.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field
 
@@ -21,7 +21,8 @@ from caw_lab.tools.registry import Params, tool
 
 class WorkflowStart(Params):
     workflow_id: str
-    max_agents: int | None = Field(None, ge=1, le=100)
+    max_agents: Annotated[int, Field(ge=1, le=100)] | Literal["auto"] | None = Field(
+        None, description='Agents at once, or "auto" to scale on workflow_scaling_hints.')
     model: str | None = None
     permission_mode: Literal["acceptEdits", "bypassPermissions"] | None = None
     max_turns: int | None = Field(None, ge=1)

@@ -27,10 +27,12 @@ class LeaseAcquire(Params):
     mode: Literal["exclusive", "shared"] = "exclusive"
 
 
-@tool("lease_acquire",
-      "Take a lease on a resource for ttl_ms: {granted: true, fencing_token, expires_at}, or {granted: false, "
-      "held_by, expires_at} naming the live lease in the way. Shared leases coexist with each other, not with an "
-      "exclusive one; an expired lease in the way is taken over. Tokens strictly increase across the database.")
+@tool(
+    "lease_acquire",
+    "Take a lease on a resource for ttl_ms: {granted: true, fencing_token, expires_at}, or {granted: false, "
+    "held_by, expires_at} naming the live lease in the way. Shared leases coexist with each other, not with an "
+    "exclusive one; an expired lease in the way is taken over. Tokens strictly increase across the database.",
+)
 def lease_acquire(db: Backend, p: LeaseAcquire) -> dict[str, Any]:
     return leases.acquire(db, p.resource, p.agent_id, p.ttl_ms, p.mode)
 
@@ -75,7 +77,10 @@ class LeaseCheck(Params):
     fencing_token: int = Token
 
 
-@tool("lease_check", "Whether the lease with this fencing token still holds the resource: {valid, held_by, "
-      "expires_at}; held_by names the current holder either way (null when none).")
+@tool(
+    "lease_check",
+    "Whether the lease with this fencing token still holds the resource: {valid, held_by, "
+    "expires_at}; held_by names the current holder either way (null when none).",
+)
 def lease_check(db: Backend, p: LeaseCheck) -> dict[str, Any]:
     return leases.check(db, p.resource, p.fencing_token)

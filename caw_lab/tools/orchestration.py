@@ -18,14 +18,15 @@ from caw_lab.tools.registry import Params, tool
 class WorkflowNextTasks(Params):
     workflow_id: str
     include_failed: bool = Field(True, description="Offer failed tasks for retry too.")
+    agent_id: str | None = Field(None, description="Put first the tasks whose required_capabilities this agent has.")
 
 
 @tool("workflow_next_tasks",
       "Every task that can start now (pending or failed, unblocked, unclaimed); the first recommended_count of them "
-      "fill the free slots: max_parallel_tasks minus tasks already started or claimed. A parallel group's tasks are "
-      "listed together.")
+      "fill the free slots: max_parallel_tasks minus tasks already started or claimed, within each parallel group's "
+      "limit. A parallel group's tasks are listed together; given agent_id, tasks it has the capabilities for first.")
 def workflow_next_tasks(db: Backend, p: WorkflowNextTasks) -> dict[str, Any]:
-    return orchestration.next_tasks(db, p.workflow_id, p.include_failed)
+    return orchestration.next_tasks(db, p.workflow_id, p.include_failed, p.agent_id)
 
 
 class WorkflowProgress(Params):

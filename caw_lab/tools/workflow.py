@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field
 
@@ -12,6 +12,11 @@ from caw_lab.tools.registry import Params, tool
 
 SourceType = Literal["prompt", "github_issue", "linear", "jira", "custom"]
 Complexity = Literal["low", "medium", "high"]
+Capabilities = Annotated[
+    list[Annotated[str, Field(min_length=1, max_length=100)]],
+    Field(max_length=20, description="Capabilities an agent needs for it; workflow_next_tasks(agent_id) prefers "
+          "agents that have them, and workflow_scaling_hints counts work per capability."),
+]
 
 
 class WorkflowCreate(Params):
@@ -60,6 +65,7 @@ class PlanTask(Params):
     files_likely_affected: list[str] | None = None
     repository_path: str | None = None
     context_from: list[str] | None = None
+    required_capabilities: Capabilities | None = None
 
 
 class WorkflowPlan(Params):

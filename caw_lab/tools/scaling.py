@@ -1,0 +1,39 @@
+"""Scaling hints as a tool: how many agents a workflow could use, per capability, and why.
+
+The figures and the recommendation (Little's law, bounded by max_agents) are written out in
+``caw_lab.engine.scaling``; Prometheus serves the same figures (``telemetry.scaling``) and the
+executor scales on them with ``execution.max_agents: "auto"``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import Field
+
+from caw_lab.engine import scaling
+from caw_lab.store.backend import Backend
+from caw_lab.tools.registry import Params, tool
+
+DAY_MS = 24 * 60 * 60 * 1000
+
+
+class WorkflowScalingHints(Params):
+    workflow_id: str
+    window_ms: int = Field(
+        scaling.WINDOW_MS, ge=1000, le=7 * DAY_MS, description="How far back arrivals are counted for the arrival rate."
+    )
+    target_drain_ms: int = Field(
+        scaling.TARGET_DRAIN_MS, ge=1, le=7 * DAY_MS, description="How soon the ready queue should be empty."
+    )
+
+
+@tool(
+    "workflow_scaling_hints",
+    "Per capability and in total: ready-queue depth, agents busy and idle, mean and p90 task duration and the "
+    "arrival rate from the feed, the expected time to drain the queue at the current agent count, and a "
+    "recommended agent count: ceil(arrival rate x mean duration + queue x mean duration / target_drain_ms) "
+    "(Little's law), bounded by max_agents.",
+)
+def workflow_scaling_hints(db: Backend, p: WorkflowScalingHints) -> dict[str, Any]:
+    return scaling.hints(db, p.workflow_id, p.window_ms, p.target_drain_ms)

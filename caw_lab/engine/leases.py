@@ -307,7 +307,7 @@ class Grant:
         return Gated(
             f"INSERT INTO leases ({columns}, fencing_token) SELECT {marks}, (SELECT MAX(seq) FROM events) WHERE",
             tuple(self.row.values()),
-            returning="id, resource, mode, fencing_token, expires_at",
+            returning="id, resource, mode, agent_id, task_id, fencing_token, expires_at",
         )
 
     @property

@@ -477,7 +477,11 @@ def work_through(where: str, workflow_id: str, start: Barrier, out: Any, index: 
         while client.call("workflow_get", id=workflow_id)["status"] != "completed":
             offered = client.call("task_get_available", agent_id=me, workflow_id=workflow_id, limit=6)["tasks"]
             for task in offered:
-                got = client.call("task_claim", task_id=task["id"], agent_id=me, lease_files=lease_files)
+                try:
+                    got = client.call("task_claim", task_id=task["id"], agent_id=me, lease_files=lease_files)
+                except caw_lab.CawError as err:  # finished by its winner since it was offered
+                    assert err.code == "INVALID_STATE", err
+                    continue
                 if not got["success"]:
                     reason = got.get("reason", "already_claimed")
                     refusals[reason] = refusals.get(reason, 0) + 1

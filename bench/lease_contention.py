@@ -31,7 +31,6 @@ asked of the engine, so the check does not trust what it checks.
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 import random
 import signal
@@ -41,6 +40,7 @@ from multiprocessing.synchronize import Barrier, Event
 from typing import Any
 
 import caw_lab
+from caw_lab.runtimes.python import forkserver
 
 PROCESSES = 16
 SLEEPERS = 3
@@ -87,7 +87,16 @@ class Tally:
     revived: int = 0
 
 
-def racer(target: str, role: str, task_id: str, start: Barrier, stop: Event, out: Any, seed: int) -> None:
+def reaching() -> dict[str, str]:
+    """What a process needs in its environment to open a D1 target: its token and address. Passed
+    explicitly, since a process forked from the fork server has the server's environment."""
+    return {k: os.environ[k] for k in ("CAW_D1_TOKEN", "CAW_D1_API") if k in os.environ}
+
+
+def racer(
+    target: str, env: dict[str, str], role: str, task_id: str, start: Barrier, stop: Event, out: Any, seed: int
+) -> None:
+    os.environ.update(env)
     rng = random.Random(seed)
     with caw_lab.connect(target) as client:
         tally = Tally(role, client.call("agent_register", name=f"{role}-{seed}", runtime="custom")["id"])
@@ -98,7 +107,9 @@ def racer(target: str, role: str, task_id: str, start: Barrier, stop: Event, out
                 "granted"
             ]:
                 time.sleep(0.01)
-            out.put(("holding", seed, got["fencing_token"]))
+            # A pipe of its own, written before this returns: a process killed while a queue's feeder
+            # thread holds the queue's lock would leave every other writer of that queue stuck.
+            out.send(got["fencing_token"])
             time.sleep(TIMEOUT_S)  # until killed
         beat = time.monotonic()
         while not stop.is_set():
@@ -106,7 +117,7 @@ def racer(target: str, role: str, task_id: str, start: Barrier, stop: Event, out
                 tally.revived += client.call("agent_heartbeat", agent_id=tally.agent_id)["revived"]
                 beat = time.monotonic()
             turn(client, tally, task_id, rng)
-        out.put(("done", seed, tally))
+        out.put(tally)
 
 
 def turn(client: caw_lab.Client, tally: Tally, task_id: str, rng: random.Random) -> None:
@@ -174,10 +185,14 @@ def run(target: str, seconds: float, processes: int = PROCESSES) -> Outcome:
         tasks = [t["id"] for t in plan["tasks"]]
         roles = ["victim"] * len(VICTIMS) + ["sleeper"] * SLEEPERS
         roles += ["worker"] * (processes - len(roles))
-        ctx = multiprocessing.get_context("spawn")
+        ctx = forkserver()
         start, stop, out = ctx.Barrier(processes + 1), ctx.Event(), ctx.Queue()
+        pipes = {i: ctx.Pipe(duplex=False) for i, role in enumerate(roles) if role == "victim"}
         procs = [
-            ctx.Process(target=racer, args=(target, role, tasks[i], start, stop, out, i))
+            ctx.Process(
+                target=racer,
+                args=(target, reaching(), role, tasks[i], start, stop, pipes[i][1] if i in pipes else out, i),
+            )
             for i, role in enumerate(roles)
         ]
         for p in procs:
@@ -186,16 +201,17 @@ def run(target: str, seconds: float, processes: int = PROCESSES) -> Outcome:
             start.wait(TIMEOUT_S)
             began = time.monotonic()
             victims: dict[int, int] = {}
-            while len(victims) < len(VICTIMS):
-                _, seed, token = out.get(timeout=TIMEOUT_S)
-                victims[seed] = token
+            for seed, (receiving, _) in pipes.items():
+                if not receiving.poll(TIMEOUT_S):
+                    raise TimeoutError(f"victim {seed} never got its lease")
+                victims[seed] = receiving.recv()
                 os.kill(procs[seed].pid, signal.SIGKILL)
             while time.monotonic() - began < seconds:
                 client.call("agent_mark_stale", timeout_ms=SWEEP_TIMEOUT_MS)
                 time.sleep(0.5)
             stop.set()
             elapsed = time.monotonic() - began
-            tallies = [out.get(timeout=TIMEOUT_S)[2] for _ in range(processes - len(VICTIMS))]
+            tallies = [out.get(timeout=TIMEOUT_S) for _ in range(processes - len(VICTIMS))]
         finally:
             stop.set()
             for p in procs:

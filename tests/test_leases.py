@@ -4,10 +4,8 @@ processes on SQLite and D1."""
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 import time
-from multiprocessing.synchronize import Barrier
 from typing import Any
 
 import pytest
@@ -15,6 +13,8 @@ import pytest
 import caw_lab
 from bench import lease_contention
 from caw_lab.engine.leases import MAX_LEASES_PER_CLAIM, MAX_TTL_MS
+from caw_lab.runtimes.python import forkserver
+from tests import claim_racers
 from tests.conftest import dump, make_workflow
 
 TIMEOUT_S = 180
@@ -453,9 +453,11 @@ def test_next_tasks_recommend_within_group_limits_and_prefer_capable_agents(clie
 
 
 def run_racers(worker: Any, where: str, workflow_id: str, count: int = 8) -> list[dict[str, Any]]:
-    ctx = multiprocessing.get_context("spawn")
+    """``count`` processes forked from caw-lab's preloaded fork server, each running ``worker``."""
+    ctx = forkserver()
     start, out = ctx.Barrier(count + 1), ctx.Queue()
-    procs = [ctx.Process(target=worker, args=(where, workflow_id, start, out, i)) for i in range(count)]
+    env = lease_contention.reaching()
+    procs = [ctx.Process(target=worker, args=(where, env, workflow_id, start, out, i)) for i in range(count)]
     for p in procs:
         p.start()
     try:
@@ -466,42 +468,6 @@ def run_racers(worker: Any, where: str, workflow_id: str, count: int = 8) -> lis
             p.join(TIMEOUT_S)
     assert all(p.exitcode == 0 for p in procs)
     return outcomes
-
-
-def work_through(where: str, workflow_id: str, start: Barrier, out: Any, index: int, lease_files: bool) -> None:
-    """Claim what is offered, work it (planning, a checkpoint, done) and go on until the workflow is done."""
-    with caw_lab.connect(where) as client:
-        me = client.call("agent_register", name=f"racer-{index}", runtime="custom")["id"]
-        won, refusals = [], {}
-        start.wait(TIMEOUT_S)
-        while client.call("workflow_get", id=workflow_id)["status"] != "completed":
-            offered = client.call("task_get_available", agent_id=me, workflow_id=workflow_id, limit=6)["tasks"]
-            for task in offered:
-                try:
-                    got = client.call("task_claim", task_id=task["id"], agent_id=me, lease_files=lease_files)
-                except caw_lab.CawError as err:  # finished by its winner since it was offered
-                    assert err.code == "INVALID_STATE", err
-                    continue
-                if not got["success"]:
-                    reason = got.get("reason", "already_claimed")
-                    refusals[reason] = refusals.get(reason, 0) + 1
-                    continue
-                won.append(task["id"])
-                client.call("task_update_status", id=task["id"], status="planning")
-                client.call("checkpoint_add", task_id=task["id"], type="progress", summary="working")
-                client.call("task_update_status", id=task["id"], status="completed", outcome="done")
-                break
-            else:
-                time.sleep(0.02)
-        out.put({"agent_id": me, "won": won, "refusals": refusals})
-
-
-def lease_racer(where: str, workflow_id: str, start: Barrier, out: Any, index: int) -> None:
-    work_through(where, workflow_id, start, out, index, lease_files=True)
-
-
-def capacity_racer(where: str, workflow_id: str, start: Barrier, out: Any, index: int) -> None:
-    work_through(where, workflow_id, start, out, index, lease_files=False)
 
 
 def overlapping(a: str, b: str) -> bool:
@@ -516,7 +482,7 @@ def test_claims_with_file_leases_raced_by_eight_processes(client: caw_lab.Client
     wf = make_workflow(
         client, [{"name": f"t{i}", "files_likely_affected": f} for i, f in enumerate(files)], max_parallel_tasks=1000
     )
-    outcomes = run_racers(lease_racer, target(client), wf["id"])
+    outcomes = run_racers(claim_racers.with_leases, target(client), wf["id"])
     assert sorted(t for o in outcomes for t in o["won"]) == sorted(wf["tasks"].values())
     assert sum(o["refusals"].get("lease_conflict", 0) for o in outcomes) > 0, "the race never contended"
 
@@ -550,7 +516,7 @@ def test_capacity_limits_hold_under_an_eight_process_claim_race(client: caw_lab.
     plan = [{"name": f"g{i}", "parallel_group": "g"} for i in range(12)] + [{"name": f"s{i}"} for i in range(12)]
     wf = make_workflow(client, plan, max_parallel_tasks=3)
     client.call("workflow_set_config", id=wf["id"], config={"parallel_group_limits": {"g": 2}})
-    outcomes = run_racers(capacity_racer, target(client), wf["id"])
+    outcomes = run_racers(claim_racers.without_leases, target(client), wf["id"])
     assert sorted(t for o in outcomes for t in o["won"]) == sorted(wf["tasks"].values())
     refusals = {r for o in outcomes for r in o["refusals"]}
     assert "max_parallel_tasks" in refusals, "the race never reached the workflow's limit"

@@ -4,9 +4,9 @@ For each capability a task may require (and ``*`` for tasks requiring none), and
 workflow as a whole (``total``):
 
 - ``ready`` (Q): tasks that can be claimed now (unclaimed, unblocked, pending or orphaned);
-- ``busy`` / ``idle``: agents holding one of the workflow's unfinished tasks / workers
-  registered to the workflow, online, holding none; an agent counts for a capability it has,
-  and for ``*`` and ``total`` whatever it has;
+- ``busy`` / ``idle``: agents holding one of the workflow's unfinished tasks (busy for that
+  task's capabilities) / workers registered to the workflow, online, holding no unfinished
+  task (idle for each capability they have, and for ``*``);
 - ``mean_ms`` (W) and ``p90_ms``: how long completed tasks took, from their last move to
   ``in_progress`` to their completion (the feed's ``task.status`` events);
 - ``arrivals`` and ``arrival_rate_per_min`` (λ): tasks that became ready in the last
@@ -94,9 +94,10 @@ def max_agents(workflow: dict[str, Any]) -> int:
 
 
 def gather(db: Backend, workflow_id: str, now: int, window_ms: int) -> tuple[Figures, dict[str, Figures]]:
-    """The workflow's figures, in total and per capability, in three reads."""
+    """The workflow's figures, in total and per capability, in three reads. An agent is busy for
+    the capabilities of the task it holds, idle for those it has."""
     tasks = db.query(
-        f"""SELECT t.id, t.required_capabilities,
+        f"""SELECT t.id, t.required_capabilities, CASE WHEN {unfinished("t")} THEN t.assigned_agent_id END AS holder,
               t.assigned_agent_id IS NULL AND (t.status = 'pending' OR t.status IN {ORPHANED}) AS ready,
               MAX(t.created_at, COALESCE((
                 SELECT MAX(e.at) FROM task_dependencies d JOIN events e ON e.task_id = d.depends_on_id
@@ -105,15 +106,12 @@ def gather(db: Backend, workflow_id: str, now: int, window_ms: int) -> tuple[Fig
             FROM tasks t WHERE t.workflow_id = ? AND NOT {blocked_sql("t")}""",
         (workflow_id,),
     )
-    agents = db.query(
-        f"""SELECT a.id, a.capabilities, EXISTS (SELECT 1 FROM tasks t WHERE t.assigned_agent_id = a.id
-              AND t.workflow_id = ? AND {unfinished("t")}) AS busy
-            FROM agents a
-            WHERE EXISTS (SELECT 1 FROM tasks t WHERE t.assigned_agent_id = a.id AND t.workflow_id = ?
-                            AND {unfinished("t")})
-               OR (a.workflow_id = ? AND a.role = 'worker' AND a.status != 'offline'
-                   AND COALESCE(a.last_heartbeat, a.created_at) >= ?)""",
-        (workflow_id, workflow_id, workflow_id, stale_cutoff(now)),
+    idle = db.query(
+        f"""SELECT a.id, a.capabilities FROM agents a
+            WHERE a.workflow_id = ? AND a.role = 'worker' AND a.status != 'offline'
+              AND COALESCE(a.last_heartbeat, a.created_at) >= ?
+              AND NOT EXISTS (SELECT 1 FROM tasks t WHERE t.assigned_agent_id = a.id AND {unfinished("t")})""",
+        (workflow_id, stale_cutoff(now)),
     )
     took = {c["task_id"]: c["ms"] for c in completions(db, workflow_id) if c["ms"] is not None}
     total: Figures = Figures()
@@ -125,11 +123,12 @@ def gather(db: Backend, workflow_id: str, now: int, window_ms: int) -> tuple[Fig
             figures.arrivals += now - window_ms < task["ready_at"] <= now
             if task["id"] in took:
                 figures.durations.append(took[task["id"]])
-    for agent in agents:
+            if task["holder"]:
+                figures.busy.add(task["holder"])
+    for agent in idle:
         has = {c.lower() for c in json.loads(agent["capabilities"] or "[]")}
-        for name, figures in [("total", total), *per.items()]:
-            if name in ("total", ANY) or name.lower() in has:
-                (figures.busy if agent["busy"] else figures.idle).add(agent["id"])
+        for figures in (total, *(f for name, f in per.items() if name == ANY or name.lower() in has)):
+            figures.idle.add(agent["id"])
     return total, dict(per)
 
 

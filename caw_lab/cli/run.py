@@ -48,6 +48,17 @@ def execute(db: str, workflow_id: str, overrides: Mapping[str, Any],
     return outcome
 
 
+class AgentCount(click.ParamType):
+    """``--max-agents``: 1 to 100, or ``auto``."""
+
+    name = "N|auto"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> int | str:
+        if value == "auto":
+            return value
+        return click.IntRange(1, 100).convert(value, param, ctx)
+
+
 def database() -> str:
     settings = click.get_current_context().find_object(Settings) or Settings()
     return resolve_db(settings.db)
@@ -55,9 +66,10 @@ def database() -> str:
 
 @main.command()
 @click.argument("workflow_id")
-@click.option("--max-agents", type=click.IntRange(1, 100), help="Agents at once (default: max_parallel_tasks).")
+@click.option("--max-agents", type=AgentCount(),
+              help="Agents at once, 1 to 100, or auto to follow the scaling hints (default: max_parallel_tasks).")
 @click.option("--runtime", help=f"Runtime for tasks without their own ({', '.join(names())}).")
-def run(workflow_id: str, max_agents: int | None, runtime: str | None) -> None:
+def run(workflow_id: str, max_agents: int | str | None, runtime: str | None) -> None:
     """Run a workflow to the end: agents on ready tasks, retries, dead letters; exit 1 unless it completes."""
     outcome = execute(database(), workflow_id, {"max_agents": max_agents, "runtime": runtime})
     click.echo(f"{outcome.status}: {outcome.message}")

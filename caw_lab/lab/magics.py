@@ -46,7 +46,7 @@ class CawMagics(Magics):
           dag WF                          the live DAG widget of WF
           inbox [AGENT] [--status S]      messages to AGENT (default: this notebook's agent)
           agents [--workflow WF]          registered agents and how long since their heartbeat
-          run WF [--runtime R] [--max-agents N] [--model M]
+          run WF [--runtime R] [--max-agents N|auto] [--model M]
                                           execute WF: agents start on its ready tasks, are watched and replaced
           status WF                       how WF's execution stands: agents, progress, dead letters
           suspend WF                      stop WF's agents gracefully (their tasks are paused)

@@ -47,7 +47,8 @@ SLEEPERS = 3
 VICTIMS = (("file:docs/*", 300), ("file:src/a.py", 20_000))
 """What each victim holds when it is killed, and for how long it asked."""
 RESOURCES = ["file:src/*.py"] * 4 + ["file:src/a.py"] * 4 + ["file:**"] + ["file:docs/*"] * 4
-TTL_MS = 300
+TTL_MS = {"sqlite": 300, "d1": 1500}
+"""Leases last a few calls: a D1 call (HTTP into workerd) takes tens of milliseconds where SQLite takes one."""
 HOLD_MS = (2, 20)
 HEARTBEAT_S = 0.3
 SWEEP_TIMEOUT_MS = 3_000
@@ -93,6 +94,10 @@ def reaching() -> dict[str, str]:
     return {k: os.environ[k] for k in ("CAW_D1_TOKEN", "CAW_D1_API") if k in os.environ}
 
 
+def ttl_for(target: str) -> int:
+    return TTL_MS["d1" if target.startswith("d1://") else "sqlite"]
+
+
 def racer(
     target: str, env: dict[str, str], role: str, task_id: str, start: Barrier, stop: Event, out: Any, seed: int
 ) -> None:
@@ -116,16 +121,16 @@ def racer(
             if time.monotonic() - beat > HEARTBEAT_S:
                 tally.revived += client.call("agent_heartbeat", agent_id=tally.agent_id)["revived"]
                 beat = time.monotonic()
-            turn(client, tally, task_id, rng)
+            turn(client, tally, task_id, rng, ttl_for(target))
         out.put(tally)
 
 
-def turn(client: caw_lab.Client, tally: Tally, task_id: str, rng: random.Random) -> None:
+def turn(client: caw_lab.Client, tally: Tally, task_id: str, rng: random.Random, ttl_ms: int) -> None:
     """One acquire; when granted, hold, write under the token and release (or, for a sleeper, go quiet)."""
     resource = rng.choice(RESOURCES)
     mode = "shared" if resource == "file:docs/*" and rng.random() < 0.5 else "exclusive"
     try:
-        got = client.call("lease_acquire", resource=resource, agent_id=tally.agent_id, ttl_ms=TTL_MS, mode=mode)
+        got = client.call("lease_acquire", resource=resource, agent_id=tally.agent_id, ttl_ms=ttl_ms, mode=mode)
     except caw_lab.CawError as err:
         if err.code != "INVALID_STATE":  # swept as stale meanwhile: come back online
             raise
@@ -138,7 +143,7 @@ def turn(client: caw_lab.Client, tally: Tally, task_id: str, rng: random.Random)
     token = got["fencing_token"]
     tally.tokens.append(token)
     quiet = tally.role == "sleeper" and rng.random() < 0.3
-    time.sleep((TTL_MS + 150) / 1000 if quiet else rng.uniform(*HOLD_MS) / 1000)
+    time.sleep((ttl_ms + 150) / 1000 if quiet else rng.uniform(*HOLD_MS) / 1000)
     try:
         client.call("checkpoint_add", task_id=task_id, type="progress", summary=f"under {token}", fencing_token=token)
         tally.fenced_writes += 1

@@ -89,7 +89,7 @@ def claim(
             return with_leases(db, answer, task_id) if lease_files else answer
         leasing = None
         if lease_files and (wants := leases.task_wants(state)):
-            held = leases.read(db, agent_id, {w.resource.scope for w in wants}, now_ms())
+            held = leases.read(db, agent_id, wants, now_ms())
             leasing = Leasing(wants, held, leases.decide(wants, held), lease_ttl_ms)
             if leasing.decision.blocking:
                 return {"success": False, "reason": "lease_conflict",

@@ -207,15 +207,29 @@ class Decision:
     """Dead leases in the way: the grant takes them over."""
 
 
-def read(db: Backend, agent_id: str, scopes: Iterable[str], now: int) -> Facts:
-    """The leases of ``scopes`` with their liveness, the feed's head and the agent's status, in one statement."""
+WANTED = """(SELECT json_extract(value, '$.scope') AS scope, json_extract(value, '$.prefix') AS prefix,
+                    json_extract(value, '$.mode') AS mode FROM json_each(?)) w"""
+"""The wanted leases, passed as one JSON parameter (D1 binds at most 100 parameters a statement)."""
+MAY_CONFLICT = """n.scope = w.scope AND NOT (n.mode = 'shared' AND w.mode = 'shared')
+  AND (substr(w.prefix, 1, length(n.prefix)) = n.prefix OR substr(n.prefix, 1, length(w.prefix)) = w.prefix)"""
+"""SQL true when held lease ``n`` may conflict with wanted lease ``w``: a sound over-approximation,
+since two globs can share a path only if one's literal prefix starts the other's."""
+
+
+def wanted(wants: Sequence[Want]) -> str:
+    return json.dumps([{"scope": w.resource.scope, "prefix": w.resource.prefix, "mode": w.mode} for w in wants])
+
+
+def read(db: Backend, agent_id: str, wants: Sequence[Want], now: int) -> Facts:
+    """The leases that may conflict with ``wants``, with their liveness, the feed's head and the
+    agent's status, in one statement."""
     rows = db.query(
         f"""SELECT h.head, h.agent_status, l.*, CASE WHEN l.id IS NULL THEN 0 ELSE {live("l")} END AS live
             FROM (SELECT (SELECT COALESCE(MAX(seq), 0) FROM events) AS head,
                          (SELECT status FROM agents WHERE id = ?) AS agent_status) h
-            LEFT JOIN leases l ON l.scope IN (SELECT value FROM json_each(?))
+            LEFT JOIN leases l ON l.id IN (SELECT n.id FROM leases n JOIN {WANTED} ON {MAY_CONFLICT})
             ORDER BY l.fencing_token""",
-        (*live_params(now), agent_id, json.dumps(sorted(set(scopes)))),
+        (*live_params(now), agent_id, wanted(wants)),
     )
     return Facts(rows[0]["head"], rows[0]["agent_status"], [r for r in rows if r["id"] is not None])
 
@@ -244,15 +258,10 @@ def decide(wants: Sequence[Want], facts: Facts) -> Decision:
 
 def unchanged(wants: Sequence[Want], facts: Facts, decision: Decision, now: int) -> tuple[str, tuple[Any, ...]]:
     """The guard's condition that the decision still stands (see the module docstring)."""
-    shape = [{"scope": w.resource.scope, "prefix": w.resource.prefix, "mode": w.mode} for w in wants]
     ids = [r["id"] for r in decision.expired]
-    sql = f"""NOT EXISTS (
-        SELECT 1 FROM leases n JOIN (SELECT json_extract(value, '$.scope') AS scope, json_extract(value, '$.prefix')
-          AS prefix, json_extract(value, '$.mode') AS mode FROM json_each(?)) w ON n.scope = w.scope
-        WHERE n.fencing_token > ? AND NOT (n.mode = 'shared' AND w.mode = 'shared')
-          AND (substr(w.prefix, 1, length(n.prefix)) = n.prefix OR substr(n.prefix, 1, length(w.prefix)) = w.prefix))
+    sql = f"""NOT EXISTS (SELECT 1 FROM leases n JOIN {WANTED} ON {MAY_CONFLICT} WHERE n.fencing_token > ?)
       AND (SELECT COUNT(*) FROM leases d WHERE d.id IN (SELECT value FROM json_each(?)) AND NOT {live("d")}) = ?"""
-    return sql, (json.dumps(shape), facts.head, json.dumps(ids), *live_params(now), len(ids))
+    return sql, (wanted(wants), facts.head, json.dumps(ids), *live_params(now), len(ids))
 
 
 def expired_event(row: dict[str, Any], now: int, taker: str) -> Event:
@@ -375,7 +384,7 @@ def acquire(db: Backend, resource: str, agent_id: str, ttl_ms: int, mode: str = 
     want = Want(resolve(db, resource, agent_id), mode)
     for _ in range(TAKE_ATTEMPTS):
         now = now_ms()
-        facts = read(db, agent_id, [want.resource.scope], now)
+        facts = read(db, agent_id, [want], now)
         require_agent(facts, agent_id)
         decision = decide([want], facts)
         if decision.blocking:

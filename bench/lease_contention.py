@@ -7,8 +7,9 @@ file or a ``d1://`` URL), each an agent with a task to write checkpoints on:
 - *workers* loop: acquire one of ``RESOURCES`` (``file:src/*.py``, ``file:src/a.py``,
   ``file:**``, ``file:docs/*``; ``docs/*`` shared half the time) with a short ttl, hold it a
   few milliseconds, write a checkpoint fenced by its token, release it;
-- *sleepers* work the same, but now and then stop (no heartbeat, no renewal) past their
-  lease's ttl and then try the fenced write: it must be refused with ``LEASE_STALE``;
+- *sleepers* work the same, but with their first lease and now and then after, stop (no
+  heartbeat, no renewal) past the lease's ttl and then try the fenced write: it must be
+  refused with ``LEASE_STALE``;
 - *victims* take a lease (one with a short ttl, one with a long one) and are SIGKILLed
   while holding it.
 
@@ -142,7 +143,7 @@ def turn(client: caw_lab.Client, tally: Tally, task_id: str, rng: random.Random,
         return
     token = got["fencing_token"]
     tally.tokens.append(token)
-    quiet = tally.role == "sleeper" and rng.random() < 0.3
+    quiet = tally.role == "sleeper" and (not tally.stale_writes or rng.random() < 0.3)  # always the first time
     time.sleep((ttl_ms + 150) / 1000 if quiet else rng.uniform(*HOLD_MS) / 1000)
     try:
         client.call("checkpoint_add", task_id=task_id, type="progress", summary=f"under {token}", fencing_token=token)

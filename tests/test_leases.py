@@ -13,6 +13,7 @@ import pytest
 import caw_lab
 from bench import lease_contention
 from caw_lab.engine.leases import MAX_LEASES_PER_CLAIM, MAX_TTL_MS
+from caw_lab.runtimes import Executor, PythonRuntime
 from caw_lab.runtimes.python import forkserver
 from tests import claim_racers
 from tests.conftest import dump, make_workflow
@@ -547,3 +548,47 @@ def test_sixteen_processes_contend_for_overlapping_leases(client: caw_lab.Client
     assert counts["refused_grants"] > 0, "no grant was ever refused: the processes did not contend"
     assert counts["takeovers_after_ttl"] > 0 and counts["stale_writes_refused"] > 0
     assert counts["victim_leases_taken_over"] >= 1, counts
+
+
+def slow(task: dict[str, Any], ctx: Any) -> str:
+    ctx.begin()
+    time.sleep(0.3)
+    return "done"
+
+
+@pytest.mark.parametrize("conflicts", ["serialize", "manual"])
+def test_the_executor_serializes_tasks_whose_files_overlap(
+    client: caw_lab.Client, db_path: Any, conflicts: str
+) -> None:
+    plan = [
+        {"name": "a", "files_likely_affected": ["src/a.py"]},
+        {"name": "all", "files_likely_affected": ["src/*.py"]},
+        {"name": "docs", "files_likely_affected": ["docs/x.md"]},
+    ]
+    wf = make_workflow(client, plan, max_parallel_tasks=3)
+    client.call(
+        "workflow_set_config",
+        id=wf["id"],
+        config={
+            "execution": {"runtime": "python", "conflicts": conflicts, "poll_interval_ms": 20, "alerts": {"log": False}}
+        },
+    )
+    outcome = Executor(str(db_path), wf["id"], runtimes={"python": PythonRuntime(slow)}).run()
+    assert outcome.status == "completed", outcome
+    events = client.call("events_list", workflow_id=wf["id"], limit=10_000)["events"]
+    names = {v: k for k, v in wf["tasks"].items()}
+    running: set[str] = set()
+    together: set[frozenset[str]] = set()
+    for e in events:
+        if e["kind"] == "task.claimed":
+            running.add(names[e["task_id"]])
+            together |= {frozenset({names[e["task_id"]], other}) for other in running - {names[e["task_id"]]}}
+        elif e["kind"] == "task.status" and e["payload"]["to"] == "completed":
+            running.discard(names[e["task_id"]])
+    leased = [e for e in events if e["kind"] == "lease.acquired"]
+    if conflicts == "serialize":
+        assert frozenset({"a", "all"}) not in together, "src/a.py and src/*.py ran side by side"
+        assert together, "the docs task ran alongside one of them"
+        assert len(leased) == 3 and client.call("lease_list", include_expired=True)["leases"] == []
+    else:
+        assert frozenset({"a", "all"}) in together and leased == []

@@ -553,6 +553,21 @@ def task_wants(task: dict[str, Any]) -> list[Want]:
     return wants
 
 
+def leasable(task: dict[str, Any]) -> bool:
+    """Whether a claim could lease the task's files at all (``task_wants`` refuses bad ones)."""
+    try:
+        return bool(task_wants(task))
+    except CawError:
+        return False
+
+
+def in_use(db: Backend, task: dict[str, Any]) -> bool:
+    """Whether a live lease of someone else's holds one of the task's files now, so a claim with
+    ``lease_files`` would be refused: a cheap look before registering an agent for it."""
+    wants = task_wants(task)
+    return bool(decide(wants, read(db, "", wants, now_ms())).blocking)
+
+
 def renew_for_task(task_id: str, now: int) -> Gated:
     """Extend the task's live leases by their own ttl: what a checkpoint does for them."""
     return raw(

@@ -32,7 +32,17 @@ from pathlib import Path
 from typing import Any
 
 from caw_lab.alerts.dispatch import AlertPump
-from caw_lab.engine import agents, claims, deadletter, executions, orchestration, recovery, retries, scaling
+from caw_lab.engine import (
+    agents,
+    claims,
+    deadletter,
+    executions,
+    leases,
+    orchestration,
+    recovery,
+    retries,
+    scaling,
+)
 from caw_lab.engine.events import head_seq
 from caw_lab.engine.rows import fetch
 from caw_lab.engine.states import require_status
@@ -209,14 +219,19 @@ class Executor:
                 free -= 1
 
     def launch(self, task_id: str) -> bool:
-        """Register an agent, claim the task for it and start it; False when the task was taken."""
+        """Register an agent, claim the task for it and start it; False when the task was taken.
+        With ``conflicts: serialize`` the claim leases the task's files, and a task whose files
+        are leased by a running one waits."""
         task = fetch(self.db, "task", task_id)
+        lease_files = self.settings.conflicts == "serialize" and leases.leasable(task)
+        if lease_files and leases.in_use(self.db, task):
+            return False
         name = self.runtime_name(task)
         agent = agents.register(self.db, name=f"{name}:{task['name']}"[:120], runtime=name,
                                 workflow_id=self.workflow_id, workspace_path=self.cwd(task),
                                 metadata={"executor_id": self.executor_id, "task_id": task_id, "runtime": name})
         try:
-            taken = claims.claim(self.db, task_id, agent["id"])["success"]
+            taken = claims.claim(self.db, task_id, agent["id"], lease_files=lease_files)["success"]
         except CawError:
             taken = False
         if not taken:

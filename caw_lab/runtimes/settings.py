@@ -17,6 +17,9 @@ Keys (all optional), set with workflow_set_config ``{"execution": {...}}``:
 - ``model``, ``permission_mode``, ``max_turns``, ``max_budget_usd``, ``cwd``: the
   reference's workflow_start options, for the LLM runtimes.
 - ``alerts``: ``{"log": true, "webhook": "https://..."}``, where alerts are sent.
+- ``conflicts``: ``serialize`` (the default) makes each claim take exclusive leases on the
+  task's ``files_likely_affected`` (engine/leases.py), so a task whose files overlap a
+  running task's waits for it to finish; ``rebase`` and ``manual`` take no leases.
 - ``open_pull_requests``: when every task is done, push each active workspace's branch and
   open its GitHub pull request (gitops/pull_requests.py); off by default.
 
@@ -62,6 +65,7 @@ class ExecutionSettings(BaseModel):
     cwd: str | None = None
     alerts: AlertSettings = Field(default_factory=AlertSettings)
     open_pull_requests: bool = False
+    conflicts: Literal["serialize", "rebase", "manual"] = "serialize"
 
     @property
     def run_options(self) -> RunOptions:

@@ -62,16 +62,17 @@ def slots_taken(t: str, same_group: bool = False) -> str:
 READ = f"""SELECT t.id, t.status, t.assigned_agent_id, t.workflow_id, t.parallel_group, t.repository_id,
   t.files_likely_affected, w.status AS workflow_status, w.max_parallel_tasks,
   {blocked_sql('t')} AS blocked, (SELECT a.id FROM agents a WHERE a.id = ?) AS agent,
-  {slots_taken('t')} AS active, {slots_taken('t', same_group=True)} AS group_active,
-  {GROUP_LIMIT.format(w='w', t='t')} AS group_limit
+  {slots_taken('t')} AS active,
+  CASE WHEN t.parallel_group IS NOT NULL THEN {slots_taken('t', same_group=True)} END AS group_active,
+  CASE WHEN t.parallel_group IS NOT NULL THEN {GROUP_LIMIT.format(w='w', t='t')} END AS group_limit
 FROM tasks t JOIN workflows w ON w.id = t.workflow_id WHERE t.id = ?"""
 
 GUARD = f"""UPDATE tasks SET assigned_agent_id = ?, claimed_at = ?, updated_at = ?
 WHERE id = ? AND assigned_agent_id IS NULL AND {unfinished('tasks')}
   AND (SELECT w.status FROM workflows w WHERE w.id = tasks.workflow_id) = ? AND NOT {blocked_sql('tasks')}
   AND {slots_taken('tasks')} < (SELECT w.max_parallel_tasks FROM workflows w WHERE w.id = tasks.workflow_id)
-  AND NOT EXISTS (SELECT 1 FROM workflows w WHERE w.id = tasks.workflow_id
-                    AND {slots_taken('tasks', same_group=True)} >= {GROUP_LIMIT.format(w='w', t='tasks')})"""
+  AND (tasks.parallel_group IS NULL OR NOT EXISTS (SELECT 1 FROM workflows w WHERE w.id = tasks.workflow_id
+         AND {slots_taken('tasks', same_group=True)} >= {GROUP_LIMIT.format(w='w', t='tasks')}))"""
 
 
 def claim(

@@ -29,6 +29,7 @@ CREATE INDEX idx_leases_task ON leases(task_id) WHERE task_id IS NOT NULL;
 ALTER TABLE tasks ADD COLUMN required_capabilities TEXT;
 
 -- The tasks taking a slot of their workflow (and of their parallel group): started, or claimed
--- and not finished. A claim counts them inside its compare-and-set, reading only this index.
-CREATE INDEX idx_tasks_active ON tasks(workflow_id, parallel_group)
+-- and not finished. A claim counts them inside its compare-and-set, reading only this index
+-- (every column the count reads is in it, so it never visits the table).
+CREATE INDEX idx_tasks_active ON tasks(workflow_id, parallel_group, id, status, assigned_agent_id)
   WHERE status IN ('planning', 'in_progress') OR (assigned_agent_id IS NOT NULL AND status IN ('pending', 'paused'));

@@ -34,6 +34,7 @@ which inflates every figure, falls on both alike); the load average is printed t
 from __future__ import annotations
 
 import datetime
+import os
 import statistics
 import sys
 import tempfile
@@ -68,6 +69,8 @@ AFTER_CHECKPOINT = (f"task_load_context after a checkpoint_add on the task "
                     f"({CHECKPOINTS} to {CHECKPOINTS + 10 + AFTER_SAMPLES} checkpoints)")
 BARE = "bare SDK server"
 FLOOR = "floor (no server work)"
+OURS = "caw-lab's stdio loop"
+SDK_LOOP = "the SDK's stdio loop (CAW_MCP_STDIO=sdk)"
 BARE_SERVER = """
 import sys
 import anyio
@@ -106,8 +109,10 @@ def plan() -> dict[str, Any]:
     return {"summary": "bench", "tasks": tasks}
 
 
-def server(db: Path) -> StdioServerParameters:
-    return StdioServerParameters(command=CAW, args=["--db", str(db), "--server"])
+def server(db: Path, stdio_loop: str = "caw") -> StdioServerParameters:
+    """``caw --server``; with ``stdio_loop="sdk"``, serving through the SDK's own stdio loop."""
+    env = {**os.environ, "CAW_MCP_STDIO": stdio_loop}
+    return StdioServerParameters(command=CAW, args=["--db", str(db), "--server"], env=env)
 
 
 def bare_server(canned: Path | None = None) -> StdioServerParameters:
@@ -192,6 +197,10 @@ async def latencies(db: Path) -> dict[str, list[float]]:
             lambda: call(client, "checkpoint_add", task_id=written, type="progress", summary="bench step")
         )
         got |= await in_turns({"ping": pinger(client), f"ping, {FLOOR}": pinger(floor)}, PINGS)
+        sdk = await servers.enter_async_context(Client(server(db, "sdk"), mode="legacy"))
+        got |= await in_turns({f"task_load_context, {OURS}": lambda: call(client, "task_load_context", task_id=read),
+                               f"task_load_context, {SDK_LOOP}": lambda: call(sdk, "task_load_context", task_id=read)})
+        got |= await in_turns({f"ping, {OURS}": pinger(client), f"ping, {SDK_LOOP}": pinger(sdk)}, PINGS)
     async with Client(bare_server(canned), mode="legacy") as bare:
         got[f"task_load_context, {BARE} (same result, no work)"] = await timed(lambda: bare.call_tool("echo", {}))
         got[f"ping, {BARE}"] = await timed(pinger(bare), PINGS)

@@ -13,9 +13,9 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from caw_lab.client import Client, connect
 from caw_lab.errors import CawError, invalid_input
 from caw_lab.tools import Tool, load_all
+from caw_lab.tools.client import Client, connect
 
 
 def tool_definitions() -> list[dict[str, Any]]:

@@ -41,6 +41,15 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     metafunc.parametrize("client", ["sqlite"] if sqlite_only else ["sqlite", "d1"], indirect=True)
 
 
+@pytest.fixture(autouse=True)
+def caw_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The user's caw folder (templates, registries) of every test: an empty one of its own,
+    never the developer's ~/.caw."""
+    home = tmp_path_factory.mktemp("caw-home")
+    monkeypatch.setenv("CAW_HOME", str(home))
+    return home
+
+
 @pytest.fixture(scope="session")
 def local_d1(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     """One real local D1 (workerd via Miniflare) for the whole run, with many empty databases."""
@@ -117,3 +126,11 @@ def make_workflow(client: caw_lab.Client, tasks: list[dict[str, Any]], **kwargs:
                      source_content="test", **kwargs)
     plan = client.call("workflow_set_plan", id=wf["id"], plan={"summary": "test plan", "tasks": tasks})
     return {"id": wf["id"], "tasks": {t["name"]: t["id"] for t in plan["tasks"]}}
+
+
+@pytest.fixture
+def allowed_roots(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The test's ``tmp_path`` as the one root paths may resolve in (``CAW_ALLOWED_ROOTS``): tests
+    make their repositories there, outside the home directory and project the defaults allow."""
+    monkeypatch.setenv("CAW_ALLOWED_ROOTS", str(tmp_path))
+    return tmp_path

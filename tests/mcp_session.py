@@ -44,26 +44,45 @@ class HttpServer:
         return {"Authorization": f"Bearer {self.token}"} if self.token else {}
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as s:
+        s.bind((host, 0))
         return s.getsockname()[1]
 
 
 @contextmanager
-def http_server(db: Path, token: str | None = TOKEN) -> Iterator[HttpServer]:
-    """``caw --server --transport http`` on a free loopback port, ready when ``/health`` answers."""
-    port = free_port()
-    args = [CAW, "--db", str(db), "--server", "--transport", "http", "--port", str(port)]
-    env = {**os.environ, "CAW_TOKEN": token} if token else {k: v for k, v in os.environ.items() if k != "CAW_TOKEN"}
-    process = subprocess.Popen(args, env=env, stderr=subprocess.PIPE)
-    server = HttpServer(process, f"http://127.0.0.1:{port}", token)
+def http_server(
+    db: Path, token: str | None = TOKEN, *, host: str = "127.0.0.1", args: tuple[str, ...] = (),
+    home: Path | None = None,
+) -> Iterator[HttpServer]:
+    """``caw --server --transport http`` on a free port of ``host``, ready when ``/health`` answers. Without
+    ``token`` the server uses the one it keeps in its caw home (``home``, default beside ``db``), read from there."""
+    port = free_port(host)
+    home = home or db.parent / "caw-home"
+    command = [CAW, "--db", str(db), "--server", "--transport", "http", "--host", host, "--port", str(port), *args]
+    env = {k: v for k, v in os.environ.items() if k != "CAW_TOKEN"} | {"CAW_HOME": str(home)}
+    process = subprocess.Popen(command, env=env | {"CAW_TOKEN": token} if token else env, stderr=subprocess.PIPE)
     try:
+        server = HttpServer(process, url_of(host, port), token or stored_token(process, home))
         wait_healthy(server)
         yield server
     finally:
         process.terminate()
         process.wait(timeout=20)
+
+
+def url_of(host: str, port: int) -> str:
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+
+def stored_token(process: subprocess.Popen[bytes], home: Path, timeout: float = 30) -> str:
+    """The token a server started without one generated and stored, once it is there."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and process.poll() is None:
+        if (home / "http-token").exists() and (token := (home / "http-token").read_text().strip()):
+            return token
+        time.sleep(0.05)
+    raise RuntimeError(f"caw --server stored no token: {process.stderr.read().decode() if process.stderr else ''}")
 
 
 def wait_healthy(server: HttpServer, timeout: float = 30) -> None:

@@ -24,13 +24,19 @@ def caw(*args: str, env: dict[str, str] = ENV) -> subprocess.CompletedProcess[st
     return subprocess.run([CAW, *args], capture_output=True, text=True, timeout=300, env=env)
 
 
-def python_workflow(client: caw_lab.Client, work: str, tasks: list[dict[str, Any]], **retry: Any) -> str:
+def python_workflow(client: caw_lab.Client, tasks: list[dict[str, Any]], **retry: Any) -> str:
     wf = make_workflow(client, tasks, max_parallel_tasks=3)
     client.call("workflow_set_config", id=wf["id"], config={
-        "execution": {"runtime": "python", "runtimes": {"python": {"work": f"runtime_work:{work}"}},
-                      "poll_interval_ms": 20, "alerts": {"log": False}},
+        "execution": {"runtime": "python", "poll_interval_ms": 20, "alerts": {"log": False}},
         "retry": {"backoff_ms": 0, **retry}})
     return wf["id"]
+
+
+def running(work: str, folder: Path) -> dict[str, str]:
+    """The environment of a ``caw run`` whose local runtime config runs ``runtime_work:<work>``."""
+    config = folder / "runtimes.toml"
+    config.write_text(f'[python]\nwork = "runtime_work:{work}"\n')
+    return {**ENV, "CAW_RUNTIMES": str(config)}
 
 
 def test_demo_runs_the_sample_workflow() -> None:
@@ -42,8 +48,8 @@ def test_demo_runs_the_sample_workflow() -> None:
 
 
 def test_run_executes_a_workflow_to_the_end(client: caw_lab.Client, db_path: Path) -> None:
-    workflow_id = python_workflow(client, "steady", [{"name": "a"}, {"name": "b", "depends_on": ["a"]}, {"name": "c"}])
-    done = caw("--db", str(db_path), "run", workflow_id, "--max-agents", "2")
+    workflow_id = python_workflow(client, [{"name": "a"}, {"name": "b", "depends_on": ["a"]}, {"name": "c"}])
+    done = caw("--db", str(db_path), "run", workflow_id, "--max-agents", "2", env=running("steady", db_path.parent))
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip().endswith("completed: all 3 tasks done")
     assert client.call("workflow_get", id=workflow_id)["status"] == "completed"
@@ -52,8 +58,8 @@ def test_run_executes_a_workflow_to_the_end(client: caw_lab.Client, db_path: Pat
 
 
 def test_run_exits_1_when_tasks_end_in_the_dead_letter_queue(client: caw_lab.Client, db_path: Path) -> None:
-    workflow_id = python_workflow(client, "always_fails", [{"name": "doomed"}], max_attempts=2)
-    done = caw("--db", str(db_path), "run", workflow_id)
+    workflow_id = python_workflow(client, [{"name": "doomed"}], max_attempts=2)
+    done = caw("--db", str(db_path), "run", workflow_id, env=running("always_fails", db_path.parent))
     assert done.returncode == 1
     assert "failed: 1 task(s) in the dead-letter queue" in done.stdout
     assert client.call("dlq_list", workflow_id=workflow_id)["dead_letters"][0]["attempts"] == 2
@@ -61,9 +67,10 @@ def test_run_exits_1_when_tasks_end_in_the_dead_letter_queue(client: caw_lab.Cli
 
 def test_ctrl_c_suspends_and_run_again_resumes(client: caw_lab.Client, db_path: Path) -> None:
     # "quick" waits for "slow", so exactly one task is running when the interrupt lands
-    workflow_id = python_workflow(client, "patient", [{"name": "slow", "description": "wait"},
-                                                      {"name": "quick", "depends_on": ["slow"]}])
-    process = subprocess.Popen([CAW, "--db", str(db_path), "run", workflow_id], env=ENV, text=True,
+    workflow_id = python_workflow(client, [{"name": "slow", "description": "wait"},
+                                           {"name": "quick", "depends_on": ["slow"]}])
+    env = running("patient", db_path.parent)
+    process = subprocess.Popen([CAW, "--db", str(db_path), "run", workflow_id], env=env, text=True,
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 120
     while client.call("workflow_progress", workflow_id=workflow_id)["by_status"]["in_progress"] == 0:
@@ -77,14 +84,14 @@ def test_ctrl_c_suspends_and_run_again_resumes(client: caw_lab.Client, db_path: 
     assert progress["in_progress"] == 0 and progress["paused"] == 1
     assert client.call("workflow_get", id=workflow_id)["status"] == "paused"
 
-    again = caw("--db", str(db_path), "run", workflow_id)
+    again = caw("--db", str(db_path), "run", workflow_id, env=env)
     assert again.returncode == 0, again.stderr
     slow = client.call("workflow_get", id=workflow_id, include_tasks=True)["tasks"][0]
     assert slow["outcome"] == "finished after resuming"
 
 
 def test_run_refuses_a_runtime_that_is_not_installed(client: caw_lab.Client, db_path: Path, tmp_path: Path) -> None:
-    workflow_id = python_workflow(client, "steady", [{"name": "a"}])
+    workflow_id = python_workflow(client, [{"name": "a"}])
     done = caw("--db", str(db_path), "run", workflow_id, "--runtime", "codex", env={**ENV, "PATH": str(tmp_path)})
     assert done.returncode == 1
     error = json.loads(done.stderr)

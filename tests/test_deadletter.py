@@ -19,7 +19,7 @@ from runtime_work import always_fails, needs_fixed_plan, steady
 def run(db_path: Path, workflow_id: str, work: Any) -> Any:
     runtimes = {"python": PythonRuntime(work)}
     return Executor(str(db_path), workflow_id, overrides={"runtime": "python", "poll_interval_ms": 10},
-                    runtimes=runtimes).run()
+                    runtimes=runtimes, connect=caw_lab.connect).run()
 
 
 def by_name(work: dict[str, Any]) -> Any:

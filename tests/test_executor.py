@@ -19,7 +19,7 @@ from mcp.client.stdio import StdioServerParameters
 
 import caw_lab
 from caw_lab.errors import CawError
-from caw_lab.runtimes import Executor, PythonRuntime, running
+from caw_lab.runtimes import Executor, PythonRuntime, SubprocessRuntime, running
 from conftest import dump, make_workflow
 from mcp_session import call, run
 from runtime_work import steady
@@ -99,8 +99,10 @@ DAG = [
 def test_twenty_task_dag_over_mcp_stdio_with_four_agents(client: caw_lab.Client, db_path: Path) -> None:
     wf = make_workflow(client, DAG, max_parallel_tasks=4)
     client.call("workflow_set_config", id=wf["id"], config={"execution": {
-        "runtime": "subprocess", "runtimes": {"subprocess": {"command": AGENT}}, "poll_interval_ms": 50}})
-    outcome = Executor(str(db_path), wf["id"], overrides={"max_agents": 4}).run()
+        "runtime": "subprocess", "poll_interval_ms": 50}})
+    agents = {"subprocess": SubprocessRuntime(AGENT)}
+    outcome = Executor(str(db_path), wf["id"], overrides={"max_agents": 4}, runtimes=agents,
+                       connect=caw_lab.connect).run()
     assert outcome.status == "completed", outcome
     feed = events(client, wf["id"])
     assert_dependencies_respected(client, wf["id"], feed)
@@ -119,7 +121,8 @@ def test_parallel_group_members_start_together(client: caw_lab.Client, db_path: 
             {"name": "z", "depends_on": ["x", "g2"]}]
     wf = make_workflow(client, plan, max_parallel_tasks=2)
     overrides = {"runtime": "python", "max_agents": 2, "poll_interval_ms": 10}
-    outcome = Executor(str(db_path), wf["id"], overrides=overrides, runtimes={"python": PythonRuntime(steady)}).run()
+    outcome = Executor(str(db_path), wf["id"], overrides=overrides, runtimes={"python": PythonRuntime(steady)},
+                       connect=caw_lab.connect).run()
     assert outcome.status == "completed"
     feed = events(client, wf["id"])
     names = {v: k for k, v in wf["tasks"].items()}
@@ -132,7 +135,7 @@ def test_each_task_may_name_its_own_runtime(client: caw_lab.Client, db_path: Pat
     wf = make_workflow(client, [{"name": "a"}, {"name": "b"}], max_parallel_tasks=2)
     client.call("task_set_execution", task_id=wf["tasks"]["b"], runtime="other")
     runtimes = {"python": PythonRuntime(steady), "other": PythonRuntime(lambda task, ctx: "by the other runtime")}
-    Executor(str(db_path), wf["id"], overrides={"runtime": "python"}, runtimes=runtimes).run()
+    Executor(str(db_path), wf["id"], overrides={"runtime": "python"}, runtimes=runtimes, connect=caw_lab.connect).run()
     a, b = (client.call("task_get", id=wf["tasks"][n]) for n in "ab")
     assert a["outcome"].startswith("a done") and b["outcome"] == "by the other runtime"
     assert {x["runtime"] for x in client.call("agent_list", workflow_id=wf["id"])["agents"]} >= {"python", "other"}
@@ -148,12 +151,22 @@ def test_bad_execution_config_is_refused_before_writing(client: caw_lab.Client, 
     assert dump(client.db) == before
 
 
-def test_suspend_from_another_process_then_resume(client: caw_lab.Client, db_path: Path) -> None:
+def local_runtimes(folder: Path, text: str) -> dict[str, str]:
+    """A local runtime config holding ``text``, and the environment naming it (CAW_RUNTIMES)."""
+    config = folder / "runtimes.toml"
+    config.write_text(text)
+    return {"CAW_RUNTIMES": str(config)}
+
+
+def test_suspend_from_another_process_then_resume(client: caw_lab.Client, db_path: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
     plan = [{"name": n, "description": "wait"} for n in ("p1", "p2", "p3")] + [{"name": "end", "depends_on": ["p1"]}]
     wf = make_workflow(client, plan, max_parallel_tasks=3)
+    for name, value in local_runtimes(db_path.parent, '[python]\nwork = "runtime_work:patient"\n').items():
+        monkeypatch.setenv(name, value)
     client.call("workflow_set_config", id=wf["id"], config={"execution": {
-        "runtime": "python", "runtimes": {"python": {"work": "runtime_work:patient", "mode": "process"}},
-        "poll_interval_ms": 50, "stop_grace_ms": 3000}})
+        "runtime": "python", "runtimes": {"python": {"mode": "process"}}, "poll_interval_ms": 50,
+        "stop_grace_ms": 3000}})
     assert client.call("workflow_execution_status", workflow_id=wf["id"])["status"] == "idle"
     started = client.call("workflow_start", workflow_id=wf["id"])
     assert started["success"] and started["maxAgents"] == 3 and len(started["agentHandles"]) == 3
@@ -188,9 +201,9 @@ def test_suspend_from_another_process_then_resume(client: caw_lab.Client, db_pat
 
 def test_workflow_start_over_mcp_runs_agents_in_the_server_process(client: caw_lab.Client, db_path: Path) -> None:
     wf = make_workflow(client, [{"name": "a"}, {"name": "b", "depends_on": ["a"]}])
-    client.call("workflow_set_config", id=wf["id"], config={"execution": {
-        "runtime": "python", "runtimes": {"python": {"work": "runtime_work:steady"}}, "poll_interval_ms": 20}})
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(TESTS), os.environ.get("PYTHONPATH")]))}
+    client.call("workflow_set_config", id=wf["id"], config={"execution": {"runtime": "python", "poll_interval_ms": 20}})
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(TESTS), os.environ.get("PYTHONPATH")])),
+           **local_runtimes(db_path.parent, '[python]\nwork = "runtime_work:steady"\n')}
     server = StdioServerParameters(command=CAW, args=["--db", str(db_path), "--server"], env=env)
 
     async def scenario() -> None:

@@ -14,6 +14,8 @@ import caw_lab
 from github_server import TOKEN, Forge, running_forge
 from tests.test_workspaces import commit_file, git, refused
 
+pytestmark = pytest.mark.usefixtures("allowed_roots")
+
 REPO = "octo/app"
 
 
@@ -149,7 +151,7 @@ def test_a_finished_run_opens_its_workspaces_pull_requests(
     forge.pulls.append({"repo": REPO, "head": {"ref": "caw/taken"}})  # GitHub will refuse this one
 
     outcome = Executor(str(db_path), wf["id"], overrides={"runtime": "python"},
-                       runtimes={"python": PythonRuntime(lambda task, ctx: "indexed")}).run()
+                       runtimes={"python": PythonRuntime(lambda task, ctx: "indexed")}, connect=caw_lab.connect).run()
 
     assert outcome.status == "completed"
     assert outcome.detail["pull_requests"] == [f"https://github.com/{REPO}/pull/101"]

@@ -246,11 +246,13 @@ def test_new_from_template_fills_variables(ip: InteractiveShell, client: caw_lab
     assert value is None and "KEY=VALUE" in shown_html(out)
 
 
-def test_run_executes_with_a_runtime_and_status_reports_it(ip: InteractiveShell, client: caw_lab.Client) -> None:
+def test_run_executes_with_a_runtime_and_status_reports_it(ip: InteractiveShell, client: caw_lab.Client,
+                                                           tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     wf = make_workflow(client, [{"name": "a"}, {"name": "b", "depends_on": ["a"]}])
-    client.call("workflow_set_config", id=wf["id"], config={"execution": {
-        "runtimes": {"python": {"work": "caw_lab.runtimes.demo:work"}}, "poll_interval_ms": 20,
-        "alerts": {"log": False}}})
+    (tmp_path / "runtimes.toml").write_text('[python]\nwork = "caw_lab.runtimes.demo:work"\n')
+    monkeypatch.setenv("CAW_RUNTIMES", str(tmp_path / "runtimes.toml"))  # the local runtime config
+    client.call("workflow_set_config", id=wf["id"], config={"execution": {"poll_interval_ms": 20,
+                                                                           "alerts": {"log": False}}})
     started, _ = run(ip, f"run {wf['id']} --runtime python --max-agents 1")
     assert started["success"] and started["runtime"] == "python" and "Started 1 agents" in started._repr_html_()
     stop = time.monotonic() + 30

@@ -9,6 +9,7 @@ import sys
 import threading
 from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import Any
 
 import anyio
 import anyio.to_thread
@@ -19,6 +20,7 @@ from mcp.shared.message import SessionMessage
 
 import caw_lab
 from caw_lab.mcp import EVENT_LOOP, stdio
+from caw_lab.mcp.lines import read_line
 from caw_lab.mcp.stdio import MessageReader, MessageWriter, open_reader, open_writer
 from caw_lab.tools import MAX_TEXT_BYTES
 from conftest import dump, make_workflow
@@ -33,6 +35,20 @@ def test_agent_protocol_and_recovery(db_path: Path, mode: str) -> None:
         async with (
             Client(stdio_params(db_path), mode=mode) as worker,
             Client(stdio_params(db_path), mode=mode) as rival,
+        ):
+            await agent_protocol(worker, rival)
+
+    run(scenario)
+
+
+def test_the_sdks_own_stdio_loop_serves_the_same_protocol(db_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """CAW_MCP_STDIO=sdk: the way back should an SDK release break mcp.in_order's overrides."""
+    monkeypatch.setenv("CAW_MCP_STDIO", "sdk")
+
+    async def scenario() -> None:
+        async with (
+            Client(stdio_params(db_path), mode="legacy") as worker,
+            Client(stdio_params(db_path), mode="legacy") as rival,
         ):
             await agent_protocol(worker, rival)
 
@@ -171,40 +187,54 @@ def message(n: int, pad: str = "") -> SessionMessage:
     return SessionMessage(types.JSONRPCNotification(jsonrpc="2.0", method="notifications/message", params=params))
 
 
-def received(wire: list[bytes], loop: dict[str, bool], ahead: bool = False) -> list[SessionMessage | Exception]:
-    """What a MessageReader hands the SDK from ``wire`` written piece by piece to a pipe; with
-    ``ahead``, after first asking whether the client opens with ``initialize``."""
+def received(wire: list[bytes], loop: dict[str, bool], ahead: bool = False) -> tuple[list[SessionMessage], list[Any]]:
+    """What a MessageReader hands the SDK from ``wire`` written piece by piece to a pipe, and the
+    replies it wrote itself to the lines it could not use; with ``ahead``, after first asking
+    whether the client opens with ``initialize``."""
     read_fd, write_fd = os.pipe()
+    replies_read, replies_write = os.pipe()
 
-    async def scenario() -> list[SessionMessage | Exception]:
-        reader = MessageReader(await open_reader(read_fd))
+    async def scenario() -> list[SessionMessage]:
+        pipe = await open_writer(replies_write)
+        reader = MessageReader(await open_reader(read_fd), MessageWriter(pipe))
         for piece in wire:
             os.write(write_fd, piece)
             await anyio.sleep(0.01)
         os.close(write_fd)
         if ahead:
             assert await reader.opens_with_initialize() is wire[0].startswith(INITIALIZE)
-        return [item async for item in reader]
+        items = [item async for item in reader]
+        pipe.close()
+        await pipe.wait_closed()
+        return items
 
-    return anyio.run(scenario, backend_options=loop)
+    try:
+        items = anyio.run(scenario, backend_options=loop)
+        with os.fdopen(replies_read, "rb") as replies:
+            return items, [json.loads(line) for line in replies]
+    except BaseException:
+        os.close(replies_read)
+        raise
 
 
 @pytest.mark.parametrize("loop", LOOPS)
 def test_messages_are_whole_however_the_pipe_splits_them(loop: dict[str, bool]) -> None:
     pieces = [b'{"jsonrpc":"2.0","method":"a"}\n{"jsonrpc":"2.0","method":"\xc3', b'\xa9"}\n{"jsonrpc"',
               b':"2.0","method":"c"}']
-    methods = [item.message.method for item in received(pieces, loop)]  # type: ignore[union-attr]
-    assert methods == ["a", "é", "c"]
+    items, replies = received(pieces, loop)
+    assert [item.message.method for item in items] == ["a", "é", "c"] and replies == []  # type: ignore[union-attr]
 
 
 @pytest.mark.parametrize("loop", LOOPS)
-def test_a_line_over_the_limit_is_handed_on_as_an_error_and_the_next_is_read(
+def test_a_line_over_the_limit_is_answered_skipped_whole_and_the_next_is_read(
     loop: dict[str, bool], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(stdio, "LINE_LIMIT", 1024)
-    items = received([b'{"jsonrpc":"2.0","method":"' + b"x" * 4000 + b'"}\n{"jsonrpc":"2.0","method":"after"}\n'], loop)
-    assert isinstance(items[0], ValueError)
-    assert isinstance(items[-1], SessionMessage) and items[-1].message.method == "after"  # type: ignore[union-attr]
+    long_line = b'{"jsonrpc":"2.0","id":7,"method":"' + b"x" * 4000 + b'"}\n'
+    items, replies = received([long_line[:1500], long_line[1500:] + b'{"jsonrpc":"2.0","method":"after"}\n'], loop)
+    assert [item.message.method for item in items] == ["after"]  # type: ignore[union-attr]
+    assert replies == [{"jsonrpc": "2.0", "id": None,
+                        "error": {"code": -32600, "message": "Invalid request: the line is longer than 1024 bytes"}}]
 
 
 def written_while_drained(send: Callable[[MessageWriter], Awaitable[None]], loop: dict[str, bool]) -> bytes:
@@ -276,12 +306,9 @@ INITIALIZE = json.dumps({"jsonrpc": "2.0", "id": 1, "method": "initialize", "par
 
 @pytest.mark.parametrize("wire", [INITIALIZE, b'{"jsonrpc":"2.0","id":1,"method":"ping"}\n', b""])
 def test_the_first_message_is_looked_at_and_still_received(wire: bytes) -> None:
-    items = received([wire + b"not json\n"], EVENT_LOOP, ahead=True)
-    if wire:
-        assert isinstance(items[0], SessionMessage) and isinstance(items[0].message, types.JSONRPCRequest)
-        assert items[0].message.id == 1
-    assert isinstance(items[-1], ValueError), "a line that is not JSON-RPC is handed on as its error"
-    assert len(items) == (2 if wire else 1)
+    items, replies = received([wire + b"not json\n"], EVENT_LOOP, ahead=True)
+    assert [item.message.id for item in items] == ([1] if wire else [])  # type: ignore[union-attr]
+    assert [reply["error"]["code"] for reply in replies] == [types.PARSE_ERROR]
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="uvloop has no Windows build")
@@ -292,3 +319,44 @@ def test_the_server_runs_on_uvloops_event_loop() -> None:
         return type(asyncio.get_running_loop()).__module__
 
     assert anyio.run(loop_module, backend_options=EVENT_LOOP).startswith("uvloop")
+
+
+UNREADABLE = [
+    pytest.param(b"{not json", types.PARSE_ERROR, None, id="not-json"),
+    pytest.param(b'{"jsonrpc":"2.0","id":3,"method":"ping","params":{"x":"\\ud800"}}', types.INVALID_REQUEST, 3,
+                 id="lone-surrogate"),
+    pytest.param(b'{"jsonrpc":"2.0","id":"a","method":"ping","params":{"x":"\xff"}}', types.INVALID_REQUEST, "a",
+                 id="not-utf8"),
+    pytest.param(b'{"jsonrpc":"2.0","id":"\\udc00","method":"ping"}', types.INVALID_REQUEST, None,
+                 id="surrogate-id"),
+    pytest.param(b'{"jsonrpc":"2.0","id":4,"method":7}', types.INVALID_REQUEST, 4, id="not-json-rpc"),
+    pytest.param(b'{"jsonrpc":"2.0","id":true,"method":7}', types.INVALID_REQUEST, None, id="bool-id"),
+    pytest.param(b'{"jsonrpc":"2.0","id":5,"result":"\\ud800"}', types.INVALID_REQUEST, None, id="a-response"),
+    pytest.param(b"[1, 2]", types.INVALID_REQUEST, None, id="a-batch"),
+    pytest.param(b'"\xff', types.PARSE_ERROR, None, id="neither"),
+]
+
+
+@pytest.mark.parametrize(("line", "code", "request_id"), UNREADABLE)
+def test_an_unreadable_line_is_answered_with_its_id_when_it_has_one(line: bytes, code: int,
+                                                                    request_id: str | int | None) -> None:
+    answer = read_line(line + b"\n")
+    assert isinstance(answer, types.JSONRPCError)
+    assert (answer.error.code, answer.id) == (code, request_id)
+    json.loads(answer.model_dump_json(by_alias=True))  # the reply itself is valid JSON text
+
+
+def test_a_readable_line_is_its_message_and_a_blank_one_nothing() -> None:
+    assert isinstance(read_line(b'{"jsonrpc":"2.0","id":1,"method":"ping"}\r\n'), types.JSONRPCRequest)
+    assert read_line(b" \r\n") is None
+
+
+def test_a_file_on_stdin_is_served_by_the_sdk_and_its_bad_lines_answered(db_path: Path, tmp_path: Path) -> None:
+    requests = tmp_path / "requests.jsonl"
+    pings = b"".join(b'{"jsonrpc":"2.0","id":%d,"method":"ping"}\n' % n for n in range(2, 12))
+    requests.write_bytes(INITIALIZE + b"{not json\n" + pings)
+    with open(requests, "rb") as stdin:
+        done = subprocess.run([CAW, "--db", str(db_path), "--server"], stdin=stdin, capture_output=True, timeout=60)
+    answers = [json.loads(line) for line in done.stdout.splitlines()]
+    expected = [(1, False), (None, True), *((n, False) for n in range(2, 12))]
+    assert [(a["id"], "error" in a) for a in answers] == expected, done.stderr

@@ -92,8 +92,8 @@ def test_recall_ranks_by_confidence_times_text_match(client: caw_lab.Client) -> 
     assert len(client.call("memory_recall", query="sqlite", limit=1)["memories"]) == 1
 
 
-def test_recall_filters_by_topic_type_repository_and_confidence(client: caw_lab.Client, tmp_path: Path) -> None:
-    repo, other = tmp_path / "repo", tmp_path / "other"
+def test_recall_filters_by_topic_type_repository_and_confidence(client: caw_lab.Client, allowed_roots: Path) -> None:
+    repo, other = allowed_roots / "repo", allowed_roots / "other"
     client.call("memory_create", topic="Build", content="make test", repository_path=str(repo))
     client.call("memory_create", topic="build", content="make lint", repository_path=str(other))
     client.call("memory_create", topic="build", content="global tip", memory_type="pitfall", confidence=0.3)

@@ -20,11 +20,11 @@ from typing import Any
 import pytest
 
 import caw_lab
-from caw_lab.alerts import Alert, WebhookSink, notebook
-from caw_lab.engine import recovery, retries
+from caw_lab.alerts import Alert, AlertPump, LogSink, WebhookSink, notebook
+from caw_lab.engine import events, recovery, retries
 from caw_lab.errors import CawError
 from caw_lab.ids import now_ms
-from caw_lab.runtimes import Executor, PythonRuntime, TaskContext
+from caw_lab.runtimes import Executor, PythonRuntime, SubprocessRuntime, TaskContext
 from conftest import make_workflow
 
 TESTS = Path(__file__).resolve().parent
@@ -49,10 +49,11 @@ def test_sigkilled_agent_is_recovered_and_its_task_finished_by_another(client: c
     wf = make_workflow(client, [{"name": "victim", "description": json.dumps({"hang_on_attempt": 1})}])
     victim = wf["tasks"]["victim"]
     client.call("workflow_set_config", id=wf["id"], config={
-        "execution": {"runtime": "subprocess", "runtimes": {"subprocess": {"command": AGENT}},
+        "execution": {"runtime": "subprocess",
                       "heartbeat_timeout_ms": timeout_ms, "poll_interval_ms": 50},
         "retry": {"backoff_ms": 800, "jitter": 0}})
-    executor = Executor(str(db_path), wf["id"])
+    executor = Executor(str(db_path), wf["id"], runtimes={"subprocess": SubprocessRuntime(AGENT)},
+                        connect=caw_lab.connect)
     thread = threading.Thread(target=executor.run)
     thread.start()
     try:
@@ -105,7 +106,7 @@ def test_a_silent_agent_is_swept_and_its_work_resumed(client: caw_lab.Client, db
         client.call("task_update_status", id=task_id, status="in_progress")
         client.call("checkpoint_add", task_id=task_id, type="progress", summary="read the input", detail={"step": 1})
         outcome = Executor(str(db_path), wf["id"], overrides={"runtime": "python"},
-                           runtimes={"python": PythonRuntime(resumed)}).run()
+                           runtimes={"python": PythonRuntime(resumed)}, connect=caw_lab.connect).run()
     assert outcome.status == "completed"
     task = client.call("task_get", id=task_id)
     resume = json.loads(task["outcome"])
@@ -172,7 +173,7 @@ def test_bad_retry_policy_is_refused_before_running(client: caw_lab.Client, db_p
     wf = make_workflow(client, [{"name": "a"}])
     client.call("workflow_set_config", id=wf["id"], config={"retry": bad})
     with pytest.raises(CawError) as refused:
-        Executor(str(db_path), wf["id"], overrides={"runtime": "python"})
+        Executor(str(db_path), wf["id"], overrides={"runtime": "python"}, connect=caw_lab.connect)
     assert refused.value.code == "INVALID_CONFIG" and "retry policy" in refused.value.message
     with pytest.raises(CawError) as per_task:
         client.call("task_set_execution", task_id=wf["tasks"]["a"], retry_policy={"max_attempts": 0})
@@ -254,6 +255,26 @@ def test_webhook_gives_up(failures: int, status: int, expected_hits: int) -> Non
     assert len(hits) == expected_hits
 
 
+def test_an_alert_a_sink_refuses_is_logged_and_recorded_beside_it(client: caw_lab.Client, db_path: Path,
+                                                                 caplog: pytest.LogCaptureFixture) -> None:
+    wf = make_workflow(client, [{"name": "a"}])
+    agent = client.call("agent_register", name="gone", runtime="custom", workflow_id=wf["id"])
+    client.call("task_claim", task_id=wf["tasks"]["a"], agent_id=agent["id"])
+    hits: list[dict[str, Any]] = []
+    with webhook(hits, failures=9, status=400) as url:
+        pump = AlertPump(str(db_path), [LogSink(), WebhookSink(url)], wf["id"], interval_s=0.05)
+        recovery.end_agent(client.db, agent["id"], "its process vanished")
+        pump.close()
+    [alert] = notebook.recent(client, workflow_id=wf["id"])
+    [record] = client.call("events_list", workflow_id=wf["id"], kinds=["alert.undelivered"])["events"]
+    assert record["payload"] == {"alert_seq": alert["seq"], "alert": "agent_lost", "sink": "webhook http://127.0.0.1",
+                                 "error": f"Alert {alert['seq']} not delivered to webhook http://127.0.0.1: HTTP 400"}
+    assert [e["kind"] for e in events.of_call(client.db, alert["correlation_id"])] == ["alert.undelivered"]
+    assert len(hits) == 1 and hits[0]["correlation_id"] == alert["correlation_id"]
+    [line] = [r.getMessage() for r in caplog.records if "not delivered" in r.getMessage()]
+    assert f"correlation id {alert['correlation_id']}" in line and "HTTP 400" in line
+
+
 def test_notebook_polls_and_subscribes_to_alerts(client: caw_lab.Client, db_path: Path) -> None:
     wf = make_workflow(client, [{"name": "a"}])
     agent = client.call("agent_register", name="gone", runtime="custom", workflow_id=wf["id"])
@@ -275,11 +296,12 @@ def test_notebook_polls_and_subscribes_to_alerts(client: caw_lab.Client, db_path
 def test_an_attempt_past_the_task_timeout_is_stopped_and_counted(client: caw_lab.Client, db_path: Path) -> None:
     wf = make_workflow(client, [{"name": "endless", "description": "wait"}])
     client.call("workflow_set_config", id=wf["id"], config={
-        "execution": {"runtime": "python", "runtimes": {"python": {"work": "runtime_work:patient"}},
-                      "task_timeout_ms": 300, "stop_grace_ms": 2000, "poll_interval_ms": 20},
+        "execution": {"runtime": "python", "task_timeout_ms": 300, "stop_grace_ms": 2000, "poll_interval_ms": 20},
         "retry": {"max_attempts": 1}})
     started = time.monotonic()
-    assert Executor(str(db_path), wf["id"]).run().status == "failed"
+    patient = PythonRuntime("runtime_work:patient")
+    executor = Executor(str(db_path), wf["id"], runtimes={"python": patient}, connect=caw_lab.connect)
+    assert executor.run().status == "failed"
     assert time.monotonic() - started < 20
     [entry] = client.call("dlq_list", workflow_id=wf["id"])["dead_letters"]
     assert entry["error"] == "attempt timed out after 300 ms" and entry["attempts"] == 1

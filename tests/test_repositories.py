@@ -9,6 +9,8 @@ import pytest
 import caw_lab
 from tests.conftest import dump, make_workflow
 
+pytestmark = pytest.mark.usefixtures("allowed_roots")
+
 
 def test_register_is_idempotent_by_normalised_path(client: caw_lab.Client, tmp_path: Path) -> None:
     first = client.call("repository_register", path=str(tmp_path / "repo"), name="repo")

@@ -13,6 +13,8 @@ import caw_lab
 from caw_lab.errors import CawError
 from conftest import dump, make_workflow
 
+pytestmark = pytest.mark.usefixtures("allowed_roots")
+
 PLAN_1 = {"approach": "first idea", "steps": ["a", "b", "c"]}
 PLAN_2 = {"approach": "second idea", "steps": ["a", "b2"]}
 
@@ -128,9 +130,17 @@ def test_rollback_resets_a_real_git_workspace(client: caw_lab.Client, tmp_path: 
     (tree / "app.py").write_text("print('uncommitted')\n")
     (tree / "scratch.txt").write_text("untracked\n")
     client.call("agent_unregister", id=agent)
+    before = dump(client.db)
+    with pytest.raises(CawError) as dirty:
+        client.call("task_rollback", task_id=task_id, checkpoint_id=good)
+    assert dirty.value.code == "WORKTREE_DIRTY" and "scratch.txt" in dirty.value.message
+    assert dump(client.db) == before and (tree / "scratch.txt").exists()
 
-    result = client.call("task_rollback", task_id=task_id, checkpoint_id=good)
-    assert result["workspace_reset"] == {"path": str(tree), "commit": first}
+    result = client.call("task_rollback", task_id=task_id, checkpoint_id=good, force=True)
+    backup = result["workspace_reset"].pop("backup_ref")
+    assert result["workspace_reset"] == {"path": str(tree), "commit": first, "previous_commit": second}
+    assert git(tree, "show", f"{backup}:scratch.txt") == "untracked"
+    assert git(tree, "show", f"{backup}:app.py") == "print('uncommitted')"
     assert git(tree, "rev-parse", "HEAD") == first
     assert (tree / "app.py").read_text() == "print('v1')\n"
     assert not (tree / "notes.md").exists() and not (tree / "scratch.txt").exists()

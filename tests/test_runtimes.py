@@ -24,8 +24,10 @@ from caw_lab.runtimes import (
     PythonRuntime,
     RunOptions,
     SubprocessRuntime,
+    local_config,
     registry,
 )
+from caw_lab.runtimes.environment import inherited
 from caw_lab.runtimes.mcp_config import caw_command, server_entry, write_config
 from caw_lab.runtimes.prompt import system_prompt, task_prompt
 from conftest import dump, make_workflow
@@ -116,7 +118,7 @@ def test_executor_refuses_a_missing_cli_before_writing(client: caw_lab.Client, d
     monkeypatch.setenv("PATH", str(tmp_path))
     before = dump(client.db)
     with pytest.raises(CawError, match="`claude`"):
-        Executor(str(db_path), wf["id"]).run()
+        Executor(str(db_path), wf["id"], connect=caw_lab.connect).run()
     assert dump(client.db) == before
 
 
@@ -139,7 +141,8 @@ def test_subprocess_fills_placeholders_and_environment(tmp_path: Path) -> None:
     seen = json.loads(out.read_text())
     config = tmp_path / "ag_000000000001.mcp.json"
     assert seen["argv"] == [TASK["id"], "ag_000000000001", str(tmp_path / "w.db"), f"--config={config}", "{unknown}"]
-    assert seen["env"] == {"CAW_TASK_ID": TASK["id"], "CAW_WORKFLOW_ID": WORKFLOW["id"],
+    added = {k: v for k, v in seen["env"].items() if os.environ.get(k) != v}  # CAW_HOME and such are inherited
+    assert added == {"CAW_TASK_ID": TASK["id"], "CAW_WORKFLOW_ID": WORKFLOW["id"],
                            "CAW_AGENT_ID": "ag_000000000001", "CAW_DB_PATH": str(tmp_path / "w.db"),
                            "CAW_MCP_CONFIG": str(config)}
     assert seen["config"]["mcpServers"]["caw"]["args"][-3:] == ["--db", str(tmp_path / "w.db"), "--server"]
@@ -169,7 +172,8 @@ def test_python_runtime_in_a_process(client: caw_lab.Client, db_path: Path, tmp_
     agent = client.call("agent_register", name="p", runtime="custom", workflow_id=wf["id"])
     assert client.call("task_claim", task_id=task_id, agent_id=agent["id"])["success"]
     task = client.call("task_get", id=task_id)
-    run = Launch(task, client.call("workflow_get", id=wf["id"]), agent["id"], str(db_path), str(tmp_path), tmp_path)
+    run = Launch(task, client.call("workflow_get", id=wf["id"]), agent["id"], str(db_path), str(tmp_path), tmp_path,
+                 connect=caw_lab.connect)
     handle = PythonRuntime("runtime_work:steady", mode="process").start(run)
     assert handle.pid and handle.pid != os.getpid()
     assert handle.wait(60) is not None
@@ -218,20 +222,21 @@ def test_third_party_runtime_from_an_entry_point(client: caw_lab.Client, db_path
     wf = make_workflow(client, [{"name": "a"}, {"name": "b", "depends_on": ["a"]}])
     client.call("workflow_set_config", id=wf["id"], config={"execution": {
         "runtime": "echo", "runtimes": {"echo": {"greeting": "hi"}}, "poll_interval_ms": 20}})
-    assert Executor(str(db_path), wf["id"]).run().status == "completed"
+    assert Executor(str(db_path), wf["id"], connect=caw_lab.connect).run().status == "completed"
     tasks = client.call("workflow_get", id=wf["id"], include_tasks=True)["tasks"]
     assert [t["outcome"] for t in tasks] == ["hi from a", "hi from b"]
 
 
 @pytest.mark.parametrize("runtime", ["claude_code", "codex"])
 def test_llm_runtime_drives_a_stand_in_cli_over_mcp(runtime: str, client: caw_lab.Client, db_path: Path,
-                                                   tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+                                                   allowed_roots: Path, tmp_path: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PATH", path_with(install(tmp_path)))
     monkeypatch.setenv("STANDIN_LOG", str(tmp_path / "standin.json"))
     monkeypatch.setenv("CLAUDECODE", "1")
     wf = make_workflow(client, [{"name": "only"}])
     overrides = {"runtime": runtime, "model": "m-1", "max_turns": 3, "cwd": str(tmp_path), "poll_interval_ms": 50}
-    outcome = Executor(str(db_path), wf["id"], overrides=overrides).run()
+    outcome = Executor(str(db_path), wf["id"], overrides=overrides, connect=caw_lab.connect).run()
     assert outcome.status == "completed", outcome
     task = client.call("task_get", id=wf["tasks"]["only"], include_checkpoints=True)
     assert json.loads(task["outcome"])["attempt"] == 1
@@ -246,3 +251,89 @@ def test_llm_runtime_drives_a_stand_in_cli_over_mcp(runtime: str, client: caw_la
     else:
         assert argv[:2] == ["exec", "--json"] and argv[argv.index("--model") + 1] == "m-1"
         assert "--dangerously-bypass-approvals-and-sandbox" in argv
+
+
+@pytest.mark.parametrize("runtimes", [
+    {"subprocess": {"command": ["sh", "-c", "id"]}}, {"subprocess": {"command": "sh -c id"}},
+    {"claude_code": {"executable": "/tmp/x"}}, {"codex": {"extra_args": ["--x"]}},
+    {"echo": {"env": {"LD_PRELOAD": "/tmp/x.so"}}}, {"python": {"work": "os:system", "mode": "thread"}},
+])
+def test_a_workflow_config_naming_what_runs_is_refused_and_changes_nothing(client: caw_lab.Client,
+                                                                           runtimes: dict[str, Any]) -> None:
+    wf = make_workflow(client, [{"name": "a"}])
+    client.call("workflow_set_config", id=wf["id"], config={"execution": {"runtimes": {"python": {"mode": "process"}}}})
+    before = dump(client.db)
+    with pytest.raises(CawError) as refused:
+        client.call("workflow_set_config", id=wf["id"], config={"execution": {"runtime": "python",
+                                                                              "runtimes": runtimes}})
+    assert refused.value.code == "COMMAND_NOT_ALLOWED" and ".caw/runtimes.toml" in refused.value.suggestion
+    assert dump(client.db) == before
+
+
+def test_the_local_runtime_config_names_what_runs_over_the_workflows_options(
+    db_path: Path, client: caw_lab.Client, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    repo = tmp_path / "repo"
+    (repo / ".git").mkdir(parents=True)
+    (repo / ".caw").mkdir()
+    (repo / ".caw" / "runtimes.toml").write_text('[python]\nwork = "runtime_work:steady"\n')
+    monkeypatch.setenv("CAW_REPO_PATH", str(repo / "deep" / "inside"))
+    monkeypatch.delenv("CAW_RUNTIMES", raising=False)
+    assert local_config.config_path() == repo / ".caw" / "runtimes.toml"
+    wf = make_workflow(client, [{"name": "a"}])
+    client.call("workflow_set_config", id=wf["id"], config={"execution": {
+        "runtime": "python", "runtimes": {"python": {"mode": "process"}}, "poll_interval_ms": 20}})
+    executor = Executor(str(db_path), wf["id"], connect=caw_lab.connect)
+    python = executor.runtime("python")
+    assert isinstance(python, PythonRuntime) and python.mode == "process" and python.work.__name__ == "steady"
+    assert executor.run().status == "completed"
+
+
+@pytest.mark.parametrize(("text", "why"), [
+    ("[python\nwork = 1", "not valid TOML"), ('subprocess = "sh -c id"', "should be tables"), (b"\xff", "utf-8"),
+])
+def test_a_broken_local_runtime_config_is_refused_before_anything_is_written(
+    client: caw_lab.Client, db_path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, text: str | bytes,
+    why: str,
+) -> None:
+    config = tmp_path / "runtimes.toml"
+    config.write_bytes(text if isinstance(text, bytes) else text.encode())
+    monkeypatch.setenv("CAW_RUNTIMES", str(config))
+    wf = make_workflow(client, [{"name": "a"}])
+    before = dump(client.db)
+    with pytest.raises(CawError) as refused:
+        client.call("workflow_start", workflow_id=wf["id"], runtime="python")
+    assert refused.value.code == "INVALID_CONFIG" and why in refused.value.message
+    assert str(config) in refused.value.message
+    assert dump(client.db) == before
+
+
+def test_stop_kills_what_ignores_sigterm_and_what_left_the_group(tmp_path: Path) -> None:
+    script = ("import os, signal, subprocess, sys, time\n"
+              "signal.signal(signal.SIGTERM, signal.SIG_IGN)\n"
+              "hidden = subprocess.Popen([sys.executable, '-c', 'import os, time; os.setsid(); time.sleep(60)'])\n"
+              f"open({str(tmp_path / 'hidden')!r}, 'w').write(str(hidden.pid))\n"
+              "time.sleep(60)\n")
+    handle = SubprocessRuntime([sys.executable, "-c", script]).start(launch(tmp_path))
+    hidden = tmp_path / "hidden"
+    deadline = time.monotonic() + 20
+    while not hidden.exists() or not hidden.read_text():
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
+    ended = handle.stop(grace_s=0.5)
+    assert ended.code < 0 and "killed by SIGKILL" in ended.error
+    deadline = time.monotonic() + 5
+    while not (gone(handle.pid) and gone(int(hidden.read_text()))):
+        assert time.monotonic() < deadline, "a process that ignored SIGTERM or left the group outlived stop()"
+        time.sleep(0.05)
+
+
+def test_agent_environment_withholds_secrets_but_what_is_passed_on_purpose() -> None:
+    environ = {"PATH": "/bin", "HOME": "/h", "LANG": "C", "KEYBOARD": "us", "CAW_PASS_ENV": "HF_*",
+               "GH_TOKEN": "t", "STRIPE_KEY": "k", "npm_config__auth": "a", "SSH_AUTH_SOCK": "/s",
+               "HTTPS_PROXY": "http://me:pw@proxy:3128", "NO_PROXY": "localhost", "HF_TOKEN": "h",
+               "CAW_D1_TOKEN": "d", "CAW_D1_API": "http://127.0.0.1:1/client/v4", "ANTHROPIC_API_KEY": "sk"}
+    kept = inherited("/data/w.db", [], environ)
+    assert set(kept) == {"PATH", "HOME", "LANG", "KEYBOARD", "CAW_PASS_ENV", "NO_PROXY", "HF_TOKEN", "CAW_D1_API"}
+    assert {"CAW_D1_TOKEN", "ANTHROPIC_API_KEY"} <= set(inherited("d1://acct/db", ClaudeCodeRuntime.credentials,
+                                                                  environ))

@@ -13,7 +13,7 @@ from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 
 import caw_lab
-from caw_lab.engine import changes, feed, plans, scaling, tasks
+from caw_lab.engine import changes, plans, scaling, tasks
 from caw_lab.ids import now_ms
 from caw_lab.runtimes import Executor, PythonRuntime
 from caw_lab.runtimes.task_context import TaskContext
@@ -41,7 +41,7 @@ def synthetic(client: caw_lab.Client, monkeypatch: pytest.MonkeyPatch) -> tuple[
     run1 claimed by a python agent, two idle workers (one with python). Returns (client, wf, now)."""
     now = now_ms()
     clock = [now - 60 * MINUTE]
-    for module in (changes, feed, plans, tasks):
+    for module in (changes, plans, tasks):
         monkeypatch.setattr(module, "now_ms", lambda: clock[0])
     wf = make_workflow(client, PLAN, max_parallel_tasks=10)
     client.call("workflow_set_config", id=wf["id"], config={"execution": {"max_agents": 6}})

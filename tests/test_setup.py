@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 import subprocess
 import tomllib
 from pathlib import Path
@@ -106,3 +107,47 @@ def test_server_command_names_this_installation(tmp_path: Path, monkeypatch: pyt
     assert server_command() == [CAW, "--server"]
     monkeypatch.setenv("PATH", str(Path(CAW).parent))
     assert server_command() == ["caw", "--server"]
+
+
+URL = "http://127.0.0.1:3100/mcp"
+
+
+def test_claude_code_over_http_gets_the_url_and_the_kept_token_privately(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    env = {"CAW_HOME": str(home), "CAW_TOKEN": ""}
+    (tmp_path / ".mcp.json").write_text(json.dumps({"mcpServers": {"caw": {"command": "caw", "args": ["--server"],
+                                                                           "timeout": 30}}}))
+    shown = caw("setup", "claude-code", "--url", URL, "--print", cwd=tmp_path, env=env)
+    assert shown.returncode == 0 and not home.exists(), "--print generates no token"
+
+    done = caw("setup", "claude-code", "--url", URL, cwd=tmp_path, env=env)
+    assert done.returncode == 0, done.stderr
+    token = (home / "http-token").read_text().strip()
+    entry = json.loads((tmp_path / ".mcp.json").read_text())["mcpServers"]["caw"]
+    assert entry == {"timeout": 30, "type": "http", "url": URL, "headers": {"Authorization": f"Bearer {token}"}}
+    assert stat.S_IMODE((tmp_path / ".mcp.json").stat().st_mode) == 0o600 and "version control" in done.stdout
+    assert "unchanged" in caw("setup", "claude-code", "--url", URL, cwd=tmp_path, env=env).stdout
+
+    back = caw("setup", "claude-code", cwd=tmp_path, env=env)
+    assert back.returncode == 0, back.stderr
+    command, *args = server_command()
+    assert json.loads((tmp_path / ".mcp.json").read_text())["mcpServers"]["caw"] == {
+        "timeout": 30, "command": command, "args": args}
+
+
+def test_codex_over_http_gets_the_url_and_the_given_token(tmp_path: Path) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text('[mcp_servers.caw]\ncommand = "caw"\nargs = ["--server"]\nenv = { A = "1" }\n'
+                      'http_headers = { "X-Team" = "blue" }\n')
+    done = caw("setup", "codex", "--url", URL, "--token", "t0k", cwd=tmp_path,
+               env={"CODEX_HOME": str(tmp_path), "CAW_HOME": str(tmp_path / "home")})
+    assert done.returncode == 0, done.stderr
+    assert tomllib.loads(config.read_text())["mcp_servers"]["caw"] == {
+        "url": URL, "http_headers": {"X-Team": "blue", "Authorization": "Bearer t0k"}}
+    assert stat.S_IMODE(config.stat().st_mode) == 0o600 and not (tmp_path / "home").exists()
+
+
+def test_a_url_that_is_not_http_is_a_usage_error(tmp_path: Path) -> None:
+    refused = caw("setup", "claude-code", "--url", "evil.example", cwd=tmp_path)
+    assert refused.returncode == 2 and "--url" in refused.stderr
+    assert list(tmp_path.iterdir()) == []

@@ -27,10 +27,11 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 import caw_lab
+from caw_lab import correlation
 from caw_lab.engine import changes, events
 from caw_lab.errors import CawError
 from caw_lab.mcp.results import run_tool
-from caw_lab.telemetry import context_loads, correlation, task_metrics, tool_calls
+from caw_lab.telemetry import context_loads, task_metrics, tool_calls
 from caw_lab.telemetry.logs import JsonFormatter, log_json
 from caw_lab.tools import registry
 from conftest import dump, make_workflow
@@ -108,10 +109,11 @@ def test_a_calls_events_carry_its_correlation_id(client: caw_lab.Client) -> None
         client.call("task_update_status", id=wf["tasks"]["a"], status="planning")
         client.call("checkpoint_add", task_id=wf["tasks"]["a"], type="progress", summary="inside the same request")
     written = events.of_call(client.db, cid)
-    assert [e["kind"] for e in written] == ["task.status", "checkpoint.added"]
-    assert len({e["correlation_id"] for e in written}) == 2, "each change keeps an id of its own, for its gate"
+    # the workflow starting with its first task is an automatic consequence, in the same call
+    assert [e["kind"] for e in written] == ["task.status", "workflow.status", "checkpoint.added"]
+    assert len({e["correlation_id"] for e in written}) == 3, "each event keeps an id of its own, for its gate"
     client.call("checkpoint_add", task_id=wf["tasks"]["b"], type="progress", summary="another request")
-    assert len(events.of_call(client.db, cid)) == 2
+    assert len(events.of_call(client.db, cid)) == 3
 
 
 def test_each_call_has_its_own_correlation_id_unless_one_is_bound(recorded: Recorded, client: caw_lab.Client) -> None:
@@ -136,14 +138,19 @@ def test_json_log_lines_carry_the_correlation_id() -> None:
 
 
 def test_task_metrics_read_the_feed(client: caw_lab.Client, monkeypatch: pytest.MonkeyPatch) -> None:
-    clock = iter(range(1_000_000, 10_000_000, 1000))  # each change one second after the last
-    monkeypatch.setattr(changes, "now_ms", lambda: next(clock))
+    clock = [1_000_000]
+    monkeypatch.setattr(changes, "now_ms", lambda: clock[0])
     wf = make_workflow(client, [{"name": n} for n in ("done", "broke", "waits")])
     ends = {"done": {"status": "completed", "outcome": "ok"}, "broke": {"status": "failed", "error": "x"}}
+
+    def call_a_second_later(**params: Any) -> None:
+        clock[0] += 1000
+        client.call("task_update_status", **params)
+
     for name, end in ends.items():
         for status in ("planning", "in_progress"):
-            client.call("task_update_status", id=wf["tasks"][name], status=status)
-        client.call("task_update_status", id=wf["tasks"][name], **end)
+            call_a_second_later(id=wf["tasks"][name], status=status)
+        call_a_second_later(id=wf["tasks"][name], **end)
     summary = task_metrics.summary(client.db, wf["id"])
     assert summary["tasks"] == {"completed": 1, "failed": 1, "pending": 1}
     assert summary["failure_rate"] == 0.5

@@ -14,8 +14,9 @@ from click.testing import CliRunner
 
 import caw_lab
 from caw_lab.cli import main
-from caw_lab.engine import transfer
+from caw_lab.engine import states, transfer
 from caw_lab.store.backend import Backend, Statement
+from caw_lab.tools import load_all
 from tests.conftest import dump, make_workflow
 
 CAW = str(Path(sys.executable).with_name("caw"))
@@ -56,6 +57,11 @@ def workflow_rows(db: Backend, workflow_id: str) -> dict[str, list[dict[str, Any
     return rows
 
 
+def arrived(rows: dict[str, list[dict[str, Any]]]) -> dict[str, list[dict[str, Any]]]:
+    """The rows as an import writes them: agents offline and on no task, the rest unchanged."""
+    return {**rows, "agents": [{**a, "status": "offline", "current_task_id": None} for a in rows["agents"]]}
+
+
 def test_round_trip_sqlite_d1_sqlite_keeps_every_row(tmp_path: Path, d1_client: caw_lab.Client) -> None:
     with caw_lab.connect(tmp_path / "laptop.db") as laptop, caw_lab.connect(tmp_path / "back.db") as back:
         workflow_id = lived_in(laptop, tasks=200, checkpoints=2000)
@@ -63,9 +69,9 @@ def test_round_trip_sqlite_d1_sqlite_keeps_every_row(tmp_path: Path, d1_client: 
         assert len(original["tasks"]) == 200 and len(original["checkpoints"]) == 2000
 
         assert transfer.import_bundle(d1_client.db, transfer.export(laptop.db, workflow_id))["imported"] is True
-        assert workflow_rows(d1_client.db, workflow_id) == original
+        assert workflow_rows(d1_client.db, workflow_id) == arrived(original)
         assert transfer.import_bundle(back.db, transfer.export(d1_client.db, workflow_id))["imported"] is True
-        assert workflow_rows(back.db, workflow_id) == original
+        assert workflow_rows(back.db, workflow_id) == arrived(original)
         assert back.call("workflow_get", id=workflow_id) == laptop.call("workflow_get", id=workflow_id)
 
 
@@ -150,14 +156,14 @@ def broken(bundle: dict[str, Any], change: str) -> dict[str, Any]:
     elif change == "two workflows":
         tables["workflows"].append(tables["workflows"][0])
     elif change == "missing repository":
-        tables["tasks"][-1]["repository_id"] = "rp_missing"
+        tables["tasks"][-1]["repository_id"] = "rp_000000000000"
     return copy
 
 
 @pytest.mark.parametrize("change,code", [
     ("format", "INVALID_INPUT"), ("version", "INVALID_INPUT"), ("stray task", "INVALID_INPUT"),
     ("unknown column", "INVALID_INPUT"), ("unknown table", "INVALID_INPUT"), ("two workflows", "INVALID_INPUT"),
-    ("missing repository", "CONSTRAINT_VIOLATION"),
+    ("missing repository", "INVALID_INPUT"),
 ])
 def test_bad_bundles_are_refused_and_write_nothing(
     client: caw_lab.Client, bundle: dict[str, Any], change: str, code: str
@@ -190,6 +196,7 @@ def caw(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedPr
     return subprocess.run([CAW, *args], capture_output=True, text=True, timeout=60, env={**os.environ, **(env or {})})
 
 
+@pytest.mark.usefixtures("allowed_roots")
 def test_caw_export_and_import_hand_a_workflow_from_sqlite_to_d1(
     tmp_path: Path, local_d1: Any, fresh_d1_database: str
 ) -> None:
@@ -203,11 +210,32 @@ def test_caw_export_and_import_hand_a_workflow_from_sqlite_to_d1(
     imported = caw("--db", d1, "import", str(file))
     assert imported.returncode == 0 and json.loads(imported.stdout)["imported"] is True, imported.stderr
     with caw_lab.connect(d1) as team, caw_lab.connect(laptop) as source:
-        assert workflow_rows(team.db, workflow_id) == workflow_rows(source.db, workflow_id)
+        assert workflow_rows(team.db, workflow_id) == arrived(workflow_rows(source.db, workflow_id))
 
 
+@pytest.mark.usefixtures("allowed_roots")
 def test_caw_import_refuses_a_file_that_is_not_json(tmp_path: Path) -> None:
     garbage = tmp_path / "garbage.json"
     garbage.write_text("{not json")
     refused = CliRunner().invoke(main, ["--db", str(tmp_path / "x.db"), "import", str(garbage)])
     assert refused.exit_code == 1 and json.loads(refused.stderr)["code"] == "INVALID_INPUT"
+
+
+def enum(tool: str, param: str) -> set[str]:
+    prop = load_all()[tool].input_schema()["properties"][param]
+    return set(next(p["enum"] for p in [prop, *prop.get("anyOf", [])] if "enum" in p))
+
+
+def test_bundles_accept_the_values_the_tools_accept() -> None:
+    """The import's vocabularies (engine/states.py) and the tools' schemas are one list."""
+    assert enum("agent_update", "status") == set(states.AGENT_STATUSES)
+    assert enum("agent_register", "role") == set(states.AGENT_ROLES)
+    assert enum("workspace_update", "status") == set(states.WORKSPACE_STATUSES)
+    assert enum("message_list", "status") == set(states.MESSAGE_STATUSES)
+    assert enum("message_send", "message_type") == set(states.MESSAGE_TYPES)
+    assert enum("message_send", "priority") == set(states.MESSAGE_PRIORITIES)
+    assert enum("dlq_list", "status") == {*states.DEAD_LETTER_STATUSES, "all"}
+    assert enum("task_add_dependency", "dependency_type") == set(states.DEPENDENCY_TYPES)
+    assert enum("workflow_add_task", "estimated_complexity") == set(states.COMPLEXITIES)
+    assert enum("workflow_create", "source_type") == set(states.SOURCE_TYPES) - {"template"}
+    assert enum("checkpoint_add", "type") == set(states.CHECKPOINT_TYPES)

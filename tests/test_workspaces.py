@@ -13,6 +13,8 @@ import pytest
 import caw_lab
 from tests.conftest import dump, make_workflow
 
+pytestmark = pytest.mark.usefixtures("allowed_roots")
+
 GIT_ENV = {**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.com",
            "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@example.com"}
 
@@ -89,18 +91,27 @@ def test_cleanup_removes_the_worktree_but_keeps_the_branch(
     assert [(w["status"], w["merge_commit"]) for w in shown] == [("merged", "abc123")]
 
 
-def test_cleanup_refuses_uncommitted_work_unless_forced_or_abandoned(
+def test_cleanup_refuses_uncommitted_work_and_keeps_it_when_forced(
     client: caw_lab.Client, repo: Path, wf: dict[str, Any]
 ) -> None:
     ws = client.call("workspace_create", workflow_id=wf["id"], branch="dirty", create_worktree=True,
                      repo_path=str(repo))
     Path(ws["path"], "scratch.txt").write_text("unsaved")
-    refused(client, "WORKTREE_DIRTY", "workspace_update", id=ws["id"], status="merged", merge_commit="abc",
-            cleanup_worktree=True)
-    assert Path(ws["path"], "scratch.txt").exists()
+    Path(ws["path"], "shared.txt").write_text("edited\n")
+    for status in ("merged", "abandoned"):
+        error = refused(client, "WORKTREE_DIRTY", "workspace_update", id=ws["id"], status=status, merge_commit="abc",
+                        cleanup_worktree=True)
+        assert "scratch.txt" in error.message and "force" in error.suggestion
+    assert Path(ws["path"], "scratch.txt").read_text() == "unsaved"
     refused(client, "INVALID_STATE", "workspace_update", id=ws["id"], cleanup_worktree=True)
-    client.call("workspace_update", id=ws["id"], status="abandoned", cleanup_worktree=True)
-    assert not Path(ws["path"]).exists()
+    done = client.call("workspace_update", id=ws["id"], status="abandoned", cleanup_worktree=True, force=True)
+    assert done["worktree_removed"] and not Path(ws["path"]).exists()
+    assert done["backup_ref"].startswith(f"refs/caw-backup/{ws['id']}/")
+    assert git(repo, "show", f"{done['backup_ref']}:scratch.txt") == "unsaved"
+    assert git(repo, "show", f"{done['backup_ref']}:shared.txt") == "edited"
+    assert git(repo, "rev-parse", f"{done['backup_ref']}^") == git(repo, "rev-parse", "dirty")
+    [event] = client.call("events_list", workflow_id=wf["id"], kinds=["workspace.updated"])["events"]
+    assert event["payload"]["backup_ref"] == done["backup_ref"]
 
 
 @pytest.mark.parametrize("branch", ["a..b", "-x", "has space", "x.lock", "HEAD", "a~b", "ends/", "a\nb", "@{-1}"])
@@ -117,7 +128,7 @@ def test_branch_names_git_would_reject_are_refused_before_git_runs(
 def test_paths_outside_the_allowed_roots_are_refused(
     client: caw_lab.Client, repo: Path, wf: dict[str, Any], path: str
 ) -> None:
-    refused(client, "PATH_NOT_ALLOWED", "workspace_create", workflow_id=wf["id"], branch="b", path=path,
+    refused(client, "PATH_OUTSIDE_ROOTS", "workspace_create", workflow_id=wf["id"], branch="b", path=path,
             create_worktree=True, repo_path=str(repo))
     assert git(repo, "branch", "--list", "b") == ""
     assert not (repo.parent / "outside").exists()
@@ -129,7 +140,7 @@ def test_a_symlink_committed_into_the_repository_cannot_redirect_a_worktree(
     target = tmp_path / "victim"
     target.mkdir()
     (repo / ".caw").symlink_to(target)
-    refused(client, "PATH_NOT_ALLOWED", "workspace_create", workflow_id=wf["id"], branch="b",
+    refused(client, "PATH_OUTSIDE_ROOTS", "workspace_create", workflow_id=wf["id"], branch="b",
             create_worktree=True, repo_path=str(repo))
     assert list(target.iterdir()) == []
 

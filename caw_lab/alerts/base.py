@@ -20,6 +20,8 @@ class Alert:
     task_id: str | None = None
     agent_id: str | None = None
     detail: dict[str, Any] = field(default_factory=dict)
+    correlation_id: str | None = None
+    """The alert event's, which starts with the id of the tool call that raised it, if one did."""
 
     @classmethod
     def from_dict(cls, row: dict[str, Any]) -> Alert:
@@ -30,9 +32,15 @@ class Alert:
 
 
 class Sink(ABC):
+    @property
+    def name(self) -> str:
+        """How logs and ``alert.undelivered`` events name this sink: never a secret (a webhook's path)."""
+        return type(self).__name__
+
     @abstractmethod
-    def send(self, alert: Alert) -> None:
-        """Deliver one alert; raise if it could not be delivered."""
+    def send(self, alert: Alert, deadline: float | None = None) -> None:
+        """Deliver one alert, giving up at ``deadline`` (``time.monotonic()``) when one is given;
+        raise if it could not be delivered."""
 
 
 class CallbackSink(Sink):
@@ -41,5 +49,5 @@ class CallbackSink(Sink):
     def __init__(self, fn: Callable[[Alert], Any]) -> None:
         self.fn = fn
 
-    def send(self, alert: Alert) -> None:
+    def send(self, alert: Alert, deadline: float | None = None) -> None:
         self.fn(alert)

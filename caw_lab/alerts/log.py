@@ -14,6 +14,6 @@ class LogSink(Sink):
     def __init__(self, log: logging.Logger = logger) -> None:
         self.log = log
 
-    def send(self, alert: Alert) -> None:
+    def send(self, alert: Alert, deadline: float | None = None) -> None:
         self.log.log(LEVELS.get(alert.severity, logging.WARNING), "[%s] %s", alert.alert, alert.message,
                      extra={"caw_alert": alert.to_dict()})

@@ -17,9 +17,10 @@ from types import ModuleType
 
 import click
 
-import caw_lab
 from caw_lab.errors import CawError
 from caw_lab.store.location import resolve_db
+from caw_lab.tools.client import Client, connect
+from caw_lab.version import __version__
 
 
 @dataclass(frozen=True)
@@ -44,6 +45,17 @@ class CawGroup(click.Group):
         load_commands()
         return super().list_commands(ctx)
 
+    def resolve_command(
+        self, ctx: click.Context, args: list[str]
+    ) -> tuple[str | None, click.Command | None, list[str]]:
+        """``caw --template NAME "description"``: the words after the options are the new
+        workflow's name, not a command (the reference's shortcut)."""
+        if ctx.params.get("template") is not None:
+            from caw_lab.cli.templates import apply_from_flag
+
+            return "--template", apply_from_flag, args
+        return super().resolve_command(ctx, args)
+
     def invoke(self, ctx: click.Context) -> object:
         try:
             return super().invoke(ctx)
@@ -53,7 +65,7 @@ class CawGroup(click.Group):
 
 
 @click.group(cls=CawGroup, invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(caw_lab.__version__, "--version", package_name="caw-lab")
+@click.version_option(__version__, "--version", package_name="caw-lab")
 @click.option(
     "--db", metavar="PATH", help="Database file, or d1://ACCOUNT/DATABASE; overrides CAW_DB_PATH and CAW_DB_MODE.",
 )
@@ -74,7 +86,23 @@ class CawGroup(click.Group):
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address the HTTP server binds.")
 @click.option(
     "--token", envvar="CAW_TOKEN", show_envvar=True,
-    help="Bearer token the HTTP server requires; needed to bind beyond loopback.",
+    help="Bearer token the HTTP server requires (default: one generated once and kept in ~/.caw/http-token); "
+         "needed to bind beyond loopback.",
+)
+@click.option(
+    "--allow-host", "allowed_hosts", multiple=True, metavar="HOST[:PORT]", envvar="CAW_ALLOWED_HOSTS",
+    show_envvar=True, help="Another Host header the HTTP server accepts, besides its address and loopback "
+                           "(repeatable).",
+)
+@click.option(
+    "--allow-origin", "allowed_origins", multiple=True, metavar="ORIGIN", envvar="CAW_ALLOWED_ORIGINS",
+    show_envvar=True, help="A web origin (scheme://host[:port]) allowed to call the HTTP server besides loopback "
+                           "pages (repeatable).",
+)
+@click.option(
+    "--request-timeout", type=click.FloatRange(min=0.1), metavar="SECONDS", envvar="CAW_REQUEST_TIMEOUT",
+    show_envvar=True, help="HTTP: seconds a client gets to send a request's headers, and again its body; a slower "
+                           "client is dropped [default: 10].",
 )
 @click.option(
     "--metrics-port", type=int, envvar="CAW_METRICS_PORT", show_envvar=True,
@@ -84,10 +112,16 @@ class CawGroup(click.Group):
     "--log-format", type=click.Choice(["text", "json"]), default="text", envvar="CAW_LOG_FORMAT",
     show_default=True, show_envvar=True, help="How caw-lab logs to stderr: json lines carry correlation ids.",
 )
+@click.option("--template", metavar="NAME", help='Create a workflow from template NAME: caw --template NAME "name".')
+@click.option("--var", "template_vars", multiple=True, metavar="NAME=VALUE",
+              help="With --template: a variable's value (repeatable).")
+@click.option("--list-templates", is_flag=True, help="List the templates from every source, and exit.")
 @click.pass_context
 def main(
     ctx: click.Context, db: str | None, server: bool, transport: str, port: int, host: str, token: str | None,
-    metrics_port: int | None, log_format: str,
+    allowed_hosts: tuple[str, ...], allowed_origins: tuple[str, ...], request_timeout: float | None,
+    metrics_port: int | None, log_format: str, template: str | None, template_vars: tuple[str, ...],
+    list_templates: bool,
 ) -> None:
     """caw-lab: durable, steerable workflows for coding agents.
 
@@ -99,22 +133,49 @@ def main(
 
         log_json()
     if server:
-        serve(resolve_db(db), transport, host, port, token, metrics_port)
+        http = HttpOptions(host, port, token, allowed_hosts, allowed_origins, request_timeout)
+        serve(resolve_db(db), transport, http, metrics_port)
         ctx.exit()
+    if list_templates:
+        from caw_lab.cli.templates import list_command
+
+        ctx.invoke(list_command)
+        ctx.exit()
+    if template is not None and ctx.invoked_subcommand is None:
+        raise click.UsageError('--template needs the new workflow\'s name: caw --template NAME "name"')
     if ctx.invoked_subcommand is None:
         click.echo(ctx.get_help())
 
 
-def serve(db: str, transport: str, host: str, port: int, token: str | None, metrics_port: int | None) -> None:
+@dataclass(frozen=True)
+class HttpOptions:
+    """The options of ``caw --server --transport http``."""
+
+    host: str
+    port: int
+    token: str | None
+    allowed_hosts: tuple[str, ...]
+    allowed_origins: tuple[str, ...]
+    request_timeout: float | None
+
+
+def serve(db: str, transport: str, http: HttpOptions, metrics_port: int | None) -> None:
     """Hand over to the MCP server (imported here: no other command needs the SDK). Its refusal to
     serve HTTP beyond loopback without a token (DESIGN invariant 7) is a usage error, exit status 2."""
     mcp = import_server()
     if transport == "http":
         try:
-            mcp.require_token_off_loopback(host, token)
+            mcp.require_token_off_loopback(http.host, http.token)
         except CawError as err:
             raise click.UsageError(f"{err.message}. {err.suggestion}") from None
-    mcp.serve(db=db, transport=transport, host=host, port=port, token=token, metrics_port=metrics_port)
+    mcp.serve(db=db, transport=transport, host=http.host, port=http.port, token=http.token,
+              metrics_port=metrics_port, allowed_hosts=split_list(http.allowed_hosts),
+              allowed_origins=split_list(http.allowed_origins), request_timeout_s=http.request_timeout)
+
+
+def split_list(values: tuple[str, ...]) -> list[str]:
+    """Repeated options, or one environment variable holding several values apart by spaces or commas."""
+    return [item for value in values for item in value.replace(",", " ").split()]
 
 
 YOUNG_GENERATION = 20_000
@@ -138,10 +199,10 @@ def import_server() -> ModuleType:
     return mcp
 
 
-def open_client() -> caw_lab.Client:
+def open_client() -> Client:
     """A client on the database the global options name; commands close it with ``with``."""
     settings = click.get_current_context().find_object(Settings) or Settings()
-    return caw_lab.connect(settings.db)
+    return connect(settings.db)
 
 
 def load_module(name: str) -> None:

@@ -9,7 +9,7 @@ from typing import Any
 import click
 
 from caw_lab.cli import main, open_client
-from caw_lab.cli.output import echo_json
+from caw_lab.cli.output import echo_json, echo_text
 from caw_lab.errors import invalid_input
 
 
@@ -19,7 +19,8 @@ from caw_lab.errors import invalid_input
     "--json", "arguments", default="{}", show_default=True, metavar="JSON",
     help="The tool's arguments as a JSON object; - reads it from stdin.",
 )
-@click.option("--field", metavar="NAME", help="Print only this field of the result (a string unquoted), for scripts.")
+@click.option("--field", metavar="NAME",
+              help="Print only this field of the result (a string unquoted, escaped on a terminal), for scripts.")
 def call(tool: str, arguments: str, field: str | None) -> None:
     """Call TOOL and print its JSON result; a refusal prints the error JSON on stderr and exits 1."""
     params = parse_arguments(sys.stdin.read() if arguments == "-" else arguments)
@@ -31,7 +32,7 @@ def call(tool: str, arguments: str, field: str | None) -> None:
     if not isinstance(result, dict) or field not in result:
         raise click.ClickException(f"{tool}'s result has no field {field!r}")
     value = result[field]
-    click.echo(value) if isinstance(value, str) else echo_json(value)
+    echo_text(value) if isinstance(value, str) else echo_json(value)
 
 
 def parse_arguments(text: str) -> dict[str, Any]:

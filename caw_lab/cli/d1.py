@@ -11,6 +11,12 @@ import click
 from caw_lab.cli import main
 from caw_lab.d1local import LocalD1
 
+WATCH_INTERVAL_S = 1.0
+"""How often ``caw d1 local`` checks that its server still serves."""
+SILENT_PROBES = 3
+"""Unanswered checks in a row after which the server counts as dead: Miniflare restarts a
+crashed workerd, and the few seconds that takes are not a death."""
+
 
 @main.group()
 def d1() -> None:
@@ -26,7 +32,9 @@ def local(port: int, persist: str, database: str) -> None:
     """Serve the D1 REST API on 127.0.0.1 in front of a real local D1 (Miniflare/workerd).
 
     Prints the environment to export so `caw --db d1://local/DATABASE` reaches it; runs
-    until interrupted. The first run installs Node 22 and Miniflare from npm (~10 s).
+    until interrupted, or exits with status 1 once the server has died (node exited, or
+    three checks a second apart went unanswered). The first run installs Node 22 and
+    Miniflare from npm.
     """
     server = LocalD1(Path(persist), [database], port).start()
     click.echo(f"Local D1 ready on {server.api}")
@@ -36,8 +44,23 @@ def local(port: int, persist: str, database: str) -> None:
     stopped = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stopped.set())
     try:
-        stopped.wait()
+        if watch(server, stopped):
+            server.kill()  # whatever is left of it: node, workerd, or both frozen
+            click.echo("The local D1 server died; stopping.", err=True)
+            raise SystemExit(1)
     except KeyboardInterrupt:
         pass
     finally:
         server.stop()
+
+
+def watch(server: LocalD1, stopped: threading.Event) -> bool:
+    """Wait until asked to stop (False) or until the server is dead (True)."""
+    silent = 0
+    while not stopped.wait(WATCH_INTERVAL_S):
+        if not server.running():
+            return True
+        silent = 0 if server.answers() else silent + 1
+        if silent >= SILENT_PROBES:
+            return True
+    return False

@@ -7,7 +7,8 @@ from typing import Any
 import click
 
 from caw_lab.cli import main, open_client
-from caw_lab.cli.output import echo_json, echo_table
+from caw_lab.cli.output import echo_json, echo_table, visible
+from caw_lab.engine.states import DONE_TASK_STATUSES
 
 
 @main.command()
@@ -21,10 +22,10 @@ def show(workflow_id: str, as_json: bool) -> None:
         echo_json(workflow)
         return
     tasks = workflow["tasks"]
-    done = sum(t["status"] in ("completed", "skipped") for t in tasks)
-    click.echo(f"{workflow['id']}  {workflow['name']}")
-    click.echo(f"status: {workflow['status']}  tasks: {done}/{len(tasks)} done  "
-               f"max parallel: {workflow['max_parallel_tasks']}")
+    done = sum(t["status"] in DONE_TASK_STATUSES for t in tasks)
+    click.echo(visible(f"{workflow['id']}  {workflow['name']}"))
+    click.echo(visible(f"status: {workflow['status']}  tasks: {done}/{len(tasks)} done  "
+                       f"max parallel: {workflow['max_parallel_tasks']}"))
     if tasks:
         click.echo()
         echo_table(task_rows(tasks), ["#", "id", "name", "status", "depends on"])

@@ -23,6 +23,7 @@ import numpy as np
 
 from caw_lab.context import rankers
 from caw_lab.context.packing import Entry
+from caw_lab.limits import MAX_RANKED_ITEMS
 
 TELLING_CHECKPOINTS = frozenset({"decision", "error", "replan"})
 Item = tuple[Entry, str, list[str], int, dict[str, Any]]
@@ -86,9 +87,14 @@ def order(
     distance: dict[str, int] | None = None,
     memo: dict[Any, Any] | None = None,
 ) -> list[Entry]:
-    """The entries in load order (``rankers.order``) of ranker score plus the workflow priors."""
+    """The entries in load order (``rankers.order``) of ranker score plus the workflow priors.
+    Only the ``MAX_RANKED_ITEMS`` newest items are ranked, so ranking costs what it does in a
+    young workflow however long the trail grows; older ones are left out."""
     if not items:
         return []
+    if len(items) > MAX_RANKED_ITEMS:
+        newest = sorted(sorted(range(len(items)), key=lambda i: items[i][3])[-MAX_RANKED_ITEMS:])
+        items = [items[i] for i in newest]
     cands, scores = scored(ranker, task, items, memo)
     context_from = task.get("context_from") or []
     scores = scores + np.array([prior(e, raw, distance or {}, context_from) for e, _, _, _, raw in items])

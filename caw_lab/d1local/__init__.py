@@ -3,6 +3,10 @@
 Used by ``caw d1 local`` and by the test suite, so the D1 backend is exercised against
 D1's own implementation rather than a imitation of it. Node 22 and Miniflare come from
 npm (``package.json`` beside this file) into a per-user cache on first use.
+
+The token reaches the server in its environment (readable by its user alone), not on its
+command line (readable by everyone on the machine). The server stops when the process that
+started it is gone, so a killed ``caw d1 local`` leaves no workerd holding its port.
 """
 
 from __future__ import annotations
@@ -19,9 +23,13 @@ from collections.abc import Iterable
 from importlib import resources
 from pathlib import Path
 
+import httpx
+
 from caw_lab.errors import CawError
 
 SOURCES = ("package.json", "package-lock.json", "worker.mjs", "server.mjs")
+TOKEN_VARIABLE = "CAW_D1_LOCAL_TOKEN"
+PROBE_TIMEOUT_S = 2.0
 
 
 def runtime_dir() -> Path:
@@ -72,10 +80,11 @@ class LocalD1:
 
     def start(self) -> LocalD1:
         home = ensure_installed()
-        args = [str(self.port), str(self.persist), ",".join(self.databases), self.token]
+        args = [str(self.port), str(self.persist), ",".join(self.databases)]
         self.process = subprocess.Popen(
             [str(home / "node_modules" / ".bin" / "node"), str(home / "server.mjs"), *args],
             stdout=subprocess.PIPE, text=True, cwd=home, start_new_session=True,
+            env={**os.environ, TOKEN_VARIABLE: self.token},
         )
         self.port = self._await_ready()
         return self
@@ -99,6 +108,19 @@ class LocalD1:
 
     def url(self, database: str | None = None) -> str:
         return f"d1://local/{database or self.databases[0]}"
+
+    def running(self) -> bool:
+        """Node, which holds the server, has not exited."""
+        return self.process is not None and self.process.poll() is None
+
+    def answers(self) -> bool:
+        """An HTTP request gets a reply within ``PROBE_TIMEOUT_S``: workerd serves the port, and
+        a stopped one still completes TCP handshakes, so only a reply shows it is serving."""
+        try:
+            httpx.get(f"http://127.0.0.1:{self.port}/", timeout=PROBE_TIMEOUT_S)
+        except httpx.HTTPError:
+            return False
+        return True
 
     def stop(self) -> None:
         if self.process and self.process.poll() is None:

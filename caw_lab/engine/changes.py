@@ -15,11 +15,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from caw_lab import correlation
+from caw_lab.engine.event_kinds import KINDS
 from caw_lab.ids import now_ms
 from caw_lab.store.backend import Backend, Row, Statement
-from caw_lab.telemetry import correlation
 
 GATE = "EXISTS (SELECT 1 FROM events WHERE correlation_id = ?)"
+INSERT_EVENT = ("INSERT INTO events (at, kind, workflow_id, task_id, agent_id, payload, correlation_id) "
+                "SELECT ?, ?, ?, ?, ?, ?, ? WHERE")
+"""The one statement that writes an event; it ends where its condition goes."""
 
 
 @dataclass(frozen=True)
@@ -29,6 +33,15 @@ class Event:
     task_id: str | None = None
     agent_id: str | None = None
     payload: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.kind not in KINDS:
+            raise ValueError(f"event kind {self.kind!r} is not declared in engine.event_kinds")
+
+    def values(self, correlation_id: str) -> tuple[Any, ...]:
+        """The row of INSERT_EVENT, stamped now."""
+        payload = json.dumps(self.payload, allow_nan=False)
+        return (now_ms(), self.kind, self.workflow_id, self.task_id, self.agent_id, payload, correlation_id)
 
 
 @dataclass(frozen=True)
@@ -75,6 +88,15 @@ def raw(sql_ready_for_condition: str, params: Sequence[Any] = ()) -> Gated:
     return Gated(sql_ready_for_condition, tuple(params))
 
 
+def also(event: Event, *, if_changed: bool = False) -> Gated:
+    """A further event inside the change being committed: a consequence with a kind of its own
+    (a retry scheduled, an alert raised), written only if the change's main event is. With
+    ``if_changed`` it is written only if the statement just before it changed a row too. Its
+    id is a change id of its own, so it carries the call's correlation id like the main event."""
+    condition = " changes() > 0 AND" if if_changed else ""
+    return Gated(INSERT_EVENT + condition, event.values(change_id()))
+
+
 def change_id() -> str:
     """Unique to the change, as the gate needs; it starts with the correlation id of the tool
     call making it, if any (``<call id>.<suffix>``), so a call's events can be found."""
@@ -91,10 +113,8 @@ def commit(
 ) -> Committed | None:
     """Apply one change atomically; ``None`` when the guard matched no row."""
     cid = change_id()
-    columns = "at, kind, workflow_id, task_id, agent_id, payload, correlation_id"
-    values = (now_ms(), event.kind, event.workflow_id, event.task_id, event.agent_id, json.dumps(event.payload), cid)
-    condition = "WHERE changes() > 0" if guard else ""
-    record = Statement(f"INSERT INTO events ({columns}) SELECT ?, ?, ?, ?, ?, ?, ? {condition} RETURNING seq", values)
+    condition = "changes() > 0" if guard else "1"
+    record = Statement(f"{INSERT_EVENT} {condition} RETURNING seq", event.values(cid))
     statements = ([guard] if guard else []) + [record] + [g.bind(cid) for g in then]
     results = db.batch(statements)
     offset = 1 if guard else 0

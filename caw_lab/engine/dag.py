@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
+from caw_lab.engine.states import DONE_SQL
 from caw_lab.store.backend import Backend
 
 UNFINISHED_BLOCKER = """
 EXISTS (
   SELECT 1 FROM task_dependencies d JOIN tasks up ON up.id = d.depends_on_id
   WHERE d.task_id = {alias}.id AND d.dependency_type = 'blocks'
-    AND up.status NOT IN ('completed', 'skipped')
+    AND up.status NOT IN """ + DONE_SQL + """
 )"""
 
 

@@ -15,8 +15,7 @@ from typing import Any
 
 from caw_lab.engine import checkpoints
 from caw_lab.engine.alerts import alert
-from caw_lab.engine.changes import Event, Gated, commit, insert, raw
-from caw_lab.engine.feed import also
+from caw_lab.engine.changes import Event, Gated, also, commit, insert, raw
 from caw_lab.engine.rows import decode, encode, fetch
 from caw_lab.engine.tasks import workflow_follows, workflow_status_event
 from caw_lab.errors import CawError
@@ -37,7 +36,7 @@ def enqueue(task: dict[str, Any], attempts: int, error: str, why: str, agent_id:
     message = f"Task {task['name']!r} ({task['id']}) moved to the dead-letter queue: {why}. Last error: {error}"
     return [
         insert("dead_letters", entry),
-        also("task.dead_lettered", payload=detail, **where),
+        also(Event("task.dead_lettered", payload=detail, **where)),
         alert("task_dead_lettered", message, "error", **where, **detail),
     ]
 

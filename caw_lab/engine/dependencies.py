@@ -11,15 +11,19 @@ from typing import Any
 
 from caw_lab.engine.changes import Event, Gated, commit, update
 from caw_lab.engine.dag import dependency_map, find_cycle
+from caw_lab.engine.plans import check_fan_in
 from caw_lab.engine.rows import fetch
 from caw_lab.errors import CawError, conflict, invalid_input
 from caw_lab.ids import now_ms
+from caw_lab.limits import MAX_DEPENDENCIES
 from caw_lab.store.backend import Backend, Statement
 
 REACHES = """WITH RECURSIVE upstream(id) AS (
     SELECT ? UNION SELECT d.depends_on_id FROM task_dependencies d JOIN upstream u ON d.task_id = u.id
   ) SELECT 1 FROM upstream WHERE id = ?"""
 """True when the first task already depends, directly or not, on the second."""
+FAN_IN = "SELECT COUNT(*) AS n FROM task_dependencies WHERE task_id = ?"
+"""How many tasks a task depends on (``limits.MAX_DEPENDENCIES`` bounds it)."""
 
 
 def add(db: Backend, task_id: str, depends_on_id: str, dependency_type: str = "blocks") -> dict[str, Any]:
@@ -27,15 +31,17 @@ def add(db: Backend, task_id: str, depends_on_id: str, dependency_type: str = "b
     task, upstream = endpoints(db, task_id, depends_on_id)
     if exists(db, task_id, depends_on_id):
         return {"success": True, "created": False, "task_id": task_id, "depends_on_id": depends_on_id}
+    check_fan_in(task["name"], fan_in(db, task_id) + 1)
     refuse_cycle(db, task, upstream)
     guard = Statement(
         "INSERT INTO task_dependencies (task_id, depends_on_id, dependency_type) "
-        f"SELECT ?, ?, ? WHERE NOT EXISTS ({REACHES})",
-        (task_id, depends_on_id, dependency_type, depends_on_id, task_id),
+        f"SELECT ?, ?, ? WHERE NOT EXISTS ({REACHES}) AND ({FAN_IN}) < ?",
+        (task_id, depends_on_id, dependency_type, depends_on_id, task_id, task_id, MAX_DEPENDENCIES),
     )
     event = Event("task.dependency_added", task["workflow_id"], task_id,
                   payload={"depends_on_id": depends_on_id, "dependency_type": dependency_type})
     if commit(db, event, guard=guard, then=[touch(task_id)]) is None:
+        check_fan_in(task["name"], fan_in(db, task_id) + 1)
         refuse_cycle(db, task, upstream)
         raise conflict(f"The dependencies of task {task_id} changed while adding one")
     return {"success": True, "created": True, "task_id": task_id, "depends_on_id": depends_on_id}
@@ -69,6 +75,10 @@ def endpoints(db: Backend, task_id: str, depends_on_id: str) -> tuple[dict[str, 
             "Dependencies link tasks of one workflow.",
         )
     return task, upstream
+
+
+def fan_in(db: Backend, task_id: str) -> int:
+    return db.one(FAN_IN, (task_id,))["n"]
 
 
 def exists(db: Backend, task_id: str, depends_on_id: str) -> bool:

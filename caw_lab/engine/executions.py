@@ -19,7 +19,7 @@ from caw_lab.engine.alerts import alert
 from caw_lab.engine.changes import Event, Gated, commit, raw, update
 from caw_lab.engine.retries import parse
 from caw_lab.engine.rows import decode, encode, fetch, placeholders
-from caw_lab.engine.states import require_status
+from caw_lab.engine.states import DONE_SQL, DONE_TASK_STATUSES, require_status
 from caw_lab.engine.tasks import workflow_status_event
 from caw_lab.errors import CawError
 from caw_lab.ids import new_id, now_ms
@@ -167,6 +167,20 @@ def paused_unclaimed(db: Backend, workflow_id: str) -> list[dict[str, Any]]:
     return [decode(r) for r in rows]
 
 
+def suspension_after(db: Backend, workflow_id: str, seq: int) -> dict[str, Any] | None:
+    """The payload of the first ``execution.suspended`` or ``.finished`` after ``seq``, if any yet."""
+    row = db.one("SELECT payload FROM events WHERE workflow_id = ? AND seq > ? AND kind IN "
+                 "('execution.suspended', 'execution.finished') ORDER BY seq LIMIT 1", (workflow_id, seq))
+    return None if row is None else decode(row)["payload"] or {}
+
+
+def runtimes_needed(db: Backend, workflow_id: str) -> set[str | None]:
+    """The runtimes unfinished tasks name (None: the workflow's default)."""
+    rows = db.query("SELECT DISTINCT runtime FROM tasks WHERE workflow_id = ? "
+                    f"AND status NOT IN {DONE_SQL}", (workflow_id,))
+    return {r["runtime"] for r in rows}
+
+
 def last_started(db: Backend, workflow_id: str) -> dict[str, Any] | None:
     row = db.one("SELECT * FROM events WHERE workflow_id = ? AND kind = 'execution.started' ORDER BY seq DESC LIMIT 1",
                  (workflow_id,))
@@ -222,7 +236,7 @@ def handle(agent: dict[str, Any], state: str) -> dict[str, Any]:
     meta = agent.get("metadata") or {}
     if agent["status"] != "offline":
         status = "running"
-    elif agent["task_status"] in ("completed", "skipped"):
+    elif agent["task_status"] in DONE_TASK_STATUSES:
         status = "completed"
     else:
         status = "aborted" if state == "suspended" and agent["task_status"] in ("paused", "pending") else "failed"

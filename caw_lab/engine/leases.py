@@ -43,8 +43,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from caw_lab.engine.agents import GIVE_UP_AFTER, stale_cutoff
-from caw_lab.engine.changes import Event, Gated, commit, raw
-from caw_lab.engine.feed import also
+from caw_lab.engine.changes import Event, Gated, also, commit, raw
 from caw_lab.engine.globs import Glob, GlobError, overlap, parse
 from caw_lab.engine.rows import require
 from caw_lab.errors import CawError, conflict, invalid_input, not_found
@@ -285,10 +284,7 @@ def expiry(rows: Sequence[dict[str, Any]], now: int, taker: str, *, delete: bool
     if delete and rows:
         ids = json.dumps([r["id"] for r in rows])
         statements.append(raw("DELETE FROM leases WHERE id IN (SELECT value FROM json_each(?)) AND", (ids,)))
-    for row in rows:
-        e = expired_event(row, now, taker)
-        statements.append(also(e.kind, e.workflow_id, e.task_id, e.agent_id, e.payload))
-    return statements
+    return statements + [also(expired_event(row, now, taker)) for row in rows]
 
 
 @dataclass(frozen=True)
@@ -321,8 +317,7 @@ class Grant:
 
     @property
     def statements(self) -> list[Gated]:
-        e = self.event
-        return [also(e.kind, e.workflow_id, e.task_id, e.agent_id, e.payload), self.insert]
+        return [also(self.event), self.insert]
 
 
 def grants(
@@ -602,7 +597,6 @@ def release_for_task(db: Backend, task_id: str, reason: str) -> list[Gated]:
             "fencing_token": row["fencing_token"],
             "reason": reason,
         }
-        statements.append(
-            also("lease.released", row["workflow_id"], task_id, row["agent_id"], payload, only_if_changed=True)
-        )
+        statements.append(also(Event("lease.released", row["workflow_id"], task_id, row["agent_id"], payload),
+                               if_changed=True))
     return statements

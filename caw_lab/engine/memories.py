@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from caw_lab.engine.changes import Event, Gated, commit, insert, raw
-from caw_lab.engine.repositories import ensure_statement, normalise
+from caw_lab.engine.repositories import checked, ensure_statement, resolved
 from caw_lab.engine.rows import decode, encode, fetch
 from caw_lab.errors import conflict
 from caw_lab.ids import new_id, now_ms
@@ -55,7 +55,7 @@ def create(
 ) -> dict[str, Any]:
     """Record a memory; the same topic and content again (same repository) reinforces it instead."""
     now = now or now_ms()
-    path = normalise(repository_path) if repository_path else None
+    path = checked(repository_path) if repository_path else None
     same = db.one(
         "SELECT m.id FROM memories m LEFT JOIN repositories r ON r.id = m.repository_id "
         "WHERE m.topic = ? AND m.content = ? AND r.path IS ?", (topic, content, path))
@@ -134,7 +134,7 @@ def select(
         params.append(memory_type)
     if repository_path:
         where.append("(repository_id IS NULL OR repository_id = (SELECT id FROM repositories WHERE path = ?))")
-        params.append(normalise(repository_path))
+        params.append(resolved(repository_path))
     return db.query(f"SELECT * FROM memories WHERE {' AND '.join(where)} ORDER BY created_at, id", params)
 
 

@@ -35,11 +35,10 @@ from typing import Any
 
 from caw_lab.engine.dag import blocked_sql
 from caw_lab.engine.rows import fetch, require
-from caw_lab.engine.states import CLAIMABLE_WORKFLOW_STATUSES, DONE_TASK_STATUSES, STORED_TASK_STATUSES
+from caw_lab.engine.states import CLAIMABLE_WORKFLOW_STATUSES, DONE_SQL, DONE_TASK_STATUSES, STORED_TASK_STATUSES
 from caw_lab.errors import not_found
 from caw_lab.store.backend import Backend
 
-DONE = "(" + ", ".join(f"'{s}'" for s in DONE_TASK_STATUSES) + ")"
 TASK_FIELDS = "t.id, t.name, t.description, t.status, t.sequence, t.parallel_group, t.required_capabilities"
 """What an orchestrator needs to choose; task_get has the rest. Every column costs at 10,000 rows."""
 
@@ -79,7 +78,7 @@ def finished_dependencies(db: Backend, task_ids: list[str]) -> dict[str, list[st
     rows = db.query(
         f"""SELECT d.task_id, up.name FROM json_each(?) e
             JOIN task_dependencies d ON d.task_id = e.value JOIN tasks up ON up.id = d.depends_on_id
-            WHERE up.status IN {DONE} ORDER BY up.sequence""",
+            WHERE up.status IN {DONE_SQL} ORDER BY up.sequence""",
         (json.dumps(task_ids),),
     )
     names: dict[str, list[str]] = {}
@@ -220,7 +219,7 @@ def sequences(db: Backend, workflow_id: str) -> dict[str, int]:
     """``current_sequence``: the lowest with unfinished work (0 when none);
     ``completed_sequence``: the highest with everything at or below it finished."""
     row = db.one(
-        f"""WITH cur AS (SELECT MIN(sequence) AS s FROM tasks WHERE workflow_id = ? AND status NOT IN {DONE})
+        f"""WITH cur AS (SELECT MIN(sequence) AS s FROM tasks WHERE workflow_id = ? AND status NOT IN {DONE_SQL})
             SELECT COALESCE(cur.s, 0) AS current_sequence,
               COALESCE((SELECT MAX(sequence) FROM tasks
                         WHERE workflow_id = ? AND (cur.s IS NULL OR sequence < cur.s)), 0) AS completed_sequence
@@ -237,7 +236,7 @@ def blocked_tasks(db: Backend, workflow_id: str) -> list[dict[str, Any]]:
         f"""SELECT t.id, t.name, up.name AS blocker FROM tasks t
             JOIN task_dependencies d ON d.task_id = t.id AND d.dependency_type = 'blocks'
             JOIN tasks up ON up.id = d.depends_on_id
-            WHERE t.workflow_id = ? AND t.status = 'pending' AND up.status NOT IN {DONE}
+            WHERE t.workflow_id = ? AND t.status = 'pending' AND up.status NOT IN {DONE_SQL}
             ORDER BY t.sequence, t.id, up.sequence""",
         (workflow_id,),
     )
@@ -249,7 +248,7 @@ def blocked_tasks(db: Backend, workflow_id: str) -> list[dict[str, Any]]:
 
 def parallel_groups(db: Backend, workflow_id: str) -> list[dict[str, Any]]:
     return db.query(
-        f"""SELECT parallel_group AS group_id, COUNT(*) AS task_count, SUM(status IN {DONE}) AS completed
+        f"""SELECT parallel_group AS group_id, COUNT(*) AS task_count, SUM(status IN {DONE_SQL}) AS completed
             FROM tasks WHERE workflow_id = ? AND parallel_group IS NOT NULL
             GROUP BY parallel_group ORDER BY MIN(sequence), parallel_group""",
         (workflow_id,),

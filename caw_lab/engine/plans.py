@@ -12,14 +12,20 @@ from caw_lab.engine.rows import encode, fetch
 from caw_lab.engine.states import require_status
 from caw_lab.errors import CawError, conflict, invalid_input
 from caw_lab.ids import new_id, now_ms
+from caw_lab.limits import MAX_DEPENDENCIES, MAX_WORKFLOW_TASKS, exceeded
 from caw_lab.store.backend import Backend, Statement
 
 
 def validate_plan(tasks: Sequence[dict[str, Any]], known: Sequence[str] = ()) -> None:
-    """Refuse duplicate names, unknown or self dependencies, and cycles (naming the cycle).
+    """Refuse plans over the size limits, duplicate names, unknown or self dependencies, and
+    cycles (naming the cycle).
 
     ``known`` are names of tasks already in the workflow that the plan may depend on.
     """
+    check_workflow_size(len(tasks) + len(known))
+    for t in tasks:
+        check_fan_in(t["name"], len(set(t.get("depends_on") or [])), "depends on")
+        check_fan_in(t["name"], len(set(t.get("context_from") or [])), "takes context from")
     names = [t["name"] for t in tasks]
     seen: set[str] = set()
     for name in names:
@@ -48,6 +54,21 @@ def validate_plan(tasks: Sequence[dict[str, Any]], known: Sequence[str] = ()) ->
             suggestion="Remove one of the dependencies on that cycle.",
             details={"cycle": cycle},
         )
+
+
+def check_workflow_size(tasks: int) -> None:
+    """A workflow's size bounds what every read of it costs (next tasks, progress, context)."""
+    if tasks > MAX_WORKFLOW_TASKS:
+        raise exceeded(f"A workflow holds at most {MAX_WORKFLOW_TASKS} tasks; this would make {tasks}",
+                       "Split the work into several workflows.", limit=MAX_WORKFLOW_TASKS, requested=tasks)
+
+
+def check_fan_in(name: str, count: int, relation: str = "depends on") -> None:
+    """A task's fan-in bounds what loading its context and checking whether it is blocked cost."""
+    if count > MAX_DEPENDENCIES:
+        raise exceeded(f"Task {name!r} {relation} {count} tasks; a task may have at most {MAX_DEPENDENCIES}",
+                       "Group the tasks it waits on behind a few intermediate tasks.",
+                       limit=MAX_DEPENDENCIES, requested=count)
 
 
 def task_row(workflow_id: str, spec: dict[str, Any], sequence: int, now: int) -> dict[str, Any]:

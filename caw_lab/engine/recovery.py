@@ -22,9 +22,9 @@ from typing import Any
 from caw_lab.engine import deadletter, retries
 from caw_lab.engine.agents import GIVE_UP_AFTER, unfinished
 from caw_lab.engine.alerts import alert
-from caw_lab.engine.changes import Event, Gated, commit, update
-from caw_lab.engine.feed import also
+from caw_lab.engine.changes import Event, Gated, also, commit, update
 from caw_lab.engine.rows import decode, fetch
+from caw_lab.engine.states import ACTIVE_SQL
 from caw_lab.errors import conflict
 from caw_lab.ids import now_ms
 from caw_lab.store.backend import Backend, Statement
@@ -64,7 +64,7 @@ class Fate:
         if self.decision.retry:
             values.update(status="pending", error=None)
             where = {"workflow_id": task["workflow_id"], "task_id": task["id"], "agent_id": agent_id}
-            retry = also("task.retry_scheduled", payload=self.summary(), **where)
+            retry = also(Event("task.retry_scheduled", payload=self.summary(), **where))
             return [update("tasks", values, "id = ?", (task["id"],)), retry]
         values.update(status="failed", error=task.get("error") or self.error)
         queue = deadletter.enqueue(task, self.attempts, self.error, self.decision.reason, agent_id)
@@ -170,8 +170,8 @@ def settle_orphans(db: Backend, workflow_id: str) -> list[dict[str, Any]]:
     """Tasks nobody holds that still need the retry policy: failed ones not yet dead-lettered,
     and started ones whose agent let go of them (unregistered or swept) without finishing."""
     rows = db.query(
-        """SELECT * FROM tasks t WHERE t.workflow_id = ? AND t.assigned_agent_id IS NULL
-             AND (t.status IN ('planning', 'in_progress') OR (t.status = 'failed' AND NOT EXISTS
+        f"""SELECT * FROM tasks t WHERE t.workflow_id = ? AND t.assigned_agent_id IS NULL
+             AND (t.status IN {ACTIVE_SQL} OR (t.status = 'failed' AND NOT EXISTS
                   (SELECT 1 FROM dead_letters d WHERE d.task_id = t.id AND d.status = 'queued')))
            ORDER BY t.sequence, t.id""",
         (workflow_id,),

@@ -12,12 +12,13 @@ from typing import Any
 
 from caw_lab.engine import dag
 from caw_lab.engine.changes import Event, Gated, commit, insert, raw, update
-from caw_lab.engine.plans import task_statements, validate_plan
+from caw_lab.engine.plans import check_fan_in, check_workflow_size, task_statements, validate_plan
 from caw_lab.engine.repositories import task_repository_statements
 from caw_lab.engine.rows import decode, encode, fetch
 from caw_lab.engine.states import require_status
 from caw_lab.errors import CawError, conflict, invalid_input, not_found
 from caw_lab.ids import now_ms
+from caw_lab.limits import MAX_WORKFLOW_TASKS
 from caw_lab.store.backend import Backend, Statement
 
 REPLAN_STATUSES = ("ready", "in_progress", "paused")
@@ -78,6 +79,8 @@ def add_task(db: Backend, workflow_id: str, spec: dict[str, Any], after_task: st
     """Insert a task; with ``after_task`` it goes right after that task, whose pending dependents
     are re-wired to wait for the new task instead, so the new step sits between them."""
     _, tasks = load(db, workflow_id, "add a task")
+    check_workflow_size(len(tasks) + 1)
+    check_fan_in(spec["name"], len(set(spec.get("context_from") or [])), "takes context from")
     if any(t["name"] == spec["name"] for t in tasks):
         raise invalid_input(f"Duplicate task name: {spec['name']!r}", "Give the new task a unique name.")
     after = resolve(tasks, after_task, "after_task") if after_task else None
@@ -97,8 +100,9 @@ def add_task(db: Backend, workflow_id: str, spec: dict[str, Any], after_task: st
               "AND EXISTS (SELECT 1 FROM tasks WHERE id = ? AND status = 'pending') AND",
               (new_id, tid, after["id"], tid)) for tid in rewired if after),
     ]
-    guard = touch(workflow_id, also="AND NOT EXISTS (SELECT 1 FROM tasks WHERE workflow_id = ? AND name = ?)",
-                  params=(workflow_id, spec["name"]))
+    guard = touch(workflow_id, also="AND NOT EXISTS (SELECT 1 FROM tasks WHERE workflow_id = ? AND name = ?) "
+                  "AND (SELECT COUNT(*) FROM tasks WHERE workflow_id = ?) < ?",
+                  params=(workflow_id, spec["name"], workflow_id, MAX_WORKFLOW_TASKS))
     event = Event("workflow.task_added", workflow_id, task_id=new_id, payload={
         "name": spec["name"], "after_task": after and after["id"], "depends_on": deps, "rewired": rewired})
     if commit(db, event, guard=guard, then=then) is None:
@@ -116,6 +120,7 @@ def wire(
     graph = dag.dependency_map(db, workflow_id)
     deps = [resolve(tasks, ref, "depends_on")["id"] for ref in spec.get("depends_on") or []]
     deps = list(dict.fromkeys(deps + ([after["id"]] if after else [])))
+    check_fan_in(spec["name"], len(deps))
     rewired = [t["id"] for t in tasks if after and t["status"] == "pending" and after["id"] in graph[t["id"]]]
     graph[NEW] = deps
     for tid in rewired:
@@ -132,6 +137,7 @@ def remove_task(db: Backend, workflow_id: str, task_id: str) -> dict[str, Any]:
         raise not_found("task", task_id)
     if preserved(task):
         raise not_removable(task)
+    check_inherited_fan_in(dag.dependency_map(db, workflow_id), task_id, {t["id"]: t["name"] for t in tasks})
     guard = Statement(f"UPDATE tasks SET updated_at = ? WHERE id = ? AND {REMOVABLE_SQL}", (now_ms(), task_id))
     inherit = Gated(
         "INSERT OR IGNORE INTO task_dependencies (task_id, depends_on_id, dependency_type) "
@@ -150,6 +156,13 @@ def remove_task(db: Backend, workflow_id: str, task_id: str) -> dict[str, Any]:
         raise not_removable(decode(db.one("SELECT * FROM tasks WHERE id = ?", (task_id,)) or task))
     return {"removed_task_id": task_id, "dependencies_rewired": len(done.rows[0]),
             "tasks_renumbered": len(done.rows[2])}
+
+
+def check_inherited_fan_in(graph: Mapping[str, Sequence[str]], task_id: str, names: Mapping[str, str]) -> None:
+    """Refuse a removal that would give one of the task's dependents more dependencies than allowed."""
+    for tid, deps in graph.items():
+        if task_id in deps:
+            check_fan_in(names.get(tid, tid), len(set(deps) - {task_id} | set(graph.get(task_id, []))))
 
 
 def update_sequence_after(workflow_id: str, sequence: int) -> Gated:

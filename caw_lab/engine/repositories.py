@@ -6,36 +6,25 @@ import os
 from collections.abc import Sequence
 from typing import Any
 
+from caw_lab.engine import sandbox
 from caw_lab.engine.changes import Event, Gated, commit, delete, raw
 from caw_lab.engine.rows import fetch
-from caw_lab.errors import invalid_input, not_found
+from caw_lab.errors import not_found
 from caw_lab.ids import new_id, now_ms
 from caw_lab.store.backend import Backend
 
-MAX_PATH_BYTES = 4096
-"""Linux's PATH_MAX: no real repository path is longer."""
+
+def checked(path: str, what: str = "Repository path") -> str:
+    """A repository path fit to register: resolved (symlinks followed, so ``./x``, ``x/`` and a
+    link to ``x`` are one row) and inside the user's roots. Registering a repository widens
+    the sandbox by its worktree roots, so a repository elsewhere would be an escape."""
+    return sandbox.user_path(path, what)
 
 
-def normalise(path: str, what: str = "Repository path") -> str:
-    """Repositories are keyed by absolute, normalised path so ``./x`` and ``x/`` are one.
-
-    Paths end up in git command lines, logs and terminals, so control characters (NUL,
-    newlines, escape sequences) are refused rather than stored.
-    """
-    problem = path_problem(path)
-    if problem:
-        raise invalid_input(f"{what} {path[:200]!r} {problem}", "Pass a plain filesystem path.")
-    return os.path.normpath(os.path.abspath(os.path.expanduser(path)))
-
-
-def path_problem(path: str) -> str | None:
-    if not path.strip():
-        return "is empty"
-    if any(ord(ch) < 32 or ord(ch) == 127 for ch in path):
-        return "contains control characters"
-    if len(path.encode("utf-8", "surrogatepass")) > MAX_PATH_BYTES:
-        return f"is longer than {MAX_PATH_BYTES} bytes"
-    return None
+def resolved(path: str) -> str:
+    """The key a lookup uses: the same resolution as registration, without the roots check,
+    since finding nothing is harmless."""
+    return sandbox.resolve(path, "Repository path")
 
 
 def ensure_statement(path: str, name: str | None = None) -> Gated:
@@ -48,7 +37,7 @@ def ensure_statement(path: str, name: str | None = None) -> Gated:
 
 def link_statements(db: Backend, workflow_id: str, paths: Sequence[str]) -> list[Gated]:
     statements: list[Gated] = []
-    for path in dict.fromkeys(normalise(p) for p in paths):
+    for path in dict.fromkeys(checked(p) for p in paths):
         statements.append(ensure_statement(path))
         statements.append(raw(
             "INSERT OR IGNORE INTO workflow_repositories (workflow_id, repository_id, added_at) "
@@ -65,7 +54,7 @@ def task_repository_statements(
     statements: list[Gated] = []
     for spec, row in zip(specs, rows, strict=True):
         if spec.get("repository_path"):
-            path = normalise(spec["repository_path"])
+            path = checked(spec["repository_path"])
             statements += link_statements(db, workflow_id, [path])
             statements.append(raw(
                 "UPDATE tasks SET repository_id = (SELECT id FROM repositories WHERE path = ?) WHERE id = ? AND",
@@ -75,7 +64,7 @@ def task_repository_statements(
 
 
 def register(db: Backend, path: str, name: str | None = None) -> dict[str, Any]:
-    path = normalise(path)
+    path = checked(path)
     existing = db.one("SELECT * FROM repositories WHERE path = ?", (path,))
     if existing:
         return existing
@@ -89,12 +78,12 @@ def list_repositories(db: Backend, limit: int = 50, offset: int = 0) -> dict[str
 
 
 def get(db: Backend, path: str) -> dict[str, Any] | None:
-    return db.one("SELECT * FROM repositories WHERE path = ?", (normalise(path),))
+    return db.one("SELECT * FROM repositories WHERE path = ?", (resolved(path),))
 
 
 def add_to_workflow(db: Backend, workflow_id: str, repository_path: str) -> dict[str, Any]:
     fetch(db, "workflow", workflow_id)
-    path = normalise(repository_path)
+    path = checked(repository_path)
     event = Event("workflow.repository_added", workflow_id, payload={"path": path})
     commit(db, event, then=link_statements(db, workflow_id, [path]))
     repo = db.one("SELECT * FROM repositories WHERE path = ?", (path,)) or {}

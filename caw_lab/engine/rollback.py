@@ -8,9 +8,14 @@ the target recorded a git commit (``detail.commit`` or ``detail.git_commit``), t
 workspace is reset to the newest one with ``git reset --hard``, and the untracked files
 the undone work left behind are removed (``git clean -fd``; ignored files stay).
 
-The database changes first, in one batch; the working tree follows. Rolling back to the
-same checkpoint again is harmless, so if git fails after the batch, repeating the call
-puts the tree right.
+The workspace must lie in its workflow's sandbox (engine.sandbox), and so must the git
+worktree around it, since git resets the whole worktree. Uncommitted or untracked work
+in it is refused unless ``force`` is given, and then kept first under a backup ref that
+the result names (engine.backups).
+
+Git acts first and the batch follows, so a refused rollback changes nothing: if git fails,
+no row was written; if the batch is refused (another writer got there first), the tree is
+put back as it was, saved work included.
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from caw_lab.engine import agents, worktrees
+from caw_lab.engine import agents, backups, sandbox, workspaces, worktrees
 from caw_lab.engine.changes import Event, commit, update
 from caw_lab.engine.rows import decode, encode, fetch
 from caw_lab.engine.states import require_status
@@ -30,7 +35,9 @@ ROLLBACK_FROM = ("pending", "planning", "in_progress", "paused", "failed")
 COMMIT_KEYS = ("commit", "git_commit")
 
 
-def rollback(db: Backend, task_id: str, checkpoint_id: str, reset_workspace: bool = True) -> dict[str, Any]:
+def rollback(
+    db: Backend, task_id: str, checkpoint_id: str, reset_workspace: bool = True, force: bool = False
+) -> dict[str, Any]:
     task = fetch(db, "task", task_id)
     target = fetch(db, "checkpoint", checkpoint_id)
     if target["task_id"] != task_id:
@@ -54,16 +61,22 @@ def rollback(db: Backend, task_id: str, checkpoint_id: str, reset_workspace: boo
     )
     hide = update("checkpoints", {"rolled_back": 1}, "task_id = ? AND sequence > ? AND rolled_back = 0",
                   (task_id, target["sequence"]))
+    kept = reset_tree(workspace, sha, task["workspace_id"], force) if workspace and sha else None
+    reset = {"path": workspace, "commit": sha, "previous_commit": kept.head, "backup_ref": kept.ref} if kept else None
     payload = {"checkpoint_id": checkpoint_id, "sequence": target["sequence"], "rolled_back": undone,
-               "plan_restored": plan != task.get("plan"), "commit": sha, "workspace": workspace}
-    if commit(db, Event("task.rolled_back", task["workflow_id"], task_id, payload=payload), guard=guard,
-              then=[hide]) is None:
+               "plan_restored": plan != task.get("plan"), "commit": sha, "workspace": workspace,
+               "backup_ref": kept.ref if kept else None}
+    try:
+        committed = commit(db, Event("task.rolled_back", task["workflow_id"], task_id, payload=payload), guard=guard,
+                           then=[hide])
+    except Exception:
+        undo(kept)
+        raise
+    if committed is None:
+        undo(kept)
         raise conflict(f"Task {task_id} changed while rolling it back")
-    if workspace and sha:
-        reset_tree(workspace, sha)
     return {"success": True, "task_id": task_id, "checkpoint_id": checkpoint_id, "sequence": target["sequence"],
-            "rolled_back_checkpoints": undone, "plan": plan,
-            "workspace_reset": {"path": workspace, "commit": sha} if workspace else None}
+            "rolled_back_checkpoints": undone, "plan": plan, "workspace_reset": reset}
 
 
 def require_no_live_holder(db: Backend, task: dict[str, Any]) -> None:
@@ -95,23 +108,39 @@ def recorded_commit(checkpoints: list[dict[str, Any]]) -> str | None:
 
 
 def checked_workspace(db: Backend, task: dict[str, Any], sha: str) -> str | None:
-    """The task's workspace path when it exists and knows ``sha``; None when the task has no workspace."""
+    """The git worktree of the task's workspace when it exists, lies in the sandbox and knows
+    ``sha``; None when the task has no workspace."""
     if not task.get("workspace_id"):
         return None
-    path = fetch(db, "workspace", task["workspace_id"])["path"]
+    workspace = fetch(db, "workspace", task["workspace_id"])
+    path = workspaces.checked_path(db, workspace)
     if not os.path.isdir(path):
         raise CawError("WORKSPACE_MISSING", f"Workspace directory {path} does not exist", recoverable=True,
                        suggestion="Recreate it, or pass reset_workspace=false to roll back only the records.")
+    tree = sandbox.require(worktrees.toplevel(path), workspaces.roots_of_workspace(db, workspace), "Git worktree")
     worktrees.check_revision(sha)
-    if worktrees.resolve_commit(path, sha) is None:
-        raise CawError("COMMIT_NOT_FOUND", f"Commit {sha[:40]} recorded by the checkpoints is not in {path}",
+    if worktrees.resolve_commit(tree, sha) is None:
+        raise CawError("COMMIT_NOT_FOUND", f"Commit {sha[:40]} recorded by the checkpoints is not in {tree}",
                        recoverable=True, suggestion="Pass reset_workspace=false to roll back the records only.")
-    return path
+    return tree
 
 
-def reset_tree(path: str, sha: str) -> None:
-    for args in (("reset", "--hard", "--quiet", sha), ("clean", "-fd", "--quiet")):
-        done = worktrees.git(path, *args)
-        if done.code:
-            raise CawError("GIT_FAILED", f"git {' '.join(args[:2])} failed in {path}: {done.err}", recoverable=True,
-                           suggestion="Fix the working tree and call task_rollback again; the records are rolled back.")
+def reset_tree(tree: str, sha: str, workspace_id: str, force: bool) -> backups.Kept:
+    """``git reset --hard`` then ``git clean -fd``, after keeping any work in the tree. If the
+    reset fails nothing changed (git takes its lock first) and the backup is dropped; if the
+    clean fails, the tree is put back."""
+    kept = backups.keep(tree, workspace_id, f"rolling back to {sha[:12]}", force)
+    done = worktrees.git(tree, "reset", "--hard", "--quiet", sha)
+    if done.code:
+        backups.drop(kept)
+        raise backups.git_failed("reset --hard", tree, done.err)
+    done = worktrees.git(tree, "clean", "-fd", "--quiet")
+    if done.code:
+        undo(kept)
+        raise backups.git_failed("clean -fd", tree, done.err)
+    return kept
+
+
+def undo(kept: backups.Kept | None) -> None:
+    if kept:
+        backups.undo(kept)

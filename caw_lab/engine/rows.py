@@ -24,7 +24,9 @@ TABLES = {
 
 
 def encode(value: Any) -> str | None:
-    return None if value is None else json.dumps(value)
+    """JSON text for a column; NaN or Infinity raise rather than store text no reader accepts
+    (the tools refuse them first, so reaching this is a bug, not bad input)."""
+    return None if value is None else json.dumps(value, allow_nan=False)
 
 
 def decode(row: Row) -> dict[str, Any]:

@@ -87,6 +87,11 @@ def hints(
     }
 
 
+def running(db: Backend) -> list[str]:
+    """The workflows worth watching for hints (their gauges): ready or in progress."""
+    return [r["id"] for r in db.query("SELECT id FROM workflows WHERE status IN ('ready', 'in_progress') ORDER BY id")]
+
+
 def max_agents(workflow: dict[str, Any]) -> int:
     configured = ((workflow.get("config") or {}).get("execution") or {}).get("max_agents")
     slots = workflow["max_parallel_tasks"]

@@ -36,10 +36,24 @@ WORKFLOW_STATUSES = tuple(WORKFLOW_TRANSITIONS)
 TASK_STATUSES = tuple(TASK_TRANSITIONS)
 STORED_TASK_STATUSES = tuple(s for s in TASK_STATUSES if s != "blocked")
 DONE_TASK_STATUSES = ("completed", "skipped")
+"""Done: dependants may start."""
+SETTLED_TASK_STATUSES = (*DONE_TASK_STATUSES, "failed")
+"""Nothing more happens to the task without someone acting (a retry, a skip)."""
+ACTIVE_TASK_STATUSES = ("planning", "in_progress")
+"""An agent is working on it."""
 CLAIMABLE_WORKFLOW_STATUSES = ("ready", "in_progress", "failed")
 """Work is handed out only while a workflow runs (or is being retried after a failure):
 never while it is still being planned, paused, awaiting merge, or finished."""
 CHECKPOINT_TYPES = ("plan", "progress", "decision", "error", "recovery", "complete", "replan", "handoff")
+
+
+def sql_list(statuses: tuple[str, ...]) -> str:
+    """A status group as SQL: ``('completed', 'skipped')``, for ``status IN ...``."""
+    return "(" + ", ".join(f"'{s}'" for s in statuses) + ")"
+
+
+DONE_SQL = sql_list(DONE_TASK_STATUSES)
+ACTIVE_SQL = sql_list(ACTIVE_TASK_STATUSES)
 
 
 def check_transition(kind: str, current: str, target: str) -> None:
@@ -70,3 +84,16 @@ def require_status(kind: str, row: dict[str, Any], allowed: tuple[str, ...], act
             recoverable=False,
             suggestion=f"This needs the {kind} in: {', '.join(allowed)}.",
         )
+
+WORKSPACE_STATUSES = ("active", "merged", "abandoned")
+AGENT_STATUSES = ("online", "offline", "busy")
+AGENT_ROLES = ("coordinator", "worker")
+MESSAGE_STATUSES = ("unread", "read", "archived")
+MESSAGE_TYPES = ("task_assignment", "status_update", "query", "response", "broadcast")
+MESSAGE_PRIORITIES = ("low", "normal", "high", "urgent")
+DEAD_LETTER_STATUSES = ("queued", "requeued", "discarded")
+DEPENDENCY_TYPES = ("blocks", "informs")
+COMPLEXITIES = ("low", "medium", "high")
+SOURCE_TYPES = ("prompt", "github_issue", "linear", "jira", "custom", "template")
+"""The other enumerated columns. The tools' input schemas offer the same values (a test
+compares them); ``template`` is a source only templates set."""

@@ -11,20 +11,17 @@ status a workflow passes through.
 
 from __future__ import annotations
 
-import json
-import secrets
 from typing import Any
 
 from caw_lab.engine import checkpoints, leases, orchestration
-from caw_lab.engine.changes import Event, Gated, commit, raw
+from caw_lab.engine.changes import Event, Gated, also, commit, raw
 from caw_lab.engine.dag import blocked_sql
 from caw_lab.engine.rows import encode, fetch
-from caw_lab.engine.states import DONE_TASK_STATUSES, check_transition, require_status
+from caw_lab.engine.states import ACTIVE_TASK_STATUSES, DONE_SQL, DONE_TASK_STATUSES, check_transition, require_status
 from caw_lab.errors import CawError, conflict
 from caw_lab.ids import now_ms
 from caw_lab.store.backend import Backend, Statement
 
-STARTED = ("planning", "in_progress")
 REPLANNABLE = ("failed", "in_progress")
 
 
@@ -57,18 +54,14 @@ def get(
 
 def workflow_status_event(workflow_id: str, task_id: str, before: str, after: str) -> Gated:
     """A ``workflow.status`` event written only if the UPDATE just before it changed a row."""
-    payload = json.dumps({"from": before, "to": after, "auto": True})
-    return raw(
-        "INSERT INTO events (at, kind, workflow_id, task_id, agent_id, payload, correlation_id) "
-        "SELECT ?, 'workflow.status', ?, ?, NULL, ?, ? WHERE changes() > 0 AND",
-        (now_ms(), workflow_id, task_id, payload, secrets.token_hex(8)),
-    )
+    payload = {"from": before, "to": after, "auto": True}
+    return also(Event("workflow.status", workflow_id, task_id, payload=payload), if_changed=True)
 
 
 def workflow_follows(workflow_id: str, task_id: str, target: str) -> list[Gated]:
     """The workflow's automatic transitions that ``task_id`` moving to ``target`` may cause."""
     now = now_ms()
-    if target in STARTED:
+    if target in ACTIVE_TASK_STATUSES:
         start = raw(
             "UPDATE workflows SET status = 'in_progress', updated_at = ? WHERE id = ? AND status = 'ready' AND",
             (now, workflow_id),
@@ -77,7 +70,7 @@ def workflow_follows(workflow_id: str, task_id: str, target: str) -> list[Gated]
     if target in DONE_TASK_STATUSES:
         finish = raw(
             "UPDATE workflows SET status = 'completed', updated_at = ? WHERE id = ? AND status = 'in_progress' "
-            f"AND NOT EXISTS (SELECT 1 FROM tasks WHERE workflow_id = ? AND status NOT IN {orchestration.DONE}) AND",
+            f"AND NOT EXISTS (SELECT 1 FROM tasks WHERE workflow_id = ? AND status NOT IN {DONE_SQL}) AND",
             (now, workflow_id, workflow_id),
         )
         return [finish, workflow_status_event(workflow_id, task_id, "in_progress", "completed")]
@@ -143,7 +136,7 @@ def update_status(
     current = task["status"]
     waits_on = orchestration.check_dependencies(db, task_id)["pending"] if current == "pending" else []
     blockers = [d["name"] for d in waits_on]
-    if blockers and status in STARTED:
+    if blockers and status in ACTIVE_TASK_STATUSES:
         raise blocked_error(task, blockers)
     check_transition("task", "blocked" if blockers else current, status)
     require_details(status, outcome, error)

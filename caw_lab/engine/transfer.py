@@ -11,7 +11,11 @@ below D1's 1 MB value limit), so a 2,000-checkpoint workflow is a dozen statemen
 100-parameter limit never applies, and integers are parsed by SQLite rather than by
 D1's JavaScript, which would round those beyond 2**53.
 
-Ids, times and contents are kept. Events keep their kind, payload, time and
+The bundle is untrusted input: before anything is written it must pass the checks of
+``bundles`` (the tools' own rules: types, statuses, ids, JSON, references inside the
+workflow, the plan limits), every problem listed in one refusal. Agents come in offline
+and not working on anything: a row saying otherwise speaks for a process of the source
+database, not of this one. Ids, times and contents are kept. Events keep their kind, payload, time and
 correlation id but get new ``seq`` numbers: seq is the target's own change-feed order.
 Agents and repositories the workflow refers to are shared with other workflows, so they
 are added when missing and never overwritten; a reference to a row outside the bundle
@@ -26,6 +30,9 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
+from caw_lab import json_values
+from caw_lab.engine import bundles
+from caw_lab.engine.bundles import SHARED, Column, Schema
 from caw_lab.engine.changes import Event, Gated, commit, raw
 from caw_lab.errors import CawError, invalid_input, not_found
 from caw_lab.ids import now_ms
@@ -57,10 +64,8 @@ SCOPE: dict[str, str] = {
 }
 """A workflow's rows, table by table, in the order import writes them (referenced first)."""
 
-SHARED = ("repositories", "agents")
-"""Tables whose rows other workflows use too: added when missing, never overwritten."""
-
-OUTSIDE = {("agents", "workflow_id"): "workflows", ("messages", "reply_to_id"): "messages"}
+OUTSIDE = {("agents", "workflow_id"): "workflows", ("messages", "reply_to_id"): "messages",
+           ("messages", "workflow_id"): "workflows", ("messages", "task_id"): "tasks"}
 """Nullable references that may lead out of the bundle; cleared when the target lacks the row."""
 
 
@@ -82,8 +87,8 @@ def order(table: str) -> str:
 
 def import_bundle(db: Backend, bundle: Any) -> dict[str, Any]:
     """Write the bundle's workflow into ``db`` in one batch; a no-op if it is already there."""
-    workflow_id, tables = validate(bundle, columns(db))
-    tables = resolve_outside(db, tables)
+    workflow_id, tables = validate(bundle, schema(db))
+    tables = resolve_outside(db, offline(tables))
     summary = {"workflow_id": workflow_id, **{t: len(tables.get(t, [])) for t in ("tasks", "checkpoints", "events")}}
     if db.one("SELECT 1 AS found FROM workflows WHERE id = ?", (workflow_id,)) is None:
         payload = {**summary, "source": bundle.get("source")}
@@ -102,18 +107,20 @@ def owned(tables: dict[str, list[Row]]) -> dict[str, list[Row]]:
     return {t: tables.get(t, []) for t in SCOPE if t not in SHARED and t != "events"}
 
 
-def columns(db: Backend) -> dict[str, set[str]]:
-    rows = db.query("SELECT m.name AS tbl, p.name AS col FROM sqlite_master m JOIN pragma_table_info(m.name) p "
+def schema(db: Backend) -> Schema:
+    rows = db.query('SELECT m.name AS tbl, p.name AS col, p.type, p."notnull" AS not_null, p.dflt_value, p.pk '
+                    "FROM sqlite_master m JOIN pragma_table_info(m.name) p "
                     "WHERE m.type = 'table' AND m.name IN (SELECT value FROM json_each(?))", (json.dumps(list(SCOPE)),))
-    found: dict[str, set[str]] = {}
+    found: Schema = {}
     for row in rows:
-        found.setdefault(row["tbl"], set()).add(row["col"])
+        if (row["tbl"], row["col"]) != ("events", "seq"):
+            required = (bool(row["not_null"]) and row["dflt_value"] is None) or bool(row["pk"])
+            found.setdefault(row["tbl"], {})[row["col"]] = Column(row["type"].upper(), bool(row["not_null"]), required)
     return found
 
 
-def validate(bundle: Any, known: dict[str, set[str]]) -> tuple[str, dict[str, list[Row]]]:
-    """The workflow id and rows, after checking every row belongs to that workflow and
-    every column exists here: the bundle is untrusted input and its names become SQL."""
+def validate(bundle: Any, schema: Schema) -> tuple[str, dict[str, list[Row]]]:
+    """The workflow id and rows of a bundle that passes every check (``bundles.check``)."""
     if not isinstance(bundle, dict) or bundle.get("format") != FORMAT:
         raise invalid_input("Not a caw-lab workflow bundle", "Pass a file written by `caw export`.")
     if bundle.get("version") != VERSION:
@@ -122,41 +129,22 @@ def validate(bundle: Any, known: dict[str, set[str]]) -> tuple[str, dict[str, li
     workflow_id, tables = bundle.get("workflow_id"), bundle.get("tables")
     if not isinstance(workflow_id, str) or not isinstance(tables, dict) or not set(tables) <= set(SCOPE):
         raise invalid_input("The bundle's workflow_id or tables are malformed", "Export the workflow again.")
-    for table, rows in tables.items():
-        if not isinstance(rows, list) or not all(isinstance(r, dict) and set(r) <= known[table] - {"seq"}
-                                                 for r in rows):
-            raise invalid_input(f"Bundle table {table} has rows with unknown columns",
-                                "Export it again with this caw-lab version.")
-    check_ownership(workflow_id, tables)
+    if not isinstance(bundle.get("source"), (str, type(None))):
+        raise invalid_input("The bundle's source is not text", "Export the workflow again.")
+    json_values.check(bundle.get("source"), "source")
+    bundles.check(workflow_id, tables, schema)
     return workflow_id, tables
 
 
-def check_ownership(workflow_id: str, tables: dict[str, list[Row]]) -> None:
-    workflows = tables.get("workflows") or []
-    task_ids = {t.get("id") for t in tables.get("tasks", [])}
-    strays = [
-        table for table, rows in tables.items() if table not in SHARED for row in rows
-        if not belongs(table, row, workflow_id, task_ids)
-    ]
-    if len(workflows) != 1 or strays:
-        raise invalid_input(f"The bundle holds rows that are not workflow {workflow_id}'s "
-                            f"({', '.join(sorted(set(strays))) or 'workflows'})", "Export the workflow again.")
-
-
-def belongs(table: str, row: Row, workflow_id: str, task_ids: set[Any]) -> bool:
-    if table == "workflows":
-        return row.get("id") == workflow_id
-    if table in ("task_dependencies", "checkpoints"):
-        return row.get("task_id") in task_ids
-    if table in ("messages", "events"):
-        return row.get("workflow_id") == workflow_id or (row.get("task_id") is not None and row["task_id"] in task_ids)
-    return row.get("workflow_id") == workflow_id
+def offline(tables: dict[str, list[Row]]) -> dict[str, list[Row]]:
+    """Agents as they arrive here: offline, on no task, whatever their row said."""
+    agents = [{**a, "status": "offline", "current_task_id": None} for a in tables.get("agents", [])]
+    return {**tables, "agents": agents} if agents else tables
 
 
 def resolve_outside(db: Backend, tables: dict[str, list[Row]]) -> dict[str, list[Row]]:
     """Clear references (``OUTSIDE``) to rows neither in the bundle nor in the target."""
-    inside = {"workflows": {r["id"] for r in tables.get("workflows", [])},
-              "messages": {r.get("id") for r in tables.get("messages", [])}}
+    inside = {table: {r["id"] for r in tables.get(table, [])} for table in ("workflows", "messages", "tasks")}
     wanted = {(table, column): sorted({r[column] for r in tables.get(table, []) if r.get(column)} - inside[target])
               for (table, column), target in OUTSIDE.items()}
     lookups = [Statement(f"SELECT id FROM {target} WHERE id IN (SELECT value FROM json_each(?))",

@@ -6,9 +6,10 @@ from typing import Any
 
 from caw_lab.engine import dag
 from caw_lab.engine.changes import Event, commit, insert, update
-from caw_lab.engine.repositories import link_statements
+from caw_lab.engine.commands import refuse_commands_in_config
+from caw_lab.engine.repositories import link_statements, resolved
 from caw_lab.engine.rows import decode, encode, fetch, placeholders
-from caw_lab.engine.states import check_transition
+from caw_lab.engine.states import DONE_SQL, check_transition
 from caw_lab.engine.tasks import view
 from caw_lab.errors import conflict, invalid_input
 from caw_lab.ids import new_id, now_ms
@@ -81,13 +82,13 @@ def list_workflows(
             "w.id IN (SELECT wr.workflow_id FROM workflow_repositories wr "
             "JOIN repositories r ON r.id = wr.repository_id WHERE r.path = ?)"
         )
-        params.append(repository_path)
+        params.append(resolved(repository_path))
     clause = " AND ".join(where)
     total = db.scalar(f"SELECT COUNT(*) FROM workflows w WHERE {clause}", params)
     rows = db.query(
         f"""SELECT w.id, w.name, w.status, w.source_type, w.max_parallel_tasks, w.created_at, w.updated_at,
               (SELECT COUNT(*) FROM tasks t WHERE t.workflow_id = w.id) AS task_count,
-              (SELECT COUNT(*) FROM tasks t WHERE t.workflow_id = w.id AND t.status IN ('completed', 'skipped'))
+              (SELECT COUNT(*) FROM tasks t WHERE t.workflow_id = w.id AND t.status IN {DONE_SQL})
                 AS completed_count
             FROM workflows w WHERE {clause} ORDER BY w.created_at DESC, w.id LIMIT ? OFFSET ?""",
         [*params, limit, offset],
@@ -121,7 +122,9 @@ def set_parallelism(
 
 
 def set_config(db: Backend, workflow_id: str, config: dict[str, Any]) -> dict[str, Any]:
-    """Merge ``config`` into the workflow's config; a key set to null is removed."""
+    """Merge ``config`` into the workflow's config; a key set to null is removed. Never what agents
+    run (``engine.commands``): that is refused, and nothing is written."""
+    refuse_commands_in_config(config, workflow_id)
     check_group_limits(config.get("parallel_group_limits"))
     current = fetch(db, "workflow", workflow_id).get("config") or {}
     merged = {k: v for k, v in {**current, **config}.items() if v is not None}

@@ -1,20 +1,25 @@
 """Workspaces: a branch (usually in its own git worktree) where some of a workflow's tasks run.
 
 Disk and database cannot change in one atomic unit, so the order is chosen to leave
-nothing behind: everything is validated first, then git acts, then the batch is
-committed; if the batch fails a worktree we just created is removed again, and
-cleaning up removes the worktree before the status change is recorded.
+nothing behind: everything is validated first (paths inside the sandbox), then git acts,
+then the batch is committed; if the batch fails, git's work is undone: a worktree we just
+created is removed again, one we just cleaned up is put back with its saved work.
+
+Cleaning up removes only a worktree caw-lab made for this workspace (worktrees.made_for),
+and never its uncommitted or untracked work unless ``force`` is given, and then only after
+keeping it under a backup ref (engine.backups) that the result names.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
-from caw_lab.engine import worktrees
+from caw_lab.engine import backups, repositories, sandbox, worktrees
 from caw_lab.engine.changes import Event, Gated, commit, insert, raw, update
-from caw_lab.engine.repositories import link_statements, normalise
+from caw_lab.engine.repositories import link_statements
 from caw_lab.engine.rows import decode, encode, fetch, placeholders
 from caw_lab.errors import CawError, conflict, not_found
 from caw_lab.ids import new_id, now_ms
@@ -38,7 +43,7 @@ def create(
     worktrees.check_branch(branch)
     if base_branch is not None:
         worktrees.check_revision(base_branch)
-    repo = worktrees.toplevel(repo_path) if repo_path else None
+    repo = repository(repo_path) if repo_path else None
     if create_worktree:
         if repo is None:
             raise CawError("MISSING_REPO_PATH", "repo_path is required when create_worktree is true",
@@ -48,18 +53,64 @@ def create(
         raise CawError("MISSING_PATH", "path is required unless create_worktree is true", recoverable=True,
                        suggestion="Pass the workspace's path, or create_worktree=true with repo_path.")
     else:
-        path = normalise(path, "Workspace path")
+        allowed = roots_of(db, workflow_id, [repo] if repo else [])
+        path = sandbox.require(sandbox.resolve(path, "Workspace path"), allowed, "Workspace path")
+    workspace_id = new_id("workspace")
     if create_worktree:
         assert repo is not None and base_branch is not None
         worktrees.add(repo, path, branch, base_branch)
     try:
-        row = record(db, workflow_id, branch, path, base_branch, task_ids, repo, config)
+        if create_worktree:
+            worktrees.mark(path, workspace_id)
+        row = record(db, workspace_id, workflow_id, branch, path, base_branch, task_ids, repo, config)
     except Exception:
         if create_worktree:
             assert repo is not None
             undo_worktree(repo, path, branch)
         raise
     return {**row, "worktree_created": create_worktree, "task_ids": list(task_ids)}
+
+
+def repository(path: str) -> str:
+    """The git repository holding ``path``: the path must be inside the user's roots before
+    git even looks at it, and so must the repository git finds around it."""
+    top = worktrees.toplevel(repositories.checked(path))
+    return sandbox.require(top, sandbox.user_roots(), "Repository")
+
+
+def roots_of(db: Backend, workflow_id: str, extra: Sequence[str] = ()) -> list[str]:
+    """The sandbox of a workflow's workspaces: the user's roots and its repositories' worktree roots."""
+    linked = [r["path"] for r in repositories.of_workflow(db, workflow_id)["repositories"]]
+    return sandbox.roots([*linked, *extra])
+
+
+def checked_path(db: Backend, workspace: dict[str, Any]) -> str:
+    """The workspace's directory resolved now, refused unless inside its workflow's sandbox:
+    rows can come from an import or an older version, so a stored path is checked on use."""
+    return sandbox.require(sandbox.resolve(workspace["path"], "Workspace path"), roots_of_workspace(db, workspace),
+                           "Workspace path")
+
+
+def repository_of(db: Backend, workspace: dict[str, Any]) -> str:
+    """The repository a workspace's worktree belongs to (the recorded one, else git's answer),
+    refused unless inside the workspace's sandbox."""
+    recorded = recorded_repository(db, workspace)
+    if recorded and os.path.isdir(recorded[0]):
+        repo = os.path.realpath(recorded[0])
+    else:
+        repo = worktrees.common_repository(checked_path(db, workspace))
+    return sandbox.require(repo, roots_of_workspace(db, workspace), "Repository")
+
+
+def roots_of_workspace(db: Backend, workspace: dict[str, Any]) -> list[str]:
+    return roots_of(db, workspace["workflow_id"], recorded_repository(db, workspace))
+
+
+def recorded_repository(db: Backend, workspace: dict[str, Any]) -> list[str]:
+    if not workspace.get("repository_id"):
+        return []
+    path = db.scalar("SELECT path FROM repositories WHERE id = ?", (workspace["repository_id"],))
+    return [str(path)] if path else []
 
 
 def undo_worktree(repo: str, path: str, branch: str) -> None:
@@ -84,11 +135,11 @@ def prepare_worktree(repo: str, branch: str, path: str | None, base: str | None)
 
 
 def record(
-    db: Backend, workflow_id: str, branch: str, path: str, base_branch: str | None,
+    db: Backend, workspace_id: str, workflow_id: str, branch: str, path: str, base_branch: str | None,
     task_ids: Sequence[str], repo: str | None, config: dict[str, Any] | None,
 ) -> dict[str, Any]:
     now = now_ms()
-    row = {"id": new_id("workspace"), "workflow_id": workflow_id, "repository_id": None, "path": path,
+    row = {"id": workspace_id, "workflow_id": workflow_id, "repository_id": None, "path": path,
            "branch": branch, "base_branch": base_branch, "status": "active", "merge_commit": None,
            "pr_url": None, "config": encode(config), "created_at": now, "updated_at": now}
     statements: list[Gated] = [insert("workspaces", row)]
@@ -132,8 +183,8 @@ def update_workspace(
     cleanup_worktree: bool = False,
     force: bool = False,
 ) -> dict[str, Any]:
-    """Change status and details; ``cleanup_worktree`` removes the worktree from disk first,
-    refusing one with uncommitted work unless ``force`` or the workspace is being abandoned."""
+    """Change status and details; ``cleanup_worktree`` first removes the worktree caw-lab made
+    for the workspace (see clear_worktree)."""
     workspace = fetch(db, "workspace", workspace_id)
     target = status or workspace["status"]
     if target == "merged" and not (merge_commit or workspace["merge_commit"]):
@@ -150,27 +201,71 @@ def update_workspace(
     if config is not None:
         merged = {k: v for k, v in {**(workspace.get("config") or {}), **config}.items() if v is not None}
         values["config"] = encode(merged)
-    removed = False
-    if cleanup_worktree:
-        repo = repository_of(db, workspace)
-        removed = worktrees.remove(repo, workspace["path"], force=force or target == "abandoned")
+    removal = clear_worktree(db, workspace, force) if cleanup_worktree else None
     sets = ", ".join(f"{k} = ?" for k in values)
     guard = Statement(f"UPDATE workspaces SET {sets} WHERE id = ? AND status = ?",
                       (*values.values(), workspace_id, workspace["status"]))
+    backup = removal.kept.ref if removal else None
     event = Event("workspace.updated", workspace["workflow_id"], payload={
-        "workspace_id": workspace_id, "from": workspace["status"], "to": target, "worktree_removed": removed})
-    if commit(db, event, guard=guard) is None:
+        "workspace_id": workspace_id, "from": workspace["status"], "to": target,
+        "worktree_removed": removal is not None, "backup_ref": backup})
+    try:
+        committed = commit(db, event, guard=guard)
+    except Exception:
+        put_back(removal, workspace_id)
+        raise
+    if committed is None:
+        put_back(removal, workspace_id)
         raise conflict(f"Workspace {workspace_id} changed while it was being updated")
-    return {"success": True, "id": workspace_id, "status": target, "worktree_removed": removed}
+    return {"success": True, "id": workspace_id, "status": target, "worktree_removed": removal is not None,
+            "backup_ref": backup}
 
 
-def repository_of(db: Backend, workspace: dict[str, Any]) -> str:
-    """The repository a workspace's worktree belongs to: the recorded one, else git's answer."""
-    if workspace.get("repository_id"):
-        path = db.scalar("SELECT path FROM repositories WHERE id = ?", (workspace["repository_id"],))
-        if path and os.path.isdir(path):
-            return str(path)
-    return worktrees.common_repository(workspace["path"])
+@dataclass(frozen=True)
+class Removal:
+    """A worktree caw-lab removed, with what it takes to put it back."""
+
+    repo: str
+    path: str
+    branch: str | None
+    kept: backups.Kept
+
+
+def clear_worktree(db: Backend, workspace: dict[str, Any], force: bool) -> Removal | None:
+    """Remove the workspace's worktree if caw-lab made it; None when it is already gone.
+    Uncommitted work is refused, or with ``force`` kept under a backup ref first."""
+    path = checked_path(db, workspace)
+    if not os.path.exists(path):
+        return None
+    if worktrees.made_for(path) != workspace["id"]:
+        raise CawError("WORKTREE_NOT_CREATED_BY_CAW",
+                       f"{path} is not a worktree caw-lab created for workspace {workspace['id']}", recoverable=False,
+                       suggestion="caw-lab only removes worktrees it made; update the workspace without "
+                                  "cleanup_worktree and remove this one yourself if you mean to.")
+    repo = repository_of(db, workspace)
+    branch = worktrees.current_branch(path)
+    kept = backups.keep(path, workspace["id"], f"removing the worktree of {workspace['id']}", force)
+    try:
+        worktrees.remove(repo, path, force=kept.ref is not None)
+    except CawError as error:
+        raise backups.still_kept(kept, error) from None
+    return Removal(repo, path, branch, kept)
+
+
+def put_back(removal: Removal | None, workspace_id: str) -> None:
+    """Undo a removal whose status change was not recorded: the worktree comes back at the
+    same path and branch, marked as ours, with the work saved before it went."""
+    if removal is None:
+        return
+    try:
+        if removal.branch:
+            worktrees.attach(removal.repo, removal.path, removal.branch)
+        else:
+            worktrees.attach(removal.repo, removal.path, removal.kept.head or "HEAD", "--detach")
+        worktrees.mark(removal.path, workspace_id)
+    except CawError as error:
+        raise backups.still_kept(removal.kept, error) from None
+    backups.undo(removal.kept)
 
 
 def list_workspaces(db: Backend, workflow_id: str, status: Sequence[str] | None = None) -> dict[str, Any]:
@@ -215,7 +310,7 @@ def inactive(workspace: dict[str, Any]) -> CawError:
 def check_merge(db: Backend, workflow_id: str, repo_path: str | None = None) -> dict[str, Any]:
     """For each active workspace, would its branch merge cleanly into its base? Writes nothing."""
     fetch(db, "workflow", workflow_id)
-    repo_override = worktrees.toplevel(repo_path) if repo_path else None
+    repo_override = repository(repo_path) if repo_path else None
     results = []
     for ws in list_workspaces(db, workflow_id, ["active"])["workspaces"]:
         results.append({"workspace_id": ws["id"], "branch": ws["branch"], **check_one(db, ws, repo_override)})

@@ -46,8 +46,9 @@ def open_pull(
     if not base:
         raise invalid_input(f"Workspace {workspace_id} has no base branch", "Pass base: the branch to merge into.")
     check_branch(base)
-    slug = check_repo(repo) if repo else repository_of_remote(workspace["path"], remote)
-    push(workspace["path"], remote, workspace["branch"])
+    path = workspaces.checked_path(db, workspace)
+    slug = check_repo(repo) if repo else repository_of_remote(path, remote)
+    push(path, remote, workspace["branch"])
     workflow = workflows.get(db, workspace["workflow_id"], include_tasks=body is None)
     pull = github.open_pull(slug, head=workspace["branch"], base=base, title=title or workflow["name"],
                             body=body if body is not None else describe(workflow, slug), draft=draft)

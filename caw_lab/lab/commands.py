@@ -30,8 +30,8 @@ def new(session: LabSession, args: argparse.Namespace) -> Result:
     name = " ".join(args.name)
     if args.template:
         variables = dict(parse_var(v) for v in args.var)
-        applied = session.call("template_apply", template_id=template_id(session, args.template),
-                               workflow_name=name, variables=variables, max_parallel_tasks=args.max_parallel)
+        applied = session.call("template_apply", template_id=args.template, workflow_name=name,
+                               variables=variables, max_parallel_tasks=args.max_parallel)
         created = session.call("workflow_get", id=applied["workflow_id"])
         return Result({**applied, **created}, render.created_html, "workflow")
     if args.var:
@@ -46,17 +46,6 @@ def parse_var(text: str) -> tuple[str, str]:
     if not sep or not key:
         raise invalid_input(f"--var {text!r} is not KEY=VALUE", "Write variables like --var component=auth.")
     return key, value
-
-
-def template_id(session: LabSession, name_or_id: str) -> str:
-    """Templates are applied by id; people remember names."""
-    if name_or_id.startswith("tmpl_"):
-        return name_or_id
-    for tmpl in session.call("template_list")["templates"]:
-        if tmpl.get("name") == name_or_id:
-            return str(tmpl["id"])
-    raise CawError("TEMPLATE_NOT_FOUND", f"Template not found: {name_or_id}",
-                   suggestion="List templates with template_list.")
 
 
 def list_workflows(session: LabSession, args: argparse.Namespace) -> Result:

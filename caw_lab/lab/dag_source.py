@@ -1,10 +1,10 @@
 """A workflow's DAG read through the tools, and kept current from the change feed.
 
-Reading 5,000 tasks whole takes about 150 ms, too much to repeat four times a second
-while agents work. So an event naming a task re-reads just that task (``task_get``),
+Reading thousands of tasks whole is too slow to repeat several times a second while
+agents work (bench/RESULTS.md, "DAG widget"). So an event naming a task re-reads just that task (``task_get``),
 plus the tasks waiting on it when it finished or un-finished (their ``blocked`` flips);
-a dependency event carries its edge in its payload. Only events that reshape the plan
-(a task added or removed, a new plan) or that this module does not know re-read it all.
+a dependency event carries its edge in its payload. Only events whose scope is wide
+(engine.event_kinds: a plan, a replan, an agent's tasks released) re-read it all.
 """
 
 from __future__ import annotations
@@ -12,18 +12,12 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from caw_lab.client import Client
+from caw_lab.engine.event_kinds import Scope, scope
+from caw_lab.engine.states import DONE_TASK_STATUSES
 from caw_lab.errors import CawError
 from caw_lab.lab.dag_state import Dag, TaskRow, WorkflowInfo, row_of
+from caw_lab.tools.client import Client
 
-WORKFLOW_ONLY = frozenset({
-    "workflow.status", "workflow.locked", "workflow.unlocked", "workflow.config", "workflow.parallelism",
-    "workflow.repository_added", "workflow.repository_removed",
-})
-"""Events that change the workflow's own row, never its tasks."""
-
-EDGE_KINDS = {"task.dependency_added": "add", "task.dependency_removed": "drop"}
-FINISHED = frozenset({"completed", "skipped"})
 MAX_TASK_READS = 100
 """Beyond this many single-task reads for one batch, reading the whole workflow is cheaper."""
 
@@ -48,14 +42,16 @@ class DagSource:
         touched: set[str] = set()
         for event in events:
             kind, task_id = event["kind"], event.get("task_id")
-            if kind in WORKFLOW_ONLY:
+            reach = scope(kind)
+            if reach in (Scope.WORKFLOW, Scope.OUTSIDE):
                 continue
-            if not task_id or kind.startswith("workflow.") or task_id not in dag.rows:
+            if reach == Scope.WIDE or not task_id or task_id not in dag.rows:
                 return self.read()
             touched.add(task_id)
-            if kind in EDGE_KINDS:
+            if reach == Scope.EDGE:
                 edge = (event["payload"]["depends_on_id"], task_id)
-                dag = dag.with_edges(add=[edge]) if EDGE_KINDS[kind] == "add" else dag.with_edges(drop=[edge])
+                added = kind == "task.dependency_added"
+                dag = dag.with_edges(add=[edge]) if added else dag.with_edges(drop=[edge])
         return self.reread(dag, touched)
 
     def reread(self, dag: Dag, touched: set[str]) -> Dag:
@@ -65,7 +61,7 @@ class DagSource:
         rows = self.rows(touched)
         if rows is None:
             return self.read()
-        flipped = {i for i, row in rows.items() if (row.status in FINISHED) != (dag.rows[i].status in FINISHED)}
+        flipped = {i for i, row in rows.items() if done(row.status) != done(dag.rows[i].status)}
         waiting = dag.downstream(flipped) - touched
         if len(touched) + len(waiting) > MAX_TASK_READS:
             return self.read()
@@ -95,3 +91,7 @@ class DagSource:
             return None
         cp = task["checkpoints"][-1]
         return {"type": cp["checkpoint_type"], "summary": cp["summary"], "created_at": cp["created_at"]}
+
+
+def done(status: str) -> bool:
+    return status in DONE_TASK_STATUSES

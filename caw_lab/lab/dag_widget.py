@@ -19,12 +19,12 @@ from typing import Any
 import anywidget
 from traitlets import Dict, Int, Unicode
 
-from caw_lab.client import Client
-from caw_lab.engine.states import TASK_TRANSITIONS
+from caw_lab.engine.states import DONE_TASK_STATUSES, TASK_TRANSITIONS
 from caw_lab.errors import CawError
 from caw_lab.lab.dag_source import DagSource
 from caw_lab.lab.dag_state import Dag, Reply
 from caw_lab.lab.feed import EventFeed
+from caw_lab.tools.client import Client
 
 STATIC = Path(__file__).resolve().parents[1] / "static"
 log = logging.getLogger(__name__)
@@ -203,6 +203,6 @@ class DagWidget(anywidget.AnyWidget):
 
     def __repr__(self) -> str:
         name = self.workflow.get("name", self.workflow_id) if self.workflow else self.workflow_id
-        done = sum(r.status in ("completed", "skipped") for r in self.dag.rows.values())
+        done = sum(r.status in DONE_TASK_STATUSES for r in self.dag.rows.values())
         selected = self.name(self.selected) if self.selected else "none"
         return f"<caw_lab DagWidget: workflow {name!r}, {done}/{len(self.dag.rows)} tasks done, selected {selected}>"

@@ -12,8 +12,8 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from caw_lab.client import Client
 from caw_lab.errors import CawError
+from caw_lab.tools.client import Client
 
 Listener = Callable[[list[dict[str, Any]]], None]
 log = logging.getLogger(__name__)

@@ -56,8 +56,9 @@ def build() -> MagicParser:
     new.add_argument("--source", help="The prompt or issue text (default: the name).")
     new.add_argument("--source-type", default="prompt",
                      choices=("prompt", "github_issue", "linear", "jira", "custom"), help="Where the source came from.")
-    new.add_argument("--template", metavar="T", help="Apply template T (name or id) instead.")
-    new.add_argument("--var", action="append", default=[], metavar="KEY=VALUE", help="A template variable.")
+    new.add_argument("--template", metavar="T", help="Apply template T instead: an id, NAME or NAME@RANGE.")
+    new.add_argument("--var", action="append", default=[], metavar="KEY=VALUE",
+                     help="A template variable (repeatable); typed as the template declares it.")
     new.add_argument("--max-parallel", type=int, default=1, metavar="N", help="Tasks that may run at once.")
 
     listing = add("list", commands.list_workflows, "List workflows, newest first, with their progress.")

@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterable, Mapping
 from html import escape
 from typing import Any
 
+from caw_lab.engine.states import DONE_TASK_STATUSES
 from caw_lab.errors import CawError
 from caw_lab.ids import now_ms
 
@@ -130,7 +131,7 @@ def fields_html(data: Mapping[str, Any]) -> str:
 
 def workflow_html(wf: Mapping[str, Any]) -> str:
     tasks = wf.get("tasks") or []
-    done = sum(t.get("status") in ("completed", "skipped") for t in tasks)
+    done = sum(t.get("status") in DONE_TASK_STATUSES for t in tasks)
     head = f"{escape(str(wf.get('name', '')))} {badge(wf.get('status'))} {code(wf.get('id'))}"
     summary = f"<div>{escape(wf['plan_summary'])}</div>" if wf.get("plan_summary") else ""
     progress = f"<div>{progress_bar(done, len(tasks))}</div>" if tasks else ""

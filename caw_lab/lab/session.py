@@ -9,8 +9,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-import caw_lab
-from caw_lab.client import Client
+from caw_lab.tools.client import Client, connect
 
 NOTEBOOK_AGENT = {"name": "notebook", "runtime": "custom", "role": "worker", "capabilities": ["human"]}
 
@@ -25,14 +24,14 @@ class LabSession:
     @property
     def client(self) -> Client:
         if self._client is None:
-            self._client = caw_lab.connect()
+            self._client = connect()
         return self._client
 
     def use(self, db: str | os.PathLike[str] | None) -> Client:
         """Switch databases; the notebook agent belongs to the old one, so forget it."""
         if self._client is not None:
             self._client.close()
-        self._client = caw_lab.connect(db)
+        self._client = connect(db)
         self.agent_id = None
         return self._client
 

@@ -10,13 +10,12 @@ from typing import Any
 import ipywidgets as widgets
 from traitlets import Unicode
 
-import caw_lab
-from caw_lab.client import Client
 from caw_lab.lab.dag_widget import DagWidget
 from caw_lab.lab.feed import EventFeed
 from caw_lab.lab.panels import Agents, Inbox, Panel, TaskDetail, WorkflowForm, WorkflowList
 from caw_lab.lab.panels.base import PANEL_LAYOUT
 from caw_lab.lab.session import current
+from caw_lab.tools.client import Client, connect
 
 ROW = {"flex_flow": "row wrap", "align_items": "stretch", "width": "100%"}
 GRAPH = {"flex": "4 1 480px", "min_width": "0", "max_width": "100%", "margin": "2px"}
@@ -29,7 +28,7 @@ def open_client(db: Client | str | os.PathLike[str] | None) -> Client:
     """A client as given, a path opened, or (None) the database ``%caw use`` chose."""
     if isinstance(db, Client):
         return db
-    return current().client if db is None else caw_lab.connect(db)
+    return current().client if db is None else connect(db)
 
 
 class Workbench(widgets.VBox):

@@ -19,14 +19,14 @@ from mcp.server.lowlevel.server import Server
 from mcp.shared.exceptions import MCPError
 from opentelemetry import trace
 
-import caw_lab
-from caw_lab.engine import workflows
 from caw_lab.errors import CawError
 from caw_lab.mcp import recovery, summary
 from caw_lab.mcp.protocol import PROTOCOL
 from caw_lab.mcp.results import run_tool
 from caw_lab.store.backend import Backend
 from caw_lab.tools import Tool, load_all
+from caw_lab.tools import call_tool as call_registered
+from caw_lab.version import __version__
 
 NAME = "caw"
 LISTED_WORKFLOWS = 50
@@ -57,7 +57,7 @@ def build_server(db: Backend, *, tools_in_thread: bool = True) -> Server[Any]:
         return await run_tool(db, params.name, params.arguments, in_thread=tools_in_thread)
 
     async def list_resources(ctx: Context, params: types.PaginatedRequestParams | None) -> types.ListResourcesResult:
-        listed = await off_loop(lambda: workflows.list_workflows(db, limit=LISTED_WORKFLOWS))
+        listed = await off_loop(lambda: call_registered(db, "workflow_list", {"limit": LISTED_WORKFLOWS}))
         return types.ListResourcesResult(resources=[summary_resource(w) for w in listed["workflows"]])
 
     async def list_templates(
@@ -88,7 +88,7 @@ def build_server(db: Backend, *, tools_in_thread: bool = True) -> Server[Any]:
 
     server = Server(
         NAME,
-        version=caw_lab.__version__,
+        version=__version__,
         instructions=PROTOCOL,
         get_tool_input_schema=input_schema,
         on_list_tools=list_tools,

@@ -11,6 +11,10 @@ that asks. It first does what the SDK does for its own streams: while serving, f
 /dev/null and fd 1 writes to stderr, so neither a stray print nor a child process (an agent
 runtime inherits them) can touch the protocol. Anything else on stdin or stdout (a file, a
 terminal) keeps the SDK's threaded streams.
+
+Every line gets an answer (``lines``): one the server cannot read — not UTF-8, not JSON,
+not JSON-RPC, longer than ``LINE_LIMIT`` — is answered with a JSON-RPC error on the wire
+and the next line is read, where the SDK drops it silently and its client waits for ever.
 """
 
 from __future__ import annotations
@@ -29,27 +33,36 @@ from mcp.server.lowlevel.server import Server
 from mcp.server.stdio import stdio_server
 from mcp.shared.message import SessionMessage
 
+from caw_lab.mcp import lines
 from caw_lab.mcp.in_order import serve_in_order
 
 LINE_LIMIT = 64 * 1024 * 1024
-"""The longest message read, in bytes; a longer line is handed on as an error, as one that is
-not JSON is. Far above a request the tools accept (``tools.MAX_TEXT_BYTES`` a text field)."""
+"""The longest message read, in bytes; a longer line is skipped to its end and answered with an
+error, as one that is not JSON is. Far above a request the tools accept (``tools.MAX_TEXT_BYTES``
+a text field)."""
+
+
+async def run_sdk_stdio(server: Server[Any]) -> None:
+    """Serve one client through the SDK's own ``stdio_server`` and ``Server.run``, unchanged."""
+    async with stdio_server() as (read_stream, write_stream):
+        await server.run(read_stream, write_stream, server.create_initialization_options())
 
 
 async def run_stdio(server: Server[Any]) -> None:
     """Serve one client until it closes stdin.
 
     ``Server.run`` relays every message through one more task to find the protocol era
-    from the client's first request. On our own wire that request can be looked at in
-    place: a client that opens with ``initialize`` (every agent today) is served by the
+    from the client's first request. Here that request is looked at in place (on either
+    wire, ``Messages``): a client that opens with ``initialize`` (every agent today) is served by the
     SDK's handshake serving, one request at a time (``in_order``), anything else by
     ``Server.run``. Like the SDK's HTTP transport, which serves handshakes the same way,
     and unlike ``Server.run``, that does not refuse a request carrying the 2026 envelope on
-    a handshake connection: it answers it.
+    a handshake connection: it answers it. Served in order, every request read before stdin
+    closes is answered before the server ends.
     """
     options = server.create_initialization_options()
     async with wire_streams() as (read_stream, write_stream):
-        if isinstance(read_stream, MessageReader) and await read_stream.opens_with_initialize():
+        if await read_stream.opens_with_initialize():
             await serve_in_order(server, read_stream, write_stream, init_options=options)
         else:
             await server.run(read_stream, write_stream, options)
@@ -60,12 +73,13 @@ async def wire_streams() -> AsyncIterator[Any]:
     """The SDK's read and write streams of session messages, over whichever wire suits fds 0 and 1."""
     with claimed_wire() as wire:
         if wire is None:
-            async with stdio_server() as streams:
-                yield streams
+            async with stdio_server() as (read_stream, write_stream):
+                yield Answered(read_stream, write_stream), write_stream
             return
         reader, writer = await open_reader(wire[0]), await open_writer(wire[1])
         try:
-            yield MessageReader(reader), MessageWriter(writer)
+            messages = MessageWriter(writer)
+            yield MessageReader(reader, messages), messages
         finally:
             writer.close()
             with suppress(ConnectionError):  # a client that hung up has nothing left to read
@@ -132,13 +146,16 @@ class OnTheWire:
         await self.aclose()
 
 
-class MessageReader(OnTheWire):
-    """The SDK's read stream: each line parsed into a session message as the serving loop asks
-    for it. A line that is not JSON-RPC is handed on as its exception, as the SDK's reader does."""
+class Messages(OnTheWire):
+    """The SDK's read stream, handing the serving loop messages only: a line that holds none is
+    answered on the wire and the next one read. The first message can be looked at in place."""
 
-    def __init__(self, lines: asyncio.StreamReader) -> None:
-        self.lines = lines
-        self.ahead: SessionMessage | Exception | None = None
+    def __init__(self) -> None:
+        self.ahead: SessionMessage | None = None
+
+    async def next_message(self) -> SessionMessage:
+        """The next message; raises anyio.EndOfStream when the client closed stdin."""
+        raise NotImplementedError
 
     async def opens_with_initialize(self) -> bool:
         """Whether the first message is the handshake's request; it stays to be received."""
@@ -146,33 +163,89 @@ class MessageReader(OnTheWire):
             self.ahead = await self.receive()
         except anyio.EndOfStream:
             return False
-        request = getattr(self.ahead, "message", None)
+        request = self.ahead.message
         return isinstance(request, types.JSONRPCRequest) and request.method == "initialize"
 
-    async def receive(self) -> SessionMessage | Exception:
+    async def receive(self) -> SessionMessage:
         if self.ahead is not None:
             ahead, self.ahead = self.ahead, None
             return ahead
-        try:
-            line = await self.lines.readline()
-        except ValueError as exc:  # longer than LINE_LIMIT
-            return exc
-        if not line:
-            raise anyio.EndOfStream
-        try:
-            message = types.jsonrpc_message_adapter.validate_json(line.decode("utf-8", errors="replace"), by_name=False)
-        except ValueError as exc:  # pydantic's ValidationError included
-            return exc
-        return SessionMessage(message)
+        return await self.next_message()
 
-    def __aiter__(self) -> MessageReader:
+    def __aiter__(self) -> Messages:
         return self
 
-    async def __anext__(self) -> SessionMessage | Exception:
+    async def __anext__(self) -> SessionMessage:
         try:
             return await self.receive()
         except anyio.EndOfStream:
             raise StopAsyncIteration from None
+
+
+class MessageReader(Messages):
+    """Lines off the loop's pipe transport, each parsed as the serving loop asks for it
+    (``lines.read_line``); the answers to unusable ones go out through ``replies``."""
+
+    def __init__(self, wire: asyncio.StreamReader, replies: MessageWriter) -> None:
+        super().__init__()
+        self.wire = wire
+        self.replies = replies
+
+    async def next_message(self) -> SessionMessage:
+        while True:
+            read = await self.next_line()
+            if isinstance(read, types.JSONRPCError):
+                with suppress(anyio.BrokenResourceError):  # the client left: the next read ends the session
+                    await self.replies.send(SessionMessage(read))
+            elif read is not None:
+                return SessionMessage(read)
+
+    async def next_line(self) -> types.JSONRPCMessage | types.JSONRPCError | None:
+        """The next line's message or the error answering it; raises EndOfStream when the client closed stdin."""
+        try:
+            line = await self.wire.readuntil(b"\n")
+        except asyncio.IncompleteReadError as eof:
+            if not eof.partial:
+                raise anyio.EndOfStream from None
+            line = eof.partial  # the last line, without its newline
+        except asyncio.LimitOverrunError as overrun:
+            await self.skip_line(overrun.consumed)
+            return lines.oversized(LINE_LIMIT)
+        return lines.read_line(line)
+
+    async def skip_line(self, buffered: int) -> None:
+        """Drop the rest of an overlong line, ``buffered`` bytes of which wait in the reader, never holding more."""
+        while True:
+            await self.wire.readexactly(buffered)
+            try:
+                await self.wire.readuntil(b"\n")
+                return
+            except asyncio.LimitOverrunError as overrun:
+                buffered = overrun.consumed
+            except asyncio.IncompleteReadError:
+                return
+
+
+class Answered(Messages):
+    """The SDK's own read stream (a file or a terminal on stdin), with the lines it could not
+    parse answered: it hands those on as exceptions, which its serving loop drops unanswered.
+    It has lost the line by then, so the answer is a parse error with ``id: null``."""
+
+    UNPARSED = lines.error(types.PARSE_ERROR, "Parse error: the line is not a JSON-RPC message", None)
+
+    def __init__(self, stream: Any, replies: Any) -> None:
+        super().__init__()
+        self.stream = stream
+        self.replies = replies
+
+    async def next_message(self) -> SessionMessage:
+        while isinstance(item := await self.stream.receive(), Exception):
+            with suppress(anyio.BrokenResourceError, anyio.ClosedResourceError):
+                await self.replies.send(SessionMessage(self.UNPARSED))
+        return item
+
+    async def aclose(self) -> None:
+        await self.stream.aclose()
 
 
 class MessageWriter(OnTheWire):

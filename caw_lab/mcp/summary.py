@@ -12,9 +12,9 @@ from collections import Counter
 from datetime import UTC, datetime
 from typing import Any
 
-from caw_lab.engine import checkpoints, workflows
 from caw_lab.errors import invalid_input
 from caw_lab.store.backend import Backend
+from caw_lab.tools import call_tool
 
 URI_TEMPLATE = "caw://workflows/{id}/summary"
 URI = re.compile(r"^caw://workflows/(?P<id>[^/]+)/summary$")
@@ -36,7 +36,7 @@ def workflow_id_of(uri: str) -> str:
 
 
 def render(db: Backend, workflow_id: str) -> str:
-    workflow = workflows.get(db, workflow_id, include_tasks=True)
+    workflow = call_tool(db, "workflow_get", {"id": workflow_id, "include_tasks": True})
     tasks = workflow["tasks"]
     return "\n".join([*header(workflow, tasks), *task_table(tasks), *recent_checkpoints(db, tasks)]) + "\n"
 
@@ -72,7 +72,7 @@ def task_table(tasks: list[dict[str, Any]]) -> list[str]:
 def recent_checkpoints(db: Backend, tasks: list[dict[str, Any]]) -> list[str]:
     touched = sorted((t for t in tasks if t["stored_status"] != "pending"), key=lambda t: -t["updated_at"])
     names = {t["id"]: t["name"] for t in tasks}
-    found = [cp for t in touched[:RECENT_TASKS] for cp in checkpoints.latest(db, t["id"], CHECKPOINTS_PER_TASK)]
+    found = [cp for t in touched[:RECENT_TASKS] for cp in newest_checkpoints(db, t["id"])]
     found.sort(key=lambda cp: (-cp["created_at"], -cp["sequence"]))
     if not found:
         return []
@@ -83,6 +83,12 @@ def recent_checkpoints(db: Backend, tasks: list[dict[str, Any]]) -> list[str]:
             f"#{cp['sequence']} {cp['checkpoint_type']}: {cell(cp['summary'])}"
         )
     return lines
+
+
+def newest_checkpoints(db: Backend, task_id: str) -> list[dict[str, Any]]:
+    task = call_tool(db, "task_get", {"id": task_id, "include_checkpoints": True,
+                                      "checkpoint_limit": CHECKPOINTS_PER_TASK})
+    return task["checkpoints"]
 
 
 def cell(text: str) -> str:

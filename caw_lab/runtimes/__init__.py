@@ -10,12 +10,24 @@ behind workflow_start/suspend/resume/execution_status).
 from caw_lab.runtimes.base import Exit, Handle, Launch, RunOptions, Runtime
 from caw_lab.runtimes.claude_code import ClaudeCodeRuntime
 from caw_lab.runtimes.codex import CodexRuntime
-from caw_lab.runtimes.executor import Executor, Outcome, Snapshot
+from caw_lab.runtimes.executor import Executor, Outcome, Progress
 from caw_lab.runtimes.python import PythonRuntime
 from caw_lab.runtimes.subprocess import SubprocessRuntime
 from caw_lab.runtimes.task_context import Stopped, TaskContext
 
 __all__ = [
-    "ClaudeCodeRuntime", "CodexRuntime", "Executor", "Exit", "Handle", "Launch", "Outcome", "PythonRuntime",
-    "RunOptions", "Runtime", "Snapshot", "Stopped", "SubprocessRuntime", "TaskContext",
+    "ClaudeCodeRuntime",
+    "CodexRuntime",
+    "Executor",
+    "Exit",
+    "Handle",
+    "Launch",
+    "Outcome",
+    "Progress",
+    "PythonRuntime",
+    "RunOptions",
+    "Runtime",
+    "Stopped",
+    "SubprocessRuntime",
+    "TaskContext",
 ]

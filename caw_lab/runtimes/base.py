@@ -11,11 +11,28 @@ from __future__ import annotations
 
 import time
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar, Literal, Protocol
 
 PermissionMode = Literal["acceptEdits", "bypassPermissions"]
+
+
+class Caller(Protocol):
+    """What an in-process agent moves its task along with, closed when it is done:
+    ``caw_lab.Client`` is one."""
+
+    def call(self, tool: str, /, **params: Any) -> Any: ...
+
+    def __enter__(self) -> Caller: ...
+
+    def __exit__(self, *exc: object) -> None: ...
+
+
+Connect = Callable[[str], Caller]
+"""Opens a ``Caller`` on a database target. Runtimes sit below the tools, so whoever builds
+an executor hands it one (``caw_lab.connect``); runtimes never import the tool registry."""
 
 
 @dataclass(frozen=True)
@@ -41,6 +58,11 @@ class Launch:
     workdir: Path
     """A private directory for this agent's files (MCP config, log)."""
     options: RunOptions = field(default_factory=RunOptions)
+    connect: Connect | None = None
+    """How an in-process agent calls the tools (the python runtime needs it; the others run
+    programs that speak MCP)."""
+    env_passthrough: tuple[str, ...] = ()
+    """Secret variables (names or glob patterns) the local user lets agents inherit (runtimes/environment.py)."""
 
 
 @dataclass(frozen=True)

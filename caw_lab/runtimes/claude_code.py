@@ -4,7 +4,8 @@ Flags as the reference's spawner passes them: the task prompt with ``-p``, the p
 appended to the system prompt, ``--mcp-config`` (this agent's file), streamed JSON output,
 no saved session, the permission mode, the turn limit, and the model and budget when
 given. The variables by which Claude Code notices it is running inside itself are
-removed, or a nested ``claude`` would refuse to start.
+removed, or a nested ``claude`` would refuse to start; Anthropic's credentials are the
+secrets it keeps (``credentials``).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ NESTING_VARIABLES = ("CLAUDECODE", "CLAUDE_CODE_ENTRYPOINT")
 
 class ClaudeCodeRuntime(SubprocessRuntime):
     name = "claude_code"
+    credentials = ("ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN", "CLAUDE_CODE_OAUTH_TOKEN")
 
     def __init__(self, executable: str = "claude", extra_args: Sequence[str] = (),
                  env: Mapping[str, str] | None = None) -> None:

@@ -5,7 +5,8 @@ overrides for this run alone: nothing is written to the user's ``config.toml`` a
 cannot disturb each other. The protocol goes in as ``developer_instructions``. Permission
 modes map to Codex's sandbox: ``bypassPermissions`` to
 ``--dangerously-bypass-approvals-and-sandbox``, ``acceptEdits`` to ``--full-auto``. Codex
-has no turn or budget limit, so ``max_turns`` and ``max_budget_usd`` do not apply.
+has no turn or budget limit, so ``max_turns`` and ``max_budget_usd`` do not apply. OpenAI's
+keys are the secrets it keeps (``credentials``).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ SANDBOX = {"bypassPermissions": ["--dangerously-bypass-approvals-and-sandbox"], 
 
 class CodexRuntime(SubprocessRuntime):
     name = "codex"
+    credentials = ("OPENAI_API_KEY", "CODEX_API_KEY")
 
     def __init__(self, executable: str = "codex", extra_args: Sequence[str] = (),
                  env: Mapping[str, str] | None = None) -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from caw_lab.client import Client
+from caw_lab.runtimes.base import Caller
 from caw_lab.runtimes.task_context import TaskContext
 
 STEPS = ["draft", "review", "finish"]
@@ -33,7 +33,7 @@ CONFIG = {"execution": {"runtime": "python", "poll_interval_ms": 20, "alerts": {
           "retry": {"max_attempts": 3, "backoff_ms": 200}}
 
 
-def create(client: Client) -> str:
+def create(client: Caller) -> str:
     """The demo workflow, planned and configured; returns its id."""
     workflow = client.call("workflow_create", name="demo: tiny site", source_type="prompt",
                            source_content="Publish a tiny static site", max_parallel_tasks=3)

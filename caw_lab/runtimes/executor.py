@@ -26,7 +26,7 @@ import socket
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -41,7 +41,9 @@ from caw_lab.engine import (
     orchestration,
     recovery,
     retries,
+    sandbox,
     scaling,
+    workspaces,
 )
 from caw_lab.engine.events import head_seq
 from caw_lab.engine.rows import fetch
@@ -50,8 +52,8 @@ from caw_lab.errors import CawError
 from caw_lab.gitops import pull_requests
 from caw_lab.gitops.github import GitHub
 from caw_lab.ids import now_ms
-from caw_lab.runtimes import registry
-from caw_lab.runtimes.base import Exit, Handle, Launch, Runtime
+from caw_lab.runtimes import local_config, registry
+from caw_lab.runtimes.base import Connect, Exit, Handle, Launch, Runtime
 from caw_lab.runtimes.settings import ExecutionSettings, resolve
 from caw_lab.store import open_backend
 from caw_lab.store.backend import Backend
@@ -69,7 +71,7 @@ class Running:
 
 
 @dataclass(frozen=True)
-class Snapshot:
+class Progress:
     """Progress as the loop last saw it, for a progress bar or a widget."""
 
     total: int
@@ -94,9 +96,14 @@ class Executor:
         *,
         overrides: Mapping[str, Any] | None = None,
         runtimes: Mapping[str, Runtime] | None = None,
-        on_progress: Callable[[Snapshot], None] | None = None,
+        connect: Connect,
+        on_progress: Callable[[Progress], None] | None = None,
+        env_passthrough: Sequence[str] = (),
     ) -> None:
         self.target = db
+        self.connect = connect
+        """How python-runtime agents call the tools (``caw_lab.connect``); given, since runtimes
+        sit below the tool registry."""
         self.workflow_id = workflow_id
         self.db: Backend = open_backend(db)
         self.workflow = fetch(self.db, "workflow", workflow_id)
@@ -105,7 +112,11 @@ class Executor:
         retries.workflow_policy(self.workflow)
         self.overrides = dict(overrides or {})
         self.instances: dict[str, Runtime] = dict(runtimes or {})
+        self.local_options = local_config.load()
+        """What the local user configured runtimes to run (``local_config``), read once per run."""
         self.on_progress = on_progress
+        self.env_passthrough = tuple(env_passthrough)
+        """Secrets agents may inherit: the local user's choice, never a workflow's config (runtimes/environment.py)."""
         self.running: dict[str, Running] = {}
         self.stop_requested = threading.Event()
         self.started = threading.Event()
@@ -115,7 +126,7 @@ class Executor:
         self.workdir = Path(tempfile.mkdtemp(prefix=f"caw-{workflow_id}-"))
         """Agents' MCP configs and logs, for as long as the run lasts (a failure's log tail is in its error)."""
         self.last_beat = self.last_sweep = 0.0
-        self.last_snapshot: Snapshot | None = None
+        self.last_progress: Progress | None = None
         self.aim: int | None = None
         """With ``max_agents: "auto"``, the agent count last aimed for."""
 
@@ -123,17 +134,20 @@ class Executor:
 
     def runtime(self, name: str) -> Runtime:
         if name not in self.instances:
-            self.instances[name] = registry.create(name, self.settings.runtimes.get(name))
+            options = local_config.options_for(name, self.settings.runtimes.get(name), self.local_options)
+            self.instances[name] = registry.create(name, options)
         return self.instances[name]
 
     def runtime_name(self, task: Mapping[str, Any]) -> str:
         return task.get("runtime") or self.settings.runtime
 
     def check(self) -> None:
-        """Refuse before writing anything when a runtime some unfinished task needs cannot run here."""
-        rows = self.db.query("SELECT DISTINCT runtime FROM tasks WHERE workflow_id = ? "
-                             "AND status NOT IN ('completed', 'skipped')", (self.workflow_id,))
-        for name in sorted({r["runtime"] or self.settings.runtime for r in rows} or {self.settings.runtime}):
+        """Refuse before writing anything when the configured working directory lies outside the
+        sandbox, or a runtime some unfinished task needs cannot run here."""
+        if self.settings.cwd:
+            sandbox.user_path(self.settings.cwd, "Working directory")
+        needed = executions.runtimes_needed(self.db, self.workflow_id)
+        for name in sorted({name or self.settings.runtime for name in needed} or {self.settings.runtime}):
             self.runtime(name).check()
 
     # -- the loop ----------------------------------------------------------------------
@@ -227,8 +241,12 @@ class Executor:
         if lease_files and leases.in_use(self.db, task):
             return False
         name = self.runtime_name(task)
+        try:
+            directory, refused = self.cwd(task), None
+        except CawError as exc:  # outside the sandbox: the agent is not started, the task loses an attempt
+            directory, refused = None, exc
         agent = agents.register(self.db, name=f"{name}:{task['name']}"[:120], runtime=name,
-                                workflow_id=self.workflow_id, workspace_path=self.cwd(task),
+                                workflow_id=self.workflow_id, workspace_path=directory,
                                 metadata={"executor_id": self.executor_id, "task_id": task_id, "runtime": name})
         try:
             taken = claims.claim(self.db, task_id, agent["id"], lease_files=lease_files)["success"]
@@ -238,9 +256,11 @@ class Executor:
             agents.unregister(self.db, agent["id"])
             return False
         task = fetch(self.db, "task", task_id)
-        launch = Launch(task, self.workflow, agent["id"], self.target, self.cwd(task), self.workdir,
-                        self.settings.run_options)
         try:
+            if directory is None:
+                raise refused or CawError("PATH_OUTSIDE_ROOTS", "No working directory for the agent")
+            launch = Launch(task, self.workflow, agent["id"], self.target, directory, self.workdir,
+                            self.settings.run_options, self.connect, self.env_passthrough)
             handle = self.runtime(name).start(launch)
         except Exception as exc:  # a runtime that cannot start costs the task an attempt
             recovery.end_agent(self.db, agent["id"], f"the {name} runtime could not start it: {exc}")
@@ -250,10 +270,14 @@ class Executor:
         return True
 
     def cwd(self, task: Mapping[str, Any]) -> str:
-        """The task's workspace when it has one, else the configured or current directory."""
+        """The task's workspace when it has one, else the configured or current directory; a
+        stored or configured directory is checked against the sandbox on every use, since a
+        workflow's config and rows can come from a network client or an imported bundle."""
         if task.get("workspace_id"):
-            return fetch(self.db, "workspace", task["workspace_id"])["path"]
-        return self.settings.cwd or os.getcwd()
+            return workspaces.checked_path(self.db, fetch(self.db, "workspace", task["workspace_id"]))
+        if self.settings.cwd:
+            return sandbox.user_path(self.settings.cwd, "Working directory")
+        return os.getcwd()
 
     def reap(self) -> None:
         for run in list(self.running.values()):
@@ -349,17 +373,17 @@ class Executor:
 
     # -- observers ---------------------------------------------------------------------
 
-    def snapshot(self) -> Snapshot:
+    def progress(self) -> Progress:
         counts = orchestration.workflow_counts(self.db, self.workflow_id)
         queued = deadletter.queued(self.db, self.workflow_id)
-        return Snapshot(counts["total"], counts["done"], len(self.running), queued)
+        return Progress(counts["total"], counts["done"], len(self.running), queued)
 
     def report(self) -> None:
         if self.on_progress is None:
             return
-        snap = self.snapshot()
-        if snap != self.last_snapshot:
-            self.last_snapshot = snap
+        snap = self.progress()
+        if snap != self.last_progress:
+            self.last_progress = snap
             self.on_progress(snap)
 
     def handles(self) -> list[dict[str, Any]]:

@@ -18,17 +18,14 @@ from __future__ import annotations
 import functools
 import importlib
 import multiprocessing
-import pkgutil
 import threading
 from collections.abc import Callable
 from multiprocessing.context import BaseContext
 from typing import Any, Literal
 
-import caw_lab.tools
-from caw_lab.client import connect
-from caw_lab.errors import invalid_input
-from caw_lab.runtimes.base import Exit, Handle, Launch, Runtime
-from caw_lab.runtimes.processes import describe
+from caw_lab.errors import CawError, invalid_input
+from caw_lab.runtimes.base import Connect, Exit, Handle, Launch, Runtime
+from caw_lab.runtimes.processes import describe, die_with_parent
 from caw_lab.runtimes.task_context import Stopped, TaskContext
 
 Work = Callable[[dict[str, Any], TaskContext], Any]
@@ -44,8 +41,11 @@ class PythonRuntime(Runtime):
         self.mode = mode
 
     def start(self, launch: Launch) -> Handle:
+        if launch.connect is None:
+            raise CawError("INVALID_CONFIG", "The python runtime was launched without a way to call the tools",
+                           suggestion="Build the Executor with connect=caw_lab.connect.")
         agent = ProcessAgent if self.mode == "process" else ThreadAgent
-        return agent(self.work, launch.task, launch.agent_id, launch.db)
+        return agent(self.work, launch.task, launch.agent_id, launch.db, launch.connect)
 
 
 def resolve(ref: str) -> Work:
@@ -61,7 +61,8 @@ def resolve(ref: str) -> Work:
     return found
 
 
-def run(work: Work, task: dict[str, Any], agent_id: str, db: str, stop: threading.Event | None) -> None:
+def run(work: Work, task: dict[str, Any], agent_id: str, db: str, connect: Connect,
+        stop: threading.Event | None) -> None:
     """One agent's whole life: its own client, ``work``, then the task settled either way."""
     with connect(db) as client:
         ctx = TaskContext(client, task, agent_id, stop)
@@ -79,16 +80,16 @@ def run(work: Work, task: dict[str, Any], agent_id: str, db: str, stop: threadin
 
 
 class ThreadAgent(Handle):
-    def __init__(self, work: Work, task: dict[str, Any], agent_id: str, db: str) -> None:
+    def __init__(self, work: Work, task: dict[str, Any], agent_id: str, db: str, connect: Connect) -> None:
         self.stop_requested = threading.Event()
         self.error: str | None = None
-        self.thread = threading.Thread(target=self.main, args=(work, task, agent_id, db), daemon=True,
+        self.thread = threading.Thread(target=self.main, args=(work, task, agent_id, db, connect), daemon=True,
                                        name=f"caw-agent-{agent_id}")
         self.thread.start()
 
-    def main(self, work: Work, task: dict[str, Any], agent_id: str, db: str) -> None:
+    def main(self, work: Work, task: dict[str, Any], agent_id: str, db: str, connect: Connect) -> None:
         try:
-            run(work, task, agent_id, db, self.stop_requested)
+            run(work, task, agent_id, db, connect, self.stop_requested)
         except BaseException as exc:  # an agent's failure is reported, never raised in the executor
             self.error = f"{type(exc).__name__}: {exc}"
 
@@ -103,25 +104,28 @@ class ThreadAgent(Handle):
         return self.poll() or Exit(1, f"agent thread did not stop within {grace_s} s; it stops at its next call")
 
 
-def process_main(work: Work, task: dict[str, Any], agent_id: str, db: str) -> None:
-    run(work, task, agent_id, db, None)
+def process_main(work: Work, task: dict[str, Any], agent_id: str, db: str, connect: Connect) -> None:
+    """A process agent dies with the process that forked it: the fork server, which ends with
+    the executor's process."""
+    die_with_parent()
+    run(work, task, agent_id, db, connect, None)
 
 
 @functools.cache
-def forkserver() -> BaseContext:
-    """Processes forked from a server with caw-lab and every tool imported (spawn where there is no fork)."""
+def forkserver(connect_module: str) -> BaseContext:
+    """Processes forked from a server with this runtime and the agents' client imported
+    (spawn where there is no fork)."""
     if "forkserver" not in multiprocessing.get_all_start_methods():
         return multiprocessing.get_context("spawn")
     context = multiprocessing.get_context("forkserver")
-    tools = [f"caw_lab.tools.{m.name}" for m in pkgutil.iter_modules(caw_lab.tools.__path__)]
-    context.set_forkserver_preload([__name__, *tools])  # type: ignore[attr-defined]
+    context.set_forkserver_preload([__name__, connect_module])  # type: ignore[attr-defined]
     return context
 
 
 class ProcessAgent(Handle):
-    def __init__(self, work: Work, task: dict[str, Any], agent_id: str, db: str) -> None:
-        context: Any = forkserver()
-        self.process = context.Process(target=process_main, args=(work, task, agent_id, db), daemon=True,
+    def __init__(self, work: Work, task: dict[str, Any], agent_id: str, db: str, connect: Connect) -> None:
+        context: Any = forkserver(connect.__module__)
+        self.process = context.Process(target=process_main, args=(work, task, agent_id, db, connect), daemon=True,
                                        name=f"caw-agent-{agent_id}")
         self.process.start()
         self.pid = self.process.pid

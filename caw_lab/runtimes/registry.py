@@ -49,4 +49,5 @@ def create(name: str, options: Mapping[str, Any] | None = None) -> Runtime:
         return cls(**dict(options or {}))
     except TypeError as exc:
         raise CawError("INVALID_CONFIG", f"Bad options for runtime {name!r}: {exc}", recoverable=True,
-                       suggestion=f"Fix runtimes.{name} in the workflow's execution config.") from None
+                       suggestion=f"Fix [{name}] in the local runtime config (.caw/runtimes.toml) or "
+                                  f"runtimes.{name} in the workflow's execution config.") from None

@@ -5,10 +5,11 @@ server's, a notebook's kernel) and returns once the first agents are started.
 workflow_suspend reaches an executor of this process directly, and one in another process
 through the database: an ``execution.suspend_requested`` event its owner sees at its next
 turn, after which the caller waits for the ``execution.suspended`` event. If the
-executor's process died instead, its agents died with it (processes.die_with_parent), so
-the caller pauses the workflow itself. workflow_resume starts a new executor here with the
-settings the suspended one recorded. At interpreter exit, executors still running here are
-suspended, so no task is left in progress by a process that is gone.
+executor's process died instead, its agents died with it (each under its keeper,
+runtimes/keeper.py), so the caller pauses the workflow itself. workflow_resume starts a
+new executor here with the settings the suspended one recorded. At interpreter exit,
+executors still running here are suspended, so no task is left in progress by a process
+that is gone.
 """
 
 from __future__ import annotations
@@ -21,9 +22,9 @@ from collections.abc import Mapping
 from typing import Any
 
 from caw_lab.engine import executions, orchestration
-from caw_lab.engine.rows import decode, fetch
+from caw_lab.engine.rows import fetch
 from caw_lab.errors import CawError
-from caw_lab.runtimes.base import Runtime
+from caw_lab.runtimes.base import Connect, Runtime
 from caw_lab.runtimes.executor import Executor
 from caw_lab.runtimes.settings import ExecutionSettings
 from caw_lab.store.backend import Backend
@@ -51,10 +52,10 @@ def live(executor: Executor) -> bool:
     return executor.outcome is None and executor.error is None
 
 
-def start(db: str, workflow_id: str, overrides: Mapping[str, Any] | None = None,
+def start(db: str, workflow_id: str, connect: Connect, overrides: Mapping[str, Any] | None = None,
           runtimes: Mapping[str, Runtime] | None = None) -> Executor:
     """Run an executor in a background thread; returns once its first agents are started."""
-    executor = Executor(db, workflow_id, overrides=overrides, runtimes=runtimes)
+    executor = Executor(db, workflow_id, overrides=overrides, runtimes=runtimes, connect=connect)
     with _lock:
         if workflow_id in _executors and live(_executors[workflow_id]):
             raise executions.already_running(workflow_id)
@@ -97,10 +98,9 @@ def suspend(db: Backend, workflow_id: str) -> dict[str, Any]:
 def wait_for_suspension(db: Backend, workflow_id: str, after: int) -> dict[str, Any]:
     deadline = time.monotonic() + SUSPEND_WAIT_S
     while time.monotonic() < deadline:
-        row = db.one("SELECT payload FROM events WHERE workflow_id = ? AND seq > ? AND kind IN "
-                     "('execution.suspended', 'execution.finished') ORDER BY seq LIMIT 1", (workflow_id, after))
-        if row is not None:
-            return decode(row)["payload"] or {}
+        payload = executions.suspension_after(db, workflow_id, after)
+        if payload is not None:
+            return payload
         time.sleep(0.1)
     raise CawError("SUSPEND_TIMEOUT", f"The executor of {workflow_id} did not suspend within {SUSPEND_WAIT_S:.0f} s",
                    recoverable=True, suggestion="Call workflow_execution_status, then workflow_suspend again.")
@@ -122,7 +122,8 @@ def suspended(detail: dict[str, Any]) -> dict[str, Any]:
             "tasksReleased": len(detail.get("tasks_released", [])), "tasksPaused": detail.get("tasks_paused", [])}
 
 
-def resume(db: Backend, workflow_id: str, runtimes: Mapping[str, Runtime] | None = None) -> dict[str, Any]:
+def resume(db: Backend, workflow_id: str, connect: Connect,
+           runtimes: Mapping[str, Runtime] | None = None) -> dict[str, Any]:
     """The reference's ResumeResult: ``{success, agentsSpawned, tasksAvailable}``."""
     workflow = fetch(db, "workflow", workflow_id)
     if workflow["status"] != "paused":
@@ -131,7 +132,7 @@ def resume(db: Backend, workflow_id: str, runtimes: Mapping[str, Runtime] | None
                        suggestion="Only a paused workflow can be resumed; see workflow_execution_status.")
     started = executions.last_started(db, workflow_id)
     settings = dict((started["payload"].get("settings") or {}) if started else {})
-    executor = start(db_target(db), workflow_id, settings, runtimes)
+    executor = start(db_target(db), workflow_id, connect, settings, runtimes)
     available = orchestration.next_tasks(db, workflow_id, include_failed=False)["tasks"]
     return {"success": True, "agentsSpawned": len(executor.handles()), "tasksAvailable": len(available)}
 

@@ -5,7 +5,9 @@ Keys (all optional), set with workflow_set_config ``{"execution": {...}}``:
 
 - ``runtime``: the runtime for every task (``claude_code`` by default, as the reference
   spawns Claude Code); a task's own ``runtime`` (task_set_execution) wins.
-- ``runtimes``: options per runtime name, e.g. ``{"subprocess": {"command": [...]}}``.
+- ``runtimes``: options per runtime name, e.g. ``{"python": {"mode": "process"}}``; never
+  the options that choose what runs (``command``, ``executable``, ``extra_args``, ``env``,
+  ``work``): those come from the local user (``local_config``) and are refused here.
 - ``max_agents``: agents at once (default: the workflow's max_parallel_tasks), or ``"auto"``:
   as many as the workflow's scaling hints recommend (engine/scaling.py), between
   ``min_agents`` (1) and max_parallel_tasks, for the ready queue to drain within
@@ -16,7 +18,9 @@ Keys (all optional), set with workflow_set_config ``{"execution": {...}}``:
   a stopping agent gets before it is killed (5 s).
 - ``model``, ``permission_mode``, ``max_turns``, ``max_budget_usd``, ``cwd``: the
   reference's workflow_start options, for the LLM runtimes.
-- ``alerts``: ``{"log": true, "webhook": "https://..."}``, where alerts are sent.
+- ``alerts``: ``{"log": true, "webhook": "https://..."}``, where alerts are sent;
+  ``webhook_attempts`` (4), ``webhook_timeout_ms`` (2 s a step of an attempt) and
+  ``drain_ms`` (3 s: the most a run's end waits for its alerts, alerts/dispatch.py).
 - ``conflicts``: ``serialize`` (the default) makes each claim take exclusive leases on the
   task's ``files_likely_affected`` (engine/leases.py), so a task whose files overlap a
   running task's waits for it to finish; ``rebase`` and ``manual`` take no leases.
@@ -33,6 +37,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from caw_lab.engine.commands import refuse_commands
 from caw_lab.engine.scaling import TARGET_DRAIN_MS
 from caw_lab.errors import CawError
 from caw_lab.runtimes.base import PermissionMode, RunOptions
@@ -44,6 +49,9 @@ class AlertSettings(BaseModel):
     log: bool = True
     webhook: str | None = None
     webhook_attempts: int = Field(4, ge=1, le=20)
+    webhook_timeout_ms: int = Field(2_000, ge=100, le=30_000)
+    drain_ms: int = Field(3_000, ge=0, le=60_000)
+    """The most a run waits for its last alerts at its end; what is unsent then is recorded undelivered."""
 
 
 class ExecutionSettings(BaseModel):
@@ -88,6 +96,7 @@ def resolve(workflow: Mapping[str, Any], overrides: Mapping[str, Any] | None = N
         raise CawError("INVALID_CONFIG", f"Invalid execution config for workflow {workflow['id']}: {problems}",
                        recoverable=True,
                        suggestion="Fix the workflow's execution config (workflow_set_config).") from None
+    refuse_commands(settings.runtimes, workflow["id"])
     if settings.max_agents is None:
         settings = settings.model_copy(update={"max_agents": workflow["max_parallel_tasks"]})
     return settings

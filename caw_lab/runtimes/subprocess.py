@@ -5,12 +5,13 @@ The command is a list (or a shell-style string) whose items may name ``{task_id}
 also finds them in its environment (``CAW_TASK_ID``, ``CAW_WORKFLOW_ID``, ``CAW_AGENT_ID``,
 ``CAW_DB_PATH``, ``CAW_MCP_CONFIG``); the MCP config file tells any MCP client how to start
 ``caw --server`` on the same database. Output goes to a log file in the agent's private
-directory; the last lines become the error when the process fails.
+directory; the last lines become the error when the process fails. The process inherits
+the executor's environment without its secrets (runtimes/environment.py), and runs under a
+keeper that ends its whole tree with the executor (runtimes/keeper.py).
 """
 
 from __future__ import annotations
 
-import os
 import re
 import shlex
 import shutil
@@ -19,6 +20,7 @@ from pathlib import Path
 
 from caw_lab.errors import CawError, invalid_input
 from caw_lab.runtimes.base import Handle, Launch, Runtime
+from caw_lab.runtimes.environment import inherited
 from caw_lab.runtimes.mcp_config import agent_env, write_config
 from caw_lab.runtimes.processes import ProcessHandle, spawn
 from caw_lab.runtimes.prompt import task_prompt
@@ -28,11 +30,17 @@ PLACEHOLDER = re.compile(r"\{(task_id|workflow_id|agent_id|db|mcp_config|prompt)
 
 class SubprocessRuntime(Runtime):
     name = "subprocess"
+    credentials: tuple[str, ...] = ()
+    """Secret variables the runtime's CLI cannot work without, passed on whatever the scrubbing says."""
 
-    def __init__(self, command: Sequence[str] | str, env: Mapping[str, str] | None = None) -> None:
-        self.argv = shlex.split(command) if isinstance(command, str) else [str(a) for a in command]
+    def __init__(self, command: Sequence[str] | str | None = None, env: Mapping[str, str] | None = None) -> None:
+        self.argv = shlex.split(command) if isinstance(command, str) else [str(a) for a in command or ()]
         if not self.argv:
-            raise invalid_input(f"The {self.name} runtime needs a command", "Set runtimes.subprocess.command.")
+            raise invalid_input(
+                f"The {self.name} runtime needs a command",
+                "Set command under [subprocess] in the local runtime config (.caw/runtimes.toml, or the file "
+                "CAW_RUNTIMES names), or pass SubprocessRuntime(command) to the executor from Python.",
+            )
         self.env = dict(env or {})
 
     def check(self) -> None:
@@ -44,7 +52,8 @@ class SubprocessRuntime(Runtime):
         return [PLACEHOLDER.sub(lambda m: values[m.group(1)], arg) for arg in self.argv]
 
     def environment(self, launch: Launch, config: Path) -> dict[str, str]:
-        return {**os.environ, **agent_env(launch, config), **self.env}
+        kept = inherited(launch.db, [*self.credentials, *launch.env_passthrough])
+        return {**kept, **agent_env(launch, config), **self.env}
 
     def start(self, launch: Launch) -> Handle:
         self.check()
@@ -60,7 +69,7 @@ def require_executable(executable: str, runtime: str) -> str:
         raise CawError(
             "RUNTIME_UNAVAILABLE", f"The {runtime} runtime needs the `{executable}` executable, which is not on PATH",
             recoverable=True,
-            suggestion=f"Install `{executable}`, put it on PATH, or set runtimes.{runtime}.executable in the "
-                       "workflow's execution config.",
+            suggestion=f"Install `{executable}`, put it on PATH, or set executable under [{runtime}] in the "
+                       "local runtime config (.caw/runtimes.toml).",
         )
     return found

@@ -11,9 +11,8 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-from caw_lab.client import Client
-
-FINISHED = ("completed", "skipped", "failed")
+from caw_lab.engine.states import SETTLED_TASK_STATUSES
+from caw_lab.runtimes.base import Caller
 
 
 class Stopped(Exception):
@@ -22,7 +21,7 @@ class Stopped(Exception):
 
 class TaskContext:
     def __init__(
-        self, client: Client, task: dict[str, Any], agent_id: str, stop: threading.Event | None = None
+        self, client: Caller, task: dict[str, Any], agent_id: str, stop: threading.Event | None = None
     ) -> None:
         self.client = client
         self.task = task
@@ -96,10 +95,10 @@ class TaskContext:
 
     def settle(self, result: Any) -> None:
         """After ``work`` returned: complete the task unless it already finished."""
-        if self.status() not in FINISHED:
+        if self.status() not in SETTLED_TASK_STATUSES:
             self.complete(result if isinstance(result, str) else "done" if result is None else repr(result))
 
     def settle_error(self, exc: BaseException) -> None:
         """After ``work`` raised: report the failure, so the retry policy sees the agent's own error."""
-        if self.status() not in FINISHED:
+        if self.status() not in SETTLED_TASK_STATUSES:
             self.fail(f"{type(exc).__name__}: {exc}")

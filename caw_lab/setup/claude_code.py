@@ -1,7 +1,9 @@
 """Claude Code: a ``caw`` entry in the project's ``.mcp.json`` and the protocol in ``CLAUDE.md``.
 
 Other servers in ``.mcp.json`` and keys the user added to the ``caw`` entry (``env``,
-say) are kept. The CLAUDE.md section sits between markers, so running setup again
+say) are kept. The entry starts ``caw --server`` over stdio, or, given an ``HttpServer``,
+points at its URL with its bearer token in ``headers`` (the file is then written 0600:
+it holds a secret). The CLAUDE.md section sits between markers, so running setup again
 replaces it in place instead of appending a second copy.
 """
 
@@ -13,24 +15,38 @@ from typing import Any
 
 from caw_lab.errors import CawError
 from caw_lab.mcp.protocol import PROTOCOL
-from caw_lab.setup.changes import FileChange, read_text, server_command
+from caw_lab.setup.changes import FileChange, HttpServer, read_text, server_command
 
 SERVER_NAME = "caw"
 BEGIN = "<!-- caw:begin (managed by `caw setup claude-code`) -->"
 END = "<!-- caw:end -->"
 
 
-def claude_code_changes(project: Path) -> list[FileChange]:
-    return [mcp_json_change(project / ".mcp.json"), claude_md_change(project / "CLAUDE.md")]
+STDIO_KEYS = ("command", "args")
+HTTP_KEYS = ("type", "url", "headers")
 
 
-def mcp_json_change(path: Path) -> FileChange:
+def claude_code_changes(project: Path, http: HttpServer | None = None) -> list[FileChange]:
+    return [mcp_json_change(project / ".mcp.json", http), claude_md_change(project / "CLAUDE.md")]
+
+
+def mcp_json_change(path: Path, http: HttpServer | None = None) -> FileChange:
     before = read_text(path)
     config = parse_json(path, before)
     servers = config.setdefault("mcpServers", {})
-    command, *args = server_command()
-    servers[SERVER_NAME] = {**servers.get(SERVER_NAME, {}), "command": command, "args": args}
-    return FileChange(path, before, json.dumps(config, indent=2) + "\n")
+    servers[SERVER_NAME] = server_entry(servers.get(SERVER_NAME, {}), http)
+    return FileChange(path, before, json.dumps(config, indent=2) + "\n", secret=http is not None)
+
+
+def server_entry(current: dict[str, Any], http: HttpServer | None) -> dict[str, Any]:
+    """The ``caw`` entry: the user's own keys kept, the other transport's keys dropped."""
+    if http is None:
+        command, *args = server_command()
+        kept = {k: v for k, v in current.items() if k not in HTTP_KEYS}
+        return {**kept, "command": command, "args": args}
+    kept = {k: v for k, v in current.items() if k not in STDIO_KEYS}
+    headers = current.get("headers") if isinstance(current.get("headers"), dict) else {}
+    return {**kept, "type": "http", "url": http.url, "headers": {**headers, "Authorization": http.authorization}}
 
 
 def parse_json(path: Path, text: str | None) -> dict[str, Any]:

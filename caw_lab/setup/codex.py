@@ -1,18 +1,21 @@
 """Codex: ``[mcp_servers.caw]`` in ``$CODEX_HOME/config.toml`` (default ``~/.codex``).
 
-Edited with tomlkit so the user's comments, ordering and other servers survive.
+Edited with tomlkit so the user's comments, ordering and other servers survive. The entry
+starts ``caw --server`` over stdio, or, given an ``HttpServer``, names its ``url`` with the
+bearer token in ``http_headers`` (the file is then written 0600: it holds a secret).
 """
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import tomlkit
 from tomlkit.exceptions import TOMLKitError
 from tomlkit.items import Table
 
-from caw_lab.setup.changes import FileChange, read_text, server_command
+from caw_lab.setup.changes import FileChange, HttpServer, read_text, server_command
 from caw_lab.setup.claude_code import SERVER_NAME, not_editable
 
 
@@ -21,7 +24,11 @@ def codex_config_path() -> Path:
     return (Path(home) if home else Path.home() / ".codex") / "config.toml"
 
 
-def codex_changes(path: Path | None = None) -> list[FileChange]:
+STDIO_KEYS = ("command", "args", "env")
+HTTP_KEYS = ("url", "http_headers")
+
+
+def codex_changes(path: Path | None = None, http: HttpServer | None = None) -> list[FileChange]:
     path = path or codex_config_path()
     before = read_text(path)
     try:
@@ -35,9 +42,29 @@ def codex_changes(path: Path | None = None) -> list[FileChange]:
     if not isinstance(entry, Table):
         entry = tomlkit.table()
         servers[SERVER_NAME] = entry
-    command, *args = server_command()
-    if entry.get("command") != command:
-        entry["command"] = command
-    if entry.get("args") != args:
-        entry["args"] = args
-    return [FileChange(path, before, tomlkit.dumps(doc))]
+    if http is None:
+        command, *args = server_command()
+        set_keys(entry, {"command": command, "args": args}, drop=HTTP_KEYS)
+    else:
+        headers = entry.get("http_headers")
+        headers = dict(headers) if isinstance(headers, dict) else {}
+        set_keys(entry, {"url": http.url, "http_headers": {**headers, "Authorization": http.authorization}},
+                 drop=STDIO_KEYS)
+    return [FileChange(path, before, tomlkit.dumps(doc), secret=http is not None)]
+
+
+def set_keys(entry: Table, values: dict[str, Any], drop: tuple[str, ...]) -> None:
+    """Write ``values`` (only those that differ, so an unchanged file stays byte for byte) and drop the
+    other transport's keys."""
+    for key in drop:
+        if key in entry:
+            del entry[key]
+    for key, value in values.items():
+        if entry.get(key) != value:
+            entry[key] = inline(value) if isinstance(value, dict) else value
+
+
+def inline(values: dict[str, Any]) -> Any:
+    table = tomlkit.inline_table()
+    table.update(values)
+    return table

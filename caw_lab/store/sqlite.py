@@ -30,8 +30,8 @@ class SQLiteBackend(Backend):
 
     Writers in caw-lab processes also take turns on an ``flock`` of a ``-writers`` file
     beside the database: the kernel wakes the next writer the moment one finishes,
-    where SQLite's busy handler would sleep 1, 2, 5 ... 100 ms between tries. With
-    eight processes claiming tasks that doubles throughput. The lock dies with its
+    where SQLite's busy handler would sleep 1, 2, 5 ... 100 ms between tries, which
+    bench.engine measures as a large share of contended claim throughput. The lock dies with its
     process, and the busy timeout still covers writers outside caw-lab.
     """
 

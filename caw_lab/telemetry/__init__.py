@@ -2,9 +2,10 @@
 
 Everything here speaks the OpenTelemetry API, which records nothing until a process installs
 an SDK: a tool call costs a few microseconds more until someone looks. ``export.install``
-(``caw --server --metrics-port``) or ``opentelemetry-instrument`` installs one.
+(``caw --server --metrics-port``) or ``opentelemetry-instrument`` installs one. The correlation
+id a call carries through its logs, span and events is ``caw_lab.correlation``, a base module,
+since the engine stamps it on every event.
 
-- ``correlation``: the id one tool call carries through its logs, its span and its events.
 - ``tool_calls``: each registry call as a span and as call counts and durations.
 - ``context_loads``: how long each ``task_load_context`` took, kept answer or fresh.
 - ``task_metrics``: task counts, durations and failure rates, read from the change feed.

@@ -11,7 +11,7 @@ from typing import Any
 
 from opentelemetry import trace
 
-from caw_lab.telemetry import correlation
+from caw_lab import correlation
 
 
 class JsonFormatter(logging.Formatter):

@@ -24,15 +24,14 @@ from caw_lab.engine import scaling
 from caw_lab.store.backend import Backend
 
 TOTAL = "(total)"
-RUNNING = ("ready", "in_progress")
 
 
 def rows(db: Backend) -> Iterator[tuple[dict[str, str], dict[str, Any]]]:
     """Each running workflow's hints, per capability and in total, with their labels."""
-    for workflow in db.query("SELECT id FROM workflows WHERE status IN (?, ?) ORDER BY id", RUNNING):
-        found = scaling.hints(db, workflow["id"])
+    for workflow_id in scaling.running(db):
+        found = scaling.hints(db, workflow_id)
         for figures in [{"capability": TOTAL, **found["total"]}, *found["capabilities"]]:
-            yield {"caw.workflow_id": workflow["id"], "caw.capability": figures["capability"]}, figures
+            yield {"caw.workflow_id": workflow_id, "caw.capability": figures["capability"]}, figures
 
 
 def gauge(db: Backend, read: Callable[[dict[str, Any]], Iterable[tuple[float | None, dict[str, str]]]]) -> Any:

@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING, Any
 from opentelemetry import trace
 from opentelemetry.trace import Status, StatusCode
 
+from caw_lab import correlation
 from caw_lab.errors import CawError
-from caw_lab.telemetry import correlation
 
 if TYPE_CHECKING:
     from opentelemetry.metrics import Counter, Histogram
@@ -33,8 +33,8 @@ tracer = trace.get_tracer("caw_lab")
 
 @functools.cache
 def instruments() -> tuple[Counter, Histogram]:
-    """Made on the first call: importing the metrics API would add some 15 ms to a server's
-    start-up (the tracing API is imported by the SDK anyway)."""
+    """Made on the first call: importing the metrics API at import time would lengthen every
+    server's start-up (the tracing API is imported by the SDK anyway)."""
     from opentelemetry import metrics
 
     meter = metrics.get_meter("caw_lab")

@@ -13,7 +13,7 @@ from caw_lab.tools.registry import MAX_TEXT_BYTES, REGISTRY, Params, Tool, call_
 def load_all() -> dict[str, Tool]:
     """Import every tool module so the registry is complete; free after the first call."""
     for module in pkgutil.iter_modules(__path__):
-        if module.name != "registry":
+        if module.name not in ("registry", "client"):
             importlib.import_module(f"{__name__}.{module.name}")
     return REGISTRY
 

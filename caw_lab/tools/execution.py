@@ -16,6 +16,7 @@ from pydantic import Field
 
 from caw_lab.engine import executions
 from caw_lab.store.backend import Backend
+from caw_lab.tools.client import connect
 from caw_lab.tools.registry import Params, tool
 
 
@@ -41,7 +42,7 @@ def workflow_start(db: Backend, p: WorkflowStart) -> dict[str, Any]:
     from caw_lab.runtimes import running
 
     overrides = p.model_dump(exclude={"workflow_id"}, exclude_none=True)
-    executor = running.start(running.db_target(db), p.workflow_id, overrides)
+    executor = running.start(running.db_target(db), p.workflow_id, connect, overrides)
     return {"success": True, "agentHandles": executor.handles(), "executorId": executor.executor_id,
             "runtime": executor.settings.runtime, "maxAgents": executor.settings.max_agents}
 
@@ -58,7 +59,7 @@ def workflow_suspend(db: Backend, p: WorkflowRef) -> dict[str, Any]:
 def workflow_resume(db: Backend, p: WorkflowRef) -> dict[str, Any]:
     from caw_lab.runtimes import running
 
-    return running.resume(db, p.workflow_id)
+    return running.resume(db, p.workflow_id, connect)
 
 
 @tool("workflow_execution_status", "A workflow's execution: running, suspended or finished, its agents and progress.")

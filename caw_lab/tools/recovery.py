@@ -51,12 +51,14 @@ class TaskRollback(Params):
     checkpoint_id: str
     session_id: str | None = None
     reset_workspace: bool = True
+    force: bool = False
 
 
 @tool("task_rollback", "Make a checkpoint the task's latest state: later checkpoints rolled back (kept, hidden from "
-      "context), plan restored, workspace reset to the recorded git commit.", lock=("task", "task_id"))
+      "context), plan restored, workspace reset to the recorded git commit (uncommitted work refused unless force, "
+      "then kept under a backup ref).", lock=("task", "task_id"))
 def task_rollback(db: Backend, p: TaskRollback) -> dict[str, Any]:
-    return rollback.rollback(db, p.task_id, p.checkpoint_id, p.reset_workspace)
+    return rollback.rollback(db, p.task_id, p.checkpoint_id, p.reset_workspace, p.force)
 
 
 class RecoverySweep(Params):

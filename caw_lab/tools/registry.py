@@ -1,8 +1,11 @@
 """The one tool registry every surface calls: MCP, REST, magics, widgets, OpenAI.
 
 A tool is a function ``fn(db, params)`` whose ``params`` is a pydantic model; the
-registry validates raw JSON-able input against that model, enforces the size limit and
-the per-session workflow lock, and turns every refusal into a ``CawError``.
+registry checks the whole call is standard JSON within the input limits
+(``json_values``, ``limits``), validates it against that model, enforces the per-session
+workflow lock, and turns every refusal into a ``CawError``. Checking the call whole, here,
+covers every parameter of every tool, the free-form ones (metadata, detail, config,
+context, body, ...) included, without each model having to remember to.
 """
 
 from __future__ import annotations
@@ -12,15 +15,17 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
 from caw_lab.engine.locks import require_unlocked
 from caw_lab.errors import CawError, invalid_input
+from caw_lab.json_values import check_arguments
+from caw_lab.limits import MAX_FIELD_BYTES, MAX_INTEGER
 from caw_lab.store.backend import Backend
 from caw_lab.telemetry.tool_calls import observed
 
-MAX_TEXT_BYTES = 1024 * 1024
-"""The largest string accepted in any parameter: 1 MiB of UTF-8."""
+MAX_TEXT_BYTES = MAX_FIELD_BYTES
+"""The largest parameter, text or not, counted whole: 1 MiB of UTF-8 (``limits.MAX_FIELD_BYTES``)."""
 
 LockScope = tuple[Literal["workflow", "task", "workspace"], str]
 
@@ -29,6 +34,14 @@ class Params(BaseModel):
     """Base of every tool's input. Unknown keys are ignored, as the reference does."""
 
     model_config = ConfigDict(extra="ignore", defer_build=True)
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def fits_64_bits(cls, value: Any) -> Any:
+        """An integer field given as a float (``1e300``) becomes an int SQLite cannot hold."""
+        if isinstance(value, int) and not isinstance(value, bool) and not -MAX_INTEGER - 1 <= value <= MAX_INTEGER:
+            raise ValueError("must fit in 64 bits")
+        return value
 
 
 @dataclass(frozen=True)
@@ -85,7 +98,7 @@ def call_tool(db: Backend, name: str, arguments: Mapping[str, Any] | None = None
     spec = get_tool(name)
     raw = dict(arguments or {})
     with observed(spec.name, raw):
-        check_sizes(raw)
+        check_arguments(raw)
         params = validate(spec, raw)
         if spec.lock and getattr(params, "session_id", None):
             kind, field = spec.lock
@@ -102,20 +115,3 @@ def validate(spec: Tool, raw: dict[str, Any]) -> Params:
             f"Invalid arguments for {spec.name}: {problems}",
             suggestion=f"See the input schema of {spec.name} (caw tools --json).",
         ) from None
-
-
-def check_sizes(value: Any, path: str = "") -> None:
-    if isinstance(value, str):
-        if len(value.encode("utf-8", "surrogatepass")) > MAX_TEXT_BYTES:
-            raise CawError(
-                "PAYLOAD_TOO_LARGE",
-                f"Parameter {path or '(input)'} is over the 1 MiB limit",
-                recoverable=True,
-                suggestion="Store large content in a file and pass its path or a summary.",
-            )
-    elif isinstance(value, Mapping):
-        for key, item in value.items():
-            check_sizes(item, f"{path}.{key}" if path else str(key))
-    elif isinstance(value, (list, tuple)):
-        for i, item in enumerate(value):
-            check_sizes(item, f"{path}[{i}]")

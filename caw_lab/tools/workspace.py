@@ -46,7 +46,8 @@ class WorkspaceUpdate(Params):
 
 
 @tool("workspace_update",
-      "Set a workspace's status (merged needs merge_commit), PR URL or config; cleanup_worktree removes its worktree.",
+      "Set a workspace's status (merged needs merge_commit), PR URL or config; cleanup_worktree removes the worktree "
+      "caw-lab made for it (uncommitted work refused unless force, then kept under a backup ref).",
       lock=("workspace", "id"))
 def workspace_update(db: Backend, p: WorkspaceUpdate) -> dict[str, Any]:
     return workspaces.update_workspace(db, p.id, status=p.status, merge_commit=p.merge_commit, pr_url=p.pr_url,

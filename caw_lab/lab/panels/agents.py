@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from caw_lab.client import Client
 from caw_lab.lab.panels.base import Panel, fitted_html, kinds_start
 from caw_lab.lab.render import agents_table
+from caw_lab.tools.client import Client
 
 
 class Agents(Panel):

@@ -8,9 +8,9 @@ from typing import Any
 
 import ipywidgets as widgets
 
-from caw_lab.client import Client
 from caw_lab.errors import CawError
 from caw_lab.lab.render import error_html
+from caw_lab.tools.client import Client
 
 PANEL_LAYOUT = {"border": "1px solid #d0d7de", "padding": "6px", "margin": "2px", "flex": "1 1 300px",
                 "min_width": "0", "overflow": "hidden"}

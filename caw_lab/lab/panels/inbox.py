@@ -6,9 +6,9 @@ from typing import Any
 
 import ipywidgets as widgets
 
-from caw_lab.client import Client
 from caw_lab.lab.panels.base import Panel, fitted_html, kinds_start
 from caw_lab.lab.render import messages_table
+from caw_lab.tools.client import Client
 
 
 class Inbox(Panel):

@@ -9,10 +9,10 @@ from typing import Any
 
 from traitlets import Unicode
 
-from caw_lab.client import Client
 from caw_lab.errors import CawError
 from caw_lab.lab.panels.base import Panel, fitted_html
 from caw_lab.lab.render import error_html, pre, task_html
+from caw_lab.tools.client import Client
 
 PREVIEW_CHARS = 1200
 

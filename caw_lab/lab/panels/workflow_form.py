@@ -3,17 +3,18 @@ parallelism, with what is wrong shown next to the field that needs fixing."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from html import escape
 from typing import Any
 
 import ipywidgets as widgets
 from traitlets import Unicode
 
-from caw_lab.client import Client
 from caw_lab.errors import CawError
 from caw_lab.lab.panels.base import Panel, kinds_start
 from caw_lab.lab.plan_yaml import EXAMPLE, parse_plan
 from caw_lab.lab.render import badge, error_html
+from caw_lab.tools.client import Client
 
 NO_TEMPLATE = "(none: from a prompt)"
 FIELD = {"width": "auto", "max_width": "100%", "flex": "1 1 auto"}
@@ -24,25 +25,53 @@ def hint(text: str = "") -> widgets.HTML:
     return widgets.HTML(f"<span style='color:#c62828; font-size:12px'>{escape(text)}</span>")
 
 
-def variable_specs(template: dict[str, Any]) -> list[dict[str, Any]]:
-    """A template's variables as dicts, whether it declared names or full specs."""
-    specs = (template.get("template") or {}).get("variables") or []
-    return [{"name": v, "required": True} if isinstance(v, str) else dict(v) for v in specs]
+def note(text: str = "") -> widgets.HTML:
+    return widgets.HTML(f"<span style='color:#57606a; font-size:11px'>{escape(text)}</span>")
+
+
+VARIABLE_ERRORS = ("MISSING_VARIABLES", "INVALID_VARIABLES", "UNKNOWN_VARIABLES")
+
+
+def describe(spec: dict[str, Any]) -> str:
+    """The line under a variable's input: its type, choices, whether required, its default."""
+    kind = spec.get("type") or "string"
+    detail = {"enum": f" ({', '.join(spec.get('values') or [])})", "pattern": f" /{spec.get('pattern')}/"}
+    default = f", default {spec['default']!r}" if spec.get("default") is not None else ""
+    return f"{kind}{detail.get(kind, '')}{', required' if spec.get('required') else ''}{default}"
 
 
 class VariableField(widgets.VBox):
-    def __init__(self, spec: dict[str, Any]) -> None:
-        self.spec = spec
-        mark = " *" if spec.get("required", True) and spec.get("default") is None else ""
-        self.input = widgets.Text(value=spec.get("default") or "", description=spec["name"] + mark,
-                                  placeholder=spec.get("description") or "", layout=FIELD)
-        self.hint = hint()
-        super().__init__([self.input, self.hint])
+    """One typed variable: an input fitting its type, a line saying its type and default, and
+    the problem with its value (``show``), which the form asks the template about as it is typed."""
 
-    def check(self) -> bool:
-        missing = not self.input.value.strip() and self.spec.get("required", True) and self.spec.get("default") is None
-        self.hint.value = hint(f"{self.spec['name']} is required by this template").value if missing else ""
-        return not missing
+    def __init__(self, spec: dict[str, Any], on_change: Callable[[VariableField], None]) -> None:
+        self.spec = spec
+        label = spec["name"] + (" *" if spec.get("required") else "")
+        self.input = self.input_for(spec, label)
+        self.about = note(" - ".join(filter(None, [describe(spec), spec.get("description")])))
+        self.hint = hint()
+        super().__init__([self.input, self.about, self.hint])
+        self.input.observe(lambda _: on_change(self), "value")
+
+    @staticmethod
+    def input_for(spec: dict[str, Any], label: str) -> widgets.ValueWidget:
+        default = spec.get("default")
+        if spec["type"] == "bool":
+            return widgets.Checkbox(value=bool(default), description=label, indent=False)
+        if spec["type"] == "enum":
+            options = ([] if spec.get("required") else [""]) + list(spec.get("values") or [])
+            return widgets.Dropdown(options=options, value=default if default in options else options[0],
+                                    description=label, layout=FIELD)
+        shown = ", ".join(default) if isinstance(default, list) else "" if default is None else str(default)
+        return widgets.Text(value=shown, description=label, placeholder=spec.get("description") or "",
+                            continuous_update=True, layout=FIELD)
+
+    def given(self) -> bool:
+        value = self.input.value
+        return not (value is None or (isinstance(value, str) and not value.strip()))
+
+    def show(self, problem: str | None) -> None:
+        self.hint.value = hint(problem).value if problem else ""
 
     def __repr__(self) -> str:
         return f"<caw_lab VariableField: {self.spec['name']}>"
@@ -88,16 +117,49 @@ class WorkflowForm(Panel):
         self.edit.children = self.edit_widgets() if self.workflow else []
 
     def show_variables(self) -> None:
+        """The chosen template's variables, its parents' included (resolved)."""
         chosen = self.templates.get(self.template.value or "")
-        self.variables.children = [VariableField(s) for s in variable_specs(chosen)] if chosen else []
         self.source.layout.display = "none" if chosen else None
+        self.variables.children = []
+        if chosen:
+            try:
+                resolved = self.client.call("template_get", template_id=chosen["id"], resolved=True)
+            except CawError as err:
+                self.message.value = error_html(err)
+                return
+            self.variables.children = [VariableField(s, self.field_changed) for s in resolved["template"]["variables"]]
+
+    def values(self) -> dict[str, Any]:
+        return {f.spec["name"]: f.input.value for f in self.variables.children if f.given()}
+
+    def problems(self) -> dict[str, str]:
+        """Each variable's problem, as template_apply sees it in a dry run (writing nothing)."""
+        try:
+            self.client.call("template_apply", template_id=self.template.value, variables=self.values(),
+                             workflow_name=self.name.value.strip() or "(check)", dry_run=True)
+        except CawError as err:
+            if err.code not in VARIABLE_ERRORS:
+                raise
+            missing = {n: f"{n} is required by this template" for n in err.details.get("missing", [])}
+            return {**missing, **err.details.get("invalid", {})}
+        return {}
+
+    def field_changed(self, field: VariableField) -> None:
+        """Say what is wrong with the value just typed, at once."""
+        try:
+            field.show(self.problems().get(field.spec["name"]))
+        except CawError as err:
+            self.message.value = error_html(err)
 
     def submit(self) -> str | None:
         """Create the workflow; returns its id, or None when a field needs fixing first."""
         name = self.name.value.strip()
         self.name_hint.value = "" if name else hint("Give the workflow a name").value
-        checked = [f.check() for f in self.variables.children]  # every field, so each shows its own hint
-        fields_ok = all(checked)
+        try:
+            fields_ok = self.check_fields()
+        except CawError as err:
+            self.message.value = error_html(err)
+            return None
         if not name or not fields_ok:
             self.message.value = ""
             return None
@@ -110,11 +172,19 @@ class WorkflowForm(Panel):
         self.created = wf_id
         return wf_id
 
+    def check_fields(self) -> bool:
+        """Every field shows its own problem; True when there is none."""
+        if not self.variables.children:
+            return True
+        problems = self.problems()
+        for field in self.variables.children:
+            field.show(problems.get(field.spec["name"]))
+        return not problems
+
     def create_workflow(self, name: str) -> str:
         if self.template.value:
-            values = {f.spec["name"]: f.input.value for f in self.variables.children if f.input.value.strip()}
             applied = self.client.call("template_apply", template_id=self.template.value, workflow_name=name,
-                                       variables=values, max_parallel_tasks=self.parallel.value)
+                                       variables=self.values(), max_parallel_tasks=self.parallel.value)
             return str(applied["workflow_id"])
         created = self.client.call("workflow_create", name=name, source_type="prompt",
                                    source_content=self.source.value.strip() or name,

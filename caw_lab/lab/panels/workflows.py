@@ -7,9 +7,9 @@ from typing import Any
 import ipywidgets as widgets
 from traitlets import Unicode
 
-from caw_lab.client import Client
 from caw_lab.lab.panels.base import Panel, kinds_start
 from caw_lab.lab.render import badge
+from caw_lab.tools.client import Client
 
 
 class WorkflowRow(widgets.HBox):

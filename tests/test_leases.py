@@ -88,9 +88,9 @@ def test_shared_leases_coexist_with_each_other_not_with_an_exclusive_one(client:
     assert acquire(client, "named:deploy", b)["granted"] is False
 
 
-def test_workflow_named_and_repository_scoped_resources(client: caw_lab.Client, tmp_path: Any) -> None:
+def test_workflow_named_and_repository_scoped_resources(client: caw_lab.Client, allowed_roots: Any) -> None:
     a, b = agent(client, "a"), agent(client, "b")
-    wf = make_workflow(client, [{"name": "t"}], repository_paths=[str(tmp_path)])
+    wf = make_workflow(client, [{"name": "t"}], repository_paths=[str(allowed_roots)])
     repo = client.db.scalar("SELECT id FROM repositories")
     held = acquire(client, f"workflow:{wf['id']}", a)
     assert held["granted"] and not acquire(client, f"workflow:{wf['id']}", b)["granted"]
@@ -573,7 +573,7 @@ def test_the_executor_serializes_tasks_whose_files_overlap(
             "execution": {"runtime": "python", "conflicts": conflicts, "poll_interval_ms": 20, "alerts": {"log": False}}
         },
     )
-    outcome = Executor(str(db_path), wf["id"], runtimes={"python": PythonRuntime(slow)}).run()
+    outcome = Executor(str(db_path), wf["id"], runtimes={"python": PythonRuntime(slow)}, connect=caw_lab.connect).run()
     assert outcome.status == "completed", outcome
     events = client.call("events_list", workflow_id=wf["id"], limit=10_000)["events"]
     names = {v: k for k, v in wf["tasks"].items()}

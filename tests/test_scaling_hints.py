@@ -201,7 +201,7 @@ def test_auto_max_agents_grows_and_shrinks_with_the_queue(client: caw_lab.Client
             }
         },
     )
-    outcome = Executor(str(db_path), wf["id"], runtimes={"python": PythonRuntime(wide)}).run()
+    outcome = Executor(str(db_path), wf["id"], runtimes={"python": PythonRuntime(wide)}, connect=caw_lab.connect).run()
     assert outcome.status == "completed", outcome
     events = client.call("events_list", workflow_id=wf["id"], limit=10_000)["events"]
     aims = [e["payload"]["to"] for e in events if e["kind"] == "execution.scaled"]

@@ -14,7 +14,6 @@ import caw_lab
 from bench import lease_contention
 from caw_lab.engine.leases import MAX_LEASES_PER_CLAIM, MAX_TTL_MS
 from caw_lab.runtimes import Executor, PythonRuntime
-from caw_lab.runtimes.python import forkserver
 from tests import claim_racers
 from tests.conftest import dump, make_workflow
 
@@ -454,8 +453,8 @@ def test_next_tasks_recommend_within_group_limits_and_prefer_capable_agents(clie
 
 
 def run_racers(worker: Any, where: str, workflow_id: str, count: int = 8) -> list[dict[str, Any]]:
-    """``count`` processes forked from caw-lab's preloaded fork server, each running ``worker``."""
-    ctx = forkserver()
+    """``count`` processes forked from a fork server with caw-lab imported, each running ``worker``."""
+    ctx = lease_contention.forked()
     start, out = ctx.Barrier(count + 1), ctx.Queue()
     env = lease_contention.reaching()
     procs = [ctx.Process(target=worker, args=(where, env, workflow_id, start, out, i)) for i in range(count)]

@@ -119,17 +119,15 @@ def racer(
     rng = random.Random(seed)
     with caw_lab.connect(target) as client:
         tally = Tally(role, client.call("agent_register", name=f"{role}-{seed}", runtime="custom")["id"])
-        start.wait(TIMEOUT_S)
-        if role == "victim":
+        if role == "victim":  # takes its lease before the race starts, so it is killed holding it early on
             resource, ttl = VICTIMS[seed % len(VICTIMS)]
-            while not (got := client.call("lease_acquire", resource=resource, agent_id=tally.agent_id, ttl_ms=ttl))[
-                "granted"
-            ]:
-                time.sleep(0.01)
+            got = client.call("lease_acquire", resource=resource, agent_id=tally.agent_id, ttl_ms=ttl)
             # A pipe of its own, written before this returns: a process killed while a queue's feeder
             # thread holds the queue's lock would leave every other writer of that queue stuck.
             out.send(got["fencing_token"])
+            start.wait(TIMEOUT_S)
             time.sleep(TIMEOUT_S)  # until killed
+        start.wait(TIMEOUT_S)
         beat = time.monotonic()
         while not stop.is_set():
             if time.monotonic() - beat > HEARTBEAT_S:

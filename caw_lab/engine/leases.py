@@ -16,11 +16,12 @@ keep. A write made on behalf of a lease (``fenced``) re-checks inside its own ba
 the lease is still live, so a holder that lost its lease cannot write (``LEASE_STALE``).
 
 **Granting is read, decide, take** (as claims are). The read is one statement: the
-leases of the scopes concerned and the feed's head ``seq``. The decision is Python's,
+leases that may conflict (same scope, compatible modes, literal prefixes that could meet)
+and the feed's head ``seq``. The decision is Python's,
 because only Python can decide glob overlap exactly: a live conflict refuses the grant,
 dead conflicts are taken over. The take is one batch whose guard repeats what the
 decision relied on: no lease that could conflict was granted since the head (any newer
-grant has a larger token; its literal prefix rules most non-overlapping globs out in SQL),
+grant has a larger token; the same literal-prefix test rules most non-overlapping globs out),
 and the dead leases to take over are all still there and still dead. When the guard
 misses, the grant is read and decided again.
 

@@ -4,17 +4,22 @@ that grows and shrinks its agent count as the ready queue does."""
 
 from __future__ import annotations
 
+import html
 import time
 from pathlib import Path
 from typing import Any
 
 import pytest
+from IPython.core.interactiveshell import InteractiveShell
+from IPython.utils.capture import capture_output
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 
 import caw_lab
 from caw_lab.engine import changes, plans, scaling, tasks
 from caw_lab.ids import now_ms
+from caw_lab.lab.magics import register
+from caw_lab.lab.session import LabSession
 from caw_lab.runtimes import Executor, PythonRuntime
 from caw_lab.runtimes.task_context import TaskContext
 from caw_lab.telemetry import scaling as scaling_gauges
@@ -218,3 +223,15 @@ def test_auto_max_agents_grows_and_shrinks_with_the_queue(client: caw_lab.Client
     assert most >= 4, "the wide middle ran side by side"
     started = [e for e in events if e["kind"] == "execution.started"]
     assert started[0]["payload"]["settings"]["max_agents"] == "auto"
+
+
+def test_the_hints_view_in_a_notebook(synthetic: tuple[caw_lab.Client, str, int]) -> None:
+    client, wf, _ = synthetic
+    shell = InteractiveShell.instance()
+    register(shell, LabSession(client))
+    with capture_output():
+        shown = shell.run_line_magic("caw", f"hints {wf} --target-drain-ms 60000")
+    assert shown["target_drain_ms"] == 60_000 and shown["total"]["ready"] == 8
+    page = html.unescape(shown._repr_html_())
+    assert "Scaling hints:" in page and wf in page and "python" in page and "Little" in page
+    assert "Recommended within 6 agents" in page

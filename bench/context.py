@@ -8,27 +8,36 @@
   layered workflow), which the reference answers in about 0.9 ms over MCP without ranking.
 
 Each is timed **repeated** (the same call again at the same change-feed head, which gets
-the answer already given: ``caw_lab.context.answers``), **warm** (the same, with that kept
-answer forgotten before every call: the engine's own work on an unchanged workflow),
-**cold** (the summary cache emptied and the process-level caches cleared,
-``caw_lab.context.caches.clear``, before every call: what a fresh server pays on its first
-load) and **after a checkpoint** (a ``checkpoint_add`` on the task before every call: the
-usual reload, which sees a new change-feed head and so rereads the workflow, while the
-ranking of the unchanged earlier tasks stays cached). Calls go through
-``caw_lab.connect(path).call`` in this process, so the figures are the engine's, without a
-transport; the default adaptive budget and the default ``ranker="learned"``.
+the answer already given: ``caw_lab.context.loader.ANSWERS``), **warm** (the same, with
+that kept answer forgotten before every call: the engine's own work on an unchanged
+workflow), **cold** (every cache forgotten, ``caw_lab.context.caches.forget_all``, before
+every call: what a fresh server pays on its first load) and **after a checkpoint** (a
+``checkpoint_add`` on the task before every call: the usual reload, which sees a new
+change-feed head and so rereads the task it touched, while the ranking of the unchanged
+earlier tasks stays cached). Calls go through ``caw_lab.connect(path).call`` in this
+process, so the figures are the engine's, without a transport; the default adaptive budget
+and the default ``ranker="learned"``.
+
+``--caches`` times the same four cases with each cache switched off in turn (``SWITCHES``),
+in rounds that alternate them, so every cache's worth is measured in one run on one
+machine state. ``--path`` lists the caw_lab files that run during one cold
+``task_load_context`` call: what a reader follows from the tool to the packed result.
 """
 
 from __future__ import annotations
 
+import argparse
+import contextlib
 import datetime
+import functools
 import os
 import random
 import statistics
 import sys
 import tempfile
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +45,9 @@ import caw_lab
 from bench.engine import machine
 from bench.mcp import CHECKPOINTS
 from bench.mcp import plan as layered_plan
-from caw_lab.context import answers, caches
+from caw_lab.context import caches, current_task, loader, surroundings, tokens
+from caw_lab.context.caches import Kept
+from caw_lab.ranking import features, rankers
 
 TASKS = 1_000
 PER_TASK = 20
@@ -65,13 +76,21 @@ def sentence(rng: random.Random, low: int, high: int) -> str:
 
 def some_files(rng: random.Random) -> list[str]:
     """One to four files, a few directories and modules far more often than the rest."""
-    return [f"src/{DIRS[int(rng.paretovariate(1.2)) % len(DIRS)]}/{rng.choice(WORDS[:60])}.py"
-            for _ in range(rng.randint(1, 4))]
+    return [
+        f"src/{DIRS[int(rng.paretovariate(1.2)) % len(DIRS)]}/{rng.choice(WORDS[:60])}.py"
+        for _ in range(rng.randint(1, 4))
+    ]
 
 
 def large_plan(rng: random.Random) -> dict[str, Any]:
-    tasks = [{"name": f"t{i} {sentence(rng, 2, 5)}", "description": sentence(rng, 10, 40),
-              "files_likely_affected": some_files(rng)} for i in range(TASKS)]
+    tasks = [
+        {
+            "name": f"t{i} {sentence(rng, 2, 5)}",
+            "description": sentence(rng, 10, 40),
+            "files_likely_affected": some_files(rng),
+        }
+        for i in range(TASKS)
+    ]
     return {"summary": "bench", "tasks": tasks}
 
 
@@ -88,8 +107,13 @@ def work_through(client: caw_lab.Client, task_id: str, rng: random.Random, check
     client.call("task_update_status", id=task_id, status="in_progress")
     for n in range(checkpoints):
         files = some_files(rng) if n % 2 else None
-        client.call("checkpoint_add", task_id=task_id, type="decision" if n % 7 == 3 else "progress",
-                    summary=sentence(rng, 6, 15), files_changed=files)
+        client.call(
+            "checkpoint_add",
+            task_id=task_id,
+            type="decision" if n % 7 == 3 else "progress",
+            summary=sentence(rng, 6, 15),
+            files_changed=files,
+        )
     if outcome:
         client.call("task_update_status", id=task_id, status="completed", outcome=sentence(rng, 10, 30))
 
@@ -112,6 +136,26 @@ def build_small(client: caw_lab.Client) -> str:
     return root
 
 
+def build_path(client: caw_lab.Client) -> str:
+    """A small workflow whose last task has every part a load holds: a dependency, a sibling, an
+    earlier task and a memory to rank, a trail with older checkpoints; returns that task's id."""
+    rng = random.Random(SEED)
+    wf = client.call("workflow_create", name="bench path", source_type="github_issue", source_content=source(rng))
+    tasks = [
+        {"name": "a"},
+        {"name": "d"},
+        {"name": "b", "parallel_group": "g"},
+        {"name": "c", "parallel_group": "g", "depends_on": ["a"]},
+    ]
+    planned = client.call("workflow_set_plan", id=wf["id"], plan={"summary": "s", "tasks": tasks})
+    ids = [t["id"] for t in planned["tasks"]]
+    for task_id in ids[:3]:
+        work_through(client, task_id, rng, 3, outcome=True)
+    work_through(client, ids[3], rng, 12, outcome=False)
+    client.call("memory_create", topic="bench", content=sentence(rng, 8, 20))
+    return ids[3]
+
+
 Figures = dict[str, float]
 
 
@@ -126,8 +170,7 @@ def sample(load: Callable[[], Any], samples: int, prepare: Callable[[], Any] | N
         load()
         cpu.append((time.process_time() - start_cpu) * 1000)
         wall.append((time.perf_counter() - start) * 1000)
-    return {"p50": statistics.median(wall), "p95": statistics.quantiles(wall, n=20)[18],
-            "cpu": statistics.median(cpu)}
+    return {"p50": statistics.median(wall), "p95": statistics.quantiles(wall, n=20)[18], "cpu": statistics.median(cpu)}
 
 
 def measure(client: caw_lab.Client, task_id: str, samples: int) -> dict[str, Figures]:
@@ -140,10 +183,109 @@ def measure(client: caw_lab.Client, task_id: str, samples: int) -> dict[str, Fig
     load()
     return {
         "repeated": sample(load, samples),
-        WARM: sample(load, samples, answers.clear),
-        "cold": sample(load, samples, lambda: caches.clear(client.db)),
+        WARM: sample(load, samples, loader.ANSWERS.clear),
+        "cold": sample(load, samples, caches.forget_all),
         "after a checkpoint": sample(load, samples, write),
     }
+
+
+@contextlib.contextmanager
+def unkept(kept: Callable[[], Kept[Any]]) -> Iterator[None]:
+    """A ``Kept`` that keeps nothing (size 0) for the duration."""
+    target = kept()
+    size, target.size = target.size, 0
+    target.clear()
+    try:
+        yield
+    finally:
+        target.size = size
+
+
+@contextlib.contextmanager
+def unmemoized(module: Any, name: str) -> Iterator[None]:
+    """An ``lru_cache``'d function of ``module`` replaced by the same function caching nothing."""
+    real = getattr(module, name)
+    setattr(module, name, functools.lru_cache(maxsize=0)(real.__wrapped__))
+    try:
+        yield
+    finally:
+        setattr(module, name, real)
+
+
+@contextlib.contextmanager
+def workflow_fresh(part: str) -> Iterator[None]:
+    """Loads given a new, empty ``part`` (``memo``: the ranker's scores, ``per_task``: the items
+    built from task rows) instead of the kept workflow's, which stays kept otherwise."""
+    real = loader.gather
+
+    def gather(*args: Any) -> surroundings.Surroundings:
+        found = real(*args)
+        setattr(found, part, {})
+        return found
+
+    loader.gather = gather
+    try:
+        yield
+    finally:
+        loader.gather = real
+
+
+SWITCHES: dict[str, Callable[[], contextlib.AbstractContextManager[None]]] = {
+    "none (every cache on)": contextlib.nullcontext,
+    "answers (loader.ANSWERS)": lambda: unkept(lambda: loader.ANSWERS),
+    "kept workflows (surroundings.WORKFLOWS)": lambda: unkept(lambda: surroundings.WORKFLOWS),
+    "scores kept with the workflow": lambda: workflow_fresh("memo"),
+    "items kept with the workflow": lambda: workflow_fresh("per_task"),
+    "source summaries (loader.SUMMARIES)": lambda: unkept(lambda: loader.SUMMARIES),
+    "checkpoint entries (current_task.CHECKPOINTS)": lambda: unkept(lambda: current_task.CHECKPOINTS),
+    "token counts (tokens.TokenCounter.counts)": lambda: unkept(lambda: tokens.counter().counts),
+    "corpora (ranking.features.build)": lambda: unmemoized(features, "build"),
+    "the model (ranking.rankers.load)": lambda: unmemoized(rankers, "load"),
+}
+"""Each cache the context engine and the ranking library keep, and how to switch it off."""
+
+
+def without_each(client: caw_lab.Client, tasks: dict[str, str], rounds: int, samples: int) -> str:
+    """CPU p50 of each case with each cache switched off, medians over alternating rounds."""
+    cpu: dict[tuple[str, str, str], list[float]] = {}
+    for n in range(rounds):
+        for name, switch in SWITCHES.items():
+            with switch():
+                for case, task_id in tasks.items():
+                    for cache, figures in measure(client, task_id, samples).items():
+                        cpu.setdefault((name, case, cache), []).append(figures["cpu"])
+            print(f"round {n + 1}/{rounds}, switched off: {name}", file=sys.stderr, flush=True)
+    cases = ["repeated", WARM, "cold", "after a checkpoint"]
+    lines = ["| switched off | workflow | " + " | ".join(cases) + " |", "| --- | --- |" + " ---: |" * len(cases)]
+    for name in SWITCHES:
+        for case in tasks:
+            lines.append(
+                f"| {name} | {case} | "
+                + " | ".join(f"{statistics.median(cpu[(name, case, c)]):.2f}" for c in cases)
+                + " |"
+            )
+    return "\n".join(lines)
+
+
+def files_on_the_path(client: caw_lab.Client, task_id: str) -> list[str]:
+    """The caw_lab files whose code runs during one ``task_load_context`` call with every cache
+    forgotten (modules imported on the way included)."""
+    root = str(Path(caw_lab.__file__).resolve().parent)
+    seen: set[str] = set()
+
+    def trace(frame: Any, event: str, arg: Any) -> None:
+        if frame.f_code.co_filename.startswith(root):
+            seen.add(frame.f_code.co_filename)
+
+    caches.forget_all()
+    sys.settrace(trace)
+    threading.settrace(trace)
+    try:
+        client.call("task_load_context", task_id=task_id)
+    finally:
+        sys.settrace(None)
+        threading.settrace(None)
+    return sorted(str(Path(f).relative_to(root)) for f in seen)
 
 
 def row(case: str, cache: str, figures: Figures, target: float | None) -> str:
@@ -152,15 +294,35 @@ def row(case: str, cache: str, figures: Figures, target: float | None) -> str:
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench.context", description=__doc__.split("\n")[0])
+    parser.add_argument("--caches", action="store_true", help="time each case with each cache switched off")
+    parser.add_argument("--rounds", type=int, default=3, help="alternating rounds for --caches")
+    parser.add_argument("--samples", type=int, default=SAMPLES, help="calls per case (per round with --caches)")
+    parser.add_argument("--path", action="store_true", help="list the files one cold load runs, then stop")
+    args = parser.parse_args()
+    if args.path:
+        with (
+            tempfile.TemporaryDirectory(prefix="caw-bench-context-") as tmp,
+            caw_lab.connect(Path(tmp) / "context.db") as client,
+        ):
+            files = files_on_the_path(client, build_path(client))
+        print("\n".join(files) + f"\n{len(files)} files")
+        return
     print(f"machine: {machine()}, {datetime.date.today().isoformat()}", flush=True)
-    with tempfile.TemporaryDirectory(prefix="caw-bench-context-") as tmp, \
-            caw_lab.connect(Path(tmp) / "context.db") as client:
+    with (
+        tempfile.TemporaryDirectory(prefix="caw-bench-context-") as tmp,
+        caw_lab.connect(Path(tmp) / "context.db") as client,
+    ):
         start = time.perf_counter()
         large, small = build_large(client), build_small(client)
         print(f"built in {time.perf_counter() - start:.0f} s", flush=True)
         payload = client.call("task_load_context", task_id=large)
         print(f"large payload: {payload['token_estimate']} tokens, omitted {payload.get('omitted')}\n", flush=True)
-        results = {LARGE: measure(client, large, SAMPLES), SMALL: measure(client, small, SAMPLES)}
+        if args.caches:
+            print(without_each(client, {LARGE: large, SMALL: small}, args.rounds, args.samples))
+            print(f"\nload average {os.getloadavg()[0]:.1f} at the end")
+            return
+        results = {LARGE: measure(client, large, args.samples), SMALL: measure(client, small, args.samples)}
     print("| workflow | cache | p50 ms | p95 ms | CPU p50 ms | target p50 ms |")
     print("| --- | --- | ---: | ---: | ---: | --- |")
     for case, figures in results.items():

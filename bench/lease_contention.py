@@ -22,7 +22,7 @@ feed and returns every violation of:
 - fencing tokens strictly increase (each process's tokens, and every token is the seq of
   its ``lease.acquired``);
 - a lease is taken over only once it expired: its ttl had passed (the takeover's time is at
-  or after its ``expires_at``), or its holder had been swept as stale and not come back;
+  or after its ``expires_at``), or its holder had been swept as stale (it stays offline);
 - every checkpoint written under a token was written while that lease was held, and every
   write a sleeper attempted after its lease's ttl was refused with ``LEASE_STALE``.
 
@@ -88,7 +88,8 @@ class Tally:
     """(token, refusal code) of each write a sleeper attempted after its lease's ttl had passed."""
     lost: int = 0
     """Leases that ended before their holder was done (it was swept, or starved past the ttl)."""
-    revived: int = 0
+    registered_again: int = 0
+    """Times it was swept as stale (starved of CPU past the sweep's timeout) and registered anew."""
 
 
 def forked() -> BaseContext:
@@ -131,10 +132,25 @@ def racer(
         beat = time.monotonic()
         while not stop.is_set():
             if time.monotonic() - beat > HEARTBEAT_S:
-                tally.revived += client.call("agent_heartbeat", agent_id=tally.agent_id)["revived"]
+                heartbeat(client, tally)
                 beat = time.monotonic()
             turn(client, tally, task_id, rng, ttl_for(target))
         out.put(tally)
+
+
+def heartbeat(client: caw_lab.Client, tally: Tally) -> None:
+    try:
+        client.call("agent_heartbeat", agent_id=tally.agent_id)
+    except caw_lab.CawError as err:
+        if err.code != "INVALID_STATE":  # swept as stale meanwhile
+            raise
+        register_again(client, tally)
+
+
+def register_again(client: caw_lab.Client, tally: Tally) -> None:
+    """An agent swept offline stays offline (its leases ended with it): carry on as a new one."""
+    tally.agent_id = client.call("agent_register", name=f"{tally.role}-again", runtime="custom")["id"]
+    tally.registered_again += 1
 
 
 def turn(client: caw_lab.Client, tally: Tally, task_id: str, rng: random.Random, ttl_ms: int) -> None:
@@ -144,9 +160,9 @@ def turn(client: caw_lab.Client, tally: Tally, task_id: str, rng: random.Random,
     try:
         got = client.call("lease_acquire", resource=resource, agent_id=tally.agent_id, ttl_ms=ttl_ms, mode=mode)
     except caw_lab.CawError as err:
-        if err.code != "INVALID_STATE":  # swept as stale meanwhile: come back online
+        if err.code != "INVALID_STATE":  # swept as stale meanwhile
             raise
-        tally.revived += client.call("agent_heartbeat", agent_id=tally.agent_id)["revived"]
+        register_again(client, tally)
         return
     if not got["granted"]:
         tally.refused += 1
@@ -264,8 +280,6 @@ def check(target: str, outcome: Outcome) -> tuple[list[str], dict[str, int]]:
         kind, payload = e["kind"], e["payload"]
         if kind == "agent.stale":
             swept_at[e["agent_id"]] = e["seq"]
-        elif kind == "agent.heartbeat" and payload.get("revived"):
-            swept_at.pop(e["agent_id"], None)
         elif kind == "lease.acquired":
             new = (payload["resource"], payload["mode"])
             for token, lease in held.items():

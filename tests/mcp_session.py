@@ -184,7 +184,7 @@ async def agent_protocol(worker: Client, rival: Client) -> dict[str, Any]:
     assert trail == ["Sketch the screens first", "Screens drawn"]
 
     missing_outcome = await refusal(worker, "task_update_status", {"id": ids["design"], "status": "completed"})
-    assert missing_outcome["code"] == "INVALID_INPUT"
+    assert (missing_outcome["code"], missing_outcome["recoverable"]) == ("MISSING_OUTCOME", True)
     done = await call(worker, "task_update_status", id=ids["design"], status="completed", outcome="Flow designed")
     assert done["success"] is True
     offered = [t["id"] for t in (await call(worker, "workflow_next_tasks", workflow_id=wf["id"]))["tasks"]]

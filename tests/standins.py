@@ -42,8 +42,19 @@ async def serve(server, prompt):
 '''
 
 CLAUDE = COMMON + '''
+async def plan(server, prompt):
+    """As a planner (caw run --prompt): one task per line of the request after "User request: "."""
+    params = StdioServerParameters(command=server["command"], args=server["args"],
+                                   env={**os.environ, **server.get("env", {})})
+    workflow_id = re.search(r"workflow ID is (wf_[0-9a-z]+)", prompt)[1]
+    names = prompt.split("User request: ", 1)[1].split()
+    async with Client(params) as client:
+        await client.call_tool("workflow_set_plan", {"id": workflow_id, "plan": {
+            "summary": "planned by the stand-in", "tasks": [{"name": n} for n in names]}})
+
 config = json.loads(Path(ARGS[ARGS.index("--mcp-config") + 1]).read_text())
-anyio.run(serve, config["mcpServers"]["caw"], ARGS[ARGS.index("-p") + 1])
+PROMPT = ARGS[ARGS.index("-p") + 1]
+anyio.run(plan if PROMPT.startswith("Plan this workflow") else serve, config["mcpServers"]["caw"], PROMPT)
 '''
 
 CODEX = COMMON + '''

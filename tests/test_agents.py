@@ -53,13 +53,16 @@ def test_heartbeat_refreshes_the_agent_and_says_when_to_call_again(client: caw_l
     assert info.value.code == "TASK_NOT_FOUND"
 
 
-def test_heartbeat_brings_an_offline_agent_back(client: caw_lab.Client) -> None:
+def test_heartbeat_from_an_offline_agent_is_refused_and_changes_nothing(client: caw_lab.Client) -> None:
     a = register(client)
     client.call("agent_unregister", id=a)
-    answer = client.call("agent_heartbeat", agent_id=a)
-    assert (answer["status"], answer["revived"]) == ("online", True)
-    assert client.call("agent_get", id=a)["status"] == "online"
-    assert client.call("agent_heartbeat", agent_id=a)["revived"] is False
+    before = dump(client.db)
+    with pytest.raises(caw_lab.CawError) as info:
+        client.call("agent_heartbeat", agent_id=a)
+    assert (info.value.code, info.value.recoverable) == ("INVALID_STATE", False)
+    assert "register" in info.value.suggestion.lower()
+    assert dump(client.db) == before
+    assert client.call("agent_get", id=a)["status"] == "offline"
 
 
 def test_update_changes_only_the_fields_given_and_merges_metadata(client: caw_lab.Client) -> None:

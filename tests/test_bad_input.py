@@ -26,7 +26,10 @@ SAMPLE: dict[str, Any] = {
 
 
 def primary_type(prop: dict[str, Any]) -> str | None:
-    """The non-null JSON type of a schema property (pydantic writes Optional as anyOf)."""
+    """The non-null JSON type of a schema property (pydantic writes Optional as anyOf; the
+    advertised schema as a list of types)."""
+    if isinstance(prop.get("type"), list):
+        return next((t for t in prop["type"] if t != "null"), None)
     if "type" in prop:
         return prop["type"] if prop["type"] != "null" else None
     for option in prop.get("anyOf", []):
@@ -40,6 +43,8 @@ def sample_value(schema: dict[str, Any], prop: dict[str, Any]) -> Any:
         return prop["enum"][0]
     if "$ref" in prop:
         return sample_object(schema, schema["$defs"][prop["$ref"].rsplit("/", 1)[-1]])
+    if "properties" in prop:  # a nested model the advertised schema inlines
+        return sample_object(schema, prop)
     return SAMPLE.get(primary_type(prop) or "object", "zz_unknown")
 
 

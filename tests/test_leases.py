@@ -12,7 +12,7 @@ import pytest
 
 import caw_lab
 from bench import lease_contention
-from caw_lab.engine.leases import MAX_LEASES_PER_CLAIM, MAX_TTL_MS
+from caw_lab.limits import MAX_LEASE_TTL_MS, MAX_LEASES_PER_CLAIM
 from caw_lab.runtimes import Executor, PythonRuntime
 from tests import claim_racers
 from tests.conftest import dump, make_workflow
@@ -148,8 +148,7 @@ def test_a_lease_ends_with_its_holders_heartbeat(client: caw_lab.Client) -> None
         expired["payload"]["reason"] == "holder_stale" and expired["payload"]["fencing_token"] == held["fencing_token"]
     )
     refused(client, "lease_acquire", "INVALID_STATE", resource="named:x", agent_id=a, ttl_ms=1000)
-    assert client.call("agent_heartbeat", agent_id=a)["revived"]
-    assert acquire(client, "named:x", a)["granted"], "back online, it may hold leases again"
+    assert acquire(client, "named:x", agent(client, "a again"))["granted"], "registered again, it may"
 
 
 def test_renew_and_release_belong_to_the_holder_of_a_live_lease(client: caw_lab.Client) -> None:
@@ -209,7 +208,7 @@ def test_list_and_check(client: caw_lab.Client) -> None:
         ({"resource": "file:rp_000000000000:src/*"}, "REPOSITORY_NOT_FOUND", "Repository not found"),
         ({"ttl_ms": 0}, "INVALID_INPUT", "ttl_ms"),
         ({"ttl_ms": -5}, "INVALID_INPUT", "ttl_ms"),
-        ({"ttl_ms": MAX_TTL_MS + 1}, "INVALID_INPUT", "ttl_ms"),
+        ({"ttl_ms": MAX_LEASE_TTL_MS + 1}, "INVALID_INPUT", "ttl_ms"),
         ({"mode": "sometimes"}, "INVALID_INPUT", "mode"),
         ({"agent_id": "ag_000000000000"}, "AGENT_NOT_FOUND", "Agent not found"),
         ({"agent_id": "ag_000000000000", "resource": "file:../x"}, "AGENT_NOT_FOUND", "Agent not found"),
@@ -365,7 +364,7 @@ def test_a_claim_refuses_files_it_cannot_lease_and_writes_nothing(client: caw_la
     )
     error = refused(client, "task_claim", "INVALID_INPUT", task_id=wf["tasks"]["escape"], agent_id=a, lease_files=True)
     assert "../../etc/passwd" in error.message and "leave the repository" in error.message
-    refused(client, "task_claim", "INVALID_INPUT", task_id=wf["tasks"]["many"], agent_id=a, lease_files=True)
+    refused(client, "task_claim", "LIMIT_EXCEEDED", task_id=wf["tasks"]["many"], agent_id=a, lease_files=True)
     refused(
         client, "task_claim", "INVALID_INPUT", task_id=wf["tasks"]["many"], agent_id=a, lease_files=True, lease_ttl_ms=0
     )
@@ -591,3 +590,11 @@ def test_the_executor_serializes_tasks_whose_files_overlap(
         assert len(leased) == 3 and client.call("lease_list", include_expired=True)["leases"] == []
     else:
         assert frozenset({"a", "all"}) in together and leased == []
+
+
+def test_required_capabilities_are_bounded(client: caw_lab.Client) -> None:
+    wf = client.call("workflow_create", name="w", source_type="prompt", source_content="x")
+    many = {"summary": "s", "tasks": [{"name": "t", "required_capabilities": [f"c{i}" for i in range(21)]}]}
+    refused(client, "workflow_set_plan", "LIMIT_EXCEEDED", id=wf["id"], plan=many)
+    long = {"summary": "s", "tasks": [{"name": "t", "required_capabilities": ["x" * 101]}]}
+    refused(client, "workflow_set_plan", "INVALID_INPUT", id=wf["id"], plan=long)

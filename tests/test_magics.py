@@ -119,20 +119,20 @@ def test_plan_cell_sets_tasks_dependencies_groups_and_files(ip: InteractiveShell
     assert client.call("workflow_get", id=wf["id"])["status"] == "ready"
 
 
-@pytest.mark.parametrize("cell, fragment", [
-    ("summary: x\ntasks: [", "not valid YAML"),
-    ("summary: no tasks here", "needs a 'tasks' list"),
-    ("summary: x\ntasks:\n  - name: a\n    depends_on: [ghost]", "unknown task"),
+@pytest.mark.parametrize("cell, code, fragment", [
+    ("summary: x\ntasks: [", "INVALID_INPUT", "not valid YAML"),
+    ("summary: no tasks here", "INVALID_INPUT", "needs a 'tasks' list"),
+    ("summary: x\ntasks:\n  - name: a\n    depends_on: [ghost]", "UNKNOWN_DEPENDENCY", "unknown task"),
 ])
 def test_bad_plan_is_shown_readably_and_writes_nothing(
-    ip: InteractiveShell, client: caw_lab.Client, cell: str, fragment: str
+    ip: InteractiveShell, client: caw_lab.Client, cell: str, code: str, fragment: str
 ) -> None:
     wf, _ = run(ip, "new Planless")
     before = dump(client.db)
     value, out = run(ip, f"plan {wf['id']}", cell)
     assert value is None
     said = shown_html(out)
-    assert "INVALID_INPUT" in said and fragment in said
+    assert code in said and fragment in said
     assert "Traceback" not in out.stdout + out.stderr
     assert dump(client.db) == before
 

@@ -148,7 +148,7 @@ def test_a_broadcast_is_one_change_with_one_event(client: caw_lab.Client) -> Non
 
 @pytest.mark.parametrize(("args", "code"), [
     ({"recipient_id": "ag_missing"}, "RECIPIENT_NOT_FOUND"),
-    ({"sender_id": "ag_missing"}, "AGENT_NOT_FOUND"),
+    ({"sender_id": "ag_missing"}, "SENDER_NOT_FOUND"),
     ({"reply_to_id": "msg_missing"}, "MESSAGE_NOT_FOUND"),
     ({"workflow_id": "wf_missing"}, "WORKFLOW_NOT_FOUND"),
     ({"task_id": "tk_missing"}, "TASK_NOT_FOUND"),
@@ -170,7 +170,8 @@ def test_reading_unknown_messages_and_inboxes_is_refused(client: caw_lab.Client)
         ("message_get", {"id": "msg_missing"}, "MESSAGE_NOT_FOUND"),
         ("message_list", {"agent_id": "ag_missing"}, "AGENT_NOT_FOUND"),
         ("message_count_unread", {"agent_id": "ag_missing"}, "AGENT_NOT_FOUND"),
-        ("message_broadcast", {"sender_id": "ag_missing", "message_type": "broadcast", "body": "x"}, "AGENT_NOT_FOUND"),
+        ("message_broadcast", {"sender_id": "ag_missing", "message_type": "broadcast", "body": "x"},
+         "SENDER_NOT_FOUND"),
     ]:
         with pytest.raises(caw_lab.CawError) as info:
             client.call(tool, **args)

@@ -155,7 +155,7 @@ def test_form_edits_the_plan_and_shows_refusals_inline(client: caw_lab.Client) -
     assert client.call("workflow_get", id=wf_id)["source_content"] == "Users sign in"
     before = dump(client.db)
     assert not form.attempt_plan("summary: s\ntasks:\n  - name: a\n    depends_on: [a]")
-    assert "depends on itself" in form.message.value and dump(client.db) == before
+    assert "depend on itself" in form.message.value and dump(client.db) == before
     assert form.attempt_plan("summary: s\ntasks:\n  - name: a\n  - name: b\n    depends_on: [a]")
     assert client.call("workflow_get", id=wf_id)["status"] == "ready"
 

@@ -50,20 +50,20 @@ def test_a_long_cycle_is_found_without_hitting_the_recursion_limit(client: caw_l
 
 
 @pytest.mark.parametrize(
-    ("tasks", "words"),
+    ("tasks", "code", "words"),
     [
-        ([{"name": "a", "depends_on": ["ghost"]}], ["a", "ghost"]),
-        ([{"name": "a"}, {"name": "b", "context_from": ["ghost"]}], ["b", "ghost"]),
-        ([{"name": "a", "depends_on": ["a"]}], ["a", "itself"]),
-        ([{"name": "a"}, {"name": "a"}], ["Duplicate", "a"]),
+        ([{"name": "a", "depends_on": ["ghost"]}], "UNKNOWN_DEPENDENCY", ["a", "ghost"]),
+        ([{"name": "a"}, {"name": "b", "context_from": ["ghost"]}], "UNKNOWN_DEPENDENCY", ["b", "ghost"]),
+        ([{"name": "a", "depends_on": ["a"]}], "SELF_DEPENDENCY", ["a", "itself"]),
+        ([{"name": "a"}, {"name": "a"}], "DUPLICATE_TASK_NAME", ["Duplicate", "a"]),
     ],
     ids=["unknown-dependency", "unknown-context", "self-dependency", "duplicate-name"],
 )
 def test_bad_references_are_refused_and_nothing_is_written(
-    client: caw_lab.Client, tasks: list[dict[str, Any]], words: list[str]
+    client: caw_lab.Client, tasks: list[dict[str, Any]], code: str, words: list[str]
 ) -> None:
     error = refuse_plan(client, tasks)
-    assert error.code == "INVALID_INPUT"
+    assert (error.code, error.recoverable) == (code, True)
     assert all(word in error.message for word in words)
 
 

@@ -15,24 +15,15 @@ import pytest
 from click.testing import CliRunner
 
 import caw_lab
-import caw_lab.context
+import caw_lab.ranking
 from caw_lab.cli import main
-from caw_lab.context import (
-    evaluation,
-    features,
-    loader,
-    model,
-    rankers,
-    relevance,
-    report,
-    similarity,
-    sources,
-    training,
-)
-from caw_lab.context.bm25 import BM25
-from caw_lab.context.packing import Entry, load_order
-from caw_lab.context.text import informative, issues, path_words, words
+from caw_lab.context import relevance, surroundings
+from caw_lab.context.budget import Entry
 from caw_lab.engine.events import head_seq
+from caw_lab.ranking import evaluation, features, rankers, similarity, training
+from caw_lab.ranking.rankers import load_order
+from caw_lab.ranking.similarity import BM25
+from caw_lab.ranking.text import informative, issues, path_words, words
 from tests.conftest import SHARED, make_workflow
 
 DATA = SHARED / "data" / "relevance"
@@ -134,14 +125,14 @@ def many_candidates(n: int = 40) -> list[dict]:
 
 def test_public_rank_is_a_permutation_in_load_order() -> None:
     cands = many_candidates()
-    ranked = caw_lab.context.rank("fix the parser, refs #3", cands)
+    ranked = caw_lab.ranking.rank("fix the parser, refs #3", cands)
     assert sorted(ranked) == sorted(c["id"] for c in cands) and len(set(ranked)) == len(cands)
     scores = rankers.LearnedRanker().scores("fix the parser, refs #3", cands)
     by_id = {c["id"]: i for i, c in enumerate(cands)}
     head = [scores[by_id[cid]] for cid in ranked[:10]]
     assert head == sorted(head, reverse=True) and min(head) >= max(scores[by_id[cid]] for cid in ranked[10:])
-    assert caw_lab.context.rank("anything", []) == []
-    assert "rank" in caw_lab.context.__all__
+    assert caw_lab.ranking.rank("anything", []) == []
+    assert caw_lab.ranking.__all__ == ["rank"]
 
 
 def write_targets(folder: Path) -> list[dict]:
@@ -157,11 +148,11 @@ def write_targets(folder: Path) -> list[dict]:
 
 
 def test_eval_scores_the_public_rank_as_its_learned_ranker(tmp_path: Path) -> None:
-    assert report.ranking("learned") is caw_lab.context.rank
+    assert evaluation.rank_function("learned") is caw_lab.ranking.rank
     targets = write_targets(tmp_path)
     result = CliRunner().invoke(main, ["context", "eval", "--data", str(tmp_path), "--ranker", "learned"])
     assert result.exit_code == 0, result.output
-    table = evaluation.evaluate(lambda t: caw_lab.context.rank(*evaluation.visible(t)), targets)["overall"]
+    table = evaluation.evaluate(lambda t: caw_lab.ranking.rank(*evaluation.visible(t)), targets)["overall"]
     row = next(line for line in result.output.splitlines() if line.startswith("| learned |"))
     assert row == "| learned | " + " | ".join(f"{table[m]:.3f}" for m in evaluation.METRICS) + " |"
 
@@ -180,10 +171,10 @@ def test_task_load_context_loads_prior_tasks_in_the_public_rank_order(client: ca
         client.call("task_update_status", id=task_id, status="completed",
                     outcome=f"{topics[i % 5]} done " + "with details " * (i * 7 % 30))
     loaded = client.call("task_load_context", task_id=wf["tasks"]["now"], max_tokens=50_000)
-    around = sources.gather(client.db, wf["tasks"]["now"], head_seq(client.db))
-    items = [(Entry(t["id"], loader.prior_item(t, False), "task"), relevance.task_text(t), relevance.task_files(t),
-              t["updated_at"]) for t in around.prior]
-    expected = caw_lab.context.rank(relevance.query_of(around.task)[0], relevance.candidates(items))
+    near = surroundings.gather(client.db, wf["tasks"]["now"], head_seq(client.db))
+    items = [relevance.Item(Entry(t["id"], relevance.prior_item(t, False), "task"), relevance.task_text(t),
+                            relevance.task_files(t), t["updated_at"], t) for t in near.prior]
+    expected = caw_lab.ranking.rank(relevance.query_of(near.task)[0], relevance.candidates(items))
     assert [p["id"] for p in loaded["prior_tasks"]] == expected
 
 
@@ -202,9 +193,9 @@ def test_file_features_need_no_target_files() -> None:
 
 
 def test_the_shipped_model_loads_and_is_small() -> None:
-    shipped = model.load()
+    shipped = rankers.load()
     assert shipped is not None and shipped.names == features.NAMES
-    assert sum(f.stat().st_size for f in model.shipped_path().parent.iterdir()) < 5 * 1024 * 1024
+    assert sum(f.stat().st_size for f in rankers.shipped_path().parent.iterdir()) < 5 * 1024 * 1024
 
 
 def test_without_a_model_the_learned_ranker_falls_back_to_bm25(tmp_path: Path) -> None:
@@ -215,10 +206,10 @@ def test_without_a_model_the_learned_ranker_falls_back_to_bm25(tmp_path: Path) -
 
 
 def test_a_model_round_trips_through_json(tmp_path: Path) -> None:
-    trained = model.LinearModel(features.NAMES, np.zeros(len(features.NAMES)), np.ones(len(features.NAMES)),
+    trained = rankers.LinearModel(features.NAMES, np.zeros(len(features.NAMES)), np.ones(len(features.NAMES)),
                                 np.arange(len(features.NAMES), dtype=float), -1.0, {"note": "test"})
     trained.save(tmp_path / "m.json")
-    again = model.LinearModel.from_dict(json.loads((tmp_path / "m.json").read_text()))
+    again = rankers.LinearModel.from_dict(json.loads((tmp_path / "m.json").read_text()))
     x = np.ones((2, len(features.NAMES)))
     assert again.decision(x).tolist() == trained.decision(x).tolist() and again.meta == {"note": "test"}
 
@@ -237,7 +228,7 @@ def test_training_is_reproducible(tmp_path: Path) -> None:
         subprocess.run([caw, "context", "train", "--data", str(data), "--out", str(out), "--limit", "8"],
                        check=True, capture_output=True, env={**os.environ, "PYTHONHASHSEED": str(seed + 1)})
     assert outs[0].read_text() == outs[1].read_text()
-    assert model.LinearModel.from_dict(json.loads(outs[0].read_text())).meta["targets"] == 8
+    assert rankers.LinearModel.from_dict(json.loads(outs[0].read_text())).meta["targets"] == 8
 
 
 @needs_data

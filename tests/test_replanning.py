@@ -86,8 +86,9 @@ def test_add_that_would_close_a_cycle_is_refused_without_writing(client: caw_lab
 
 
 @pytest.mark.parametrize("args, code", [
-    ({"name": "b"}, "INVALID_INPUT"),
-    ({"name": "x", "depends_on": ["nope"]}, "TASK_NOT_FOUND"),
+    ({"name": "b"}, "DUPLICATE_TASK_NAME"),
+    ({"name": "x", "depends_on": ["x"]}, "SELF_DEPENDENCY"),
+    ({"name": "x", "depends_on": ["nope"]}, "UNKNOWN_DEPENDENCY"),
     ({"name": "x", "after_task": "nope"}, "TASK_NOT_FOUND"),
 ])
 def test_add_refuses_bad_names_and_references(client: caw_lab.Client, args: dict[str, Any], code: str) -> None:
@@ -169,7 +170,7 @@ def test_replan_refuses_a_plan_that_cycles_through_a_preserved_task(client: caw_
 def test_replan_refuses_dependencies_on_tasks_it_removes(client: caw_lab.Client) -> None:
     wf = make_workflow(client, CHAIN)
     complete(client, wf["tasks"]["a"])
-    error = refused(client, "workflow_replan", "INVALID_INPUT", workflow_id=wf["id"], plan={
+    error = refused(client, "workflow_replan", "UNKNOWN_DEPENDENCY", workflow_id=wf["id"], plan={
         "summary": "v2", "reason": "r", "tasks": [{"name": "x", "depends_on": ["b"]}]})
     assert "'b'" in error.message
 

@@ -10,10 +10,12 @@ import tomllib
 from pathlib import Path
 
 import pytest
+from mcp import Client
+from mcp.client.stdio import StdioServerParameters
 
-from caw_lab.setup import claude_code_changes, codex_changes, server_command
+from caw_lab.setup import chosen_database, claude_code_changes, codex_changes, server_command
 from caw_lab.setup.claude_code import BEGIN, END
-from mcp_session import CAW
+from mcp_session import CAW, call, run
 
 
 def caw(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
@@ -109,6 +111,61 @@ def test_server_command_names_this_installation(tmp_path: Path, monkeypatch: pyt
     assert server_command() == ["caw", "--server"]
 
 
+def test_setup_serves_the_database_the_user_chose(tmp_path: Path) -> None:
+    project, elsewhere = tmp_path / "project", tmp_path / "elsewhere"
+    project.mkdir(), elsewhere.mkdir()
+    made = caw("--db", "data/w.db", "call", "workflow_create", "--json",
+               '{"name": "chosen", "source_type": "prompt", "source_content": "x"}', cwd=project)
+    assert made.returncode == 0, made.stderr
+    done = caw("--db", "data/w.db", "setup", "claude-code", "--mcp-only", cwd=project)
+    assert done.returncode == 0, done.stderr
+    assert not (project / "CLAUDE.md").exists()
+    entry = json.loads((project / ".mcp.json").read_text())["mcpServers"]["caw"]
+    assert entry["args"][-3:] == ["--db", str(project / "data" / "w.db"), "--server"]
+
+    async def listed() -> None:  # the client starts the server wherever it likes: the database still follows
+        params = StdioServerParameters(command=entry["command"], args=entry["args"], env=dict(os.environ),
+                                       cwd=elsewhere)
+        async with Client(params) as client:
+            names = [w["name"] for w in (await call(client, "workflow_list"))["workflows"]]
+            assert names == ["chosen"]
+
+    run(listed)
+
+
+def test_claude_md_only_leaves_the_mcp_config_alone_and_the_two_exclude_each_other(tmp_path: Path) -> None:
+    done = caw("setup", "claude-code", "--claude-md-only", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert BEGIN in (tmp_path / "CLAUDE.md").read_text() and not (tmp_path / ".mcp.json").exists()
+    both = caw("setup", "claude-code", "--mcp-only", "--claude-md-only", cwd=tmp_path)
+    assert both.returncode == 2 and "exclude" in both.stderr
+
+
+def test_d1_setup_forwards_the_token_without_writing_it(tmp_path: Path) -> None:
+    env = {"CAW_D1_TOKEN": "", "CAW_D1_API": "", "CODEX_HOME": str(tmp_path), "CAW_DB_PATH": "d1://acct/db"}
+    done = caw("setup", "claude-code", "--mcp-only", cwd=tmp_path, env=env)
+    assert done.returncode == 0 and "CAW_D1_TOKEN" in done.stderr
+    entry = json.loads((tmp_path / ".mcp.json").read_text())["mcpServers"]["caw"]
+    assert entry["args"][-3:] == ["--db", "d1://acct/db", "--server"]
+    assert entry["env"] == {"CAW_D1_TOKEN": "${CAW_D1_TOKEN}"}
+    secret = {**env, "CAW_D1_TOKEN": "s3cret", "CAW_D1_API": "http://127.0.0.1:9"}
+    assert caw("setup", "codex", cwd=tmp_path, env=secret).returncode == 0
+    text = (tmp_path / "config.toml").read_text()
+    assert "s3cret" not in text
+    served = tomllib.loads(text)["mcp_servers"]["caw"]
+    assert served["args"][-3:] == ["--db", "d1://acct/db", "--server"]
+    assert served["env_vars"] == ["CAW_D1_TOKEN", "CAW_D1_API"]
+
+
+def test_global_mode_is_written_as_its_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.setenv("CAW_DB_MODE", "global")
+    monkeypatch.delenv("CAW_DB_PATH", raising=False)
+    [mcp_json] = claude_code_changes(tmp_path, db=chosen_database(None), claude_md=False)
+    args = json.loads(mcp_json.after)["mcpServers"]["caw"]["args"]
+    assert args[-3:] == ["--db", str(tmp_path / ".caw" / "workflows.db"), "--server"]
+
+
 URL = "http://127.0.0.1:3100/mcp"
 
 
@@ -151,3 +208,18 @@ def test_a_url_that_is_not_http_is_a_usage_error(tmp_path: Path) -> None:
     refused = caw("setup", "claude-code", "--url", "evil.example", cwd=tmp_path)
     assert refused.returncode == 2 and "--url" in refused.stderr
     assert list(tmp_path.iterdir()) == []
+
+
+def test_setup_writes_the_chosen_tool_profile_and_refuses_an_unknown_one(tmp_path: Path) -> None:
+    chosen = caw("setup", "claude-code", "--tools", "agent", cwd=tmp_path)
+    assert chosen.returncode == 0, chosen.stderr
+    assert json.loads((tmp_path / ".mcp.json").read_text())["mcpServers"]["caw"]["args"][-3:] == [
+        "--server", "--tools", "agent"]
+    written = (tmp_path / ".mcp.json").read_text()
+    refused = caw("setup", "claude-code", "--tools", "agnet", cwd=tmp_path)
+    assert refused.returncode == 2 and "'agnet'" in refused.stderr
+    assert (tmp_path / ".mcp.json").read_text() == written
+    codex = caw("setup", "codex", "--tools", "reference", cwd=tmp_path, env={"CODEX_HOME": str(tmp_path)})
+    assert codex.returncode == 0, codex.stderr
+    assert tomllib.loads((tmp_path / "config.toml").read_text())["mcp_servers"]["caw"]["args"][-2:] == [
+        "--tools", "reference"]

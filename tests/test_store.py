@@ -17,7 +17,7 @@ from caw_lab.store.migrate import available
 from tests.conftest import dump
 
 CAW = str(Path(sys.executable).with_name("caw"))
-LOCATION_VARS = ("CAW_DB_PATH", "CAW_DB_MODE", "CAW_REPO_PATH")
+LOCATION_VARS = ("CAW_DB_PATH", "CAW_DB_MODE", "CAW_REPO_PATH", "CAW_HOME")
 
 
 def test_every_migration_is_recorded_once(client: caw_lab.Client) -> None:

@@ -93,15 +93,16 @@ def test_a_skipped_dependency_unblocks_too(client: caw_lab.Client) -> None:
     assert move(client, wf["tasks"]["b"], "planning")["status"] == "planning"
 
 
-@pytest.mark.parametrize(("status", "needs"), [("completed", "outcome"), ("failed", "error")])
+@pytest.mark.parametrize(("status", "needs", "code"),
+                         [("completed", "outcome", "MISSING_OUTCOME"), ("failed", "error", "MISSING_ERROR")])
 def test_finishing_needs_its_explanation_and_writes_nothing_without_it(
-    client: caw_lab.Client, status: str, needs: str
+    client: caw_lab.Client, status: str, needs: str, code: str
 ) -> None:
     task_id = task_in(client, "in_progress")
     before = dump(client.db)
     with pytest.raises(CawError) as refused:
         move(client, task_id, status)
-    assert refused.value.code == "INVALID_INPUT"
+    assert (refused.value.code, refused.value.recoverable) == (code, True)
     assert needs in refused.value.message
     assert dump(client.db) == before
 

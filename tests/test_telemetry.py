@@ -8,18 +8,24 @@ import functools
 import io
 import json
 import logging
+import os
 import re
+import shutil
 import socket
 import subprocess
+import sys
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import anyio
+import httpx
 import pytest
 from mcp import Client
+from mcp.client.stdio import StdioServerParameters
+from opentelemetry import trace
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 from opentelemetry.sdk.trace import TracerProvider
@@ -28,14 +34,18 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 
 import caw_lab
 from caw_lab import correlation
-from caw_lab.engine import changes, events
+from caw_lab.alerts import Alert, LogSink, notebook
+from caw_lab.engine import changes, events, recovery
 from caw_lab.errors import CawError
 from caw_lab.mcp.results import run_tool
-from caw_lab.telemetry import context_loads, task_metrics, tool_calls
+from caw_lab.runtimes import Executor, PythonRuntime, TaskContext
+from caw_lab.telemetry import context_loads, export, runs, task_metrics, tool_calls
+from caw_lab.telemetry.export import exported
 from caw_lab.telemetry.logs import JsonFormatter, log_json
 from caw_lab.tools import registry
 from conftest import dump, make_workflow
 from mcp_session import CAW, call, free_port, stdio_params
+from otlp_receiver import otlp_receiver
 
 
 class Recorded:
@@ -242,7 +252,8 @@ def test_log_json_sends_caw_lab_records_to_stderr_as_json_lines(capsys: pytest.C
         with correlation.bound() as cid:
             logging.getLogger("caw_lab.engine.recovery").info("agent %s lost", "ag_1")
     finally:
-        logger.handlers[:], logger.level = handlers, level
+        logger.handlers[:] = handlers
+        logger.setLevel(level)  # not an assignment: setLevel forgets the levels loggers cached
     err = capsys.readouterr().err.strip().splitlines()
     assert [json.loads(line)["correlation_id"] for line in err] == [cid]
     assert json.loads(err[0])["logger"] == "caw_lab.engine.recovery"
@@ -286,3 +297,310 @@ def test_workflow_metrics_is_a_tool_and_refuses_an_unknown_or_hostile_id(client:
         client.call("workflow_metrics", workflow_id=["not", "a", "string"])
     assert refused.value.code == "INVALID_INPUT"
     assert dump(client.db) == before
+
+
+def test_spans_name_the_ids_a_call_is_about_whatever_the_parameter_is_called(client: caw_lab.Client,
+                                                                              recorded: Recorded) -> None:
+    wf = make_workflow(client, [{"name": "a"}])
+    task = wf["tasks"]["a"]
+    agent = client.call("agent_register", name="worker", runtime="custom", workflow_id=wf["id"])["id"]
+    client.call("task_update_status", id=task, status="planning")
+    client.call("task_get", id=task)
+    client.call("workflow_get", id=wf["id"])
+    client.call("agent_heartbeat", agent_id=agent)
+    with pytest.raises(CawError):
+        client.call("workflow_get", id="wf_" + "x" * 5000)
+    spans = [(s.name, {k: v for k, v in s.attributes.items() if k in ("caw.workflow_id", "caw.task_id",
+                                                                      "caw.agent_id")})
+             for s in recorded.spans.get_finished_spans()]
+    assert spans == [
+        ("caw.tool workflow_create", {"caw.workflow_id": wf["id"]}),  # named by its result only
+        ("caw.tool workflow_set_plan", {"caw.workflow_id": wf["id"]}),
+        ("caw.tool agent_register", {"caw.workflow_id": wf["id"], "caw.agent_id": agent}),
+        ("caw.tool task_update_status", {"caw.task_id": task}),
+        ("caw.tool task_get", {"caw.task_id": task, "caw.workflow_id": wf["id"]}),  # its workflow from the result
+        ("caw.tool workflow_get", {"caw.workflow_id": wf["id"]}),
+        ("caw.tool agent_heartbeat", {"caw.agent_id": agent}),
+        ("caw.tool workflow_get", {}),  # not an id: nothing a client made up is copied onto the span
+    ]
+
+
+def test_subjects_are_told_apart_by_prefix_and_a_named_key_wins() -> None:
+    ids = {"wf": "wf_0123456789ab", "tk": "tk_0123456789ab", "ag": "ag_0123456789ab", "other": "ag_zzzzzzzzzzzz"}
+    assert tool_calls.subjects({"sender_id": ids["ag"], "id": ids["tk"], "workflow_id": ids["wf"]}) == {
+        "agent_id": ids["ag"], "task_id": ids["tk"], "workflow_id": ids["wf"]}
+    assert tool_calls.subjects({"recipient_id": ids["other"], "agent_id": ids["ag"]}) == {"agent_id": ids["ag"]}
+    assert tool_calls.subjects({"id": "cp_0123456789ab", "name": ids["wf"], "task_id": ids["tk"] + "x"}) == {}
+    assert tool_calls.subjects({"task_id": ["tk_0123456789ab"], 7: ids["wf"]}) == {}
+
+
+@pytest.fixture
+def json_log() -> Iterator[Callable[[], list[dict[str, Any]]]]:
+    """``caw --log-format json``'s set-up, writing to a buffer; returns a reader of the lines
+    written since it last read."""
+    logger = logging.getLogger("caw_lab")
+    handlers, level = list(logger.handlers), logger.level
+    log_json()
+    buffer = io.StringIO()
+    logger.handlers[-1].setStream(buffer)  # type: ignore[attr-defined]
+
+    def read() -> list[dict[str, Any]]:
+        text = buffer.getvalue()
+        buffer.seek(0)
+        buffer.truncate()
+        return [json.loads(line) for line in text.splitlines()]
+
+    try:
+        yield read
+    finally:
+        logger.handlers[:] = handlers
+        logger.setLevel(level)  # not an assignment: setLevel forgets the levels loggers cached
+
+
+def test_every_tool_call_is_one_json_log_line_with_its_ids_outcome_and_span(
+    client: caw_lab.Client, recorded: Recorded, json_log: Callable[[], list[dict[str, Any]]]
+) -> None:
+    wf = make_workflow(client, [{"name": "a"}])
+    task = wf["tasks"]["a"]
+    for status in ("planning", "in_progress"):
+        client.call("task_update_status", id=task, status=status)
+    with pytest.raises(CawError):
+        client.call("task_update_status", id=task, status="pending_review")
+    client.call("task_update_status", id=task, status="completed", outcome="done")
+    lines = [line for line in json_log() if line["logger"] == "caw_lab.tools.calls"]
+    spans = recorded.spans.get_finished_spans()
+    assert [line["tool"] for line in lines] == [s.attributes["caw.tool.name"] for s in spans]
+    assert len(lines) == 6 and all(line["level"] == "info" for line in lines)
+    refused = lines[4]
+    assert refused["outcome"] == refused["error_code"] == "INVALID_INPUT", refused
+    assert refused["task_id"] == task and "workflow_id" not in refused
+    assert "error_code" not in lines[5] and lines[5]["outcome"] == "ok"
+    for line, span in zip(lines, spans, strict=True):
+        assert line["correlation_id"] == span.attributes["caw.correlation_id"]
+        assert line["span_id"] == f"{span.context.span_id:016x}"
+        assert 0 < line["duration_ms"] < 10_000
+    assert lines[0]["workflow_id"] == wf["id"]
+
+
+def test_without_json_logs_a_call_formats_no_log_record(client: caw_lab.Client,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The default: nobody listens at info level, so a call costs no record."""
+    seen: list[logging.LogRecord] = []
+    monkeypatch.setattr(tool_calls.logger, "makeRecord", lambda *a, **k: seen.append(a) or logging.LogRecord(
+        "x", 0, "", 0, "", (), None))
+    client.call("workflow_list")
+    assert seen == []
+
+
+def test_an_alert_log_line_carries_its_correlation_id(client: caw_lab.Client,
+                                                      json_log: Callable[[], list[dict[str, Any]]]) -> None:
+    wf = make_workflow(client, [{"name": "a"}])
+    agent = client.call("agent_register", name="gone", runtime="custom", workflow_id=wf["id"])
+    client.call("task_claim", task_id=wf["tasks"]["a"], agent_id=agent["id"])
+    with correlation.bound("cr_sweepcall001"):
+        recovery.end_agent(client.db, agent["id"], "its process vanished")
+    [raised] = notebook.recent(client, workflow_id=wf["id"])
+    json_log()
+    LogSink().send(Alert.from_dict(raised))
+    [line] = json_log()
+    assert line["correlation_id"] == raised["correlation_id"] and line["correlation_id"].startswith("cr_sweepcall001.")
+    assert line["alert"] == "agent_lost" and line["level"] == "error" and line["seq"] == raised["seq"]
+    assert (line["workflow_id"], line["task_id"], line["agent_id"]) == (wf["id"], wf["tasks"]["a"], agent["id"])
+
+
+def server_params(db_path: Path, *options: str, **env: str) -> StdioServerParameters:
+    return StdioServerParameters(command=CAW, args=["--db", str(db_path), "--server", *options],
+                                 env={**os.environ, **env})
+
+
+@pytest.mark.parametrize("configured", ["option", "environment"])
+def test_a_server_exports_spans_and_metrics_over_otlp_http(db_path: Path, configured: str) -> None:
+    with otlp_receiver() as received:
+        params = (server_params(db_path, "--otlp-endpoint", received.url) if configured == "option"
+                  else server_params(db_path, OTEL_EXPORTER_OTLP_ENDPOINT=received.url, OTEL_SERVICE_NAME="caw-ci"))
+
+        async def scenario() -> dict[str, str]:
+            async with Client(params, mode="legacy") as mcp:
+                wf = await call(mcp, "workflow_create", name="o", source_type="prompt", source_content="o")
+                plan = {"summary": "s", "tasks": [{"name": "a"}]}
+                task = (await call(mcp, "workflow_set_plan", id=wf["id"], plan=plan))["tasks"][0]["id"]
+                await call(mcp, "task_update_status", id=task, status="planning")
+                await mcp.call_tool("task_get", {"id": "tk_000000000000"})
+                return {"workflow": wf["id"], "task": task}
+
+        ids = anyio.run(scenario)  # the server flushes what it holds as it exits
+        spans = received.wait_for(lambda r: [s for s in r.spans if s.name.startswith("caw.tool ")])
+        points = received.wait_for(lambda r: r.points)
+    assert set(received.paths) == {"/v1/traces", "/v1/metrics"}
+    by_tool = {s.attributes["caw.tool.name"]: s for s in spans}
+    updated = by_tool["task_update_status"]
+    assert updated.attributes["caw.task_id"] == ids["task"] and updated.attributes["caw.correlation_id"].startswith(
+        "cr_")
+    assert by_tool["workflow_create"].attributes["caw.workflow_id"] == ids["workflow"]
+    assert by_tool["task_get"].error and by_tool["task_get"].attributes["caw.error.code"] == "TASK_NOT_FOUND"
+    assert updated.resource["service.name"] == ("caw" if configured == "option" else "caw-ci")
+    calls = {(p.attributes["caw.tool.name"], p.attributes["caw.outcome"]): p.value for p in points
+             if p.metric == "caw.tool.calls"}
+    assert calls[("workflow_create", "ok")] == 1 and calls[("task_get", "TASK_NOT_FOUND")] == 1
+    assert {p.attributes["caw.task.status"]: p.value for p in points if p.metric == "caw.tasks"} == {"planning": 1}
+
+
+@pytest.mark.parametrize(("endpoint", "env", "says"), [
+    ("ftp://127.0.0.1:4318", {}, "Not an OTLP/HTTP endpoint"),
+    ("localhost:4318", {}, "Not an OTLP/HTTP endpoint"),
+    ("http://127.0.0.1:4318/?x=1", {}, "Not an OTLP/HTTP endpoint"),
+    (None, {"OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:4317", "OTEL_EXPORTER_OTLP_PROTOCOL": "grpc"},
+     "OTLP over HTTP"),
+])
+def test_an_otlp_endpoint_caw_cannot_send_to_is_refused_before_anything_is_installed(
+    endpoint: str | None, env: dict[str, str], says: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    before = trace.get_tracer_provider()
+    with pytest.raises(CawError) as refused, exported(None, otlp_endpoint=endpoint):
+        pass
+    assert refused.value.code == "INVALID_INPUT" and says in refused.value.message
+    assert trace.get_tracer_provider() is before
+
+
+def test_nothing_asked_for_installs_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in export.OTLP_ENDPOINTS:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setitem(sys.modules, "caw_lab.telemetry.sdk", None)  # importing it would fail
+    with exported(None):
+        pass
+
+
+PROMETHEUS = shutil.which("prometheus")
+
+
+@contextlib.contextmanager
+def prometheus(tmp_path: Path, target_port: int) -> Iterator[str]:
+    """A real Prometheus server on loopback scraping ``127.0.0.1:target_port`` every second; yields
+    the URL of its HTTP API."""
+    assert PROMETHEUS
+    config = tmp_path / "prometheus.yml"
+    config.write_text(json.dumps({  # JSON is YAML
+        "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
+        "scrape_configs": [{"job_name": "caw", "static_configs": [{"targets": [f"127.0.0.1:{target_port}"]}]}],
+    }))
+    port = free_port()
+    with (tmp_path / "prometheus.log").open("wb") as log:
+        process = subprocess.Popen([PROMETHEUS, f"--config.file={config}", f"--storage.tsdb.path={tmp_path / 'tsdb'}",
+                                    f"--web.listen-address=127.0.0.1:{port}", "--log.level=warn"],
+                                   stdout=subprocess.DEVNULL, stderr=log)
+        try:
+            yield f"http://127.0.0.1:{port}"
+        finally:
+            process.terminate()
+            process.wait(timeout=20)
+
+
+def dashboard_query(*needles: str) -> str:
+    """The dashboard's own query that mentions every one of ``needles``, with Grafana's rate
+    window ($__rate_interval: four scrape intervals at least) filled in."""
+    exprs = [target["expr"] for panel in json.loads(DASHBOARD.read_text())["panels"] for target in panel["targets"]]
+    [expr] = [e for e in exprs if all(needle in e for needle in needles)]
+    return expr.replace("$__rate_interval", "5s")
+
+
+@pytest.mark.skipif(PROMETHEUS is None, reason="the prometheus binary is not installed (Debian: apt-get install "
+                                               "prometheus, which .ci/run does)")
+def test_a_real_prometheus_scrapes_the_server_and_answers_the_dashboards_queries(
+    db_path: Path, metrics_port: int, tmp_path: Path
+) -> None:
+    by_tool = dashboard_query("caw_tool_calls_total", "by (caw_tool_name)")
+    by_status = dashboard_query("caw_tasks")
+
+    async def query(http: httpx.AsyncClient, api: str, promql: str) -> dict[str, float]:
+        try:
+            answer = (await http.get(f"{api}/api/v1/query", params={"query": promql})).json()
+        except httpx.TransportError:  # not listening yet
+            return {}
+        assert answer["status"] == "success", answer
+        return {next(iter(s["metric"].values()), ""): float(s["value"][1]) for s in answer["data"]["result"]}
+
+    async def scenario(api: str) -> tuple[dict[str, float], dict[str, float]]:
+        async with Client(stdio_params(db_path), mode="legacy") as mcp, httpx.AsyncClient(timeout=5) as http:
+            wf = await call(mcp, "workflow_create", name="p", source_type="prompt", source_content="p")
+            plan = {"summary": "s", "tasks": [{"name": "a"}, {"name": "b"}]}
+            task = (await call(mcp, "workflow_set_plan", id=wf["id"], plan=plan))["tasks"][0]["id"]
+            await call(mcp, "task_update_status", id=task, status="planning")
+            deadline = time.monotonic() + 20
+            while time.monotonic() < deadline:  # calls keep coming, as the scrapes do, until a rate shows
+                await call(mcp, "workflow_get", id=wf["id"])
+                rates = await query(http, api, by_tool)
+                if rates.get("workflow_get", 0) > 0:
+                    return rates, await query(http, api, by_status)
+                await anyio.sleep(0.2)
+            raise AssertionError(f"Prometheus never answered {by_tool!r} with a rate for workflow_get: {rates}")
+
+    with prometheus(tmp_path, metrics_port) as api:
+        rates, statuses = anyio.run(scenario, api)
+    assert {"workflow_create", "workflow_set_plan", "task_update_status", "workflow_get"} <= set(rates)
+    assert statuses == {"pending": 1, "planning": 1}
+
+
+def flaky_first(task: dict[str, Any], ctx: TaskContext) -> str:
+    """Task ``first`` fails its first attempt; every other attempt checkpoints and succeeds."""
+    ctx.begin(["try"])
+    if task["name"] == "first" and ctx.attempt == 1:
+        raise RuntimeError("flaky")
+    ctx.checkpoint("tried")
+    return "done"
+
+
+def test_an_executor_run_is_one_trace_of_its_attempts_agents_and_their_tool_calls(
+    db_path: Path, recorded: Recorded, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(runs, "tracer", recorded.tracer)
+    with caw_lab.connect(db_path) as client:
+        wf = make_workflow(client, [{"name": "first"}, {"name": "second", "depends_on": ["first"]}])
+        client.call("workflow_set_config", id=wf["id"], config={"retry": {"max_attempts": 2, "backoff_ms": 10}})
+    outcome = Executor(str(db_path), wf["id"], overrides={"runtime": "python", "poll_interval_ms": 10},
+                       runtimes={"python": PythonRuntime(flaky_first)}, connect=caw_lab.connect).run()
+    assert outcome.status == "completed"
+    spans = recorded.spans.get_finished_spans()
+    [run] = [s for s in spans if s.name == "caw.run"]
+    assert run.parent is None and run.attributes["caw.run.outcome"] == "completed"
+    in_trace = [s for s in spans if s.context.trace_id == run.context.trace_id]
+    attempts = [s for s in in_trace if s.name.startswith("caw.attempt ")]
+    assert [(s.attributes["caw.task_id"], s.attributes["caw.task.attempt"], s.status.is_ok) for s in attempts] == [
+        (wf["tasks"]["first"], 1, False), (wf["tasks"]["first"], 2, True), (wf["tasks"]["second"], 1, True)]
+    assert all(s.parent.span_id == run.context.span_id for s in attempts)
+    for attempt in attempts:
+        [agent] = [s for s in in_trace if s.parent and s.parent.span_id == attempt.context.span_id]
+        assert agent.name == "caw.agent python"
+        assert agent.attributes["caw.agent_id"] == attempt.attributes["caw.agent_id"]
+        calls = [s for s in in_trace if s.parent and s.parent.span_id == agent.context.span_id]
+        assert "caw.tool task_update_status" in {s.name for s in calls}, "the agent's tool calls are in the trace"
+        assert all(s.attributes["caw.task_id"] == attempt.attributes["caw.task_id"]
+                   for s in calls if s.name == "caw.tool checkpoint_add")
+    assert "flaky" in attempts[0].status.description
+
+
+def test_caw_run_sends_its_whole_trace_over_otlp(db_path: Path, tmp_path: Path) -> None:
+    with caw_lab.connect(db_path) as client:
+        wf = make_workflow(client, [{"name": "a"}, {"name": "b", "depends_on": ["a"]}])
+        client.call("workflow_set_config", id=wf["id"], config={"execution": {"runtime": "python",
+                                                                               "poll_interval_ms": 20}})
+    runtimes = tmp_path / "runtimes.toml"  # what agents run is the local user's choice
+    runtimes.write_text('[python]\nwork = "runtime_work:steady"\n')
+    tests = str(Path(__file__).resolve().parent)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [tests, os.environ.get("PYTHONPATH")])),
+           "CAW_RUNTIMES": str(runtimes)}
+    with otlp_receiver() as received:
+        done = subprocess.run([CAW, "--db", str(db_path), "--otlp-endpoint", received.url, "run", wf["id"]],
+                              capture_output=True, text=True, timeout=120, env=env)
+        assert done.returncode == 0, done.stderr
+        [run] = received.wait_for(lambda r: [s for s in r.spans if s.name == "caw.run"])
+    trace_spans = [s for s in received.spans if s.trace_id == run.trace_id]
+    attempts = {s.span_id: s for s in trace_spans if s.name.startswith("caw.attempt ")}
+    assert sorted(s.name for s in attempts.values()) == ["caw.attempt a", "caw.attempt b"]
+    assert all(s.parent_span_id == run.span_id for s in attempts.values())
+    agents = {s.span_id: s for s in trace_spans if s.name == "caw.agent python"}
+    assert sorted(s.parent_span_id for s in agents.values()) == sorted(attempts)
+    calls = [s for s in trace_spans if s.name == "caw.tool checkpoint_add"]
+    assert len(calls) == 4 and all(s.parent_span_id in agents for s in calls)  # two steps per task
+    assert run.attributes["caw.run.outcome"] == "completed" and run.resource["service.name"] == "caw"

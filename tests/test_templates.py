@@ -94,7 +94,7 @@ def test_duplicate_template_and_variable_names_are_refused(client: caw_lab.Clien
     client.call("template_create", name="once", template={"tasks": [{"name": "a"}]})
     with pytest.raises(caw_lab.CawError) as info:
         client.call("template_create", name="once", template={"tasks": [{"name": "b"}]})
-    assert info.value.code == "DUPLICATE_TEMPLATE_NAME"
+    assert info.value.code == "DUPLICATE_TEMPLATE"
     with pytest.raises(caw_lab.CawError, match="more than once: x"):
         client.call("template_create", name="dup", template={"tasks": [{"name": "a"}], "variables": ["x", "x"]})
     assert [t["name"] for t in client.call("template_list")["templates"] if t["source"] == "db"] == ["once"]

@@ -27,13 +27,6 @@ def test_a_second_count_of_the_same_text_does_not_tokenize_again() -> None:
     assert other == 2
 
 
-def test_remembered_counts_are_used_without_tokenizing() -> None:
-    enc = TokenCounter()
-    enc.remember("a cached summary", 4)
-    assert enc.count("a cached summary") == 4
-    assert enc.encoded == 0
-
-
 def test_the_cache_is_bounded() -> None:
     enc = TokenCounter(cache_size=3)
     for i in range(10):

@@ -109,6 +109,15 @@ class CawGroup(click.Group):
     help="With --server, serve Prometheus metrics at 127.0.0.1:PORT/metrics (needs caw-lab[telemetry]).",
 )
 @click.option(
+    "--otlp-endpoint", metavar="URL",
+    help="Send traces and metrics over OTLP/HTTP to the collector at URL (e.g. http://localhost:4318), "
+         "as OTEL_EXPORTER_OTLP_ENDPOINT does (needs caw-lab[telemetry]).",
+)
+@click.option(
+    "--tools", "tool_profile", metavar="PROFILE", envvar="CAW_TOOLS", show_envvar=True,
+    help="With --server, the tools to list: agent, reference, all (default), or a comma list of tools and groups.",
+)
+@click.option(
     "--log-format", type=click.Choice(["text", "json"]), default="text", envvar="CAW_LOG_FORMAT",
     show_default=True, show_envvar=True, help="How caw-lab logs to stderr: json lines carry correlation ids.",
 )
@@ -120,8 +129,8 @@ class CawGroup(click.Group):
 def main(
     ctx: click.Context, db: str | None, server: bool, transport: str, port: int, host: str, token: str | None,
     allowed_hosts: tuple[str, ...], allowed_origins: tuple[str, ...], request_timeout: float | None,
-    metrics_port: int | None, log_format: str, template: str | None, template_vars: tuple[str, ...],
-    list_templates: bool,
+    metrics_port: int | None, otlp_endpoint: str | None, log_format: str, template: str | None,
+    template_vars: tuple[str, ...], list_templates: bool, tool_profile: str | None,
 ) -> None:
     """caw-lab: durable, steerable workflows for coding agents.
 
@@ -134,8 +143,9 @@ def main(
         log_json()
     if server:
         http = HttpOptions(host, port, token, allowed_hosts, allowed_origins, request_timeout)
-        serve(resolve_db(db), transport, http, metrics_port)
+        serve(resolve_db(db), transport, http, metrics_port, otlp_endpoint, tool_profile)
         ctx.exit()
+    export_for_command(ctx, otlp_endpoint)
     if list_templates:
         from caw_lab.cli.templates import list_command
 
@@ -159,10 +169,19 @@ class HttpOptions:
     request_timeout: float | None
 
 
-def serve(db: str, transport: str, http: HttpOptions, metrics_port: int | None) -> None:
+def serve(db: str, transport: str, http: HttpOptions, metrics_port: int | None, otlp_endpoint: str | None,
+          tools: str | None) -> None:
     """Hand over to the MCP server (imported here: no other command needs the SDK). Its refusal to
-    serve HTTP beyond loopback without a token (DESIGN invariant 7) is a usage error, exit status 2."""
+    serve HTTP beyond loopback without a token (DESIGN invariant 7), and a tool profile naming no
+    tool, are usage errors, exit status 2: a client sees the server refuse to start, not an empty list."""
     mcp = import_server()
+    from caw_lab.mcp import profiles
+
+    if tools and tools not in profiles.PROFILES:  # a comma list: checked now, at the cost of importing the tools
+        try:
+            profiles.select(tools)
+        except CawError as err:
+            raise click.UsageError(f"{err.message}. {err.suggestion}") from None
     if transport == "http":
         try:
             mcp.require_token_off_loopback(http.host, http.token)
@@ -170,7 +189,17 @@ def serve(db: str, transport: str, http: HttpOptions, metrics_port: int | None) 
             raise click.UsageError(f"{err.message}. {err.suggestion}") from None
     mcp.serve(db=db, transport=transport, host=http.host, port=http.port, token=http.token,
               metrics_port=metrics_port, allowed_hosts=split_list(http.allowed_hosts),
-              allowed_origins=split_list(http.allowed_origins), request_timeout_s=http.request_timeout)
+              allowed_origins=split_list(http.allowed_origins), request_timeout_s=http.request_timeout,
+              otlp_endpoint=otlp_endpoint, tools=tools)
+
+
+def export_for_command(ctx: click.Context, otlp_endpoint: str | None) -> None:
+    """A command other than the server (``caw run``'s executor above all) exports its spans too,
+    when an OTLP endpoint is given; the SDK is imported only then."""
+    from caw_lab.telemetry.export import exported, otlp_wanted
+
+    if otlp_wanted(otlp_endpoint):
+        ctx.with_resource(exported(None, otlp_endpoint=otlp_endpoint))
 
 
 def split_list(values: tuple[str, ...]) -> list[str]:

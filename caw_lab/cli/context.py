@@ -8,7 +8,7 @@ import click
 
 from caw_lab.cli import main, open_client
 from caw_lab.cli.output import echo_json
-from caw_lab.context import evaluation, report
+from caw_lab.ranking import evaluation
 
 
 @main.group()
@@ -34,7 +34,7 @@ def load(task_id: str, max_tokens: int | None, since_seq: int | None) -> None:
 @click.option("--limit", type=click.IntRange(1), help="Use only the first N targets of each file.")
 def train(data: str, out: str, limit: int | None) -> None:
     """Train the relevance model on all of DATA and write it to OUT (same data, same file)."""
-    from caw_lab.context import training  # scikit-learn, for this command alone
+    from caw_lab.ranking import training  # scikit-learn, for this command alone
 
     examples = training.examples(evaluation.read_targets(data, limit))
     trained = training.fit(examples, {"data": sorted(p.name for p in evaluation.files_in(data))})
@@ -45,7 +45,7 @@ def train(data: str, out: str, limit: int | None) -> None:
 @context.command("eval")
 @click.option("--data", "data", required=True, type=click.Path(exists=True),
               help="Relevance data: a .jsonl.gz or its directory.")
-@click.option("--ranker", "names", multiple=True, type=click.Choice(report.NAMES),
+@click.option("--ranker", "names", multiple=True, type=click.Choice(evaluation.NAMES),
               help="Evaluate only this ranker (repeatable); default all.")
 @click.option("--model", "model_path", type=click.Path(exists=True, dir_okay=False),
               help="A model file instead of the shipped one.")
@@ -54,13 +54,13 @@ def train(data: str, out: str, limit: int | None) -> None:
 def evaluate(data: str, names: tuple[str, ...], model_path: str | None, limit: int | None, per_repo: bool) -> None:
     """Print recall@400/800/1600, NDCG@10 and MRR of the rankers, as the data's README defines them.
 
-    learned is caw_lab.context.rank, the order task_load_context loads in, with the
+    learned is caw_lab.ranking.rank, the order task_load_context loads in, with the
     shipped model (training-set numbers on its own data); learned-loro ranks the same way
     with a model trained on all repositories but one, scored on the one left out.
     """
     targets = list(evaluation.read_targets(data, limit))
-    results = report.compare(names or report.NAMES, targets, model_path)
-    for scope in report.scopes(results) if per_repo else ["overall"]:
+    results = evaluation.compare(names or evaluation.NAMES, targets, model_path)
+    for scope in evaluation.scopes(results) if per_repo else ["overall"]:
         count = int(next(iter(results.values()))[scope]["targets"])
         click.echo(f"\n{scope} ({count} targets)\n")
-        click.echo(report.markdown(results, scope))
+        click.echo(evaluation.markdown(results, scope))

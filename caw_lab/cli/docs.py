@@ -39,11 +39,25 @@ def param_table(params: list[Param]) -> list[str]:
 
 
 def tool_section(spec: Tool) -> list[str]:
-    schema = spec.input_schema()
-    lines = [f"### `{spec.name}`", "", spec.description, "", *param_table(describe_params(schema))]
+    """The tool's parameters from its full pydantic schema, nested models as tables of their own
+    (the schema it advertises inlines them, which a reader of a page has no need for)."""
+    schema = spec.params.model_json_schema()
+    lines = [f"### `{spec.name}`", "", spec.description, "", f"*{effect(spec)}*", "",
+             *param_table(describe_params(schema))]
     for name, model in schema.get("$defs", {}).items():
         lines += ["", f"`{name}`:", "", *param_table(describe_params(model))]
     return [*lines, ""]
+
+
+def effect(spec: Tool) -> str:
+    """The tool's MCP hints in words."""
+    hints = spec.hints
+    if hints is None:
+        return "Hints not declared."
+    said = ["Read-only"] if hints.read_only else [
+        "Writes", *(["may overwrite or remove"] if hints.destructive else ["adds only"]),
+        *(["idempotent"] if hints.idempotent else [])]
+    return ", ".join([*said, *(["reaches outside caw (GitHub or agent processes)"] if hints.open_world else [])]) + "."
 
 
 def area_of(spec: Tool) -> str:

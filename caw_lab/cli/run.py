@@ -7,6 +7,7 @@ Ctrl-C suspends rather than abandons: agents are stopped, running tasks paused, 
 from __future__ import annotations
 
 import shutil
+import subprocess
 import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -18,14 +19,16 @@ from caw_lab.cli import Settings, main
 from caw_lab.cli.output import echo_table, visible
 from caw_lab.runtimes import Executor, Outcome, Progress, PythonRuntime, Runtime
 from caw_lab.runtimes import demo as sample
+from caw_lab.runtimes.mcp_config import caw_command
 from caw_lab.runtimes.registry import names
 from caw_lab.store.location import resolve_db
 from caw_lab.tools.client import connect
 
 
 def execute(db: str, workflow_id: str, overrides: Mapping[str, Any],
-            runtimes: Mapping[str, Runtime] | None = None, env_passthrough: Sequence[str] = ()) -> Outcome:
-    """Run the executor here, drawing its progress; Ctrl-C suspends and exits 130."""
+            runtimes: Mapping[str, Runtime] | None = None, env_passthrough: Sequence[str] = (),
+            watch: bool = True) -> Outcome:
+    """Run the executor here, drawing its progress unless ``watch`` is off; Ctrl-C suspends and exits 130."""
     bar: Any = None
 
     def progress(snap: Progress) -> None:
@@ -36,8 +39,8 @@ def execute(db: str, workflow_id: str, overrides: Mapping[str, Any],
             bar.__enter__()
         bar.update(snap.done - bar.pos, current_item=snap)
 
-    executor = Executor(db, workflow_id, overrides=overrides, runtimes=runtimes, on_progress=progress, connect=connect,
-                        env_passthrough=env_passthrough)
+    executor = Executor(db, workflow_id, overrides=overrides, runtimes=runtimes,
+                        on_progress=progress if watch else None, connect=connect, env_passthrough=env_passthrough)
     try:
         outcome = executor.run()
     except KeyboardInterrupt:
@@ -60,26 +63,82 @@ class AgentCount(click.ParamType):
         return click.IntRange(1, 100).convert(value, param, ctx)
 
 
-def database() -> str:
+def database(db: str | None = None) -> str:
     settings = click.get_current_context().find_object(Settings) or Settings()
-    return resolve_db(settings.db)
+    return resolve_db(db or settings.db)
 
 
 @main.command()
-@click.argument("workflow_id")
+@click.argument("workflow_id", required=False)
+@click.option("--prompt", help="Create a workflow from this request, have a Claude Code planner plan it, then run it.")
 @click.option("--max-agents", type=AgentCount(),
               help="Agents at once, 1 to 100, or auto to follow the scaling hints (default: max_parallel_tasks).")
 @click.option("--runtime", help=f"Runtime for tasks without their own ({', '.join(names())}).")
+@click.option("--model", help="Model for the LLM runtimes (and the planner).")
+@click.option("--permission-mode", type=click.Choice(["acceptEdits", "bypassPermissions"]),
+              help="Claude Code permission mode (default: bypassPermissions).")
+@click.option("--max-turns", type=click.IntRange(min=1), help="Turn limit per task (default: 50).")
+@click.option("--max-budget", "max_budget_usd", type=click.FloatRange(min=0), help="Budget per task in USD.")
+@click.option("--watch/--no-watch", default=True, show_default=True, help="Show progress while it runs.")
+@click.option("--detach", is_flag=True,
+              help="Run in the background; follow it with `caw show` or workflow_execution_status.")
+@click.option("--db", "run_db", metavar="PATH", help="Database, as the global --db (the reference's place for it).")
 @click.option("--pass-env", "pass_env", multiple=True, metavar="NAME",
               help="Let agents inherit this secret variable (or glob pattern, e.g. 'AWS_*'); repeatable. "
                    "Secrets are withheld otherwise; CAW_PASS_ENV lists more.")
-def run(workflow_id: str, max_agents: int | str | None, runtime: str | None, pass_env: tuple[str, ...]) -> None:
+def run(workflow_id: str | None, prompt: str | None, max_agents: int | str | None, runtime: str | None,
+        model: str | None, permission_mode: str | None, max_turns: int | None, max_budget_usd: float | None,
+        watch: bool, detach: bool, run_db: str | None, pass_env: tuple[str, ...]) -> None:
     """Run a workflow to the end: agents on ready tasks, retries, dead letters; exit 1 unless it completes."""
-    outcome = execute(database(), workflow_id, {"max_agents": max_agents, "runtime": runtime},
-                      env_passthrough=pass_env)
+    if bool(workflow_id) == bool(prompt):
+        raise click.UsageError("Give a WORKFLOW_ID or --prompt (one of them).")
+    db = database(run_db)
+    if prompt:
+        workflow_id = planned(db, prompt, model)
+    assert workflow_id is not None
+    overrides = {"max_agents": max_agents, "runtime": runtime, "model": model, "permission_mode": permission_mode,
+                 "max_turns": max_turns, "max_budget_usd": max_budget_usd}
+    if detach:
+        click.echo(background(db, workflow_id, overrides, pass_env))
+        return
+    outcome = execute(db, workflow_id, overrides, env_passthrough=pass_env, watch=watch)
     click.echo(visible(f"{outcome.status}: {outcome.message}"))
     if outcome.status != "completed":
         raise SystemExit(1)
+
+
+def planned(db: str, prompt: str, model: str | None) -> str:
+    """A new workflow for ``prompt``, planned by a Claude Code agent."""
+    from caw_lab.runtimes.planner import plan_workflow, planning_failed
+
+    with connect(db) as client:
+        workflow = client.call("workflow_create", name=prompt[:80], source_type="prompt", source_content=prompt)
+    click.echo(f"Created workflow: {workflow['id']}; planning...", err=True)
+    plan_workflow(db, workflow, prompt, str(Path.cwd()), model)
+    with connect(db) as client:
+        status = client.call("workflow_get", id=workflow["id"])["status"]
+    if status == "planning":
+        raise planning_failed(workflow["id"], "the planner ended without setting a plan")
+    return str(workflow["id"])
+
+
+FLAGS = {"max_budget_usd": "max-budget"}
+"""Overrides whose ``caw run`` flag is not their name with dashes."""
+
+
+def background(db: str, workflow_id: str, overrides: Mapping[str, Any], pass_env: Sequence[str] = ()) -> str:
+    """Start ``caw run`` for the workflow as a process of its own session, which outlives this one
+    (and the terminal), logging to a file; returns what to tell the user."""
+    flags = [f"--{FLAGS.get(key, key.replace('_', '-'))}={value}" for key, value in overrides.items()
+             if value is not None] + [f"--pass-env={name}" for name in pass_env]
+    log = Path(tempfile.gettempdir()) / f"caw-run-{workflow_id}.log"
+    with log.open("ab") as out:
+        process = subprocess.Popen(
+            [*caw_command(), "run", workflow_id, "--db", db, "--no-watch", *flags],
+            stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+        )
+    return (f"Running {workflow_id} in the background (pid {process.pid}, log {log}). "
+            f"Follow it with `caw show {workflow_id}` or workflow_execution_status.")
 
 
 @main.command()

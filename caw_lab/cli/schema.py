@@ -61,7 +61,7 @@ def type_name(prop: dict[str, Any]) -> str:
     if "$ref" in prop:
         return prop["$ref"].rsplit("/", 1)[-1]
     if "enum" in prop:
-        return "|".join(str(v) for v in prop["enum"])
+        return "|".join(str(v) for v in prop["enum"] if v is not None)
     if "const" in prop:
         return json.dumps(prop["const"])
     kind = prop.get("type", "any")

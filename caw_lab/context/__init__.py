@@ -1,51 +1,40 @@
 """The context engine: what an agent reads after its context was cleared, and at what cost.
 
-Modules, one idea each:
+A ``task_load_context`` call, in the order a reader meets it: ``loader`` (the tool's
+entry: ask, fit, assemble), ``surroundings`` (what surrounds the task, kept per feed
+head, and what changed since a delta's cursor), ``current_task`` (its fields, resume
+point and checkpoint trail), ``relevance`` (the payload's lists as items ranked by
+``caw_lab.ranking``, with the workflow's priors), ``budget`` (how many tokens, how
+they are split, and filling each slice), ``compression`` (the reference's rules
+for shrinking each part), ``tokens`` (exact counts). Beside it: ``overview``
+(``workflow_get_summary``) and ``caches`` (what is kept between loads).
 
-- ``tokens``: exact token counts, cached by content; ``budget``: how many tokens and
-  how they are split; ``compression``: the reference's rules for shrinking each part;
-  ``packing``: the load order and filling a slice in it.
-- ``sources``: reading a task's surroundings; ``fields`` and ``trail_entries``: the
-  current task's fields and checkpoints as costed parts; ``loader``: ``task_load_context``;
-  ``overview``: ``workflow_get_summary``; ``summaries``: cached compressed texts;
-  ``delta``: only what changed since an event.
-- Relevance: ``text`` (tokenizer, paths, issue numbers), ``bm25``, ``similarity``,
-  ``features``, ``rankers``, ``model`` (the shipped model file), ``relevance`` (ranking a
-  live workflow's items), and for the benchmark ``evaluation``, ``training``, ``report``.
-- ``caches``: every cache above, emptied at once.
-
-The public ranker is ``rank``: the learned order ``task_load_context`` loads items in,
-callable on any data shaped like the relevance benchmark's. Importing this package stays
-cheap (``caw --server`` imports it at start): ``rank`` imports the ranking engine
-(numpy, scikit-learn, the model) on its first call.
-
-docs/context.md describes the behaviour; bench/RESULTS.md the measured ranking quality.
+This module holds what a load is asked for, ``Include``; it stays light to import, since
+every ``caw --server`` imports the tools, and they import it, at start. docs/context.md
+describes the behaviour.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from pydantic import BaseModel, ConfigDict, Field
 
-if TYPE_CHECKING:
-    from caw_lab.context.model import LinearModel
+from caw_lab.context.compression import RECENT_CHECKPOINTS
 
-__all__ = ["rank"]
+__all__ = ["Include"]
 
 
-def rank(target_text: str, candidates: list[dict[str, Any]], *, model: LinearModel | None = None) -> list[str]:
-    """Candidate ids in the order ``task_load_context`` would load them, with the learned ranker.
+class Include(BaseModel):
+    """``task_load_context``'s ``include`` flags: the reference's, with its defaults, plus
+    ``recent_checkpoints`` (how many of the newest checkpoints are shown in full). Unknown
+    flags are ignored, as the reference does."""
 
-    The relevance benchmark's ranker interface (``/work/shared/data/relevance/README.md``):
-    ``target_text`` is the new task's text; each candidate is a dict with exactly ``id``,
-    ``text``, ``files``, ``age_rank`` (1 = the newest) and ``tokens`` (what it costs to
-    load). The result is a permutation of the candidates' ids: the ten likeliest relevant
-    first, by the model's log-odds, then the rest by probability of relevance per token,
-    the order in which greedy packing under a token budget takes them (``packing``).
-    ``caw context eval`` scores exactly this function as its ``learned`` ranker.
+    model_config = ConfigDict(extra="ignore", frozen=True)
 
-    ``model`` ranks with another trained model (leave-one-repository-out scoring does);
-    by default the shipped one. Without an installed model, BM25 order, with a warning.
-    """
-    from caw_lab.context import rankers
-
-    return rankers.rank(rankers.LearnedRanker(trained=model), target_text, candidates)
+    workflow_plan: bool = True
+    workflow_summary: bool = True
+    prior_task_outcomes: bool = True
+    prior_task_full: bool = False
+    sibling_status: bool = True
+    dependency_outcomes: bool = True
+    all_checkpoints: bool = False
+    recent_checkpoints: int = Field(RECENT_CHECKPOINTS, ge=0, le=10_000)

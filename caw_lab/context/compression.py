@@ -6,9 +6,6 @@
    (``checkpoint_full``/``checkpoint_brief``; the loader picks which).
 4. Prior tasks: the outcome, not ``outcome_detail`` (``outcome``).
 5. File lists: the first 10 and "and N more" (``file_list``).
-
-``VERSION`` names this set of rules; cached summaries made by another version are not
-used (``summaries``), so bump it whenever a rule's output changes.
 """
 
 from __future__ import annotations
@@ -16,7 +13,6 @@ from __future__ import annotations
 import re
 from typing import Any
 
-VERSION = 1
 MAX_FILES = 10
 RECENT_CHECKPOINTS = 5
 PLAN_FIELDS = ("approach", "steps", "files_to_modify", "files_to_create", "context_needed")

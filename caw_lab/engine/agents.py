@@ -16,7 +16,7 @@ from typing import Any
 from caw_lab.engine.changes import Event, commit, insert, update
 from caw_lab.engine.rows import decode, encode, fetch, placeholders, require
 from caw_lab.engine.states import DONE_TASK_STATUSES
-from caw_lab.errors import conflict, not_found
+from caw_lab.errors import CawError, conflict, not_found
 from caw_lab.ids import new_id, now_ms
 from caw_lab.store.backend import Backend, Statement
 
@@ -69,23 +69,24 @@ def register(
 def heartbeat(
     db: Backend, agent_id: str, current_task_id: str | None = None, status: str | None = None
 ) -> dict[str, Any]:
-    """Record a sign of life. An agent marked offline (stale or unregistered) comes back
-    online; ``revived`` tells it that its claims may have been released meanwhile."""
+    """Record a sign of life. An agent marked offline (stale or unregistered) is refused:
+    its claims were released when it went offline, so it must register again and claim
+    afresh rather than carry on as if it still held them."""
     agent = fetch(db, "agent", agent_id)
     if current_task_id:
         require(db, "task", current_task_id)
-    revived = agent["status"] == "offline"
     now = now_ms()
-    values: dict[str, Any] = {
-        "last_heartbeat": now, "updated_at": now,
-        "status": status or ("online" if revived else agent["status"]),
-    }
+    values: dict[str, Any] = {"last_heartbeat": now, "updated_at": now, "status": status or agent["status"]}
     if current_task_id:
         values["current_task_id"] = current_task_id
-    event = Event("agent.heartbeat", agent["workflow_id"], agent_id=agent_id,
-                  payload={"status": values["status"], "revived": revived})
-    commit(db, event, then=[update("agents", values, "id = ?", (agent_id,))])
-    return {"success": True, "next_heartbeat_ms": HEARTBEAT_INTERVAL_MS, "status": values["status"], "revived": revived}
+    guard = Statement(f"UPDATE agents SET {', '.join(f'{k} = ?' for k in values)} WHERE id = ? AND status != 'offline'",
+                      (*values.values(), agent_id))
+    event = Event("agent.heartbeat", agent["workflow_id"], agent_id=agent_id, payload={"status": values["status"]})
+    if commit(db, event, guard=guard) is None:
+        raise CawError("INVALID_STATE", f"Cannot heartbeat offline agent: {agent_id}", recoverable=False,
+                       suggestion="Re-register the agent (agent_register) and claim its work again; "
+                                  "its claims were released when it went offline.")
+    return {"success": True, "next_heartbeat_ms": HEARTBEAT_INTERVAL_MS}
 
 
 def update_agent(db: Backend, agent_id: str, changes: dict[str, Any]) -> dict[str, Any]:

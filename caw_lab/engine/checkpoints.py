@@ -68,6 +68,9 @@ def add(
     if done is None:
         assert fencing_token is not None, "an unguarded change always commits"
         raise leases.stale(db, fencing_token)
+    if done.replayed:  # numbered by a send whose reply was lost: the number is in the row
+        return {"id": checkpoint_id, "sequence": db.scalar("SELECT sequence FROM checkpoints WHERE id = ?",
+                                                           (checkpoint_id,))}
     return {"id": checkpoint_id, "sequence": done.rows[0][0]["sequence"]}
 
 

@@ -172,16 +172,16 @@ def take(
                    "id = ?", (agent_id,))]
     if starts:
         then += workflow_follows(workflow_id, task_id, "in_progress")
+    grants = leases.grants(leasing.wants, agent_id, leasing.ttl_ms, now, task_id, workflow_id) if leasing else []
     if leasing:
         condition, lease_params = leases.unchanged(leasing.wants, leasing.facts, leasing.decision, now)
         sql, params = f"{sql} AND {condition}", (*params, *lease_params)
         then += leases.expiry(leasing.decision.expired, now, agent_id)
-        for grant in leases.grants(leasing.wants, agent_id, leasing.ttl_ms, now, task_id, workflow_id):
-            then += grant.statements
+        then += [statement for grant in grants for statement in grant.statements]
     payload = {"workflow_started": True} if starts else {}
     event = Event("task.claimed", workflow_id, task_id, agent_id, payload)
     done = commit(db, event, guard=Statement(sql, params), then=then)
-    return None if done is None else [leases.held_view(r) for r in leases.granted(done.rows)]
+    return None if done is None else [leases.held_view(r) for r in leases.granted(db, done, grants)]
 
 
 def release(db: Backend, task_id: str, agent_id: str, reason: str | None = None) -> dict[str, Any]:
@@ -200,7 +200,7 @@ def require_holder(state: dict[str, Any], task_id: str, agent_id: str) -> None:
     holder = state["assigned_agent_id"]
     if holder != agent_id:
         raise CawError(
-            "NOT_CLAIM_HOLDER",
+            "NOT_ASSIGNED" if holder else "NOT_CLAIMED",
             f"Task {task_id} is claimed by {holder}, not {agent_id}" if holder
             else f"Task {task_id} is not claimed",
             recoverable=False, suggestion="Only the agent holding a claim can release it.",

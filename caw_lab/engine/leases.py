@@ -39,25 +39,22 @@ from __future__ import annotations
 import functools
 import json
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from caw_lab.engine.agents import GIVE_UP_AFTER, stale_cutoff
-from caw_lab.engine.changes import Event, Gated, also, commit, raw
+from caw_lab.engine.changes import Committed, Event, Gated, also, commit, raw
 from caw_lab.engine.globs import Glob, GlobError, overlap, parse
 from caw_lab.engine.rows import require
 from caw_lab.errors import CawError, conflict, invalid_input, not_found
 from caw_lab.ids import new_id, now_ms
+from caw_lab.limits import MAX_LEASE_TTL_MS, MAX_LEASES_PER_CLAIM, exceeded
 from caw_lab.store.backend import Backend, Statement
 
-MAX_TTL_MS = 60 * 60 * 1000
-"""The longest a lease is granted for at once: an hour. Renew it to hold longer."""
 CLAIM_TTL_MS = 10 * 60 * 1000
 """A claim's file leases last this long unless the claim says otherwise; checkpoints renew them."""
 MAX_NAME_CHARS = 200
-MAX_LEASES_PER_CLAIM = 32
-"""Files a claim may lease at once: each lease is two statements of the claim's one batch."""
 MODES = ("exclusive", "shared")
 KINDS = ("file", "workflow", "named")
 TAKE_ATTEMPTS = 4 * GIVE_UP_AFTER
@@ -125,9 +122,9 @@ def resolve(db: Backend, text: str, agent_id: str) -> Resource:
 
 
 def check_ttl(ttl_ms: int) -> None:
-    if not 1 <= ttl_ms <= MAX_TTL_MS:
+    if not 1 <= ttl_ms <= MAX_LEASE_TTL_MS:
         raise invalid_input(
-            f"ttl_ms must be between 1 and {MAX_TTL_MS} (an hour), not {ttl_ms}",
+            f"ttl_ms must be between 1 and {MAX_LEASE_TTL_MS} (an hour), not {ttl_ms}",
             "Ask for a shorter lease and renew it (lease_renew) while you work.",
         )
 
@@ -242,7 +239,7 @@ def require_agent(facts: Facts, agent_id: str) -> None:
             "INVALID_STATE",
             f"Agent {agent_id} is offline; an offline agent holds no leases",
             recoverable=True,
-            suggestion="Send agent_heartbeat to come back online, then acquire again.",
+            suggestion="Register again (agent_register) and acquire with the new id.",
         )
 
 
@@ -349,9 +346,13 @@ def grants(
     ]
 
 
-def granted(rows: Iterable[list[dict[str, Any]]]) -> list[dict[str, Any]]:
-    """The leases a committed change inserted, from its statements' RETURNING rows."""
-    return [r for result in rows for r in result if "fencing_token" in r]
+def granted(db: Backend, done: Committed, grants: Sequence[Grant]) -> list[dict[str, Any]]:
+    """The leases a committed change inserted: from its statements' RETURNING rows, or, when an
+    earlier send applied it and its reply was lost (D1), read back from the table."""
+    if not done.replayed:
+        return [r for result in done.rows for r in result if "fencing_token" in r]
+    ids = json.dumps([g.row["id"] for g in grants])
+    return db.query("SELECT * FROM leases WHERE id IN (SELECT value FROM json_each(?)) ORDER BY fencing_token", (ids,))
 
 
 def blocked_answer(decision: Decision) -> dict[str, Any]:
@@ -418,7 +419,7 @@ def take(
         done = commit(db, grant.event, guard=guard, then=[grant.insert])
     if done is None:
         return None
-    row = granted(done.rows)[0]
+    row = granted(db, done, [grant])[0]
     return {"fencing_token": row["fencing_token"], "expires_at": row["expires_at"], "lease_id": row["id"]}
 
 
@@ -531,10 +532,9 @@ def task_wants(task: dict[str, Any]) -> list[Want]:
     if isinstance(files, str):
         files = json.loads(files)
     if len(files) > MAX_LEASES_PER_CLAIM:
-        raise invalid_input(
-            f"Task {task['id']} names {len(files)} files; a claim leases at most {MAX_LEASES_PER_CLAIM}",
-            "Name the files with fewer, broader globs (src/**).",
-        )
+        raise exceeded(f"Task {task['id']} names {len(files)} files; a claim leases at most {MAX_LEASES_PER_CLAIM}",
+                       "Name the files with fewer, broader globs (src/**).", limit=MAX_LEASES_PER_CLAIM,
+                       requested=len(files))
     repository = task.get("repository_id")
     wants = []
     for path in dict.fromkeys(files):

@@ -56,8 +56,8 @@ def unlock(db: Backend, workflow_id: str, session_id: str) -> dict[str, Any]:
         raise CawError(
             "WORKFLOW_LOCKED",
             f"Workflow {workflow_id} is locked by session {holder}, not {session_id}",
-            recoverable=False,
-            suggestion="Only the session holding the lock can release it.",
+            recoverable=True,
+            suggestion="Only the session holding the lock can release it; wait for it to unlock or time out.",
         )
     now = now_ms()
     guard = Statement(

@@ -43,7 +43,7 @@ def send(
     found = db.one(REFERENCES, (sender_id, recipient_id, reply_to_id, workflow_id, task_id))
     assert found is not None, "a SELECT without FROM always returns its row"
     if found["sender"] is None:
-        raise not_found("agent", sender_id)
+        raise sender_not_found(sender_id)
     if found["recipient"] is None:
         raise CawError("RECIPIENT_NOT_FOUND", f"Recipient agent not found: {recipient_id}", recoverable=False,
                        suggestion="List agents (agent_list) to find the recipient's id.")
@@ -57,6 +57,11 @@ def send(
                "message_type": message_type, "priority": priority}
     commit(db, Event("message.sent", workflow_id, task_id, sender_id, payload), then=[insert("messages", row)])
     return {"id": row["id"], "thread_id": row["thread_id"]}
+
+
+def sender_not_found(sender_id: str) -> CawError:
+    return CawError("SENDER_NOT_FOUND", f"Sender agent not found: {sender_id}", recoverable=False,
+                    suggestion="Register the sending agent first (agent_register) and send with its id.")
 
 
 def message_row(
@@ -86,7 +91,8 @@ def broadcast(
     ``recipient_filter`` takes ``role``, ``runtime`` and ``status`` (one or a list),
     where status is as agent_list shows it: a stale agent counts as offline.
     """
-    require(db, "agent", sender_id)
+    if db.one("SELECT 1 AS x FROM agents WHERE id = ?", (sender_id,)) is None:
+        raise sender_not_found(sender_id)
     if workflow_id:
         require(db, "workflow", workflow_id)
     recipients = matching_agents(db, sender_id, recipient_filter or {})

@@ -12,7 +12,13 @@ from caw_lab.engine.rows import encode, fetch
 from caw_lab.engine.states import require_status
 from caw_lab.errors import CawError, conflict, invalid_input
 from caw_lab.ids import new_id, now_ms
-from caw_lab.limits import MAX_DEPENDENCIES, MAX_WORKFLOW_TASKS, exceeded
+from caw_lab.limits import (
+    MAX_CAPABILITY_CHARS,
+    MAX_DEPENDENCIES,
+    MAX_REQUIRED_CAPABILITIES,
+    MAX_WORKFLOW_TASKS,
+    exceeded,
+)
 from caw_lab.store.backend import Backend, Statement
 
 
@@ -32,18 +38,23 @@ def validate_plan(tasks: Sequence[dict[str, Any]], known: Sequence[str] = ()) ->
         if not name.strip():
             raise invalid_input("Task names must not be empty")
         if name in seen or name in known:
-            raise invalid_input(f"Duplicate task name: {name!r}", "Give every task a unique name.")
+            raise CawError("DUPLICATE_TASK_NAME", f"Duplicate task name: {name!r}", recoverable=True,
+                           suggestion="Give every task a unique name.")
         seen.add(name)
     available = seen | set(known)
     for t in tasks:
+        check_capabilities(t)
         for field in ("depends_on", "context_from"):
             for dep in t.get(field) or []:
                 if dep == t["name"]:
-                    raise invalid_input(f"Task {t['name']!r} depends on itself", "Remove the self-dependency.")
+                    raise CawError("SELF_DEPENDENCY", f"Task {t['name']!r} cannot depend on itself",
+                                   recoverable=True, suggestion="Remove the self-dependency.")
                 if dep not in available:
-                    raise invalid_input(
-                        f"Task {t['name']!r} {field.replace('_', ' ')} unknown task {dep!r}",
-                        f"Known tasks: {', '.join(sorted(available))}.",
+                    raise CawError(
+                        "UNKNOWN_DEPENDENCY",
+                        f"Unknown dependency: task {t['name']!r} {field.replace('_', ' ')} unknown task {dep!r}",
+                        recoverable=True,
+                        suggestion=f"Known tasks: {', '.join(sorted(available))}.",
                     )
     cycle = find_cycle({t["name"]: list(t.get("depends_on") or []) for t in tasks})
     if cycle:
@@ -69,6 +80,17 @@ def check_fan_in(name: str, count: int, relation: str = "depends on") -> None:
         raise exceeded(f"Task {name!r} {relation} {count} tasks; a task may have at most {MAX_DEPENDENCIES}",
                        "Group the tasks it waits on behind a few intermediate tasks.",
                        limit=MAX_DEPENDENCIES, requested=count)
+
+
+def check_capabilities(task: dict[str, Any]) -> None:
+    needs = task.get("required_capabilities") or []
+    if len(needs) > MAX_REQUIRED_CAPABILITIES:
+        raise exceeded(f"Task {task['name']!r} requires {len(needs)} capabilities; at most {MAX_REQUIRED_CAPABILITIES}",
+                       "Name the few capabilities an agent must have.", limit=MAX_REQUIRED_CAPABILITIES,
+                       requested=len(needs))
+    if not all(0 < len(c) <= MAX_CAPABILITY_CHARS for c in needs):
+        raise invalid_input(f"Task {task['name']!r}: a required capability is empty or over {MAX_CAPABILITY_CHARS} "
+                            "characters", "Name each capability briefly, e.g. python or sql.")
 
 
 def task_row(workflow_id: str, spec: dict[str, Any], sequence: int, now: int) -> dict[str, Any]:

@@ -16,7 +16,7 @@ from caw_lab.engine.plans import check_fan_in, check_workflow_size, task_stateme
 from caw_lab.engine.repositories import task_repository_statements
 from caw_lab.engine.rows import decode, encode, fetch
 from caw_lab.engine.states import require_status
-from caw_lab.errors import CawError, conflict, invalid_input, not_found
+from caw_lab.errors import CawError, conflict, not_found
 from caw_lab.ids import now_ms
 from caw_lab.limits import MAX_WORKFLOW_TASKS
 from caw_lab.store.backend import Backend, Statement
@@ -41,12 +41,14 @@ def load(db: Backend, workflow_id: str, action: str) -> tuple[dict[str, Any], li
 
 
 def resolve(tasks: Sequence[Mapping[str, Any]], ref: str, role: str) -> dict[str, Any]:
-    """The task a reference names: its id, else its name."""
+    """The task a reference names: its id, else its name. An unknown dependency is
+    ``UNKNOWN_DEPENDENCY`` (the plan's own code), an unknown ``after_task`` ``TASK_NOT_FOUND``."""
     for key in ("id", "name"):
         for t in tasks:
             if t[key] == ref:
                 return dict(t)
-    raise CawError("TASK_NOT_FOUND", f"No task {ref!r} in this workflow ({role})", recoverable=True,
+    code = "TASK_NOT_FOUND" if role == "after_task" else "UNKNOWN_DEPENDENCY"
+    raise CawError(code, f"No task {ref!r} in this workflow ({role})", recoverable=code == "UNKNOWN_DEPENDENCY",
                    suggestion="Refer to a task of this workflow by its id or its name.")
 
 
@@ -82,7 +84,11 @@ def add_task(db: Backend, workflow_id: str, spec: dict[str, Any], after_task: st
     check_workflow_size(len(tasks) + 1)
     check_fan_in(spec["name"], len(set(spec.get("context_from") or [])), "takes context from")
     if any(t["name"] == spec["name"] for t in tasks):
-        raise invalid_input(f"Duplicate task name: {spec['name']!r}", "Give the new task a unique name.")
+        raise CawError("DUPLICATE_TASK_NAME", f"Duplicate task name {spec['name']!r} in workflow", recoverable=True,
+                       suggestion="Give the new task a unique name.")
+    if spec["name"] in (spec.get("depends_on") or []):
+        raise CawError("SELF_DEPENDENCY", f"Task {spec['name']!r} cannot depend on itself", recoverable=True,
+                       suggestion="Remove the self-dependency.")
     after = resolve(tasks, after_task, "after_task") if after_task else None
     context = [resolve(tasks, ref, "context_from")["name"] for ref in spec.get("context_from") or []]
     deps, rewired = wire(db, workflow_id, tasks, spec, after)
@@ -178,15 +184,16 @@ def not_removable(task: Mapping[str, Any]) -> CawError:
 
 
 def replan(db: Backend, workflow_id: str, plan: Mapping[str, Any]) -> dict[str, Any]:
-    """Replace the plan. Preserved tasks stay as they are (the plan's dependencies for them are
-    ignored: their edges are history); other existing tasks the plan names are updated in place
+    """Replace the plan. Preserved tasks stay as they are and the plan may not name them
+    (NAME_CONFLICT, as the reference); other existing tasks the plan names are updated in place
     and keep their ids; the rest are removed; the plan's new names are added. Sequence follows
     the plan, after any preserved tasks it leaves out."""
     workflow, tasks = load(db, workflow_id, "replan")
     specs = list(plan["tasks"])
     kept = [t for t in tasks if preserved(t)]
+    refuse_renaming_kept(kept, specs)
     planned = {s["name"] for s in specs}
-    validate_plan(specs, known=[t["name"] for t in kept if t["name"] not in planned])
+    validate_plan(specs, known=[t["name"] for t in kept])
     old_graph = dag.dependency_map(db, workflow_id)
     by_name = {t["name"]: t for t in tasks}
     refuse_cycle(final_graph(kept, specs, old_graph, {t["id"]: t["name"] for t in tasks}), {})
@@ -224,6 +231,17 @@ def replan(db: Backend, workflow_id: str, plan: Mapping[str, Any]) -> dict[str, 
         "tasks_preserved": len(kept), "tasks_updated": len(updated),
         "new_status": workflow["status"],
     }
+
+
+def refuse_renaming_kept(kept: Sequence[Mapping[str, Any]], specs: Sequence[Mapping[str, Any]]) -> None:
+    """A preserved task's name stays its own: a plan naming it would be read as changing work
+    already started or held, which a replan never does."""
+    names = {t["name"] for t in kept}
+    clash = next((s["name"] for s in specs if s["name"] in names), None)
+    if clash is not None:
+        raise CawError("NAME_CONFLICT", f"Task name {clash!r} conflicts with a preserved task that cannot be removed",
+                       recoverable=True, suggestion="Leave preserved tasks out of the plan (they stay as they are) "
+                                                    "or give the new task another name.")
 
 
 def final_graph(

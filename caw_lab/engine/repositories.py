@@ -7,11 +7,11 @@ from collections.abc import Sequence
 from typing import Any
 
 from caw_lab.engine import sandbox
-from caw_lab.engine.changes import Event, Gated, commit, delete, raw
+from caw_lab.engine.changes import Event, Gated, commit, raw
 from caw_lab.engine.rows import fetch
-from caw_lab.errors import not_found
+from caw_lab.errors import CawError, conflict, not_found
 from caw_lab.ids import new_id, now_ms
-from caw_lab.store.backend import Backend
+from caw_lab.store.backend import Backend, Statement
 
 
 def checked(path: str, what: str = "Repository path") -> str:
@@ -82,15 +82,27 @@ def get(db: Backend, path: str) -> dict[str, Any] | None:
 
 
 def add_to_workflow(db: Backend, workflow_id: str, repository_path: str) -> dict[str, Any]:
+    """Link a repository (idempotent); returns the link row as the reference does."""
     fetch(db, "workflow", workflow_id)
     path = checked(repository_path)
     event = Event("workflow.repository_added", workflow_id, payload={"path": path})
     commit(db, event, then=link_statements(db, workflow_id, [path]))
-    repo = db.one("SELECT * FROM repositories WHERE path = ?", (path,)) or {}
-    return {"success": True, "repository_id": repo.get("id"), "path": path}
+    return db.one(
+        "SELECT wr.workflow_id, wr.repository_id, wr.added_at FROM workflow_repositories wr "
+        "JOIN repositories r ON r.id = wr.repository_id WHERE wr.workflow_id = ? AND r.path = ?",
+        (workflow_id, path),
+    ) or {}
+
+
+IN_USE_SQL = (
+    "EXISTS (SELECT 1 FROM tasks WHERE workflow_id = ? AND repository_id = ?) "
+    "OR EXISTS (SELECT 1 FROM workspaces WHERE workflow_id = ? AND repository_id = ?)"
+)
 
 
 def remove_from_workflow(db: Backend, workflow_id: str, repository_id: str) -> dict[str, Any]:
+    """Unlink a repository no task or workspace of the workflow still points at: unlinking it
+    from under them would leave rows naming a repository the workflow no longer spans."""
     fetch(db, "workflow", workflow_id)
     linked = db.one(
         "SELECT 1 AS x FROM workflow_repositories WHERE workflow_id = ? AND repository_id = ?",
@@ -98,9 +110,17 @@ def remove_from_workflow(db: Backend, workflow_id: str, repository_id: str) -> d
     )
     if not linked:
         raise not_found("repository", repository_id)
+    guard = Statement(
+        f"DELETE FROM workflow_repositories WHERE workflow_id = ? AND repository_id = ? AND NOT ({IN_USE_SQL})",
+        (workflow_id, repository_id) * 3,
+    )
     event = Event("workflow.repository_removed", workflow_id, payload={"repository_id": repository_id})
-    unlink = delete("workflow_repositories", "workflow_id = ? AND repository_id = ?", (workflow_id, repository_id))
-    commit(db, event, then=[unlink])
+    if commit(db, event, guard=guard) is None:
+        if db.one(f"SELECT 1 AS x WHERE {IN_USE_SQL}", (workflow_id, repository_id) * 2):
+            raise CawError("REPOSITORY_IN_USE", f"Cannot remove repository {repository_id}: tasks or workspaces "
+                           f"of workflow {workflow_id} still reference it", recoverable=False,
+                           suggestion="Remove or re-point the tasks and workspaces using it first.")
+        raise conflict(f"Repository {repository_id} was unlinked from workflow {workflow_id} meanwhile")
     return {"success": True}
 
 

@@ -89,10 +89,10 @@ def blocked_error(task: dict[str, Any], blockers: list[str]) -> CawError:
 
 def require_details(status: str, outcome: str | None, error: str | None) -> None:
     if status == "completed" and not outcome:
-        raise CawError("INVALID_INPUT", "Completing a task needs an outcome", recoverable=True,
+        raise CawError("MISSING_OUTCOME", "Completing a task needs an outcome", recoverable=True,
                        suggestion="Pass outcome: a short summary of what was done.")
     if status == "failed" and not error:
-        raise CawError("INVALID_INPUT", "Failing a task needs an error", recoverable=True,
+        raise CawError("MISSING_ERROR", "Failing a task needs an error", recoverable=True,
                        suggestion="Pass error: what went wrong, so a retry can avoid it.")
 
 

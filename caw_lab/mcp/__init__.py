@@ -16,6 +16,7 @@ from caw_lab.mcp.server import build_server
 from caw_lab.mcp.stdio import run_sdk_stdio, run_stdio
 from caw_lab.mcp.token import resolve_token
 from caw_lab.store import open_backend
+from caw_lab.telemetry.export import exported
 
 STDIO_LOOP_ENV = "CAW_MCP_STDIO"
 """``sdk`` serves stdio through the SDK's own transport and loop instead of ``mcp.stdio``'s
@@ -36,6 +37,8 @@ def serve(
     allowed_hosts: Sequence[str] = (),
     allowed_origins: Sequence[str] = (),
     request_timeout_s: float | None = None,
+    otlp_endpoint: str | None = None,
+    tools: str | None = None,
 ) -> None:
     """Serve until the client hangs up (stdio) or the process is interrupted (http).
 
@@ -45,7 +48,10 @@ def serve(
     refused without an explicit ``token`` before anything is opened. ``allowed_hosts`` and
     ``allowed_origins`` widen what ``mcp.gate`` accepts; ``request_timeout_s`` bounds the
     wait for a request's headers and again for its body (default ``mcp.slow_clients.DEFAULT_TIMEOUT_S``).
-    ``metrics_port`` serves Prometheus metrics (``telemetry.export``).
+    ``metrics_port`` serves Prometheus metrics, ``otlp_endpoint`` (or the standard
+    ``OTEL_EXPORTER_OTLP_ENDPOINT``) receives traces and metrics (``telemetry.export``), both
+    installed before the server is built, which adds the SDK's span per message only then.
+    ``tools`` is the tool profile to serve (``profiles``; default all).
     """
     if transport not in ("stdio", "http"):
         raise ValueError(f"Unknown transport {transport!r}: use 'stdio' or 'http'")
@@ -58,19 +64,17 @@ def serve(
         access = Access(host, port, resolve_token(token), tuple(allowed_hosts), tuple(allowed_origins))
     backend = open_backend(str(db) if db is not None else None)
     try:
-        if metrics_port is not None:
-            from caw_lab.telemetry.export import serve_metrics
+        with exported(backend, metrics_port=metrics_port, otlp_endpoint=otlp_endpoint):
+            if access is not None:
+                from caw_lab.mcp.http import run_http
 
-            serve_metrics(backend, metrics_port)
-        if access is not None:
-            from caw_lab.mcp.http import run_http
-
-            anyio.run(partial(run_http, build_server(backend), backend, access, token_stored=not token,
-                              timeout_s=request_timeout_s), backend_options=EVENT_LOOP)
-        elif os.environ.get(STDIO_LOOP_ENV) == "sdk":
-            anyio.run(run_sdk_stdio, build_server(backend), backend_options=EVENT_LOOP)
-        else:
-            anyio.run(run_stdio, build_server(backend, tools_in_thread=False), backend_options=EVENT_LOOP)
+                anyio.run(partial(run_http, build_server(backend, tools=tools), backend, access, token_stored=not token,
+                                  timeout_s=request_timeout_s), backend_options=EVENT_LOOP)
+            elif os.environ.get(STDIO_LOOP_ENV) == "sdk":
+                anyio.run(run_sdk_stdio, build_server(backend, tools=tools), backend_options=EVENT_LOOP)
+            else:
+                server = build_server(backend, tools_in_thread=False, tools=tools)
+                anyio.run(run_stdio, server, backend_options=EVENT_LOOP)
     finally:
         backend.close()
 

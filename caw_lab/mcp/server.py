@@ -20,12 +20,12 @@ from mcp.shared.exceptions import MCPError
 from opentelemetry import trace
 
 from caw_lab.errors import CawError
-from caw_lab.mcp import recovery, summary
+from caw_lab.mcp import profiles, recovery, summary
 from caw_lab.mcp.protocol import PROTOCOL
-from caw_lab.mcp.results import run_tool
+from caw_lab.mcp.results import error_result, run_tool
 from caw_lab.store.backend import Backend
-from caw_lab.tools import Tool, load_all
 from caw_lab.tools import call_tool as call_registered
+from caw_lab.tools import load_all
 from caw_lab.version import __version__
 
 NAME = "caw"
@@ -34,17 +34,17 @@ LISTED_WORKFLOWS = 50
 Context = ServerRequestContext[Any]
 
 
-def build_server(db: Backend, *, tools_in_thread: bool = True) -> Server[Any]:
-    """The server for every session of ``db``. A stdio server has one client, which waits for
-    each answer anyway, so it passes ``tools_in_thread=False`` and its tools run on the event
-    loop, without a worker thread's round trip (a quarter of a millisecond a call); over HTTP
-    one loop serves every client, and a write waiting on SQLite's lock must not hold them up."""
+def build_server(db: Backend, *, tools_in_thread: bool = True, tools: str | None = None) -> Server[Any]:
+    """The server for every session of ``db``, listing the tools of profile ``tools`` (see
+    ``profiles``; default all). A stdio server has one client, which waits for each answer
+    anyway, so it passes ``tools_in_thread=False`` and its tools run on the event loop, without a
+    worker thread's round trip (a quarter of a millisecond a call); over HTTP one loop serves
+    every client, and a write waiting on SQLite's lock must not hold them up."""
 
     @functools.cache
     def advertised() -> dict[str, types.Tool]:
-        """Every tool as MCP lists it, built once on first use: pydantic writes a JSON schema in
-        about a millisecond a tool, too slow for each listing and needless before the first."""
-        return {name: as_mcp_tool(spec) for name, spec in load_all().items()}
+        """The profile's tools as MCP lists them, built on first use, not before the handshake."""
+        return {listed.name: listed for listed in profiles.listed(profiles.select(tools))}
 
     def input_schema(name: str) -> dict[str, Any] | None:
         listed = advertised().get(name)
@@ -54,6 +54,8 @@ def build_server(db: Backend, *, tools_in_thread: bool = True) -> Server[Any]:
         return types.ListToolsResult(tools=list(advertised().values()))
 
     async def call_tool(ctx: Context, params: types.CallToolRequestParams) -> types.CallToolResult:
+        if params.name not in advertised() and params.name in load_all():
+            return error_result(outside_profile(params.name, tools))
         return await run_tool(db, params.name, params.arguments, in_thread=tools_in_thread)
 
     async def list_resources(ctx: Context, params: types.PaginatedRequestParams | None) -> types.ListResourcesResult:
@@ -110,8 +112,15 @@ def tracing() -> bool:
     return not isinstance(trace.get_tracer_provider(), trace.ProxyTracerProvider)
 
 
-def as_mcp_tool(spec: Tool) -> types.Tool:
-    return types.Tool(name=spec.name, description=spec.description, input_schema=spec.input_schema())
+def outside_profile(name: str, profile: str | None) -> CawError:
+    """A call to a tool this server does not list: refused as an unknown tool, so a profile is a
+    real limit on what its clients can do, not only on what they see."""
+    return CawError(
+        "UNKNOWN_TOOL",
+        f"Unknown tool: {name!r} (this server serves the tool profile {profile or profiles.DEFAULT!r})",
+        recoverable=False,
+        suggestion="Call a tool from tools/list, or start the server with a profile that includes it (--tools).",
+    )
 
 
 def summary_resource(workflow: dict[str, Any]) -> types.Resource:

@@ -57,6 +57,7 @@ from caw_lab.runtimes.base import Connect, Exit, Handle, Launch, Runtime
 from caw_lab.runtimes.settings import ExecutionSettings, resolve
 from caw_lab.store import open_backend
 from caw_lab.store.backend import Backend
+from caw_lab.telemetry import runs
 
 RUNNABLE_WORKFLOW = ("ready", "in_progress")
 
@@ -68,6 +69,7 @@ class Running:
     handle: Handle
     runtime: str
     started: float = field(default_factory=time.monotonic)
+    spans: runs.Attempt | None = None
 
 
 @dataclass(frozen=True)
@@ -153,7 +155,13 @@ class Executor:
     # -- the loop ----------------------------------------------------------------------
 
     def run(self) -> Outcome:
-        """Execute until done, stuck or suspended; returns how it ended."""
+        """Execute until done, stuck or suspended; returns how it ended. The run is one trace."""
+        with runs.run(self.workflow_id) as span:
+            outcome = self.execute()
+            runs.ended(span, outcome.status, outcome.message)
+            return outcome
+
+    def execute(self) -> Outcome:
         pump = None
         try:
             self.check()
@@ -236,7 +244,7 @@ class Executor:
         """Register an agent, claim the task for it and start it; False when the task was taken.
         With ``conflicts: serialize`` the claim leases the task's files, and a task whose files
         are leased by a running one waits."""
-        task = fetch(self.db, "task", task_id)
+        began, task = time.time_ns(), fetch(self.db, "task", task_id)
         lease_files = self.settings.conflicts == "serialize" and leases.leasable(task)
         if lease_files and leases.in_use(self.db, task):
             return False
@@ -256,17 +264,20 @@ class Executor:
             agents.unregister(self.db, agent["id"])
             return False
         task = fetch(self.db, "task", task_id)
+        spans = runs.Attempt(task, agent["id"], name, began)
         try:
             if directory is None:
                 raise refused or CawError("PATH_OUTSIDE_ROOTS", "No working directory for the agent")
             launch = Launch(task, self.workflow, agent["id"], self.target, directory, self.workdir,
                             self.settings.run_options, self.connect, self.env_passthrough)
-            handle = self.runtime(name).start(launch)
+            with spans.starting():
+                handle = self.runtime(name).start(launch)
         except Exception as exc:  # a runtime that cannot start costs the task an attempt
+            spans.end(f"the {name} runtime could not start it: {exc}")
             recovery.end_agent(self.db, agent["id"], f"the {name} runtime could not start it: {exc}")
             return True
         agents.update_agent(self.db, agent["id"], {"metadata": {"pid": handle.pid, "log": handle.log_path}})
-        self.running[agent["id"]] = Running(agent["id"], task, handle, name)
+        self.running[agent["id"]] = Running(agent["id"], task, handle, name, spans=spans)
         return True
 
     def cwd(self, task: Mapping[str, Any]) -> str:
@@ -287,6 +298,8 @@ class Executor:
 
     def settle(self, run: Running, ended: Exit, reason: str | None = None) -> None:
         del self.running[run.agent_id]
+        if run.spans:
+            run.spans.end(reason or ended.error)
         recovery.end_agent(self.db, run.agent_id, reason or ended.error or "agent exited without finishing its task")
 
     def enforce_timeouts(self) -> None:
@@ -354,6 +367,9 @@ class Executor:
             thread.start()
         for thread in threads:
             thread.join()
+        for run in stopping:
+            if run.spans:
+                run.spans.end()
         self.running.clear()
         return [run.agent_id for run in stopping]
 

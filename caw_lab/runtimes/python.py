@@ -15,6 +15,7 @@ milliseconds instead of importing everything again.
 
 from __future__ import annotations
 
+import contextvars
 import functools
 import importlib
 import multiprocessing
@@ -83,7 +84,9 @@ class ThreadAgent(Handle):
     def __init__(self, work: Work, task: dict[str, Any], agent_id: str, db: str, connect: Connect) -> None:
         self.stop_requested = threading.Event()
         self.error: str | None = None
-        self.thread = threading.Thread(target=self.main, args=(work, task, agent_id, db, connect), daemon=True,
+        # in the starter's context: the agent's tool calls are children of its span (telemetry.runs)
+        self.thread = threading.Thread(target=contextvars.copy_context().run,
+                                       args=(self.main, work, task, agent_id, db, connect), daemon=True,
                                        name=f"caw-agent-{agent_id}")
         self.thread.start()
 

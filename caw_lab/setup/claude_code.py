@@ -15,7 +15,7 @@ from typing import Any
 
 from caw_lab.errors import CawError
 from caw_lab.mcp.protocol import PROTOCOL
-from caw_lab.setup.changes import FileChange, HttpServer, read_text, server_command
+from caw_lab.setup.changes import FileChange, HttpServer, forwarded_variables, read_text, server_command
 
 SERVER_NAME = "caw"
 BEGIN = "<!-- caw:begin (managed by `caw setup claude-code`) -->"
@@ -26,24 +26,40 @@ STDIO_KEYS = ("command", "args")
 HTTP_KEYS = ("type", "url", "headers")
 
 
-def claude_code_changes(project: Path, http: HttpServer | None = None) -> list[FileChange]:
-    return [mcp_json_change(project / ".mcp.json", http), claude_md_change(project / "CLAUDE.md")]
+def claude_code_changes(
+    project: Path, http: HttpServer | None = None, db: str | None = None, mcp: bool = True, claude_md: bool = True,
+    tools: str | None = None,
+) -> list[FileChange]:
+    """The edits for ``project``; ``db`` is the chosen database (setup.chosen_database), and
+    ``mcp``/``claude_md`` pick the files (the reference's ``--mcp-only``/``--claude-md-only``), and
+    ``tools`` is the tool profile a stdio server lists (``caw --server --tools``), default all."""
+    return [
+        *([mcp_json_change(project / ".mcp.json", http, db, tools)] if mcp else []),
+        *([claude_md_change(project / "CLAUDE.md")] if claude_md else []),
+    ]
 
 
-def mcp_json_change(path: Path, http: HttpServer | None = None) -> FileChange:
+def mcp_json_change(path: Path, http: HttpServer | None = None, db: str | None = None,
+                    tools: str | None = None) -> FileChange:
     before = read_text(path)
     config = parse_json(path, before)
     servers = config.setdefault("mcpServers", {})
-    servers[SERVER_NAME] = server_entry(servers.get(SERVER_NAME, {}), http)
+    servers[SERVER_NAME] = server_entry(servers.get(SERVER_NAME, {}), http, db, tools)
     return FileChange(path, before, json.dumps(config, indent=2) + "\n", secret=http is not None)
 
 
-def server_entry(current: dict[str, Any], http: HttpServer | None) -> dict[str, Any]:
-    """The ``caw`` entry: the user's own keys kept, the other transport's keys dropped."""
+def server_entry(current: dict[str, Any], http: HttpServer | None, db: str | None = None,
+                 tools: str | None = None) -> dict[str, Any]:
+    """The ``caw`` entry: the user's own keys kept, the other transport's keys dropped. Over stdio
+    it serves ``db`` when one was chosen; D1's variables are passed on as ``${VAR}``, which Claude
+    Code expands from the user's environment when it starts the server."""
     if http is None:
-        command, *args = server_command()
+        command, *args = server_command(db, tools)
         kept = {k: v for k, v in current.items() if k not in HTTP_KEYS}
-        return {**kept, "command": command, "args": args}
+        entry = {**kept, "command": command, "args": args}
+        if forwarded := forwarded_variables(db):
+            entry["env"] = {**entry.get("env", {}), **{name: f"${{{name}}}" for name in forwarded}}
+        return entry
     kept = {k: v for k, v in current.items() if k not in STDIO_KEYS}
     headers = current.get("headers") if isinstance(current.get("headers"), dict) else {}
     return {**kept, "type": "http", "url": http.url, "headers": {**headers, "Authorization": http.authorization}}

@@ -15,7 +15,7 @@ import tomlkit
 from tomlkit.exceptions import TOMLKitError
 from tomlkit.items import Table
 
-from caw_lab.setup.changes import FileChange, HttpServer, read_text, server_command
+from caw_lab.setup.changes import FileChange, HttpServer, forwarded_variables, read_text, server_command
 from caw_lab.setup.claude_code import SERVER_NAME, not_editable
 
 
@@ -28,7 +28,11 @@ STDIO_KEYS = ("command", "args", "env")
 HTTP_KEYS = ("url", "http_headers")
 
 
-def codex_changes(path: Path | None = None, http: HttpServer | None = None) -> list[FileChange]:
+def codex_changes(
+    path: Path | None = None, http: HttpServer | None = None, db: str | None = None, tools: str | None = None
+) -> list[FileChange]:
+    """The ``[mcp_servers.caw]`` edit, over stdio on ``db`` when one was chosen. Codex hands a server
+    only a short list of variables, so D1's are named in ``env_vars`` for it to forward."""
     path = path or codex_config_path()
     before = read_text(path)
     try:
@@ -43,8 +47,11 @@ def codex_changes(path: Path | None = None, http: HttpServer | None = None) -> l
         entry = tomlkit.table()
         servers[SERVER_NAME] = entry
     if http is None:
-        command, *args = server_command()
-        set_keys(entry, {"command": command, "args": args}, drop=HTTP_KEYS)
+        command, *args = server_command(db, tools)
+        values: dict[str, Any] = {"command": command, "args": args}
+        if forwarded := forwarded_variables(db):
+            values["env_vars"] = list(dict.fromkeys([*entry.get("env_vars", []), *forwarded]))
+        set_keys(entry, values, drop=HTTP_KEYS)
     else:
         headers = entry.get("http_headers")
         headers = dict(headers) if isinstance(headers, dict) else {}

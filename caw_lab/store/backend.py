@@ -9,9 +9,18 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
-from typing import Any, NamedTuple
+from typing import Any, ClassVar, NamedTuple
 
 Row = dict[str, Any]
+
+
+READ_PREFIXES = ("SELECT", "WITH", "PRAGMA", "EXPLAIN")
+
+
+def reads(sql: str) -> bool:
+    """Whether a statement only reads, as far as its first word tells: backends use it to wait
+    less (SQLite) or retry more (D1); atomicity never depends on it."""
+    return sql.lstrip()[:7].upper().startswith(READ_PREFIXES)
 
 
 class Statement(NamedTuple):
@@ -23,17 +32,23 @@ class Backend(ABC):
     """A SQLite-dialect database reached by single statements and atomic batches."""
 
     url: str
+    loses_replies: ClassVar[bool] = False
+    """Whether a batch's reply can be lost after the batch applied (a network in between):
+    ``engine.changes`` then makes its batches safe to send again and asks for ``retry``."""
 
     @abstractmethod
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
         """Run one statement outside any batch and return its rows."""
 
     @abstractmethod
-    def batch(self, statements: Sequence[Statement]) -> list[list[Row]]:
+    def batch(self, statements: Sequence[Statement], *, retry: bool = False) -> list[list[Row]]:
         """Run statements as one atomic unit; return each statement's rows.
 
         Either every statement applies or none does; an error in any statement
-        leaves the database as it was.
+        leaves the database as it was. ``retry`` is the caller's word that sending the
+        batch again can never apply it twice (``engine.changes`` batches stop themselves
+        when their change is already in the feed), so a backend that can lose a reply
+        (D1) may send it again, as it does reads.
         """
 
     def close(self) -> None:

@@ -1,9 +1,11 @@
 """Cloudflare D1 over its REST API, for agents on many machines sharing one database.
 
 D1 refuses BEGIN/SAVEPOINT, and the engine never needs them: a change is one batch
-(``{"batch": [...]}``), which D1 applies as one transaction. Only reads are retried on
-429/5xx/network errors; a write is never sent twice, since a lost reply may hide a
-change that was applied.
+(``{"batch": [...]}``), which D1 applies as one transaction. Reads are retried on
+429/5xx/network errors, and so are the batches their caller marks ``retry``: those of
+``engine.changes``, which carry their change id and stop themselves when it is already in
+the feed, so a reply lost after D1 applied the change cannot make it apply twice. Any
+other write is sent again only when the connection failed before it was sent.
 
 D1's JSON carries numbers as doubles, so an integer parameter beyond 2**53 would reach
 the database as another number: such a parameter is refused before anything is sent.
@@ -22,16 +24,17 @@ from urllib.parse import urlparse
 import httpx
 
 from caw_lab.errors import CawError
-from caw_lab.store.backend import Backend, Row, Statement
+from caw_lab.store.backend import Backend, Row, Statement, reads
 
 DEFAULT_API = "https://api.cloudflare.com/client/v4"
 RETRIES = 4
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
-READ_PREFIXES = ("SELECT", "WITH", "PRAGMA", "EXPLAIN")
 SAFE_INTEGER = 2**53 - 1
 
 
 class D1Backend(Backend):
+    loses_replies = True
+
     def __init__(self, account_id: str, database_id: str, token: str, api: str = DEFAULT_API) -> None:
         self.url = f"d1://{account_id}/{database_id}"
         self.endpoint = f"{api.rstrip('/')}/accounts/{account_id}/d1/database/{database_id}/query"
@@ -57,12 +60,11 @@ class D1Backend(Backend):
         return cls(parsed.netloc, database, token, os.environ.get("CAW_D1_API", DEFAULT_API))
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
-        idempotent = sql.lstrip().upper().startswith(READ_PREFIXES)
-        return self._post({"sql": sql, "params": _exact(params)}, idempotent)[0]
+        return self._post({"sql": sql, "params": _exact(params)}, reads(sql))[0]
 
-    def batch(self, statements: Sequence[Statement]) -> list[list[Row]]:
+    def batch(self, statements: Sequence[Statement], *, retry: bool = False) -> list[list[Row]]:
         body = {"batch": [{"sql": s.sql, "params": _exact(s.params)} for s in statements]}
-        return self._post(body, idempotent=False)
+        return self._post(body, retry or all(reads(s.sql) for s in statements))
 
     def close(self) -> None:
         self.http.close()
@@ -71,11 +73,12 @@ class D1Backend(Backend):
         if self.http.is_closed:
             raise CawError("DATABASE_ERROR", "Cannot operate on a closed D1 connection", recoverable=False,
                            suggestion="Open the database again (caw_lab.connect).")
-        for attempt in range(RETRIES if idempotent else 1):
+        for attempt in range(RETRIES):
             try:
                 response = self.http.post(self.endpoint, json=body)
             except httpx.TransportError as exc:
-                if not idempotent or attempt == RETRIES - 1:
+                unsent = isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout))
+                if not (idempotent or unsent) or attempt == RETRIES - 1:
                     raise CawError("D1_UNREACHABLE", f"D1 request failed: {exc}", recoverable=True,
                                    suggestion="Check the network and CAW_D1_API, then retry.") from exc
             else:

@@ -36,3 +36,32 @@ def resolve_db(db: str | os.PathLike[str] | None = None) -> str:
         return str(caw_home() / DB_FILE.name)
     start = Path(os.environ.get("CAW_REPO_PATH") or os.getcwd()).resolve()
     return str(repo_root(start) / DB_FILE)
+
+
+def create_private(path: Path) -> None:
+    """Create the database file (0600) and its folder (0700) where they are missing.
+
+    The database holds every prompt, plan and checkpoint an agent wrote, so on a shared
+    machine it is its user's alone. Existing files and folders keep the modes their owner
+    gave them.
+    """
+    try:
+        path.parent.mkdir(mode=0o700, parents=True)
+    except FileExistsError:
+        pass
+    else:
+        path.parent.chmod(0o700)  # mkdir's mode passes through the umask, which may lack bits
+    create_private_file(path)
+
+
+def create_private_file(path: Path) -> None:
+    """Create ``path`` empty with mode 0600 unless it exists. The mode is set after creating,
+    so no umask changes it; SQLite gives the ``-wal`` and ``-shm`` files the database's mode."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
+    except FileExistsError:
+        return
+    try:
+        os.fchmod(fd, 0o600)
+    finally:
+        os.close(fd)

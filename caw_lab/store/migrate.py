@@ -3,6 +3,9 @@
 Each file ``NNN_name.sql`` runs as one batch together with its bookkeeping row, so a
 migration is applied whole or not at all, on SQLite and on D1 alike. Two processes
 opening a fresh database at once race on that row's primary key; the loser re-reads.
+
+An up-to-date database is only read: opening one never queues behind a writer (or, on
+D1, costs a write), so a stopped writer cannot keep anyone from reading.
 """
 
 from __future__ import annotations
@@ -32,13 +35,21 @@ def split_statements(script: str) -> list[str]:
 
 
 def applied(db: Backend) -> set[int]:
-    return {r["version"] for r in db.query("SELECT version FROM schema_migrations")}
+    """The versions recorded; none in a database that has no ``schema_migrations`` yet."""
+    try:
+        return {r["version"] for r in db.query("SELECT version FROM schema_migrations")}
+    except CawError as err:
+        if "no such table" in err.message:
+            return set()
+        raise
 
 
 def migrate(db: Backend) -> list[int]:
     """Bring the schema up to date; return the versions this call applied."""
-    db.batch([Statement(BOOKKEEPING)])
     already = applied(db)
+    if {version for version, _ in available()} <= already:
+        return []
+    db.batch([Statement(BOOKKEEPING)])
     done: list[int] = []
     for version, script in available():
         if version in already:

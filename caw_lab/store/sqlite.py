@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import errno
+import logging
+import os
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from functools import cached_property
@@ -11,53 +15,75 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from caw_lab.errors import CawError
-from caw_lab.store.backend import Backend, Row, Statement
+from caw_lab.store.backend import Backend, Row, Statement, reads
+from caw_lab.store.location import create_private
+from caw_lab.store.turns import Turns
 
 if TYPE_CHECKING:
     import sqlite_utils
 
-try:
-    import fcntl
-except ImportError:  # Windows: writers fall back to SQLite's busy timeout alone
-    fcntl = None  # type: ignore[assignment]
+logger = logging.getLogger(__name__)
 
 BUSY_TIMEOUT_MS = 30_000
+"""How long a writer waits for its turn before DATABASE_BUSY; ``CAW_BUSY_TIMEOUT_MS`` overrides it."""
+
+WAL_LIMIT_BYTES = 8 * 1024 * 1024
+"""The write-ahead log's size once no reader holds an old snapshot: SQLite truncates it to this
+(``journal_size_limit``) and a write that leaves it bigger tries a TRUNCATE checkpoint."""
+
+WAL_CHECK_INTERVAL_S = 0.1
+"""How often a writer looks at the log's size: a burst of writes gets one look per interval."""
 
 
 class SQLiteBackend(Backend):
     """WAL so readers never wait for a writer; ``BEGIN IMMEDIATE`` batches so racing
-    writers queue on the busy timeout instead of failing half-way.
+    writers queue instead of failing half-way; writers take turns (:mod:`caw_lab.store.turns`)
+    and wait for theirs at most the busy timeout.
 
-    Writers in caw-lab processes also take turns on an ``flock`` of a ``-writers`` file
-    beside the database: the kernel wakes the next writer the moment one finishes,
-    where SQLite's busy handler would sleep 1, 2, 5 ... 100 ms between tries, which
-    bench.engine measures as a large share of contended claim throughput. The lock dies with its
-    process, and the busy timeout still covers writers outside caw-lab.
+    Opening reads and takes no turn, unless the file still has to be switched to WAL, so
+    a stopped writer cannot keep anyone from reading. The write-ahead log grows while a
+    reader holds an old snapshot (SQLite cannot copy past it); once that reader is gone,
+    the next write brings the log back under ``WAL_LIMIT_BYTES``.
     """
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, busy_timeout_ms: int | None = None) -> None:
         self.path = str(path)
         self.url = f"sqlite:///{self.path}"
-        if self.path != ":memory:":
-            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-        conn = sqlite3.connect(
-            self.path, isolation_level=None, check_same_thread=False, timeout=BUSY_TIMEOUT_MS / 1000
-        )
-        self._conn = conn
-        self._lock = threading.RLock()
-        writers = f"{self.path}-writers" if self.path != ":memory:" and fcntl else None
-        self._turns = open(writers, "ab") if writers else None  # noqa: SIM115 - the lock file stays open until close()
-        with self._writer_turn():
-            self._pragmas(conn)
+        self.busy_timeout_ms = configured_busy_timeout() if busy_timeout_ms is None else busy_timeout_ms
+        self._writing = threading.Lock()  # this process's writers, one at a time
+        self._lock = threading.RLock()  # the connection, one statement (or batch) at a time
+        self._turns: Turns | None = None
+        on_disk = self.path != ":memory:"
+        self._wal = f"{self.path}-wal" if on_disk else None
+        self._wal_checked = 0.0
+        try:
+            if on_disk:
+                create_private(Path(self.path))
+            self._conn = sqlite3.connect(
+                self.path, isolation_level=None, check_same_thread=False, timeout=self.busy_timeout_ms / 1000
+            )
+            self._prepare(on_disk)
+        except (sqlite3.Error, OSError) as exc:
+            self.close()
+            raise _as_caw_error(exc, self.path) from exc
 
-    @staticmethod
-    def _pragmas(conn: sqlite3.Connection) -> None:
-        """Run in a writer's turn: switching a fresh file to WAL needs an exclusive lock and
-        fails at once, busy timeout or not, if another process is switching it too."""
-        conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-        conn.execute("PRAGMA journal_mode = WAL")
+    def _prepare(self, on_disk: bool) -> None:
+        """Per-connection settings, then WAL if the file is not in WAL yet. Only that switch
+        writes (it needs an exclusive lock, and fails at once, busy timeout or not, if another
+        process is switching too), so only it takes a writer's turn."""
+        conn = self._conn
+        conn.execute(f"PRAGMA busy_timeout = {self.busy_timeout_ms}")
         conn.execute("PRAGMA synchronous = NORMAL")
         conn.execute("PRAGMA foreign_keys = ON")
+        conn.execute(f"PRAGMA journal_size_limit = {WAL_LIMIT_BYTES}")
+        mode = conn.execute("PRAGMA journal_mode").fetchone()[0]  # reads the header: a damaged file stops here
+        if not on_disk:
+            return
+        if Turns.available():
+            self._turns = Turns(Path(f"{self.path}-writers"))
+        if mode != "wal":
+            with self._writer_turn():
+                conn.execute("PRAGMA journal_mode = WAL")
 
     @property
     def conn(self) -> sqlite3.Connection:
@@ -75,41 +101,112 @@ class SQLiteBackend(Backend):
         return sqlite_utils.Database(self._conn)
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
+        """One autocommit statement: its read snapshot ends when its rows are fetched."""
         with self._lock:
             try:
                 return _rows(self.conn.execute(sql, tuple(params)))
             except (sqlite3.Error, OverflowError) as exc:
-                raise _as_caw_error(exc) from exc
+                raise _as_caw_error(exc, self.path) from exc
+
+    def batch(self, statements: Sequence[Statement], *, retry: bool = False) -> list[list[Row]]:
+        """``retry`` is for backends that can lose a reply; a local file never does.
+
+        A batch of reads (one consistent snapshot of several queries) is a plain ``BEGIN``
+        and waits for no writer; should one of its statements write after all, SQLite
+        takes the write lock then, and the batch stays atomic."""
+        if all(reads(s.sql) for s in statements):
+            with self._lock:
+                return self._run("BEGIN", statements)
+        with self._writer_turn():
+            results = self._run("BEGIN IMMEDIATE", statements)
+            self._bound_wal()
+            return results
+
+    def _run(self, begin: str, statements: Sequence[Statement]) -> list[list[Row]]:
+        conn = self.conn
+        try:
+            conn.execute(begin)
+            results = [_rows(conn.execute(s.sql, s.params)) for s in statements]
+            conn.execute("COMMIT")
+        except (sqlite3.Error, OverflowError) as exc:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise _as_caw_error(exc, self.path) from exc
+        return results
 
     @contextmanager
     def _writer_turn(self) -> Iterator[None]:
-        if self._turns is None:
-            yield
-            return
-        fcntl.flock(self._turns, fcntl.LOCK_EX)
+        """This process's turn, then this file's, both within the busy timeout; what is left of
+        it is all SQLite may wait for its own write lock, so the whole wait stays bounded."""
+        patience = self.busy_timeout_ms / 1000
+        deadline = time.monotonic() + patience
+        if not self._writing.acquire(timeout=patience):
+            raise _busy(self)
         try:
-            yield
-        finally:
-            fcntl.flock(self._turns, fcntl.LOCK_UN)
-
-    def batch(self, statements: Sequence[Statement]) -> list[list[Row]]:
-        with self._lock, self._writer_turn():
-            conn = self.conn
+            if self._turns is not None and not self._turns.take(deadline):
+                raise _busy(self)
             try:
-                conn.execute("BEGIN IMMEDIATE")
-                results = [_rows(conn.execute(s.sql, s.params)) for s in statements]
-                conn.execute("COMMIT")
-                return results
-            except (sqlite3.Error, OverflowError) as exc:
-                if conn.in_transaction:
-                    conn.execute("ROLLBACK")
-                raise _as_caw_error(exc) from exc
+                with self._lock:
+                    lowered = self._lower_busy_timeout(deadline)
+                    try:
+                        yield
+                    finally:
+                        if lowered:
+                            self.conn.execute(f"PRAGMA busy_timeout = {self.busy_timeout_ms}")
+            finally:
+                if self._turns is not None:
+                    self._turns.give()
+        finally:
+            self._writing.release()
+
+    def _lower_busy_timeout(self, deadline: float) -> bool:
+        """Lower SQLite's busy timeout to what is left of ours when waiting for the turn used
+        a noticeable part of it (setting it costs a statement, so not on every write)."""
+        left_ms = max(0, int((deadline - time.monotonic()) * 1000))
+        if left_ms >= self.busy_timeout_ms - 10:
+            return False
+        self.conn.execute(f"PRAGMA busy_timeout = {left_ms}")
+        return True
+
+    def _bound_wal(self) -> None:
+        """After a write, a log beyond its limit gets a TRUNCATE checkpoint that waits for no
+        one: with no reader on an old snapshot it empties the log; with one, it copies what it
+        can and leaves the rest to a later write. The size is looked at once per interval, not
+        per write (a ``stat`` is a twentieth of a small write). A failure here never fails the
+        write."""
+        now = time.monotonic()
+        if self._wal is None or now - self._wal_checked < WAL_CHECK_INTERVAL_S:
+            return
+        self._wal_checked = now
+        try:
+            if os.stat(self._wal).st_size <= WAL_LIMIT_BYTES:
+                return
+            self.conn.execute("PRAGMA busy_timeout = 0")
+            try:
+                self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
+            finally:
+                self.conn.execute(f"PRAGMA busy_timeout = {self.busy_timeout_ms}")
+        except (OSError, sqlite3.Error) as exc:
+            logger.debug("WAL checkpoint of %s skipped: %s", self.path, exc)
 
     def close(self) -> None:
         with self._lock:
-            self.conn.close()
+            if conn := getattr(self, "_conn", None):
+                conn.close()
             if self._turns is not None:
                 self._turns.close()
+                self._turns = None
+
+
+def configured_busy_timeout() -> int:
+    """``CAW_BUSY_TIMEOUT_MS`` (whole milliseconds, 0 to refuse at once), else ``BUSY_TIMEOUT_MS``."""
+    raw = os.environ.get("CAW_BUSY_TIMEOUT_MS", "").strip()
+    if not raw:
+        return BUSY_TIMEOUT_MS
+    if not raw.isdigit() or int(raw) > 24 * 3600 * 1000:
+        raise CawError("INVALID_INPUT", f"CAW_BUSY_TIMEOUT_MS must be milliseconds from 0 to a day, not {raw!r}",
+                       recoverable=True, suggestion="Unset CAW_BUSY_TIMEOUT_MS, or set it to e.g. 30000.")
+    return int(raw)
 
 
 def _rows(cursor: sqlite3.Cursor) -> list[Row]:
@@ -122,13 +219,72 @@ def _rows(cursor: sqlite3.Cursor) -> list[Row]:
     return [dict(zip(columns, row, strict=True)) for row in rows]
 
 
-def _as_caw_error(exc: sqlite3.Error | OverflowError) -> CawError:
+BUSY_SUGGESTION = ("Retry in a moment. If it persists, a caw process may be stopped (Ctrl-Z) or stuck: "
+                   "resume or end it.")
+
+def _busy(backend: SQLiteBackend) -> CawError:
+    return CawError("DATABASE_BUSY", f"Another writer held {backend.path} for {backend.busy_timeout_ms} ms",
+                    recoverable=True, suggestion=BUSY_SUGGESTION)
+
+
+SQLITE_CODES = {
+    "SQLITE_BUSY": "DATABASE_BUSY",
+    "SQLITE_LOCKED": "DATABASE_BUSY",
+    "SQLITE_CORRUPT": "DATABASE_CORRUPT",
+    "SQLITE_NOTADB": "DATABASE_CORRUPT",
+    "SQLITE_FULL": "DISK_FULL",
+    "SQLITE_CANTOPEN": "DATABASE_UNAVAILABLE",
+    "SQLITE_IOERR": "DATABASE_UNAVAILABLE",
+    "SQLITE_READONLY": "DATABASE_UNAVAILABLE",
+    "SQLITE_PERM": "DATABASE_UNAVAILABLE",
+}
+"""SQLite's primary result codes (extended ones like SQLITE_IOERR_WRITE share their prefix) → ours."""
+
+
+def _as_caw_error(exc: sqlite3.Error | OverflowError | OSError, path: str) -> CawError:
+    """One line a person can act on, for whatever went wrong with the file or a statement."""
     text = str(exc)
     if isinstance(exc, OverflowError):
         return CawError("INVALID_INPUT", text, recoverable=True, suggestion="Use a number that fits in 64 bits.")
-    if "locked" in text or "busy" in text:
-        return CawError("DATABASE_BUSY", text, recoverable=True, suggestion="Retry in a moment.")
+    if isinstance(exc, OSError):
+        code = "DISK_FULL" if exc.errno in (errno.ENOSPC, errno.EDQUOT) else "DATABASE_UNAVAILABLE"
+        return _file_error(code, exc.strerror or text, path)
+    name = getattr(exc, "sqlite_errorname", "") or ""
+    code = next((ours for prefix, ours in SQLITE_CODES.items() if name.startswith(prefix)), None)
+    if code == "DATABASE_BUSY":
+        return CawError(code, f"{text} ({path})", recoverable=True, suggestion=BUSY_SUGGESTION)
+    if code == "DATABASE_UNAVAILABLE" and _no_space_left(path):
+        return _file_error("DISK_FULL", f"{text}: no space left on its disk", path)
+    if code:
+        return _file_error(code, text, path)
     if isinstance(exc, sqlite3.IntegrityError):
         return CawError("CONSTRAINT_VIOLATION", text, recoverable=False, suggestion="Check ids and unique names.")
     return CawError("DATABASE_ERROR", text, recoverable=False,
                     suggestion="See the message; the change was not applied.")
+
+
+CORRUPT = ("The file is damaged or is not a caw-lab database: move it aside and restore a backup, or point "
+           "--db / CAW_DB_PATH at another file.")
+FULL = "Free space on the disk holding the database (nothing was written), then retry."
+UNAVAILABLE = ("Check that the path is a file you may read and write, in a folder you may write, on a working "
+               "disk; or choose another with --db / CAW_DB_PATH.")
+FILE_ERRORS = {
+    "DATABASE_CORRUPT": (False, CORRUPT),
+    "DISK_FULL": (True, FULL),
+    "DATABASE_UNAVAILABLE": (True, UNAVAILABLE),
+}
+"""Our file-level codes: whether retrying can help, and what to do."""
+
+
+def _no_space_left(path: str) -> bool:
+    """SQLite reports some writes that found no space (growing the ``-shm`` file, say) as mere
+    I/O errors, and keeps the errno to itself: the disk's free space tells."""
+    try:
+        return os.statvfs(os.path.dirname(os.path.abspath(path))).f_bavail == 0
+    except OSError:
+        return False
+
+
+def _file_error(code: str, problem: str, path: str) -> CawError:
+    recoverable, suggestion = FILE_ERRORS[code]
+    return CawError(code, f"Database {path}: {problem}", recoverable=recoverable, suggestion=suggestion)

@@ -13,10 +13,16 @@ from opentelemetry import trace
 
 from caw_lab import correlation
 
+FIELDS = "caw"
+"""The ``extra`` key whose mapping a record adds to its line as fields of their own (a tool call's
+``tool``, ``outcome`` and ``duration_ms``; an alert's ``alert`` and correlation id), so log
+stores index them without parsing the message. A field set to None is left out."""
+
 
 class JsonFormatter(logging.Formatter):
     """One JSON object a line: time (UTC), level, logger, message, the correlation id and,
-    inside a recorded span, its trace and span ids; an exception's traceback as ``exc``."""
+    inside a recorded span, its trace and span ids; the record's own fields (``FIELDS``),
+    which may name a correlation id of their own; an exception's traceback as ``exc``."""
 
     converter = time.gmtime
 
@@ -31,6 +37,7 @@ class JsonFormatter(logging.Formatter):
             line["correlation_id"] = cid
         if (span := trace.get_current_span().get_span_context()).is_valid:
             line.update(trace_id=f"{span.trace_id:032x}", span_id=f"{span.span_id:016x}")
+        line.update((key, value) for key, value in getattr(record, FIELDS, {}).items() if value is not None)
         if record.exc_info:
             line["exc"] = self.formatException(record.exc_info)
         return json.dumps(line, ensure_ascii=False)

@@ -1,34 +1,46 @@
 """Each tool call through the registry, whatever the surface (MCP, REST, magics, OpenAI), as an
-OpenTelemetry span (``caw.tool <name>``, with the ids the call is about and its error code)
-and as two metrics: ``caw.tool.calls`` by tool and outcome (``ok`` or the CawError code), and
-``caw.tool.duration`` in milliseconds. Only calls to registered tools are observed, so a
-hostile client cannot grow the metrics' label sets with made-up names."""
+OpenTelemetry span (``caw.tool <name>``, with the ids the call is about and its error code),
+as two metrics: ``caw.tool.calls`` by tool and outcome (``ok`` or the CawError code), and
+``caw.tool.duration`` in milliseconds, and as one log record (logger ``caw_lab.tools.calls``,
+level info, seen with ``caw --log-format json``). Only calls to registered tools are observed,
+so a hostile client cannot grow the metrics' label sets with made-up names."""
 
 from __future__ import annotations
 
 import functools
+import logging
+import re
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from opentelemetry import trace
-from opentelemetry.trace import Status, StatusCode
+from opentelemetry.trace import Span, Status, StatusCode
 
 from caw_lab import correlation
 from caw_lab.errors import CawError
+from caw_lab.ids import ALPHABET, LENGTH, PREFIXES
+from caw_lab.telemetry.logs import FIELDS
 
 if TYPE_CHECKING:
     from opentelemetry.metrics import Counter, Histogram
 
 SUBJECTS = ("workflow_id", "task_id", "agent_id")
-"""Arguments that name what a call is about, copied onto its span."""
+"""What a call can be about, each recognised by its id's prefix (``wf_``, ``tk_``, ``ag_``)."""
+
+KINDS = {PREFIXES[key.removesuffix("_id")]: key for key in SUBJECTS}
+SUBJECT_ID = re.compile(rf"({'|'.join(KINDS)})[{ALPHABET}]{{{LENGTH}}}")
+"""A well-formed id of a subject: anything else a client sends (1 MiB of text, a made-up
+name) is never copied onto a span or a log line."""
 
 MILLISECONDS = [0.25, 0.5, 1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000]
 """Histogram buckets: most calls take under a few milliseconds, which OpenTelemetry's default
 buckets (0, 5, 10, 25, ...) would lump together."""
 
 tracer = trace.get_tracer("caw_lab")
+logger = logging.getLogger("caw_lab.tools.calls")
+T = TypeVar("T")
 
 
 @functools.cache
@@ -43,17 +55,36 @@ def instruments() -> tuple[Counter, Histogram]:
                                    explicit_bucket_boundaries_advisory=MILLISECONDS))
 
 
+class Call:
+    """The call in progress, as ``observed`` hands it to the registry: what it is about so far."""
+
+    def __init__(self, span: Span, about: dict[str, str]) -> None:
+        self.span = span
+        self.about = about
+
+    def returned(self, result: T) -> T:
+        """``result``, after taking the ids it names that the arguments did not (``workflow_create``
+        names its workflow only in its result, ``task_get`` the task's workflow)."""
+        if isinstance(result, Mapping):
+            for key, value in subjects(result).items():
+                if key not in self.about:
+                    self.about[key] = value
+                    self.span.set_attribute(f"caw.{key}", value)
+        return result
+
+
 @contextmanager
-def observed(name: str, arguments: Mapping[str, Any]) -> Iterator[None]:
+def observed(name: str, arguments: Mapping[str, Any]) -> Iterator[Call]:
     """Around the whole call, validation included: a refused call is what an operator most
     wants counted, and its span carries the code the agent saw."""
+    about = subjects(arguments)
     with (
         correlation.bound() as cid,
-        tracer.start_as_current_span(f"caw.tool {name}", attributes=span_attributes(name, arguments, cid)) as span,
+        tracer.start_as_current_span(f"caw.tool {name}", attributes=span_attributes(name, about, cid)) as span,
     ):
         start, outcome = time.perf_counter(), "ok"
         try:
-            yield
+            yield Call(span, about)
         except CawError as err:
             outcome = err.code
             span.set_attribute("caw.error.code", err.code)
@@ -63,12 +94,36 @@ def observed(name: str, arguments: Mapping[str, Any]) -> Iterator[None]:
             outcome = "INTERNAL_ERROR"
             raise
         finally:
+            ms = (time.perf_counter() - start) * 1000
             labels = {"caw.tool.name": name, "caw.outcome": outcome}
             calls, durations = instruments()
             calls.add(1, labels)
-            durations.record((time.perf_counter() - start) * 1000, labels)
+            durations.record(ms, labels)
+            log(name, outcome, ms, about)
 
 
-def span_attributes(name: str, arguments: Mapping[str, Any], cid: str) -> dict[str, str]:
-    about = {f"caw.{key}": value for key in SUBJECTS if isinstance(value := arguments.get(key), str)}
-    return {"caw.tool.name": name, "caw.correlation_id": cid, **about}
+def subjects(values: Mapping[str, Any]) -> dict[str, str]:
+    """The workflow, task and agent ids among ``values``' top-level strings, told apart by their
+    prefix, whatever the key: ``task_update_status`` names its task ``id``, ``message_send``
+    its agent ``sender_id``. A key named for the subject wins, then ``id``, then other ``*_id``
+    keys in their order."""
+    found: dict[str, str] = {}
+    keys = [*SUBJECTS, "id", *(key for key in values if isinstance(key, str) and key.endswith("_id"))]
+    for key in keys:
+        value = values.get(key)
+        if isinstance(value, str) and SUBJECT_ID.fullmatch(value):
+            found.setdefault(KINDS[value[:3]], value)
+    return found
+
+
+def span_attributes(name: str, about: Mapping[str, str], cid: str) -> dict[str, str]:
+    return {"caw.tool.name": name, "caw.correlation_id": cid, **{f"caw.{key}": value for key, value in about.items()}}
+
+
+def log(name: str, outcome: str, ms: float, about: Mapping[str, str]) -> None:
+    """One record a call, inside its span and correlation id so the JSON line carries both;
+    checked first, since nothing listens at info level unless ``--log-format json`` asked."""
+    if logger.isEnabledFor(logging.INFO):
+        fields = {"tool": name, "outcome": outcome, "error_code": None if outcome == "ok" else outcome,
+                  "duration_ms": round(ms, 3), **about}
+        logger.info("%s %s in %.1f ms", name, outcome, ms, extra={FIELDS: fields})

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import BaseModel, Field
 
 from caw_lab.engine import agents
 from caw_lab.store.backend import Backend
@@ -13,6 +13,23 @@ from caw_lab.tools.registry import Params, tool
 Runtime = Literal["claude_code", "codex", "opencode", "custom"]
 Role = Literal["coordinator", "worker"]
 Status = Literal["online", "offline", "busy"]
+
+
+class Registered(BaseModel):
+    id: str
+    name: str
+    status: str
+
+
+class Beat(BaseModel):
+    success: bool
+    next_heartbeat_ms: int
+
+
+class Unregistered(BaseModel):
+    success: bool
+    tasks_released: int
+    released_task_ids: list[str]
 
 
 class AgentRegister(Params):
@@ -25,7 +42,7 @@ class AgentRegister(Params):
     metadata: dict[str, Any] | None = None
 
 
-@tool("agent_register", "Register an agent on startup; it starts online.")
+@tool("agent_register", "Register an agent on startup; it starts online.", read_only=False, result=Registered)
 def agent_register(db: Backend, p: AgentRegister) -> dict[str, Any]:
     return agents.register(db, **p.model_dump())
 
@@ -36,7 +53,8 @@ class AgentHeartbeat(Params):
     status: Literal["online", "busy"] | None = None
 
 
-@tool("agent_heartbeat", "Keep an agent online; call again after next_heartbeat_ms.")
+@tool("agent_heartbeat", "Keep an agent online; call again after next_heartbeat_ms.", read_only=False, idempotent=True,
+      result=Beat)
 def agent_heartbeat(db: Backend, p: AgentHeartbeat) -> dict[str, Any]:
     return agents.heartbeat(db, p.agent_id, p.current_task_id, p.status)
 
@@ -44,12 +62,13 @@ def agent_heartbeat(db: Backend, p: AgentHeartbeat) -> dict[str, Any]:
 class AgentUpdate(Params):
     id: str
     status: Status | None = None
-    current_task_id: str | None = None
+    current_task_id: str | None = Field(None, description="null clears it.")
     workspace_path: str | None = None
     metadata: dict[str, Any] | None = None
 
 
-@tool("agent_update", "Change an agent's status, current task, workspace or metadata (merged).")
+@tool("agent_update", "Change an agent's status, current task, workspace or metadata (merged).",
+      read_only=False, destructive=True, idempotent=True)
 def agent_update(db: Backend, p: AgentUpdate) -> dict[str, Any]:
     """Only the fields the caller sent change; ``current_task_id: null`` clears the task."""
     given = p.model_dump(include=p.model_fields_set - {"id"})
@@ -61,7 +80,7 @@ class AgentGet(Params):
     id: str
 
 
-@tool("agent_get", "An agent's details, with whether it has gone stale (silent past the timeout).")
+@tool("agent_get", "An agent's details, with whether it has gone stale (silent past the timeout).", read_only=True)
 def agent_get(db: Backend, p: AgentGet) -> dict[str, Any]:
     return agents.get(db, p.id)
 
@@ -73,7 +92,7 @@ class AgentList(Params):
     workflow_id: str | None = None
 
 
-@tool("agent_list", "List agents, oldest first; a stale agent is listed as offline.")
+@tool("agent_list", "List agents, oldest first; a stale agent is listed as offline.", read_only=True)
 def agent_list(db: Backend, p: AgentList) -> dict[str, Any]:
     return agents.list_agents(db, **p.model_dump())
 
@@ -82,7 +101,8 @@ class AgentUnregister(Params):
     id: str
 
 
-@tool("agent_unregister", "Mark an agent offline on shutdown and release its unfinished claims.")
+@tool("agent_unregister", "Mark an agent offline on shutdown and release its unfinished claims.",
+      read_only=False, destructive=True, idempotent=True, result=Unregistered)
 def agent_unregister(db: Backend, p: AgentUnregister) -> dict[str, Any]:
     return agents.unregister(db, p.id)
 
@@ -91,6 +111,7 @@ class AgentMarkStale(Params):
     timeout_ms: int | None = Field(None, ge=0, description=f"Default {agents.AGENT_TIMEOUT_MS} ms.")
 
 
-@tool("agent_mark_stale", "Mark agents silent for timeout_ms offline and release their unfinished claims.")
+@tool("agent_mark_stale", "Mark agents silent for timeout_ms offline and release their unfinished claims.",
+      read_only=False, destructive=True, idempotent=True)
 def agent_mark_stale(db: Backend, p: AgentMarkStale) -> dict[str, Any]:
     return {"agents": agents.mark_stale(db, p.timeout_ms)}

@@ -4,13 +4,18 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import BaseModel, Field
 
 from caw_lab.engine import checkpoints
 from caw_lab.store.backend import Backend
 from caw_lab.tools.registry import Params, tool
 
 CheckpointType = Literal["plan", "progress", "decision", "error", "recovery", "complete", "replan", "handoff"]
+
+
+class Added(BaseModel):
+    id: str
+    sequence: int
 
 
 class CheckpointAdd(Params):
@@ -20,24 +25,23 @@ class CheckpointAdd(Params):
     summary: str = Field(min_length=1)
     detail: dict[str, Any] | None = None
     files_changed: list[str] | None = None
-    fencing_token: int | None = Field(None, ge=1, description="Write on behalf of this lease: refused with "
-                                      "LEASE_STALE unless it still holds.")
+    fencing_token: int | None = None
 
 
-@tool("checkpoint_add", "Record a checkpoint on a task; returns its id and per-task sequence. It renews the task's "
-      "leases.", lock=("task", "task_id"))
+@tool("checkpoint_add", "Record a checkpoint on a task; returns its id and per-task sequence.",
+      lock=("task", "task_id"), read_only=False, result=Added)
 def checkpoint_add(db: Backend, p: CheckpointAdd) -> dict[str, Any]:
     return checkpoints.add(db, p.task_id, p.type, p.summary, p.detail, p.files_changed, p.fencing_token)
 
 
 class CheckpointList(Params):
     task_id: str
-    type: list[CheckpointType] | None = Field(None, description="Only checkpoints of these types.")
-    since_sequence: int | None = Field(None, ge=0, description="Only checkpoints after this sequence.")
+    type: list[CheckpointType] | None = None
+    since_sequence: int | None = Field(None, ge=0)
     limit: int | None = Field(None, ge=1, description="At most this many, oldest first.")
 
 
-@tool("checkpoint_list", "A task's checkpoints oldest first, filtered by type, after since_sequence.")
+@tool("checkpoint_list", "A task's checkpoints oldest first, filtered by type, after since_sequence.", read_only=True)
 def checkpoint_list(db: Backend, p: CheckpointList) -> dict[str, Any]:
     rows = checkpoints.list_checkpoints(db, p.task_id, p.type, p.since_sequence, p.limit)
     return {"checkpoints": rows}

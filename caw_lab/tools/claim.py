@@ -4,28 +4,32 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import Field
+from pydantic import BaseModel, Field
 
 from caw_lab.engine import claims, leases
 from caw_lab.store.backend import Backend
 from caw_lab.tools.registry import Params, tool
 
 
+class Claimed(BaseModel):
+    success: bool
+    already_claimed_by: str | None = None
+
+
+class Succeeded(BaseModel):
+    success: bool
+
+
 class TaskClaim(Params):
     task_id: str
     agent_id: str
     session_id: str | None = None
-    lease_files: bool = Field(False, description="Also take exclusive leases on the task's files_likely_affected, "
-                              "all in the same atomic change as the claim, or neither.")
-    lease_ttl_ms: int = Field(leases.CLAIM_TTL_MS, ge=1, le=leases.MAX_TTL_MS,
-                              description="How long the file leases last; each checkpoint_add renews them.")
+    lease_files: bool = False
+    lease_ttl_ms: int = leases.CLAIM_TTL_MS
 
 
-@tool("task_claim",
-      "Claim a task for an agent; exactly one of any number of racing agents wins. The claim is refused "
-      "(success: false, reason) while max_parallel_tasks, or the task's parallel group limit, are taken, or, with "
-      "lease_files, while another lease holds one of its files.",
-      lock=("task", "task_id"))
+@tool("task_claim", "Claim a task for an agent; exactly one of any number of racing agents wins.",
+      lock=("task", "task_id"), read_only=False, idempotent=True, result=Claimed)
 def task_claim(db: Backend, p: TaskClaim) -> dict[str, Any]:
     return claims.claim(db, p.task_id, p.agent_id, p.lease_files, p.lease_ttl_ms)
 
@@ -37,9 +41,8 @@ class TaskRelease(Params):
     reason: str | None = None
 
 
-@tool("task_release", "Give back a claimed task so another agent can take it; only its holder may. Its leases "
-      "are released with it.",
-      lock=("task", "task_id"))
+@tool("task_release", "Give back a claimed task so another agent can take it; only its holder may.",
+      lock=("task", "task_id"), read_only=False, destructive=True, idempotent=True, result=Succeeded)
 def task_release(db: Backend, p: TaskRelease) -> dict[str, Any]:
     return claims.release(db, p.task_id, p.agent_id, p.reason)
 
@@ -51,6 +54,7 @@ class TaskGetAvailable(Params):
 
 
 @tool("task_get_available",
-      "Unclaimed, unblocked tasks: orphaned started ones first, then pending ones, capability matches first.")
+      "Unclaimed, unblocked tasks: orphaned started ones first, then pending ones, capability matches first.",
+      read_only=True)
 def task_get_available(db: Backend, p: TaskGetAvailable) -> dict[str, Any]:
     return claims.available(db, p.agent_id, p.workflow_id, p.limit)

@@ -11,7 +11,7 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from caw_lab.context.include import Include
+from caw_lab.context import Include
 from caw_lab.store.backend import Backend
 from caw_lab.tools.registry import Params, tool
 
@@ -26,9 +26,10 @@ class TaskLoadContext(Params):
 
 @tool(
     "task_load_context",
-    "Load a task's context within a token budget (adaptive when max_tokens is omitted): workflow, "
-    "the task with its checkpoints, the most relevant prior tasks, siblings and dependency outcomes. "
-    "token_estimate is the exact token count of this payload. Pass since_seq=<cursor> to get only what changed.",
+    "Load a task's context after a reset, within max_tokens (else an adaptive budget): workflow, the task and "
+    "its checkpoints, relevant prior tasks, siblings, dependency outcomes; token_estimate is its exact token "
+    "count. since_seq=<cursor> returns only what changed.",
+    read_only=True,
 )
 def task_load_context(db: Backend, p: TaskLoadContext) -> dict[str, Any]:
     from caw_lab.context import loader
@@ -41,7 +42,8 @@ class WorkflowGetSummary(Params):
     format: Literal["json", "markdown"] = "json"
 
 
-@tool("workflow_get_summary", "A workflow at a glance (JSON text or Markdown), with its exact token count.")
+@tool("workflow_get_summary", "A workflow at a glance (JSON text or Markdown), with its exact token count.",
+      read_only=True)
 def workflow_get_summary(db: Backend, p: WorkflowGetSummary) -> dict[str, Any]:
     from caw_lab.context import overview
 

@@ -17,7 +17,7 @@ class TaskAddDependency(Params):
 
 
 @tool("task_add_dependency", "Make a task depend on another of its workflow; refused if it would close a cycle.",
-      lock=("task", "task_id"))
+      lock=("task", "task_id"), read_only=False, idempotent=True)
 def task_add_dependency(db: Backend, p: TaskAddDependency) -> dict[str, Any]:
     return dependencies.add(db, p.task_id, p.depends_on_id, p.dependency_type)
 
@@ -28,6 +28,7 @@ class TaskRemoveDependency(Params):
     session_id: str | None = None
 
 
-@tool("task_remove_dependency", "Remove a task's dependency on another task.", lock=("task", "task_id"))
+@tool("task_remove_dependency", "Remove a task's dependency on another task.", lock=("task", "task_id"),
+      read_only=False, destructive=True, idempotent=True)
 def task_remove_dependency(db: Backend, p: TaskRemoveDependency) -> dict[str, Any]:
     return dependencies.remove(db, p.task_id, p.depends_on_id)

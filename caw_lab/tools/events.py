@@ -19,6 +19,6 @@ class EventsList(Params):
     limit: int = Field(1000, ge=1, le=10000)
 
 
-@tool("events_list", "Events after a cursor (since_seq), oldest first, with the next cursor.")
+@tool("events_list", "Events after a cursor (since_seq), oldest first, with the next cursor.", read_only=True)
 def events_list(db: Backend, p: EventsList) -> dict[str, Any]:
     return events.since(db, p.since_seq, workflow_id=p.workflow_id, task_id=p.task_id, kinds=p.kinds, limit=p.limit)

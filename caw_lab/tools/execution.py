@@ -10,7 +10,7 @@ ever start an executor.
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
 from pydantic import Field
 
@@ -22,8 +22,7 @@ from caw_lab.tools.registry import Params, tool
 
 class WorkflowStart(Params):
     workflow_id: str
-    max_agents: Annotated[int, Field(ge=1, le=100)] | Literal["auto"] | None = Field(
-        None, description='Agents at once, or "auto" to scale on workflow_scaling_hints.')
+    max_agents: int | Literal["auto"] | None = None  # 1 to 100 is checked with the execution settings
     model: str | None = None
     permission_mode: Literal["acceptEdits", "bypassPermissions"] | None = None
     max_turns: int | None = Field(None, ge=1)
@@ -37,7 +36,8 @@ class WorkflowRef(Params):
 
 
 @tool("workflow_start", "Start executing a workflow: agents are started for its ready tasks (up to max_agents), "
-      "watched, and replaced when they die; failed tasks are retried, then dead-lettered.")
+      "watched, and replaced when they die; failed tasks are retried, then dead-lettered.",
+      read_only=False, open_world=True)
 def workflow_start(db: Backend, p: WorkflowStart) -> dict[str, Any]:
     from caw_lab.runtimes import running
 
@@ -48,21 +48,23 @@ def workflow_start(db: Backend, p: WorkflowStart) -> dict[str, Any]:
 
 
 @tool("workflow_suspend", "Gracefully stop a workflow's agents: in-progress tasks are paused, claims released, "
-      "the workflow paused.")
+      "the workflow paused.", read_only=False, destructive=True, idempotent=True, open_world=True)
 def workflow_suspend(db: Backend, p: WorkflowRef) -> dict[str, Any]:
     from caw_lab.runtimes import running
 
     return running.suspend(db, p.workflow_id)
 
 
-@tool("workflow_resume", "Resume a suspended workflow: agents are started again for its paused and ready tasks.")
+@tool("workflow_resume", "Resume a suspended workflow: agents are started again for its paused and ready tasks.",
+      read_only=False, open_world=True)
 def workflow_resume(db: Backend, p: WorkflowRef) -> dict[str, Any]:
     from caw_lab.runtimes import running
 
     return running.resume(db, p.workflow_id, connect)
 
 
-@tool("workflow_execution_status", "A workflow's execution: running, suspended or finished, its agents and progress.")
+@tool("workflow_execution_status", "A workflow's execution: running, suspended or finished, its agents and progress.",
+      read_only=True)
 def workflow_execution_status(db: Backend, p: WorkflowRef) -> dict[str, Any]:
     from caw_lab.runtimes import running
 
@@ -88,7 +90,7 @@ class TaskSetExecution(Params):
 
 
 @tool("task_set_execution", "Give a task its own runtime and retry policy, overriding the workflow's execution "
-      "config; clear removes them.", lock=("task", "task_id"))
+      "config; clear removes them.", lock=("task", "task_id"), read_only=False, destructive=True, idempotent=True)
 def task_set_execution(db: Backend, p: TaskSetExecution) -> dict[str, Any]:
     policy = p.retry_policy.model_dump(exclude_none=True) if p.retry_policy else None
     return executions.set_task_overrides(db, p.task_id, p.runtime, policy, list(p.clear))

@@ -22,7 +22,7 @@ class WorkflowFromIssue(Params):
 
 
 @tool("workflow_from_issue", "Create a workflow from a GitHub issue (repo as owner/name): its title, body and URL "
-      "become the workflow's name and source.")
+      "become the workflow's name and source.", read_only=False, open_world=True)
 def workflow_from_issue(db: Backend, p: WorkflowFromIssue) -> dict[str, Any]:
     with GitHub() as github:
         issue = github.issue(p.repo, p.number)
@@ -43,7 +43,8 @@ class WorkspaceOpenPr(Params):
 
 
 @tool("workspace_open_pr", "Push a workspace's branch and open a GitHub pull request into its base branch "
-      "(closing the workflow's issue); the PR URL is recorded on the workspace.", lock=("workspace", "workspace_id"))
+      "(closing the workflow's issue); the PR URL is recorded on the workspace.", lock=("workspace", "workspace_id"),
+      read_only=False, open_world=True)
 def workspace_open_pr(db: Backend, p: WorkspaceOpenPr) -> dict[str, Any]:
     with GitHub() as github:
         return pull_requests.open_pull(db, p.workspace_id, repo=p.repo, remote=p.remote, base=p.base, title=p.title,

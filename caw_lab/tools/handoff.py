@@ -22,6 +22,6 @@ class TaskHandoff(Params):
 @tool("task_handoff",
       "Release a claimed task with a handoff checkpoint holding the note and a message to the receiving agent "
       "(or to every worker), in one change; the receiver claims it and reads the note in task_load_context.",
-      lock=("task", "task_id"))
+      lock=("task", "task_id"), read_only=False, destructive=True)
 def task_handoff(db: Backend, p: TaskHandoff) -> dict[str, Any]:
     return handoff.handoff(db, p.task_id, p.from_agent, p.to_agent, p.note)

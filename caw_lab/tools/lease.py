@@ -13,15 +13,16 @@ from typing import Any, Literal
 from pydantic import Field
 
 from caw_lab.engine import leases
+from caw_lab.limits import MAX_LEASE_TTL_MS
 from caw_lab.store.backend import Backend
 from caw_lab.tools.registry import Params, tool
 
-Ttl = Field(ge=1, le=leases.MAX_TTL_MS, description=f"Milliseconds, 1 to {leases.MAX_TTL_MS} (an hour).")
-Token = Field(ge=1, description="The fencing token lease_acquire returned.")
+Ttl = Field(ge=1, le=MAX_LEASE_TTL_MS)
+Token = Field(ge=1)
 
 
 class LeaseAcquire(Params):
-    resource: str = Field(description="file:<glob>, file:<repository_id>:<glob>, workflow:<id> or named:<name>.")
+    resource: str = Field(description="file:<glob>, file:<repository_id>:<glob>, workflow:<id> or named:<name>")
     agent_id: str
     ttl_ms: int = Ttl
     mode: Literal["exclusive", "shared"] = "exclusive"
@@ -29,9 +30,9 @@ class LeaseAcquire(Params):
 
 @tool(
     "lease_acquire",
-    "Take a lease on a resource for ttl_ms: {granted: true, fencing_token, expires_at}, or {granted: false, "
-    "held_by, expires_at} naming the live lease in the way. Shared leases coexist with each other, not with an "
-    "exclusive one; an expired lease in the way is taken over. Tokens strictly increase across the database.",
+    "Lease a resource for ttl_ms: {granted, fencing_token, expires_at}, or {granted: false, held_by, expires_at}. "
+    "File globs conflict when they can match a common path; shared leases only with exclusive ones.",
+    read_only=False,
 )
 def lease_acquire(db: Backend, p: LeaseAcquire) -> dict[str, Any]:
     return leases.acquire(db, p.resource, p.agent_id, p.ttl_ms, p.mode)
@@ -44,7 +45,11 @@ class LeaseRenew(Params):
     ttl_ms: int = Ttl
 
 
-@tool("lease_renew", "Extend a live lease to ttl_ms from now; a lease that expired or was taken over is LEASE_STALE.")
+@tool(
+    "lease_renew",
+    "Extend a live lease to ttl_ms from now (LEASE_STALE once it ended).",
+    read_only=False,
+)
 def lease_renew(db: Backend, p: LeaseRenew) -> dict[str, Any]:
     return leases.renew(db, p.resource, p.agent_id, p.fencing_token, p.ttl_ms)
 
@@ -55,19 +60,28 @@ class LeaseRelease(Params):
     fencing_token: int = Token
 
 
-@tool("lease_release", "Release a live lease you hold; one that already expired is LEASE_STALE.")
+@tool(
+    "lease_release",
+    "Release a live lease you hold (LEASE_STALE once it ended).",
+    read_only=False,
+    destructive=True,
+)
 def lease_release(db: Backend, p: LeaseRelease) -> dict[str, Any]:
     return leases.release(db, p.resource, p.agent_id, p.fencing_token)
 
 
 class LeaseList(Params):
-    resource_prefix: str | None = Field(None, description="Only resources starting with this, e.g. 'file:src/'.")
+    resource_prefix: str | None = None
     agent_id: str | None = None
-    include_expired: bool = Field(False, description="Also dead leases not yet taken over.")
+    include_expired: bool = False
     limit: int = Field(1000, ge=1, le=10_000)
 
 
-@tool("lease_list", "Leases, oldest grant first: live ones (with include_expired, dead ones not yet taken over too).")
+@tool(
+    "lease_list",
+    "Live leases, oldest grant first (with include_expired, ended ones not yet taken over too).",
+    read_only=True,
+)
 def lease_list(db: Backend, p: LeaseList) -> dict[str, Any]:
     return leases.list_leases(db, p.resource_prefix, p.agent_id, p.include_expired, p.limit)
 
@@ -79,8 +93,8 @@ class LeaseCheck(Params):
 
 @tool(
     "lease_check",
-    "Whether the lease with this fencing token still holds the resource: {valid, held_by, "
-    "expires_at}; held_by names the current holder either way (null when none).",
+    "Whether the lease with this fencing token still holds the resource: {valid, held_by, expires_at}.",
+    read_only=True,
 )
 def lease_check(db: Backend, p: LeaseCheck) -> dict[str, Any]:
     return leases.check(db, p.resource, p.fencing_token)

@@ -14,12 +14,13 @@ class WorkflowLock(Params):
     session_id: str
 
 
-@tool("workflow_lock", "Lock a workflow for a session; others' mutations are refused while it holds.")
+@tool("workflow_lock", "Lock a workflow for a session; others' mutations are refused while it holds.",
+      read_only=False, idempotent=True)
 def workflow_lock(db: Backend, p: WorkflowLock) -> dict[str, Any]:
     return locks.lock(db, p.id, p.session_id)
 
 
-@tool("workflow_unlock", "Release a session's lock on a workflow.")
+@tool("workflow_unlock", "Release a session's lock on a workflow.", read_only=False, destructive=True, idempotent=True)
 def workflow_unlock(db: Backend, p: WorkflowLock) -> dict[str, Any]:
     return locks.unlock(db, p.id, p.session_id)
 
@@ -28,6 +29,6 @@ class WorkflowLockInfo(Params):
     id: str
 
 
-@tool("workflow_lock_info", "Who holds a workflow's lock, since when, and its process id.")
+@tool("workflow_lock_info", "Who holds a workflow's lock, since when, and its process id.", read_only=True)
 def workflow_lock_info(db: Backend, p: WorkflowLockInfo) -> dict[str, Any]:
     return locks.lock_info(db, p.id)

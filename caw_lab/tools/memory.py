@@ -23,7 +23,8 @@ class MemoryCreate(Params):
     metadata: dict[str, Any] | None = None
 
 
-@tool("memory_create", "Record a memory about a topic; the same topic and content again reinforces it.")
+@tool("memory_create", "Record a memory about a topic; the same topic and content again reinforces it.",
+      read_only=False)
 def memory_create(db: Backend, p: MemoryCreate) -> dict[str, Any]:
     return memories.create(db, **p.model_dump())
 
@@ -33,7 +34,8 @@ class MemoryReinforce(Params):
     step: float = Field(memories.REINFORCE_STEP, gt=0.0, le=1.0)
 
 
-@tool("memory_reinforce", "Confirm a memory: confidence moves step (default half) of the way to 1, count goes up.")
+@tool("memory_reinforce", "Confirm a memory: confidence moves step (default half) of the way to 1, count goes up.",
+      read_only=False)
 def memory_reinforce(db: Backend, p: MemoryReinforce) -> dict[str, Any]:
     return memories.reinforce(db, p.id, p.step)
 
@@ -44,7 +46,8 @@ class MemoryDecay(Params):
     repository_path: str | None = None
 
 
-@tool("memory_decay", "Apply time decay to memories and remove those whose confidence fell below threshold.")
+@tool("memory_decay", "Apply time decay to memories and remove those whose confidence fell below threshold.",
+      read_only=False, destructive=True)
 def memory_decay(db: Backend, p: MemoryDecay) -> dict[str, Any]:
     return memories.decay(db, threshold=p.threshold, topic=p.topic, repository_path=p.repository_path)
 
@@ -58,6 +61,7 @@ class MemoryRecall(Params):
     limit: int = Field(10, ge=1, le=1000)
 
 
-@tool("memory_recall", "Memories matching a query or topic, ranked by current confidence times text match.")
+@tool("memory_recall", "Memories matching a query or topic, ranked by current confidence times text match.",
+      read_only=True)
 def memory_recall(db: Backend, p: MemoryRecall) -> dict[str, Any]:
     return memories.recall(db, **p.model_dump())

@@ -27,7 +27,7 @@ class MessageSend(Params):
     reply_to_id: str | None = None
 
 
-@tool("message_send", "Send a message to one agent; a reply joins the replied-to message's thread.")
+@tool("message_send", "Send a message to one agent; a reply joins the replied-to message's thread.", read_only=False)
 def message_send(db: Backend, p: MessageSend) -> dict[str, Any]:
     return messages.send(db, **p.model_dump())
 
@@ -48,7 +48,7 @@ class MessageBroadcast(Params):
     workflow_id: str | None = None
 
 
-@tool("message_broadcast", "Send one message to every agent matching a filter, except the sender.")
+@tool("message_broadcast", "Send one message to every agent matching a filter, except the sender.", read_only=False)
 def message_broadcast(db: Backend, p: MessageBroadcast) -> dict[str, Any]:
     wanted = p.recipient_filter.model_dump(exclude_none=True) if p.recipient_filter else {}
     return messages.broadcast(db, **p.model_dump(exclude={"recipient_filter"}), recipient_filter=wanted)
@@ -65,7 +65,7 @@ class MessageList(Params):
     since: float | None = None
 
 
-@tool("message_list", "An agent's messages, newest first, with its unread count.")
+@tool("message_list", "An agent's messages, newest first, with its unread count.", read_only=True)
 def message_list(db: Backend, p: MessageList) -> dict[str, Any]:
     return messages.list_messages(db, **p.model_dump())
 
@@ -75,7 +75,7 @@ class MessageGet(Params):
     mark_read: bool = True
 
 
-@tool("message_get", "One message; marks it read unless mark_read is false.")
+@tool("message_get", "One message; marks it read unless mark_read is false.", read_only=False, idempotent=True)
 def message_get(db: Backend, p: MessageGet) -> dict[str, Any]:
     return messages.get(db, p.id, p.mark_read)
 
@@ -84,12 +84,13 @@ class MessageIds(Params):
     message_ids: list[str]
 
 
-@tool("message_mark_read", "Mark messages read.")
+@tool("message_mark_read", "Mark messages read.", read_only=False, idempotent=True)
 def message_mark_read(db: Backend, p: MessageIds) -> dict[str, Any]:
     return messages.mark_read(db, p.message_ids)
 
 
-@tool("message_archive", "Archive messages: they stay listable with status archived but no longer count as unread.")
+@tool("message_archive", "Archive messages: they stay listable with status archived but no longer count as unread.",
+      read_only=False, idempotent=True)
 def message_archive(db: Backend, p: MessageIds) -> dict[str, Any]:
     return messages.archive(db, p.message_ids)
 
@@ -99,6 +100,6 @@ class MessageCountUnread(Params):
     priority: list[str] | None = None
 
 
-@tool("message_count_unread", "How many unread messages an agent has, in total and by priority.")
+@tool("message_count_unread", "How many unread messages an agent has, in total and by priority.", read_only=True)
 def message_count_unread(db: Backend, p: MessageCountUnread) -> dict[str, Any]:
     return messages.count_unread(db, p.agent_id, p.priority)

@@ -16,7 +16,7 @@ class WorkflowMetrics(Params):
 
 
 @tool("workflow_metrics", "Task counts by status, failure rate and completed tasks' duration (p50, p95, max ms) "
-      "of a workflow, or of every workflow when workflow_id is omitted.")
+      "of a workflow, or of every workflow when workflow_id is omitted.", read_only=True)
 def workflow_metrics(db: Backend, p: WorkflowMetrics) -> dict[str, Any]:
     if p.workflow_id is not None:
         require(db, "workflow", p.workflow_id)

@@ -18,13 +18,13 @@ from caw_lab.tools.registry import Params, tool
 class WorkflowNextTasks(Params):
     workflow_id: str
     include_failed: bool = Field(True, description="Offer failed tasks for retry too.")
-    agent_id: str | None = Field(None, description="Put first the tasks whose required_capabilities this agent has.")
+    agent_id: str | None = None
 
 
 @tool("workflow_next_tasks",
-      "Every task that can start now (pending or failed, unblocked, unclaimed); the first recommended_count of them "
-      "fill the free slots: max_parallel_tasks minus tasks already started or claimed, within each parallel group's "
-      "limit. A parallel group's tasks are listed together; given agent_id, tasks it has the capabilities for first.")
+      "Every task that can start now (pending or failed, unblocked, unclaimed), a parallel group's together; "
+      "recommended_count of them fill the free slots (max_parallel_tasks minus those started or claimed).",
+      read_only=True)
 def workflow_next_tasks(db: Backend, p: WorkflowNextTasks) -> dict[str, Any]:
     return orchestration.next_tasks(db, p.workflow_id, p.include_failed, p.agent_id)
 
@@ -33,7 +33,8 @@ class WorkflowProgress(Params):
     workflow_id: str
 
 
-@tool("workflow_progress", "Task counts by status (blocked computed), sequences, blockers and parallel groups.")
+@tool("workflow_progress", "Task counts by status (blocked computed), sequences, blockers and parallel groups.",
+      read_only=True)
 def workflow_progress(db: Backend, p: WorkflowProgress) -> dict[str, Any]:
     return orchestration.progress(db, p.workflow_id)
 
@@ -42,6 +43,7 @@ class TaskCheckDependencies(Params):
     task_id: str
 
 
-@tool("task_check_dependencies", "Whether a task's dependencies are finished: which are, which are not.")
+@tool("task_check_dependencies", "Whether a task's dependencies are finished: which are, which are not.",
+      read_only=True)
 def task_check_dependencies(db: Backend, p: TaskCheckDependencies) -> dict[str, Any]:
     return orchestration.check_dependencies(db, p.task_id)

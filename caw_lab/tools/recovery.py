@@ -18,7 +18,8 @@ class DlqList(Params):
     limit: int = Field(100, ge=1, le=1000)
 
 
-@tool("dlq_list", "Tasks in the dead-letter queue (used up their attempts): last error, attempts, checkpoints.")
+@tool("dlq_list", "Tasks in the dead-letter queue (used up their attempts): last error, attempts, checkpoints.",
+      read_only=True)
 def dlq_list(db: Backend, p: DlqList) -> dict[str, Any]:
     return deadletter.list_entries(db, p.workflow_id, None if p.status == "all" else p.status, p.limit)
 
@@ -29,7 +30,8 @@ class DlqRequeue(Params):
     reason: str | None = None
 
 
-@tool("dlq_requeue", "Run a dead-lettered task again from pending with fresh attempts, optionally with a new plan.")
+@tool("dlq_requeue", "Run a dead-lettered task again from pending with fresh attempts, optionally with a new plan.",
+      read_only=False, destructive=True)
 def dlq_requeue(db: Backend, p: DlqRequeue) -> dict[str, Any]:
     plan = p.new_plan.model_dump(exclude_none=True) if p.new_plan else None
     return deadletter.requeue(db, p.id, plan, p.reason)
@@ -41,7 +43,7 @@ class DlqDiscard(Params):
 
 
 @tool("dlq_discard", "Give up on a dead-lettered task: it is skipped so its dependents can run and the workflow "
-      "can finish.")
+      "can finish.", read_only=False, destructive=True, idempotent=True)
 def dlq_discard(db: Backend, p: DlqDiscard) -> dict[str, Any]:
     return deadletter.discard(db, p.id, p.reason)
 
@@ -56,7 +58,7 @@ class TaskRollback(Params):
 
 @tool("task_rollback", "Make a checkpoint the task's latest state: later checkpoints rolled back (kept, hidden from "
       "context), plan restored, workspace reset to the recorded git commit (uncommitted work refused unless force, "
-      "then kept under a backup ref).", lock=("task", "task_id"))
+      "then kept under a backup ref).", lock=("task", "task_id"), read_only=False, destructive=True, idempotent=True)
 def task_rollback(db: Backend, p: TaskRollback) -> dict[str, Any]:
     return rollback.rollback(db, p.task_id, p.checkpoint_id, p.reset_workspace, p.force)
 
@@ -67,7 +69,7 @@ class RecoverySweep(Params):
 
 
 @tool("recovery_sweep", "Recover agents silent for timeout_ms: their tasks are retried after backoff or "
-      "dead-lettered, with an alert; orphaned failed tasks are settled too.")
+      "dead-lettered, with an alert; orphaned failed tasks are settled too.", read_only=False, destructive=True)
 def recovery_sweep(db: Backend, p: RecoverySweep) -> dict[str, Any]:
     agents_recovered = recovery.sweep(db, p.timeout_ms, p.workflow_id)
     settled = recovery.settle_orphans(db, p.workflow_id) if p.workflow_id else []

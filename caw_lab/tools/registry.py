@@ -23,6 +23,7 @@ from caw_lab.json_values import check_arguments
 from caw_lab.limits import MAX_FIELD_BYTES, MAX_INTEGER
 from caw_lab.store.backend import Backend
 from caw_lab.telemetry.tool_calls import observed
+from caw_lab.tools.schemas import input_schema, output_schema
 
 MAX_TEXT_BYTES = MAX_FIELD_BYTES
 """The largest parameter, text or not, counted whole: 1 MiB of UTF-8 (``limits.MAX_FIELD_BYTES``)."""
@@ -45,31 +46,64 @@ class Params(BaseModel):
 
 
 @dataclass(frozen=True)
+class Hints:
+    """What a tool does to the world, as MCP's tool annotations say it. ``read_only`` means the
+    tool writes no event (every change writes one, so a read writes none); ``destructive`` that
+    it may overwrite or remove what is there, not only add; ``idempotent`` that a second
+    identical call changes nothing more; ``open_world`` that it reaches beyond caw's database
+    (GitHub, agent processes)."""
+
+    read_only: bool
+    destructive: bool = False
+    idempotent: bool = False
+    open_world: bool = False
+
+
+@dataclass(frozen=True)
 class Tool:
     name: str
     description: str
     params: type[Params]
     fn: Callable[[Backend, Any], Any]
     lock: LockScope | None = None
+    hints: Hints | None = None
+    result: type[BaseModel] | None = None
+
+    @property
+    def group(self) -> str:
+        """The module the tool lives in (``agent``, ``claim``, ...): profiles select by group."""
+        return self.fn.__module__.rsplit(".", 1)[-1]
 
     def input_schema(self) -> dict[str, Any]:
-        return self.params.model_json_schema()
+        return input_schema(self.params)
+
+    def output_schema(self) -> dict[str, Any]:
+        """The schema of the structured content: the ``result`` model's when one is declared, else
+        the bare object every result is (a list is wrapped as ``{"result": [...]}``)."""
+        return output_schema(self.result)
 
 
 REGISTRY: dict[str, Tool] = {}
 
 
 def tool(
-    name: str, description: str, *, lock: LockScope | None = None
+    name: str, description: str, *, lock: LockScope | None = None, read_only: bool | None = None,
+    destructive: bool = False, idempotent: bool = False, open_world: bool = False,
+    result: type[BaseModel] | None = None,
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Register ``fn(db, params)``; ``lock`` names the parameter that leads to the workflow
-    whose session lock this tool must respect (e.g. ``("task", "task_id")``)."""
+    whose session lock this tool must respect (e.g. ``("task", "task_id")``). ``read_only`` and
+    the other hints become its MCP annotations (see ``Hints``); a tool that declares no
+    ``read_only`` has none, which tests/test_tool_hints.py refuses. ``result`` is the pydantic
+    model of what the tool returns, its output schema."""
 
     def register(fn: Callable[..., Any]) -> Callable[..., Any]:
         params = list(inspect.signature(fn, eval_str=True).parameters.values())[1].annotation
         if name in REGISTRY:
             raise ValueError(f"tool {name} registered twice")
-        REGISTRY[name] = Tool(name, description, params, fn, lock)
+        hints = None if read_only is None else Hints(read_only, destructive and not read_only,
+                                                     idempotent or read_only, open_world)
+        REGISTRY[name] = Tool(name, description, params, fn, lock, hints, result)
         return fn
 
     return register
@@ -97,13 +131,13 @@ def call_tool(db: Backend, name: str, arguments: Mapping[str, Any] | None = None
     """Validate, check the lock, run. Bad input raises CawError before anything is written."""
     spec = get_tool(name)
     raw = dict(arguments or {})
-    with observed(spec.name, raw):
+    with observed(spec.name, raw) as call:
         check_arguments(raw)
         params = validate(spec, raw)
         if spec.lock and getattr(params, "session_id", None):
             kind, field = spec.lock
             require_unlocked(db, kind, getattr(params, field), params.session_id)
-        return spec.fn(db, params)
+        return call.returned(spec.fn(db, params))
 
 
 def validate(spec: Tool, raw: dict[str, Any]) -> Params:

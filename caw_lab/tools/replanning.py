@@ -29,7 +29,7 @@ class WorkflowAddTask(Params):
 
 @tool("workflow_add_task",
       "Add a task to a started plan; after_task inserts it between that task and the tasks waiting on it.",
-      lock=("workflow", "workflow_id"))
+      lock=("workflow", "workflow_id"), read_only=False)
 def workflow_add_task(db: Backend, p: WorkflowAddTask) -> dict[str, Any]:
     spec = p.model_dump(exclude_none=True, exclude={"workflow_id", "session_id", "after_task"})
     return replanning.add_task(db, p.workflow_id, spec, p.after_task)
@@ -43,7 +43,7 @@ class WorkflowRemoveTask(Params):
 
 @tool("workflow_remove_task",
       "Remove an unclaimed pending or planning task; the tasks waiting on it inherit its dependencies.",
-      lock=("workflow", "workflow_id"))
+      lock=("workflow", "workflow_id"), read_only=False, destructive=True, idempotent=True)
 def workflow_remove_task(db: Backend, p: WorkflowRemoveTask) -> dict[str, Any]:
     return replanning.remove_task(db, p.workflow_id, p.task_id)
 
@@ -62,6 +62,6 @@ class WorkflowReplan(Params):
 
 @tool("workflow_replan",
       "Replace a started workflow's plan, keeping completed, in-progress and claimed tasks.",
-      lock=("workflow", "workflow_id"))
+      lock=("workflow", "workflow_id"), read_only=False, destructive=True)
 def workflow_replan(db: Backend, p: WorkflowReplan) -> dict[str, Any]:
     return replanning.replan(db, p.workflow_id, p.plan.model_dump(exclude_none=True))

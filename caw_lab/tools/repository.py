@@ -17,7 +17,8 @@ class RepositoryRegister(Params):
     name: str | None = None
 
 
-@tool("repository_register", "Register a repository by path (idempotent); returns its row.")
+@tool("repository_register", "Register a repository by path (idempotent); returns its row.",
+      read_only=False, idempotent=True)
 def repository_register(db: Backend, p: RepositoryRegister) -> dict[str, Any]:
     return repositories.register(db, p.path, p.name)
 
@@ -27,7 +28,7 @@ class RepositoryList(Params):
     offset: int = Field(0, ge=0)
 
 
-@tool("repository_list", "List registered repositories by path.")
+@tool("repository_list", "List registered repositories by path.", read_only=True)
 def repository_list(db: Backend, p: RepositoryList) -> dict[str, Any]:
     return repositories.list_repositories(db, p.limit, p.offset)
 
@@ -36,7 +37,7 @@ class RepositoryGet(Params):
     path: str = Field(min_length=1)
 
 
-@tool("repository_get", "Get a registered repository by path.")
+@tool("repository_get", "Get a registered repository by path.", read_only=True)
 def repository_get(db: Backend, p: RepositoryGet) -> dict[str, Any]:
     repo = repositories.get(db, p.path)
     if repo is None:
@@ -51,7 +52,7 @@ class WorkflowAddRepository(Params):
 
 
 @tool("workflow_add_repository", "Link a repository (registering it if new) to a workflow.",
-      lock=("workflow", "workflow_id"))
+      lock=("workflow", "workflow_id"), read_only=False, idempotent=True)
 def workflow_add_repository(db: Backend, p: WorkflowAddRepository) -> dict[str, Any]:
     return repositories.add_to_workflow(db, p.workflow_id, p.repository_path)
 
@@ -62,7 +63,8 @@ class WorkflowRemoveRepository(Params):
     repository_id: str
 
 
-@tool("workflow_remove_repository", "Unlink a repository from a workflow.", lock=("workflow", "workflow_id"))
+@tool("workflow_remove_repository", "Unlink a repository from a workflow.", lock=("workflow", "workflow_id"),
+      read_only=False, destructive=True, idempotent=True)
 def workflow_remove_repository(db: Backend, p: WorkflowRemoveRepository) -> dict[str, Any]:
     return repositories.remove_from_workflow(db, p.workflow_id, p.repository_id)
 
@@ -71,6 +73,6 @@ class WorkflowListRepositories(Params):
     workflow_id: str
 
 
-@tool("workflow_list_repositories", "The repositories a workflow spans, in the order they were added.")
+@tool("workflow_list_repositories", "The repositories a workflow spans, in the order they were added.", read_only=True)
 def workflow_list_repositories(db: Backend, p: WorkflowListRepositories) -> dict[str, Any]:
     return repositories.of_workflow(db, p.workflow_id)

@@ -20,20 +20,16 @@ DAY_MS = 24 * 60 * 60 * 1000
 
 class WorkflowScalingHints(Params):
     workflow_id: str
-    window_ms: int = Field(
-        scaling.WINDOW_MS, ge=1000, le=7 * DAY_MS, description="How far back arrivals are counted for the arrival rate."
-    )
-    target_drain_ms: int = Field(
-        scaling.TARGET_DRAIN_MS, ge=1, le=7 * DAY_MS, description="How soon the ready queue should be empty."
-    )
+    window_ms: int = Field(scaling.WINDOW_MS, ge=1000, le=7 * DAY_MS, description="Arrivals counted this far back.")
+    target_drain_ms: int = Field(scaling.TARGET_DRAIN_MS, ge=1, le=7 * DAY_MS)
 
 
 @tool(
     "workflow_scaling_hints",
-    "Per capability and in total: ready-queue depth, agents busy and idle, mean and p90 task duration and the "
-    "arrival rate from the feed, the expected time to drain the queue at the current agent count, and a "
-    "recommended agent count: ceil(arrival rate x mean duration + queue x mean duration / target_drain_ms) "
-    "(Little's law), bounded by max_agents.",
+    "Per capability: ready queue, agents busy and idle, task duration (mean, p90), arrival rate, time to drain, "
+    "and a recommended agent count by Little's law: ceil(rate x mean + queue x mean / target_drain_ms), "
+    "bounded by max_agents.",
+    read_only=True,
 )
 def workflow_scaling_hints(db: Backend, p: WorkflowScalingHints) -> dict[str, Any]:
     return scaling.hints(db, p.workflow_id, p.window_ms, p.target_drain_ms)

@@ -17,7 +17,7 @@ class TaskGet(Params):
     checkpoint_limit: int | None = Field(None, ge=1, description="Only the newest N checkpoints.")
 
 
-@tool("task_get", "Get a task (blocked computed), optionally with its newest checkpoints.")
+@tool("task_get", "Get a task (blocked computed), optionally with its newest checkpoints.", read_only=True)
 def task_get(db: Backend, p: TaskGet) -> dict[str, Any]:
     return tasks.get(db, p.id, p.include_checkpoints, p.checkpoint_limit)
 
@@ -41,7 +41,7 @@ class TaskSetPlan(Params):
 
 
 @tool("task_set_plan", "Store the plan of a task in planning; context is merged into the task's.",
-      lock=("task", "id"))
+      lock=("task", "id"), read_only=False, destructive=True, idempotent=True)
 def task_set_plan(db: Backend, p: TaskSetPlan) -> dict[str, Any]:
     return tasks.set_plan(db, p.id, p.plan.model_dump(exclude_none=True), p.context)
 
@@ -53,15 +53,13 @@ class TaskUpdateStatus(Params):
     outcome: str | None = Field(None, description="Required for completed.")
     outcome_detail: dict[str, Any] | None = None
     error: str | None = Field(None, description="Required for failed.")
-    fencing_token: int | None = Field(None, ge=1, description="Move it on behalf of this lease: refused with "
-                                      "LEASE_STALE unless it still holds.")
+    fencing_token: int | None = None
 
 
 @tool("task_update_status",
       "Move a task through its state machine; a blocked task cannot start (TASK_BLOCKED). Starting the first task "
-      "starts a ready workflow; finishing the last one completes a running workflow. A finished task releases its "
-      "leases.",
-      lock=("task", "id"))
+      "starts a ready workflow; finishing the last one completes a running workflow.",
+      lock=("task", "id"), read_only=False, destructive=True)
 def task_update_status(db: Backend, p: TaskUpdateStatus) -> dict[str, Any]:
     return tasks.update_status(db, p.id, p.status, outcome=p.outcome, outcome_detail=p.outcome_detail, error=p.error,
                                fencing_token=p.fencing_token)
@@ -76,6 +74,6 @@ class TaskReplan(Params):
 
 @tool("task_replan",
       "Replace a failed or running task's plan, recording a replan checkpoint; a failed task goes back to pending.",
-      lock=("task", "id"))
+      lock=("task", "id"), read_only=False, destructive=True)
 def task_replan(db: Backend, p: TaskReplan) -> dict[str, Any]:
     return tasks.replan(db, p.id, p.reason, p.new_plan.model_dump(exclude_none=True))

@@ -21,7 +21,7 @@ from caw_lab.tools.workflow import Complexity
 
 Value = str | int | float | bool | list[Any]
 """A variable's value; its type is checked by the template (list items must be text)."""
-REPO_HELP = "The repository whose .caw/templates to read (default: CAW_REPO_PATH or the working directory's)."
+REPO_HELP = "Whose .caw/templates to read (default: CAW_REPO_PATH, else the working directory's repository)."
 
 
 class TemplateTask(Params):
@@ -66,7 +66,8 @@ class TemplateCreate(Params):
     repository_path: str | None = Field(None, description=REPO_HELP)
 
 
-@tool("template_create", "Save a template from a definition (tasks, variables) or from an existing workflow's plan.")
+@tool("template_create", "Save a template from a definition (tasks, variables) or from an existing workflow's plan.",
+      read_only=False)
 def template_create(db: Backend, p: TemplateCreate) -> dict[str, Any]:
     return templates.create(
         db,
@@ -87,7 +88,8 @@ class TemplatePublish(Params):
     repository_path: str | None = Field(None, description=REPO_HELP)
 
 
-@tool("template_publish", "Add a new immutable version to a database template; the newest becomes its default.")
+@tool("template_publish", "Add a new immutable version to a database template; the newest becomes its default.",
+      read_only=False)
 def template_publish(db: Backend, p: TemplatePublish) -> dict[str, Any]:
     return templates.publish(
         db,
@@ -103,7 +105,8 @@ class TemplateList(Params):
     repository_path: str | None = Field(None, description=REPO_HELP)
 
 
-@tool("template_list", "List templates from every source by name: source, version, and the ones each shadows.")
+@tool("template_list", "List templates from every source by name: source, version, and the ones each shadows.",
+      read_only=True)
 def template_list(db: Backend, p: TemplateList) -> dict[str, Any]:
     return templates.list_templates(db, p.repository_path)
 
@@ -117,7 +120,8 @@ class TemplateGet(Params):
     repository_path: str | None = Field(None, description=REPO_HELP)
 
 
-@tool("template_get", "One template: its definition as written, or resolved with the templates it extends.")
+@tool("template_get", "One template: its definition as written, or resolved with the templates it extends.",
+      read_only=True)
 def template_get(db: Backend, p: TemplateGet) -> dict[str, Any]:
     return templates.get(db, p.template_id, version=p.version, resolved=p.resolved, repository_path=p.repository_path)
 
@@ -127,7 +131,7 @@ class TemplateVersions(Params):
     repository_path: str | None = Field(None, description=REPO_HELP)
 
 
-@tool("template_versions", "Every version of a template in every source, newest first.")
+@tool("template_versions", "Every version of a template in every source, newest first.", read_only=True)
 def template_versions(db: Backend, p: TemplateVersions) -> dict[str, Any]:
     return templates.versions(db, p.name, p.repository_path)
 
@@ -139,7 +143,8 @@ class TemplateDiff(Params):
     repository_path: str | None = Field(None, description=REPO_HELP)
 
 
-@tool("template_diff", "What changed between two versions of a template: tasks, variables, summary, as text too.")
+@tool("template_diff", "What changed between two versions of a template: tasks, variables, summary, as text too.",
+      read_only=True)
 def template_diff(db: Backend, p: TemplateDiff) -> dict[str, Any]:
     return templates.compare(db, p.name, p.from_version, p.to_version, p.repository_path)
 
@@ -155,7 +160,7 @@ class TemplateApply(Params):
     dry_run: bool = Field(False, description="Check the variables and render the plan, writing nothing.")
 
 
-@tool("template_apply", "Create a ready workflow from a template, filling in its {{variables}}.")
+@tool("template_apply", "Create a ready workflow from a template, filling in its {{variables}}.", read_only=False)
 def template_apply(db: Backend, p: TemplateApply) -> dict[str, Any]:
     paths = [*(p.repository_paths or []), *([p.repository_path] if p.repository_path else [])]
     return templates.apply(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
 from pydantic import Field
 
@@ -12,11 +12,8 @@ from caw_lab.tools.registry import Params, tool
 
 SourceType = Literal["prompt", "github_issue", "linear", "jira", "custom"]
 Complexity = Literal["low", "medium", "high"]
-Capabilities = Annotated[
-    list[Annotated[str, Field(min_length=1, max_length=100)]],
-    Field(max_length=20, description="Capabilities an agent needs for it; workflow_next_tasks(agent_id) prefers "
-          "agents that have them, and workflow_scaling_hints counts work per capability."),
-]
+Capabilities = list[str]
+"""What an agent needs for the task (docs/leases.md#capacity); plans.validate_plan bounds them."""
 
 
 class WorkflowCreate(Params):
@@ -29,7 +26,7 @@ class WorkflowCreate(Params):
     auto_create_workspaces: bool = False
 
 
-@tool("workflow_create", "Create a workflow in planning status from a prompt or issue.")
+@tool("workflow_create", "Create a workflow in planning status from a prompt or issue.", read_only=False)
 def workflow_create(db: Backend, p: WorkflowCreate) -> dict[str, Any]:
     return workflows.create(db, **p.model_dump())
 
@@ -39,7 +36,7 @@ class WorkflowGet(Params):
     include_tasks: bool = False
 
 
-@tool("workflow_get", "Get a workflow, optionally with its tasks.")
+@tool("workflow_get", "Get a workflow, optionally with its tasks.", read_only=True)
 def workflow_get(db: Backend, p: WorkflowGet) -> dict[str, Any]:
     return workflows.get(db, p.id, p.include_tasks)
 
@@ -51,7 +48,7 @@ class WorkflowList(Params):
     offset: int = Field(0, ge=0)
 
 
-@tool("workflow_list", "List workflows, newest first, filtered by status or repository.")
+@tool("workflow_list", "List workflows, newest first, filtered by status or repository.", read_only=True)
 def workflow_list(db: Backend, p: WorkflowList) -> dict[str, Any]:
     return workflows.list_workflows(db, **p.model_dump())
 
@@ -83,7 +80,7 @@ class WorkflowSetPlan(Params):
 
 
 @tool("workflow_set_plan", "Set a planning workflow's plan: creates its tasks and DAG; it becomes ready.",
-      lock=("workflow", "id"))
+      lock=("workflow", "id"), read_only=False)
 def workflow_set_plan(db: Backend, p: WorkflowSetPlan) -> dict[str, Any]:
     return plans.set_plan(db, p.id, p.plan.model_dump(exclude_none=True))
 
@@ -95,7 +92,8 @@ class WorkflowUpdateStatus(Params):
     reason: str | None = None
 
 
-@tool("workflow_update_status", "Move a workflow through its state machine.", lock=("workflow", "id"))
+@tool("workflow_update_status", "Move a workflow through its state machine.", lock=("workflow", "id"),
+      read_only=False, destructive=True)
 def workflow_update_status(db: Backend, p: WorkflowUpdateStatus) -> dict[str, Any]:
     return workflows.update_status(db, p.id, p.status, p.reason)
 
@@ -107,7 +105,8 @@ class WorkflowSetParallelism(Params):
     auto_create_workspaces: bool | None = None
 
 
-@tool("workflow_set_parallelism", "Set how many of a workflow's tasks may run at once.", lock=("workflow", "id"))
+@tool("workflow_set_parallelism", "Set how many of a workflow's tasks may run at once.", lock=("workflow", "id"),
+      read_only=False, destructive=True, idempotent=True)
 def workflow_set_parallelism(db: Backend, p: WorkflowSetParallelism) -> dict[str, Any]:
     return workflows.set_parallelism(db, p.id, p.max_parallel_tasks, p.auto_create_workspaces)
 
@@ -118,6 +117,7 @@ class WorkflowSetConfig(Params):
     config: dict[str, Any]
 
 
-@tool("workflow_set_config", "Merge keys into a workflow's config (null removes a key).", lock=("workflow", "id"))
+@tool("workflow_set_config", "Merge keys into a workflow's config (null removes a key).", lock=("workflow", "id"),
+      read_only=False, destructive=True, idempotent=True)
 def workflow_set_config(db: Backend, p: WorkflowSetConfig) -> dict[str, Any]:
     return workflows.set_config(db, p.id, p.config)

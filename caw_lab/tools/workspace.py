@@ -27,7 +27,7 @@ class WorkspaceCreate(Params):
 
 @tool("workspace_create",
       "Register a workspace; with create_worktree and repo_path, create its branch in a new git worktree.",
-      lock=("workflow", "workflow_id"))
+      lock=("workflow", "workflow_id"), read_only=False)
 def workspace_create(db: Backend, p: WorkspaceCreate) -> dict[str, Any]:
     return workspaces.create(db, p.workflow_id, branch=p.branch, path=p.path, base_branch=p.base_branch,
                              task_ids=p.task_ids or [], create_worktree=p.create_worktree, repo_path=p.repo_path,
@@ -46,9 +46,9 @@ class WorkspaceUpdate(Params):
 
 
 @tool("workspace_update",
-      "Set a workspace's status (merged needs merge_commit), PR URL or config; cleanup_worktree removes the worktree "
-      "caw-lab made for it (uncommitted work refused unless force, then kept under a backup ref).",
-      lock=("workspace", "id"))
+      "Set a workspace's status (merged needs merge_commit), PR URL or config; cleanup_worktree removes its "
+      "worktree (uncommitted work refused unless force, then kept under a backup ref).",
+      lock=("workspace", "id"), read_only=False, destructive=True, idempotent=True)
 def workspace_update(db: Backend, p: WorkspaceUpdate) -> dict[str, Any]:
     return workspaces.update_workspace(db, p.id, status=p.status, merge_commit=p.merge_commit, pr_url=p.pr_url,
                                        config=p.config, cleanup_worktree=p.cleanup_worktree, force=p.force)
@@ -59,7 +59,7 @@ class WorkspaceList(Params):
     status: list[str] | None = None
 
 
-@tool("workspace_list", "A workflow's workspaces, oldest first, each with the ids of its tasks.")
+@tool("workspace_list", "A workflow's workspaces, oldest first, each with the ids of its tasks.", read_only=True)
 def workspace_list(db: Backend, p: WorkspaceList) -> dict[str, Any]:
     return workspaces.list_workspaces(db, p.workflow_id, p.status)
 
@@ -70,7 +70,8 @@ class TaskAssignWorkspace(Params):
     workspace_id: str
 
 
-@tool("task_assign_workspace", "Run a task in an active workspace of its workflow.", lock=("task", "task_id"))
+@tool("task_assign_workspace", "Run a task in an active workspace of its workflow.", lock=("task", "task_id"),
+      read_only=False, destructive=True, idempotent=True)
 def task_assign_workspace(db: Backend, p: TaskAssignWorkspace) -> dict[str, Any]:
     return workspaces.assign_task(db, p.task_id, p.workspace_id)
 
@@ -81,6 +82,7 @@ class WorkflowCheckMerge(Params):
 
 
 @tool("workflow_check_merge",
-      "For each active workspace, whether its branch merges cleanly into its base, listing conflicting files.")
+      "For each active workspace, whether its branch merges cleanly into its base, listing conflicting files.",
+      read_only=True)
 def workflow_check_merge(db: Backend, p: WorkflowCheckMerge) -> dict[str, Any]:
     return workspaces.check_merge(db, p.workflow_id, p.repo_path)

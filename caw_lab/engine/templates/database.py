@@ -83,7 +83,7 @@ def create(
     )
     if commit(db, event, guard=guard, then=[insert("template_versions", version_row(row))]) is None:
         raise CawError(
-            "DUPLICATE_TEMPLATE_NAME",
+            "DUPLICATE_TEMPLATE",
             f"A template named {name!r} already exists",
             recoverable=True,
             suggestion="Choose another name, or add a version to it (template_publish).",

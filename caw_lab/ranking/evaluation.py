@@ -1,10 +1,18 @@
-"""The relevance benchmark: its data files and its metrics, exactly as its README defines them.
+"""The relevance benchmark: its data files, its metrics exactly as its README defines them, and
+the table comparing rankers that ``caw context eval`` prints.
 
 A *target* is one line of ``/work/shared/data/relevance/*.jsonl.gz``: a task's text, the
 150 earlier tasks (candidates) and the ids of the relevant ones. Rankers only ever see
 ``CANDIDATE_FIELDS`` of each candidate and the target's text (``visible``): the target's
 files are the label. Each metric is averaged over a repository's targets, and the overall
 figure is the plain mean over repositories.
+
+In the comparison, ``learned`` is ``caw_lab.ranking.rank``, the order ``task_load_context``
+loads in, with the shipped model: on the benchmark's own repositories its scores are
+training-set scores. ``learned-loro`` ranks with the same function but retrains the model
+four times, each time leaving one repository out and scoring only that one: the figure to
+quote. ``recency``, ``shortest``, ``bm25``, ``bm25-per-token`` and ``tfidf`` are the
+label-free baselines; ``oracle`` reads the labels, an upper bound.
 """
 
 from __future__ import annotations
@@ -14,17 +22,23 @@ import json
 import math
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from functools import partial
 from pathlib import Path
 from typing import Any
 
+from caw_lab import ranking
 from caw_lab.errors import CawError
+from caw_lab.ranking import rankers
 
 BUDGETS = (400, 800, 1600)
 METRICS = ("recall@400", "recall@800", "recall@1600", "ndcg@10", "mrr")
 CANDIDATE_FIELDS = ("id", "text", "files", "age_rank", "tokens")
+NAMES = ("recency", "shortest", "bm25", "bm25-per-token", "tfidf", "learned", "learned-loro", "oracle")
 
 Target = dict[str, Any]
 RankFn = Callable[[Target], list[str]]
+Table = dict[str, dict[str, float]]
+RankIds = Callable[[str, list[dict[str, Any]]], list[str]]
 
 
 def files_in(path: str | Path) -> list[Path]:
@@ -35,8 +49,9 @@ def files_in(path: str | Path) -> list[Path]:
     else:
         found = [path] if path.exists() else []
     if not found:
-        raise CawError("DATA_NOT_FOUND", f"No relevance data at {path}",
-                       suggestion="Pass a .jsonl.gz file or its directory.")
+        raise CawError(
+            "DATA_NOT_FOUND", f"No relevance data at {path}", suggestion="Pass a .jsonl.gz file or its directory."
+        )
     return found
 
 
@@ -125,3 +140,49 @@ def oracle(target: Target) -> list[str]:
     first = sorted((c for c in cands if c["id"] in relevant), key=lambda c: (c["tokens"], c["age_rank"]))
     rest = sorted((c for c in cands if c["id"] not in relevant), key=lambda c: c["age_rank"])
     return [c["id"] for c in first + rest]
+
+
+def rank_function(name: str, model_path: str | None = None) -> RankIds:
+    """The ranker interface function ``name`` stands for: (target text, candidates) -> ids.
+
+    ``learned`` is ``caw_lab.ranking.rank`` itself (bound to the model at ``model_path``
+    when one is given).
+    """
+    if name == "learned":
+        return ranking.rank if model_path is None else partial(ranking.rank, model=rankers.load(model_path))
+    return partial(rankers.rank, rankers.get(name))
+
+
+def run(name: str, targets: Sequence[dict[str, Any]], model_path: str | None = None) -> Table:
+    """Scores of ranker ``name`` (one of ``NAMES``) on ``targets``."""
+    if name == "oracle":
+        return evaluate(oracle, targets)
+    if name == "learned-loro":
+        from caw_lab.ranking import training  # scikit-learn: only leave-one-repo-out trains
+
+        return training.leave_one_repo_out(training.examples(targets))
+    ranked = rank_function(name, model_path)
+    return evaluate(lambda t: ranked(*visible(t)), targets)
+
+
+def compare(names: Sequence[str], targets: Sequence[dict[str, Any]], model_path: str | None = None) -> dict[str, Table]:
+    repos = {t["repo"] for t in targets}
+    chosen = [n for n in names if n != "learned-loro" or len(repos) > 1]
+    return {name: run(name, targets, model_path) for name in chosen}
+
+
+def markdown(results: dict[str, Table], scope: str = "overall") -> str:
+    """One row per ranker for ``scope`` (a repository or ``overall``), metrics as the data README orders them."""
+    head = "| ranker | " + " | ".join(METRICS) + " |"
+    rule = "|---|" + "---:|" * len(METRICS)
+    rows = [
+        f"| {name} | " + " | ".join(f"{table[scope][m]:.3f}" for m in METRICS) + " |"
+        for name, table in results.items()
+        if scope in table
+    ]
+    return "\n".join([head, rule, *rows])
+
+
+def scopes(results: dict[str, Table]) -> list[str]:
+    found = {scope for table in results.values() for scope in table}
+    return ["overall", *sorted(found - {"overall"})]

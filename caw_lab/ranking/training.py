@@ -17,9 +17,9 @@ import sklearn
 from sklearn.linear_model import LogisticRegression
 from sklearn.preprocessing import StandardScaler
 
-from caw_lab import context
-from caw_lab.context import evaluation, features
-from caw_lab.context.model import LinearModel
+from caw_lab import ranking
+from caw_lab.ranking import evaluation, features
+from caw_lab.ranking.rankers import LinearModel
 
 SEED = 0
 C = 1.0
@@ -68,7 +68,7 @@ def fit(train: Sequence[Example], meta: dict[str, Any] | None = None) -> LinearM
 def leave_one_repo_out(data: Sequence[Example]) -> dict[str, dict[str, float]]:
     """Per-repository scores of models that never saw that repository, plus their macro mean.
 
-    Each held-out target is ranked by the public ``caw_lab.context.rank`` with the model
+    Each held-out target is ranked by the public ``caw_lab.ranking.rank`` with the model
     of its fold, so these are the figures of the very function ``task_load_context`` uses.
     """
     by_target: dict[int, list[str]] = {}
@@ -76,5 +76,5 @@ def leave_one_repo_out(data: Sequence[Example]) -> dict[str, dict[str, float]]:
         trained = fit([e for e in data if e.repo != held_out])
         for e in data:
             if e.repo == held_out:
-                by_target[id(e.target)] = context.rank(*evaluation.visible(e.target), model=trained)
+                by_target[id(e.target)] = ranking.rank(*evaluation.visible(e.target), model=trained)
     return evaluation.evaluate(lambda t: by_target[id(t)], [e.target for e in data])

@@ -19,10 +19,32 @@ STOP_WORDS = frozenset(
 )
 
 UBIQUITOUS = (
-    "changelog*", "changes*", "change_log*", "history*", "news*", "release-notes*", "release_notes*",
-    "*.lock", "package-lock.json", "pnpm-lock.yaml", "yarn.lock", "requirements*.txt", "*requirements.txt",
-    "constraints*.txt", "version.py", "_version.py", "__version__.py", "__about__.py", "version", "version.txt",
-    "setup.py", "setup.cfg", "pyproject.toml", "package.json", "readme*", "mkdocs.yml",
+    "changelog*",
+    "changes*",
+    "change_log*",
+    "history*",
+    "news*",
+    "release-notes*",
+    "release_notes*",
+    "*.lock",
+    "package-lock.json",
+    "pnpm-lock.yaml",
+    "yarn.lock",
+    "requirements*.txt",
+    "*requirements.txt",
+    "constraints*.txt",
+    "version.py",
+    "_version.py",
+    "__version__.py",
+    "__about__.py",
+    "version",
+    "version.txt",
+    "setup.py",
+    "setup.cfg",
+    "pyproject.toml",
+    "package.json",
+    "readme*",
+    "mkdocs.yml",
 )
 """Basename globs of files that nearly every release touches (changelogs, lockfiles, version
 and manifest files, front pages): sharing one says nothing about two tasks' subject."""

@@ -1,7 +1,9 @@
 """How fast the engine is on this machine: ``python -m bench.engine``.
 
-Claims: N real processes, each an agent claiming its own share (every N-th task) of a
-10,000-task ready workflow through ``caw_lab.connect(path).call("task_claim", ...)``;
+Claims: N real processes, each an agent claiming its own share (every N-th task) of 10,000
+ready tasks (ten workflows of 1,000, each allowing 1,000 tasks at once, the most
+max_parallel_tasks may be, since claims enforce it) through
+``caw_lab.connect(path).call("task_claim", ...)``;
 the figure is successful claims per second of wall time, all processes together.
 Baseline: the same processes doing a bare SQLite ``UPDATE ... WHERE claimed_by IS NULL``
 per claim (autocommit, same pragmas), i.e. what this disk and SQLite allow at all, so
@@ -30,6 +32,7 @@ from typing import Any
 import caw_lab
 
 CLAIM_TASKS = 10_000
+CLAIM_WORKFLOWS = 10
 PROCESS_COUNTS = (1, 4, 8)
 SIZES = (1_000, 10_000)
 SHAPES = ("flat", "chains")
@@ -53,10 +56,10 @@ def plan_tasks(n: int, shape: str) -> list[dict[str, Any]]:
     return [{"name": f"t{i}", **({"depends_on": [f"t{i - CHAINS}"]} if i >= CHAINS else {})} for i in range(n)]
 
 
-def build(client: caw_lab.Client, n: int, shape: str) -> tuple[str, list[str]]:
+def build(client: caw_lab.Client, n: int, shape: str, max_parallel: int = 8) -> tuple[str, list[str]]:
     """A ready workflow of ``n`` tasks; returns its id and the task ids in plan order."""
     wf = client.call("workflow_create", name=f"bench {shape} {n}", source_type="prompt", source_content="bench",
-                     max_parallel_tasks=8)
+                     max_parallel_tasks=max_parallel)
     plan = client.call("workflow_set_plan", id=wf["id"], plan={"summary": "bench", "tasks": plan_tasks(n, shape)})
     return wf["id"], [t["id"] for t in plan["tasks"]]
 
@@ -101,7 +104,8 @@ def race(worker: Callable[..., None], path: str, task_ids: list[str], agents: li
 def engine_claims(folder: Path, processes: int) -> float:
     path = str(folder / f"claims{processes}.db")
     with caw_lab.connect(path) as client:
-        _, task_ids = build(client, CLAIM_TASKS, "flat")
+        per = CLAIM_TASKS // CLAIM_WORKFLOWS
+        task_ids = [t for _ in range(CLAIM_WORKFLOWS) for t in build(client, per, "flat", max_parallel=per)[1]]
         agents = [client.call("agent_register", name=f"bench{i}", runtime="custom")["id"] for i in range(processes)]
     return race(claim_share, path, task_ids, agents)
 
@@ -154,7 +158,8 @@ def main() -> None:
     print(f"machine: {machine()}")
     with tempfile.TemporaryDirectory(prefix="caw-bench-") as tmp:
         folder = Path(tmp)
-        print(f"\nclaims/s on a {CLAIM_TASKS:,}-task ready workflow (each process claims its own share)")
+        print(f"\nclaims/s on {CLAIM_TASKS:,} ready tasks in {CLAIM_WORKFLOWS} workflows "
+              "(each process claims its own share)")
         print(f"{'processes':>9}  {'caw task_claim':>14}  {'bare UPDATE':>11}  {'ratio':>5}")
         for n in PROCESS_COUNTS:
             ours, bare = engine_claims(folder, n), baseline_claims(folder, n)

@@ -20,6 +20,7 @@ PREFIXES = {
     "event": "ev_",
     "dead_letter": "dl_",
     "correlation": "cr_",
+    "lease": "ls_",
 }
 
 

@@ -33,6 +33,18 @@ MAX_RANKED_ITEMS = 2_000
 """Most items (prior tasks, siblings, checkpoints) the context ranker scores in one load:
 the most recent ones, so a long-lived workflow's load costs the same as a young one's."""
 
+MAX_LEASE_TTL_MS = 60 * 60 * 1000
+"""Longest a lease is granted or renewed for at once: an hour (it is renewed to hold longer)."""
+
+MAX_LEASES_PER_CLAIM = 32
+"""Most files a claim with ``lease_files`` leases: each is two statements of the claim's one batch."""
+
+MAX_REQUIRED_CAPABILITIES = 20
+"""Most capabilities one task may require."""
+
+MAX_CAPABILITY_CHARS = 100
+"""Longest name of a required capability."""
+
 
 def exceeded(message: str, suggestion: str, **details: int) -> CawError:
     """The refusal of a request beyond one of these limits: ``details`` holds the limit and what was asked."""

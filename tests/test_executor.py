@@ -97,7 +97,7 @@ DAG = [
 
 @pytest.mark.slow
 def test_twenty_task_dag_over_mcp_stdio_with_four_agents(client: caw_lab.Client, db_path: Path) -> None:
-    wf = make_workflow(client, DAG, max_parallel_tasks=2)
+    wf = make_workflow(client, DAG, max_parallel_tasks=4)
     client.call("workflow_set_config", id=wf["id"], config={"execution": {
         "runtime": "subprocess", "poll_interval_ms": 50}})
     agents = {"subprocess": SubprocessRuntime(AGENT)}
@@ -119,7 +119,7 @@ def test_twenty_task_dag_over_mcp_stdio_with_four_agents(client: caw_lab.Client,
 def test_parallel_group_members_start_together(client: caw_lab.Client, db_path: Path) -> None:
     plan = [{"name": "g1", "parallel_group": "g"}, {"name": "x"}, {"name": "g2", "parallel_group": "g"},
             {"name": "z", "depends_on": ["x", "g2"]}]
-    wf = make_workflow(client, plan)
+    wf = make_workflow(client, plan, max_parallel_tasks=2)
     overrides = {"runtime": "python", "max_agents": 2, "poll_interval_ms": 10}
     outcome = Executor(str(db_path), wf["id"], overrides=overrides, runtimes={"python": PythonRuntime(steady)},
                        connect=caw_lab.connect).run()

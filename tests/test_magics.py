@@ -169,7 +169,7 @@ def test_list_show_and_next_return_tool_results(ip: InteractiveShell) -> None:
 
 
 def test_claim_registers_one_notebook_agent(ip: InteractiveShell, client: caw_lab.Client) -> None:
-    wf = make_workflow(client, [{"name": "a"}, {"name": "b"}])
+    wf = make_workflow(client, [{"name": "a"}, {"name": "b"}], max_parallel_tasks=2)
     first, _ = run(ip, f"claim {wf['tasks']['a']}")
     second, _ = run(ip, f"claim {wf['tasks']['b']}")
     agents = client.call("agent_list")["agents"]

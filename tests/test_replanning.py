@@ -114,7 +114,7 @@ def test_remove_rewires_dependents_to_its_dependencies(client: caw_lab.Client) -
 
 
 def test_remove_refuses_started_and_claimed_tasks(client: caw_lab.Client) -> None:
-    wf = make_workflow(client, [*CHAIN, {"name": "free"}])
+    wf = make_workflow(client, [*CHAIN, {"name": "free"}], max_parallel_tasks=2)  # b runs while free is claimed
     complete(client, wf["tasks"]["a"])
     start(client, wf["tasks"]["b"])
     claim(client, wf["tasks"]["free"])

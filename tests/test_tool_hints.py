@@ -110,6 +110,13 @@ ARGUMENTS: dict[str, Callable[[Ids], dict[str, Any]]] = {
     "workspace_list": lambda i: {"workflow_id": i["wf"]},
     "task_assign_workspace": lambda i: {"task_id": i["c"], "workspace_id": i["workspace"]},
     "workflow_check_merge": lambda i: {"workflow_id": i["wf"]},
+    "lease_acquire": lambda i: {"resource": "file:src/*.py", "agent_id": i["agent"], "ttl_ms": 1000},
+    "lease_renew": lambda i: {"resource": "named:held", "agent_id": i["agent"], "fencing_token": i["lease"],
+                              "ttl_ms": 1000},
+    "lease_release": lambda i: {"resource": "named:held", "agent_id": i["agent"], "fencing_token": i["lease"]},
+    "lease_list": lambda i: {},
+    "lease_check": lambda i: {"resource": "named:held", "fencing_token": i["lease"]},
+    "workflow_scaling_hints": lambda i: {"workflow_id": i["wf"]},
 }
 """Arguments each tool is called with on the prepared database (``prepared``)."""
 
@@ -147,7 +154,7 @@ def prepared(roots: Path) -> tuple[Path, Ids]:
     with caw_lab.connect(path) as client:
         i: Ids = {name: make_repo(roots / name) for name in ("repo", "repo2", "repo3")}
         wf = make_workflow(client, [{"name": "a"}, {"name": "b", "depends_on": ["a"]}, {"name": "c"}, {"name": "d"}],
-                           repository_paths=[i["repo"]])
+                           repository_paths=[i["repo"]], max_parallel_tasks=4)
         i |= {"wf": wf["id"], **wf["tasks"]}
         i["agent"] = client.call("agent_register", name="me", runtime="custom")["id"]
         i["rival"] = client.call("agent_register", name="rival", runtime="custom")["id"]
@@ -155,6 +162,8 @@ def prepared(roots: Path) -> tuple[Path, Ids]:
         for status in ("planning", "in_progress"):
             client.call("task_update_status", id=i["a"], status=status)
         client.call("checkpoint_add", task_id=i["a"], type="progress", summary="q")
+        i["lease"] = client.call("lease_acquire", resource="named:held", agent_id=i["agent"],
+                                 ttl_ms=3_600_000)["fencing_token"]
         i["rolled_back_to"] = left_behind(client, i["d"])
         i["message"] = client.call("message_send", sender_id=i["agent"], recipient_id=i["rival"],
                                    message_type="query", body="?")["id"]

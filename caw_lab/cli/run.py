@@ -52,6 +52,17 @@ def execute(db: str, workflow_id: str, overrides: Mapping[str, Any],
     return outcome
 
 
+class AgentCount(click.ParamType):
+    """``--max-agents``: 1 to 100, or ``auto``."""
+
+    name = "N|auto"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> int | str:
+        if value == "auto":
+            return value
+        return click.IntRange(1, 100).convert(value, param, ctx)
+
+
 def database(db: str | None = None) -> str:
     settings = click.get_current_context().find_object(Settings) or Settings()
     return resolve_db(db or settings.db)
@@ -60,7 +71,8 @@ def database(db: str | None = None) -> str:
 @main.command()
 @click.argument("workflow_id", required=False)
 @click.option("--prompt", help="Create a workflow from this request, have a Claude Code planner plan it, then run it.")
-@click.option("--max-agents", type=click.IntRange(1, 100), help="Agents at once (default: max_parallel_tasks).")
+@click.option("--max-agents", type=AgentCount(),
+              help="Agents at once, 1 to 100, or auto to follow the scaling hints (default: max_parallel_tasks).")
 @click.option("--runtime", help=f"Runtime for tasks without their own ({', '.join(names())}).")
 @click.option("--model", help="Model for the LLM runtimes (and the planner).")
 @click.option("--permission-mode", type=click.Choice(["acceptEdits", "bypassPermissions"]),
@@ -74,9 +86,9 @@ def database(db: str | None = None) -> str:
 @click.option("--pass-env", "pass_env", multiple=True, metavar="NAME",
               help="Let agents inherit this secret variable (or glob pattern, e.g. 'AWS_*'); repeatable. "
                    "Secrets are withheld otherwise; CAW_PASS_ENV lists more.")
-def run(workflow_id: str | None, prompt: str | None, max_agents: int | None, runtime: str | None, model: str | None,
-        permission_mode: str | None, max_turns: int | None, max_budget_usd: float | None, watch: bool, detach: bool,
-        run_db: str | None, pass_env: tuple[str, ...]) -> None:
+def run(workflow_id: str | None, prompt: str | None, max_agents: int | str | None, runtime: str | None,
+        model: str | None, permission_mode: str | None, max_turns: int | None, max_budget_usd: float | None,
+        watch: bool, detach: bool, run_db: str | None, pass_env: tuple[str, ...]) -> None:
     """Run a workflow to the end: agents on ready tasks, retries, dead letters; exit 1 unless it completes."""
     if bool(workflow_id) == bool(prompt):
         raise click.UsageError("Give a WORKFLOW_ID or --prompt (one of them).")

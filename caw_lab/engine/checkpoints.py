@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from caw_lab.engine import leases
 from caw_lab.engine.changes import Event, Gated, commit
 from caw_lab.engine.rows import decode, encode, placeholders, require
 from caw_lab.engine.states import CHECKPOINT_TYPES
@@ -49,17 +50,24 @@ def add(
     summary: str,
     detail: dict[str, Any] | None = None,
     files_changed: list[str] | None = None,
+    fencing_token: int | None = None,
 ) -> dict[str, Any]:
+    """Add a checkpoint; it renews the task's leases. With ``fencing_token`` it is written on behalf
+    of that lease: only while the lease holds (else LEASE_STALE), and it renews that lease too."""
     workflow_id = db.scalar("SELECT workflow_id FROM tasks WHERE id = ?", (task_id,))
     if workflow_id is None:
         raise not_found("task", task_id)
     checkpoint_id, statement = add_statement(task_id, checkpoint_type, summary, detail, files_changed)
-    event = Event(
-        "checkpoint.added", workflow_id, task_id,
-        payload={"checkpoint_id": checkpoint_id, "type": checkpoint_type},
-    )
-    done = commit(db, event, then=[statement])
-    assert done is not None, "an unguarded change always commits"
+    payload: dict[str, Any] = {"checkpoint_id": checkpoint_id, "type": checkpoint_type}
+    if fencing_token is not None:
+        payload["fencing_token"] = fencing_token
+    now = now_ms()
+    guard = leases.renew_fenced(fencing_token, task_id, now) if fencing_token is not None else None
+    done = commit(db, Event("checkpoint.added", workflow_id, task_id, payload=payload), guard=guard,
+                  then=[statement, leases.renew_for_task(task_id, now)])
+    if done is None:
+        assert fencing_token is not None, "an unguarded change always commits"
+        raise leases.stale(db, fencing_token)
     if done.replayed:  # numbered by a send whose reply was lost: the number is in the row
         return {"id": checkpoint_id, "sequence": db.scalar("SELECT sequence FROM checkpoints WHERE id = ?",
                                                            (checkpoint_id,))}

@@ -1,12 +1,24 @@
 """Claiming tasks: exactly one agent wins a task, however many processes race for it.
 
 A claim is one read and one batch. The read gathers everything the decision needs
-(the task, its workflow's status, whether it is blocked, whether the agent exists);
-the batch is a compare-and-set on ``assigned_agent_id IS NULL`` that repeats every
-condition the read checked, then the ``task.claimed`` event, the agent marked busy on
-the task and, on a workflow's first claim, the workflow moved from ready to
-in_progress. If anything changed in between, the guard misses and the claim is read
-and decided again instead of being applied on stale facts.
+(the task, its workflow's status, whether it is blocked, whether the agent exists, how
+many of the workflow's and the task's parallel group's slots are taken); the batch is a
+compare-and-set on ``assigned_agent_id IS NULL`` that repeats every condition the read
+checked, then the ``task.claimed`` event, the agent marked busy on the task and, on a
+workflow's first claim, the workflow moved from ready to in_progress. If anything
+changed in between, the guard misses and the claim is read and decided again instead of
+being applied on stale facts.
+
+Capacity is enforced, not advised: a task takes a slot while it is started or claimed
+and unfinished (``ACTIVE``), and a claim succeeds only while fewer than the workflow's
+``max_parallel_tasks`` other tasks do, and fewer than its group's limit
+(``config.parallel_group_limits: {group: n}``) in its parallel group. Both counts are
+inside the guard, so eight processes racing for the last slot leave one winner.
+
+With ``lease_files`` the claim also takes exclusive leases on the task's
+``files_likely_affected`` (engine/leases.py) in the same batch: the guard repeats the
+lease decision too, so a claim never holds some of its leases without the rest, nor
+succeeds without them. Releasing the task (here, or by finishing it) releases them.
 
 As in the reference, a claim does not change the task's status: the holder moves it
 through planning and in_progress with task_update_status.
@@ -14,11 +26,15 @@ through planning and in_progress with task_update_status.
 
 from __future__ import annotations
 
+import json
+from dataclasses import dataclass
 from typing import Any
 
+from caw_lab.engine import leases
 from caw_lab.engine.agents import GIVE_UP_AFTER, unfinished
 from caw_lab.engine.changes import Event, Gated, commit, raw, update
 from caw_lab.engine.dag import blocked_sql
+from caw_lab.engine.orchestration import ACTIVE
 from caw_lab.engine.rows import decode, fetch, placeholders, require
 from caw_lab.engine.states import CLAIMABLE_WORKFLOW_STATUSES, DONE_TASK_STATUSES
 from caw_lab.engine.tasks import workflow_follows
@@ -31,25 +47,57 @@ ORPHANED = ("planning", "in_progress", "paused")
 
 MAX_CAPABILITIES = 20
 
-READ = f"""SELECT t.status, t.assigned_agent_id, t.workflow_id, w.status AS workflow_status,
-  {blocked_sql('t')} AS blocked, (SELECT a.id FROM agents a WHERE a.id = ?) AS agent
+GROUP_LIMIT = ("(SELECT g.value FROM json_each({w}.config, '$.parallel_group_limits') g "
+               "WHERE g.key = {t}.parallel_group)")
+"""The limit ``config.parallel_group_limits`` sets on task ``t``'s group in workflow ``w``, or NULL."""
+
+
+def slots_taken(t: str, same_group: bool = False) -> str:
+    """SQL counting the other tasks taking a slot of task ``t``'s workflow (or of its parallel group)."""
+    group = f" AND o.parallel_group = {t}.parallel_group" if same_group else ""
+    return (f"(SELECT COUNT(*) FROM tasks o WHERE o.workflow_id = {t}.workflow_id AND o.id != {t}.id{group} "
+            f"AND {ACTIVE.format(t='o')})")
+
+
+READ = f"""SELECT t.id, t.status, t.assigned_agent_id, t.workflow_id, t.parallel_group, t.repository_id,
+  t.files_likely_affected, w.status AS workflow_status, w.max_parallel_tasks,
+  {blocked_sql('t')} AS blocked, (SELECT a.id FROM agents a WHERE a.id = ?) AS agent,
+  {slots_taken('t')} AS active,
+  CASE WHEN t.parallel_group IS NOT NULL THEN {slots_taken('t', same_group=True)} END AS group_active,
+  CASE WHEN t.parallel_group IS NOT NULL THEN {GROUP_LIMIT.format(w='w', t='t')} END AS group_limit
 FROM tasks t JOIN workflows w ON w.id = t.workflow_id WHERE t.id = ?"""
 
 GUARD = f"""UPDATE tasks SET assigned_agent_id = ?, claimed_at = ?, updated_at = ?
 WHERE id = ? AND assigned_agent_id IS NULL AND {unfinished('tasks')}
-  AND (SELECT w.status FROM workflows w WHERE w.id = tasks.workflow_id) = ? AND NOT {blocked_sql('tasks')}"""
+  AND (SELECT w.status FROM workflows w WHERE w.id = tasks.workflow_id) = ? AND NOT {blocked_sql('tasks')}
+  AND {slots_taken('tasks')} < (SELECT w.max_parallel_tasks FROM workflows w WHERE w.id = tasks.workflow_id)
+  AND (tasks.parallel_group IS NULL OR NOT EXISTS (SELECT 1 FROM workflows w WHERE w.id = tasks.workflow_id
+         AND {slots_taken('tasks', same_group=True)} >= {GROUP_LIMIT.format(w='w', t='tasks')}))"""
 
 
-def claim(db: Backend, task_id: str, agent_id: str) -> dict[str, Any]:
-    """``{success: true}`` for the winner (and for the holder asking again); a loser gets
-    ``{success: false, already_claimed_by}``."""
+def claim(
+    db: Backend, task_id: str, agent_id: str, lease_files: bool = False, lease_ttl_ms: int = leases.CLAIM_TTL_MS
+) -> dict[str, Any]:
+    """``{success: true}`` for the winner (and for the holder asking again), with ``leases`` when
+    ``lease_files``; a loser gets ``{success: false}`` with ``already_claimed_by``, or with
+    ``reason`` (``max_parallel_tasks``, ``parallel_group_limit``, ``lease_conflict``) and its detail."""
+    if lease_files:
+        leases.check_ttl(lease_ttl_ms)
     for _ in range(GIVE_UP_AFTER):
         state = read(db, task_id, agent_id)
         answer = decide(state, task_id, agent_id)
         if answer is not None:
-            return answer
-        if take(db, state, task_id, agent_id):
-            return {"success": True}
+            return with_leases(db, answer, task_id) if lease_files else answer
+        leasing = None
+        if lease_files and (wants := leases.task_wants(state)):
+            held = leases.read(db, agent_id, wants, now_ms())
+            leasing = Leasing(wants, held, leases.decide(wants, held), lease_ttl_ms)
+            if leasing.decision.blocking:
+                return {"success": False, "reason": "lease_conflict",
+                        "lease_conflicts": [leases.held_view(r) for r in leasing.decision.blocking]}
+        taken = take(db, state, task_id, agent_id, leasing)
+        if taken is not None:
+            return {"success": True, **({"leases": taken} if lease_files else {})}
     raise conflict(f"Task {task_id} kept changing while claiming it")
 
 
@@ -87,20 +135,53 @@ def decide(state: dict[str, Any], task_id: str, agent_id: str) -> dict[str, Any]
             recoverable=True,
             suggestion="Claim it once its dependencies are completed or skipped (task_check_dependencies).",
         )
+    if state["active"] >= state["max_parallel_tasks"]:
+        return {"success": False, "reason": "max_parallel_tasks", "max_parallel_tasks": state["max_parallel_tasks"],
+                "active": state["active"]}
+    if state["group_limit"] is not None and state["group_active"] >= state["group_limit"]:
+        return {"success": False, "reason": "parallel_group_limit", "parallel_group": state["parallel_group"],
+                "limit": state["group_limit"], "active": state["group_active"]}
     return None
 
 
-def take(db: Backend, state: dict[str, Any], task_id: str, agent_id: str) -> bool:
+def with_leases(db: Backend, answer: dict[str, Any], task_id: str) -> dict[str, Any]:
+    """The holder asking again with ``lease_files`` gets the leases its claim holds."""
+    if not answer["success"]:
+        return answer
+    return {**answer, "leases": [leases.held_view(r) for r in leases.of_task(db, task_id)]}
+
+
+@dataclass(frozen=True)
+class Leasing:
+    """The file leases a claim takes: what it wants and what the lease read decided."""
+
+    wants: list[leases.Want]
+    facts: leases.Facts
+    decision: leases.Decision
+    ttl_ms: int
+
+
+def take(
+    db: Backend, state: dict[str, Any], task_id: str, agent_id: str, leasing: Leasing | None = None
+) -> list[dict[str, Any]] | None:
+    """Apply the claim; the leases it took (``[]`` without leasing), or ``None`` if the guard missed."""
     now = now_ms()
     workflow_id, starts = state["workflow_id"], state["workflow_status"] == "ready"
-    guard = Statement(GUARD, (agent_id, now, now, task_id, state["workflow_status"]))
+    sql, params = GUARD, (agent_id, now, now, task_id, state["workflow_status"])
     then = [update("agents", {"current_task_id": task_id, "status": "busy", "last_heartbeat": now, "updated_at": now},
                    "id = ?", (agent_id,))]
     if starts:
         then += workflow_follows(workflow_id, task_id, "in_progress")
+    grants = leases.grants(leasing.wants, agent_id, leasing.ttl_ms, now, task_id, workflow_id) if leasing else []
+    if leasing:
+        condition, lease_params = leases.unchanged(leasing.wants, leasing.facts, leasing.decision, now)
+        sql, params = f"{sql} AND {condition}", (*params, *lease_params)
+        then += leases.expiry(leasing.decision.expired, now, agent_id)
+        then += [statement for grant in grants for statement in grant.statements]
     payload = {"workflow_started": True} if starts else {}
     event = Event("task.claimed", workflow_id, task_id, agent_id, payload)
-    return commit(db, event, guard=guard, then=then) is not None
+    done = commit(db, event, guard=Statement(sql, params), then=then)
+    return None if done is None else [leases.held_view(r) for r in leases.granted(db, done, grants)]
 
 
 def release(db: Backend, task_id: str, agent_id: str, reason: str | None = None) -> dict[str, Any]:
@@ -108,9 +189,9 @@ def release(db: Backend, task_id: str, agent_id: str, reason: str | None = None)
     for _ in range(GIVE_UP_AFTER):
         state = read(db, task_id, agent_id)
         require_holder(state, task_id, agent_id)
-        guard, free_agent = letting_go(task_id, agent_id)
+        guard, freed = letting_go(db, task_id, agent_id, "task released")
         event = Event("task.released", state["workflow_id"], task_id, agent_id, {"reason": reason})
-        if commit(db, event, guard=guard, then=[free_agent]) is not None:
+        if commit(db, event, guard=guard, then=freed) is not None:
             return {"success": True}
     raise conflict(f"Task {task_id} kept changing while releasing it")
 
@@ -126,8 +207,9 @@ def require_holder(state: dict[str, Any], task_id: str, agent_id: str) -> None:
         )
 
 
-def letting_go(task_id: str, agent_id: str) -> tuple[Statement, Gated]:
-    """The guard that drops ``agent_id``'s claim, and the statement freeing that agent."""
+def letting_go(db: Backend, task_id: str, agent_id: str, why: str) -> tuple[Statement, list[Gated]]:
+    """The guard that drops ``agent_id``'s claim, and the statements freeing that agent and
+    releasing the task's leases (``why`` is recorded on each ``lease.released``)."""
     now = now_ms()
     guard = Statement(
         "UPDATE tasks SET assigned_agent_id = NULL, claimed_at = NULL, updated_at = ? "
@@ -140,7 +222,7 @@ def letting_go(task_id: str, agent_id: str) -> tuple[Statement, Gated]:
         "last_heartbeat = ?, updated_at = ? WHERE id = ? AND",
         (task_id, task_id, now, now, agent_id),
     )
-    return guard, free_agent
+    return guard, [free_agent, *leases.release_for_task(db, task_id, why)]
 
 
 def available(db: Backend, agent_id: str, workflow_id: str | None = None, limit: int = 100) -> dict[str, Any]:
@@ -148,9 +230,10 @@ def available(db: Backend, agent_id: str, workflow_id: str | None = None, limit:
 
     First any *orphaned* task: started (planning, in_progress, paused) but holding no
     claim, because its agent unregistered or was swept as stale; the new holder picks
-    it up from its checkpoints. Then pending tasks in sequence order, those whose name,
-    description or likely files mention one of the agent's capabilities first; that is
-    all capability matching means here, since tasks declare no required capabilities.
+    it up from its checkpoints. Then pending tasks in sequence order, ranked by capability:
+    tasks whose ``required_capabilities`` the agent all has, then tasks requiring none (those
+    whose name, description or likely files mention one of the agent's capabilities first),
+    then tasks needing a capability it lacks.
     """
     agent = fetch(db, "agent", agent_id)
     if workflow_id:
@@ -190,10 +273,15 @@ def offered(
 
 
 def capability_order(capabilities: list[str]) -> tuple[str, list[str]]:
-    """An ORDER BY prefix ranking tasks by how many capabilities their text mentions."""
+    """An ORDER BY prefix: required capabilities met, none required, some missing; among tasks
+    requiring none, those whose text mentions more of the agent's capabilities first."""
     wanted = [c.lower() for c in capabilities[:MAX_CAPABILITIES] if c.strip()]
+    requires = "COALESCE(json_array_length(t.required_capabilities), 0) > 0"
     if not wanted:
-        return "", []
+        return f"({requires}), ", []
+    unmet = ("EXISTS (SELECT 1 FROM json_each(t.required_capabilities) r "
+             "WHERE lower(r.value) NOT IN (SELECT value FROM json_each(?)))")
     text = "lower(t.name || ' ' || COALESCE(t.description, '') || ' ' || COALESCE(t.files_likely_affected, ''))"
     score = " + ".join(f"(instr({text}, ?) > 0)" for _ in wanted)
-    return f"({score}) DESC, ", wanted
+    return f"CASE WHEN NOT ({requires}) THEN 1 WHEN {unmet} THEN 2 ELSE 0 END, ({score}) DESC, ", [
+        json.dumps(wanted), *wanted]

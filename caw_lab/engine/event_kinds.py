@@ -68,8 +68,14 @@ KINDS: dict[str, Scope] = {
     "agent.stale": Scope.WIDE,
     "agent.lost": Scope.WIDE,
     "agent.stopped": Scope.WIDE,
+    # leases (engine/leases.py): a lease holds files, a workflow or a name, never a row
+    "lease.acquired": Scope.OUTSIDE,
+    "lease.renewed": Scope.OUTSIDE,
+    "lease.released": Scope.OUTSIDE,
+    "lease.expired": Scope.OUTSIDE,
     # executors
     "execution.started": Scope.OUTSIDE,
+    "execution.scaled": Scope.OUTSIDE,
     "execution.heartbeat": Scope.OUTSIDE,
     "execution.suspend_requested": Scope.OUTSIDE,
     "execution.suspended": Scope.WIDE,

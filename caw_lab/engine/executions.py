@@ -89,6 +89,14 @@ def heartbeat(db: Backend, workflow_id: str, executor_id: str, agent_ids: list[s
     return commit(db, event, guard=guard, then=then) is not None
 
 
+def scaled(db: Backend, workflow_id: str, executor_id: str, before: int | None, after: int,
+           hints: dict[str, Any]) -> None:
+    """Record that an executor scaling on hints (``max_agents: "auto"``) now aims for ``after`` agents."""
+    payload = {"executor_id": executor_id, "from": before, "to": after,
+               **{k: hints[k] for k in ("ready", "busy", "mean_ms", "arrival_rate_per_min", "recommended")}}
+    commit(db, Event("execution.scaled", workflow_id, agent_id=executor_id, payload=payload))
+
+
 def request_suspend(db: Backend, workflow_id: str, timeout_ms: int) -> int | None:
     """Ask the live executor (in whatever process) to suspend; the request's seq, None if none is live."""
     guard = Statement(f"UPDATE workflows SET updated_at = updated_at WHERE id = ? AND EXISTS ({LIVE_EXECUTOR})",

@@ -47,11 +47,11 @@ def attempt(
     checkpoint_id, add = checkpoints.add_statement(task_id, "handoff", note, detail)
     kind = "task_assignment" if to_agent else "broadcast"
     letters = notes(db, task_id, workflow_id, from_agent, receivers, kind, note, checkpoint_id)
-    guard, free_agent = claims.letting_go(task_id, from_agent)
+    guard, freed = claims.letting_go(db, task_id, from_agent, "task handed off")
     ids = [m["id"] for m in letters]
     payload = {**detail, "checkpoint_id": checkpoint_id, "message_ids": ids}
     event = Event("task.handed_off", workflow_id, task_id, from_agent, payload)
-    if commit(db, event, guard=guard, then=[free_agent, add, *(insert("messages", m) for m in letters)]) is None:
+    if commit(db, event, guard=guard, then=[*freed, add, *(insert("messages", m) for m in letters)]) is None:
         return None
     return {"success": True, "checkpoint_id": checkpoint_id, "message_ids": ids, "to_agent": to_agent}
 

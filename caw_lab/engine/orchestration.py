@@ -11,11 +11,17 @@ How ``workflow_next_tasks`` recommends work:
   those in ``planning``/``in_progress`` and claimed ones still ``pending``/``paused``:
   slots already taken are not offered twice. A workflow whose tasks cannot be claimed
   (planning, paused, awaiting merge, finished: see ``claims``) has capacity 0.
-- ``recommended_count = min(eligible, capacity)``; the first ``recommended_count`` tasks
-  of the list are the recommendation and carry ``recommended: true``.
 - The list is in plan order (sequence), except that a parallel group's
   eligible members follow its first member, so a recommendation takes as many of one
   group as fit before moving on: siblings meant to run together are started together.
+- Given ``agent_id``, tasks whose ``required_capabilities`` the agent all has come first,
+  then tasks requiring none, then tasks needing a capability it lacks (each carries
+  ``missing_capabilities``); the order within each stays as above.
+- The recommendation takes tasks in that order while slots are free: at most
+  ``capacity``, and no more of a parallel group than its limit
+  (``config.parallel_group_limits``) minus its active tasks. These are the limits claims
+  enforce (engine/claims.py). ``recommended_count`` tasks carry ``recommended: true``
+  and are moved to the front, in order.
 - ``parallel_with`` names the *other eligible* tasks of the same group, the ones that
   can be started alongside it now.
 """
@@ -28,12 +34,12 @@ from operator import itemgetter
 from typing import Any
 
 from caw_lab.engine.dag import blocked_sql
-from caw_lab.engine.rows import require
+from caw_lab.engine.rows import fetch, require
 from caw_lab.engine.states import CLAIMABLE_WORKFLOW_STATUSES, DONE_SQL, DONE_TASK_STATUSES, STORED_TASK_STATUSES
 from caw_lab.errors import not_found
 from caw_lab.store.backend import Backend
 
-TASK_FIELDS = "t.id, t.name, t.description, t.status, t.sequence, t.parallel_group"
+TASK_FIELDS = "t.id, t.name, t.description, t.status, t.sequence, t.parallel_group, t.required_capabilities"
 """What an orchestrator needs to choose; task_get has the rest. Every column costs at 10,000 rows."""
 
 
@@ -60,6 +66,8 @@ def eligible_tasks(db: Backend, workflow_id: str, include_failed: bool) -> list[
     names = finished_dependencies(db, [t["id"] for t in tasks])
     for task in tasks:
         task["dependencies_completed"] = tuple(names.get(task["id"], ()))
+        needs = task["required_capabilities"]
+        task["required_capabilities"] = tuple(json.loads(needs)) if needs else ()
     return tasks
 
 
@@ -78,6 +86,11 @@ def finished_dependencies(db: Backend, task_ids: list[str]) -> dict[str, list[st
         names.setdefault(r["task_id"], []).append(r["name"])
     return names
 
+
+ACTIVE = ("({t}.status IN ('planning', 'in_progress') "
+          "OR ({t}.assigned_agent_id IS NOT NULL AND {t}.status IN ('pending', 'paused')))")
+"""SQL true for a task (aliased ``t``) taking a slot: started, or claimed and unfinished. Worded as
+idx_tasks_active, which serves it; claims count these inside their compare-and-set."""
 
 SOLO = {"can_parallelize": False, "parallel_with": ()}
 
@@ -128,18 +141,21 @@ def workflow_counts(db: Backend, workflow_id: str) -> dict[str, int]:
     }
 
 
-def next_tasks(db: Backend, workflow_id: str, include_failed: bool = True) -> dict[str, Any]:
-    workflow = db.one("SELECT status, max_parallel_tasks FROM workflows WHERE id = ?", (workflow_id,))
+def next_tasks(
+    db: Backend, workflow_id: str, include_failed: bool = True, agent_id: str | None = None
+) -> dict[str, Any]:
+    workflow = db.one("SELECT status, max_parallel_tasks, config FROM workflows WHERE id = ?", (workflow_id,))
     if workflow is None:
         raise not_found("workflow", workflow_id)
     counts = workflow_counts(db, workflow_id)
     tasks = group_order(eligible_tasks(db, workflow_id, include_failed))
+    if agent_id is not None:
+        tasks = capability_order(tasks, fetch(db, "agent", agent_id).get("capabilities") or [])
     capacity = max(0, workflow["max_parallel_tasks"] - counts["active"])
     if workflow["status"] not in CLAIMABLE_WORKFLOW_STATUSES:
         capacity = 0
-    recommended = min(len(tasks), capacity)
-    for i, task in enumerate(tasks):
-        task["recommended"] = i < recommended
+    limits = (json.loads(workflow["config"] or "{}") or {}).get("parallel_group_limits") or {}
+    tasks, recommended = recommend(tasks, capacity, group_room(db, workflow_id, limits))
     return {
         "tasks": tasks,
         "max_parallel": workflow["max_parallel_tasks"],
@@ -148,6 +164,45 @@ def next_tasks(db: Backend, workflow_id: str, include_failed: bool = True) -> di
         "workflow_status": workflow["status"],
         "all_complete": counts["total"] > 0 and counts["done"] == counts["total"],
     }
+
+
+def capability_order(tasks: list[dict[str, Any]], capabilities: list[str]) -> list[dict[str, Any]]:
+    """Tasks the agent has every required capability for first, then those requiring none, then
+    the rest, each marked with what the agent lacks; a stable sort keeps plan order within each."""
+    has = {c.lower() for c in capabilities}
+    for task in tasks:
+        task["missing_capabilities"] = tuple(c for c in task["required_capabilities"] if c.lower() not in has)
+    return sorted(tasks, key=lambda t: 2 if t["missing_capabilities"] else (1 if not t["required_capabilities"] else 0))
+
+
+def group_room(db: Backend, workflow_id: str, limits: dict[str, int]) -> dict[str, int]:
+    """Slots left in each limited parallel group: its limit minus its active tasks."""
+    if not limits:
+        return {}
+    rows = db.query(
+        f"SELECT o.parallel_group AS g, COUNT(*) AS n FROM tasks o WHERE o.workflow_id = ? "
+        f"AND o.parallel_group IS NOT NULL AND {ACTIVE.format(t='o')} GROUP BY o.parallel_group",
+        (workflow_id,),
+    )
+    active = {r["g"]: r["n"] for r in rows}
+    return {group: max(0, limit - active.get(group, 0)) for group, limit in limits.items()}
+
+
+def recommend(
+    tasks: list[dict[str, Any]], capacity: int, room: dict[str, int]
+) -> tuple[list[dict[str, Any]], int]:
+    """Mark the tasks that fit the free slots and their groups' room; they move to the front."""
+    room = dict(room)
+    for task in tasks:
+        group = task["parallel_group"]
+        fits = capacity > 0 and room.get(group, 1) > 0
+        task["recommended"] = fits
+        if fits:
+            capacity -= 1
+            if group in room:
+                room[group] -= 1
+    chosen = [t for t in tasks if t["recommended"]]
+    return chosen + [t for t in tasks if not t["recommended"]], len(chosen)
 
 
 def by_status(db: Backend, workflow_id: str, blocked: int) -> dict[str, int]:

@@ -12,7 +12,13 @@ from caw_lab.engine.rows import encode, fetch
 from caw_lab.engine.states import require_status
 from caw_lab.errors import CawError, conflict, invalid_input
 from caw_lab.ids import new_id, now_ms
-from caw_lab.limits import MAX_DEPENDENCIES, MAX_WORKFLOW_TASKS, exceeded
+from caw_lab.limits import (
+    MAX_CAPABILITY_CHARS,
+    MAX_DEPENDENCIES,
+    MAX_REQUIRED_CAPABILITIES,
+    MAX_WORKFLOW_TASKS,
+    exceeded,
+)
 from caw_lab.store.backend import Backend, Statement
 
 
@@ -37,6 +43,7 @@ def validate_plan(tasks: Sequence[dict[str, Any]], known: Sequence[str] = ()) ->
         seen.add(name)
     available = seen | set(known)
     for t in tasks:
+        check_capabilities(t)
         for field in ("depends_on", "context_from"):
             for dep in t.get(field) or []:
                 if dep == t["name"]:
@@ -75,12 +82,24 @@ def check_fan_in(name: str, count: int, relation: str = "depends on") -> None:
                        limit=MAX_DEPENDENCIES, requested=count)
 
 
+def check_capabilities(task: dict[str, Any]) -> None:
+    needs = task.get("required_capabilities") or []
+    if len(needs) > MAX_REQUIRED_CAPABILITIES:
+        raise exceeded(f"Task {task['name']!r} requires {len(needs)} capabilities; at most {MAX_REQUIRED_CAPABILITIES}",
+                       "Name the few capabilities an agent must have.", limit=MAX_REQUIRED_CAPABILITIES,
+                       requested=len(needs))
+    if not all(0 < len(c) <= MAX_CAPABILITY_CHARS for c in needs):
+        raise invalid_input(f"Task {task['name']!r}: a required capability is empty or over {MAX_CAPABILITY_CHARS} "
+                            "characters", "Name each capability briefly, e.g. python or sql.")
+
+
 def task_row(workflow_id: str, spec: dict[str, Any], sequence: int, now: int) -> dict[str, Any]:
     return {
         "id": new_id("task"), "workflow_id": workflow_id, "name": spec["name"],
         "description": spec.get("description"), "status": "pending", "sequence": sequence,
         "parallel_group": spec.get("parallel_group"), "estimated_complexity": spec.get("estimated_complexity"),
         "files_likely_affected": encode(spec.get("files_likely_affected")),
+        "required_capabilities": encode(spec.get("required_capabilities")),
         "created_at": now, "updated_at": now,
     }
 

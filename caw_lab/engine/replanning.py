@@ -262,6 +262,7 @@ def rewrite(spec: Mapping[str, Any], ids: Mapping[str, str]) -> list[Gated]:
         "description": spec.get("description"), "parallel_group": spec.get("parallel_group"),
         "estimated_complexity": spec.get("estimated_complexity"),
         "files_likely_affected": encode(spec.get("files_likely_affected")),
+        "required_capabilities": encode(spec.get("required_capabilities")),
         "context_from": encode([ids[n] for n in spec["context_from"]]) if spec.get("context_from") else None,
         "updated_at": now_ms(),
     }

@@ -12,7 +12,7 @@ JSON_COLUMNS = frozenset(
     {
         "initial_plan", "config", "plan", "context", "context_from", "outcome_detail",
         "files_likely_affected", "detail", "files_changed", "capabilities", "metadata",
-        "template", "body", "payload", "retry_policy",
+        "template", "body", "payload", "retry_policy", "required_capabilities",
     }
 )
 BOOL_COLUMNS = frozenset({"auto_create_workspaces", "is_daemon", "rolled_back"})

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from caw_lab.store.backend import Backend
 
 STARTED = "json_extract(s.payload, '$.to') = 'in_progress'"
@@ -25,3 +27,16 @@ def completion_ms(db: Backend, workflow_id: str | None = None) -> list[int]:
         params,
     )
     return [row["ms"] for row in rows if row["ms"] is not None]
+
+
+def completions(db: Backend, workflow_id: str) -> list[dict[str, Any]]:
+    """Each completion of the workflow's tasks: ``task_id``, ``at`` and ``ms`` (as ``completion_ms``
+    measures it, None when the task never went through ``in_progress``)."""
+    return db.query(
+        f"""SELECT e.task_id, e.at, e.at - (SELECT MAX(s.at) FROM events s WHERE s.task_id = e.task_id
+                                           AND s.kind = 'task.status' AND {STARTED} AND s.seq < e.seq) AS ms
+            FROM events e
+            WHERE e.kind = 'task.status' AND json_extract(e.payload, '$.to') = 'completed' AND e.workflow_id = ?
+            ORDER BY e.seq""",
+        (workflow_id,),
+    )

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from caw_lab.engine import checkpoints, orchestration
+from caw_lab.engine import checkpoints, leases, orchestration
 from caw_lab.engine.changes import Event, Gated, also, commit, raw
 from caw_lab.engine.dag import blocked_sql
 from caw_lab.engine.rows import encode, fetch
@@ -127,7 +127,11 @@ def update_status(
     outcome: str | None = None,
     outcome_detail: dict[str, Any] | None = None,
     error: str | None = None,
+    fencing_token: int | None = None,
 ) -> dict[str, Any]:
+    """Move the task to ``status``. With ``fencing_token`` the move is made on behalf of that lease
+    and refused with LEASE_STALE unless it still holds (checked inside the change). A task that
+    finishes, or loses its claim going back to pending, releases its leases."""
     task = fetch(db, "task", task_id)
     current = task["status"]
     waits_on = orchestration.check_dependencies(db, task_id)["pending"] if current == "pending" else []
@@ -139,15 +143,21 @@ def update_status(
     values = status_values(current, status, outcome, outcome_detail, error)
     sets = ", ".join(f"{k} = ?" for k in values)
     unblocked = f" AND NOT {blocked_sql('tasks')}" if current == "pending" else ""
+    fence, fence_params = leases.fenced(fencing_token, task_id, now_ms()) if fencing_token else ("1 = 1", ())
     guard = Statement(
-        f"UPDATE tasks SET {sets} WHERE id = ? AND status = ?{unblocked}", (*values.values(), task_id, current)
+        f"UPDATE tasks SET {sets} WHERE id = ? AND status = ?{unblocked} AND {fence}",
+        (*values.values(), task_id, current, *fence_params),
     )
     then = workflow_follows(task["workflow_id"], task_id, status)
     if "assigned_agent_id" in values:
         then.insert(0, release_agent(task_id))
+    if "assigned_agent_id" in values or status in DONE_TASK_STATUSES:
+        then += leases.release_for_task(db, task_id, f"task {status}")
     event = Event("task.status", task["workflow_id"], task_id, task["assigned_agent_id"],
                   {"from": current, "to": status})
     if commit(db, event, guard=guard, then=then) is None:
+        if fencing_token and not db.one(f"SELECT {fence} AS held", fence_params)["held"]:
+            raise leases.stale(db, fencing_token)
         raise refusal(db, task_id, current)
     workflow_status = db.scalar("SELECT status FROM workflows WHERE id = ?", (task["workflow_id"],))
     return {"success": True, "previous_status": current, "status": status, "workflow_status": workflow_status}

@@ -11,7 +11,7 @@ from caw_lab.engine.repositories import link_statements, resolved
 from caw_lab.engine.rows import decode, encode, fetch, placeholders
 from caw_lab.engine.states import DONE_SQL, check_transition
 from caw_lab.engine.tasks import view
-from caw_lab.errors import conflict
+from caw_lab.errors import conflict, invalid_input
 from caw_lab.ids import new_id, now_ms
 from caw_lab.store.backend import Backend, Statement
 
@@ -125,9 +125,22 @@ def set_config(db: Backend, workflow_id: str, config: dict[str, Any]) -> dict[st
     """Merge ``config`` into the workflow's config; a key set to null is removed. Never what agents
     run (``engine.commands``): that is refused, and nothing is written."""
     refuse_commands_in_config(config, workflow_id)
+    check_group_limits(config.get("parallel_group_limits"))
     current = fetch(db, "workflow", workflow_id).get("config") or {}
     merged = {k: v for k, v in {**current, **config}.items() if v is not None}
     event = Event("workflow.config", workflow_id, payload={"keys": sorted(config)})
     values = {"config": encode(merged), "updated_at": now_ms()}
     commit(db, event, then=[update("workflows", values, "id = ?", (workflow_id,))])
     return {"success": True, "config": merged}
+
+
+def check_group_limits(limits: Any) -> None:
+    """``parallel_group_limits`` is ``{group: n}``, each n a whole number of tasks from 1 on: claims
+    compare slot counts with it inside their compare-and-set (engine/claims.py)."""
+    if limits is None:
+        return
+    if not isinstance(limits, dict) or not all(
+        isinstance(n, int) and not isinstance(n, bool) and 1 <= n <= 1000 for n in limits.values()
+    ):
+        raise invalid_input(f"parallel_group_limits must map group names to 1..1000, not {str(limits)[:200]}",
+                            'Write it like {"parallel_group_limits": {"frontend": 2}}.')

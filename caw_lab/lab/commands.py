@@ -127,6 +127,12 @@ def metrics(session: LabSession, args: argparse.Namespace) -> Result:
     return Result(session.call("workflow_metrics", workflow_id=args.workflow), render.metrics_html, "metrics")
 
 
+def hints(session: LabSession, args: argparse.Namespace) -> Result:
+    params = {"target_drain_ms": args.target_drain_ms} if args.target_drain_ms else {}
+    found = session.call("workflow_scaling_hints", workflow_id=args.workflow, **params)
+    return Result(found, render.hints_html, "hints")
+
+
 def status(session: LabSession, args: argparse.Namespace) -> Result:
     return Result(session.call("workflow_execution_status", workflow_id=args.workflow), render.execution_html,
                   "execution")

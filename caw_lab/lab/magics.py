@@ -46,12 +46,14 @@ class CawMagics(Magics):
           dag WF                          the live DAG widget of WF
           inbox [AGENT] [--status S]      messages to AGENT (default: this notebook's agent)
           agents [--workflow WF]          registered agents and how long since their heartbeat
-          run WF [--runtime R] [--max-agents N] [--model M]
+          run WF [--runtime R] [--max-agents N|auto] [--model M]
                                           execute WF: agents start on its ready tasks, are watched and replaced
           status WF                       how WF's execution stands: agents, progress, dead letters
           suspend WF                      stop WF's agents gracefully (their tasks are paused)
           resume WF                       start agents again on a suspended WF
           metrics [WF]                    task counts, failure rate and task durations of WF (or of all)
+          hints WF [--target-drain-ms MS] scaling hints of WF per capability: queue, agents, durations,
+                                          time to drain and the recommended agent count
           workbench [WF]                  the Workbench: workflows, DAG, task detail, agents, inbox, forms
 
         Cell magic:

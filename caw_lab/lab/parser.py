@@ -101,7 +101,8 @@ def build() -> MagicParser:
     run.add_argument("workflow", metavar="WF", help=WF_HELP)
     run.add_argument("--runtime", metavar="R", help="Runtime for tasks without their own (python, subprocess, "
                      "claude_code, codex; default: the workflow's execution config).")
-    run.add_argument("--max-agents", type=int, metavar="N", help="Agents at once (default: max parallel tasks).")
+    run.add_argument("--max-agents", type=agent_count, metavar="N|auto",
+                     help="Agents at once, or auto to follow the scaling hints (default: max parallel tasks).")
     run.add_argument("--model", metavar="M", help="Model for the LLM runtimes.")
     for name, fn, text in (("status", commands.status, "How WF's execution stands: agents, progress, dead letters."),
                            ("suspend", commands.suspend, "Stop WF's agents gracefully; its tasks are paused."),
@@ -111,12 +112,28 @@ def build() -> MagicParser:
     add("metrics", commands.metrics, "Task counts, failure rate and task durations of WF (default: all).").add_argument(
         "workflow", nargs="?", metavar="WF", help=WF_HELP)
 
+    hints = add("hints", commands.hints, "Scaling hints of WF: queue, agents, durations, time to drain and the "
+                "recommended agent count, per capability.")
+    hints.add_argument("workflow", metavar="WF", help=WF_HELP)
+    hints.add_argument("--target-drain-ms", type=int, metavar="MS",
+                       help="How soon the ready queue should be empty (default: 10 minutes).")
+
     add("workbench", commands.workbench, "The Workbench: workflows, DAG, task detail, agents, inbox.").add_argument(
         "workflow", nargs="?", metavar="WF", help="The workflow to show first (default: the newest).")
 
     plan = add("plan", commands.plan, "Cell magic: %%caw plan WF, with the plan as YAML in the cell.")
     plan.add_argument("workflow", metavar="WF", help="A workflow in planning status.")
     return parser
+
+
+def agent_count(text: str) -> int | str:
+    """``--max-agents``: a number, or ``auto``."""
+    if text == "auto":
+        return text
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is neither a number nor auto") from None
 
 
 def subcommands(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:

@@ -308,6 +308,20 @@ def metrics_html(data: Mapping[str, Any]) -> str:
     return box(f"Task metrics: {scope}", f"{counts}<div>Failure rate: {rate}</div><div>Duration: {took}</div>")
 
 
+def hints_html(data: Mapping[str, Any]) -> str:
+    def row(name: str, f: Mapping[str, Any]) -> tuple[str, ...]:
+        took = "-" if f["mean_ms"] is None else f"{duration(f['mean_ms'])} / {duration(f['p90_ms'])}"
+        drain = "-" if f["drain_ms"] is None else duration(f["drain_ms"])
+        return (escape(name), str(f["ready"]), f"{f['busy']} / {f['idle']}", took,
+                f"{f['arrival_rate_per_min']:.2f}", drain, f"<b>{f['recommended']}</b>")
+
+    rows = [row("all tasks", data["total"]), *(row(c["capability"], c) for c in data["capabilities"])]
+    head = ("capability", "ready", "busy / idle", "mean / p90", "arrivals/min", "drain", "recommended")
+    note = (f"<div style='color:#616161'>Recommended within {data['max_agents']} agents, to drain the queue in "
+            f"{duration(data['target_drain_ms'])}: {escape(data['method'])}.</div>")
+    return box(f"Scaling hints: {code(data['workflow_id'])}", table(head, rows) + note)
+
+
 def duration(ms: float) -> str:
     """Milliseconds the way people say a task's length: "850ms", "42s", "3m 20s"."""
     if ms < 1000:

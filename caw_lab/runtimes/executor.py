@@ -7,7 +7,9 @@ starts agents on tasks that may start now: first tasks a suspension paused (thei
 agent resumes them), then workflow_next_tasks' eligible tasks in plan order
 (dependencies done, parallel groups together), skipping tasks still inside their retry
 backoff. Each agent is registered and the task claimed (task_claim's compare-and-set)
-before its runtime starts it.
+before its runtime starts it. With ``max_agents: "auto"`` the number of agents aimed for
+follows the workflow's scaling hints each turn (``execution.scaled`` records each change);
+running agents are never stopped to shrink, they are just not replaced.
 
 The loop ends when every task is done (``completed``), when nothing can run any more
 (``failed`` if tasks sit in the dead-letter queue, the workflow then marked failed, else
@@ -30,7 +32,19 @@ from pathlib import Path
 from typing import Any
 
 from caw_lab.alerts.dispatch import AlertPump
-from caw_lab.engine import agents, claims, deadletter, executions, orchestration, recovery, retries, sandbox, workspaces
+from caw_lab.engine import (
+    agents,
+    claims,
+    deadletter,
+    executions,
+    leases,
+    orchestration,
+    recovery,
+    retries,
+    sandbox,
+    scaling,
+    workspaces,
+)
 from caw_lab.engine.events import head_seq
 from caw_lab.engine.rows import fetch
 from caw_lab.engine.states import require_status
@@ -115,6 +129,8 @@ class Executor:
         """Agents' MCP configs and logs, for as long as the run lasts (a failure's log tail is in its error)."""
         self.last_beat = self.last_sweep = 0.0
         self.last_progress: Progress | None = None
+        self.aim: int | None = None
+        """With ``max_agents: "auto"``, the agent count last aimed for."""
 
     # -- setup -------------------------------------------------------------------------
 
@@ -195,14 +211,27 @@ class Executor:
     # -- agents ------------------------------------------------------------------------
 
     def candidates(self) -> tuple[list[dict[str, Any]], int]:
-        """Tasks that may start now (paused ones first), and how many wait out a retry backoff."""
+        """Tasks that may start now (paused ones first), and how many wait out a retry backoff.
+        Only tasks fitting the free slots are offered: claims refuse the others."""
         waiting = recovery.waiting(self.db, self.workflow_id, now_ms())
         eligible = orchestration.next_tasks(self.db, self.workflow_id, include_failed=False)["tasks"]
-        ready = executions.paused_unclaimed(self.db, self.workflow_id) + eligible
+        ready = executions.paused_unclaimed(self.db, self.workflow_id) + [t for t in eligible if t["recommended"]]
         return [t for t in ready if t["id"] not in waiting], len(waiting)
 
+    def wanted_agents(self) -> int:
+        """How many agents to keep: ``max_agents``, or with ``"auto"`` what the scaling hints recommend."""
+        if self.settings.max_agents != "auto":
+            return self.settings.max_agents or 1
+        hints = scaling.hints(self.db, self.workflow_id, target_drain_ms=self.settings.target_drain_ms)["total"]
+        aim = min(max(hints["recommended"], self.settings.min_agents), self.workflow["max_parallel_tasks"])
+        if aim != self.aim:
+            assert self.executor_id is not None
+            executions.scaled(self.db, self.workflow_id, self.executor_id, self.aim, aim, hints)
+            self.aim = aim
+        return aim
+
     def fill(self) -> None:
-        free = (self.settings.max_agents or 1) - len(self.running)
+        free = self.wanted_agents() - len(self.running)
         if free <= 0:
             return
         for task in self.candidates()[0]:
@@ -212,8 +241,13 @@ class Executor:
                 free -= 1
 
     def launch(self, task_id: str) -> bool:
-        """Register an agent, claim the task for it and start it; False when the task was taken."""
+        """Register an agent, claim the task for it and start it; False when the task was taken.
+        With ``conflicts: serialize`` the claim leases the task's files, and a task whose files
+        are leased by a running one waits."""
         began, task = time.time_ns(), fetch(self.db, "task", task_id)
+        lease_files = self.settings.conflicts == "serialize" and leases.leasable(task)
+        if lease_files and leases.in_use(self.db, task):
+            return False
         name = self.runtime_name(task)
         try:
             directory, refused = self.cwd(task), None
@@ -223,7 +257,7 @@ class Executor:
                                 workflow_id=self.workflow_id, workspace_path=directory,
                                 metadata={"executor_id": self.executor_id, "task_id": task_id, "runtime": name})
         try:
-            taken = claims.claim(self.db, task_id, agent["id"])["success"]
+            taken = claims.claim(self.db, task_id, agent["id"], lease_files=lease_files)["success"]
         except CawError:
             taken = False
         if not taken:

@@ -8,7 +8,10 @@ Keys (all optional), set with workflow_set_config ``{"execution": {...}}``:
 - ``runtimes``: options per runtime name, e.g. ``{"python": {"mode": "process"}}``; never
   the options that choose what runs (``command``, ``executable``, ``extra_args``, ``env``,
   ``work``): those come from the local user (``local_config``) and are refused here.
-- ``max_agents``: agents at once (default: the workflow's max_parallel_tasks).
+- ``max_agents``: agents at once (default: the workflow's max_parallel_tasks), or ``"auto"``:
+  as many as the workflow's scaling hints recommend (engine/scaling.py), between
+  ``min_agents`` (1) and max_parallel_tasks, for the ready queue to drain within
+  ``target_drain_ms`` (10 minutes).
 - ``heartbeat_timeout_ms``: silence after which an agent counts as lost (30 s).
 - ``task_timeout_ms``: an attempt running longer is stopped and counts as failed (none).
 - ``poll_interval_ms``, ``stop_grace_ms``: how often the executor looks (200 ms), how long
@@ -18,6 +21,9 @@ Keys (all optional), set with workflow_set_config ``{"execution": {...}}``:
 - ``alerts``: ``{"log": true, "webhook": "https://..."}``, where alerts are sent;
   ``webhook_attempts`` (4), ``webhook_timeout_ms`` (2 s a step of an attempt) and
   ``drain_ms`` (3 s: the most a run's end waits for its alerts, alerts/dispatch.py).
+- ``conflicts``: ``serialize`` (the default) makes each claim take exclusive leases on the
+  task's ``files_likely_affected`` (engine/leases.py), so a task whose files overlap a
+  running task's waits for it to finish; ``rebase`` and ``manual`` take no leases.
 - ``open_pull_requests``: when every task is done, push each active workspace's branch and
   open its GitHub pull request (gitops/pull_requests.py); off by default.
 
@@ -27,11 +33,12 @@ The retry policy lives beside it, under ``retry`` (engine/retries.py).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from caw_lab.engine.commands import refuse_commands
+from caw_lab.engine.scaling import TARGET_DRAIN_MS
 from caw_lab.errors import CawError
 from caw_lab.runtimes.base import PermissionMode, RunOptions
 
@@ -52,7 +59,9 @@ class ExecutionSettings(BaseModel):
 
     runtime: str = "claude_code"
     runtimes: dict[str, dict[str, Any]] = Field(default_factory=dict)
-    max_agents: int | None = Field(None, ge=1, le=100)
+    max_agents: Annotated[int, Field(ge=1, le=100)] | Literal["auto"] | None = None
+    min_agents: int = Field(1, ge=1, le=100)
+    target_drain_ms: int = Field(TARGET_DRAIN_MS, ge=1)
     heartbeat_timeout_ms: int = Field(30_000, ge=100)
     task_timeout_ms: int | None = Field(None, ge=100)
     poll_interval_ms: int = Field(200, ge=10, le=60_000)
@@ -64,6 +73,7 @@ class ExecutionSettings(BaseModel):
     cwd: str | None = None
     alerts: AlertSettings = Field(default_factory=AlertSettings)
     open_pull_requests: bool = False
+    conflicts: Literal["serialize", "rebase", "manual"] = "serialize"
 
     @property
     def run_options(self) -> RunOptions:

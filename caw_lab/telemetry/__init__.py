@@ -10,6 +10,7 @@ since the engine stamps it on every event.
 - ``runs``: an executor's run as one trace of its attempts and agents.
 - ``context_loads``: how long each ``task_load_context`` took, kept answer or fresh.
 - ``task_metrics``: task counts, durations and failure rates, read from the change feed.
+- ``scaling``: each running workflow's scaling hints (engine/scaling.py) as gauges.
 - ``logs``: log records as JSON lines that carry the correlation id.
 - ``export``: a Prometheus scrape endpoint, OTLP/HTTP export, and (``sdk``) the SDK behind them.
 """

@@ -58,9 +58,10 @@ def exported(db: Backend | None, *, metrics_port: int | None = None,
             stack.callback(sdk.install_tracer(signal_url(otlp_endpoint, "traces")).shutdown)
         stack.callback(sdk.install_meter(readers).shutdown)
         if db is not None:
-            from caw_lab.telemetry import task_metrics
+            from caw_lab.telemetry import scaling, task_metrics
 
             task_metrics.observe(db)
+            scaling.observe(db)
         yield
 
 

@@ -25,12 +25,13 @@ class CheckpointAdd(Params):
     summary: str = Field(min_length=1)
     detail: dict[str, Any] | None = None
     files_changed: list[str] | None = None
+    fencing_token: int | None = None
 
 
 @tool("checkpoint_add", "Record a checkpoint on a task; returns its id and per-task sequence.",
       lock=("task", "task_id"), read_only=False, result=Added)
 def checkpoint_add(db: Backend, p: CheckpointAdd) -> dict[str, Any]:
-    return checkpoints.add(db, p.task_id, p.type, p.summary, p.detail, p.files_changed)
+    return checkpoints.add(db, p.task_id, p.type, p.summary, p.detail, p.files_changed, p.fencing_token)
 
 
 class CheckpointList(Params):

@@ -6,7 +6,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from caw_lab.engine import claims
+from caw_lab.engine import claims, leases
 from caw_lab.store.backend import Backend
 from caw_lab.tools.registry import Params, tool
 
@@ -24,12 +24,14 @@ class TaskClaim(Params):
     task_id: str
     agent_id: str
     session_id: str | None = None
+    lease_files: bool = False
+    lease_ttl_ms: int = leases.CLAIM_TTL_MS
 
 
 @tool("task_claim", "Claim a task for an agent; exactly one of any number of racing agents wins.",
       lock=("task", "task_id"), read_only=False, idempotent=True, result=Claimed)
 def task_claim(db: Backend, p: TaskClaim) -> dict[str, Any]:
-    return claims.claim(db, p.task_id, p.agent_id)
+    return claims.claim(db, p.task_id, p.agent_id, p.lease_files, p.lease_ttl_ms)
 
 
 class TaskRelease(Params):

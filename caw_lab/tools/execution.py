@@ -22,7 +22,7 @@ from caw_lab.tools.registry import Params, tool
 
 class WorkflowStart(Params):
     workflow_id: str
-    max_agents: int | None = Field(None, ge=1, le=100)
+    max_agents: int | Literal["auto"] | None = None  # 1 to 100 is checked with the execution settings
     model: str | None = None
     permission_mode: Literal["acceptEdits", "bypassPermissions"] | None = None
     max_turns: int | None = Field(None, ge=1)

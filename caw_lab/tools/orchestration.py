@@ -18,6 +18,7 @@ from caw_lab.tools.registry import Params, tool
 class WorkflowNextTasks(Params):
     workflow_id: str
     include_failed: bool = Field(True, description="Offer failed tasks for retry too.")
+    agent_id: str | None = None
 
 
 @tool("workflow_next_tasks",
@@ -25,7 +26,7 @@ class WorkflowNextTasks(Params):
       "recommended_count of them fill the free slots (max_parallel_tasks minus those started or claimed).",
       read_only=True)
 def workflow_next_tasks(db: Backend, p: WorkflowNextTasks) -> dict[str, Any]:
-    return orchestration.next_tasks(db, p.workflow_id, p.include_failed)
+    return orchestration.next_tasks(db, p.workflow_id, p.include_failed, p.agent_id)
 
 
 class WorkflowProgress(Params):

@@ -9,7 +9,7 @@ from pydantic import Field
 from caw_lab.engine import replanning
 from caw_lab.store.backend import Backend
 from caw_lab.tools.registry import Params, tool
-from caw_lab.tools.workflow import Complexity, PlanTask
+from caw_lab.tools.workflow import Capabilities, Complexity, PlanTask
 
 
 class WorkflowAddTask(Params):
@@ -23,6 +23,7 @@ class WorkflowAddTask(Params):
     files_likely_affected: list[str] | None = None
     repository_path: str | None = None
     context_from: list[str] | None = None
+    required_capabilities: Capabilities | None = None
     after_task: str | None = None
 
 

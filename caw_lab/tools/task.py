@@ -53,6 +53,7 @@ class TaskUpdateStatus(Params):
     outcome: str | None = Field(None, description="Required for completed.")
     outcome_detail: dict[str, Any] | None = None
     error: str | None = Field(None, description="Required for failed.")
+    fencing_token: int | None = None
 
 
 @tool("task_update_status",
@@ -60,7 +61,8 @@ class TaskUpdateStatus(Params):
       "starts a ready workflow; finishing the last one completes a running workflow.",
       lock=("task", "id"), read_only=False, destructive=True)
 def task_update_status(db: Backend, p: TaskUpdateStatus) -> dict[str, Any]:
-    return tasks.update_status(db, p.id, p.status, outcome=p.outcome, outcome_detail=p.outcome_detail, error=p.error)
+    return tasks.update_status(db, p.id, p.status, outcome=p.outcome, outcome_detail=p.outcome_detail, error=p.error,
+                               fencing_token=p.fencing_token)
 
 
 class TaskReplan(Params):

@@ -12,6 +12,8 @@ from caw_lab.tools.registry import Params, tool
 
 SourceType = Literal["prompt", "github_issue", "linear", "jira", "custom"]
 Complexity = Literal["low", "medium", "high"]
+Capabilities = list[str]
+"""What an agent needs for the task (docs/leases.md#capacity); plans.validate_plan bounds them."""
 
 
 class WorkflowCreate(Params):
@@ -60,6 +62,7 @@ class PlanTask(Params):
     files_likely_affected: list[str] | None = None
     repository_path: str | None = None
     context_from: list[str] | None = None
+    required_capabilities: Capabilities | None = None
 
 
 class WorkflowPlan(Params):

@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import queue
 import random
 import signal
 import threading
@@ -108,6 +109,15 @@ def received(value: Any) -> Any:
     if isinstance(value, Failure):
         raise RuntimeError(f"{value.role} {value.seed} failed:\n{value.trace}")
     return value
+
+
+def reported(out: Any, procs: list[Any]) -> Any:
+    """The next racer's report; when none comes in time, an error naming each racer's state."""
+    try:
+        return out.get(timeout=TIMEOUT_S)
+    except queue.Empty:
+        states = {p.pid: "running" if p.is_alive() else f"exit code {p.exitcode}" for p in procs}
+        raise TimeoutError(f"a racer never reported: {states}") from None
 
 
 def forked() -> BaseContext:
@@ -280,7 +290,7 @@ def run(target: str, seconds: float, processes: int = PROCESSES) -> Outcome:
                 time.sleep(0.5)
             stop.set()
             elapsed = time.monotonic() - began
-            tallies = [received(out.get(timeout=TIMEOUT_S)) for _ in range(processes - len(VICTIMS))]
+            tallies = [received(reported(out, procs)) for _ in range(processes - len(VICTIMS))]
         finally:
             stop.set()
             for p in procs:

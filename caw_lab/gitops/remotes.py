@@ -81,11 +81,13 @@ def check_quietly(check: Callable[[str], str], path: str) -> bool:
 
 
 def of_remote(path: str, remote: str) -> Hosted:
-    """The forge repository behind a git remote of the repository at ``path`` (its fetch URL)."""
-    url = git(path, "remote", "get-url", checked_remote(remote))
+    """The forge repository behind a git remote of the repository at ``path``: its URL as
+    configured, before ``insteadOf`` rewriting (which may send the bytes to a mirror)."""
+    url = git(path, "config", "--get", f"remote.{checked_remote(remote)}.url")
     found = hosted(url.out) if url.code == 0 else None
     if found is None:
-        why = url.err or f"its URL {url.out.strip()!r} is on neither github.com nor the GitLab at {base_url()}"
+        why = (f"its URL {url.out.strip()!r} is on neither github.com nor the GitLab at {base_url()}" if url.code == 0
+               else "there is no such remote")
         raise invalid_input(f"No GitHub or GitLab repository for remote {remote!r}: {why}",
                             "Use a remote on github.com, set CAW_GITLAB_URL to your GitLab, or name the repository.")
     return found

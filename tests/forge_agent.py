@@ -1,5 +1,6 @@
 """An agent for ``caw work`` tests, run by the subprocess runtime: it writes a file named for
-its issue in its working directory (the issue's worktree), commits it, and completes its task
+its issue in its working directory (the issue's worktree; with FORGE_AGENT_SHARED set, a
+file every agent writes too), commits it, and completes its task
 with an outcome naming the directory it worked in and the commit it made."""
 
 from __future__ import annotations
@@ -21,6 +22,9 @@ def main() -> None:
         number = re.match(r"#(\d+)", task["name"])[1]  # type: ignore[index]
         with open(os.path.join(cwd, f"issue-{number}.txt"), "w", encoding="utf-8") as out:
             out.write(f"fixed issue {number}\n")
+        if os.environ.get("FORGE_AGENT_SHARED"):  # every agent writes the same file: their branches conflict
+            with open(os.path.join(cwd, "shared.txt"), "w", encoding="utf-8") as out:
+                out.write(f"issue {number} was here\n")
         for args in (["add", "-A"], ["commit", "-q", "-m", f"fix #{number}"]):
             subprocess.run(["git", *args], cwd=cwd, check=True)
         commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=cwd, check=True, capture_output=True,

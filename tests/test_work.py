@@ -284,3 +284,77 @@ def test_work_on_gitlab_opens_a_merge_request_and_the_cycle_merges_it_when_its_p
     assert merged.returncode == 0, merged.stdout + merged.stderr
     assert mr["state"] == "merged" and git(bare, "rev-parse", "main") == mr["merge_commit_sha"]
     assert forge.issues[(PROJECT, 3)]["state"] == "closed" and forge.notes[-1][2].startswith("Merged in https://")
+
+
+def test_pr_check_merge_and_rebase_complete_merged_work_and_never_lose_a_conflicting_branch(
+    github: tuple[Forge, Path, Path], env: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from caw_lab.gitops.github import GitHub
+
+    forge, repo, bare = github
+    env["FORGE_AGENT_SHARED"] = "1"
+    done = invoke(repo, env, monkeypatch, "work", "7", "8", "--runtime", "subprocess", "--no-watch")
+    assert done.exit_code == 0, done.output + done.stderr
+    workflow = workflow_of(tmp_path / "caw.db")
+    spaces = {w["branch"]: w for w in workspaces_of(tmp_path / "caw.db", workflow["id"])}
+    with GitHub(api=forge.url, token=TOKEN) as github_api:  # someone merges #7's pull request on GitHub
+        github_api.merge_pull(REPO, forge.pull_for("caw/issue-7")["number"], "merge")
+    before = git(bare, "rev-parse", "caw/issue-8")
+
+    rebased = invoke(repo, env, monkeypatch, "pr", "rebase", workflow["id"])
+    assert rebased.exit_code == 1 and "REBASE_CONFLICT" in rebased.stderr and "shared.txt" in rebased.stderr
+    worktree = Path(spaces["caw/issue-8"]["path"])
+    assert git(bare, "rev-parse", "caw/issue-8") == before == git(worktree, "rev-parse", "HEAD")
+    assert git(worktree, "status", "--porcelain") == "" and not (worktree / ".git").is_dir()
+
+    not_yet = refusal(invoke(repo, env, monkeypatch, "pr", "merge", spaces["caw/issue-8"]["id"]))
+    assert not_yet["code"] == "PR_NOT_MERGED"
+    checked = invoke(repo, env, monkeypatch, "pr", "check")
+    assert checked.exit_code == 0, checked.output
+    assert "Checked: 2, Merged: 1, Open: 1" in checked.stdout
+    assert "Open: caw/issue-8 (open, CONFLICTING)" in checked.stdout
+    assert forge.issues[(REPO, 7)]["state"] == "closed" and forge.issues[(REPO, 8)]["state"] == "open"
+    merged = {w["branch"]: w for w in workspaces_of(tmp_path / "caw.db", workflow["id"])}["caw/issue-7"]
+    assert (merged["status"], merged["merge_commit"]) == ("merged", git(bare, "rev-parse", "main"))
+    assert not Path(merged["path"]).exists() and worktree.exists()
+
+
+def test_a_clean_rebase_is_pushed_with_a_lease_and_a_moved_remote_is_not_overwritten(tmp_path: Path,
+                                                                                      monkeypatch: pytest.MonkeyPatch
+                                                                                      ) -> None:
+    from caw_lab.errors import CawError
+    from caw_lab.gitops.merging import rebase_worktree
+
+    monkeypatch.setenv("CAW_ALLOWED_ROOTS", str(tmp_path))
+    repo, bare = make_repo(tmp_path, "git@github.com:octo/app.git")
+    worktree = tmp_path / "wt"
+    git(repo, "worktree", "add", "-q", "-b", "topic", str(worktree), "main")
+    (worktree / "topic.txt").write_text("topic\n")
+    git(worktree, "add", "topic.txt")
+    git(worktree, "commit", "-q", "-m", "topic")
+    git(worktree, "push", "-q", "origin", "topic")
+    (repo / "base.txt").write_text("base moved\n")
+    git(repo, "add", "base.txt")
+    git(repo, "commit", "-q", "-m", "base moves")
+    git(repo, "push", "-q", "origin", "main")
+
+    done = rebase_worktree(str(worktree), "origin", "topic", "main")
+    assert done.moved and git(bare, "rev-parse", "topic") == done.after == git(worktree, "rev-parse", "HEAD")
+    assert git(bare, "rev-parse", "topic^") == git(bare, "rev-parse", "main")
+
+    git(repo, "push", "-q", "--force", "origin", "main~1:refs/heads/topic")  # someone else rewrote topic
+    (repo / "more.txt").write_text("more\n")
+    git(repo, "add", "more.txt")
+    git(repo, "commit", "-q", "-m", "base moves again")
+    git(repo, "push", "-q", "origin", "main")
+    theirs = git(bare, "rev-parse", "topic")
+    with pytest.raises(CawError) as refused:
+        rebase_worktree(str(worktree), "origin", "topic", "main")
+    assert refused.value.code == "GIT_PUSH_FAILED"
+    assert git(bare, "rev-parse", "topic") == theirs and git(worktree, "rev-parse", "HEAD") == done.after
+    for hostile in (("-x", "main"), ("topic", "--upload-pack=evil")):
+        with pytest.raises(CawError, match="Invalid branch name"):
+            rebase_worktree(str(worktree), "origin", *hostile)
+    with pytest.raises(CawError) as outside:
+        rebase_worktree("/etc", "origin", "topic", "main")
+    assert outside.value.code == "PATH_OUTSIDE_ROOTS"

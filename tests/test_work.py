@@ -141,13 +141,18 @@ def test_work_turns_issues_into_pull_requests_and_the_cycle_merges_them_and_clos
     assert len(git(repo, "worktree", "list").splitlines()) == 1  # every issue's worktree removed once merged
 
 
-def invoke(repo: Path, env: dict[str, str], monkeypatch: pytest.MonkeyPatch, *args: str) -> Result:
-    """``caw`` in this process (agents still run as processes): for the many refusals, quickly."""
+def use(repo: Path, env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """This process in ``repo`` with ``env``, as ``caw`` would be started."""
     for name in [n for n in os.environ if n.startswith(("CAW_", "GITHUB_", "GITLAB_"))]:
         monkeypatch.delenv(name)
     for name, value in env.items():
         monkeypatch.setenv(name, value)
     monkeypatch.chdir(repo)
+
+
+def invoke(repo: Path, env: dict[str, str], monkeypatch: pytest.MonkeyPatch, *args: str) -> Result:
+    """``caw`` in this process (agents still run as processes): for the many refusals, quickly."""
+    use(repo, env, monkeypatch)
     return CliRunner().invoke(main, list(args))
 
 
@@ -358,3 +363,34 @@ def test_a_clean_rebase_is_pushed_with_a_lease_and_a_moved_remote_is_not_overwri
     with pytest.raises(CawError) as outside:
         rebase_worktree("/etc", "origin", "topic", "main")
     assert outside.value.code == "PATH_OUTSIDE_ROOTS"
+
+
+def test_work_with_cycle_auto_merges_its_pull_request_and_closes_the_issue(
+    github: tuple[Forge, Path, Path], env: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    forge, repo, bare = github
+    done = invoke(repo, env, monkeypatch, "work", "7", "--cycle", "auto", "--runtime", "subprocess", "--no-watch")
+    assert done.exit_code == 0, done.output + done.stderr
+    assert "completed: 1 pull request(s) opened" in done.stdout and "Merged: 1, Skipped: 0" in done.stdout
+    assert forge.pull_for("caw/issue-7")["merged"] and forge.issues[(REPO, 7)]["state"] == "closed"
+    assert git(bare, "show", "main:issue-7.txt") == "fixed issue 7"
+
+
+def test_caw_run_whose_pull_requests_are_all_refused_exits_1(
+    github: tuple[Forge, Path, Path], env: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    forge, repo, _ = github
+    forge.refuse_pulls = True
+    use(repo, env, monkeypatch)
+    with caw_lab.connect(str(tmp_path / "caw.db")) as client:
+        wf = client.call("workflow_from_issue", repo=REPO, number=7)
+        [task] = client.call("workflow_set_plan", id=wf["id"], plan={"summary": "s", "tasks": [
+            {"name": "#7: sign in"}]})["tasks"]
+        client.call("workspace_create", workflow_id=wf["id"], branch="caw/login", create_worktree=True,
+                    repo_path=str(repo), task_ids=[task["id"]])
+        client.call("workflow_set_config", id=wf["id"], config={"execution": {
+            "open_pull_requests": True, "runtime": "subprocess", "poll_interval_ms": 50}})
+    ran = invoke(repo, env, monkeypatch, "run", wf["id"], "--no-watch")
+    assert ran.exit_code == 1, ran.output + ran.stderr
+    assert ran.stdout.splitlines()[-2:] == ["completed: all 1 tasks done",
+                                            "failed: 0 pull request(s) opened, 1 refused"]

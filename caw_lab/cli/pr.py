@@ -14,7 +14,7 @@ could not be merged or checked.
 from __future__ import annotations
 
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import click
@@ -201,19 +201,23 @@ def rebased(item: Awaiting, pull: Pull, remote: str) -> bool:
 def cycle(workflow_id: str | None, mode: str, no_review: bool, dry_run: bool, merge_method: str, ci_timeout: float,
           ci_poll: float, remote: str) -> None:
     """Merge open pull requests: rebase conflicting ones, wait for checks, merge, rebase the rest."""
-    if mode == "off":
+    raise SystemExit(run_cycle(workflow_id, CycleOptions(mode, dry_run, merge_method, ci_timeout, ci_poll, remote)))
+
+
+def run_cycle(workflow_id: str | None, options: CycleOptions) -> int:
+    """The cycle over the workflow's (or every) open pull request; the exit status: 1 if any was skipped."""
+    if options.mode == "off":
         click.echo("Cycle mode is off. Use --cycle auto|hitl to enable.")
-        return
-    if mode == "hitl" and not sys.stdin.isatty():
+        return 0
+    if options.mode == "hitl" and not sys.stdin.isatty():
         click.echo("Warning: stdin is not a terminal; falling back to auto mode.", err=True)
-        mode = "auto"
+        options = replace(options, mode="auto")
     summary = Summary()
     with open_client() as client, Clients() as clients:
         found = awaiting(client, workflow_id)
         if not found:
             click.echo("No workflows awaiting merge.")
-            return
-        options = CycleOptions(mode, dry_run, merge_method, ci_timeout, ci_poll, remote)
+            return 0
         for item in found:
             click.echo(visible(f"\n  PR: {item.workspace['branch']} ({item.url})"))
             outcome = take(client, clients, item, options)
@@ -224,24 +228,23 @@ def cycle(workflow_id: str | None, mode: str, no_review: bool, dry_run: bool, me
                 break
             else:
                 summary.skipped.append((item, outcome))
-        if not dry_run:
+        if not options.dry_run:
             finish_workflows(client, found)
     click.echo("\n--- Cycle Summary ---")
     click.echo(f"Merged: {len(summary.merged)}, Skipped: {len(summary.skipped)}")
     for item, why in summary.skipped:
         click.echo(visible(f"  Skipped: {item.workspace['branch']} - {why}"))
-    if summary.skipped:
-        raise SystemExit(1)
+    return 1 if summary.skipped else 0
 
 
 @dataclass(frozen=True)
 class CycleOptions:
-    mode: str
-    dry_run: bool
-    merge_method: str
-    ci_timeout: float
-    ci_poll: float
-    remote: str
+    mode: str = "auto"
+    dry_run: bool = False
+    merge_method: str = "squash"
+    ci_timeout: float = 600
+    ci_poll: float = 30
+    remote: str = "origin"
 
 
 def take(client: Client, clients: Clients, item: Awaiting, options: CycleOptions) -> str | None:

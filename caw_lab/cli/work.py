@@ -19,6 +19,7 @@ import click
 
 from caw_lab.cli import main
 from caw_lab.cli.output import visible
+from caw_lab.cli.pr import CycleOptions, run_cycle
 from caw_lab.cli.run import AgentCount, database, execute
 from caw_lab.errors import CawError
 from caw_lab.gitops import work as plan_of
@@ -49,13 +50,15 @@ class Made:
 @click.option("--max-budget", "max_budget_usd", type=click.FloatRange(min=0), help="Budget per task in USD.")
 @click.option("--remote", default="origin", show_default=True,
               help="The git remote whose GitHub or GitLab repository holds the issues and gets the pull requests.")
+@click.option("--cycle", type=click.Choice(["auto", "hitl", "off"]), default="off", show_default=True,
+              help="Then run `caw pr cycle` on the pull requests: auto merges when checks pass, hitl asks first.")
 @click.option("--watch/--no-watch", default=True, show_default=True, help="Show progress while it runs.")
 @click.option("--db", "run_db", metavar="PATH", help="Database, as the global --db.")
 @click.option("--pass-env", "pass_env", multiple=True, metavar="NAME",
               help="Let agents inherit this secret variable (or glob); repeatable.")
 def work(issues: tuple[str, ...], branch: str | None, max_agents: int | str | None, model: str | None,
          runtime: str | None, permission_mode: str | None, max_turns: int | None, max_budget_usd: float | None,
-         remote: str, watch: bool, run_db: str | None, pass_env: tuple[str, ...]) -> None:
+         remote: str, cycle: str, watch: bool, run_db: str | None, pass_env: tuple[str, ...]) -> None:
     """Work on issues (#12, 12, 10-14, or URLs): plan, run agents, open a pull request per issue."""
     db = database(run_db)
     planned = plan_of.prepare(os.getcwd(), list(issues), branch, remote)
@@ -78,7 +81,11 @@ def work(issues: tuple[str, ...], branch: str | None, max_agents: int | str | No
             raise SystemExit(1)
         with connect(db) as client:
             opened, refused = open_pulls(client, forge, planned, made)
-    raise SystemExit(report(opened, refused, planned.hosted.pull_word))
+    status = report(opened, refused, planned.hosted.pull_word)
+    if cycle != "off" and opened:
+        cycled = run_cycle(made.workflow_id, CycleOptions(cycle, remote=remote))
+        status = status or cycled
+    raise SystemExit(status)
 
 
 def create(client: Client, planned: plan_of.Work, found: list[Issue]) -> Made:

@@ -84,6 +84,9 @@ def test_remotes_issue_references_and_pull_urls_are_parsed_strictly(monkeypatch:
     assert hosted("ssh://git@git.corp.example/group/sub/app.git") == Hosted("gitlab", "group/sub/app")
     assert hosted("https://gitlab.com/group/app.git") is None  # not the configured GitLab
     assert hosted("https://github.com/octo/../etc") is None and hosted("/srv/repo.git") is None
+    assert hosted("git@ghe.corp.example:octo/app.git") is None
+    monkeypatch.setenv("GITHUB_API_URL", "https://ghe.corp.example/api/v3")
+    assert hosted("git@ghe.corp.example:octo/app.git") == Hosted("github", "octo/app")
     repo = Hosted("github", "octo/app")
     assert issue_numbers(["#3", "4,5", "7-9", "https://github.com/octo/app/issues/3"], repo) == [3, 4, 5, 7, 8, 9]
     assert pull_ref("https://github.com/octo/app/pull/12") == (repo, 12)

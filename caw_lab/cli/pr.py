@@ -66,10 +66,15 @@ def awaiting(client: Client, workflow_id: str | None) -> list[Awaiting]:
     found = []
     for workflow in workflows:
         for workspace in client.call("workspace_list", workflow_id=workflow["id"], status=["active"])["workspaces"]:
-            if workspace["pr_url"]:
-                issue = (workspace.get("config") or {}).get("issue") or {}
+            if not workspace["pr_url"]:
+                continue
+            issue = (workspace.get("config") or {}).get("issue") or {}
+            try:
                 hosted, number = pull_ref(workspace["pr_url"], issue.get("kind"))
-                found.append(Awaiting(workspace, workflow, hosted, number))
+            except CawError as err:  # a URL recorded by hand: the others are still worked on
+                click.echo(visible(f"warning: workspace {workspace['id']}: {err.message}"), err=True)
+                continue
+            found.append(Awaiting(workspace, workflow, hosted, number))
     return found
 
 

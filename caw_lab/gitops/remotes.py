@@ -15,8 +15,8 @@ from urllib.parse import urlsplit
 
 from caw_lab.engine.worktrees import git
 from caw_lab.errors import CawError, invalid_input
-from caw_lab.gitops.forge import Forge
-from caw_lab.gitops.github import GitHub, check_repo
+from caw_lab.gitops.forge import Forge, env_setting
+from caw_lab.gitops.github import API_ENVS, GitHub, check_repo
 from caw_lab.gitops.gitlab import GitLab, base_url, check_project
 
 MAX_ISSUES = 100
@@ -49,13 +49,20 @@ def client(kind: str) -> Forge:
     return GitLab() if kind == "gitlab" else GitHub()
 
 
+def github_hosts() -> set[str]:
+    """github.com, and the host of a GitHub Enterprise API (``https://HOST/api/v3``) when one is set."""
+    api = urlsplit(env_setting(API_ENVS) or "")
+    return {"github.com"} | ({api.hostname.lower()} if api.hostname and api.path.rstrip("/") == "/api/v3" else set())
+
+
 def gitlab_host() -> str:
     return (urlsplit(base_url()).hostname or "").lower()
 
 
 def hosted(url: str) -> Hosted | None:
     """The forge repository a remote's URL points at (``https://``, ``ssh://`` or scp-like
-    ``git@host:path``): github.com, or the host of the configured GitLab; None otherwise."""
+    ``git@host:path``): on github.com (or the configured GitHub Enterprise), or on the
+    configured GitLab's host; None otherwise."""
     url = url.strip()
     if "://" in url:
         parts = urlsplit(url)
@@ -65,7 +72,7 @@ def hosted(url: str) -> Hosted | None:
     else:
         return None
     path = path.strip("/").removesuffix(".git")
-    if host == "github.com" and check_quietly(check_repo, path):
+    if host in github_hosts() and check_quietly(check_repo, path):
         return Hosted("github", path)
     if host == gitlab_host() and check_quietly(check_project, path):
         return Hosted("gitlab", path)

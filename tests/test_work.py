@@ -394,3 +394,26 @@ def test_caw_run_whose_pull_requests_are_all_refused_exits_1(
     assert ran.exit_code == 1, ran.output + ran.stderr
     assert ran.stdout.splitlines()[-2:] == ["completed: all 1 tasks done",
                                             "failed: 0 pull request(s) opened, 1 refused"]
+
+
+def test_work_detach_checks_the_issues_then_works_in_the_background(
+    github: tuple[Forge, Path, Path], env: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import time
+
+    forge, repo, bare = github
+    refused = invoke(repo, env, monkeypatch, "work", "99", "--detach")  # no such issue: said here and now
+    assert refusal(refused)["code"] == "GITHUB_NOT_FOUND"
+    started = invoke(repo, env, monkeypatch, "work", "#7", "--detach", "--runtime", "subprocess",
+                     "--branch", "fix/login")
+    assert started.exit_code == 0, started.output + started.stderr
+    assert started.stdout.startswith("Working on 1 issue(s) in the background (pid ")
+    log = Path(started.stdout.rsplit("log ", 1)[1].rstrip(").\n"))
+    deadline = time.monotonic() + 240
+    while not forge.pulls and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert [pull["head"]["ref"] for pull in forge.pulls] == ["fix/login"], log.read_text()
+    while "completed: 1 pull request(s) opened" not in log.read_text() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert git(bare, "show", "fix/login:issue-7.txt") == "fixed issue 7"
+    log.unlink()

@@ -12,7 +12,10 @@ the CawError on stderr with status 1, and nothing was created.
 from __future__ import annotations
 
 import os
+import subprocess
+import tempfile
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import click
@@ -24,10 +27,12 @@ from caw_lab.cli.run import AgentCount, database, execute
 from caw_lab.errors import CawError
 from caw_lab.gitops import work as plan_of
 from caw_lab.gitops.forge import Forge, Issue
+from caw_lab.runtimes.mcp_config import caw_command
 from caw_lab.runtimes.registry import names
 from caw_lab.tools.client import Client, connect
 
 PARTIAL_EXIT = 3
+FLAGS = {"max_budget_usd": "max-budget"}
 
 
 @dataclass
@@ -53,17 +58,21 @@ class Made:
 @click.option("--cycle", type=click.Choice(["auto", "hitl", "off"]), default="off", show_default=True,
               help="Then run `caw pr cycle` on the pull requests: auto merges when checks pass, hitl asks first.")
 @click.option("--watch/--no-watch", default=True, show_default=True, help="Show progress while it runs.")
+@click.option("--detach", is_flag=True, help="Check the issues, then do the work in the background (logged to a file).")
 @click.option("--db", "run_db", metavar="PATH", help="Database, as the global --db.")
 @click.option("--pass-env", "pass_env", multiple=True, metavar="NAME",
               help="Let agents inherit this secret variable (or glob); repeatable.")
 def work(issues: tuple[str, ...], branch: str | None, max_agents: int | str | None, model: str | None,
          runtime: str | None, permission_mode: str | None, max_turns: int | None, max_budget_usd: float | None,
-         remote: str, cycle: str, watch: bool, run_db: str | None, pass_env: tuple[str, ...]) -> None:
+         remote: str, cycle: str, watch: bool, detach: bool, run_db: str | None, pass_env: tuple[str, ...]) -> None:
     """Work on issues (#12, 12, 10-14, or URLs): plan, run agents, open a pull request per issue."""
     db = database(run_db)
     planned = plan_of.prepare(os.getcwd(), list(issues), branch, remote)
     with planned.hosted.client() as forge:
         found = plan_of.read_issues(forge, planned)
+        if detach:
+            click.echo(background(db, planned))
+            return
         for issue in found:
             click.echo(visible(f"  #{issue.number}: {issue.title}"), err=True)
         with connect(db) as client:
@@ -86,6 +95,21 @@ def work(issues: tuple[str, ...], branch: str | None, max_agents: int | str | No
         cycled = run_cycle(made.workflow_id, CycleOptions(cycle, remote=remote))
         status = status or cycled
     raise SystemExit(status)
+
+
+def background(db: str, planned: plan_of.Work) -> str:
+    """This same ``caw work`` (without ``--detach``) as a process of its own session, which
+    outlives this one, once its input was found good; returns what to tell the user."""
+    params = click.get_current_context().params
+    flags = [f"--{FLAGS.get(key, key.replace('_', '-'))}={value}" for key, value in params.items()
+             if key not in ("issues", "detach", "watch", "run_db", "pass_env") and value is not None]
+    flags += [f"--pass-env={name}" for name in params["pass_env"]]
+    log = Path(tempfile.gettempdir()) / f"caw-work-{'-'.join(map(str, planned.branches))}-{os.getpid()}.log"
+    with log.open("ab") as out:
+        process = subprocess.Popen([*caw_command(), "--db", db, "work", *flags, "--no-watch", "--", *params["issues"]],
+                                   cwd=planned.repo_path, stdin=subprocess.DEVNULL, stdout=out,
+                                   stderr=subprocess.STDOUT, start_new_session=True)
+    return f"Working on {len(planned.branches)} issue(s) in the background (pid {process.pid}, log {log})."
 
 
 def create(client: Client, planned: plan_of.Work, found: list[Issue]) -> Made:

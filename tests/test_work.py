@@ -417,3 +417,26 @@ def test_work_detach_checks_the_issues_then_works_in_the_background(
         time.sleep(0.2)
     assert git(bare, "show", "fix/login:issue-7.txt") == "fixed issue 7"
     log.unlink()
+
+
+def test_pr_check_closes_the_issue_a_workflow_was_made_from(
+    github: tuple[Forge, Path, Path], env: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from caw_lab.gitops.github import GitHub
+
+    forge, repo, _ = github
+    use(repo, env, monkeypatch)
+    with caw_lab.connect(str(tmp_path / "caw.db")) as client:
+        wf = client.call("workflow_from_issue", repo=REPO, number=8)
+        ws = client.call("workspace_create", workflow_id=wf["id"], branch="caw/search", create_worktree=True,
+                         repo_path=str(repo))
+        (Path(ws["path"]) / "index.txt").write_text("index\n")
+        git(Path(ws["path"]), "add", "index.txt")
+        git(Path(ws["path"]), "commit", "-q", "-m", "index")
+        opened = client.call("workspace_open_pr", workspace_id=ws["id"])
+    with GitHub(api=forge.url, token=TOKEN) as github_api:
+        github_api.merge_pull(REPO, opened["number"], "squash")
+    checked = invoke(repo, env, monkeypatch, "pr", "check")
+    assert "Checked: 1, Merged: 1, Open: 0" in checked.stdout, checked.output + checked.stderr
+    assert forge.issues[(REPO, 8)]["state"] == "closed"
+    assert forge.comments[-1][2].startswith(f"Merged in https://github.com/{REPO}/pull/{opened['number']}")

@@ -21,6 +21,7 @@ import click
 
 from caw_lab.cli import main, open_client
 from caw_lab.cli.output import visible
+from caw_lab.engine.states import WORKFLOW_STATUSES
 from caw_lab.errors import CawError, invalid_input
 from caw_lab.gitops import merging, pull_requests
 from caw_lab.gitops.forge import Pull
@@ -28,7 +29,8 @@ from caw_lab.gitops.github import MERGE_METHODS
 from caw_lab.gitops.remotes import Clients, Hosted, pull_ref
 from caw_lab.tools.client import Client
 
-AWAITING_WORKFLOWS = ["in_progress", "awaiting_merge", "completed"]
+AWAITING_WORKFLOWS = [status for status in WORKFLOW_STATUSES if status != "abandoned"]
+"""Where open pull requests are looked for: an abandoned workflow's are left alone."""
 LISTED_WORKFLOWS = 1000
 
 
@@ -65,7 +67,10 @@ def awaiting(client: Client, workflow_id: str | None) -> list[Awaiting]:
         workflows = client.call("workflow_list", status=AWAITING_WORKFLOWS, limit=LISTED_WORKFLOWS)["workflows"]
     found = []
     for workflow in workflows:
-        for workspace in client.call("workspace_list", workflow_id=workflow["id"], status=["active"])["workspaces"]:
+        listed = client.call("workspace_list", workflow_id=workflow["id"], status=["active"])["workspaces"]
+        if "source_ref" not in workflow and any(w["pr_url"] for w in listed):
+            workflow = client.call("workflow_get", id=workflow["id"])  # the issue it came from, to close
+        for workspace in listed:
             if not workspace["pr_url"]:
                 continue
             issue = (workspace.get("config") or {}).get("issue") or {}

@@ -89,7 +89,7 @@ def workspaces_of(db: Path, workflow_id: str) -> list[dict[str, Any]]:
 
 
 def test_work_turns_issues_into_pull_requests_and_the_cycle_merges_them_and_closes_the_issues(
-    github: tuple[Forge, Path, Path], env: dict[str, str], tmp_path: Path
+    github: tuple[Forge, Path, Path], env: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     forge, repo, bare = github
     done = caw(repo, env, "work", "#7", f"https://github.com/{REPO}/issues/8", "--runtime", "subprocess",
@@ -115,11 +115,11 @@ def test_work_turns_issues_into_pull_requests_and_the_cycle_merges_them_and_clos
                     (8, "caw-lab finished the work and opened a pull request")]
     assert all(auth == f"Bearer {TOKEN}" for _, _, auth in forge.requests)
 
-    listed = caw(repo, env, "pr", "list")
-    assert listed.returncode == 0 and listed.stdout.count("https://github.com/octo/app/pull/") == 2, listed.stdout
+    listed = invoke(repo, env, monkeypatch, "pr", "list")
+    assert listed.exit_code == 0 and listed.stdout.count("https://github.com/octo/app/pull/") == 2, listed.stdout
     forge.checks["caw/issue-8"] = [{"name": "tests", "status": "completed", "conclusion": "failure"}]
-    cycled = caw(repo, env, "pr", "cycle", workflow["id"], "--ci-poll", "0.05", "--ci-timeout", "5")
-    assert cycled.returncode == 1, cycled.stdout + cycled.stderr  # one pull request could not be merged
+    cycled = invoke(repo, env, monkeypatch, "pr", "cycle", workflow["id"], "--ci-poll", "0.05", "--ci-timeout", "5")
+    assert cycled.exit_code == 1, cycled.stdout + cycled.stderr  # one pull request could not be merged
     assert "Merged: 1, Skipped: 1" in cycled.stdout and "failed: tests (failure)" in cycled.stdout
     pull = forge.pull_for("caw/issue-7")
     assert pull["merged"] and git(bare, "rev-parse", "main") == pull["merge_commit_sha"]
@@ -131,13 +131,13 @@ def test_work_turns_issues_into_pull_requests_and_the_cycle_merges_them_and_clos
 
     forge.checks["caw/issue-8"] = [{"name": f"job {i}", "status": "completed", "conclusion": "success"}
                                    for i in range(130)]  # two pages of check runs
-    again = caw(repo, env, "pr", "cycle", workflow["id"], "--ci-poll", "0.05", "--ci-timeout", "5")
-    assert again.returncode == 0, again.stdout + again.stderr
+    again = invoke(repo, env, monkeypatch, "pr", "cycle", workflow["id"], "--ci-poll", "0.05", "--ci-timeout", "5")
+    assert again.exit_code == 0, again.stdout + again.stderr
     assert "130 check(s) passed" in again.stdout
     assert forge.issues[(REPO, 8)]["state"] == "closed"
     assert git(bare, "rev-parse", "main") == forge.pull_for("caw/issue-8")["merge_commit_sha"]
     assert git(bare, "show", "main:issue-7.txt", "main:issue-8.txt").splitlines() == ["fixed issue 7", "fixed issue 8"]
-    assert caw(repo, env, "pr", "list").stdout.strip() == "No workflows awaiting merge."
+    assert invoke(repo, env, monkeypatch, "pr", "list").stdout.strip() == "No workflows awaiting merge."
     assert len(git(repo, "worktree", "list").splitlines()) == 1  # every issue's worktree removed once merged
 
 
@@ -266,7 +266,7 @@ def gitlab(tmp_path: Path, env: dict[str, str]) -> Iterator[tuple[GitLabForge, P
 
 
 def test_work_on_gitlab_opens_a_merge_request_and_the_cycle_merges_it_when_its_pipeline_passes(
-    gitlab: tuple[GitLabForge, Path, Path], env: dict[str, str], tmp_path: Path
+    gitlab: tuple[GitLabForge, Path, Path], env: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     forge, repo, bare = gitlab
     done = caw(repo, env, "work", f"{forge.url}/{PROJECT}/-/issues/3", "--branch", "fix/empty", "--runtime",
@@ -282,11 +282,11 @@ def test_work_on_gitlab_opens_a_merge_request_and_the_cycle_merges_it_when_its_p
     assert all(token == GITLAB_TOKEN for _, _, token in forge.requests)
 
     forge.pipelines["fix/empty"] = [{"id": 12, "status": "running"}]
-    pending = caw(repo, env, "pr", "cycle", "--ci-poll", "0.05", "--ci-timeout", "0.2")
-    assert pending.returncode == 1 and "timeout after 0.2 s (pipeline 12 running)" in pending.stdout
+    pending = invoke(repo, env, monkeypatch, "pr", "cycle", "--ci-poll", "0.05", "--ci-timeout", "0.2")
+    assert pending.exit_code == 1 and "timeout after 0.2 s (pipeline 12 running)" in pending.stdout
     forge.pipelines["fix/empty"] = [{"id": 13, "status": "success"}, {"id": 12, "status": "failed"}]
-    merged = caw(repo, env, "pr", "cycle", "--ci-poll", "0.05", "--merge-method", "merge")
-    assert merged.returncode == 0, merged.stdout + merged.stderr
+    merged = invoke(repo, env, monkeypatch, "pr", "cycle", "--ci-poll", "0.05", "--merge-method", "merge")
+    assert merged.exit_code == 0, merged.stdout + merged.stderr
     assert mr["state"] == "merged" and git(bare, "rev-parse", "main") == mr["merge_commit_sha"]
     assert forge.issues[(PROJECT, 3)]["state"] == "closed" and forge.notes[-1][2].startswith("Merged in https://")
 

@@ -440,3 +440,15 @@ def test_pr_check_closes_the_issue_a_workflow_was_made_from(
     assert "Checked: 1, Merged: 1, Open: 0" in checked.stdout, checked.output + checked.stderr
     assert forge.issues[(REPO, 8)]["state"] == "closed"
     assert forge.comments[-1][2].startswith(f"Merged in https://github.com/{REPO}/pull/{opened['number']}")
+
+
+def test_work_whose_run_fails_says_so_on_the_issue_and_exits_1(
+    github: tuple[Forge, Path, Path], env: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    forge, repo, _ = github
+    env["FORGE_AGENT_FAIL"] = "the tests do not pass"
+    failed = invoke(repo, env, monkeypatch, "work", "7", "--runtime", "subprocess", "--no-watch")
+    assert failed.exit_code == 1, failed.output + failed.stderr
+    assert failed.stdout.splitlines()[-1].startswith("failed: 1 task(s) in the dead-letter queue")
+    assert forge.pulls == []
+    assert forge.comments[-1][2].startswith("caw-lab stopped without a pull request (failed: ")

@@ -73,13 +73,7 @@ def work(issues: tuple[str, ...], branch: str | None, max_agents: int | str | No
         if detach:
             click.echo(background(db, planned))
             return
-        for issue in found:
-            click.echo(visible(f"  #{issue.number}: {issue.title}"), err=True)
-        with connect(db) as client:
-            made = create(client, planned, found)
-        click.echo(f"Created workflow: {made.workflow_id}", err=True)
-        for issue in found:
-            say(forge, planned, issue.number, plan_of.started(made.workflow_id, planned.branches[issue.number]))
+        made = start(db, forge, planned, found)
         overrides = {"max_agents": max_agents, "runtime": runtime, "model": model,
                      "permission_mode": permission_mode, "max_turns": max_turns, "max_budget_usd": max_budget_usd}
         outcome = execute(db, made.workflow_id, overrides, env_passthrough=pass_env, watch=watch)
@@ -110,6 +104,18 @@ def background(db: str, planned: plan_of.Work) -> str:
                                    cwd=planned.repo_path, stdin=subprocess.DEVNULL, stdout=out,
                                    stderr=subprocess.STDOUT, start_new_session=True)
     return f"Working on {len(planned.branches)} issue(s) in the background (pid {process.pid}, log {log})."
+
+
+def start(db: str, forge: Forge, planned: plan_of.Work, found: list[Issue]) -> Made:
+    """The work made, and said on each issue."""
+    for issue in found:
+        click.echo(visible(f"  #{issue.number}: {issue.title}"), err=True)
+    with connect(db) as client:
+        made = create(client, planned, found)
+    click.echo(f"Created workflow: {made.workflow_id}", err=True)
+    for issue in found:
+        say(forge, planned, issue.number, plan_of.started(made.workflow_id, planned.branches[issue.number]))
+    return made
 
 
 def create(client: Client, planned: plan_of.Work, found: list[Issue]) -> Made:

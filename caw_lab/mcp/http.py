@@ -27,6 +27,7 @@ from caw_lab.mcp.token import token_path
 from caw_lab.store.backend import Backend
 from caw_lab.tools import call_tool
 from caw_lab.version import __version__
+from caw_lab.web import page
 
 MCP_PATH = "/mcp"
 HEALTH_PATH = "/health"
@@ -55,7 +56,7 @@ def build_app(server: Server[Any], db: Backend, access: Access, timeout_s: float
         host=access.host,
         transport_security=SDK_CHECKS,
         max_request_body_size=MAX_BODY_BYTES,
-        custom_starlette_routes=[Route(HEALTH_PATH, health, methods=["GET"])],
+        custom_starlette_routes=[Route(HEALTH_PATH, health, methods=["GET"]), *page.routes()],
     )
     return Gate(WholeBody(app, timeout_s), access)
 

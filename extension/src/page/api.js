@@ -76,6 +76,7 @@ export class Live {
     this.socket.onopen = () => {
       this.retry = 500;
       this.onState("open");
+      this.hello();
       for (const channel of this.channels) this.write("subscribe", channel, true);
     };
     this.socket.onmessage = (message) => this.receive(message.data);
@@ -99,9 +100,15 @@ export class Live {
     for (const handler of this.handlers.get("*") || []) handler(event.data || {}, event);
   }
 
+  /** Tell the server the name other viewers see. */
+  hello(name = this.viewer) {
+    this.viewer = name;
+    if (this.socket.readyState === WebSocket.OPEN) this.socket.send(JSON.stringify({ type: "hello", name }));
+  }
+
   write(type, channel, resume = false) {
     if (this.socket.readyState !== WebSocket.OPEN) return;
-    const message = { type, channel, viewer: this.viewer };
+    const message = { type, channel };
     if (resume && this.lastSeq) message.since = this.lastSeq;
     this.socket.send(JSON.stringify(message));
   }

@@ -42,8 +42,7 @@ function start(root) {
       const name = event.target.value.trim();
       if (!name) return;
       localStorage.setItem("caw-viewer", name);
-      live.viewer = name;
-      live.socket.close();
+      live.hello(name);
     } });
   const header = h("header", { class: "caw-header" },
     h("a", { href: "#/", class: "caw-brand" }, "caw"),

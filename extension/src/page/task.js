@@ -1,7 +1,7 @@
 // A task's detail beside its workflow's DAG: plan, checkpoint timeline, the context an
 // agent would load (with its token count) and the agent's log, live while it runs.
 import { fill, h } from "../dom.js";
-import { badge, guarded, time } from "./ui.js";
+import { badge, errorNote, guarded, time } from "./ui.js";
 
 /** Lines of the log kept on screen; older ones stay readable through the REST route. */
 const LOG_LINES = 2000;
@@ -18,8 +18,31 @@ export function taskDetail(ctx, el, taskId) {
     section("Context ", tokens, h("details", {}, h("summary", {}, "Preview"), context)), section("Agent log", log));
   let closed = false;
 
+  /** The moves the state machine allows from the task's status, as in the widget's panel
+   * (which narrow screens hide). */
+  const moves = (task) => {
+    const allowed = ctx.config.transitions?.[task.status] || [];
+    if (!allowed.length) return null;
+    const select = h("select", { class: "caw-input", "aria-label": "New status" },
+      allowed.map((s) => h("option", { value: s }, s.replace("_", " "))));
+    const note = h("input", { class: "caw-input", placeholder: "outcome or error", "aria-label": "Outcome or error" });
+    const result = h("span");
+    return h("form", { class: "caw-move", onsubmit: async (event) => {
+      event.preventDefault();
+      const body = { status: select.value };
+      if (select.value === "completed") body.outcome = note.value || undefined;
+      if (select.value === "failed") body.error = note.value || undefined;
+      try {
+        await ctx.api.send("PUT", `/api/tasks/${taskId}/status`, body);
+        fill(result);
+      } catch (error) {
+        fill(result, errorNote(error));
+      }
+    } }, select, note, h("button", { class: "caw-button", type: "submit" }, "Set status"), result);
+  };
+
   const showTask = (task) => {
-    fill(head, h("h2", {}, task.name), badge(task.status), h("code", { class: "caw-muted" }, ` ${task.id}`),
+    fill(head, h("h2", {}, task.name), badge(task.status), h("code", { class: "caw-muted" }, ` ${task.id}`), moves(task),
       task.assigned_agent_id ? h("div", { class: "caw-muted" }, `agent ${task.assigned_agent_id}`) : null,
       task.outcome ? h("div", { class: "caw-outcome" }, task.outcome) : null,
       task.error ? h("div", { class: "caw-error" }, task.error) : null);
@@ -32,8 +55,8 @@ export function taskDetail(ctx, el, taskId) {
   const loadCheckpoints = async () => {
     const data = await guarded(timeline, () => ctx.api.get(`/api/tasks/${taskId}/checkpoints`));
     const list = data ? (Array.isArray(data) ? data : data.checkpoints || []) : [];
-    fill(timeline, list.length ? list.map((cp) => h("li", { dataset: { type: cp.type } },
-      h("span", { class: "caw-muted" }, `${time(cp.created_at)} · ${cp.type}`), h("div", {}, cp.summary)))
+    fill(timeline, list.length ? list.map((cp) => h("li", { dataset: { type: cp.checkpoint_type } },
+      h("span", { class: "caw-muted" }, `${time(cp.created_at)} · ${cp.checkpoint_type}`), h("div", {}, cp.summary)))
       : h("li", { class: "caw-muted" }, "No checkpoints yet."));
   };
 
@@ -53,22 +76,23 @@ export function taskDetail(ctx, el, taskId) {
     log.scrollTop = log.scrollHeight;
   };
 
+  /** The latest attempt's log as ``task_logs`` returns it (its tail, when long). */
   const loadLog = async () => {
     const data = await ctx.api.get(`/api/tasks/${taskId}/logs`).catch(() => null);
-    if (!data) return (log.textContent = "No agent output yet.");
-    const lines = Array.isArray(data) ? data : data.lines || [];
+    const text = data?.text || "";
     log.textContent = "";
-    append(lines);
-    if (!lines.length) log.textContent = "No agent output yet.";
+    log.dataset.lines = "0";
+    if (text) append(text.replace(/\n$/, "").split("\n"));
+    else log.textContent = "No agent output yet.";
   };
 
+  // The workflow's channel carries its tasks' agent:log lines; the workflow screen follows it.
   const offs = [
     ctx.live.on("agent:log", (data) => {
       if (data.task_id !== taskId) return;
       if (log.dataset.lines === "0") log.textContent = "";
       append(data.lines || [data]);
     }),
-    ctx.live.on("checkpoint:added", (data) => data.task_id === taskId && loadCheckpoints()),
   ];
 
   (async () => {

@@ -65,7 +65,7 @@ export function workflowScreen(ctx, el, workflowId, taskId) {
       const data = await ctx.api.get(`/api/tasks/${id}/checkpoints`).catch(() => null);
       const list = data ? (Array.isArray(data) ? data : data.checkpoints || []) : [];
       const cp = list[list.length - 1];
-      view.describe({ id, checkpoint: cp ? { type: cp.type, summary: cp.summary, created_at: cp.created_at } : null });
+      view.describe({ id, checkpoint: cp ? { type: cp.checkpoint_type, summary: cp.summary, created_at: cp.created_at } : null });
     },
     select(id) {
       const hash = id ? `#/workflows/${workflowId}/tasks/${id}` : `#/workflows/${workflowId}`;

@@ -112,6 +112,11 @@ def test_desktop_list_dag_live_change_and_task_detail(
     page.wait_for_function(f"(id) => ({STATUS_OF})(id) === 'planning'", arg=t["api endpoints"], timeout=5_000)
     print(f"status change painted {time.time() - committed:.2f} s after its commit")
 
+    page.locator('button[data-action="suspend"]').click()
+    refusal = page.locator(".caw-notice .caw-error")
+    refusal.wait_for(timeout=5_000)
+    assert "NOT_RUNNING" in refusal.inner_text(), "the server's refusal is shown as it came"
+
     page.locator(f'.caw-node[data-id="{t["design schema"]}"]').click()
     side = page.locator(".caw-side")
     side.get_by_text("Sketched the users table").wait_for(timeout=5_000)
@@ -151,6 +156,36 @@ def test_a_workflow_created_on_the_page_is_in_the_database(chromium: Any, server
         wf = client.call("workflow_get", id=created, include_tasks=True)
     assert wf["name"] == "from the browser" and wf["source_content"] == "made by a person in the page"
     assert [(task["name"], len(task["depends_on"])) for task in wf["tasks"]] == [("a", 0), ("b", 1)]
+    page.context.close()
+
+
+def test_agents_and_inbox_thread_reply_and_mark_read(chromium: Any, server: HttpServer, db: Path, shots: Path) -> None:
+    with caw_lab.connect(db) as client:
+        ann = client.call("agent_register", name="ann", runtime="claude_code", role="worker")["id"]
+        bo = client.call("agent_register", name="bo", runtime="claude_code", role="worker")["id"]
+        asked = client.call("message_send", sender_id=ann, recipient_id=bo, message_type="query",
+                            subject="schema?", body="Which table holds sessions?")["id"]
+    page = open_page(chromium, server, "#/agents", DESKTOP, "ada")
+    beat = page.locator(f'.caw-card[data-id="{ann}"] .caw-heartbeat')
+    beat.wait_for(timeout=10_000)
+    assert beat.inner_text().startswith("heartbeat ") and beat.inner_text().endswith(" s ago")
+
+    page.goto(f"{server.url}/#/inbox")
+    page.locator("select[aria-label='Inbox of']").select_option(bo)
+    thread = page.locator(f'.caw-thread:has(.caw-message[data-id="{asked}"])')
+    thread.wait_for(timeout=10_000)
+    assert thread.get_attribute("data-unread") == "1"
+    thread.locator("textarea").fill("The sessions table.")
+    thread.locator("button[type=submit]").click()
+    page.locator(".caw-message-body", has_text="The sessions table.").wait_for(timeout=10_000)
+    page.locator(f'.caw-thread:has(.caw-message[data-id="{asked}"]) button[data-action="mark-read"]').click()
+    page.wait_for_selector(f'.caw-thread[data-unread="0"]:has(.caw-message[data-id="{asked}"])', timeout=10_000)
+    page.screenshot(path=str(shots / "page-inbox-1400.png"))
+    with caw_lab.connect(db) as client:
+        inbox = {m["id"]: m["status"] for m in client.call("message_list", agent_id=bo)["messages"]}
+        replies = client.call("message_list", agent_id=ann)["messages"]
+    assert inbox[asked] == "read"
+    assert [(m["body"], m["reply_to_id"], m["sender_id"]) for m in replies] == [("The sessions table.", asked, bo)]
     page.context.close()
 
 

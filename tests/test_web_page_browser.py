@@ -71,10 +71,11 @@ def server(db: Path, workflow: dict[str, Any]) -> Iterator[HttpServer]:
         yield running
 
 
-def open_page(chromium: Any, server: HttpServer, route: str, viewport: dict[str, int], viewer: str) -> Any:
+def open_page(chromium: Any, server: HttpServer, route: str, viewport: dict[str, int], viewer: str,
+              scheme: str = "light") -> Any:
     """A fresh browser context on the page at ``route`` (``#/...``), signed in with the one-time
-    ``?token=`` URL, named ``viewer`` in viewers lists."""
-    context = chromium.new_context(viewport=viewport)
+    ``?token=`` URL, named ``viewer`` in viewers lists, the system's colour scheme ``scheme``."""
+    context = chromium.new_context(viewport=viewport, color_scheme=scheme)
     context.add_init_script(f"localStorage.setItem('caw-viewer', {json.dumps(viewer)})")
     page = context.new_page()
     page.goto(f"{server.url}/?token={TOKEN}{route}")
@@ -189,12 +190,14 @@ def test_agents_and_inbox_thread_reply_and_mark_read(chromium: Any, server: Http
     page.context.close()
 
 
-def test_phone_width_stacks_panels_pans_the_dag_and_never_scrolls_sideways(
+def test_phone_width_in_dark_stacks_panels_pans_the_dag_and_never_scrolls_sideways(
     chromium: Any, server: HttpServer, workflow: dict[str, Any], shots: Path
 ) -> None:
-    page = open_page(chromium, server, "#/", PHONE, "bob")
+    page = open_page(chromium, server, "#/", PHONE, "bob", scheme="dark")
     page.locator(".caw-card").first.wait_for(timeout=10_000)
     assert page.evaluate(SIDEWAYS) <= 0
+    dark = page.evaluate("() => getComputedStyle(document.body).backgroundColor")
+    assert dark == "rgb(18, 22, 27)", "dark follows the system"
     page.screenshot(path=str(shots / "page-list-390.png"), full_page=True)
 
     page.goto(f"{server.url}/#/workflows/{workflow['id']}/tasks/{workflow['tasks']['docs']}")

@@ -1,7 +1,11 @@
 // The inbox: messages grouped into threads, a compose form, reply and mark read. Messages
-// are addressed agent to agent; the person picks which agent's inbox to read and sends as it.
+// are addressed agent to agent; the person picks which agent's threads to read, and a reply
+// goes from the one who was asked to the one who asked.
 import { fill, h } from "../dom.js";
 import { errorNote, guarded, throttle, time } from "./ui.js";
+
+/** The newest messages the inbox reads (the API's page size allows up to 1,000). */
+const MESSAGES = 500;
 
 export function inboxScreen(ctx, el) {
   const who = h("select", { class: "caw-input", "aria-label": "Inbox of" });
@@ -24,9 +28,9 @@ export function inboxScreen(ctx, el) {
     }
   };
 
+  /** Every thread the chosen agent is in, as sender or recipient, so its own replies show too. */
   const load = async () => {
-    const path = who.value ? `/api/agents/${who.value}/messages` : "/api/messages";
-    const data = await guarded(threads, () => ctx.api.get(path));
+    const data = await guarded(threads, () => ctx.api.get("/api/messages", { limit: MESSAGES }));
     if (!data) return;
     const messages = Array.isArray(data) ? data : data.messages || [];
     const byThread = new Map();
@@ -35,14 +39,16 @@ export function inboxScreen(ctx, el) {
       if (!byThread.has(key)) byThread.set(key, []);
       byThread.get(key).push(m);
     }
-    if (!byThread.size) return fill(threads, h("p", { class: "caw-empty" }, "No messages."));
-    fill(threads, [...byThread.values()].map((list) => thread(list)));
+    const mine = [...byThread.values()].filter((list) =>
+      !who.value || list.some((m) => m.sender_id === who.value || m.recipient_id === who.value));
+    if (!mine.length) return fill(threads, h("p", { class: "caw-empty" }, "No messages."));
+    fill(threads, mine.map((list) => thread(list)));
   };
 
   const thread = (list) => {
     list.sort((a, b) => (a.created_at || 0) - (b.created_at || 0));
     const first = list[0];
-    const unread = list.filter((m) => m.status === "unread");
+    const unread = list.filter((m) => m.status === "unread" && (!who.value || m.recipient_id === who.value));
     const markRead = h("button", { class: "caw-button", dataset: { action: "mark-read" }, disabled: !unread.length,
       onclick: async () => {
         try {

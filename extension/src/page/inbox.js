@@ -12,12 +12,15 @@ export function inboxScreen(ctx, el) {
   const threads = h("div", { class: "caw-threads", dataset: { list: "threads" } });
   const notice = h("div");
   const compose = composeForm(ctx, who, notice, () => load());
+  let names = new Map();
+  const nameOf = (id) => names.get(id) || id;
   fill(el, h("div", { class: "caw-title-row" }, h("h1", {}, "Inbox"), h("label", {}, "Inbox of ", who)),
     notice, compose, threads);
 
   const loadAgents = async () => {
     const data = await guarded(notice, () => ctx.api.get("/api/agents"));
     const agents = data ? (Array.isArray(data) ? data : data.agents || []) : [];
+    names = new Map(agents.map((a) => [a.id, a.name]));
     const keep = who.value || localStorage.getItem("caw-inbox") || "";
     fill(who, h("option", { value: "" }, "all agents"), agents.map((a) => h("option", { value: a.id }, a.name)));
     who.value = agents.some((a) => a.id === keep) ? keep : "";
@@ -76,7 +79,8 @@ export function inboxScreen(ctx, el) {
     return h("article", { class: "caw-thread", dataset: { thread: first.thread_id || first.id, unread: String(unread.length) } },
       h("div", { class: "caw-card-head" }, h("b", {}, first.subject || "(no subject)"), markRead),
       list.map((m) => h("div", { class: `caw-message${m.status === "unread" ? " caw-unread" : ""}`, dataset: { id: m.id } },
-        h("div", { class: "caw-muted" }, `${m.sender_id} → ${m.recipient_id} · ${m.message_type} · ${time(m.created_at)}`),
+        h("div", { class: "caw-muted" },
+          `${nameOf(m.sender_id)} → ${nameOf(m.recipient_id)} · ${m.message_type} · ${time(m.created_at)}`),
         h("div", { class: "caw-message-body" }, m.body))),
       reply);
   };

@@ -48,6 +48,24 @@ with caw_lab.connect(sys.argv[1]) as c:
     print(time.time())
 """
 
+AGENT = """
+import sys, time, caw_lab
+from caw_lab.runtimes.agent_logs import LogWriter, logs_root, new_attempt
+db, task = sys.argv[1], sys.argv[2]
+with caw_lab.connect(db) as c:
+    agent = c.call("agent_register", name="writer", runtime="claude_code", role="worker")["id"]
+    c.call("task_claim", task_id=task, agent_id=agent)
+    log = LogWriter(new_attempt(logs_root(db), task, agent))
+    for step in range(3):
+        log.write_lines([f"step {step} of the agent"])
+        time.sleep(0.3)
+    print("written", flush=True)
+    sys.stdin.readline()
+    log.close()
+"""
+"""A stand-in agent: claims the task, writes its log as the executor's agents do, and keeps
+running until told to stop."""
+
 
 @pytest.fixture(scope="module")
 def db(tmp_path_factory: pytest.TempPathFactory) -> Path:
@@ -57,7 +75,7 @@ def db(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def workflow(db: Path) -> dict[str, Any]:
     with caw_lab.connect(db) as client:
-        wf = make_workflow(client, PLAN, name="login feature")
+        wf = make_workflow(client, PLAN, name="login feature", max_parallel_tasks=3)
         design = wf["tasks"]["design schema"]
         client.call("task_update_status", id=design, status="planning")
         client.call("checkpoint_add", task_id=design, type="progress", summary="Sketched the users table")
@@ -157,6 +175,29 @@ def test_a_workflow_created_on_the_page_is_in_the_database(chromium: Any, server
         wf = client.call("workflow_get", id=created, include_tasks=True)
     assert wf["name"] == "from the browser" and wf["source_content"] == "made by a person in the page"
     assert [(task["name"], len(task["depends_on"])) for task in wf["tasks"]] == [("a", 0), ("b", 1)]
+    page.context.close()
+
+
+def test_an_agents_log_streams_live_and_stays_readable(
+    chromium: Any, server: HttpServer, db: Path, workflow: dict[str, Any], shots: Path
+) -> None:
+    task = workflow["tasks"]["web ui"]
+    page = open_page(chromium, server, f"#/workflows/{workflow['id']}/tasks/{task}", DESKTOP, "ada")
+    log = page.locator(".caw-log")
+    log.get_by_text("No agent output yet.").wait_for(timeout=10_000)
+    agent = subprocess.Popen([sys.executable, "-c", AGENT, str(db), task], stdin=subprocess.PIPE,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        page.wait_for_function("() => document.querySelector('.caw-log').textContent.includes('step 2 of the agent')",
+                               timeout=15_000)
+        assert agent.poll() is None, "the lines arrived while the agent ran"
+    finally:
+        out, err = agent.communicate("\n", timeout=30)
+    assert agent.returncode == 0 and out == "written\n", err
+    page.screenshot(path=str(shots / "page-agent-log-1400.png"))
+    page.reload()
+    page.wait_for_function("() => document.querySelector('.caw-log')?.dataset.lines === '3'", timeout=10_000)
+    assert log.inner_text().splitlines() == [f"step {n} of the agent" for n in range(3)]
     page.context.close()
 
 

@@ -159,7 +159,9 @@ def test_two_viewers_see_each_other(chromium: Any, server: HttpServer, workflow:
     ada.context.close()
 
 
-def test_a_workflow_created_on_the_page_is_in_the_database(chromium: Any, server: HttpServer, db: Path) -> None:
+def test_a_workflow_created_and_replanned_on_the_page_is_in_the_database(
+    chromium: Any, server: HttpServer, db: Path
+) -> None:
     page = open_page(chromium, server, "#/new", DESKTOP, "ada")
     page.fill('input[name="name"]', "from the browser")
     page.fill('textarea[name="source_content"]', "made by a person in the page")
@@ -175,6 +177,20 @@ def test_a_workflow_created_on_the_page_is_in_the_database(chromium: Any, server
         wf = client.call("workflow_get", id=created, include_tasks=True)
     assert wf["name"] == "from the browser" and wf["source_content"] == "made by a person in the page"
     assert [(task["name"], len(task["depends_on"])) for task in wf["tasks"]] == [("a", 0), ("b", 1)]
+
+    page.locator("a", has_text="Edit").click()
+    editor.wait_for(timeout=10_000)
+    page.wait_for_function("() => document.querySelector('textarea.caw-plan-editor').value.includes('\"b\"')")
+    page.fill('input[name="max_parallel_tasks"]', "2")
+    editor.fill(json.dumps({"summary": "three steps", "tasks": [
+        {"name": "a"}, {"name": "b", "depends_on": ["a"]}, {"name": "c", "depends_on": ["a"]}]}))
+    assert page.locator(".caw-problems li").all_inner_texts() == ["Say why the plan changes (Reason)."]
+    page.fill('input[name="reason"]', "c can run beside b")
+    page.locator('button[type="submit"]').click()
+    page.wait_for_selector(f'{READY}[data-tasks="3"]', timeout=20_000)
+    with caw_lab.connect(db) as client:
+        wf = client.call("workflow_get", id=created, include_tasks=True)
+    assert [task["name"] for task in wf["tasks"]] == ["a", "b", "c"] and wf["max_parallel_tasks"] == 2
     page.context.close()
 
 

@@ -150,9 +150,8 @@ export function workflowScreen(ctx, el, workflowId, taskId) {
     detail = taskDetail(ctx, side, selected);
   };
 
-  const showViewers = (data) => {
-    if (data.workflow_id && data.workflow_id !== workflowId) return;
-    if (data.channel && data.channel !== `workflow:${workflowId}`) return;
+  const showViewers = (data, event) => {
+    if ((event.channel || `workflow:${data.workflow_id}`) !== `workflow:${workflowId}`) return;
     const names = (data.viewers || []).map((v) => (typeof v === "string" ? v : v.name || v.id));
     viewers.dataset.count = String(names.length);
     fill(viewers, names.map((name) => h("li", { class: name === ctx.live.viewer ? "caw-me" : "" },

@@ -165,10 +165,11 @@ def race(
         if role == "victim":  # takes its lease before the race starts, so it is killed holding it early on
             resource, ttl = VICTIMS[seed % len(VICTIMS)]
             got = client.call("lease_acquire", resource=resource, agent_id=tally.agent_id, ttl_ms=ttl)
-            # A pipe of its own, written before this returns: a process killed while a queue's feeder
-            # thread holds the queue's lock would leave every other writer of that queue stuck.
-            out.send(got["fencing_token"])
             start.wait(TIMEOUT_S)
+            # Sent once out of the barrier, on a pipe of its own: the parent kills it on reading this,
+            # and a process killed holding a shared lock (the barrier's, or a queue's while its
+            # feeder thread writes) would leave every other process waiting on that lock for ever.
+            out.send(got["fencing_token"])
             time.sleep(TIMEOUT_S)  # until killed
         start.wait(TIMEOUT_S)
         beat = time.monotonic()
@@ -293,6 +294,7 @@ def run(target: str, seconds: float, processes: int = PROCESSES) -> Outcome:
             tallies = [received(reported(out, procs)) for _ in range(processes - len(VICTIMS))]
         finally:
             stop.set()
+            start.abort()  # a racer still waiting to start (the race failed first) starts no more
             for p in procs:
                 p.join(TIMEOUT_S)
                 if p.is_alive():

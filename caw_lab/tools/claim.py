@@ -11,6 +11,10 @@ from caw_lab.store.backend import Backend
 from caw_lab.tools.registry import Params, tool
 
 
+class TaskGetAvailableResult(BaseModel):
+    tasks: list[dict[str, Any]]
+
+
 class Claimed(BaseModel):
     success: bool
     already_claimed_by: str | None = None
@@ -55,6 +59,6 @@ class TaskGetAvailable(Params):
 
 @tool("task_get_available",
       "Unclaimed, unblocked tasks: orphaned started ones first, then pending ones, capability matches first.",
-      read_only=True)
+      read_only=True, result=TaskGetAvailableResult)
 def task_get_available(db: Backend, p: TaskGetAvailable) -> dict[str, Any]:
     return claims.available(db, p.agent_id, p.workflow_id, p.limit)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import BaseModel, Field
 
 from caw_lab.engine import templates
 from caw_lab.engine.templates.versions import DEFAULT_VERSION
@@ -22,6 +22,81 @@ from caw_lab.tools.workflow import Complexity
 Value = str | int | float | bool | list[Any]
 """A variable's value; its type is checked by the template (list items must be text)."""
 REPO_HELP = "Whose .caw/templates to read (default: CAW_REPO_PATH, else the working directory's repository)."
+
+
+class TemplateApplyResult(BaseModel):
+    workflow_id: str
+    name: str
+    status: str
+    template_id: str
+    template_name: str
+    template_version: str
+    template_source: str
+    variables: dict[str, Any]
+    tasks_created: int
+    tasks: list[dict[str, Any]]
+
+
+class TemplateCreateResult(BaseModel):
+    id: str
+    name: str
+    description: str | None
+    template: dict[str, Any]
+    version: str
+    latest_version: str
+    created_at: int
+    updated_at: int
+    revision: int
+    source: str
+
+
+class TemplateDiffResult(BaseModel):
+    name: str
+    from_: dict[str, Any] = Field(alias="from")
+    to: dict[str, Any]
+    changes: dict[str, Any]
+    tasks: dict[str, Any]
+    variables: dict[str, Any]
+    identical: bool
+    text: str
+
+
+class TemplateGetResult(BaseModel):
+    id: str
+    name: str
+    version: str
+    source: str
+    description: str | None
+    extends: str | None
+    path: str | None
+    template: dict[str, Any]
+    created_at: int
+    updated_at: int
+
+
+class TemplateListResult(BaseModel):
+    templates: list[dict[str, Any]]
+    warnings: list[Any]
+
+
+class TemplatePublishResult(BaseModel):
+    id: str
+    name: str
+    description: str | None
+    template: dict[str, Any]
+    version: str
+    created_at: int
+    updated_at: int
+    latest_version: str
+    revision: int
+    source: str
+    published: bool
+    published_version: str
+
+
+class TemplateVersionsResult(BaseModel):
+    name: str
+    versions: list[dict[str, Any]]
 
 
 class TemplateTask(Params):
@@ -67,7 +142,7 @@ class TemplateCreate(Params):
 
 
 @tool("template_create", "Save a template from a definition (tasks, variables) or from an existing workflow's plan.",
-      read_only=False)
+      read_only=False, result=TemplateCreateResult)
 def template_create(db: Backend, p: TemplateCreate) -> dict[str, Any]:
     return templates.create(
         db,
@@ -89,7 +164,7 @@ class TemplatePublish(Params):
 
 
 @tool("template_publish", "Add a new immutable version to a database template; the newest becomes its default.",
-      read_only=False)
+      read_only=False, result=TemplatePublishResult)
 def template_publish(db: Backend, p: TemplatePublish) -> dict[str, Any]:
     return templates.publish(
         db,
@@ -106,7 +181,7 @@ class TemplateList(Params):
 
 
 @tool("template_list", "List templates from every source by name: source, version, and the ones each shadows.",
-      read_only=True)
+      read_only=True, result=TemplateListResult)
 def template_list(db: Backend, p: TemplateList) -> dict[str, Any]:
     return templates.list_templates(db, p.repository_path)
 
@@ -121,7 +196,7 @@ class TemplateGet(Params):
 
 
 @tool("template_get", "One template: its definition as written, or resolved with the templates it extends.",
-      read_only=True)
+      read_only=True, result=TemplateGetResult)
 def template_get(db: Backend, p: TemplateGet) -> dict[str, Any]:
     return templates.get(db, p.template_id, version=p.version, resolved=p.resolved, repository_path=p.repository_path)
 
@@ -131,7 +206,8 @@ class TemplateVersions(Params):
     repository_path: str | None = Field(None, description=REPO_HELP)
 
 
-@tool("template_versions", "Every version of a template in every source, newest first.", read_only=True)
+@tool("template_versions", "Every version of a template in every source, newest first.", read_only=True,
+      result=TemplateVersionsResult)
 def template_versions(db: Backend, p: TemplateVersions) -> dict[str, Any]:
     return templates.versions(db, p.name, p.repository_path)
 
@@ -144,7 +220,7 @@ class TemplateDiff(Params):
 
 
 @tool("template_diff", "What changed between two versions of a template: tasks, variables, summary, as text too.",
-      read_only=True)
+      read_only=True, result=TemplateDiffResult)
 def template_diff(db: Backend, p: TemplateDiff) -> dict[str, Any]:
     return templates.compare(db, p.name, p.from_version, p.to_version, p.repository_path)
 
@@ -160,7 +236,8 @@ class TemplateApply(Params):
     dry_run: bool = Field(False, description="Check the variables and render the plan, writing nothing.")
 
 
-@tool("template_apply", "Create a ready workflow from a template, filling in its {{variables}}.", read_only=False)
+@tool("template_apply", "Create a ready workflow from a template, filling in its {{variables}}.", read_only=False,
+      result=TemplateApplyResult)
 def template_apply(db: Backend, p: TemplateApply) -> dict[str, Any]:
     paths = [*(p.repository_paths or []), *([p.repository_path] if p.repository_path else [])]
     return templates.apply(

@@ -25,16 +25,22 @@ REPO_HELP = "Whose .caw/templates to read (default: CAW_REPO_PATH, else the work
 
 
 class TemplateApplyResult(BaseModel):
-    workflow_id: str
-    name: str
-    status: str
+    """A dry run answers the template's identity, its variables, the source and the plan the
+    workflow would get, and none of the workflow's fields."""
+
     template_id: str
     template_name: str
     template_version: str
     template_source: str
     variables: dict[str, Any]
-    tasks_created: int
-    tasks: list[dict[str, Any]]
+    workflow_id: str | None = None
+    name: str | None = None
+    status: str | None = None
+    tasks_created: int | None = None
+    tasks: list[dict[str, Any]] | None = None
+    dry_run: bool | None = None
+    source_content: str | None = None
+    plan: dict[str, Any] | None = None
 
 
 class TemplateCreateResult(BaseModel):
@@ -91,7 +97,7 @@ class TemplatePublishResult(BaseModel):
     revision: int
     source: str
     published: bool
-    published_version: str
+    published_version: str | None = None
 
 
 class TemplateVersionsResult(BaseModel):

@@ -4,18 +4,18 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from caw_lab.engine import agents
 from caw_lab.store.backend import Backend
-from caw_lab.tools.registry import Params, tool
+from caw_lab.tools.registry import Params, Result, tool
 
 Runtime = Literal["claude_code", "codex", "opencode", "custom"]
 Role = Literal["coordinator", "worker"]
 Status = Literal["online", "offline", "busy"]
 
 
-class AgentGetResult(BaseModel):
+class AgentGetResult(Result):
     id: str
     name: str
     runtime: str
@@ -34,30 +34,30 @@ class AgentGetResult(BaseModel):
     heartbeat_age_ms: int | None
 
 
-class AgentListResult(BaseModel):
+class AgentListResult(Result):
     agents: list[dict[str, Any]]
 
 
-class AgentMarkStaleResult(BaseModel):
+class AgentMarkStaleResult(Result):
     agents: list[dict[str, Any]]
 
 
-class AgentUpdateResult(BaseModel):
+class AgentUpdateResult(Result):
     success: bool
 
 
-class Registered(BaseModel):
+class Registered(Result):
     id: str
     name: str
     status: str
 
 
-class Beat(BaseModel):
+class Beat(Result):
     success: bool
     next_heartbeat_ms: int
 
 
-class Unregistered(BaseModel):
+class Unregistered(Result):
     success: bool
     tasks_released: int
     released_task_ids: list[str]

@@ -4,20 +4,20 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from caw_lab.engine import checkpoints
 from caw_lab.store.backend import Backend
-from caw_lab.tools.registry import Params, tool
+from caw_lab.tools.registry import Params, Result, tool
 
 CheckpointType = Literal["plan", "progress", "decision", "error", "recovery", "complete", "replan", "handoff"]
 
 
-class CheckpointListResult(BaseModel):
+class CheckpointListResult(Result):
     checkpoints: list[dict[str, Any]]
 
 
-class Added(BaseModel):
+class Added(Result):
     id: str
     sequence: int
 

@@ -4,23 +4,23 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from caw_lab.engine import claims, leases
 from caw_lab.store.backend import Backend
-from caw_lab.tools.registry import Params, tool
+from caw_lab.tools.registry import Params, Result, tool
 
 
-class TaskGetAvailableResult(BaseModel):
+class TaskGetAvailableResult(Result):
     tasks: list[dict[str, Any]]
 
 
-class Claimed(BaseModel):
+class Claimed(Result):
     success: bool
     already_claimed_by: str | None = None
 
 
-class Succeeded(BaseModel):
+class Succeeded(Result):
     success: bool
 
 

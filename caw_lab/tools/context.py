@@ -9,14 +9,14 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from caw_lab.context import Include
 from caw_lab.store.backend import Backend
-from caw_lab.tools.registry import Params, tool
+from caw_lab.tools.registry import Params, Result, tool
 
 
-class TaskLoadContextResult(BaseModel):
+class TaskLoadContextResult(Result):
     workflow: dict[str, Any] | None
     current_task: dict[str, Any] | None
     prior_tasks: list[dict[str, Any]] | None
@@ -31,7 +31,7 @@ class TaskLoadContextResult(BaseModel):
     token_estimate: int
 
 
-class WorkflowGetSummaryResult(BaseModel):
+class WorkflowGetSummaryResult(Result):
     summary: str
     token_estimate: int
 

@@ -4,21 +4,19 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel
-
 from caw_lab.engine import dependencies
 from caw_lab.store.backend import Backend
-from caw_lab.tools.registry import Params, tool
+from caw_lab.tools.registry import Params, Result, tool
 
 
-class TaskAddDependencyResult(BaseModel):
+class TaskAddDependencyResult(Result):
     success: bool
     created: bool
     task_id: str
     depends_on_id: str
 
 
-class TaskRemoveDependencyResult(BaseModel):
+class TaskRemoveDependencyResult(Result):
     success: bool
     task_id: str
     depends_on_id: str

@@ -12,21 +12,21 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from caw_lab.engine import executions
 from caw_lab.store.backend import Backend
 from caw_lab.tools.client import connect
-from caw_lab.tools.registry import Params, tool
+from caw_lab.tools.registry import Params, Result, tool
 
 
-class TaskSetExecutionResult(BaseModel):
+class TaskSetExecutionResult(Result):
     success: bool
     runtime: str | None
     retry_policy: dict[str, Any] | None
 
 
-class WorkflowExecutionStatusResult(BaseModel):
+class WorkflowExecutionStatusResult(Result):
     workflowId: str
     status: str
     outcome: str | None
@@ -41,7 +41,7 @@ class WorkflowExecutionStatusResult(BaseModel):
     deadLetters: int
 
 
-class WorkflowStartResult(BaseModel):
+class WorkflowStartResult(Result):
     success: bool
     agentHandles: list[dict[str, Any]]
     executorId: str
@@ -49,14 +49,14 @@ class WorkflowStartResult(BaseModel):
     maxAgents: int
 
 
-class WorkflowSuspendResult(BaseModel):
+class WorkflowSuspendResult(Result):
     success: bool
     agentsStopped: int
     tasksReleased: int
     tasksPaused: list[str]
 
 
-class WorkflowResumeResult(BaseModel):
+class WorkflowResumeResult(Result):
     success: bool
     agentsSpawned: int
     tasksAvailable: int

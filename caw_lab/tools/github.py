@@ -4,19 +4,19 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from caw_lab.engine import workflows
 from caw_lab.gitops import pull_requests
 from caw_lab.gitops.github import GitHub
 from caw_lab.store.backend import Backend
-from caw_lab.tools.registry import Params, tool
+from caw_lab.tools.registry import Params, Result, tool
 from caw_lab.tools.workflow import WorkflowCreateResult
 
 TITLE_CHARS = 200
 
 
-class PullRequestOpened(BaseModel):
+class PullRequestOpened(Result):
     success: bool
     workspace_id: str
     pr_url: str

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from caw_lab.engine import handoff
 from caw_lab.store.backend import Backend
-from caw_lab.tools.registry import Params, tool
+from caw_lab.tools.registry import Params, Result, tool
 
 
-class TaskHandoffResult(BaseModel):
+class TaskHandoffResult(Result):
     success: bool
     checkpoint_id: str
     message_ids: list[str]

@@ -10,18 +10,18 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from caw_lab.engine import leases
 from caw_lab.limits import MAX_LEASE_TTL_MS
 from caw_lab.store.backend import Backend
-from caw_lab.tools.registry import Params, tool
+from caw_lab.tools.registry import Params, Result, tool
 
 Ttl = Field(ge=1, le=MAX_LEASE_TTL_MS)
 Token = Field(ge=1)
 
 
-class LeaseAcquireResult(BaseModel):
+class LeaseAcquireResult(Result):
     granted: bool
     fencing_token: int | None = None
     expires_at: int
@@ -30,21 +30,21 @@ class LeaseAcquireResult(BaseModel):
     lease_id: str | None = None
 
 
-class LeaseCheckResult(BaseModel):
+class LeaseCheckResult(Result):
     valid: bool
     held_by: str | None
     expires_at: int | None
 
 
-class LeaseListResult(BaseModel):
+class LeaseListResult(Result):
     leases: list[dict[str, Any]]
 
 
-class LeaseReleaseResult(BaseModel):
+class LeaseReleaseResult(Result):
     success: bool
 
 
-class LeaseRenewResult(BaseModel):
+class LeaseRenewResult(Result):
     success: bool
     fencing_token: int
     expires_at: int

@@ -4,27 +4,25 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel
-
 from caw_lab.engine import locks
 from caw_lab.store.backend import Backend
-from caw_lab.tools.registry import Params, tool
+from caw_lab.tools.registry import Params, Result, tool
 
 
-class WorkflowLockResult(BaseModel):
+class WorkflowLockResult(Result):
     success: bool
     locked_by: str
     locked_at: int
 
 
-class WorkflowLockInfoResult(BaseModel):
+class WorkflowLockInfoResult(Result):
     locked: bool
     session_id: str | None
     locked_at: int | None
     session_pid: int | None
 
 
-class WorkflowUnlockResult(BaseModel):
+class WorkflowUnlockResult(Result):
     success: bool
 
 

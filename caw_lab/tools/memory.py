@@ -4,16 +4,16 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from caw_lab.engine import memories
 from caw_lab.store.backend import Backend
-from caw_lab.tools.registry import Params, tool
+from caw_lab.tools.registry import Params, Result, tool
 
 MemoryType = Literal["pattern", "pitfall", "decision", "learning"]
 
 
-class MemoryCreateResult(BaseModel):
+class MemoryCreateResult(Result):
     id: str
     repository_id: str | None
     topic: str
@@ -29,19 +29,19 @@ class MemoryCreateResult(BaseModel):
     reinforced: bool
 
 
-class MemoryDecayResult(BaseModel):
+class MemoryDecayResult(Result):
     decayed: int
     removed: int
     removed_ids: list[str]
     threshold: float
 
 
-class MemoryRecallResult(BaseModel):
+class MemoryRecallResult(Result):
     memories: list[dict[str, Any]]
     total: int
 
 
-class MemoryReinforceResult(BaseModel):
+class MemoryReinforceResult(Result):
     id: str
     repository_id: str | None
     topic: str

@@ -4,34 +4,34 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from caw_lab.engine import messages
 from caw_lab.store.backend import Backend
-from caw_lab.tools.registry import Params, tool
+from caw_lab.tools.registry import Params, Result, tool
 
 MessageType = Literal["task_assignment", "status_update", "query", "response", "broadcast"]
 Priority = Literal["low", "normal", "high", "urgent"]
 Body = str | dict[str, Any]
 
 
-class MessageArchiveResult(BaseModel):
+class MessageArchiveResult(Result):
     success: bool
     updated: int
 
 
-class MessageBroadcastResult(BaseModel):
+class MessageBroadcastResult(Result):
     sent_count: int
     message_ids: list[str]
     thread_id: str | None = None
 
 
-class MessageCountUnreadResult(BaseModel):
+class MessageCountUnreadResult(Result):
     count: int
     by_priority: dict[str, Any]
 
 
-class MessageGetResult(BaseModel):
+class MessageGetResult(Result):
     id: str
     sender_id: str | None
     recipient_id: str
@@ -49,17 +49,17 @@ class MessageGetResult(BaseModel):
     expires_at: int | None
 
 
-class MessageListResult(BaseModel):
+class MessageListResult(Result):
     messages: list[dict[str, Any]]
     unread_count: int
 
 
-class MessageMarkReadResult(BaseModel):
+class MessageMarkReadResult(Result):
     success: bool
     updated: int
 
 
-class MessageSendResult(BaseModel):
+class MessageSendResult(Result):
     id: str
     thread_id: str
 

@@ -5,15 +5,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel
-
 from caw_lab.engine.rows import require
 from caw_lab.store.backend import Backend
 from caw_lab.telemetry import task_metrics
-from caw_lab.tools.registry import Params, tool
+from caw_lab.tools.registry import Params, Result, tool
 
 
-class WorkflowMetricsResult(BaseModel):
+class WorkflowMetricsResult(Result):
     workflow_id: str
     tasks: dict[str, Any]
     failure_rate: float | None

@@ -8,20 +8,20 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from caw_lab.engine import orchestration
 from caw_lab.store.backend import Backend
-from caw_lab.tools.registry import Params, tool
+from caw_lab.tools.registry import Params, Result, tool
 
 
-class TaskCheckDependenciesResult(BaseModel):
+class TaskCheckDependenciesResult(Result):
     satisfied: bool
     pending: list[dict[str, Any]]
     completed: list[dict[str, Any]]
 
 
-class WorkflowNextTasksResult(BaseModel):
+class WorkflowNextTasksResult(Result):
     tasks: list[dict[str, Any]]
     max_parallel: int
     recommended_count: int
@@ -30,7 +30,7 @@ class WorkflowNextTasksResult(BaseModel):
     all_complete: bool
 
 
-class WorkflowProgressResult(BaseModel):
+class WorkflowProgressResult(Result):
     total_tasks: int
     by_status: dict[str, Any]
     current_sequence: int

@@ -4,27 +4,27 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from caw_lab.engine import agents, deadletter, recovery, rollback
 from caw_lab.store.backend import Backend
-from caw_lab.tools.registry import Params, tool
+from caw_lab.tools.registry import Params, Result, tool
 from caw_lab.tools.task import ReplacementPlan
 
 
-class DlqDiscardResult(BaseModel):
+class DlqDiscardResult(Result):
     success: bool
     task_id: str
     status: str
     workflow_status: str
 
 
-class DlqListResult(BaseModel):
+class DlqListResult(Result):
     dead_letters: list[dict[str, Any]]
     count: int
 
 
-class DlqRequeueResult(BaseModel):
+class DlqRequeueResult(Result):
     success: bool
     task_id: str
     status: str
@@ -32,12 +32,12 @@ class DlqRequeueResult(BaseModel):
     checkpoint_id: str | None
 
 
-class RecoverySweepResult(BaseModel):
+class RecoverySweepResult(Result):
     agents: list[dict[str, Any]]
     tasks_settled: list[Any]
 
 
-class TaskRollbackResult(BaseModel):
+class TaskRollbackResult(Result):
     success: bool
     task_id: str
     checkpoint_id: str

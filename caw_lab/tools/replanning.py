@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from caw_lab.engine import replanning
 from caw_lab.store.backend import Backend
-from caw_lab.tools.registry import Params, tool
+from caw_lab.tools.registry import Params, Result, tool
 from caw_lab.tools.workflow import Capabilities, Complexity, PlanTask
 
 
-class WorkflowAddTaskResult(BaseModel):
+class WorkflowAddTaskResult(Result):
     task_id: str
     workflow_id: str
     sequence: int
@@ -20,13 +20,13 @@ class WorkflowAddTaskResult(BaseModel):
     dependencies_rewired: list[Any]
 
 
-class WorkflowRemoveTaskResult(BaseModel):
+class WorkflowRemoveTaskResult(Result):
     removed_task_id: str
     dependencies_rewired: int
     tasks_renumbered: int
 
 
-class WorkflowReplanResult(BaseModel):
+class WorkflowReplanResult(Result):
     workflow_id: str
     tasks_added: int
     tasks_removed: int

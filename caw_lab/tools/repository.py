@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from caw_lab.engine import repositories
 from caw_lab.errors import not_found
 from caw_lab.store.backend import Backend
-from caw_lab.tools.registry import Params, tool
+from caw_lab.tools.registry import Params, Result, tool
 
 
-class RepositoryGetResult(BaseModel):
+class RepositoryGetResult(Result):
     id: str
     path: str
     name: str | None
@@ -20,12 +20,12 @@ class RepositoryGetResult(BaseModel):
     updated_at: int
 
 
-class RepositoryListResult(BaseModel):
+class RepositoryListResult(Result):
     repositories: list[dict[str, Any]]
     total: int
 
 
-class RepositoryRegisterResult(BaseModel):
+class RepositoryRegisterResult(Result):
     id: str
     path: str
     name: str | None
@@ -33,17 +33,17 @@ class RepositoryRegisterResult(BaseModel):
     updated_at: int
 
 
-class WorkflowAddRepositoryResult(BaseModel):
+class WorkflowAddRepositoryResult(Result):
     workflow_id: str
     repository_id: str
     added_at: int
 
 
-class WorkflowListRepositoriesResult(BaseModel):
+class WorkflowListRepositoriesResult(Result):
     repositories: list[dict[str, Any]]
 
 
-class WorkflowRemoveRepositoryResult(BaseModel):
+class WorkflowRemoveRepositoryResult(Result):
     success: bool
 
 

@@ -9,16 +9,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from caw_lab.engine import scaling
 from caw_lab.store.backend import Backend
-from caw_lab.tools.registry import Params, tool
+from caw_lab.tools.registry import Params, Result, tool
 
 DAY_MS = 24 * 60 * 60 * 1000
 
 
-class WorkflowScalingHintsResult(BaseModel):
+class WorkflowScalingHintsResult(Result):
     workflow_id: str
     at: int
     window_ms: int

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from caw_lab.engine import tasks
 from caw_lab.store.backend import Backend
-from caw_lab.tools.registry import Params, tool
+from caw_lab.tools.registry import Params, Result, tool
 
 
-class TaskGetResult(BaseModel):
+class TaskGetResult(Result):
     id: str
     workflow_id: str
     name: str
@@ -46,17 +46,17 @@ class TaskGetResult(BaseModel):
     checkpoints: list[dict[str, Any]]
 
 
-class TaskReplanResult(BaseModel):
+class TaskReplanResult(Result):
     success: bool
     checkpoint_id: str
     status: str
 
 
-class TaskSetPlanResult(BaseModel):
+class TaskSetPlanResult(Result):
     success: bool
 
 
-class TaskUpdateStatusResult(BaseModel):
+class TaskUpdateStatusResult(Result):
     success: bool
     previous_status: str
     status: str

@@ -11,12 +11,12 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from caw_lab.engine import templates
 from caw_lab.engine.templates.versions import DEFAULT_VERSION
 from caw_lab.store.backend import Backend
-from caw_lab.tools.registry import Params, tool
+from caw_lab.tools.registry import Params, Result, tool
 from caw_lab.tools.workflow import Complexity
 
 Value = str | int | float | bool | list[Any]
@@ -24,7 +24,7 @@ Value = str | int | float | bool | list[Any]
 REPO_HELP = "Whose .caw/templates to read (default: CAW_REPO_PATH, else the working directory's repository)."
 
 
-class TemplateApplyResult(BaseModel):
+class TemplateApplyResult(Result):
     """A dry run answers the template's identity, its variables, the source and the plan the
     workflow would get, and none of the workflow's fields."""
 
@@ -43,7 +43,7 @@ class TemplateApplyResult(BaseModel):
     plan: dict[str, Any] | None = None
 
 
-class TemplateCreateResult(BaseModel):
+class TemplateCreateResult(Result):
     id: str
     name: str
     description: str | None
@@ -56,7 +56,7 @@ class TemplateCreateResult(BaseModel):
     source: str
 
 
-class TemplateDiffResult(BaseModel):
+class TemplateDiffResult(Result):
     name: str
     from_: dict[str, Any] = Field(alias="from")
     to: dict[str, Any]
@@ -67,7 +67,7 @@ class TemplateDiffResult(BaseModel):
     text: str
 
 
-class TemplateGetResult(BaseModel):
+class TemplateGetResult(Result):
     id: str
     name: str
     version: str
@@ -80,12 +80,12 @@ class TemplateGetResult(BaseModel):
     updated_at: int
 
 
-class TemplateListResult(BaseModel):
+class TemplateListResult(Result):
     templates: list[dict[str, Any]]
     warnings: list[Any]
 
 
-class TemplatePublishResult(BaseModel):
+class TemplatePublishResult(Result):
     id: str
     name: str
     description: str | None
@@ -100,7 +100,7 @@ class TemplatePublishResult(BaseModel):
     published_version: str | None = None
 
 
-class TemplateVersionsResult(BaseModel):
+class TemplateVersionsResult(Result):
     name: str
     versions: list[dict[str, Any]]
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from caw_lab.engine import plans, workflows
 from caw_lab.store.backend import Backend
-from caw_lab.tools.registry import Params, tool
+from caw_lab.tools.registry import Params, Result, tool
 
 SourceType = Literal["prompt", "github_issue", "linear", "jira", "custom"]
 Complexity = Literal["low", "medium", "high"]
@@ -16,14 +16,14 @@ Capabilities = list[str]
 """What an agent needs for the task (docs/leases.md#capacity); plans.validate_plan bounds them."""
 
 
-class WorkflowCreateResult(BaseModel):
+class WorkflowCreateResult(Result):
     id: str
     name: str
     status: str
     max_parallel_tasks: int
 
 
-class WorkflowGetResult(BaseModel):
+class WorkflowGetResult(Result):
     id: str
     name: str
     source_type: str
@@ -43,21 +43,21 @@ class WorkflowGetResult(BaseModel):
     tasks: list[dict[str, Any]] | None = None
 
 
-class WorkflowListResult(BaseModel):
+class WorkflowListResult(Result):
     workflows: list[dict[str, Any]]
     total: int
 
 
-class WorkflowSetConfigResult(BaseModel):
+class WorkflowSetConfigResult(Result):
     success: bool
     config: dict[str, Any]
 
 
-class WorkflowSetParallelismResult(BaseModel):
+class WorkflowSetParallelismResult(Result):
     success: bool
 
 
-class WorkflowSetPlanResult(BaseModel):
+class WorkflowSetPlanResult(Result):
     workflow_id: str
     tasks_created: int
     parallelizable_groups: list[Any]
@@ -65,7 +65,7 @@ class WorkflowSetPlanResult(BaseModel):
     tasks: list[dict[str, Any]]
 
 
-class WorkflowUpdateStatusResult(BaseModel):
+class WorkflowUpdateStatusResult(Result):
     success: bool
     previous_status: str
     status: str

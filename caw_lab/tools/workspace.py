@@ -4,22 +4,22 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from caw_lab.engine import workspaces
 from caw_lab.store.backend import Backend
-from caw_lab.tools.registry import Params, tool
+from caw_lab.tools.registry import Params, Result, tool
 
 WorkspaceStatus = Literal["active", "merged", "abandoned"]
 
 
-class TaskAssignWorkspaceResult(BaseModel):
+class TaskAssignWorkspaceResult(Result):
     success: bool
     task_id: str
     workspace_id: str
 
 
-class WorkflowCheckMergeResult(BaseModel):
+class WorkflowCheckMergeResult(Result):
     workflow_id: str
     checked: int
     clean: int
@@ -27,7 +27,7 @@ class WorkflowCheckMergeResult(BaseModel):
     workspaces: list[dict[str, Any]]
 
 
-class WorkspaceCreateResult(BaseModel):
+class WorkspaceCreateResult(Result):
     id: str
     workflow_id: str
     repository_id: str | None
@@ -44,11 +44,11 @@ class WorkspaceCreateResult(BaseModel):
     task_ids: list[str]
 
 
-class WorkspaceListResult(BaseModel):
+class WorkspaceListResult(Result):
     workspaces: list[dict[str, Any]]
 
 
-class WorkspaceUpdateResult(BaseModel):
+class WorkspaceUpdateResult(Result):
     success: bool
     id: str
     status: str

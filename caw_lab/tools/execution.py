@@ -46,7 +46,7 @@ class WorkflowStartResult(Result):
     agentHandles: list[dict[str, Any]]
     executorId: str
     runtime: str
-    maxAgents: int
+    maxAgents: int | str
 
 
 class WorkflowSuspendResult(Result):

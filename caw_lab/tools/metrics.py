@@ -12,10 +12,10 @@ from caw_lab.tools.registry import Params, Result, tool
 
 
 class WorkflowMetricsResult(Result):
-    workflow_id: str
+    workflow_id: str | None
     tasks: dict[str, Any]
     failure_rate: float | None
-    duration_ms: float | None
+    duration_ms: dict[str, Any] | None
 
 
 class WorkflowMetrics(Params):

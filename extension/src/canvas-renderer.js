@@ -66,6 +66,7 @@ export class CanvasRenderer {
     ctx.setTransform(1, 0, 0, 1, 0, 0);
     ctx.clearRect(0, 0, this.canvas.width, this.canvas.height);
     ctx.setTransform(dpr * view.k, 0, 0, dpr * view.k, dpr * view.x, dpr * view.y);
+    this.drawn = { x: view.x, y: view.y, k: view.k };
     const seen = view.worldRect();
     const visible = (x, y, w, h) => x + w >= seen.x && x <= seen.x + seen.w && y + h >= seen.y && y <= seen.y + seen.h;
     const hl = this.hl || { up: new Set(), down: new Set() };
@@ -152,7 +153,8 @@ export class CanvasRenderer {
       ctx.globalAlpha = dim === "1" ? DIM_ALPHA : 1;
       ctx.fillStyle = k >= LABEL_ZOOM ? colour.fill : colour.stroke;
       ctx.beginPath();
-      for (const n of list) ctx.rect(n.x, n.y, n.w, n.h);
+      const least = 1.5 / k; // at any zoom a node stays at least a pixel and a half on screen
+      for (const n of list) ctx.rect(n.x, n.y, Math.max(n.w, least), Math.max(n.h, least));
       ctx.fill();
       if (k >= LABEL_ZOOM) {
         ctx.strokeStyle = colour.stroke;

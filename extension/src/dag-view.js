@@ -60,6 +60,7 @@ export class DagView {
     this.panel = new Panel({ edit: (action, args) => this.edit(action, args), select: (id) => this.select(id) });
     this.body = h("div", { class: "caw-dag-body" }, this.stage, this.panel.element);
     this.root.append(this.body);
+    this.root.cawDrawnRects = () => this.drawnRects();
     el.appendChild(this.root);
     this.listen();
     this.resizeObserver = new ResizeObserver(() => this.resize());
@@ -159,6 +160,27 @@ export class DagView {
     this.root.dataset.ready = "1";
   }
 
+  /** A stage point in world coordinates, through the transform the renderer last drew: every
+   * hover, click and drag asks here, so a hit lands on what the person sees even when the view
+   * moved and has not been drawn yet. */
+  toWorld(sx, sy) {
+    const drawn = this.renderer?.drawn || this.view;
+    return [(sx - drawn.x) / drawn.k, (sy - drawn.y) / drawn.k];
+  }
+
+  /** The drawn node under a stage point, or null. */
+  pick(sx, sy) {
+    const [wx, wy] = this.toWorld(sx, sy);
+    return this.scene ? nodeAt(this.scene, wx, wy) : null;
+  }
+
+  /** Where each drawn task is on the stage, as the person sees it (for tests and exports). */
+  drawnRects() {
+    const d = this.renderer?.drawn || this.view;
+    return (this.scene?.nodes || []).map((n) => ({ id: n.id, kind: n.kind, x: n.x * d.k + d.x, y: n.y * d.k + d.y,
+      w: n.w * d.k, h: n.h * d.k }));
+  }
+
   redrawView() {
     if (!this.renderer) return;
     this.renderer.setView(this.view);
@@ -232,9 +254,11 @@ export class DagView {
     this.selectedEdge = null;
     if (!fromKernel) this.kernel.select(this.selected);
     if (this.selected) this.kernel.describe(this.selected);
+    this.root.dataset.selected = this.selected;
     this.refreshChrome();
     if (this.autoFit && this.scene) this.view.fit(this.scene.bounds, this.freeWidth());
     this.reveal(this.selected);
+    this.redrawView();
     this.redrawHighlight();
   }
 
@@ -334,8 +358,8 @@ export class DagView {
     if (event.button !== 0 || !this.scene || event.target.closest(".caw-dag-minimap")) return;
     focusStage(this.stage);
     this.stage.setPointerCapture(event.pointerId);
-    const [wx, wy] = this.view.toWorld(sx, sy);
-    const node = nodeAt(this.scene, wx, wy);
+    const [wx, wy] = this.toWorld(sx, sy);
+    const node = this.pick(sx, sy);
     const box = node ? null : boxHeaderAt(this.scene, wx, wy);
     const mode = node ? node.kind : box ? "box" : "pan";
     this.press = { mode, node, box, sx, sy, lastX: sx, lastY: sy, moved: false };
@@ -349,8 +373,8 @@ export class DagView {
     if (press.mode === "task" && (far || press.moved)) {
       press.moved = true;
       this.hideTooltip();
-      const [wx, wy] = this.view.toWorld(sx, sy);
-      const target = nodeAt(this.scene, wx, wy);
+      const [wx, wy] = this.toWorld(sx, sy);
+      const target = this.pick(sx, sy);
       const n = press.node;
       this.drag = { from: n.id, target: target && target.kind === "task" && target.id !== n.id ? target.id : null,
         line: [n.x + n.w, n.y + n.h / 2, wx, wy] };
@@ -391,7 +415,7 @@ export class DagView {
     } else if (press.mode === "box") {
       this.toggleGroup(press.box.group);
     } else {
-      const [wx, wy] = this.view.toWorld(sx, sy);
+      const [wx, wy] = this.toWorld(sx, sy);
       const edge = edgeAt(this.scene, wx, wy, 6 / this.view.k);
       if (edge && edge.task) {
         this.selectedEdge = edge.key;
@@ -413,8 +437,8 @@ export class DagView {
   }
 
   hoverAt(sx, sy) {
-    const [wx, wy] = this.view.toWorld(sx, sy);
-    const node = nodeAt(this.scene, wx, wy);
+    const [wx, wy] = this.toWorld(sx, sy);
+    const node = this.pick(sx, sy);
     const id = node ? node.id : null;
     if (id !== this.hover) {
       this.hover = id;

@@ -118,6 +118,7 @@ export class SvgRenderer {
   }
 
   setView(view) {
+    this.drawn = { x: view.x, y: view.y, k: view.k };
     this.world.setAttribute("transform", `translate(${view.x},${view.y}) scale(${view.k})`);
   }
 

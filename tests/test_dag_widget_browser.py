@@ -5,9 +5,11 @@ Screenshots go to ``CAW_SCREENSHOTS`` (default: the test's temporary folder).
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import time
+import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +18,7 @@ import pytest
 import caw_lab
 from tests.conftest import make_workflow
 from tests.dag_screen import drawn_tasks, miscoloured, wait_until_painted
-from tests.jupyter_lab import LabServer, missing, open_notebook
+from tests.jupyter_lab import TOKEN, LabServer, missing, open_notebook
 
 if missing():
     pytest.skip(missing(), allow_module_level=True)
@@ -211,3 +213,44 @@ def test_hover_and_click_land_on_the_drawn_task_after_the_panel_opens_after_fit_
     widget.scroll_into_view_if_needed()
     hit_every_task(page, ids)
     widget.screenshot(path=str(shots / "dag-hits-resized.png"))
+
+
+def set_theme(lab: LabServer, theme: str) -> None:
+    """Choose JupyterLab's theme as its Settings menu does, through the settings API."""
+    request = urllib.request.Request(
+        f"{lab.base}/lab/api/settings/@jupyterlab/apputils-extension:themes", method="PUT",
+        data=json.dumps({"raw": json.dumps({"theme": theme})}).encode(),
+        headers={"Authorization": f"token {TOKEN}", "Content-Type": "application/json"})
+    urllib.request.urlopen(request, timeout=10).close()
+
+
+PAGE_COLOURS = """() => {
+  const root = document.querySelector('.caw-dag');
+  const probe = document.createElement('span');
+  probe.style.color = 'var(--jp-layout-color0)';
+  document.body.appendChild(probe);
+  const page = getComputedStyle(probe).color;
+  probe.remove();
+  return {light: document.body.dataset.jpThemeLight, page,
+          stage: getComputedStyle(root.querySelector('.caw-dag-stage')).backgroundColor,
+          text: getComputedStyle(root.querySelector('.caw-dag-title')).color};
+}"""
+
+
+def test_the_dark_theme_paints_from_the_pages_colours(
+    page: Any, lab: LabServer, db_path: Path, workflow: dict[str, Any], tmp_path: Path, shots: Path
+) -> None:
+    set_theme(lab, "JupyterLab Dark")
+    try:
+        widget = show_widget(page, lab, "dark.ipynb", db_path, workflow["id"], tmp_path / "selected")
+        page.wait_for_function("() => document.querySelector('.caw-dag').dataset.theme === 'JupyterLab Dark'")
+        page.wait_for_timeout(1_200)  # the widget looks at the theme again a second after it changes
+        colours = page.evaluate(PAGE_COLOURS)
+        assert colours["light"] == "false"
+        assert colours["stage"] == colours["page"], "the stage is the notebook's own background"
+        assert colours["text"] != "rgb(38, 50, 56)", "text is the theme's, not the light default"
+        drawn = drawn_tasks(page)
+        assert len(drawn) == 5 and miscoloured(drawn, dark=True) == {}
+        widget.screenshot(path=str(shots / "dag-dark.png"))
+    finally:
+        set_theme(lab, "JupyterLab Light")

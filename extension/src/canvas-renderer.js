@@ -1,6 +1,6 @@
 // Canvas for large graphs: one element whatever the size, nodes batched by colour, edges
 // stroked as one path, off-screen items culled, and labels drawn only when readable.
-import { EDGE, EDGE_DOWN, EDGE_UP, GROUP_BOX, MATCH, SELECTED, colorOf } from "./colors.js";
+import { colorOf, theme } from "./colors.js";
 import { countsBar, fitText } from "./text.js";
 
 const LABEL_ZOOM = 0.45;
@@ -82,12 +82,12 @@ export class CanvasRenderer {
     const { ctx } = this;
     ctx.lineWidth = 1 / k;
     for (const b of boxes) {
-      ctx.fillStyle = GROUP_BOX.fill;
-      ctx.strokeStyle = GROUP_BOX.stroke;
+      ctx.fillStyle = theme.groupBox.fill;
+      ctx.strokeStyle = theme.groupBox.stroke;
       ctx.fillRect(b.x, b.y, b.w, b.h);
       ctx.strokeRect(b.x, b.y, b.w, b.h);
       if (k >= LABEL_ZOOM) {
-        ctx.fillStyle = GROUP_BOX.text;
+        ctx.fillStyle = theme.groupBox.text;
         ctx.font = "bold 12px sans-serif";
         ctx.fillText(`▾ ${b.group}`, b.x + 8, b.y + 14);
       }
@@ -107,11 +107,12 @@ export class CanvasRenderer {
       else trace(ctx, e.geom);
     }
     ctx.globalAlpha = hl.related || hl.matches ? DIM_ALPHA : 1;
-    ctx.strokeStyle = EDGE;
+    ctx.strokeStyle = theme.edge;
     ctx.lineWidth = Math.max(1 / k, 0.8);
     ctx.stroke();
     ctx.globalAlpha = 1;
-    for (const [list, colour] of [[lit.up, EDGE_UP], [lit.down, EDGE_DOWN], [lit.sel, SELECTED]]) {
+    const litColours = [[lit.up, theme.edgeUp], [lit.down, theme.edgeDown], [lit.sel, theme.selected]];
+    for (const [list, colour] of litColours) {
       if (!list.length) continue;
       ctx.beginPath();
       for (const e of list) trace(ctx, e.geom);
@@ -134,7 +135,7 @@ export class CanvasRenderer {
       ctx.lineTo(x - 8 * Math.cos(a + 0.4), y - 8 * Math.sin(a + 0.4));
       ctx.closePath();
     }
-    ctx.fillStyle = EDGE;
+    ctx.fillStyle = theme.edge;
     ctx.fill();
   }
 
@@ -149,7 +150,7 @@ export class CanvasRenderer {
     }
     for (const [key, list] of batches) {
       const [status, dim] = key.split("|");
-      const colour = status === "group" ? { stroke: "#546e7a", fill: "#fafafa", text: "#263238" } : colorOf(status);
+      const colour = status === "group" ? theme.groupNode : colorOf(status);
       ctx.globalAlpha = dim === "1" ? DIM_ALPHA : 1;
       ctx.fillStyle = k >= LABEL_ZOOM ? colour.fill : colour.stroke;
       ctx.beginPath();
@@ -206,17 +207,17 @@ export class CanvasRenderer {
       ctx.lineWidth = width / Math.min(k, 1);
       ctx.strokeRect(n.x - 2, n.y - 2, n.w + 4, n.h + 4);
     };
-    if (hl.matches && hl.matches.size < 2000) for (const id of hl.matches) outline(id, MATCH, 3);
-    outline(hl.hover, "#546e7a", 1.5);
-    outline(hl.dropTarget, EDGE_UP, 3);
-    outline(hl.selected, SELECTED, 2.5);
+    if (hl.matches && hl.matches.size < 2000) for (const id of hl.matches) outline(id, theme.match, 3);
+    outline(hl.hover, theme.hover, 1.5);
+    outline(hl.dropTarget, theme.edgeUp, 3);
+    outline(hl.selected, theme.selected, 2.5);
     if (hl.drag) {
       const [x1, y1, x2, y2] = hl.drag;
       ctx.beginPath();
       ctx.moveTo(x1, y1);
       ctx.lineTo(x2, y2);
       ctx.setLineDash([6 / k, 4 / k]);
-      ctx.strokeStyle = EDGE_UP;
+      ctx.strokeStyle = theme.edgeUp;
       ctx.lineWidth = 2 / k;
       ctx.stroke();
       ctx.setLineDash([]);

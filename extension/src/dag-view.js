@@ -4,7 +4,7 @@
 // task's newest checkpoint, ``select(id)`` sets the synced ``selected``.
 import { CanvasRenderer } from "./canvas-renderer.js";
 import { Chrome } from "./chrome.js";
-import { colorOf } from "./colors.js";
+import { applyTheme, colorOf } from "./colors.js";
 import { fill, h } from "./dom.js";
 import { TaskGraph, visibleGraph } from "./graph.js";
 import { Layouter } from "./layout.js";
@@ -65,6 +65,10 @@ export class DagView {
     this.listen();
     this.resizeObserver = new ResizeObserver(() => this.resize());
     this.resizeObserver.observe(this.stage);
+    applyTheme(this.root);
+    this.root.dataset.theme = document.body.dataset.jpThemeName || "";
+    this.themeObserver = new MutationObserver(() => this.retheme());
+    this.themeObserver.observe(document.body, { attributes: true, attributeFilter: ["data-jp-theme-name"] });
     this.resize();
   }
 
@@ -146,6 +150,28 @@ export class DagView {
     this.stage.prepend(this.renderer.element);
     this.renderer.resize(this.view.width, this.view.height);
     this.root.dataset.renderer = kind;
+  }
+
+  /** JupyterLab switched theme: read the new colours and paint again with them. The theme's
+   * stylesheet may land a little after the attribute changes, so look again shortly after. */
+  retheme() {
+    for (const ms of [0, 250, 1000]) setTimeout(() => this.repaintTheme(), ms);
+  }
+
+  repaintTheme() {
+    if (this.destroyed) return;
+    this.root.dataset.theme = document.body.dataset.jpThemeName || "";
+    if (!applyTheme(this.root) || !this.renderer || !this.scene) return;
+    const kind = this.renderer.kind;
+    this.renderer.destroy();
+    this.renderer = null;
+    this.useRenderer(kind);
+    this.renderer.setScene(this.scene);
+    this.renderer.setView(this.view);
+    this.renderer.setHighlight(this.highlight());
+    this.minimap.paint(this.scene);
+    this.minimap.drawView(this.view);
+    this.refreshChrome();
   }
 
   /** Records time to first paint (from the view's creation) and the last frame's cost, for
@@ -545,6 +571,7 @@ export class DagView {
   destroy() {
     this.destroyed = true;
     this.resizeObserver.disconnect();
+    this.themeObserver.disconnect();
     this.layouter.dispose();
     if (this.renderer) this.renderer.destroy();
     this.minimap.destroy();

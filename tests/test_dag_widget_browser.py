@@ -5,7 +5,9 @@ Screenshots go to ``CAW_SCREENSHOTS`` (default: the test's temporary folder).
 
 from __future__ import annotations
 
+import base64
 import json
+import re
 import subprocess
 import sys
 import time
@@ -254,3 +256,42 @@ def test_the_dark_theme_paints_from_the_pages_colours(
         widget.screenshot(path=str(shots / "dag-dark.png"))
     finally:
         set_theme(lab, "JupyterLab Light")
+
+
+def test_exports_and_a_saved_notebook_reopened_shows_the_graph(
+    page: Any, lab: LabServer, db_path: Path, workflow: dict[str, Any], tmp_path: Path, shots: Path
+) -> None:
+    import nbformat
+    from nbclient import NotebookClient
+    from nbconvert import HTMLExporter
+
+    show_widget(page, lab, "export.ipynb", db_path, workflow["id"], tmp_path / "selected")
+    with page.expect_download() as svg_download:
+        page.locator('button[data-action="export-svg"]').click()
+    svg = Path(svg_download.value.path()).read_text()
+    assert svg.startswith("<svg") and all(f">{name}<" in svg for name in workflow["tasks"])
+    with page.expect_download() as png_download:
+        page.locator('button[data-action="export-png"]').click()
+    assert Path(png_download.value.path()).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert png_download.value.suggested_filename == "login_feature.png"
+
+    cell = (f"import caw_lab\nfrom caw_lab.lab.dag_widget import DagWidget\n"
+            f"DagWidget(caw_lab.connect({str(db_path)!r}), {workflow['id']!r}, live=False)")
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(cell)])
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    NotebookClient(nb, timeout=60, kernel_name="python3").execute()
+    (output,) = nb.cells[0].outputs
+    assert {"image/svg+xml", "application/vnd.jupyter.widget-view+json"} <= set(output["data"])
+    bare = nbformat.from_dict(nb)
+    bare.metadata.pop("widgets")  # as GitHub sees it: no widget state, so the picture is all there is
+    html, _ = HTMLExporter().from_notebook_node(bare)
+    (picture,) = re.findall(r'src="data:image/svg\+xml;base64,([^"]+)"', html)
+    assert ">design schema<" in base64.b64decode(picture).decode(), "nbviewer and nbconvert show the picture"
+    saved = lab.root / "saved.ipynb"
+    nbformat.write(nb, saved)
+    subprocess.run([str(Path(sys.executable).with_name("jupyter")), "trust", str(saved)], check=True,
+                   capture_output=True)
+    page.goto(f"{lab.base}/lab/tree/saved.ipynb?token={TOKEN}&reset")
+    page.wait_for_selector(READY, timeout=60_000)
+    assert set(drawn_tasks(page)) == set(workflow["tasks"]), "reopened, the graph is drawn from the saved state"
+    page.locator(".caw-dag").first.screenshot(path=str(shots / "dag-reopened.png"))

@@ -21,6 +21,7 @@ from traitlets import Dict, Int, Unicode
 
 from caw_lab.engine.states import DONE_TASK_STATUSES, TASK_TRANSITIONS
 from caw_lab.errors import CawError
+from caw_lab.lab.dag_image import dag_svg
 from caw_lab.lab.dag_source import DagSource
 from caw_lab.lab.dag_state import Dag, Reply
 from caw_lab.lab.feed import EventFeed
@@ -196,6 +197,16 @@ class DagWidget(anywidget.AnyWidget):
     def name(self, task_id: Any) -> str:
         row = self.dag.rows.get(str(task_id))
         return repr(row.name) if row else str(task_id)
+
+    def image(self) -> str:
+        """The graph as it is now, as SVG (what a saved notebook shows without a kernel)."""
+        with self.lock:
+            return dag_svg(self.dag, self.workflow.get("name") or self.workflow_id)
+
+    def _repr_mimebundle_(self, **kwargs: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+        """The live view, plus a still picture for nbviewer, GitHub and notebooks opened without a kernel."""
+        data, metadata = super()._repr_mimebundle_(**kwargs) or ({}, {})
+        return {**data, "image/svg+xml": self.image()}, metadata
 
     def close(self) -> None:
         self.feed.stop()

@@ -122,6 +122,13 @@ class Workbench(widgets.VBox):
         """Apply what happened since the last look now, without waiting for the follower."""
         return self.feed.poll()
 
+    def _repr_mimebundle_(self, **kwargs: Any) -> dict[str, Any] | None:
+        """The live Workbench, plus the selected workflow's graph as a still picture for saved notebooks."""
+        data = super()._repr_mimebundle_(**kwargs)
+        if data is not None and self.graph is not None:
+            data["image/svg+xml"] = self.graph.image()
+        return data
+
     def close(self) -> None:
         """Stop following the feed (and close the database if this Workbench opened it)."""
         self.feed.stop()

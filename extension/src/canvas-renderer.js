@@ -59,14 +59,32 @@ export class CanvasRenderer {
   }
 
   draw() {
-    const { ctx, scene, view } = this;
+    const { scene, view } = this;
     if (!scene || !view) return;
     const started = performance.now();
     const dpr = window.devicePixelRatio || 1;
-    ctx.setTransform(1, 0, 0, 1, 0, 0);
-    ctx.clearRect(0, 0, this.canvas.width, this.canvas.height);
-    ctx.setTransform(dpr * view.k, 0, 0, dpr * view.k, dpr * view.x, dpr * view.y);
+    this.ctx.setTransform(1, 0, 0, 1, 0, 0);
+    this.ctx.clearRect(0, 0, this.canvas.width, this.canvas.height);
     this.drawn = { x: view.x, y: view.y, k: view.k };
+    this.paint(this.ctx, view, dpr);
+    if (this.onPaint) this.onPaint(performance.now() - started);
+  }
+
+  /** Draw the scene into another context (an export) through ``view``. */
+  drawInto(ctx, view) {
+    const own = this.ctx;
+    this.ctx = ctx;
+    ctx.fillStyle = theme.dark ? "#111" : "#fff";
+    ctx.fillRect(0, 0, view.width, view.height);
+    const seen = { worldRect: () => ({ x: -view.x / view.k, y: -view.y / view.k, w: view.width / view.k,
+      h: view.height / view.k }) };
+    this.paint(ctx, { ...view, ...seen }, 1);
+    this.ctx = own;
+  }
+
+  paint(ctx, view, dpr) {
+    const { scene } = this;
+    ctx.setTransform(dpr * view.k, 0, 0, dpr * view.k, dpr * view.x, dpr * view.y);
     const seen = view.worldRect();
     const visible = (x, y, w, h) => x + w >= seen.x && x <= seen.x + seen.w && y + h >= seen.y && y <= seen.y + seen.h;
     const hl = this.hl || { up: new Set(), down: new Set() };
@@ -75,7 +93,6 @@ export class CanvasRenderer {
     const nodes = scene.nodes.filter((n) => visible(n.x, n.y, n.w, n.h));
     this.drawNodes(nodes, hl, view.k);
     this.drawMarks(hl, view.k);
-    if (this.onPaint) this.onPaint(performance.now() - started);
   }
 
   drawBoxes(boxes, k) {

@@ -25,19 +25,26 @@ export const DARK_STATUS_COLORS = {
   skipped: { stroke: "#bcaaa4", fill: "#352b27", text: "#efebe9" },
 };
 
-const UNKNOWN = { stroke: "#9e9e9e", fill: "#fafafa", text: "#212121" };
+export const UNKNOWN = { stroke: "#9e9e9e", fill: "#fafafa", text: "#212121" };
+/** The light theme's graph colours, kept as constants for pages that import them; the renderers read ``theme``. */
+export const EDGE = "#b0b7bd";
+export const EDGE_UP = "#1565c0";
+export const EDGE_DOWN = "#ef6c00";
+export const SELECTED = "#212121";
+export const MATCH = "#fdd835";
+export const GROUP_BOX = { fill: "rgba(120, 144, 156, 0.07)", stroke: "#90a4ae", text: "#455a64" };
 
 /** The colours the renderers draw with; ``applyTheme`` rewrites them in place. */
 export const theme = {
   dark: false,
   status: STATUS_COLORS,
-  edge: "#b0b7bd",
-  edgeUp: "#1565c0",
-  edgeDown: "#ef6c00",
-  selected: "#212121",
-  match: "#fdd835",
+  edge: EDGE,
+  edgeUp: EDGE_UP,
+  edgeDown: EDGE_DOWN,
+  selected: SELECTED,
+  match: MATCH,
   hover: "#546e7a",
-  groupBox: { fill: "rgba(120, 144, 156, 0.07)", stroke: "#90a4ae", text: "#455a64" },
+  groupBox: GROUP_BOX,
   groupNode: { stroke: "#546e7a", fill: "#fafafa", text: "#263238" },
   minimapBg: "rgba(255, 255, 255, 0.92)",
 };

@@ -6,6 +6,7 @@ import { CanvasRenderer } from "./canvas-renderer.js";
 import { Chrome } from "./chrome.js";
 import { applyTheme, colorOf } from "./colors.js";
 import { fill, h } from "./dom.js";
+import { download, scenePng, sceneSvg } from "./export.js";
 import { TaskGraph, visibleGraph } from "./graph.js";
 import { Layouter } from "./layout.js";
 import { Minimap } from "./minimap.js";
@@ -51,6 +52,7 @@ export class DagView {
       onFit: () => this.fit(),
       onToggleGroups: () => this.toggleAllGroups(),
       onAddTask: (spec) => this.addTask(spec),
+      onExport: (kind) => this.exportImage(kind),
     });
     this.stage = h("div", { class: "caw-dag-stage", tabindex: 0, style: `height:${height}px` });
     this.status = h("div", { class: "caw-dag-status" });
@@ -343,6 +345,19 @@ export class DagView {
     this.collapsed = this.collapsed.size ? new Set() : new Set(this.graph.groups().keys());
     this.hover = null;
     this.relayout();
+  }
+
+  /** Save the whole graph as a file; SVG needs the SVG renderer (graphs up to a few hundred nodes). */
+  async exportImage(kind) {
+    if (!this.scene || !this.renderer) return;
+    const name = `${(this.workflow?.name || "workflow").replace(/[^\w.-]+/g, "_")}.${kind}`;
+    if (kind === "svg" && this.renderer.kind !== "svg") {
+      this.chrome.showMessage("error", "This graph is drawn on a canvas: save it as PNG.");
+      return;
+    }
+    const blob = kind === "svg" ? new Blob([sceneSvg(this.renderer, this.scene)], { type: "image/svg+xml" })
+      : await scenePng(this.renderer, this.scene);
+    download(blob, name);
   }
 
   // ---- edits --------------------------------------------------------------------------------

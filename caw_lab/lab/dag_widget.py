@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import anywidget
-from traitlets import Dict, Int, Unicode
+from traitlets import Bool, Dict, Int, Unicode
 
 from caw_lab.engine.states import DONE_TASK_STATUSES, TASK_TRANSITIONS
 from caw_lab.errors import CawError
@@ -83,6 +83,9 @@ class DagWidget(anywidget.AnyWidget):
     transitions = Dict().tag(sync=True)
     height = Int(520).tag(sync=True)
     selected = Unicode("").tag(sync=True)
+    reveal = Bool(False).tag(sync=True)
+    """Scroll the view into sight when it first draws: for a cell that starts work to watch,
+    since Run All leaves the notebook scrolled to its last cell."""
 
     def __init__(self, client: Client, workflow_id: str, *, live: bool = True, interval: float = 0.25,
                  height: int = 520, session_id: str | None = None, **kwargs: Any) -> None:
@@ -130,11 +133,18 @@ class DagWidget(anywidget.AnyWidget):
                     self.workflow = info
 
     def push(self, new: Dag) -> None:
+        """Send what changed. Until a view has said hello, send the whole graph instead: a view
+        drawn while its cell still runs (agents working in the same cell) cannot ask the busy
+        kernel to fill a gap, so it must be able to draw from any one message it gets."""
         delta = self.dag.delta(new, self.revision + 1)
         if delta is None:
             return
         self.dag, self.revision = new, self.revision + 1
-        self.send(delta)
+        self.send(delta if self.views else self.snapshot())
+
+    def snapshot(self) -> dict[str, Any]:
+        return {"kind": "snapshot", "rev": self.revision, "workflow": dict(self.workflow),
+                "tasks": self.dag.columns(), "edges": self.dag.edge_columns()}
 
     def on_message(self, _: Any, msg: dict[str, Any], buffers: list[bytes]) -> None:
         kind = msg.get("kind")
@@ -165,8 +175,7 @@ class DagWidget(anywidget.AnyWidget):
     def resync(self, rev: Any) -> None:
         with self.lock:
             if rev != self.revision:
-                self.send({"kind": "snapshot", "rev": self.revision, "workflow": dict(self.workflow),
-                           "tasks": self.dag.columns(), "edges": self.dag.edge_columns()})
+                self.send(self.snapshot())
 
     def edit(self, request: int, action: str, args: dict[str, Any]) -> Reply:
         """Run one browser edit through the tool registry; the reply says what happened or why not."""

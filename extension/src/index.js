@@ -31,6 +31,7 @@ function render({ model, el }) {
   });
   view.load(model.get("workflow"), model.get("tasks"), model.get("edges"), model.get("rev"));
   view.select(model.get("selected"), true);
+  if (model.get("reveal")) requestAnimationFrame(() => el.scrollIntoView({ block: "center", behavior: "instant" }));
 
   const onMessage = (msg) => {
     if (msg.kind === "delta") {

@@ -317,7 +317,8 @@ def test_every_trait_and_edit_is_documented() -> None:
     doc = (ROOT / "docs" / "dag_widget.md").read_text()
     traits = [n for n, t in DagWidget.class_traits(sync=True).items()
               if not n.startswith("_") and n not in widgets.DOMWidget.class_traits(sync=True)]
-    assert sorted(traits) == ["edges", "height", "rev", "reveal", "selected", "tasks", "transitions", "workflow"]
+    assert sorted(traits) == ["details", "edges", "height", "rev", "reveal", "selected", "tasks", "transitions",
+                              "workflow"]
     missing = [n for n in [*traits, *EDITS, *TaskColumns.__annotations__] if f"`{n}`" not in doc]
     assert not missing, f"docs/dag_widget.md does not mention {missing}"
 

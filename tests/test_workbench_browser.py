@@ -92,6 +92,7 @@ def test_quickstart_workbench_renders_follows_clicks_and_fits_a_phone(page: Any,
         shown = detail.text_content() or ""
         assert "ada wrote api" in shown or "grace wrote api" in shown
         assert out_of_view(page, ".caw-workbench") == [], "the open task panel hides no task"
+        assert workbench.locator(".caw-dag-panel").is_hidden(), "one task detail: the Task panel, not a DAG overlay"
         workbench.screenshot(path=str(shots / "workbench-task-selected.png"))
 
         dark = other_process.call("workflow_create", name="Dark mode", source_type="prompt", source_content="dark")

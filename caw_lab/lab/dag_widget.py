@@ -65,6 +65,12 @@ EDITS: dict[str, Edit] = {
 """Browser edit action -> the tool call it makes (only the arguments named here pass through)."""
 
 
+def offered_transitions() -> dict[str, list[str]]:
+    """The status moves a person may pick. ``blocked`` is derived from unfinished dependencies,
+    so no move out of it can succeed until they finish (the task then reads ``pending``)."""
+    return {status: [] if status == "blocked" else list(moves) for status, moves in TASK_TRANSITIONS.items()}
+
+
 class DagWidget(anywidget.AnyWidget):
     """The live DAG of ``workflow_id``. ``selected`` is the clicked task's id (or ``""``).
 
@@ -83,6 +89,9 @@ class DagWidget(anywidget.AnyWidget):
     transitions = Dict().tag(sync=True)
     height = Int(520).tag(sync=True)
     selected = Unicode("").tag(sync=True)
+    details = Bool(True).tag(sync=True)
+    """Overlay the selected task's detail and edits on the graph; the Workbench turns it off
+    and shows them in its own Task panel, so a task has one detail view."""
     reveal = Bool(False).tag(sync=True)
     """Scroll the view into sight when it first draws: for a cell that starts work to watch,
     since Run All leaves the notebook scrolled to its last cell."""
@@ -99,7 +108,7 @@ class DagWidget(anywidget.AnyWidget):
         self.revision = 0
         self.stale = False
         super().__init__(workflow=self.source.workflow(), tasks=self.dag.columns(), edges=self.dag.edge_columns(),
-                         rev=0, transitions={k: list(v) for k, v in TASK_TRANSITIONS.items()}, height=height,
+                         rev=0, transitions=offered_transitions(), height=height,
                          **kwargs)
         self.live = live
         self.views = 0

@@ -99,7 +99,7 @@ class Workbench(widgets.VBox):
             self.graph = None
             self.graph_slot.children = [widgets.HTML("<i>Create or select a workflow to see its tasks.</i>")]
             return
-        self.graph = DagWidget(self.client, self.workflow_id, live=False, height=GRAPH_HEIGHT)
+        self.graph = DagWidget(self.client, self.workflow_id, live=False, height=GRAPH_HEIGHT, details=False)
         self.graph.layout.width = "100%"
         self.graph.observe(lambda c: setattr(self, "task_id", c["new"] or None), "selected")
         self.graph_slot.children = [self.graph]

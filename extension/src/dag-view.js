@@ -25,8 +25,11 @@ const MINIMAP_ABOVE = 200;
 const DRAG_THRESHOLD = 5;
 
 export class DagView {
-  constructor(el, kernel, { height, transitions, started }) {
+  /** ``details`` false leaves the selected task's detail to the page around the view (the
+   * Workbench has its own task panel) rather than overlaying a second one. */
+  constructor(el, kernel, { height, transitions, started, details = true }) {
     this.kernel = kernel;
+    this.details = details;
     this.transitions = transitions;
     this.started = started;
     this.graph = new TaskGraph();
@@ -243,7 +246,7 @@ export class DagView {
     this.chrome.setGroupsCollapsed(this.collapsed.size > 0, this.graph.groups().size > 0);
     const task = this.graph.tasks.get(this.selected) || null;
     this.chrome.setSelectedName(task?.name || "");
-    this.panel.show(task, this.graph, this.transitions);
+    this.panel.show(this.details ? task : null, this.graph, this.transitions);
   }
 
   resize() {

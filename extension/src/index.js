@@ -27,6 +27,7 @@ function render({ model, el }) {
   const view = new DagView(el, kernel, {
     height: model.get("height"),
     transitions: model.get("transitions"),
+    details: model.get("details") !== false,
     started,
   });
   view.load(model.get("workflow"), model.get("tasks"), model.get("edges"), model.get("rev"));

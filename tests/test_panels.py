@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import re
 import subprocess
 import sys
@@ -174,7 +175,15 @@ def test_form_edits_the_plan_and_shows_refusals_inline(client: caw_lab.Client) -
     assert client.call("workflow_get", id=wf_id)["source_content"] == "Users sign in"
     before = dump(client.db)
     assert not form.attempt_plan("summary: s\ntasks:\n  - name: a\n    depends_on: [a]")
-    assert "depend on itself" in form.message.value and dump(client.db) == before
+    assert "depend on itself" in form.plan_said.value and dump(client.db) == before
+    assert "depend on itself" not in form.message.value, "the plan's problem shows by the plan box, not by Create"
+    assert not form.attempt_plan("summary: s\ntasks:\n  - name: a\n   depends_on: [a]")
+    detail = re.search(r"<pre class='caw-error-detail'[^>]*>(.*?)</pre>", form.plan_said.value, re.DOTALL)
+    assert detail, form.plan_said.value
+    lines = html.unescape(detail.group(1)).splitlines()
+    caret = next(i for i, line in enumerate(lines) if line.strip() == "^")
+    assert lines[caret - 1].strip() == "- name: a", "the caret has its own line, under the quoted plan line"
+    assert dump(client.db) == before
     assert form.attempt_plan("summary: s\ntasks:\n  - name: a\n  - name: b\n    depends_on: [a]")
     assert client.call("workflow_get", id=wf_id)["status"] == "ready"
 

@@ -65,9 +65,13 @@ def error_html(err: CawError) -> str:
         if err.suggestion else ""
     )
     again = " (recoverable)" if err.recoverable else ""
+    head, _, rest = err.message.partition("\n")
+    # A multi-line message (a YAML error with its caret under the bad column) keeps its lines and columns.
+    more = f"<pre class='caw-error-detail' style='margin:4px 0 0; overflow-x:auto'>{escape(rest)}</pre>"
     return (
         f"<div class='caw-error' style='{BOX} border-left: 4px solid #e53935; background: #fdecea; "
-        f"padding: 6px 10px; color: #611a15;'><b>{escape(err.code)}</b>{again}: {escape(err.message)}{tip}</div>"
+        f"padding: 6px 10px; color: #611a15;'><b>{escape(err.code)}</b>{again}: {escape(head)}"
+        f"{more if rest else ''}{tip}</div>"
     )
 
 

@@ -339,3 +339,18 @@ def test_metrics_shows_a_workflows_task_figures(ip: InteractiveShell, client: ca
     assert "Failure rate: 50%" in page and "(tasks completed: 1)" in page and wf["id"] in page
     everything, _ = run(ip, "metrics")
     assert everything["workflow_id"] is None and "all workflows" in everything._repr_html_()
+
+
+def test_show_on_a_big_workflow_draws_fifty_rows_and_says_how_to_see_all(
+    ip: InteractiveShell, client: caw_lab.Client
+) -> None:
+    wf = make_workflow(client, [{"name": f"step {i}"} for i in range(120)], name="Big")
+    value, _ = run(ip, f"show {wf['id']}")
+    page = html.unescape(value._repr_html_())
+    assert page.count("<tr>") - 1 == 50 and "step 49" in page and "step 50" not in page
+    assert f"… 70 more tasks. %caw show {wf['id']} --all shows every one" in re.sub(r"</?code>", "", page)
+    assert len(value["tasks"]) == 120, "the value holds every task"
+    everything, _ = run(ip, f"show {wf['id']} --all")
+    assert html.unescape(everything._repr_html_()).count("step 119") == 1
+    text = ip.display_formatter.format(value)[0]["text/plain"]
+    assert len(text) < 4200 and "more characters (the value holds them all)" in text

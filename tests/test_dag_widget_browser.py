@@ -295,3 +295,26 @@ def test_exports_and_a_saved_notebook_reopened_shows_the_graph(
     page.wait_for_selector(READY, timeout=60_000)
     assert set(drawn_tasks(page)) == set(workflow["tasks"]), "reopened, the graph is drawn from the saved state"
     page.locator(".caw-dag").first.screenshot(path=str(shots / "dag-reopened.png"))
+
+
+def test_fit_shows_every_one_of_ten_thousand_tasks(page: Any, lab: LabServer, db_path: Path, tmp_path: Path,
+                                                   shots: Path) -> None:
+    """Ten stages of a thousand: far taller than wide, so fitting needs a zoom below the old floor."""
+    tasks = [{"name": f"s{s}-t{w}", "depends_on": [f"s{s - 1}-t{w}"] if s else None} for s in range(10)
+             for w in range(1000)]
+    with caw_lab.connect(db_path) as client:
+        wf = make_workflow(client, tasks, name="huge")
+    widget = show_widget(page, lab, "huge.ipynb", db_path, wf["id"], tmp_path / "selected")
+    page.wait_for_function("() => document.querySelector('.caw-dag').dataset.nodes === '10000'", timeout=60_000)
+    page.locator(".caw-dag-stage").click(position={"x": 5, "y": 5})
+    page.keyboard.press("+")  # zoom in: Fit has something to undo
+    page.locator('button[data-action="fit"]').click()
+    page.wait_for_timeout(200)
+    outside = page.evaluate("""() => {
+      const root = document.querySelector('.caw-dag');
+      const stage = root.querySelector('.caw-dag-stage').getBoundingClientRect();
+      return root.cawDrawnRects().filter(r => r.x < 0 || r.y < 0 || r.x + r.w > stage.width || r.y + r.h > stage.height)
+        .length;
+    }""")
+    assert outside == 0
+    widget.screenshot(path=str(shots / "dag-10000-fit.png"))

@@ -51,14 +51,17 @@ export const theme = {
 
 export const colorOf = (status) => theme.status[status] || UNKNOWN;
 
-/** A CSS colour expression (``var(--jp-…, fallback)``) resolved where ``el`` is drawn. */
+/** A CSS colour expression (``var(--jp-…, fallback)``) resolved where ``el`` is drawn; the
+ * fallback while ``el`` is not on the page yet (nothing resolves there). */
 function resolve(el, expression) {
+  const fallback = expression.match(/,\s*(.+)\)$/)?.[1] || "#888";
+  if (!el.isConnected) return fallback;
   const probe = document.createElement("span");
   probe.style.cssText = `display:none;color:${expression}`;
   el.appendChild(probe);
   const colour = getComputedStyle(probe).color;
   probe.remove();
-  return colour;
+  return colour || fallback;
 }
 
 function luminance(rgb) {

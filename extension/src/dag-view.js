@@ -250,6 +250,10 @@ export class DagView {
   }
 
   resize() {
+    if (!this.themed && this.root.isConnected) {
+      this.themed = true; // the first time on the page: the theme's variables resolve now
+      this.retheme();
+    }
     const rect = this.stage.getBoundingClientRect();
     this.view.width = Math.max(1, rect.width);
     this.view.height = Math.max(1, rect.height);

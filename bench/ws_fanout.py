@@ -26,7 +26,7 @@ from websockets.asyncio.client import connect
 import caw_lab
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
-from mcp_session import http_server  # noqa: E402
+from mcp_session import http_server
 
 GAP_S = 0.1
 

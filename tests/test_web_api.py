@@ -17,6 +17,7 @@ import httpx
 import pytest
 
 import caw_lab
+from caw_lab.tools import MAX_TEXT_BYTES
 from caw_lab.web.rest import REFERENCE
 from conftest import dump
 from mcp_session import HttpServer, http_server
@@ -203,6 +204,8 @@ def test_invalid_input_and_conflicts_have_their_status(api: httpx.Client, db: ca
     assert ok(api.post(f"/workflows/{wf['id']}/lock", json={"session_id": "theirs"}))["locked_by"] == "mine"
     refused(api.put(f"/workflows/{wf['id']}/plan", json={"summary": "s", "tasks": [{"name": "x"}],
                                                         "session_id": "theirs"}), 409, "WORKFLOW_LOCKED")
+    huge = {"config": {"notes": "x" * (MAX_TEXT_BYTES + 1)}}
+    refused(api.post("/tools/workflow_set_config", json={"id": wf["id"], **huge}), 413, "PAYLOAD_TOO_LARGE")
     refused(api.delete("/workflows"), 405, "METHOD_NOT_ALLOWED")
     refused(api.get("/no/such/route"), 404, "NOT_FOUND")
 

@@ -20,9 +20,12 @@ def since(
     """Events after ``seq`` in order, plus the cursor to pass next time.
 
     The cursor is the last event returned, or the feed's head when nothing matched,
-    so a follower filtered to one workflow does not re-scan others' events forever.
+    so a follower filtered to one workflow does not re-scan others' events forever. The
+    head is read before the events, and only events up to it are read: a writer may commit
+    between the two statements, and a head read after could step over its event.
     """
-    where, params = ["seq > ?"], [seq]
+    head = head_seq(db)  # first: an event committed after it is left for the next call, never skipped
+    where, params = ["seq > ?", "seq <= ?"], [seq, head]
     for column, value in (("workflow_id", workflow_id), ("task_id", task_id)):
         if value:
             where.append(f"{column} = ?")
@@ -32,7 +35,6 @@ def since(
         params += kinds
     rows = db.query(f"SELECT * FROM events WHERE {' AND '.join(where)} ORDER BY seq LIMIT ?", [*params, limit])
     events = [decode(r) for r in rows]
-    head = head_seq(db)
     cursor = events[-1]["seq"] if len(events) == limit else max(head, seq)
     return {"events": events, "cursor": cursor, "head": head}
 

@@ -63,6 +63,8 @@ class Launch:
     programs that speak MCP)."""
     env_passthrough: tuple[str, ...] = ()
     """Secret variables (names or glob patterns) the local user lets agents inherit (runtimes/environment.py)."""
+    env: dict[str, str] = field(default_factory=dict)
+    """What the executor tells the agent beyond its task: ``CAW_WORKTREE`` and ``CAW_BRANCH`` when isolated."""
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,121 @@
+"""Isolation by default: each task in its own worktree and branch, merged back in dependency
+order, conflicts caught before completion, nothing left behind. Real repositories, real
+``caw run`` processes, agents that are small Python scripts doing real git work (git_agent.py)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import caw_lab
+from conftest import make_workflow
+
+TESTS = Path(__file__).resolve().parent
+CAW = str(Path(sys.executable).with_name("caw"))
+AGENT = [sys.executable, str(TESTS / "git_agent.py")]
+
+
+def git(repo: Path, *args: str) -> str:
+    env = {**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@x", "GIT_COMMITTER_NAME": "t",
+           "GIT_COMMITTER_EMAIL": "t@x"}
+    return subprocess.run(["git", "-C", str(repo), *args], check=True, capture_output=True, text=True,
+                          env=env).stdout
+
+
+def make_repo(path: Path, files: dict[str, str] | None = None) -> Path:
+    path.mkdir()
+    git(path, "init", "-q", "-b", "main")
+    for name, text in (files or {"README": "hello\n"}).items():
+        (path / name).write_text(text)
+    git(path, "add", "-A")
+    git(path, "commit", "-q", "-m", "start")
+    return path
+
+
+@pytest.fixture
+def repo(allowed_roots: Path) -> Path:
+    return make_repo(allowed_roots / "repo", {"README": "hello\n", "shared.txt": "one\ntwo\nthree\n"})
+
+
+def runner(tmp_path: Path, repo: Path) -> dict[str, str]:
+    config = tmp_path / "runtimes.toml"
+    config.write_text(f"[subprocess]\ncommand = {json.dumps(AGENT)}\n")
+    env = {**os.environ, "CAW_RUNTIMES": str(config), "AGENT_RECORD": str(tmp_path / "record.jsonl"),
+           "PYTHONPATH": os.pathsep.join(filter(None, [str(TESTS), os.environ.get("PYTHONPATH")]))}
+    env.pop("CAW_ISOLATION", None)
+    return env
+
+
+def caw_run(db: Path, workflow_id: str, repo: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([CAW, "--db", str(db), "run", workflow_id, "--no-watch"], cwd=repo, env=env,
+                          capture_output=True, text=True, timeout=240)
+
+
+def workflow(client: caw_lab.Client, tasks: list[dict[str, Any]], **execution: Any) -> dict[str, Any]:
+    wf = make_workflow(client, tasks, max_parallel_tasks=3)
+    client.call("workflow_set_config", id=wf["id"], config={"execution": {
+        "runtime": "subprocess", "poll_interval_ms": 30, "alerts": {"log": False}, **execution}})
+    return wf
+
+
+def records(tmp_path: Path) -> dict[str, dict[str, Any]]:
+    lines = (tmp_path / "record.jsonl").read_text().splitlines()
+    return {r["task"]: r for r in map(json.loads, lines)}
+
+
+def events(client: caw_lab.Client, workflow_id: str, kind: str) -> list[dict[str, Any]]:
+    feed = client.call("events_list", workflow_id=workflow_id, limit=10_000)["events"]
+    return [e for e in feed if e["kind"] == kind]
+
+
+def writes(name: str) -> str:
+    return json.dumps({"write": {f"{name}.txt": f"{name}\n"}})
+
+
+def only_main_worktree(repo: Path) -> bool:
+    return [line for line in git(repo, "worktree", "list", "--porcelain").splitlines()
+            if line.startswith("worktree ")] == [f"worktree {repo}"]
+
+
+DAG = [
+    {"name": "a", "description": writes("a")},
+    {"name": "b", "description": writes("b"), "depends_on": ["a"]},
+    {"name": "c", "description": writes("c"), "depends_on": ["a"]},
+    {"name": "d", "description": writes("d"), "depends_on": ["a"]},
+    {"name": "e", "description": writes("e"), "depends_on": ["b", "c"]},
+    {"name": "f", "description": writes("f"), "depends_on": ["d", "e"]},
+]
+
+
+def test_six_task_dag_runs_each_task_in_its_own_worktree_and_merges_in_dependency_order(
+        client: caw_lab.Client, db_path: Path, repo: Path, tmp_path: Path) -> None:
+    wf = workflow(client, DAG)
+    done = caw_run(db_path, wf["id"], repo, runner(tmp_path, repo))
+    assert done.returncode == 0, done.stderr + done.stdout
+    ran = records(tmp_path)
+    assert len({r["cwd"] for r in ran.values()}) >= 3, "parallel tasks shared a worktree"
+    for name, record in ran.items():
+        assert record["cwd"] == record["worktree"] and record["cwd"] != str(repo)
+        assert record["branch"] == f"caw/{wf['id']}-{wf['tasks'][name]}"
+    assert {"a.txt"} <= set(ran["b"]["seen"]) and {"a.txt", "b.txt", "c.txt"} <= set(ran["e"]["seen"])
+    assert {"a.txt", "b.txt", "c.txt", "d.txt", "e.txt"} <= set(ran["f"]["seen"])
+    integration = f"caw/{wf['id']}"
+    history = git(repo, "log", "--format=%s", integration)
+    assert all(f"{n}: write {n}.txt" in history for n in "abcdef")
+    merged = [e["task_id"] for e in events(client, wf["id"], "task.merged")]
+    order = {task_id: i for i, task_id in enumerate(merged)}
+    for task in DAG:
+        for dep in task.get("depends_on", []):
+            assert order[wf["tasks"][dep]] < order[wf["tasks"][task["name"]]]
+    assert sorted(git(repo, "ls-tree", "--name-only", integration).split()) == sorted(
+        ["README", "shared.txt", *(f"{n}.txt" for n in "abcdef")])
+    assert only_main_worktree(repo)
+    assert sorted(git(repo, "branch", "--format=%(refname:short)").split()) == [integration, "main"]
+    git(repo, "fsck", "--strict")
+    assert events(client, wf["id"], "worktree.created") and events(client, wf["id"], "worktree.removed")

@@ -4,7 +4,8 @@ Its task's description (JSON) says what to write: ``{"write": {"file": "text"}}`
 records where it ran and what it saw (JSON lines in ``$AGENT_RECORD``), commits, and
 completes its task, trying again while the completion waits for a sibling's merge
 (MERGE_PENDING). ``{"dirty": true}`` leaves its writes uncommitted and waits to be killed;
-``{"hold": "path"}`` waits until that file exists before completing.
+``{"hold": "path"}`` waits until that file exists before completing, ``{"touch": "path"}``
+makes it once completed.
 """
 
 from __future__ import annotations
@@ -43,6 +44,8 @@ def main() -> None:
             while not Path(spec["hold"]).exists():
                 time.sleep(0.05)
         complete(client, task_id)
+        if spec.get("touch"):
+            Path(spec["touch"]).write_text("done")
 
 
 def complete(client: caw_lab.Client, task_id: str) -> None:
@@ -51,6 +54,8 @@ def complete(client: caw_lab.Client, task_id: str) -> None:
             client.call("task_update_status", id=task_id, status="completed", outcome="committed")
             return
         except CawError as error:
+            if error.code == "MERGE_CONFLICT":
+                return
             if error.code != "MERGE_PENDING":
                 raise
             time.sleep(0.05)

@@ -119,3 +119,35 @@ def test_six_task_dag_runs_each_task_in_its_own_worktree_and_merges_in_dependenc
     assert sorted(git(repo, "branch", "--format=%(refname:short)").split()) == [integration, "main"]
     git(repo, "fsck", "--strict")
     assert events(client, wf["id"], "worktree.created") and events(client, wf["id"], "worktree.removed")
+
+
+def clash(name: str, line: str, **more: Any) -> str:
+    return json.dumps({"write": {"shared.txt": f"one\n{line}\nthree\n"}, **more})
+
+
+@pytest.mark.parametrize("strategy", ["manual", "serialize"])
+def test_a_true_conflict_is_detected_before_the_second_completes_and_pauses_it_with_its_files_in_context(
+        client: caw_lab.Client, db_path: Path, repo: Path, tmp_path: Path, strategy: str) -> None:
+    marker = tmp_path / "first-done"
+    wf = workflow(client, [{"name": "first", "description": clash("first", "TWO by first", touch=str(marker))},
+                           {"name": "second", "description": clash("second", "TWO by second", hold=str(marker))}],
+                  conflicts=strategy)
+    done = caw_run(db_path, wf["id"], repo, runner(tmp_path, repo))
+    assert done.returncode == 1 and "stalled" in done.stdout, done.stderr + done.stdout
+    first, second = wf["tasks"]["first"], wf["tasks"]["second"]
+    feed = client.call("events_list", workflow_id=wf["id"], limit=10_000)["events"]
+    detected = [e for e in feed if e["kind"] == "conflict.detected" and e["task_id"] == second]
+    assert detected and detected[-1]["payload"]["files"] == ["shared.txt"]
+    assert detected[-1]["payload"]["resolution"] == "paused"
+    assert not [e for e in feed if e["kind"] == "task.status" and e["task_id"] == second
+                and e["payload"]["to"] == "completed"]
+    assert client.call("task_get", id=second)["status"] == "paused"
+    context = client.call("task_load_context", task_id=second)["current_task"]
+    assert context["conflict"]["files"] == ["shared.txt"] and "TWO by second" in context["conflict"]["hunks"][
+        "shared.txt"]
+    integration = f"caw/{wf['id']}"
+    assert "TWO by first" in git(repo, "show", f"{integration}:shared.txt")
+    assert "TWO by second" in git(repo, "show", f"caw/{wf['id']}-{second}:shared.txt")
+    assert "first: write" in git(repo, "log", "--format=%s", integration)
+    assert first in [e["task_id"] for e in feed if e["kind"] == "task.merged"]
+    git(repo, "fsck", "--strict")

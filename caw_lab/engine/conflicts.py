@@ -27,12 +27,13 @@ from __future__ import annotations
 from itertools import combinations
 from typing import Any
 
-from caw_lab.engine import isolation, merging, worktrees
-from caw_lab.engine.changes import Event, Gated, commit, insert
+from caw_lab.engine import isolation, leases, merging, worktrees
+from caw_lab.engine.changes import Event, Gated, commit, insert, raw
 from caw_lab.engine.messages import message_row
 from caw_lab.engine.rows import decode, fetch
 from caw_lab.errors import CawError
-from caw_lab.store.backend import Backend
+from caw_lab.ids import now_ms
+from caw_lab.store.backend import Backend, Statement
 
 IN_FLIGHT = ("planning", "in_progress", "paused")
 STRATEGIES = ("serialize", "rebase", "manual")
@@ -80,7 +81,7 @@ def find(db: Backend, task: dict[str, Any]) -> tuple[list[merging.Conflict], lis
 
 
 def record(db: Backend, task: dict[str, Any], found: list[merging.Conflict], involved: list[dict[str, Any]],
-           stage: str, then: list[Gated] | None = None) -> None:
+           stage: str, resolution: str = "recorded") -> None:
     """One ``conflict.detected`` event, with a message to each agent involved."""
     files = sorted({f for c in found for f in c.files})
     payload = {
@@ -89,6 +90,7 @@ def record(db: Backend, task: dict[str, Any], found: list[merging.Conflict], inv
         "files": files,
         "hunks": {f: h for c in found for f, h in c.hunks.items()},
         "stage": stage,
+        "resolution": resolution,
     }
     body = {"text": f"Conflict in {', '.join(files[:10])} between task {task['name']} and "
             f"{', '.join(s['name'] for s in involved) or 'the integration branch'}", "files": files}
@@ -98,40 +100,58 @@ def record(db: Backend, task: dict[str, Any], found: list[merging.Conflict], inv
                                                   task["workflow_id"]), "task_id": task["id"]})
                 for a in dict.fromkeys(agents) if sender]
     commit(db, Event("conflict.detected", task["workflow_id"], task["id"], sender, payload),
-           then=[*messages, *(then or [])])
+           then=messages)
 
 
-def detect(db: Backend, task: dict[str, Any], layout: isolation.Layout | None = None, stage: str = "check") -> list:
+def detect(db: Backend, task: dict[str, Any], stage: str = "check") -> list[merging.Conflict]:
     """Find and record the task's conflicts; the conflicts found."""
     found, involved = find(db, task)
     if found:
-        record(db, task, found, involved, stage)
+        record(db, task, found, involved, stage, resolution="left")
     return found
 
 
 def before_completion(db: Backend, task: dict[str, Any]) -> None:
     """Refuse, pause or rebase an isolated task whose branch would not merge (see the module docstring).
-    A task that never ran isolated passes untouched."""
+    A conflict with a sibling that has not completed yet is recorded only: the first to complete
+    goes first. A task that never ran isolated passes untouched. The ``conflict.detected`` event
+    says what was decided (``resolution``)."""
     found, involved = find(db, task)
     if not found:
         return
-    record(db, task, found, involved, "completion")
-    chosen = strategy(db, task)
     where = isolation.assignment(db, task["id"])
     assert where is not None
-    onto_integration = any(c.onto == where["integration"] for c in found)
-    waiting = [s for s in involved if s["status"] == "completed"]
+    onto_integration, waiting = blocking(found, involved, where)
+    if not onto_integration and not waiting:
+        record(db, task, found, involved, "completion", resolution="recorded")
+        return
+    chosen = strategy(db, task)
     if chosen == "serialize" and waiting and not onto_integration:
+        record(db, task, found, involved, "completion", resolution="waiting")
         raise CawError("MERGE_PENDING", f"Task {task['name']} conflicts with {', '.join(s['name'] for s in waiting)}, "
                        "which completed first and is being merged", recoverable=True,
                        suggestion="Complete the task again in a moment: it is then rebased onto the merged work.")
-    if chosen != "manual" and onto_integration and rebase(where):
+    if chosen != "manual" and not waiting and rebase(where):
+        record(db, task, found, involved, "completion", resolution="rebased")
         found, involved = find(db, task)
-        if not found:
+        if not any(blocking(found, involved, where)):
             return
-    if chosen != "manual" and not onto_integration:
-        return
+    record(db, task, found, involved, "completion", resolution="paused")
     pause(db, task, found)
+
+
+def held_for_resolution(db: Backend, task_id: str) -> bool:
+    """A task ``manual`` paused stays paused until a person resolves it: the executor does not resume it."""
+    row = db.one("SELECT kind, payload FROM events WHERE task_id = ? AND kind IN ('conflict.detected', "
+                 "'worktree.assigned') ORDER BY seq DESC LIMIT 1", (task_id,))
+    return row is not None and row["kind"] == "conflict.detected" and \
+        decode(row)["payload"].get("resolution") == "paused"
+
+
+def blocking(found: list[merging.Conflict], involved: list[dict[str, Any]],
+             where: dict[str, Any]) -> tuple[bool, list[dict[str, Any]]]:
+    """Whether the task conflicts with its integration branch, and the completed siblings it conflicts with."""
+    return any(c.onto == where["integration"] for c in found), [s for s in involved if s["status"] == "completed"]
 
 
 def rebase(where: dict[str, Any]) -> bool:
@@ -144,24 +164,25 @@ def rebase(where: dict[str, Any]) -> bool:
 
 
 def pause(db: Backend, task: dict[str, Any], found: list[merging.Conflict]) -> None:
-    from caw_lab.engine import tasks
-
+    """Pause the task for a person, releasing its agent and leases (the executor will not resume
+    it: ``held_for_resolution``), and tell the agent why."""
     files = sorted({f for c in found for f in c.files})
-    tasks.update_status(db, task["id"], "paused")
+    if task["status"] == "in_progress":
+        guard = Statement("UPDATE tasks SET status = 'paused', assigned_agent_id = NULL, claimed_at = NULL, "
+                          "updated_at = ? WHERE id = ? AND status = 'in_progress'", (now_ms(), task["id"]))
+        then = [release_agent(task["id"]), *leases.release_for_task(db, task["id"], "task paused by a conflict")]
+        commit(db, Event("task.status", task["workflow_id"], task["id"], task.get("assigned_agent_id"),
+                         {"from": "in_progress", "to": "paused", "reason": "conflict", "files": files}),
+               guard=guard, then=then)
     raise CawError("MERGE_CONFLICT", f"Task {task['name']} conflicts in {', '.join(files[:10])}; it is paused",
                    recoverable=True, suggestion="Resolve the files in the task's worktree, commit, then set the task "
                    "in_progress and complete it again; its branch and commits are intact.",
-                   details={"files": files, "paused": True})
+                   details={"files": files, "paused": task["status"] == "in_progress"})
 
 
-def latest(db: Backend, task_id: str) -> dict[str, Any] | None:
-    """The task's last recorded conflict (files and hunks), for its context."""
-    row = db.one("SELECT payload, at FROM events WHERE task_id = ? AND kind = 'conflict.detected' "
-                 "ORDER BY seq DESC LIMIT 1", (task_id,))
-    if row is None:
-        return None
-    payload = decode(row)["payload"]
-    return {"files": payload["files"], "hunks": payload["hunks"], "tasks": payload["tasks"], "at": row["at"]}
+def release_agent(task_id: str) -> Gated:
+    return raw("UPDATE agents SET current_task_id = NULL, updated_at = ?, status = CASE WHEN status = 'busy' "
+               "THEN 'online' ELSE status END WHERE current_task_id = ? AND", (now_ms(), task_id))
 
 
 def scan(db: Backend, workflow_id: str) -> dict[str, Any]:

@@ -221,11 +221,13 @@ class Executor:
 
     def candidates(self) -> tuple[list[dict[str, Any]], int]:
         """Tasks that may start now (paused ones first), and how many wait out a retry backoff.
-        Only tasks fitting the free slots are offered: claims refuse the others."""
+        Only tasks fitting the free slots are offered: claims refuse the others. An isolated run
+        holds back a task whose dependencies' work is not merged yet, or that a conflict paused."""
         waiting = recovery.waiting(self.db, self.workflow_id, now_ms())
         eligible = orchestration.next_tasks(self.db, self.workflow_id, include_failed=False)["tasks"]
         ready = executions.paused_unclaimed(self.db, self.workflow_id) + [t for t in eligible if t["recommended"]]
-        return [t for t in ready if t["id"] not in waiting], len(waiting)
+        startable = self.integrated().may_start
+        return [t for t in ready if t["id"] not in waiting and startable(t["id"])], len(waiting)
 
     def wanted_agents(self) -> int:
         """How many agents to keep: ``max_agents``, or with ``"auto"`` what the scaling hints recommend."""
@@ -254,8 +256,6 @@ class Executor:
         With ``conflicts: serialize`` the claim leases the task's files, and a task whose files
         are leased by a running one waits."""
         began, task = time.time_ns(), fetch(self.db, "task", task_id)
-        if not self.integrated().may_start(task_id):
-            return False
         lease_files = self.settings.conflicts == "serialize" and leases.leasable(task)
         if lease_files and leases.in_use(self.db, task):
             return False

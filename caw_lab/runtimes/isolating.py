@@ -90,8 +90,11 @@ class Isolator:
         return path, {"CAW_WORKTREE": path, "CAW_BRANCH": branch}
 
     def may_start(self, task_id: str) -> bool:
+        """Not while a dependency's work is unmerged, nor a task paused for a person to resolve a conflict."""
         if not self.active:
             return True
+        if conflicts.held_for_resolution(self.db, task_id):
+            return False
         return not isolation.unmerged_dependencies(self.db, task_id, isolation.merged(self.db, self.workflow_id))
 
     def integrate(self) -> None:
@@ -124,7 +127,7 @@ class Isolator:
             isolation.merge_back(self.db, layout, task, self.settings.merge_style)
             return
         self.stuck.add(task["id"])
-        conflicts.detect(self.db, task, layout, stage="merge")
+        conflicts.detect(self.db, task, stage="merge")
 
     def finish(self, status: str) -> list[dict[str, Any]]:
         """Clean up after a run that will not resume (completed, failed, abandoned)."""

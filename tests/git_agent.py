@@ -3,7 +3,8 @@
 Its task's description (JSON) says what to write: ``{"write": {"file": "text"}}``; it
 records where it ran and what it saw (JSON lines in ``$AGENT_RECORD``), commits, and
 completes its task, trying again while the completion waits for a sibling's merge
-(MERGE_PENDING). ``{"dirty": true}`` leaves its writes uncommitted and waits to be killed;
+(MERGE_PENDING). ``{"dirty": true}`` leaves its writes uncommitted and waits to be killed, unless it finds them
+already there (kept from an attempt that was killed);
 ``{"hold": "path"}`` waits until that file exists before completing, ``{"touch": "path"}``
 makes it once completed.
 """
@@ -33,9 +34,10 @@ def main() -> None:
             client.call("task_update_status", id=task_id, status="planning")
         if task["status"] in ("pending", "planning", "paused"):
             client.call("task_update_status", id=task_id, status="in_progress")
+        kept = all(Path(name).exists() for name in spec.get("write", {}))
         for name, text in spec.get("write", {}).items():
             Path(name).write_text(text, encoding="utf-8")
-        if spec.get("dirty"):
+        if spec.get("dirty") and not kept:
             time.sleep(600)
         git("add", "-A")
         if subprocess.run(["git", "diff", "--cached", "--quiet"]).returncode:

@@ -6,14 +6,19 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 import caw_lab
+from caw_lab.errors import CawError
+from caw_lab.runtimes import Executor
+from caw_lab.runtimes.subprocess import SubprocessRuntime
 from conftest import make_workflow
 
 TESTS = Path(__file__).resolve().parent
@@ -151,3 +156,89 @@ def test_a_true_conflict_is_detected_before_the_second_completes_and_pauses_it_w
     assert "first: write" in git(repo, "log", "--format=%s", integration)
     assert first in [e["task_id"] for e in feed if e["kind"] == "task.merged"]
     git(repo, "fsck", "--strict")
+
+
+def all_records(tmp_path: Path) -> list[dict[str, Any]]:
+    path = tmp_path / "record.jsonl"
+    return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+
+
+def test_an_executor_killed_mid_run_resumes_with_orphans_cleaned_and_uncommitted_work_kept(
+        client: caw_lab.Client, db_path: Path, repo: Path, tmp_path: Path) -> None:
+    wf = workflow(client, [
+        {"name": "a", "description": writes("a")},
+        {"name": "b", "description": json.dumps({"write": {"b.txt": "b\n"}, "dirty": True}), "depends_on": ["a"]},
+        {"name": "c", "description": writes("c"), "depends_on": ["a"]},
+    ], heartbeat_timeout_ms=600)
+    env = runner(tmp_path, repo)
+    first = subprocess.Popen([CAW, "--db", str(db_path), "run", wf["id"], "--no-watch"], cwd=repo, env=env,
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    b, c = wf["tasks"]["b"], wf["tasks"]["c"]
+    deadline = time.monotonic() + 120
+    while not (c in merged_ids(client, wf["id"]) and any(r["task"] == "b" for r in all_records(tmp_path))
+               and (Path(branch_worktree(repo, f"caw/{wf['id']}-{b}") or "/nonexistent") / "b.txt").exists()):
+        assert time.monotonic() < deadline and first.poll() is None, "the run never reached the middle"
+        time.sleep(0.05)
+    dirty = branch_worktree(repo, f"caw/{wf['id']}-{b}")
+    first.send_signal(signal.SIGKILL)
+    first.wait(30)
+    assert (Path(dirty) / "b.txt").exists() and len(worktree_paths(repo)) >= 2
+    done = caw_run(db_path, wf["id"], repo, env)
+    assert done.returncode == 0, done.stderr + done.stdout
+    runs = [r for r in all_records(tmp_path) if r["task"] == "b"]
+    assert len(runs) == 2 and runs[1]["cwd"] == runs[0]["cwd"] and "b.txt" in runs[1]["seen"]
+    removed = events(client, wf["id"], "worktree.removed")
+    assert any(e["payload"].get("reason") == "orphaned" for e in removed)
+    assert git(repo, "show", f"caw/{wf['id']}:b.txt") == "b\n"
+    assert only_main_worktree(repo)
+    git(repo, "fsck", "--strict")
+
+
+def merged_ids(client: caw_lab.Client, workflow_id: str) -> set[str]:
+    return {e["task_id"] for e in events(client, workflow_id, "task.merged")}
+
+
+def worktree_paths(repo: Path) -> list[str]:
+    return [line[9:] for line in git(repo, "worktree", "list", "--porcelain").splitlines()
+            if line.startswith("worktree ")]
+
+
+def branch_worktree(repo: Path, branch: str) -> str | None:
+    path = None
+    for line in git(repo, "worktree", "list", "--porcelain").splitlines():
+        if line.startswith("worktree "):
+            path = line[9:]
+        if line == f"branch refs/heads/{branch}":
+            return path
+    return None
+
+
+def snapshot(repo: Path, client: caw_lab.Client, workflow_id: str) -> tuple[str, str, int]:
+    feed = client.call("events_list", workflow_id=workflow_id, limit=10_000)["events"]
+    return git(repo, "for-each-ref"), git(repo, "worktree", "list", "--porcelain"), len(feed)
+
+
+@pytest.mark.parametrize(("setting", "code"), [
+    ({"base_branch": "no-such-branch"}, "BASE_BRANCH_NOT_FOUND"),
+    ({"integration_branch": "--force"}, "INVALID_INPUT"),
+    ({"base_branch": "--upload-pack=touch pwned"}, "INVALID_INPUT"),
+    ({"integration_branch": "elsewhere"}, "BRANCH_CHECKED_OUT"),
+    ({"isolation": "worktree", "cwd": "OUTSIDE"}, "PATH_OUTSIDE_ROOTS"),
+])
+def test_bad_isolation_settings_are_refused_with_nothing_changed(
+        client: caw_lab.Client, db_path: Path, repo: Path, tmp_path_factory: pytest.TempPathFactory,
+        monkeypatch: pytest.MonkeyPatch, setting: dict[str, str], code: str) -> None:
+    monkeypatch.delenv("CAW_ISOLATION")
+    monkeypatch.chdir(repo)
+    git(repo, "worktree", "add", "-q", "-b", "elsewhere", str(repo.parent / "elsewhere"))
+    if setting.get("cwd") == "OUTSIDE":
+        setting = {**setting, "cwd": str(make_repo(tmp_path_factory.mktemp("outside") / "repo"))}
+    wf = workflow(client, [{"name": "a", "description": writes("a")}], **setting)
+    before = snapshot(repo, client, wf["id"])
+    executor = Executor(str(db_path), wf["id"], runtimes={"subprocess": SubprocessRuntime(AGENT)},
+                        connect=caw_lab.connect)
+    with pytest.raises(CawError) as refused:
+        executor.run()
+    assert refused.value.code == code, refused.value
+    assert snapshot(repo, client, wf["id"]) == before
+    assert client.call("task_get", id=wf["tasks"]["a"])["status"] == "pending"

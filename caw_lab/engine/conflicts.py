@@ -6,8 +6,8 @@ with the integration branch (a sibling merged first) or with a sibling still in 
 so the check is cheap enough to run:
 
 - before an isolated task completes (``before_completion``, called by tasks.update_status);
-- on demand (the ``workflow_conflicts`` tool, ``scan``), which also *predicts* conflicts
-  from the plan: tasks that may run side by side (neither depends on the other) whose
+- on demand (the ``workflow_conflicts`` tool, ``scan``, which reports without recording), which
+  also *predicts* conflicts from the plan: tasks that may run side by side (neither depends on the other) whose
   ``files_likely_affected`` overlap.
 
 A conflict found is written as a ``conflict.detected`` event (tasks, branches, files, and
@@ -186,7 +186,8 @@ def release_agent(task_id: str) -> Gated:
 
 
 def scan(db: Backend, workflow_id: str) -> dict[str, Any]:
-    """Every in-flight isolated task checked now, plus the conflicts the plan predicts."""
+    """Every in-flight isolated task checked now, plus the conflicts the plan predicts. A read:
+    the completion check is what records a conflict and acts on it."""
     fetch(db, "workflow", workflow_id)
     rows = db.query("SELECT * FROM tasks WHERE workflow_id = ? AND status IN ('planning', 'in_progress', 'paused', "
                     "'completed') ORDER BY sequence, id", (workflow_id,))
@@ -200,7 +201,6 @@ def scan(db: Backend, workflow_id: str) -> dict[str, Any]:
         pair = frozenset([task["id"], *(s["id"] for s in involved)])
         if clashes and pair not in seen:
             seen.add(pair)
-            record(db, task, clashes, involved, "scan")
             found.append({"tasks": sorted(pair), "files": sorted({f for c in clashes for f in c.files}),
                           "branches": sorted({c.branch for c in clashes} | {c.onto for c in clashes})})
     return {"workflow_id": workflow_id, "conflicts": found, "predicted": predicted(db, workflow_id)}

@@ -64,6 +64,7 @@ KINDS: dict[str, Scope] = {
     "worktree.created": Scope.OUTSIDE,
     "worktree.assigned": Scope.OUTSIDE,
     "worktree.removed": Scope.OUTSIDE,
+    "worktree.collected": Scope.OUTSIDE,
     "task.merged": Scope.OUTSIDE,
     "conflict.detected": Scope.TASK,
     # agents: going offline releases or pauses what the agent held

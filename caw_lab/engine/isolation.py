@@ -271,6 +271,13 @@ def clean(db: Backend, repo: str, workflow_id: str | None) -> dict[str, Any]:
     return {"repository": repo, "removed_worktrees": removed, "kept_worktrees": kept, "removed_branches": branches}
 
 
+def collect(db: Backend, repo: str) -> dict[str, Any]:
+    """``caw gc``: clean what workflows that cannot run again left in ``repo``, and record the report."""
+    report = clean(db, repo, None)
+    commit(db, Event("worktree.collected", None, None, None, report))
+    return report
+
+
 def integration_of(db: Backend, task_id: str) -> str | None:
     found = assignment(db, task_id)
     return None if found is None else str(found["integration"])

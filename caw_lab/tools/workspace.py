@@ -98,10 +98,8 @@ class Conflicts(BaseModel):
     predicted: list[dict[str, Any]]
 
 
-@tool("workflow_conflicts",
-      "Check in-flight task branches against the integration branch and each other (git merge-tree); "
-      "also conflicts the plan predicts from overlapping files_likely_affected.",
-      read_only=False, idempotent=True, result=Conflicts)
+@tool("workflow_conflicts", "Merge conflicts among in-flight task branches, and those the plan predicts.",
+      read_only=True, result=Conflicts)
 def workflow_conflicts(db: Backend, p: WorkflowConflicts) -> dict[str, Any]:
     return conflicts.scan(db, p.workflow_id)
 
@@ -117,8 +115,7 @@ class Collected(BaseModel):
     removed_branches: list[str]
 
 
-@tool("worktree_gc",
-      "Remove the task worktrees and branches of finished workflows in a repository; never uncommitted work.",
+@tool("worktree_gc", "Remove finished workflows' task worktrees and branches; never uncommitted work.",
       read_only=False, destructive=True, idempotent=True, result=Collected)
 def worktree_gc(db: Backend, p: WorktreeGc) -> dict[str, Any]:
-    return isolation.clean(db, isolation.repository(p.repo_path), None)
+    return isolation.collect(db, isolation.repository(p.repo_path))

@@ -1,6 +1,7 @@
 """An agent for the subprocess runtime that does real git work in its working directory.
 
-Its task's description (JSON) says what to write: ``{"write": {"file": "text"}}``; it
+Its task's description (JSON) says what to write: ``{"write": {"file": "text"}}``, or to change
+in a file: ``{"replace": {"file": ["old", "new"]}}``; it
 records where it ran and what it saw (JSON lines in ``$AGENT_RECORD``), commits, and
 completes its task, trying again while the completion waits for a sibling's merge
 (MERGE_PENDING). ``{"dirty": true}`` leaves its writes uncommitted and waits to be killed, unless it finds them
@@ -37,11 +38,14 @@ def main() -> None:
         kept = all(Path(name).exists() for name in spec.get("write", {}))
         for name, text in spec.get("write", {}).items():
             Path(name).write_text(text, encoding="utf-8")
+        for name, (old, new) in spec.get("replace", {}).items():
+            Path(name).write_text(Path(name).read_text(encoding="utf-8").replace(old, new), encoding="utf-8")
         if spec.get("dirty") and not kept:
             time.sleep(600)
         git("add", "-A")
         if subprocess.run(["git", "diff", "--cached", "--quiet"]).returncode:
-            git("commit", "-q", "-m", f"{task['name']}: write {', '.join(spec.get('write', {}))}")
+            changed = [*spec.get("write", {}), *spec.get("replace", {})]
+            git("commit", "-q", "-m", f"{task['name']}: write {', '.join(changed)}")
         if spec.get("hold"):
             while not Path(spec["hold"]).exists():
                 time.sleep(0.05)

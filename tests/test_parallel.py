@@ -242,3 +242,63 @@ def test_bad_isolation_settings_are_refused_with_nothing_changed(
     assert refused.value.code == code, refused.value
     assert snapshot(repo, client, wf["id"]) == before
     assert client.call("task_get", id=wf["tasks"]["a"])["status"] == "pending"
+
+
+def test_serialize_runs_tasks_predicted_to_clash_one_after_the_other_and_both_land(
+        client: caw_lab.Client, db_path: Path, repo: Path, tmp_path: Path) -> None:
+    (repo / "five.txt").write_text("1\n2\n3\n4\n5\n")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "five")
+    edits = [{"name": n, "files_likely_affected": ["five.txt"],
+              "description": json.dumps({"replace": {"five.txt": change}})}
+             for n, change in (("top", ["1\n", "1 top\n"]), ("bottom", ["5\n", "5 bottom\n"]))]
+    wf = workflow(client, [*edits, {"name": "other", "description": writes("other")}])
+    predicted = client.call("workflow_conflicts", workflow_id=wf["id"])["predicted"]
+    assert predicted == [{"tasks": [wf["tasks"]["top"], wf["tasks"]["bottom"]], "names": ["top", "bottom"],
+                          "files": ["five.txt"]}]
+    done = caw_run(db_path, wf["id"], repo, runner(tmp_path, repo))
+    assert done.returncode == 0, done.stderr + done.stdout
+    assert git(repo, "show", f"caw/{wf['id']}:five.txt") == "1 top\n2\n3\n4\n5 bottom\n"
+    assert client.call("workflow_conflicts", workflow_id=wf["id"]) == {
+        "workflow_id": wf["id"], "conflicts": [], "predicted": []}
+    assert only_main_worktree(repo)
+
+
+def test_a_task_naming_another_repository_runs_in_a_worktree_of_it_with_its_own_integration_branch(
+        client: caw_lab.Client, db_path: Path, repo: Path, tmp_path: Path) -> None:
+    other = make_repo(tmp_path / "other")
+    wf = workflow(client, [
+        {"name": "here", "description": writes("here")},
+        {"name": "there", "description": writes("there"), "repository_path": str(other)},
+        {"name": "after", "description": writes("after"), "depends_on": ["here", "there"]},
+    ])
+    done = caw_run(db_path, wf["id"], repo, runner(tmp_path, repo))
+    assert done.returncode == 0, done.stderr + done.stdout
+    ran = records(tmp_path)
+    assert ran["there"]["cwd"].startswith(str(other / ".caw" / "worktrees"))
+    assert ran["here"]["cwd"].startswith(str(repo / ".caw" / "worktrees"))
+    integration = f"caw/{wf['id']}"
+    assert sorted(git(other, "ls-tree", "--name-only", integration).split()) == ["README", "there.txt"]
+    assert {"here.txt", "after.txt"} <= set(git(repo, "ls-tree", "--name-only", integration).split())
+    assert only_main_worktree(repo) and only_main_worktree(other)
+    for folder in (repo, other):
+        assert sorted(git(folder, "branch", "--format=%(refname:short)").split()) == [integration, "main"]
+
+
+def test_caw_gc_removes_what_a_finished_workflow_left_but_never_uncommitted_work(
+        client: caw_lab.Client, db_path: Path, repo: Path, tmp_path: Path) -> None:
+    wf = workflow(client, [{"name": "a"}, {"name": "b"}])
+    clean_tree, dirty_tree = repo / ".caw" / "worktrees" / "x1", repo / ".caw" / "worktrees" / "x2"
+    for path, task in ((clean_tree, "a"), (dirty_tree, "b")):
+        branch = f"caw/{wf['id']}-{wf['tasks'][task]}"
+        git(repo, "worktree", "add", "-q", "-b", branch, str(path))
+        Path(git(path, "rev-parse", "--absolute-git-dir").strip(), "caw-workspace").write_text(f"pool:{wf['id']}\n")
+    (dirty_tree / "wip.txt").write_text("unsaved\n")
+    client.call("workflow_update_status", id=wf["id"], status="abandoned")
+    env = {**os.environ, "CAW_DB_PATH": str(db_path)}
+    done = subprocess.run([CAW, "--db", str(db_path), "gc"], cwd=repo, env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert report["removed_worktrees"] == [str(clean_tree)] and report["kept_worktrees"] == [str(dirty_tree)]
+    assert report["removed_branches"] == [f"caw/{wf['id']}-{wf['tasks']['a']}"]
+    assert (dirty_tree / "wip.txt").read_text() == "unsaved\n" and not clean_tree.exists()

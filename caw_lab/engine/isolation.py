@@ -271,6 +271,12 @@ def clean(db: Backend, repo: str, workflow_id: str | None) -> dict[str, Any]:
     return {"repository": repo, "removed_worktrees": removed, "kept_worktrees": kept, "removed_branches": branches}
 
 
+def drop_unused(layout: Layout, start: str) -> None:
+    """Delete an integration branch no task added to (still at ``start``): a run that changed
+    nothing leaves no branch behind. The compare-and-set spares a branch that moved meanwhile."""
+    worktrees.git(layout.repo, "update-ref", "-d", f"refs/heads/{layout.integration}", start)
+
+
 def collect(db: Backend, repo: str) -> dict[str, Any]:
     """``caw gc``: clean what workflows that cannot run again left in ``repo``, and record the report."""
     report = clean(db, repo, None)

@@ -38,6 +38,8 @@ class Isolator:
         self.layouts: dict[str, isolation.Layout] = {}
         """Repository path -> its side of the workflow; empty when the run is not isolated."""
         self.main: isolation.Layout | None = None
+        self.starts: dict[str, str] = {}
+        """Repository path -> the commit its integration branch was made from."""
         self.stuck: set[str] = set()
         """Completed tasks whose branch could not be merged (a true conflict): left for a person."""
 
@@ -62,6 +64,7 @@ class Isolator:
                  for r in repos]
         for layout, start in plans:
             self.layouts[layout.repo] = isolation.prepare(layout, start)
+            self.starts[layout.repo] = start
         self.main = self.layouts[repo]
         unfinished = {t["id"] for t in self.tasks() if t["status"] not in ("completed", "skipped")}
         swept = [isolation.clean(self.db, r, None) for r in self.layouts]
@@ -133,5 +136,8 @@ class Isolator:
         """Clean up after a run that will not resume (completed, failed, abandoned)."""
         if not self.active or status not in ("completed", "failed", "abandoned"):
             return []
-        return [isolation.clean(self.db, repo, self.workflow_id) for repo in self.layouts]
+        reports = [isolation.clean(self.db, repo, self.workflow_id) for repo in self.layouts]
+        for repo, layout in self.layouts.items():
+            isolation.drop_unused(layout, self.starts[repo])
+        return reports
 

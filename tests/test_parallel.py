@@ -302,3 +302,23 @@ def test_caw_gc_removes_what_a_finished_workflow_left_but_never_uncommitted_work
     assert report["removed_worktrees"] == [str(clean_tree)] and report["kept_worktrees"] == [str(dirty_tree)]
     assert report["removed_branches"] == [f"caw/{wf['id']}-{wf['tasks']['a']}"]
     assert (dirty_tree / "wip.txt").read_text() == "unsaved\n" and not clean_tree.exists()
+
+
+def test_a_task_depending_on_another_workflows_task_waits_for_it_and_both_run_in_order(
+        client: caw_lab.Client, db_path: Path, repo: Path, tmp_path: Path) -> None:
+    first = workflow(client, [{"name": "base", "description": writes("base")}])
+    second = workflow(client, [{"name": "later", "description": writes("later"),
+                                "depends_on": [{"workflow_id": first["id"], "task": "base"}]},
+                               {"name": "free", "description": writes("free")}])
+    ready = [t["name"] for t in client.call("workflow_next_tasks", workflow_id=second["id"])["tasks"]]
+    assert ready == ["free"]
+    env = runner(tmp_path, repo)
+    assert caw_run(db_path, first["id"], repo, env).returncode == 0
+    ready = [t["name"] for t in client.call("workflow_next_tasks", workflow_id=second["id"])["tasks"]]
+    assert "later" in ready
+    done = caw_run(db_path, second["id"], repo, env)
+    assert done.returncode == 0, done.stderr + done.stdout
+    assert client.call("task_get", id=second["tasks"]["later"])["status"] == "completed"
+    with pytest.raises(CawError) as refused:
+        workflow(client, [{"name": "x", "depends_on": [{"workflow_id": first["id"], "task": "nope"}]}])
+    assert refused.value.code == "UNKNOWN_DEPENDENCY"

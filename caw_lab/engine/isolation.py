@@ -299,12 +299,15 @@ def tasks_of(db: Backend, workflow_id: str) -> list[dict[str, Any]]:
                     "ORDER BY sequence, id", (workflow_id,))
 
 
-def unmerged_dependencies(db: Backend, task_id: str, merged_ids: set[str]) -> list[str]:
-    """Dependencies of ``task_id`` that ran isolated and whose work is not yet in the integration
-    branch: the task must not start from an integration branch that lacks them."""
-    rows = db.query("SELECT DISTINCT e.task_id FROM task_dependencies d JOIN events e ON e.task_id = d.depends_on_id "
-                    "WHERE d.task_id = ? AND e.kind = 'worktree.assigned'", (task_id,))
-    return [r["task_id"] for r in rows if r["task_id"] not in merged_ids]
+def unmerged_dependencies(db: Backend, task_id: str) -> list[str]:
+    """Dependencies of ``task_id`` (of any workflow) that ran isolated and whose work is not yet
+    in their integration branch: the task must not start from a branch that lacks them."""
+    rows = db.query(
+        "SELECT DISTINCT d.depends_on_id AS id FROM task_dependencies d WHERE d.task_id = ? "
+        "AND EXISTS (SELECT 1 FROM events a WHERE a.task_id = d.depends_on_id AND a.kind = 'worktree.assigned') "
+        "AND NOT EXISTS (SELECT 1 FROM events m WHERE m.task_id = d.depends_on_id AND m.kind = 'task.merged')",
+        (task_id,))
+    return [r["id"] for r in rows]
 
 
 def recover(db: Backend, layout: Layout, unfinished: set[str]) -> dict[str, Any]:

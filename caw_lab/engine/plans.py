@@ -121,12 +121,44 @@ def task_statements(
     return statements, rows
 
 
+def split_external(
+    db: Backend, workflow_id: str, tasks: Sequence[dict[str, Any]]
+) -> tuple[list[dict[str, Any]], list[tuple[int, str]]]:
+    """Plan tasks with only their own workflow's dependencies, and the dependencies on other
+    workflows' tasks (``{"workflow_id": ..., "task": name or id}``) as (task index, task id).
+    Such a dependency blocks like any other (dag.blocked_sql reads the edge, whatever the
+    workflow), so workflow_next_tasks holds the task back until the other task is done."""
+    local, external = [], []
+    for index, spec in enumerate(tasks):
+        deps = spec.get("depends_on") or []
+        for dep in deps:
+            if isinstance(dep, dict):
+                external.append((index, other_workflow_task(db, workflow_id, dep["workflow_id"], dep["task"])))
+        check_fan_in(spec["name"], len(deps), "depends on")
+        local.append({**spec, "depends_on": [d for d in deps if isinstance(d, str)] or None})
+    return local, list(dict.fromkeys(external))
+
+
+def other_workflow_task(db: Backend, workflow_id: str, other: str, task: str) -> str:
+    if other == workflow_id:
+        raise invalid_input("A dependency on a task of the same workflow names the task alone",
+                            "Write depends_on: [\"<task name>\"] for tasks of this workflow.")
+    fetch(db, "workflow", other)
+    found = db.one("SELECT id FROM tasks WHERE workflow_id = ? AND (id = ? OR name = ?) ORDER BY id = ? DESC LIMIT 1",
+                   (other, task, task, task))
+    if found is None:
+        raise CawError("UNKNOWN_DEPENDENCY", f"Workflow {other} has no task {task[:200]!r}", recoverable=True,
+                       suggestion="Name a task of that workflow by its name or id (workflow_get include_tasks).")
+    return str(found["id"])
+
+
 def set_plan(db: Backend, workflow_id: str, plan: dict[str, Any]) -> dict[str, Any]:
     workflow = fetch(db, "workflow", workflow_id)
     require_status("workflow", workflow, ("planning",), "set the plan")
-    tasks = plan["tasks"]
+    tasks, external = split_external(db, workflow_id, plan["tasks"])
     validate_plan(tasks)
     statements, rows = task_statements(workflow_id, tasks, {}, 1)
+    statements += [insert("task_dependencies", {"task_id": rows[i]["id"], "depends_on_id": dep}) for i, dep in external]
     statements += task_repository_statements(db, workflow_id, tasks, rows)
     now = now_ms()
     guard = Statement(

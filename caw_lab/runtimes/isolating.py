@@ -98,7 +98,7 @@ class Isolator:
             return True
         if conflicts.held_for_resolution(self.db, task_id):
             return False
-        return not isolation.unmerged_dependencies(self.db, task_id, isolation.merged(self.db, self.workflow_id))
+        return not isolation.unmerged_dependencies(self.db, task_id)
 
     def integrate(self) -> None:
         """Merge every completed, isolated, not yet merged task, in plan order."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from caw_lab.engine.changes import Event, Gated, commit, insert, update
@@ -132,11 +132,25 @@ def split_external(
     for index, spec in enumerate(tasks):
         deps = spec.get("depends_on") or []
         for dep in deps:
+            if not isinstance(dep, (str, dict)):
+                raise invalid_input(f"Task {spec['name']!r}: depends_on lists task names or "
+                                    "{\"workflow_id\": ..., \"task\": ...}", "Fix the dependency list.")
             if isinstance(dep, dict):
+                if set(dep) != {"workflow_id", "task"}:
+                    raise invalid_input(f"Task {spec['name']!r}: a dependency on another workflow's task is "
+                                        "{\"workflow_id\": ..., \"task\": ...}", "Give exactly those two keys.")
                 external.append((index, other_workflow_task(db, workflow_id, dep["workflow_id"], dep["task"])))
         check_fan_in(spec["name"], len(deps), "depends on")
         local.append({**spec, "depends_on": [d for d in deps if isinstance(d, str)] or None})
     return local, list(dict.fromkeys(external))
+
+
+def names_only(tasks: Sequence[Mapping[str, Any]]) -> None:
+    """Refuse anything but task names in ``depends_on``: only a new plan may depend on another workflow."""
+    for spec in tasks:
+        if any(not isinstance(dep, str) for dep in spec.get("depends_on") or []):
+            raise invalid_input(f"Task {spec.get('name')!r}: depends_on must list task names here",
+                                "Dependencies on other workflows' tasks are set with workflow_set_plan.")
 
 
 def other_workflow_task(db: Backend, workflow_id: str, other: str, task: str) -> str:

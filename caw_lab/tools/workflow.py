@@ -53,18 +53,11 @@ def workflow_list(db: Backend, p: WorkflowList) -> dict[str, Any]:
     return workflows.list_workflows(db, **p.model_dump())
 
 
-class OtherWorkflowTask(Params):
-    """A dependency on a task of another workflow."""
-
-    workflow_id: str
-    task: str = Field(min_length=1, description="Its name or id.")
-
-
 class PlanTask(Params):
     name: str = Field(min_length=1)
     description: str | None = None
     parallel_group: str | None = None
-    depends_on: list[str | OtherWorkflowTask] | None = None
+    depends_on: list[Any] | None = None  # task names, or {workflow_id, task} of another workflow (engine/plans.py)
     estimated_complexity: Complexity | None = None
     files_likely_affected: list[str] | None = None
     repository_path: str | None = None

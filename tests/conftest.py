@@ -9,6 +9,7 @@ The ``client`` fixture runs each test on both backends, ids ``sqlite`` and ``d1`
 from __future__ import annotations
 
 import itertools
+import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -39,6 +40,11 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         return
     sqlite_only = "db_path" in metafunc.fixturenames or metafunc.definition.get_closest_marker("sqlite_only")
     metafunc.parametrize("client", ["sqlite"] if sqlite_only else ["sqlite", "d1"], indirect=True)
+
+
+os.environ["CAW_ISOLATION"] = "shared"
+"""Tests run inside caw-lab's own repository, where isolated runs would make worktrees and branches;
+set before any test module copies the environment. Tests of isolation ask for it in the workflow's config."""
 
 
 @pytest.fixture(autouse=True)

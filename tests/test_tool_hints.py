@@ -112,6 +112,8 @@ ARGUMENTS: dict[str, Callable[[Ids], dict[str, Any]]] = {
     "task_logs": lambda i: {"task_id": i["a"]},
     "task_assign_workspace": lambda i: {"task_id": i["c"], "workspace_id": i["workspace"]},
     "workflow_check_merge": lambda i: {"workflow_id": i["wf"]},
+    "workflow_conflicts": lambda i: {"workflow_id": i["wf"]},
+    "worktree_gc": lambda i: {"repo_path": i["repo"]},
     "lease_acquire": lambda i: {"resource": "file:src/*.py", "agent_id": i["agent"], "ttl_ms": 1000},
     "lease_renew": lambda i: {"resource": "named:held", "agent_id": i["agent"], "fencing_token": i["lease"],
                               "ttl_ms": 1000},

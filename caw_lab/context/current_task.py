@@ -53,6 +53,7 @@ def task_fields(task: dict[str, Any], trail: list[dict[str, Any]]) -> Fields:
         Field("resume", resume, brief_resume(resume)),
         Field("context", task.get("context")),
         Field("files_likely_affected", compression.file_list(task.get("files_likely_affected"))),
+        *([Field("conflict", task["conflict"], {"files": task["conflict"]["files"]})] if task.get("conflict") else []),
     ]
 
 

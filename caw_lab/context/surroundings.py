@@ -111,7 +111,7 @@ def gather(db: Backend, task_id: str, head: int) -> Surroundings:
     shared = workflow_at(db, workflow["id"], head)
     return Surroundings(
         workflow=workflow,
-        task=shared.tasks[task_id],
+        task={**shared.tasks[task_id], "conflict": reads.conflict_for(db, task_id)},
         checkpoints=reads.trail(db, task_id),
         tasks=shared.tasks,
         depends_on=shared.edges.get(task_id, []),

@@ -115,6 +115,18 @@ def messages_for(db: Backend, task_id: str) -> list[dict[str, Any]]:
     return [decode(r) for r in rows]
 
 
+def conflict_for(db: Backend, task_id: str) -> dict[str, Any] | None:
+    """The task's last detected merge conflict (files and hunks) while it is still unmerged:
+    an agent picking the task up again sees what to resolve."""
+    row = db.one("SELECT e.payload, e.at FROM events e WHERE e.task_id = ? AND e.kind = 'conflict.detected' "
+                 "AND NOT EXISTS (SELECT 1 FROM events m WHERE m.task_id = e.task_id AND m.kind = 'task.merged' "
+                 "AND m.seq > e.seq) ORDER BY e.seq DESC LIMIT 1", (task_id,))
+    if row is None:
+        return None
+    payload = decode(row)["payload"]
+    return {"files": payload["files"], "hunks": payload["hunks"], "with_tasks": payload["tasks"][1:], "at": row["at"]}
+
+
 def events_between(db: Backend, since: int, head: int, limit: int) -> list[Row]:
     """Kind, workflow and task of at most ``limit`` events after ``since`` up to ``head``."""
     return db.query(

@@ -60,6 +60,13 @@ KINDS: dict[str, Scope] = {
     "workflow.imported": Scope.WIDE,
     "workspace.created": Scope.WIDE,
     "workspace.updated": Scope.WIDE,
+    # isolation (engine/isolation.py): a worktree and branch per task, merged back, conflicts found early
+    "worktree.created": Scope.OUTSIDE,
+    "worktree.assigned": Scope.OUTSIDE,
+    "worktree.removed": Scope.OUTSIDE,
+    "worktree.collected": Scope.OUTSIDE,
+    "task.merged": Scope.OUTSIDE,
+    "conflict.detected": Scope.TASK,
     # agents: going offline releases or pauses what the agent held
     "agent.registered": Scope.OUTSIDE,
     "agent.heartbeat": Scope.OUTSIDE,

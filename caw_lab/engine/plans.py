@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from caw_lab.engine.changes import Event, Gated, commit, insert, update
@@ -121,12 +121,58 @@ def task_statements(
     return statements, rows
 
 
+def split_external(
+    db: Backend, workflow_id: str, tasks: Sequence[dict[str, Any]]
+) -> tuple[list[dict[str, Any]], list[tuple[int, str]]]:
+    """Plan tasks with only their own workflow's dependencies, and the dependencies on other
+    workflows' tasks (``{"workflow_id": ..., "task": name or id}``) as (task index, task id).
+    Such a dependency blocks like any other (dag.blocked_sql reads the edge, whatever the
+    workflow), so workflow_next_tasks holds the task back until the other task is done."""
+    local, external = [], []
+    for index, spec in enumerate(tasks):
+        deps = spec.get("depends_on") or []
+        for dep in deps:
+            if not isinstance(dep, (str, dict)):
+                raise invalid_input(f"Task {spec['name']!r}: depends_on lists task names or "
+                                    "{\"workflow_id\": ..., \"task\": ...}", "Fix the dependency list.")
+            if isinstance(dep, dict):
+                if set(dep) != {"workflow_id", "task"}:
+                    raise invalid_input(f"Task {spec['name']!r}: a dependency on another workflow's task is "
+                                        "{\"workflow_id\": ..., \"task\": ...}", "Give exactly those two keys.")
+                external.append((index, other_workflow_task(db, workflow_id, dep["workflow_id"], dep["task"])))
+        check_fan_in(spec["name"], len(deps), "depends on")
+        local.append({**spec, "depends_on": [d for d in deps if isinstance(d, str)] or None})
+    return local, list(dict.fromkeys(external))
+
+
+def names_only(tasks: Sequence[Mapping[str, Any]]) -> None:
+    """Refuse anything but task names in ``depends_on``: only a new plan may depend on another workflow."""
+    for spec in tasks:
+        if any(not isinstance(dep, str) for dep in spec.get("depends_on") or []):
+            raise invalid_input(f"Task {spec.get('name')!r}: depends_on must list task names here",
+                                "Dependencies on other workflows' tasks are set with workflow_set_plan.")
+
+
+def other_workflow_task(db: Backend, workflow_id: str, other: str, task: str) -> str:
+    if other == workflow_id:
+        raise invalid_input("A dependency on a task of the same workflow names the task alone",
+                            "Write depends_on: [\"<task name>\"] for tasks of this workflow.")
+    fetch(db, "workflow", other)
+    found = db.one("SELECT id FROM tasks WHERE workflow_id = ? AND (id = ? OR name = ?) ORDER BY id = ? DESC LIMIT 1",
+                   (other, task, task, task))
+    if found is None:
+        raise CawError("UNKNOWN_DEPENDENCY", f"Workflow {other} has no task {task[:200]!r}", recoverable=True,
+                       suggestion="Name a task of that workflow by its name or id (workflow_get include_tasks).")
+    return str(found["id"])
+
+
 def set_plan(db: Backend, workflow_id: str, plan: dict[str, Any]) -> dict[str, Any]:
     workflow = fetch(db, "workflow", workflow_id)
     require_status("workflow", workflow, ("planning",), "set the plan")
-    tasks = plan["tasks"]
+    tasks, external = split_external(db, workflow_id, plan["tasks"])
     validate_plan(tasks)
     statements, rows = task_statements(workflow_id, tasks, {}, 1)
+    statements += [insert("task_dependencies", {"task_id": rows[i]["id"], "depends_on_id": dep}) for i, dep in external]
     statements += task_repository_statements(db, workflow_id, tasks, rows)
     now = now_ms()
     guard = Statement(

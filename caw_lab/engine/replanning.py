@@ -12,7 +12,7 @@ from typing import Any
 
 from caw_lab.engine import dag
 from caw_lab.engine.changes import Event, Gated, commit, insert, raw, update
-from caw_lab.engine.plans import check_fan_in, check_workflow_size, task_statements, validate_plan
+from caw_lab.engine.plans import check_fan_in, check_workflow_size, names_only, task_statements, validate_plan
 from caw_lab.engine.repositories import task_repository_statements
 from caw_lab.engine.rows import decode, encode, fetch
 from caw_lab.engine.states import require_status
@@ -188,6 +188,7 @@ def replan(db: Backend, workflow_id: str, plan: Mapping[str, Any]) -> dict[str, 
     (NAME_CONFLICT, as the reference); other existing tasks the plan names are updated in place
     and keep their ids; the rest are removed; the plan's new names are added. Sequence follows
     the plan, after any preserved tasks it leaves out."""
+    names_only(plan["tasks"])
     workflow, tasks = load(db, workflow_id, "replan")
     specs = list(plan["tasks"])
     kept = [t for t in tasks if preserved(t)]

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from caw_lab.engine import checkpoints, leases, orchestration
+from caw_lab.engine import checkpoints, conflicts, leases, orchestration
 from caw_lab.engine.changes import Event, Gated, also, commit, raw
 from caw_lab.engine.dag import blocked_sql
 from caw_lab.engine.rows import encode, fetch
@@ -140,6 +140,8 @@ def update_status(
         raise blocked_error(task, blockers)
     check_transition("task", "blocked" if blockers else current, status)
     require_details(status, outcome, error)
+    if status == "completed":
+        conflicts.before_completion(db, task)
     values = status_values(current, status, outcome, outcome_detail, error)
     sets = ", ".join(f"{k} = ?" for k in values)
     unblocked = f" AND NOT {blocked_sql('tasks')}" if current == "pending" else ""

@@ -71,6 +71,9 @@ class Launch:
     """Where the agent's output is kept for this attempt (runtimes/agent_logs.py); None: in ``workdir``,
     for as long as the run lasts."""
 
+    env: dict[str, str] = field(default_factory=dict)
+    """What the executor tells the agent beyond its task: ``CAW_WORKTREE`` and ``CAW_BRANCH`` when isolated."""
+
     def log_attempt(self) -> Attempt:
         return self.log or Attempt(0, self.agent_id, self.workdir / f"0-{self.agent_id}")
 

@@ -54,6 +54,7 @@ from caw_lab.gitops.github import GitHub
 from caw_lab.ids import now_ms
 from caw_lab.runtimes import agent_logs, local_config, registry
 from caw_lab.runtimes.base import Connect, Exit, Handle, Launch, Runtime
+from caw_lab.runtimes.isolating import Isolator
 from caw_lab.runtimes.settings import ExecutionSettings, resolve
 from caw_lab.store import open_backend
 from caw_lab.store.backend import Backend
@@ -131,6 +132,8 @@ class Executor:
         self.last_progress: Progress | None = None
         self.aim: int | None = None
         """With ``max_agents: "auto"``, the agent count last aimed for."""
+        self.isolator: Isolator | None = None
+        """A worktree and branch per task when the run is isolated (runtimes/isolating.py); made by ``check``."""
 
     # -- setup -------------------------------------------------------------------------
 
@@ -146,11 +149,12 @@ class Executor:
     def check(self) -> None:
         """Refuse before writing anything when the configured working directory lies outside the
         sandbox, or a runtime some unfinished task needs cannot run here."""
-        if self.settings.cwd:
-            sandbox.user_path(self.settings.cwd, "Working directory")
+        where = sandbox.user_path(self.settings.cwd, "Working directory") if self.settings.cwd else os.getcwd()
         needed = executions.runtimes_needed(self.db, self.workflow_id)
         for name in sorted({name or self.settings.runtime for name in needed} or {self.settings.runtime}):
             self.runtime(name).check()
+        self.isolator = Isolator(self.db, self.workflow_id, self.settings, where)
+        self.isolator.prepare()
 
     # -- the loop ----------------------------------------------------------------------
 
@@ -192,6 +196,7 @@ class Executor:
             if status not in RUNNABLE_WORKFLOW and status != "completed":
                 return self.suspend("paused by hand") if status == "paused" else self.abandon(status)
             self.reap()
+            self.integrated().integrate()
             self.enforce_timeouts()
             if not self.heartbeat():
                 return self.abandon("superseded")
@@ -203,6 +208,10 @@ class Executor:
                 return ending
             self.stop_requested.wait(self.settings.poll_interval_ms / 1000)
 
+    def integrated(self) -> Isolator:
+        assert self.isolator is not None
+        return self.isolator
+
     def recorded_settings(self) -> dict[str, Any]:
         """The settings a later resume reuses: everything given, with what they resolved to."""
         return {**self.overrides, "runtime": self.settings.runtime, "max_agents": self.settings.max_agents,
@@ -212,11 +221,13 @@ class Executor:
 
     def candidates(self) -> tuple[list[dict[str, Any]], int]:
         """Tasks that may start now (paused ones first), and how many wait out a retry backoff.
-        Only tasks fitting the free slots are offered: claims refuse the others."""
+        Only tasks fitting the free slots are offered: claims refuse the others. An isolated run
+        holds back a task whose dependencies' work is not merged yet, or that a conflict paused."""
         waiting = recovery.waiting(self.db, self.workflow_id, now_ms())
         eligible = orchestration.next_tasks(self.db, self.workflow_id, include_failed=False)["tasks"]
         ready = executions.paused_unclaimed(self.db, self.workflow_id) + [t for t in eligible if t["recommended"]]
-        return [t for t in ready if t["id"] not in waiting], len(waiting)
+        startable = self.integrated().may_start
+        return [t for t in ready if t["id"] not in waiting and startable(t["id"])], len(waiting)
 
     def wanted_agents(self) -> int:
         """How many agents to keep: ``max_agents``, or with ``"auto"`` what the scaling hints recommend."""
@@ -249,8 +260,11 @@ class Executor:
         if lease_files and leases.in_use(self.db, task):
             return False
         name = self.runtime_name(task)
+        env: dict[str, str] = {}
         try:
-            directory, refused = self.cwd(task), None
+            placed = self.integrated().place(task)
+            directory, refused = (placed[0], None) if placed else (self.cwd(task), None)
+            env = placed[1] if placed else {}
         except CawError as exc:  # outside the sandbox: the agent is not started, the task loses an attempt
             directory, refused = None, exc
         agent = agents.register(self.db, name=f"{name}:{task['name']}"[:120], runtime=name,
@@ -270,7 +284,7 @@ class Executor:
                 raise refused or CawError("PATH_OUTSIDE_ROOTS", "No working directory for the agent")
             log = agent_logs.new_attempt(agent_logs.logs_root(self.target), task_id, agent["id"])
             launch = Launch(task, self.workflow, agent["id"], self.target, directory, self.workdir,
-                            self.settings.run_options, self.connect, self.env_passthrough, log)
+                            self.settings.run_options, self.connect, self.env_passthrough, log, env)
             with spans.starting():
                 handle = self.runtime(name).start(launch)
         except Exception as exc:  # a runtime that cannot start costs the task an attempt
@@ -355,6 +369,9 @@ class Executor:
     def finish(self, outcome: Outcome) -> Outcome:
         assert self.executor_id is not None
         self.report()
+        cleaned = self.integrated().finish(outcome.status)
+        if cleaned:
+            outcome = Outcome(outcome.status, outcome.message, {**outcome.detail, "cleaned": cleaned})
         executions.finish(self.db, self.workflow_id, self.executor_id, outcome.status,
                           {"message": outcome.message, **outcome.detail})
         return outcome

@@ -43,5 +43,5 @@ def agent_env(launch: Launch, config: Path) -> dict[str, str]:
     """What an agent process is told about its task, in its environment."""
     return {
         "CAW_TASK_ID": launch.task["id"], "CAW_WORKFLOW_ID": launch.workflow["id"], "CAW_AGENT_ID": launch.agent_id,
-        "CAW_DB_PATH": launch.db, "CAW_MCP_CONFIG": str(config),
+        "CAW_DB_PATH": launch.db, "CAW_MCP_CONFIG": str(config), **launch.env,
     }

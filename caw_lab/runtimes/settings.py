@@ -27,6 +27,13 @@ Keys (all optional), set with workflow_set_config ``{"execution": {...}}``:
 - ``conflicts``: ``serialize`` (the default) makes each claim take exclusive leases on the
   task's ``files_likely_affected`` (engine/leases.py), so a task whose files overlap a
   running task's waits for it to finish; ``rebase`` and ``manual`` take no leases.
+- ``isolation``: ``worktree`` (the default when the working directory is in a git
+  repository) runs each task in a worktree of its own, on its own branch made from the
+  integration branch; ``shared`` runs every agent in the working directory
+  (engine/isolation.py, docs/parallel.md). ``integration_branch`` (``caw/<workflow id>``),
+  ``base_branch`` (the repository's current branch) and ``merge_style`` (``merge``,
+  ``squash`` or ``rebase``) shape how finished tasks are merged back; ``task_conflicts``
+  maps a task's name or id to its own ``conflicts`` strategy.
 - ``open_pull_requests``: when every task is done, push each active workspace's branch and
   open its GitHub pull request (gitops/pull_requests.py); off by default.
 
@@ -44,6 +51,8 @@ from caw_lab.engine.commands import refuse_commands
 from caw_lab.engine.scaling import TARGET_DRAIN_MS
 from caw_lab.errors import CawError
 from caw_lab.runtimes.base import PermissionMode, RunOptions
+
+Strategy = Literal["serialize", "rebase", "manual"]
 
 
 class AlertSettings(BaseModel):
@@ -77,7 +86,16 @@ class ExecutionSettings(BaseModel):
     cwd: str | None = None
     alerts: AlertSettings = Field(default_factory=AlertSettings)
     open_pull_requests: bool = False
-    conflicts: Literal["serialize", "rebase", "manual"] = "serialize"
+    conflicts: Strategy = "serialize"
+    task_conflicts: dict[str, Strategy] = Field(default_factory=dict)
+    isolation: Literal["worktree", "shared"] | None = None
+    integration_branch: str | None = None
+    base_branch: str | None = None
+    merge_style: Literal["merge", "squash", "rebase"] = "merge"
+
+    def conflicts_for(self, task: Mapping[str, Any]) -> str:
+        """The task's own strategy (by id, then name), else the workflow's."""
+        return self.task_conflicts.get(task["id"]) or self.task_conflicts.get(task["name"]) or self.conflicts
 
     @property
     def run_options(self) -> RunOptions:

@@ -114,7 +114,7 @@ class PlanTask(Params):
     name: str = Field(min_length=1)
     description: str | None = None
     parallel_group: str | None = None
-    depends_on: list[str] | None = None
+    depends_on: list[Any] | None = None  # task names, or {workflow_id, task} of another workflow (engine/plans.py)
     estimated_complexity: Complexity | None = None
     files_likely_affected: list[str] | None = None
     repository_path: str | None = None

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import BaseModel, Field
 
-from caw_lab.engine import workspaces
+from caw_lab.engine import conflicts, isolation, workspaces
 from caw_lab.store.backend import Backend
 from caw_lab.tools.registry import Params, Result, tool
 
@@ -142,3 +142,36 @@ class WorkflowCheckMerge(Params):
       read_only=True, result=WorkflowCheckMergeResult)
 def workflow_check_merge(db: Backend, p: WorkflowCheckMerge) -> dict[str, Any]:
     return workspaces.check_merge(db, p.workflow_id, p.repo_path)
+
+
+class WorkflowConflicts(Params):
+    workflow_id: str
+
+
+class Conflicts(BaseModel):
+    workflow_id: str
+    conflicts: list[dict[str, Any]]
+    predicted: list[dict[str, Any]]
+
+
+@tool("workflow_conflicts", "Merge conflicts among in-flight task branches, and those the plan predicts.",
+      read_only=True, result=Conflicts)
+def workflow_conflicts(db: Backend, p: WorkflowConflicts) -> dict[str, Any]:
+    return conflicts.scan(db, p.workflow_id)
+
+
+class WorktreeGc(Params):
+    repo_path: str
+
+
+class Collected(BaseModel):
+    repository: str
+    removed_worktrees: list[str]
+    kept_worktrees: list[str]
+    removed_branches: list[str]
+
+
+@tool("worktree_gc", "Remove finished workflows' task worktrees and branches; never uncommitted work.",
+      read_only=False, destructive=True, idempotent=True, result=Collected)
+def worktree_gc(db: Backend, p: WorktreeGc) -> dict[str, Any]:
+    return isolation.collect(db, isolation.repository(p.repo_path))

@@ -1,0 +1,73 @@
+"""How many requests each read tool sends to D1, where every request is a network round trip.
+
+Reads that do not depend on each other go out together as one batch (``store.backend.Reads``),
+so a read tool sends one request, or two when what it reads second depends on what the first
+brought back. Counted on a real local D1 (workerd) holding the world test_tool_hints.py
+prepares, with the real D1 backend, one tool call at a time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import caw_lab
+from caw_lab.store import migrate
+from caw_lab.store.backend import Row
+from caw_lab.store.d1 import D1Backend
+from caw_lab.tools import load_all
+from conftest import unused_d1_database
+from test_tool_hints import ARGUMENTS, Ids, prepare
+
+READ_TOOLS = sorted(name for name, spec in load_all().items() if spec.hints and spec.hints.read_only)
+
+TWO_REQUESTS = {
+    "task_load_context": "the workflow-sized part is read (or advanced) only when the feed head moved",
+}
+"""Read tools allowed a second request, and why the second depends on the first."""
+
+
+class CountingD1(D1Backend):
+    """The real D1 backend, counting the HTTP requests it sends."""
+
+    requests = 0
+
+    def _post(self, body: dict[str, Any], idempotent: bool) -> list[list[Row]]:
+        self.requests += 1
+        return super()._post(body, idempotent)
+
+
+@pytest.fixture(scope="module")
+def world(local_d1: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[caw_lab.Client, Ids]]:
+    roots = tmp_path_factory.mktemp("d1-requests")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("CAW_ALLOWED_ROOTS", str(roots))
+        backend = CountingD1("local", unused_d1_database(), local_d1.token, local_d1.api)
+        with caw_lab.Client(backend) as client:
+            migrate(backend)
+            yield client, prepare(client, roots)
+
+
+def requests_of(client: caw_lab.Client, name: str, arguments: dict[str, Any]) -> int:
+    backend = client.db
+    assert isinstance(backend, CountingD1)
+    before = backend.requests
+    client.call(name, **arguments)
+    return backend.requests - before
+
+
+@pytest.mark.parametrize("name", READ_TOOLS)
+def test_a_read_tool_sends_one_request_or_two_when_the_second_depends_on_the_first(
+    name: str, world: tuple[caw_lab.Client, Ids]
+) -> None:
+    client, ids = world
+    sent = requests_of(client, name, ARGUMENTS[name](ids))
+    allowed = 2 if name in TWO_REQUESTS else 1
+    assert sent <= allowed, f"{name} sent {sent} requests to D1 (at most {allowed})"
+
+
+def test_every_tool_that_may_send_two_says_why() -> None:
+    assert sorted(set(TWO_REQUESTS) - set(READ_TOOLS)) == []

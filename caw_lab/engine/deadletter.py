@@ -81,8 +81,11 @@ def recent_checkpoints(db: Backend, task_id: str) -> list[dict[str, Any]]:
     return [decode(r) for r in rows]
 
 
+QUEUED = "SELECT COUNT(*) FROM dead_letters WHERE workflow_id = ? AND status = 'queued'"
+
+
 def queued(db: Backend, workflow_id: str) -> int:
-    return db.scalar("SELECT COUNT(*) FROM dead_letters WHERE workflow_id = ? AND status = 'queued'", (workflow_id,))
+    return db.scalar(QUEUED, (workflow_id,))
 
 
 def resolve_guard(entry_id: str, status: str, note: str | None) -> Statement:

@@ -288,25 +288,36 @@ def parallel_groups(reads: Reads, workflow_id: str) -> Later[list[Row]]:
 
 
 def progress(db: Backend, workflow_id: str) -> dict[str, Any]:
-    """One batch of reads; ``blocked`` (computed) is taken out of ``pending``."""
+    """``progress_of``, read on its own: one batch."""
     reads = Reads(db)
+    found = progress_of(reads, workflow_id)
+    reads.run()
+    return found()
+
+
+def progress_of(reads: Reads, workflow_id: str) -> Later[dict[str, Any]]:
+    """Counts by status (``blocked``, computed, taken out of ``pending``), sequences, blockers and
+    parallel groups; WORKFLOW_NOT_FOUND once run, if there is no such workflow."""
     exists = required(reads, "workflow", workflow_id)
     blocked, statuses = blocked_tasks(reads, workflow_id), by_status(reads, workflow_id)
     sequence, groups = sequences(reads, workflow_id), parallel_groups(reads, workflow_id)
-    reads.run()
-    exists()
-    counts = statuses()
-    counts["pending"] -= len(blocked())
-    counts["blocked"] = len(blocked())
-    total = sum(counts.values())
-    return {
-        "total_tasks": total,
-        "by_status": counts,
-        **(sequence() or {}),
-        "blocked_tasks": blocked(),
-        "parallel_groups": groups(),
-        "estimated_remaining": total - counts["completed"] - counts["skipped"],
-    }
+
+    def value() -> dict[str, Any]:
+        exists()
+        counts = statuses()
+        counts["pending"] -= len(blocked())
+        counts["blocked"] = len(blocked())
+        total = sum(counts.values())
+        return {
+            "total_tasks": total,
+            "by_status": counts,
+            **(sequence() or {}),
+            "blocked_tasks": blocked(),
+            "parallel_groups": groups(),
+            "estimated_remaining": total - counts["completed"] - counts["skipped"],
+        }
+
+    return value
 
 
 def check_dependencies(db: Backend, task_id: str) -> dict[str, Any]:

@@ -39,12 +39,13 @@ from caw_lab.engine.agents import GIVE_UP_AFTER, unfinished
 from caw_lab.engine.changes import Event, Gated, commit, raw, update
 from caw_lab.engine.dag import blocked_sql
 from caw_lab.engine.orchestration import ACTIVE
-from caw_lab.engine.rows import decode, fetch, placeholders, require
+from caw_lab.engine.rows import decode, fetched, placeholders, required
 from caw_lab.engine.states import CLAIMABLE_WORKFLOW_STATUSES, DONE_TASK_STATUSES
 from caw_lab.engine.tasks import workflow_follows
 from caw_lab.errors import CawError, conflict, not_found
 from caw_lab.ids import now_ms
 from caw_lab.store.backend import Backend, Statement
+from caw_lab.store.reads import Later, Reads
 
 ORPHANED = ("planning", "in_progress", "paused")
 """Started statuses: an unclaimed task in one of them lost its agent mid-way."""
@@ -246,27 +247,34 @@ def available(db: Backend, agent_id: str, workflow_id: str | None = None, limit:
     whose name, description or likely files mention one of the agent's capabilities first),
     then tasks needing a capability it lacks.
     """
-    agent = fetch(db, "agent", agent_id)
-    if workflow_id:
-        require(db, "workflow", workflow_id)
-    orphans = offered(db, f"t.status IN ({placeholders(ORPHANED)})", list(ORPHANED), workflow_id, limit)
-    order, order_params = capability_order(agent.get("capabilities") or [])
-    pending = offered(db, "t.status = 'pending'", [], workflow_id, limit - len(orphans), order, order_params)
-    return {"tasks": orphans + pending}
+    reads = Reads(db)
+    agent = fetched(reads, "agent", agent_id)
+    exists = required(reads, "workflow", workflow_id) if workflow_id else None
+    orphans = offered(reads, f"t.status IN ({placeholders(ORPHANED)})", list(ORPHANED), workflow_id, limit)
+    reads.run()
+    capabilities = agent().get("capabilities") or []
+    if exists:
+        exists()
+    found = orphans()
+    if len(found) >= limit:
+        return {"tasks": found}
+    order, order_params = capability_order(capabilities)
+    reads = Reads(db)
+    pending = offered(reads, "t.status = 'pending'", [], workflow_id, limit - len(found), order, order_params)
+    reads.run()
+    return {"tasks": found + pending()}
 
 
 def offered(
-    db: Backend,
+    reads: Reads,
     status_sql: str,
     status_params: list[Any],
     workflow_id: str | None,
     limit: int,
     order: str = "",
     order_params: list[str] | None = None,
-) -> list[dict[str, Any]]:
+) -> Later[list[dict[str, Any]]]:
     """Unclaimed, unblocked tasks matching ``status_sql`` in workflows that hand out work."""
-    if limit <= 0:
-        return []
     where = [
         "t.assigned_agent_id IS NULL", status_sql, f"NOT {blocked_sql('t')}",
         f"w.status IN ({placeholders(CLAIMABLE_WORKFLOW_STATUSES)})",
@@ -275,12 +283,12 @@ def offered(
     if workflow_id:
         where.append("t.workflow_id = ?")
         params.append(workflow_id)
-    rows = db.query(
+    rows = reads.query(
         f"SELECT t.* FROM tasks t JOIN workflows w ON w.id = t.workflow_id WHERE {' AND '.join(where)} "
         f"ORDER BY {order}t.sequence, t.created_at, t.id LIMIT ?",
         [*params, *(order_params or []), limit],
     )
-    return [decode(r) for r in rows]
+    return lambda: [decode(r) for r in rows()]
 
 
 def capability_order(capabilities: list[str]) -> tuple[str, list[str]]:

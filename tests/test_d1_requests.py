@@ -25,7 +25,10 @@ from test_tool_hints import ARGUMENTS, Ids, prepare
 READ_TOOLS = sorted(name for name, spec in load_all().items() if spec.hints and spec.hints.read_only)
 
 TWO_REQUESTS = {
-    "task_load_context": "the workflow-sized part is read (or advanced) only when the feed head moved",
+    "task_load_context": "the workflow-sized part is read (or advanced) only when the feed head moved past the "
+                         "one it was kept at, which the first request reads",
+    "task_get_available": "pending tasks are ordered by the agent's capabilities, which the first request reads "
+                          "(with the orphaned tasks, which may fill the limit alone)",
 }
 """Read tools allowed a second request, and why the second depends on the first."""
 
@@ -71,3 +74,25 @@ def test_a_read_tool_sends_one_request_or_two_when_the_second_depends_on_the_fir
 
 def test_every_tool_that_may_send_two_says_why() -> None:
     assert sorted(set(TWO_REQUESTS) - set(READ_TOOLS)) == []
+
+
+def test_a_context_load_sends_two_requests_cold_advanced_delta_or_after_a_plan_change_and_one_when_kept(
+    world: tuple[caw_lab.Client, Ids]
+) -> None:
+    from caw_lab.context import loader, surroundings
+
+    client, ids = world
+    task = ids["a"]
+    loader.ANSWERS.clear()
+    surroundings.WORKFLOWS.clear()
+    assert requests_of(client, "task_load_context", {"task_id": task}) == 2, "cold: the workflow is read whole"
+    assert requests_of(client, "task_load_context", {"task_id": task, "max_tokens": 5000}) == 1, "kept at this head"
+    cursor = client.call("task_load_context", task_id=task)["cursor"]
+    client.call("checkpoint_add", task_id=task, type="progress", summary="more", files_changed=["x.py"])
+    assert requests_of(client, "task_load_context", {"task_id": task}) == 2, "advanced by the task it touched"
+    client.call("checkpoint_add", task_id=task, type="progress", summary="again")
+    loaded = client.call("task_load_context", task_id=task, since_seq=cursor)
+    assert loaded["delta"] is True
+    client.call("workflow_add_task", workflow_id=ids["wf"], name="late")
+    assert requests_of(client, "task_load_context", {"task_id": task, "since_seq": cursor}) == 2, (
+        "a plan change since the kept head: the whole workflow comes in the same second request")

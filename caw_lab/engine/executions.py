@@ -35,9 +35,9 @@ LIVE_EXECUTOR = (
 )
 
 
-LIVE = ("SELECT * FROM agents WHERE workflow_id = ? AND runtime = ? AND status != 'offline' "
-        "AND COALESCE(last_heartbeat, created_at) >= ? ORDER BY created_at DESC LIMIT 1")
-"""The workflow's newest executor agent that is still heartbeating."""
+LAST_BEAT = ("SELECT MAX(COALESCE(last_heartbeat, created_at)) AS at FROM agents "
+             "WHERE workflow_id = ? AND runtime = ? AND status != 'offline'")
+"""When the workflow's executor agents that are not offline last showed a sign of life."""
 
 
 def begin(db: Backend, workflow_id: str, *, settings: dict[str, Any], timeout_ms: int, pid: int, host: str) -> str:
@@ -186,15 +186,16 @@ def last_started(db: Backend, workflow_id: str) -> dict[str, Any] | None:
     return decode(row) if row else None
 
 
-def status(db: Backend, workflow_id: str, timeout_ms: int) -> dict[str, Any]:
+def status(db: Backend, workflow_id: str, default_timeout_ms: int) -> dict[str, Any]:
     """The reference's ExecutionStatus, from the events and agent rows alone, in one batch of reads:
-    the agents of the executor named by the last ``execution.started`` are found by a subquery."""
+    the agents of the executor named by the last ``execution.started`` are found by a subquery,
+    and whether it is alive by its heartbeat timeout (that event's settings, else the default)."""
     reads = Reads(db)
     found = fetched(reads, "workflow", workflow_id)
     started_row = reads.one(LAST_STARTED, (workflow_id,))
     last_row = reads.one(f"SELECT * FROM events WHERE workflow_id = ? AND kind IN ({placeholders(LIFE)}) "
                          "ORDER BY seq DESC LIMIT 1", (workflow_id, *LIFE))
-    live = reads.one(LIVE, (workflow_id, EXECUTOR_RUNTIME, now_ms() - timeout_ms))
+    beat = reads.scalar(LAST_BEAT, (workflow_id, EXECUTOR_RUNTIME))
     agents = reads.query(
         "SELECT a.*, t.status AS task_status, t.attempts AS attempts, t.last_error AS last_error FROM agents a "
         "LEFT JOIN tasks t ON t.id = json_extract(a.metadata, '$.task_id') "
@@ -209,9 +210,10 @@ def status(db: Backend, workflow_id: str, timeout_ms: int) -> dict[str, Any]:
     started = decode(row) if (row := started_row()) else None
     last = decode(row) if (row := last_row()) else None
     executor_id = started["payload"]["executor_id"] if started else None
-    alive = bool(executor_id) and live() is not None
-    state, outcome = state_of(last, alive)
     settings = started["payload"].get("settings", {}) if started else {}
+    timeout_ms = (settings or {}).get("heartbeat_timeout_ms", default_timeout_ms)
+    alive = bool(executor_id) and (beat() or -1) >= now_ms() - timeout_ms
+    state, outcome = state_of(last, alive)
     return {
         "workflowId": workflow_id, "status": state, "outcome": outcome,
         "agents": [handle(decode(r), state) for r in agents()] if executor_id else [],

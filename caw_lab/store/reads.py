@@ -63,5 +63,13 @@ class Reads:
         return self._results[index]
 
 
+def alone(db: Backend, declare: Callable[..., Later[T]], *args: Any) -> T:
+    """What ``declare(reads, *args)`` reads, read on its own: for callers with nothing to batch it with."""
+    reads = Reads(db)
+    later = declare(reads, *args)
+    reads.run()
+    return later()
+
+
 def _first(row: Row | None) -> Any:
     return next(iter(row.values())) if row else None

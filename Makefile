@@ -11,7 +11,7 @@ AS_ROOT := $(filter 0,$(shell id -u))
 APT := DEBIAN_FRONTEND=noninteractive apt-get
 PYTEST_ARGS ?= -n auto --timeout 300
 
-.PHONY: install lab test bench bench-mcp bench-context bench-widget docs chromium node widget
+.PHONY: install lab test bench bench-mcp bench-context bench-widget bench-page docs chromium node widget
 
 install: $(INSTALLED)
 
@@ -46,12 +46,15 @@ bench-context: install
 docs: install
 	$(BIN)/caw docs --out docs
 
-# The DAG widget's front end: rebuild caw_lab/static/ from extension/src (commit both).
+# The DAG widget's and the dashboard page's front end: rebuild caw_lab/static/ from extension/src (commit both).
 widget:
 	cd extension && npm ci && npm test && npm run build
 
 bench-widget: install chromium
 	$(BIN)/python -m bench.widget
+
+bench-page: install chromium
+	$(BIN)/python -m bench.page
 
 chromium:
 	@if command -v chromium >/dev/null 2>&1; then :; \

@@ -34,9 +34,12 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import queue
 import random
 import signal
+import threading
 import time
+import traceback
 from dataclasses import dataclass, field
 from multiprocessing.context import BaseContext
 from multiprocessing.synchronize import Barrier, Event
@@ -92,6 +95,31 @@ class Tally:
     """Times it was swept as stale (starved of CPU past the sweep's timeout) and registered anew."""
 
 
+@dataclass
+class Failure:
+    """A racer that raised: its role, seed and traceback."""
+
+    role: str
+    seed: int
+    trace: str
+
+
+def received(value: Any) -> Any:
+    """``value`` as sent by a racer, raising the racer's own failure when it sent one."""
+    if isinstance(value, Failure):
+        raise RuntimeError(f"{value.role} {value.seed} failed:\n{value.trace}")
+    return value
+
+
+def reported(out: Any, procs: list[Any]) -> Any:
+    """The next racer's report; when none comes in time, an error naming each racer's state."""
+    try:
+        return out.get(timeout=TIMEOUT_S)
+    except queue.Empty:
+        states = {p.pid: "running" if p.is_alive() else f"exit code {p.exitcode}" for p in procs}
+        raise TimeoutError(f"a racer never reported: {states}") from None
+
+
 def forked() -> BaseContext:
     """Processes forked from a server with caw-lab's client and tools imported already (spawn where
     there is no fork): sixteen racers start at once instead of each importing everything first."""
@@ -116,6 +144,20 @@ def ttl_for(target: str) -> int:
 def racer(
     target: str, env: dict[str, str], role: str, task_id: str, start: Barrier, stop: Event, out: Any, seed: int
 ) -> None:
+    """One process of the race; a failure is reported through ``out`` (and breaks the start barrier) so
+    the parent stops at once with the racer's traceback instead of waiting out its timeouts."""
+    try:
+        race(target, env, role, task_id, start, stop, out, seed)
+    except BaseException:
+        start.abort()
+        report = Failure(role, seed, traceback.format_exc())
+        out.send(report) if role == "victim" else out.put(report)
+        raise
+
+
+def race(
+    target: str, env: dict[str, str], role: str, task_id: str, start: Barrier, stop: Event, out: Any, seed: int
+) -> None:
     os.environ.update(env)
     rng = random.Random(seed)
     with caw_lab.connect(target) as client:
@@ -123,10 +165,11 @@ def racer(
         if role == "victim":  # takes its lease before the race starts, so it is killed holding it early on
             resource, ttl = VICTIMS[seed % len(VICTIMS)]
             got = client.call("lease_acquire", resource=resource, agent_id=tally.agent_id, ttl_ms=ttl)
-            # A pipe of its own, written before this returns: a process killed while a queue's feeder
-            # thread holds the queue's lock would leave every other writer of that queue stuck.
-            out.send(got["fencing_token"])
             start.wait(TIMEOUT_S)
+            # Sent once out of the barrier, on a pipe of its own: the parent kills it on reading this,
+            # and a process killed holding a shared lock (the barrier's, or a queue's while its
+            # feeder thread writes) would leave every other process waiting on that lock for ever.
+            out.send(got["fencing_token"])
             time.sleep(TIMEOUT_S)  # until killed
         start.wait(TIMEOUT_S)
         beat = time.monotonic()
@@ -231,22 +274,27 @@ def run(target: str, seconds: float, processes: int = PROCESSES) -> Outcome:
         for p in procs:
             p.start()
         try:
-            start.wait(TIMEOUT_S)
+            try:
+                start.wait(TIMEOUT_S)
+            except threading.BrokenBarrierError:
+                received(out.get(timeout=TIMEOUT_S))  # the racer that broke it: raises its failure
+                raise
             began = time.monotonic()
             victims: dict[int, int] = {}
             for seed, (receiving, _) in pipes.items():
                 if not receiving.poll(TIMEOUT_S):
                     raise TimeoutError(f"victim {seed} never got its lease")
-                victims[seed] = receiving.recv()
+                victims[seed] = received(receiving.recv())
                 os.kill(procs[seed].pid, signal.SIGKILL)
             while time.monotonic() - began < seconds:
                 client.call("agent_mark_stale", timeout_ms=SWEEP_TIMEOUT_MS)
                 time.sleep(0.5)
             stop.set()
             elapsed = time.monotonic() - began
-            tallies = [out.get(timeout=TIMEOUT_S) for _ in range(processes - len(VICTIMS))]
+            tallies = [received(reported(out, procs)) for _ in range(processes - len(VICTIMS))]
         finally:
             stop.set()
+            start.abort()  # a racer still waiting to start (the race failed first) starts no more
             for p in procs:
                 p.join(TIMEOUT_S)
                 if p.is_alive():

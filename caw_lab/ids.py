@@ -30,7 +30,8 @@ SPACE = len(ALPHABET) ** LENGTH
 
 def new_id(kind: str) -> str:
     """Uniform over the 36**12 ids, as twelve independent choices are, from one read of the
-    system's randomness instead of twelve (19 microseconds an id, then 2)."""
+    system's randomness instead of twelve (a read per character was most of an id's cost:
+    bench/RESULTS.md, "MCP server")."""
     n = secrets.randbelow(SPACE)
     chars = []
     for _ in range(LENGTH):

@@ -8,8 +8,7 @@ prepares, with the real D1 backend, one tool call at a time.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from pathlib import Path
+from collections.abc import Iterator
 from typing import Any
 
 import pytest

@@ -131,7 +131,7 @@ def test_a_remote_off_github_needs_the_repository_named(
 ) -> None:
     git(repo, "remote", "add", "mirror", "https://gitlab.example.com/octo/app.git")
     err = refused(client, "INVALID_INPUT", "workspace_open_pr", workspace_id=workspace["id"], remote="mirror")
-    assert "not on github.com" in err.message
+    assert "on neither github.com nor the GitLab" in err.message
 
 
 

@@ -14,7 +14,7 @@ from mcp.server.lowlevel.server import Server
 from mcp.server.runner import serve_loop
 from mcp.shared.message import SessionMessage
 
-from caw_lab.mcp.in_order import serve_in_order
+from caw_lab.mcp.stdio import serve_in_order
 
 HANDSHAKE = [
     types.JSONRPCRequest(jsonrpc="2.0", id=0, method="initialize", params={

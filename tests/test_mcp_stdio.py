@@ -42,7 +42,7 @@ def test_agent_protocol_and_recovery(db_path: Path, mode: str) -> None:
 
 
 def test_the_sdks_own_stdio_loop_serves_the_same_protocol(db_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """CAW_MCP_STDIO=sdk: the way back should an SDK release break mcp.in_order's overrides."""
+    """CAW_MCP_STDIO=sdk: the way back should an SDK release break mcp.stdio's in-order dispatcher."""
     monkeypatch.setenv("CAW_MCP_STDIO", "sdk")
 
     async def scenario() -> None:

@@ -23,8 +23,8 @@ import caw_lab
 from caw_lab.engine.states import CHECKPOINT_TYPES, STORED_TASK_STATUSES, TASK_STATUSES, WORKFLOW_STATUSES
 from tests.conftest import dump
 
-UNTRACKED = {"events", "sqlite_sequence", "schema_migrations", "context_summaries"}
-"""Not domain state: the feed itself, SQLite's bookkeeping, and the summary cache."""
+UNTRACKED = {"events", "sqlite_sequence", "schema_migrations"}
+"""Not domain state: the feed itself and SQLite's bookkeeping."""
 
 
 def domain(client: caw_lab.Client) -> dict[str, Any]:

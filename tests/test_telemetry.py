@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import functools
+import http.client
 import io
 import json
 import logging
@@ -180,6 +181,16 @@ def test_task_gauges_are_read_at_collection(client: caw_lab.Client) -> None:
     assert seen.points("caw.task.duration") == [], "no completed task yet"
 
 
+def status_for_host(port: int, host: str) -> int:
+    """The status of a scrape carrying ``host`` in its Host header, as a browser's would."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        conn.request("GET", "/metrics", headers={"Host": host})
+        return conn.getresponse().status
+    finally:
+        conn.close()
+
+
 def scrape(port: int, timeout: float = 30) -> str:
     deadline = time.monotonic() + timeout
     while True:
@@ -213,9 +224,10 @@ def test_a_server_serves_prometheus_metrics_and_the_dashboard_reads_them(db_path
             for status in ("planning", "in_progress"):
                 await call(mcp, "task_update_status", id=task, status=status)
             await call(mcp, "task_update_status", id=task, status="completed", outcome="done")
-            return scrape(metrics_port)
+            return scrape(metrics_port), status_for_host(metrics_port, "rebound.example")
 
-    page = anyio.run(scenario)
+    page, rebound = anyio.run(scenario)
+    assert rebound == 421, "a name a rebinding DNS points at loopback is refused"
     assert re.search(r'caw_tool_calls_total\{caw_outcome="ok",caw_tool_name="workflow_create"[^}]*\} 1', page)
     assert re.search(r'caw_tool_calls_total\{caw_outcome="TASK_NOT_FOUND",caw_tool_name="task_get"', page)
     assert re.search(r'caw_tasks\{caw_task_status="pending"[^}]*\} 1', page)

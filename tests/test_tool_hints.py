@@ -108,6 +108,8 @@ ARGUMENTS: dict[str, Callable[[Ids], dict[str, Any]]] = {
     "workspace_create": lambda i: {"workflow_id": i["wf"], "branch": "other", "path": i["repo2"]},
     "workspace_update": lambda i: {"id": i["workspace"], "status": "abandoned"},
     "workspace_list": lambda i: {"workflow_id": i["wf"]},
+    "workspace_get": lambda i: {"id": i["workspace"]},
+    "task_logs": lambda i: {"task_id": i["a"]},
     "task_assign_workspace": lambda i: {"task_id": i["c"], "workspace_id": i["workspace"]},
     "workflow_check_merge": lambda i: {"workflow_id": i["wf"]},
     "lease_acquire": lambda i: {"resource": "file:src/*.py", "agent_id": i["agent"], "ttl_ms": 1000},

@@ -89,7 +89,8 @@ def database(db: str | None = None) -> str:
 def run(workflow_id: str | None, prompt: str | None, max_agents: int | str | None, runtime: str | None,
         model: str | None, permission_mode: str | None, max_turns: int | None, max_budget_usd: float | None,
         watch: bool, detach: bool, run_db: str | None, pass_env: tuple[str, ...]) -> None:
-    """Run a workflow to the end: agents on ready tasks, retries, dead letters; exit 1 unless it completes."""
+    """Run a workflow to the end: agents on ready tasks, retries, dead letters; exit 1 unless it completes
+    (3 when it completes but some of the pull requests it opens are refused, 1 when all are)."""
     if bool(workflow_id) == bool(prompt):
         raise click.UsageError("Give a WORKFLOW_ID or --prompt (one of them).")
     db = database(run_db)
@@ -105,6 +106,10 @@ def run(workflow_id: str | None, prompt: str | None, max_agents: int | str | Non
     click.echo(visible(f"{outcome.status}: {outcome.message}"))
     if outcome.status != "completed":
         raise SystemExit(1)
+    if refused := outcome.detail.get("pull_request_errors"):
+        opened = len(outcome.detail.get("pull_requests", []))
+        click.echo(f"{'partial' if opened else 'failed'}: {opened} pull request(s) opened, {len(refused)} refused")
+        raise SystemExit(3 if opened else 1)
 
 
 def planned(db: str, prompt: str, model: str | None) -> str:

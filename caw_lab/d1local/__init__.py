@@ -19,6 +19,8 @@ import secrets
 import shutil
 import signal
 import subprocess
+import threading
+from collections import deque
 from collections.abc import Iterable
 from importlib import resources
 from pathlib import Path
@@ -30,6 +32,7 @@ from caw_lab.errors import CawError
 SOURCES = ("package.json", "package-lock.json", "worker.mjs", "server.mjs")
 TOKEN_VARIABLE = "CAW_D1_LOCAL_TOKEN"
 PROBE_TIMEOUT_S = 2.0
+OUTPUT_LINES = 200
 
 
 def runtime_dir() -> Path:
@@ -77,6 +80,7 @@ class LocalD1:
         self.port = port
         self.token = token or secrets.token_hex(16)
         self.process: subprocess.Popen[str] | None = None
+        self.output: deque[str] = deque(maxlen=OUTPUT_LINES)
 
     def start(self) -> LocalD1:
         home = ensure_installed()
@@ -87,7 +91,16 @@ class LocalD1:
             env={**os.environ, TOKEN_VARIABLE: self.token},
         )
         self.port = self._await_ready()
+        threading.Thread(target=self._drain, name="caw-d1-local-output", daemon=True).start()
         return self
+
+    def _drain(self) -> None:
+        """Keep reading what the server prints after READY (workerd's warnings and errors), the last
+        ``OUTPUT_LINES`` lines kept for a failure report: a pipe nobody reads fills, and a server
+        blocked writing to it answers no request."""
+        assert self.process is not None and self.process.stdout is not None
+        for line in self.process.stdout:
+            self.output.append(line.rstrip("\n"))
 
     def _await_ready(self) -> int:
         assert self.process is not None and self.process.stdout is not None

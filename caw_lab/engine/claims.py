@@ -201,7 +201,7 @@ def release(db: Backend, task_id: str, agent_id: str, reason: str | None = None)
     for _ in range(GIVE_UP_AFTER):
         state = read(db, task_id, agent_id)
         require_holder(state, task_id, agent_id)
-        guard, freed = letting_go(db, task_id, agent_id, "task released")
+        guard, freed = claim_dropping(db, task_id, agent_id, "task released")
         event = Event("task.released", state["workflow_id"], task_id, agent_id, {"reason": reason})
         if commit(db, event, guard=guard, then=freed) is not None:
             return {"success": True}
@@ -219,7 +219,7 @@ def require_holder(state: dict[str, Any], task_id: str, agent_id: str) -> None:
         )
 
 
-def letting_go(db: Backend, task_id: str, agent_id: str, why: str) -> tuple[Statement, list[Gated]]:
+def claim_dropping(db: Backend, task_id: str, agent_id: str, why: str) -> tuple[Statement, list[Gated]]:
     """The guard that drops ``agent_id``'s claim, and the statements freeing that agent and
     releasing the task's leases (``why`` is recorded on each ``lease.released``)."""
     now = now_ms()

@@ -47,7 +47,7 @@ def attempt(
     checkpoint_id, add = checkpoints.add_statement(task_id, "handoff", note, detail)
     kind = "task_assignment" if to_agent else "broadcast"
     letters = notes(db, task_id, workflow_id, from_agent, receivers, kind, note, checkpoint_id)
-    guard, freed = claims.letting_go(db, task_id, from_agent, "task handed off")
+    guard, freed = claims.claim_dropping(db, task_id, from_agent, "task handed off")
     ids = [m["id"] for m in letters]
     payload = {**detail, "checkpoint_id": checkpoint_id, "message_ids": ids}
     event = Event("task.handed_off", workflow_id, task_id, from_agent, payload)

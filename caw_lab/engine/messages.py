@@ -127,7 +127,7 @@ def matching_agents(db: Backend, sender_id: str, wanted: dict[str, Any]) -> list
 
 def list_messages(
     db: Backend,
-    agent_id: str,
+    agent_id: str | None,
     *,
     status: str | None = None,
     message_type: list[str] | None = None,
@@ -142,11 +142,15 @@ def list_messages(
     Without ``status`` every message is listed, as the reference server does. With
     ``thread_id`` the agent's own messages in that thread are included too, so the
     conversation reads whole. ``since`` is epoch milliseconds (seconds are recognised).
+    Without ``agent_id`` every agent's messages are listed: the inbox of a person
+    watching all agents (the web page's).
     """
     reads = Reads(db)
-    exists = required(reads, "agent", agent_id)
-    mine = "(recipient_id = ? OR sender_id = ?)" if thread_id else "recipient_id = ?"
-    where, params = [mine], [agent_id] * mine.count("?")
+    exists = required(reads, "agent", agent_id) if agent_id is not None else None
+    where, params = ["1 = 1"], []
+    if agent_id is not None:
+        mine = "(recipient_id = ? OR sender_id = ?)" if thread_id else "recipient_id = ?"
+        where, params = [mine], [agent_id] * mine.count("?")
     for column, values in (("status", [status] if status else None), ("message_type", message_type),
                            ("priority", priority)):
         if values is not None:
@@ -165,7 +169,8 @@ def list_messages(
     )
     unread = unread_of(reads, agent_id)
     reads.run()
-    exists()
+    if exists:
+        exists()
     return {"messages": [decode(r) for r in rows()], "unread_count": unread()["count"]}
 
 
@@ -205,18 +210,21 @@ def set_status(db: Backend, message_ids: list[str], status: str, condition: str,
     return {"success": True, "updated": len(done.guard_rows) if done else 0}
 
 
-def count_unread(db: Backend, agent_id: str, priority: list[str] | None = None) -> dict[str, Any]:
-    """The agent's unread messages counted by priority: one batch."""
+def count_unread(db: Backend, agent_id: str | None, priority: list[str] | None = None) -> dict[str, Any]:
+    """Unread messages of one agent, or of every agent when ``agent_id`` is None: one batch."""
     reads = Reads(db)
-    exists = required(reads, "agent", agent_id)
+    exists = required(reads, "agent", agent_id) if agent_id is not None else None
     unread = unread_of(reads, agent_id, priority)
     reads.run()
-    exists()
+    if exists:
+        exists()
     return unread()
 
 
-def unread_of(reads: Reads, agent_id: str, priority: list[str] | None = None) -> Later[dict[str, Any]]:
-    where, params = ["recipient_id = ?", "status = 'unread'"], [agent_id]
+def unread_of(reads: Reads, agent_id: str | None, priority: list[str] | None = None) -> Later[dict[str, Any]]:
+    where, params = ["status = 'unread'"], []
+    if agent_id is not None:
+        where, params = ["recipient_id = ?", "status = 'unread'"], [agent_id]
     if priority:
         where.append(f"priority IN ({placeholders(priority)})")
         params += priority

@@ -316,6 +316,12 @@ def workspaces_of(reads: Reads, workflow_id: str, status: Sequence[str] | None =
     return value
 
 
+def get_workspace(db: Backend, workspace_id: str) -> dict[str, Any]:
+    workspace = fetch(db, "workspace", workspace_id)
+    tasks = db.query("SELECT id FROM tasks WHERE workspace_id = ? ORDER BY sequence", (workspace_id,))
+    return {**workspace, "task_ids": [t["id"] for t in tasks]}
+
+
 def assign_task(db: Backend, task_id: str, workspace_id: str) -> dict[str, Any]:
     task = fetch(db, "task", task_id)
     workspace = fetch(db, "workspace", workspace_id)

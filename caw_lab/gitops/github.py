@@ -1,26 +1,29 @@
-"""A small client of GitHub's REST API (v2022-11-28): read an issue, open a pull request.
+"""A small client of GitHub's REST API (v2022-11-28): issues, their comments and closing, pull
+requests (open, read, merge) and the check runs on their head.
 
-The API root is ``$CAW_GITHUB_API_URL`` (default ``https://api.github.com``; GitHub
-Enterprise serves it at ``https://HOST/api/v3``), the token ``$CAW_GITHUB_TOKEN`` or
-``$GITHUB_TOKEN``. Every failure is a CawError an agent can act on: a bad repository name is
-refused before any request, and GitHub's answers map to GITHUB_UNAUTHORIZED (401/403),
-GITHUB_NOT_FOUND (404), GITHUB_REFUSED (422, with GitHub's reasons) and GITHUB_UNAVAILABLE.
+The API root is ``$CAW_GITHUB_API_URL`` or ``$GITHUB_API_URL`` (what GitHub Actions sets;
+default ``https://api.github.com``, GitHub Enterprise serves it at ``https://HOST/api/v3``),
+the token ``$CAW_GITHUB_TOKEN`` or ``$GITHUB_TOKEN``, sent as a bearer token. A bad repository
+name is refused before any request; GitHub's answers map to GITHUB_UNAUTHORIZED (401/403),
+GITHUB_NOT_FOUND (404), GITHUB_REFUSED (405/409/422, with GitHub's reasons) and
+GITHUB_UNAVAILABLE (unreachable, 5xx, or an answer not shaped as GitHub's).
 """
 
 from __future__ import annotations
 
-import os
 import re
 from typing import Any
 
-import httpx
+from pydantic import BaseModel
 
-from caw_lab.errors import CawError, invalid_input
+from caw_lab.errors import invalid_input
+from caw_lab.gitops.forge import Checks, Forge, Issue, Pull, env_setting
 
-API_ENV = "CAW_GITHUB_API_URL"
+API_ENVS = ("CAW_GITHUB_API_URL", "GITHUB_API_URL")
+API_ENV = API_ENVS[0]
 TOKEN_ENVS = ("CAW_GITHUB_TOKEN", "GITHUB_TOKEN")
 DEFAULT_API = "https://api.github.com"
-TIMEOUT_S = 30
+MERGE_METHODS = ("squash", "merge", "rebase")
 
 REPO = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})/(?!\.\.?$)[A-Za-z0-9._-]{1,100}")
 """``owner/name`` as GitHub allows them: nothing that could leave the ``/repos/`` path."""
@@ -33,62 +36,117 @@ def check_repo(repo: str) -> str:
     return repo
 
 
-class GitHub:
+class Label(BaseModel):
+    name: str
+
+
+class IssueAnswer(BaseModel):
+    number: int
+    title: str
+    body: str | None = None
+    html_url: str
+    state: str
+    labels: list[Label | str] = []
+    pull_request: dict[str, Any] | None = None
+
+
+class Ref(BaseModel):
+    ref: str
+    sha: str | None = None
+
+
+class PullAnswer(BaseModel):
+    number: int
+    html_url: str
+    state: str
+    merged: bool = False
+    mergeable: bool | None = None
+    merge_commit_sha: str | None = None
+    head: Ref
+    base: Ref
+
+
+class MergeAnswer(BaseModel):
+    sha: str
+    merged: bool
+
+
+class CheckRun(BaseModel):
+    name: str
+    status: str
+    conclusion: str | None = None
+
+
+class CheckRuns(BaseModel):
+    total_count: int
+    check_runs: list[CheckRun]
+
+
+PASSING = {"success", "neutral", "skipped"}
+
+
+class GitHub(Forge):
+    kind = "github"
+    label = "GitHub"
+    token_envs = TOKEN_ENVS
+    api_envs = API_ENVS
+
     def __init__(self, api: str | None = None, token: str | None = None) -> None:
-        headers = {"Accept": "application/vnd.github+json", "X-GitHub-Api-Version": "2022-11-28",
-                   "User-Agent": "caw-lab"}
-        token = token or next((os.environ[name] for name in TOKEN_ENVS if os.environ.get(name)), None)
+        headers = {"Accept": "application/vnd.github+json", "X-GitHub-Api-Version": "2022-11-28"}
+        token = token or env_setting(TOKEN_ENVS)
         if token:
             headers["Authorization"] = f"Bearer {token}"
-        self.http = httpx.Client(base_url=api or os.environ.get(API_ENV) or DEFAULT_API, headers=headers,
-                                 timeout=TIMEOUT_S)
+        super().__init__(api or env_setting(API_ENVS, DEFAULT_API) or DEFAULT_API, headers)
 
-    def issue(self, repo: str, number: int) -> dict[str, Any]:
-        found = self.request("GET", f"/repos/{check_repo(repo)}/issues/{number}")
-        if "pull_request" in found:
+    def issue(self, repo: str, number: int) -> Issue:
+        found = self.request("GET", f"repos/{check_repo(repo)}/issues/{number}", IssueAnswer)
+        if found.pull_request is not None:
             raise invalid_input(f"{repo}#{number} is a pull request, not an issue", "Pass an issue's number.")
-        return found
+        labels = tuple(label if isinstance(label, str) else label.name for label in found.labels)
+        return Issue(found.number, found.title, found.body or "", found.html_url, found.state, labels)
 
-    def open_pull(self, repo: str, *, head: str, base: str, title: str, body: str, draft: bool) -> dict[str, Any]:
+    def comment(self, repo: str, number: int, body: str) -> None:
+        self.request("POST", f"repos/{check_repo(repo)}/issues/{number}/comments", json={"body": body})
+
+    def close_issue(self, repo: str, number: int) -> None:
+        self.request("PATCH", f"repos/{check_repo(repo)}/issues/{number}",
+                     json={"state": "closed", "state_reason": "completed"})
+
+    def open_pull(self, repo: str, *, head: str, base: str, title: str, body: str, draft: bool) -> Pull:
         payload = {"title": title, "head": head, "base": base, "body": body, "draft": draft}
-        return self.request("POST", f"/repos/{check_repo(repo)}/pulls", payload)
+        return pull_of(self.request("POST", f"repos/{check_repo(repo)}/pulls", PullAnswer, json=payload))
 
-    def request(self, method: str, path: str, payload: dict[str, Any] | None = None) -> dict[str, Any]:
-        try:
-            response = self.http.request(method, path, json=payload)
-        except httpx.HTTPError as exc:
-            raise CawError("GITHUB_UNAVAILABLE", f"GitHub could not be reached: {exc}", recoverable=True,
-                           suggestion=f"Check the network, or {API_ENV} for GitHub Enterprise.") from None
-        if response.is_success:
-            return response.json()
-        raise refusal(response)
+    def pull(self, repo: str, number: int) -> Pull:
+        return pull_of(self.request("GET", f"repos/{check_repo(repo)}/pulls/{number}", PullAnswer))
 
-    def close(self) -> None:
-        self.http.close()
+    def merge_pull(self, repo: str, number: int, method: str) -> Pull:
+        """Merge by ``method`` (squash, merge or rebase); GitHub's 405 (not mergeable) and 409
+        (the head moved) are GITHUB_REFUSED. The answer names the commit; the pull is read again."""
+        self.request("PUT", f"repos/{check_repo(repo)}/pulls/{number}/merge", MergeAnswer,
+                     json={"merge_method": method})
+        return self.pull(repo, number)
 
-    def __enter__(self) -> GitHub:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
+    def checks(self, repo: str, pull: Pull) -> Checks:
+        runs = [run for page in self.pages(f"repos/{check_repo(repo)}/commits/{pull.head_sha or pull.head}/check-runs",
+                                           CheckRuns) for run in page.check_runs]
+        return summed([(run.name, run.status == "completed", run.conclusion in PASSING, run.conclusion or run.status)
+                       for run in runs])
 
 
-def refusal(response: httpx.Response) -> CawError:
-    """GitHub's error answer as the CawError an agent can act on; its own words are kept."""
-    try:
-        said = response.json()
-    except ValueError:
-        said = {}
-    reasons = [e.get("message") or e.get("code", "") for e in said.get("errors", []) if isinstance(e, dict)]
-    message = "; ".join(filter(None, [said.get("message", response.reason_phrase), *reasons]))
-    if response.status_code in (401, 403):
-        return CawError("GITHUB_UNAUTHORIZED", f"GitHub refused the credentials: {message}", recoverable=True,
-                        suggestion=f"Set {TOKEN_ENVS[0]} or {TOKEN_ENVS[1]} to a token with repo access.")
-    if response.status_code == 404:
-        return CawError("GITHUB_NOT_FOUND", f"GitHub has no such resource: {message}", recoverable=False,
-                        suggestion="Check the repository and number (a private repository needs a token).")
-    if response.status_code == 422:
-        return CawError("GITHUB_REFUSED", f"GitHub refused the request: {message}", recoverable=True,
-                        suggestion="Read GitHub's reason; a pull request may already exist for the branch.")
-    return CawError("GITHUB_UNAVAILABLE", f"GitHub answered {response.status_code}: {message}", recoverable=True,
-                    suggestion="Try again later.")
+def pull_of(found: PullAnswer) -> Pull:
+    state = "merged" if found.merged else "open" if found.state == "open" else "closed"
+    mergeable = "UNKNOWN" if found.mergeable is None else "MERGEABLE" if found.mergeable else "CONFLICTING"
+    return Pull(found.number, found.html_url, state, mergeable, found.head.ref, found.base.ref, found.head.sha,
+                found.merge_commit_sha if found.merged else None)
+
+
+def summed(runs: list[tuple[str, bool, bool, str]]) -> Checks:
+    """Checks from (name, finished, passed, word) rows: pending while any runs, failed if any failed."""
+    if not runs:
+        return Checks("passed", "no checks configured")
+    if not all(finished for _, finished, _, _ in runs):
+        return Checks("pending", f"{sum(not f for _, f, _, _ in runs)} of {len(runs)} check(s) still running")
+    failed = [f"{name} ({word})" for name, _, passed, word in runs if not passed]
+    if failed:
+        return Checks("failed", "failed: " + ", ".join(failed))
+    return Checks("passed", f"{len(runs)} check(s) passed")

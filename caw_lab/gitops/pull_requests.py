@@ -1,9 +1,11 @@
-"""A workspace's branch pushed and opened as a pull request on GitHub, its URL recorded on the
-workspace: what finishing a workflow's work in a repository means to a team.
+"""A workspace's branch pushed and opened as a pull request (GitHub) or merge request
+(GitLab), its URL recorded on the workspace: what finishing a workflow's work in a
+repository means to a team.
 
-The pull request closes the issue the workflow was made from (``Closes #N``) when both are
-in the same repository, and lists the tasks completed with their outcomes. Opening it again
-gives the recorded URL instead of a second request.
+The pull request closes the issue the work came from (``Closes #N``) when both are in the
+same repository: the issue ``caw work`` linked to the workspace (its config's ``issue``), or
+the one the workflow was made from. It lists the tasks completed with their outcomes.
+Opening it again gives the recorded URL instead of a second request.
 """
 
 from __future__ import annotations
@@ -16,12 +18,10 @@ from caw_lab.engine.rows import fetch
 from caw_lab.engine.worktrees import check_branch, git
 from caw_lab.errors import CawError, invalid_input
 from caw_lab.gitops.github import GitHub, check_repo
+from caw_lab.gitops.remotes import Clients, Hosted, checked_remote, of_remote
 from caw_lab.store.backend import Backend
 
-GITHUB_REMOTE = re.compile(r"(?:https://github\.com/|ssh://git@github\.com/|git@github\.com:)"
-                           r"(?P<repo>[^/\s]+/[^/\s]+?)(?:\.git)?/?")
 ISSUE_URL = re.compile(r"https://github\.com/(?P<repo>[^/\s]+/[^/\s]+)/issues/(?P<number>\d+)")
-REMOTE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 
 
 def open_pull(
@@ -34,7 +34,7 @@ def open_pull(
     title: str | None = None,
     body: str | None = None,
     draft: bool = False,
-    github: GitHub,
+    clients: Clients,
 ) -> dict[str, Any]:
     workspace = fetch(db, "workspace", workspace_id)
     if workspace["pr_url"]:
@@ -47,36 +47,38 @@ def open_pull(
         raise invalid_input(f"Workspace {workspace_id} has no base branch", "Pass base: the branch to merge into.")
     check_branch(base)
     path = workspaces.checked_path(db, workspace)
-    slug = check_repo(repo) if repo else repository_of_remote(path, remote)
+    target = Hosted("github", check_repo(repo)) if repo else of_remote(path, remote)
     push(path, remote, workspace["branch"])
     workflow = workflows.get(db, workspace["workflow_id"], include_tasks=body is None)
-    pull = github.open_pull(slug, head=workspace["branch"], base=base, title=title or workflow["name"],
-                            body=body if body is not None else describe(workflow, slug), draft=draft)
-    workspaces.update_workspace(db, workspace_id, pr_url=pull["html_url"])
-    return {"success": True, "workspace_id": workspace_id, "pr_url": pull["html_url"], "number": pull["number"],
+    issue = linked_issue(workspace, workflow)
+    pull = clients(target.kind).open_pull(
+        target.repo, head=workspace["branch"], base=base, title=title or workflow["name"], draft=draft,
+        body=body if body is not None else describe(workflow, target, issue, workspace["id"]))
+    workspaces.update_workspace(db, workspace_id, pr_url=pull.url)
+    return {"success": True, "workspace_id": workspace_id, "pr_url": pull.url, "number": pull.number,
             "opened": True}
 
 
-def open_all(db: Backend, workflow_id: str, github: GitHub) -> dict[str, Any]:
+def open_all(db: Backend, workflow_id: str, github: GitHub | None = None) -> dict[str, Any]:
     """A pull request for each active workspace of a finished workflow that has none yet. A
     refusal is reported beside the others, not raised: the workflow's work is done either way."""
     opened, refused = [], []
-    for workspace in workspaces.list_workspaces(db, workflow_id, ["active"])["workspaces"]:
-        try:
-            opened.append(open_pull(db, workspace["id"], github=github))
-        except CawError as err:
-            refused.append({"workspace_id": workspace["id"], **err.to_dict()})
+    with Clients(github=github) as clients:
+        for workspace in workspaces.list_workspaces(db, workflow_id, ["active"])["workspaces"]:
+            try:
+                opened.append(open_pull(db, workspace["id"], clients=clients))
+            except CawError as err:
+                refused.append({"workspace_id": workspace["id"], **err.to_dict()})
     return {"pull_requests": [pull["pr_url"] for pull in opened], "pull_request_errors": refused}
 
 
-def repository_of_remote(path: str, remote: str) -> str:
-    """``owner/name`` from the remote's (fetch) URL, when it is on github.com."""
-    url = git(path, "remote", "get-url", checked_remote(remote))
-    match = GITHUB_REMOTE.fullmatch(url.out.strip()) if url.code == 0 else None
-    if match is None:
-        why = url.err or f"its URL {url.out.strip()!r} is not on github.com"
-        raise invalid_input(f"No GitHub repository for remote {remote!r}: {why}", "Pass repo as owner/name.")
-    return check_repo(match["repo"])
+def linked_issue(workspace: dict[str, Any], workflow: dict[str, Any]) -> dict[str, Any] | None:
+    """The issue a workspace's work resolves: ``{"kind", "repo", "number"}``, or None."""
+    issue = (workspace.get("config") or {}).get("issue")
+    if isinstance(issue, dict) and {"kind", "repo", "number"} <= issue.keys():
+        return issue
+    found = ISSUE_URL.fullmatch(workflow.get("source_ref") or "")
+    return {"kind": "github", "repo": found["repo"], "number": int(found["number"])} if found else None
 
 
 def push(path: str, remote: str, branch: str) -> None:
@@ -86,22 +88,15 @@ def push(path: str, remote: str, branch: str) -> None:
                        suggestion="Check the remote and your credentials for it; the branch must be pushable.")
 
 
-def checked_remote(remote: str) -> str:
-    if not REMOTE_NAME.fullmatch(remote):
-        raise invalid_input(f"{remote!r} is not a git remote name", "Name a remote such as origin.")
-    return remote
-
-
-def describe(workflow: dict[str, Any], repo: str) -> str:
-    """The pull request's body, from the workflow with its tasks: the plan's summary, the tasks
-    completed with their outcomes, and ``Closes #N`` for the issue the workflow came from when
-    it is in ``repo``."""
+def describe(workflow: dict[str, Any], target: Hosted, issue: dict[str, Any] | None, workspace_id: str) -> str:
+    """The description: the plan's summary, the tasks completed (of this workspace, when it
+    has tasks) with their outcomes, and ``Closes #N`` for the linked issue of ``target``."""
     lines = [workflow.get("plan_summary") or workflow["name"]]
-    done = [t for t in workflow["tasks"] if t["status"] == "completed"]
+    done = [t for t in workflow["tasks"] if t["status"] == "completed"
+            and t.get("workspace_id") in (None, workspace_id)]
     if done:
         lines += ["", "Tasks completed:", *(f"- {t['name']}: {t.get('outcome') or 'done'}" for t in done)]
-    issue = ISSUE_URL.fullmatch(workflow.get("source_ref") or "")
-    if issue and issue["repo"].lower() == repo.lower():
+    if issue and issue["kind"] == target.kind and str(issue["repo"]).lower() == target.repo.lower():
         lines += ["", f"Closes #{issue['number']}"]
     lines += ["", f"Opened by caw-lab for workflow {workflow['id']}."]
     return "\n".join(lines)

@@ -20,7 +20,7 @@ from caw_lab.telemetry.export import exported
 
 STDIO_LOOP_ENV = "CAW_MCP_STDIO"
 """``sdk`` serves stdio through the SDK's own transport and loop instead of ``mcp.stdio``'s
-faster one: the way back should an SDK release break what ``mcp.in_order`` overrides, and
+faster one: the way back should an SDK release break what ``mcp.stdio.InOrderDispatcher`` overrides, and
 the baseline bench.mcp times ours against."""
 EVENT_LOOP = {"use_uvloop": sys.platform != "win32"}
 """uvloop's event loop where it exists: its turns of the loop are cheaper, and the pipe

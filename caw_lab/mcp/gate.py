@@ -10,8 +10,16 @@ passes three checks in order before the app sees it:
    allowed (``--allow-host``). Else ``421`` ``HOST_NOT_ALLOWED``.
 2. ``Origin``, when a browser sends one, is a loopback origin (any port) or one the user
    allowed (``--allow-origin``). Else ``403`` ``ORIGIN_NOT_ALLOWED``.
-3. ``Authorization: Bearer <token>``, compared in constant time. Else ``401``
-   ``UNAUTHORIZED``.
+3. ``Authorization: Bearer <token>``, or the ``caw_token`` cookie, compared in constant
+   time. Else ``401`` ``UNAUTHORIZED``.
+
+A browser cannot send a header with a link, so, as Jupyter does, ``?token=<token>`` on a
+GET is accepted once: the answer is a redirect to the same URL without it that sets the
+token as a cookie, ``HttpOnly`` (no script reads it) and ``SameSite=Strict`` (no other
+site's page sends it), so the token leaves the address bar and the history. WebSocket
+handshakes (``/ws``) pass the same three checks (a browser sends the cookie and its
+Origin with them); a refused one is closed before it is accepted, which the client sees
+as HTTP 403.
 
 A refused request is answered before its body is read, so it can change nothing. The
 SDK's own DNS-rebinding check (``TransportSecuritySettings``) is switched off in favour of
@@ -24,16 +32,20 @@ from __future__ import annotations
 import hmac
 from collections.abc import Sequence
 from dataclasses import dataclass
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
-from starlette.datastructures import Headers
-from starlette.responses import JSONResponse
+from starlette.datastructures import Headers, QueryParams
+from starlette.responses import JSONResponse, RedirectResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from caw_lab.errors import CawError
 from caw_lab.mcp.loopback import is_loopback, same_host, split_host_port, url_of
 
 DEFAULT_PORTS = {"http": 80, "https": 443}
+COOKIE = "caw_token"
+URL_TOKEN = "token"
+API_PATHS = ("/api/", "/mcp", "/health")
+"""Paths scripts call: a ``?token=`` there authenticates the request and is not turned into a redirect."""
 
 
 @dataclass(frozen=True)
@@ -78,10 +90,14 @@ class Access:
             for entry in self.allowed_origins
         )
 
-    def token_given(self, header: str | None) -> bool:
+    def token_given(self, header: str | None, cookie: str | None = None) -> bool:
         scheme, _, given = (header or "").strip().partition(" ")
-        matches = hmac.compare_digest(given.strip().encode(), self.token.encode())
-        return scheme.lower() == "bearer" and matches
+        if scheme.lower() == "bearer" and self.token_matches(given.strip()):
+            return True
+        return cookie is not None and self.token_matches(cookie)
+
+    def token_matches(self, given: str) -> bool:
+        return hmac.compare_digest(given.encode(), self.token.encode())
 
 
 def parse_origin(text: str) -> tuple[str, str, int] | None:
@@ -104,14 +120,37 @@ class Gate:
         self.access = access
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and (refusal := self.refusal(Headers(scope=scope))) is not None:
-            status, error = refusal
-            headers = {"WWW-Authenticate": 'Bearer realm="caw"'} if status == 401 else None
-            await JSONResponse(error.to_dict(), status_code=status, headers=headers)(scope, receive, send)
+        if scope["type"] not in ("http", "websocket"):
+            await self.app(scope, receive, send)
+            return
+        headers, query = Headers(scope=scope), QueryParams(scope.get("query_string", b""))
+        refusal = self.refusal(headers, query)
+        if scope["type"] == "websocket":
+            if refusal is not None:
+                await send({"type": "websocket.close", "code": 1008, "reason": refusal[1].code})
+                return
+        elif refusal is not None:
+            await self.refuse(scope, receive, send, *refusal)
+            return
+        elif URL_TOKEN in query and scope["method"] == "GET" and not scope["path"].startswith(API_PATHS):
+            await self.keep_token(scope, receive, send, query)
             return
         await self.app(scope, receive, send)
 
-    def refusal(self, headers: Headers) -> tuple[int, CawError] | None:
+    async def refuse(self, scope: Scope, receive: Receive, send: Send, status: int, error: CawError) -> None:
+        """The CawError as JSON; under ``/api`` inside the REST API's ``{"error": ...}`` envelope."""
+        headers = {"WWW-Authenticate": 'Bearer realm="caw"'} if status == 401 else None
+        body = {"error": error.to_dict()} if scope["path"].startswith("/api/") else error.to_dict()
+        await JSONResponse(body, status_code=status, headers=headers)(scope, receive, send)
+
+    async def keep_token(self, scope: Scope, receive: Receive, send: Send, query: QueryParams) -> None:
+        """A ``?token=`` link, once: redirected to itself without the token, which becomes a cookie."""
+        rest = urlencode([(k, v) for k, v in query.multi_items() if k != URL_TOKEN])
+        response = RedirectResponse(scope["path"] + (f"?{rest}" if rest else ""), status_code=303)
+        response.set_cookie(COOKIE, self.access.token, httponly=True, samesite="strict", path="/")
+        await response(scope, receive, send)
+
+    def refusal(self, headers: Headers, query: QueryParams | None = None) -> tuple[int, CawError] | None:
         access = self.access
         if not access.host_allowed(headers.get("host")):
             return 421, CawError(
@@ -129,12 +168,25 @@ class Gate:
                 suggestion="Only pages served from this machine's loopback may call the server; to allow another "
                 "origin, start the server with --allow-origin ORIGIN.",
             )
-        if not access.token_given(headers.get("authorization")):
+        from_url = (query or QueryParams()).get(URL_TOKEN)
+        if not (access.token_given(headers.get("authorization"), cookie_of(headers))
+                or (from_url is not None and access.token_matches(from_url))):
             return 401, CawError(
                 "UNAUTHORIZED",
                 "Missing or wrong bearer token",
                 recoverable=True,
                 suggestion="Send the header Authorization: Bearer <token> with the server's token "
-                "(printed when it starts; `caw setup ... --url` writes it into a client's config).",
+                "(printed when it starts; `caw setup ... --url` writes it into a client's config), or open "
+                "the page once as /?token=<token>.",
             )
         return None
+
+
+def cookie_of(headers: Headers) -> str | None:
+    """The ``caw_token`` cookie, read without ``http.cookies`` (which gives up on the whole header at one
+    malformed pair another site set)."""
+    for pair in headers.get("cookie", "").split(";"):
+        name, sep, value = pair.strip().partition("=")
+        if sep and name == COOKIE:
+            return value.strip().strip('"')
+    return None

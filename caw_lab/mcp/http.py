@@ -1,4 +1,5 @@
-"""Streamable HTTP: the MCP endpoint at ``/mcp`` and ``GET /health``, behind the gate.
+"""Streamable HTTP: the MCP endpoint at ``/mcp``, ``GET /health`` and the web surface (``/api``,
+``/ws``: caw_lab/web), behind the gate.
 
 Loopback by default (DESIGN.md invariant 7). Every request passes ``gate.Gate`` (Host,
 Origin, bearer token) and then ``slow_clients.WholeBody`` (its body read whole, in time)
@@ -27,6 +28,7 @@ from caw_lab.mcp.token import token_path
 from caw_lab.store.backend import Backend
 from caw_lab.tools import call_tool
 from caw_lab.version import __version__
+from caw_lab.web import web_routes
 
 MCP_PATH = "/mcp"
 HEALTH_PATH = "/health"
@@ -55,7 +57,7 @@ def build_app(server: Server[Any], db: Backend, access: Access, timeout_s: float
         host=access.host,
         transport_security=SDK_CHECKS,
         max_request_body_size=MAX_BODY_BYTES,
-        custom_starlette_routes=[Route(HEALTH_PATH, health, methods=["GET"])],
+        custom_starlette_routes=[Route(HEALTH_PATH, health, methods=["GET"]), *web_routes(db)],
     )
     return Gate(WholeBody(app, timeout_s), access)
 
@@ -70,7 +72,8 @@ async def run_http(
         app, host=access.host, port=access.port, log_level="warning", http=header_deadline(timeout_s)
     )
     url = f"{url_of(access.host, access.port)}{MCP_PATH}"
-    print(f"caw: MCP server on {url} ({db.url})", file=sys.stderr, flush=True)
+    print(f"caw: MCP server on {url} ({db.url}); REST API under /api, WebSocket at /ws", file=sys.stderr,
+          flush=True)
     if token_stored:
         print(
             f"caw: clients send Authorization: Bearer {access.token}\n"

@@ -15,6 +15,23 @@ terminal) keeps the SDK's threaded streams.
 Every line gets an answer (``lines``): one the server cannot read — not UTF-8, not JSON,
 not JSON-RPC, longer than ``LINE_LIMIT`` — is answered with a JSON-RPC error on the wire
 and the next line is read, where the SDK drops it silently and its client waits for ever.
+
+Requests are answered one at a time, in the order they arrive (``InOrderDispatcher``). The
+SDK's dispatcher spawns a task for every request so that a slow one does not hold up the rest.
+On stdio that buys nothing: there is one client, the tools run on the event loop
+(``build_server(tools_in_thread=False)``), so the loop is busy with one call until it returns
+whatever the dispatcher does, and a request's task was a third of a ping's server time. The SDK
+already reads ``initialize`` this way ("inline methods", which it still spawns and waits for);
+here every request is, without the task.
+
+What that gives up is what the loop-bound tools never had: a ``notifications/cancelled``
+is read only after the call it names has answered, and a handler must not wait on the
+client (sampling, elicitation, roots), as that answer would never be read. caw-lab's
+handlers do neither, and HTTP keeps the SDK's dispatcher.
+
+All of this is the stdio speed layer, in this one module; ``CAW_MCP_STDIO=sdk`` serves through
+the SDK's own transport and loop instead (``run_sdk_stdio``): the way back should an SDK release
+break the two private methods ``InOrderDispatcher`` overrides, and the baseline bench.mcp times.
 """
 
 from __future__ import annotations
@@ -23,18 +40,26 @@ import asyncio
 import os
 import stat
 import sys
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager, suppress
+from contextvars import Context
+from functools import partial
 from typing import Any, Self
 
 import anyio
 import mcp_types as types
+from mcp.server.connection import Connection
 from mcp.server.lowlevel.server import Server
+from mcp.server.models import InitializationOptions
+from mcp.server.runner import serve_connection
 from mcp.server.stdio import stdio_server
-from mcp.shared.message import SessionMessage
+from mcp.shared._stream_protocols import ReadStream, WriteStream
+from mcp.shared.dispatcher import OnRequest
+from mcp.shared.jsonrpc_dispatcher import JSONRPCDispatcher
+from mcp.shared.message import MessageMetadata, SessionMessage
+from mcp.shared.transport_context import TransportContext
 
 from caw_lab.mcp import lines
-from caw_lab.mcp.in_order import serve_in_order
 
 LINE_LIMIT = 64 * 1024 * 1024
 """The longest message read, in bytes; a longer line is skipped to its end and answered with an
@@ -54,7 +79,7 @@ async def run_stdio(server: Server[Any]) -> None:
     ``Server.run`` relays every message through one more task to find the protocol era
     from the client's first request. Here that request is looked at in place (on either
     wire, ``Messages``): a client that opens with ``initialize`` (every agent today) is served by the
-    SDK's handshake serving, one request at a time (``in_order``), anything else by
+    SDK's handshake serving, one request at a time (``serve_in_order``), anything else by
     ``Server.run``. Like the SDK's HTTP transport, which serves handshakes the same way,
     and unlike ``Server.run``, that does not refuse a request carrying the 2026 envelope on
     a handshake connection: it answers it. Served in order, every request read before stdin
@@ -264,3 +289,49 @@ class MessageWriter(OnTheWire):
             await self.pipe.drain()
         except ConnectionError as exc:  # the client hung up while this waited
             raise anyio.BrokenResourceError from exc
+
+
+class InOrderDispatcher(JSONRPCDispatcher[TransportContext]):
+    """The SDK's JSON-RPC dispatcher, with each request handled in the read loop.
+
+    The SDK's ``_dispatch_request`` does the bookkeeping (the request's dispatch context,
+    its cancel scope, its entry among those in flight) and ends by spawning
+    ``_handle_request``; that one spawn is kept back and awaited instead. Those are the
+    SDK's private methods: ``tests/test_mcp_in_order.py`` fails if a release moves them.
+    """
+
+    def __init__(
+        self, read_stream: ReadStream[SessionMessage | Exception], write_stream: WriteStream[SessionMessage]
+    ) -> None:
+        super().__init__(read_stream, write_stream)
+        self.answer_next: Callable[[], Awaitable[None]] | None = None
+
+    async def _dispatch_request(
+        self, req: types.JSONRPCRequest, metadata: MessageMetadata, on_request: OnRequest, sender_ctx: Context | None
+    ) -> None:
+        await super()._dispatch_request(req, metadata, on_request, sender_ctx)
+        if (answer := self.answer_next) is not None:
+            self.answer_next = None
+            await answer()
+
+    def _spawn(self, fn: Callable[..., Awaitable[Any]], *args: object, sender_ctx: Context | None) -> None:
+        if fn == self._handle_request and sender_ctx is None:  # a sender's context needs a task to run in
+            self.answer_next = partial(fn, *args)
+        else:
+            super()._spawn(fn, *args, sender_ctx=sender_ctx)
+
+
+async def serve_in_order(
+    server: Server[Any],
+    read_stream: ReadStream[SessionMessage | Exception],
+    write_stream: WriteStream[SessionMessage],
+    *,
+    init_options: InitializationOptions,
+) -> None:
+    """The SDK's handshake serving loop (``mcp.server.runner.serve_loop``) on an ``InOrderDispatcher``."""
+    dispatcher = InOrderDispatcher(read_stream, write_stream)
+    async with server.lifespan(server) as state:
+        await serve_connection(
+            server, dispatcher, connection=Connection.for_loop(dispatcher), lifespan_state=state,
+            init_options=init_options,
+        )

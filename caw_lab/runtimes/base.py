@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, Literal, Protocol
 
+from caw_lab.runtimes.agent_logs import Attempt
+
 PermissionMode = Literal["acceptEdits", "bypassPermissions"]
 
 
@@ -63,6 +65,12 @@ class Launch:
     programs that speak MCP)."""
     env_passthrough: tuple[str, ...] = ()
     """Secret variables (names or glob patterns) the local user lets agents inherit (runtimes/environment.py)."""
+    log: Attempt | None = None
+    """Where the agent's output is kept for this attempt (runtimes/agent_logs.py); None: in ``workdir``,
+    for as long as the run lasts."""
+
+    def log_attempt(self) -> Attempt:
+        return self.log or Attempt(0, self.agent_id, self.workdir / f"0-{self.agent_id}")
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ from typing import Any
 
 import tomlkit
 
+from caw_lab.runtimes.agent_logs import clip, json_events
 from caw_lab.runtimes.base import Launch
 from caw_lab.runtimes.mcp_config import SERVER_NAME, server_entry
 from caw_lab.runtimes.prompt import system_prompt, task_prompt
@@ -44,6 +45,45 @@ class CodexRuntime(SubprocessRuntime):
             argv += ["-c", f"mcp_servers.{SERVER_NAME}.{key}={toml_value(entry[key])}"]
         argv += ["-c", f"developer_instructions={toml_value(system_prompt(launch))}"]
         return [*argv, *self.extra_args, task_prompt(launch)]
+
+    def render(self, line: str) -> list[str]:
+        return render_exec_json(line)
+
+
+def exec_event(event: dict[str, Any]) -> list[str]:
+    """One line of ``codex exec --json`` as readable lines: commands as they start, and each finished
+    item (message, command with its exit code, file changes, MCP tool calls); usage per turn."""
+    kind, item = event.get("type"), event.get("item") or {}
+    item_type = item.get("type")
+    if kind == "item.started" and item_type == "command_execution":
+        return [f"$ {clip(item.get('command', ''))}"]
+    if kind == "item.completed":
+        return completed_item(item)
+    if kind == "turn.completed":
+        usage = event.get("usage") or {}
+        return [f"[turn] {usage.get('input_tokens', '?')} tokens in, {usage.get('output_tokens', '?')} out"]
+    if kind in ("turn.failed", "error"):
+        error = event.get("error") or {}
+        return [f"[error] {clip(error.get('message') if isinstance(error, dict) else event.get('message'))}"]
+    return [] if kind in ("item.started", "item.updated", "turn.started") else [f"[{kind}]"]
+
+
+def completed_item(item: dict[str, Any]) -> list[str]:
+    item_type = item.get("type")
+    if item_type == "agent_message":
+        return [line for line in str(item.get("text", "")).splitlines() if line.strip()]
+    if item_type == "reasoning":
+        return [f"(thinking) {clip(item.get('text', ''))}"]
+    if item_type == "command_execution":
+        return [f"<- exit {item.get('exit_code')}: {clip(item.get('aggregated_output', ''))}"]
+    if item_type == "file_change":
+        return [f"~ {c.get('kind')} {c.get('path')}" for c in item.get("changes") or [] if isinstance(c, dict)]
+    if item_type == "mcp_tool_call":
+        return [f"-> {item.get('server')}.{item.get('tool')} {item.get('status', '')}"]
+    return [f"[{item_type}] {clip(item.get('text') or item.get('message') or '')}"]
+
+
+render_exec_json = json_events(exec_event)
 
 
 def toml_value(value: Any) -> str:

@@ -52,7 +52,7 @@ from caw_lab.errors import CawError
 from caw_lab.gitops import pull_requests
 from caw_lab.gitops.github import GitHub
 from caw_lab.ids import now_ms
-from caw_lab.runtimes import local_config, registry
+from caw_lab.runtimes import agent_logs, local_config, registry
 from caw_lab.runtimes.base import Connect, Exit, Handle, Launch, Runtime
 from caw_lab.runtimes.settings import ExecutionSettings, resolve
 from caw_lab.store import open_backend
@@ -126,7 +126,7 @@ class Executor:
         self.outcome: Outcome | None = None
         self.error: BaseException | None = None
         self.workdir = Path(tempfile.mkdtemp(prefix=f"caw-{workflow_id}-"))
-        """Agents' MCP configs and logs, for as long as the run lasts (a failure's log tail is in its error)."""
+        """Agents' MCP configs, for as long as the run lasts; their logs are kept (runtimes/agent_logs.py)."""
         self.last_beat = self.last_sweep = 0.0
         self.last_progress: Progress | None = None
         self.aim: int | None = None
@@ -268,8 +268,9 @@ class Executor:
         try:
             if directory is None:
                 raise refused or CawError("PATH_OUTSIDE_ROOTS", "No working directory for the agent")
+            log = agent_logs.new_attempt(agent_logs.logs_root(self.target), task_id, agent["id"])
             launch = Launch(task, self.workflow, agent["id"], self.target, directory, self.workdir,
-                            self.settings.run_options, self.connect, self.env_passthrough)
+                            self.settings.run_options, self.connect, self.env_passthrough, log)
             with spans.starting():
                 handle = self.runtime(name).start(launch)
         except Exception as exc:  # a runtime that cannot start costs the task an attempt

@@ -1,4 +1,4 @@
-"""Agent processes: each started under a keeper, in its own session, logged to a file, stopped whole.
+"""Agent processes: each started under a keeper, in its own session, logged, stopped whole.
 
 On Linux every agent runs under ``keeper.py``: a tiny process that leads the agent's session
 and process group, adopts every orphan the agent leaves (a child subreaper), and kills the
@@ -16,12 +16,18 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 
+from caw_lab.runtimes import agent_logs
+from caw_lab.runtimes.agent_logs import Attempt, LogWriter, Render
 from caw_lab.runtimes.base import Exit, Handle
 
 LOG_TAIL = 800
+DRAIN_WAIT_S = 5.0
+"""How long an ended agent's last output may take to reach its log (a descendant holding the pipe open
+is killed with the group first)."""
 KEEPER = Path(__file__).with_name("keeper.py")
 KEPT = sys.platform.startswith("linux")
 """Whether agents run under a keeper: it needs Linux's prctl and /proc."""
@@ -31,12 +37,15 @@ PR_SET_PDEATHSIG = 1
 _prctl = ctypes.CDLL(None, use_errno=True).prctl if KEPT else None
 
 
-def spawn(argv: Sequence[str], cwd: str, env: dict[str, str], log_path: Path) -> subprocess.Popen[bytes]:
-    """Start ``argv`` in a new session, under a keeper where there is one; stdin empty, output to the log."""
+def spawn(argv: Sequence[str], cwd: str, env: dict[str, str], log: LogWriter,
+          render: Render) -> tuple[subprocess.Popen[bytes], threading.Thread]:
+    """Start ``argv`` in a new session, under a keeper where there is one; stdin empty, stdout and
+    stderr through a pipe into ``log`` (the thread returned copies them)."""
     command = [sys.executable, "-I", "-S", str(KEEPER), str(os.getpid()), *argv] if KEPT else list(argv)
-    with open(log_path, "ab") as log:
-        return subprocess.Popen(command, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=log,
-                                stderr=subprocess.STDOUT, start_new_session=True)
+    process = subprocess.Popen(command, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, start_new_session=True)
+    assert process.stdout is not None
+    return process, agent_logs.pump(process.stdout, log, render)
 
 
 def die_with_parent() -> None:
@@ -52,10 +61,13 @@ def die_with_parent() -> None:
 class ProcessHandle(Handle):
     """An agent started by :func:`spawn`; ``pid`` is its keeper's (the leader of its process group)."""
 
-    def __init__(self, process: subprocess.Popen[bytes], log_path: Path, leftovers: Sequence[Path] = ()) -> None:
+    def __init__(self, process: subprocess.Popen[bytes], log: Attempt, pump: threading.Thread,
+                 leftovers: Sequence[Path] = ()) -> None:
         self.process = process
         self.pid = process.pid
-        self.log_path = str(log_path)
+        self.log = log
+        self.log_path = str(log.path)
+        self.pump = pump
         self.leftovers = list(leftovers)
 
     def poll(self) -> Exit | None:
@@ -84,6 +96,7 @@ class ProcessHandle(Handle):
     def ended(self, code: int) -> Exit:
         """Whatever the agent left running in its group goes with it."""
         self.signal_group(signal.SIGKILL)
+        self.pump.join(DRAIN_WAIT_S)
         for path in self.leftovers:
             path.unlink(missing_ok=True)
         return Exit(code, None if code == 0 else f"{describe(code)}{self.tail()}")
@@ -94,7 +107,7 @@ class ProcessHandle(Handle):
 
     def tail(self) -> str:
         try:
-            text = Path(self.log_path).read_bytes()[-LOG_TAIL:].decode("utf-8", "replace").strip()
+            text = agent_logs.read(self.log, -LOG_TAIL, LOG_TAIL).text.strip()
         except OSError:
             return ""
         return f"; output ends: {text}" if text else ""

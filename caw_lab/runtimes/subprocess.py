@@ -4,8 +4,9 @@ The command is a list (or a shell-style string) whose items may name ``{task_id}
 ``{workflow_id}``, ``{agent_id}``, ``{db}``, ``{mcp_config}`` and ``{prompt}``. The process
 also finds them in its environment (``CAW_TASK_ID``, ``CAW_WORKFLOW_ID``, ``CAW_AGENT_ID``,
 ``CAW_DB_PATH``, ``CAW_MCP_CONFIG``); the MCP config file tells any MCP client how to start
-``caw --server`` on the same database. Output goes to a log file in the agent's private
-directory; the last lines become the error when the process fails. The process inherits
+``caw --server`` on the same database. Output (stdout and stderr) goes, line by line through
+``render``, to the attempt's log (runtimes/agent_logs.py), kept after the run and readable
+while it runs; the last lines become the error when the process fails. The process inherits
 the executor's environment without its secrets (runtimes/environment.py), and runs under a
 keeper that ends its whole tree with the executor (runtimes/keeper.py).
 """
@@ -19,6 +20,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from caw_lab.errors import CawError, invalid_input
+from caw_lab.runtimes.agent_logs import LogWriter, plain
 from caw_lab.runtimes.base import Handle, Launch, Runtime
 from caw_lab.runtimes.environment import inherited
 from caw_lab.runtimes.mcp_config import agent_env, write_config
@@ -58,9 +60,15 @@ class SubprocessRuntime(Runtime):
     def start(self, launch: Launch) -> Handle:
         self.check()
         config = write_config(launch.workdir / f"{launch.agent_id}.mcp.json", launch.db)
-        log = launch.workdir / f"{launch.agent_id}.log"
-        process = spawn(self.command(launch, config), launch.cwd, self.environment(launch, config), log)
-        return ProcessHandle(process, log, [config])
+        attempt = launch.log_attempt()
+        attempt.path.mkdir(mode=0o700, parents=True, exist_ok=True)
+        process, pump = spawn(self.command(launch, config), launch.cwd, self.environment(launch, config),
+                              LogWriter(attempt), self.render)
+        return ProcessHandle(process, attempt, pump, [config])
+
+    def render(self, line: str) -> list[str]:
+        """Output as the log keeps it; runtimes whose CLI speaks JSON events render them readable."""
+        return plain(line)
 
 
 def require_executable(executable: str, runtime: str) -> str:

@@ -15,6 +15,7 @@ Both share one meter provider, so Prometheus and the collector see the same inst
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from typing import Any
@@ -77,14 +78,47 @@ def load_sdk() -> Any:
 def prometheus_reader(port: int) -> Any:
     """The reader Prometheus scrapes, its endpoint listening on loopback ``port``."""
     from opentelemetry.exporter.prometheus import PrometheusMetricReader
-    from prometheus_client import start_http_server
 
     try:
-        start_http_server(port, addr=HOST)
+        serve_metrics(port)
     except OSError as exc:
         raise CawError("INVALID_INPUT", f"Cannot serve metrics on {HOST}:{port}: {exc.strerror}",
                        recoverable=True, suggestion="Pick a free port for --metrics-port.") from None
     return PrometheusMetricReader()
+
+
+def serve_metrics(port: int) -> None:
+    """prometheus_client's exposition on loopback ``port``, in a daemon thread, answering only
+    requests addressed to loopback by name: binding loopback alone leaves the endpoint to any web
+    page whose host name a rebinding DNS points at 127.0.0.1, and the metrics name workflows."""
+    from socketserver import ThreadingMixIn
+    from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
+
+    from prometheus_client import make_wsgi_app
+
+    class Server(ThreadingMixIn, WSGIServer):
+        daemon_threads = True
+
+    class Quiet(WSGIRequestHandler):
+        def log_message(self, format: str, *args: Any) -> None:
+            """Scrapes every few seconds are not news."""
+
+    server = make_server(HOST, port, loopback_only(make_wsgi_app(), port), Server, Quiet)
+    threading.Thread(target=server.serve_forever, name="caw-metrics", daemon=True).start()
+
+
+def loopback_only(app: Any, port: int) -> Any:
+    """``app`` behind a check of the Host header: 421 for any name but loopback's."""
+    names = ("127.0.0.1", "localhost", "[::1]")
+    allowed = {*names, *(f"{name}:{port}" for name in names)}
+
+    def guarded(environ: dict[str, Any], start_response: Any) -> Any:
+        if environ.get("HTTP_HOST", "").lower() not in allowed:
+            start_response("421 Misdirected Request", [("Content-Type", "text/plain")])
+            return [b"This endpoint answers requests addressed to loopback only.\n"]
+        return app(environ, start_response)
+
+    return guarded
 
 
 def signal_url(endpoint: str | None, signal: str) -> str | None:

@@ -1,4 +1,4 @@
-"""GitHub tools: a workflow made from an issue, a workspace opened as a pull request."""
+"""Forge tools: a workflow made from a GitHub issue, a workspace opened as a pull (merge) request."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from pydantic import Field
 from caw_lab.engine import workflows
 from caw_lab.gitops import pull_requests
 from caw_lab.gitops.github import GitHub
+from caw_lab.gitops.remotes import Clients
 from caw_lab.store.backend import Backend
 from caw_lab.tools.registry import Params, tool
 
@@ -26,9 +27,9 @@ class WorkflowFromIssue(Params):
 def workflow_from_issue(db: Backend, p: WorkflowFromIssue) -> dict[str, Any]:
     with GitHub() as github:
         issue = github.issue(p.repo, p.number)
-    title = str(issue.get("title") or f"{p.repo}#{p.number}")[:TITLE_CHARS]
-    return workflows.create(db, name=title, source_type="github_issue", source_ref=issue.get("html_url"),
-                            source_content=issue.get("body") or title, max_parallel_tasks=p.max_parallel_tasks)
+    title = (issue.title or f"{p.repo}#{p.number}")[:TITLE_CHARS]
+    return workflows.create(db, name=title, source_type="github_issue", source_ref=issue.url,
+                            source_content=issue.body or title, max_parallel_tasks=p.max_parallel_tasks)
 
 
 class WorkspaceOpenPr(Params):
@@ -42,10 +43,10 @@ class WorkspaceOpenPr(Params):
     draft: bool = False
 
 
-@tool("workspace_open_pr", "Push a workspace's branch and open a GitHub pull request into its base branch "
-      "(closing the workflow's issue); the PR URL is recorded on the workspace.", lock=("workspace", "workspace_id"),
+@tool("workspace_open_pr", "Push a workspace's branch and open a GitHub pull request (GitLab merge request) into "
+      "its base branch, closing its issue; the URL is recorded on the workspace.", lock=("workspace", "workspace_id"),
       read_only=False, open_world=True)
 def workspace_open_pr(db: Backend, p: WorkspaceOpenPr) -> dict[str, Any]:
-    with GitHub() as github:
+    with Clients() as clients:
         return pull_requests.open_pull(db, p.workspace_id, repo=p.repo, remote=p.remote, base=p.base, title=p.title,
-                                       body=p.body, draft=p.draft, github=github)
+                                       body=p.body, draft=p.draft, clients=clients)

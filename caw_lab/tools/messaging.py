@@ -55,7 +55,7 @@ def message_broadcast(db: Backend, p: MessageBroadcast) -> dict[str, Any]:
 
 
 class MessageList(Params):
-    agent_id: str
+    agent_id: str | None = None
     status: Literal["unread", "read", "archived"] | None = None
     message_type: list[str] | None = None
     priority: list[str] | None = None
@@ -96,7 +96,7 @@ def message_archive(db: Backend, p: MessageIds) -> dict[str, Any]:
 
 
 class MessageCountUnread(Params):
-    agent_id: str
+    agent_id: str | None = None
     priority: list[str] | None = None
 
 

@@ -54,6 +54,15 @@ def workspace_update(db: Backend, p: WorkspaceUpdate) -> dict[str, Any]:
                                        config=p.config, cleanup_worktree=p.cleanup_worktree, force=p.force)
 
 
+class WorkspaceGet(Params):
+    id: str
+
+
+@tool("workspace_get", "One workspace, with the ids of its tasks.", read_only=True)
+def workspace_get(db: Backend, p: WorkspaceGet) -> dict[str, Any]:
+    return workspaces.get_workspace(db, p.id)
+
+
 class WorkspaceList(Params):
     workflow_id: str
     status: list[str] | None = None

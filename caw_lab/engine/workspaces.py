@@ -20,7 +20,7 @@ from typing import Any
 from caw_lab.engine import backups, repositories, sandbox, worktrees
 from caw_lab.engine.changes import Event, Gated, commit, insert, raw, update
 from caw_lab.engine.repositories import link_statements
-from caw_lab.engine.rows import decode, encode, fetch, placeholders, required
+from caw_lab.engine.rows import decode, encode, fetch, fetched, placeholders, required
 from caw_lab.errors import CawError, conflict, not_found
 from caw_lab.ids import new_id, now_ms
 from caw_lab.store.backend import Backend, Statement
@@ -317,9 +317,12 @@ def workspaces_of(reads: Reads, workflow_id: str, status: Sequence[str] | None =
 
 
 def get_workspace(db: Backend, workspace_id: str) -> dict[str, Any]:
-    workspace = fetch(db, "workspace", workspace_id)
-    tasks = db.query("SELECT id FROM tasks WHERE workspace_id = ? ORDER BY sequence", (workspace_id,))
-    return {**workspace, "task_ids": [t["id"] for t in tasks]}
+    """The workspace with its tasks' ids: one batch."""
+    reads = Reads(db)
+    found = fetched(reads, "workspace", workspace_id)
+    tasks = reads.query("SELECT id FROM tasks WHERE workspace_id = ? ORDER BY sequence", (workspace_id,))
+    reads.run()
+    return {**found(), "task_ids": [t["id"] for t in tasks()]}
 
 
 def assign_task(db: Backend, task_id: str, workspace_id: str) -> dict[str, Any]:

@@ -40,9 +40,11 @@ def rgb(hex_colour: str) -> str:
     return f"rgb({r}, {g}, {b})"
 
 
-def palette() -> dict[str, dict[str, str]]:
-    """Each status's box fill and stripe colour (its stroke), read from the front end's own table."""
-    entries = re.findall(r'(\w+): \{ stroke: "#(\w{6})", fill: "#(\w{6})"', COLORS_JS.read_text())
+def palette(dark: bool = False) -> dict[str, dict[str, str]]:
+    """Each status's box fill and stripe colour (its stroke), read from the front end's own table
+    (the light one, or with ``dark`` the dark theme's)."""
+    light, dark_table = COLORS_JS.read_text().split("DARK_STATUS_COLORS", 1)
+    entries = re.findall(r'(\w+): \{ stroke: "#(\w{6})", fill: "#(\w{6})"', dark_table if dark else light)
     return {status: {"fill": rgb(fill), "stripe": rgb(stroke)} for status, stroke, fill in entries}
 
 
@@ -63,9 +65,9 @@ def drawn_when(page: Any, scope: str, statuses: dict[str, str], timeout: float =
         time.sleep(0.1)
 
 
-def miscoloured(drawn: dict[str, dict[str, str]]) -> dict[str, dict[str, str]]:
-    """The drawn tasks whose colours are not their status's."""
-    colours = palette()
+def miscoloured(drawn: dict[str, dict[str, str]], dark: bool = False) -> dict[str, dict[str, str]]:
+    """The drawn tasks whose colours are not their status's (in the dark theme's set with ``dark``)."""
+    colours = palette(dark)
     return {name: task for name, task in drawn.items()
             if colours.get(task["status"]) != {"fill": task["fill"], "stripe": task["stripe"]}}
 

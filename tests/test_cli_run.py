@@ -12,6 +12,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 import caw_lab
 from conftest import make_workflow
 
@@ -144,6 +146,23 @@ def test_run_detach_returns_at_once_and_the_run_goes_on(client: caw_lab.Client, 
         time.sleep(0.2)
     [started] = client.call("events_list", workflow_id=workflow_id, kinds=["execution.started"])["events"]
     assert started["payload"]["settings"]["max_agents"] == 2
+
+
+@pytest.mark.parametrize("detach", [False, True])
+def test_ephemeral_worktree_reaches_the_runs_settings(client: caw_lab.Client, db_path: Path, detach: bool) -> None:
+    """``--ephemeral-worktree`` becomes the run's ``ephemeral_worktree`` setting (recorded with the
+    run's start), in the foreground and through a detached run's own command line."""
+    workflow_id = python_workflow(client, [{"name": "a"}])
+    flags = ("--detach",) if detach else ("--no-watch",)
+    done = caw("--db", str(db_path), "run", workflow_id, "--ephemeral-worktree", *flags,
+               env=running("steady", db_path.parent))
+    assert done.returncode == 0, done.stderr
+    deadline = time.monotonic() + 120
+    while client.call("workflow_get", id=workflow_id)["status"] != "completed":
+        assert time.monotonic() < deadline, "the run did not finish"
+        time.sleep(0.2)
+    [started] = client.call("events_list", workflow_id=workflow_id, kinds=["execution.started"])["events"]
+    assert started["payload"]["settings"]["ephemeral_worktree"] is True
 
 
 def test_run_needs_exactly_one_of_a_workflow_and_a_prompt(db_path: Path) -> None:

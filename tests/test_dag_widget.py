@@ -131,6 +131,7 @@ def test_a_change_from_another_process_arrives_as_a_small_delta(
     widget: DagWidget, wf: dict[str, Any], db_path: Path
 ) -> None:
     t = wf["tasks"]
+    browser(widget, {"kind": "hello", "rev": 0})
     subprocess.run([sys.executable, "-c", STATUS_CHANGER, str(db_path), t["design"]], check=True)
     widget.refresh()
     deltas = [m for m in custom(widget) if m["kind"] == "delta"]
@@ -148,6 +149,7 @@ def test_the_live_thread_shows_changes_within_a_second_and_stops_on_close(
     client: caw_lab.Client, wf: dict[str, Any], db_path: Path
 ) -> None:
     widget = DagWidget(client, wf["id"], interval=0.25)
+    browser(widget, {"kind": "hello", "rev": 0})
     assert widget.feed.running
     with caw_lab.connect(db_path) as other:
         other.call("task_update_status", id=wf["tasks"]["design"], status="planning")
@@ -157,6 +159,21 @@ def test_the_live_thread_shows_changes_within_a_second_and_stops_on_close(
     assert time.monotonic() - started < 1.0
     widget.close()
     assert not widget.feed.running
+
+
+def test_until_a_view_says_hello_every_change_travels_whole(
+    widget: DagWidget, wf: dict[str, Any], client: caw_lab.Client
+) -> None:
+    """A view drawn while its cell still runs cannot ask the busy kernel for a missed delta."""
+    client.call("task_update_status", id=wf["tasks"]["design"], status="planning")
+    widget.refresh()
+    (sent,) = custom(widget)
+    assert sent["kind"] == "snapshot" and sent["rev"] == 1
+    assert dict(zip(sent["tasks"]["ids"], sent["tasks"]["statuses"], strict=True))[wf["tasks"]["design"]] == "planning"
+    browser(widget, {"kind": "hello", "rev": 1})
+    client.call("task_update_status", id=wf["tasks"]["design"], status="in_progress")
+    widget.refresh()
+    assert custom(widget)[-1]["kind"] == "delta"
 
 
 def test_following_pauses_while_no_view_is_shown_and_catches_up(
@@ -300,7 +317,8 @@ def test_every_trait_and_edit_is_documented() -> None:
     doc = (ROOT / "docs" / "dag_widget.md").read_text()
     traits = [n for n, t in DagWidget.class_traits(sync=True).items()
               if not n.startswith("_") and n not in widgets.DOMWidget.class_traits(sync=True)]
-    assert sorted(traits) == ["edges", "height", "rev", "selected", "tasks", "transitions", "workflow"]
+    assert sorted(traits) == ["details", "edges", "height", "rev", "reveal", "selected", "tasks", "transitions",
+                              "workflow"]
     missing = [n for n in [*traits, *EDITS, *TaskColumns.__annotations__] if f"`{n}`" not in doc]
     assert not missing, f"docs/dag_widget.md does not mention {missing}"
 

@@ -5,9 +5,13 @@ Screenshots go to ``CAW_SCREENSHOTS`` (default: the test's temporary folder).
 
 from __future__ import annotations
 
+import base64
+import json
+import re
 import subprocess
 import sys
 import time
+import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +20,7 @@ import pytest
 import caw_lab
 from tests.conftest import make_workflow
 from tests.dag_screen import drawn_tasks, miscoloured, wait_until_painted
-from tests.jupyter_lab import LabServer, missing, open_notebook
+from tests.jupyter_lab import TOKEN, LabServer, missing, open_notebook
 
 if missing():
     pytest.skip(missing(), allow_module_level=True)
@@ -164,3 +168,153 @@ def test_a_5000_task_workflow_renders_on_canvas(
     page.locator(".caw-dag-search").press("Enter")
     page.wait_for_timeout(300)
     widget.screenshot(path=str(shots / "dag-5000-search.png"))
+
+
+DRAWN_RECTS = """() => {
+  const root = document.querySelector('.caw-dag');
+  const stage = root.querySelector('.caw-dag-stage').getBoundingClientRect();
+  const panel = root.querySelector('.caw-dag-panel');
+  const free = panel && !panel.hidden ? panel.getBoundingClientRect().left : stage.right;
+  return {free, stage: {left: stage.left, top: stage.top, right: stage.right, bottom: stage.bottom},
+          tasks: root.cawDrawnRects().filter(r => r.kind === 'task').map(r => ({
+            id: r.id, x: stage.left + r.x + r.w / 2, y: stage.top + r.y + r.h / 2}))};
+}"""
+STATE = """() => {
+  const tip = document.querySelector('.caw-dag-tooltip');
+  return {selected: document.querySelector('.caw-dag').dataset.selected || '', tip: tip.hidden ? '' : tip.dataset.id};
+}"""
+
+
+def hit_every_task(page: Any, ids: set[str]) -> None:
+    """Hover, then click, the centre of each drawn task: the tooltip and the selection are exactly it,
+    and every centre is on the stage, clear of the open panel."""
+    drawn = page.evaluate(DRAWN_RECTS)
+    assert {t["id"] for t in drawn["tasks"]} == ids
+    for task in drawn["tasks"]:
+        assert drawn["stage"]["left"] < task["x"] < drawn["free"], (task, drawn["free"])
+        assert drawn["stage"]["top"] < task["y"] < drawn["stage"]["bottom"], task
+        page.mouse.move(task["x"], task["y"], steps=2)
+        page.wait_for_function(f"() => ({STATE})().tip === {task['id']!r}", timeout=3_000)
+        page.mouse.click(task["x"], task["y"])
+        page.wait_for_function(f"() => ({STATE})().selected === {task['id']!r}", timeout=3_000)
+
+
+def test_hover_and_click_land_on_the_drawn_task_after_the_panel_opens_after_fit_and_after_a_resize(
+    page: Any, lab: LabServer, db_path: Path, workflow: dict[str, Any], tmp_path: Path, shots: Path
+) -> None:
+    ids = set(workflow["tasks"].values())
+    widget = show_widget(page, lab, "hits.ipynb", db_path, workflow["id"], tmp_path / "selected")
+    node(page, workflow["tasks"]["docs"]).click()
+    page.locator(".caw-dag-panel-name", has_text="docs").wait_for(timeout=5_000)
+    hit_every_task(page, ids)
+    widget.screenshot(path=str(shots / "dag-hits-panel-open.png"))
+    page.locator('button[data-action="fit"]').click()
+    hit_every_task(page, ids)
+    page.set_viewport_size({"width": 900, "height": 1000})
+    page.wait_for_timeout(300)
+    widget.scroll_into_view_if_needed()
+    hit_every_task(page, ids)
+    widget.screenshot(path=str(shots / "dag-hits-resized.png"))
+
+
+def set_theme(lab: LabServer, theme: str) -> None:
+    """Choose JupyterLab's theme as its Settings menu does, through the settings API."""
+    request = urllib.request.Request(
+        f"{lab.base}/lab/api/settings/@jupyterlab/apputils-extension:themes", method="PUT",
+        data=json.dumps({"raw": json.dumps({"theme": theme})}).encode(),
+        headers={"Authorization": f"token {TOKEN}", "Content-Type": "application/json"})
+    urllib.request.urlopen(request, timeout=10).close()
+
+
+PAGE_COLOURS = """() => {
+  const root = document.querySelector('.caw-dag');
+  const probe = document.createElement('span');
+  probe.style.color = 'var(--jp-layout-color0)';
+  document.body.appendChild(probe);
+  const page = getComputedStyle(probe).color;
+  probe.remove();
+  return {light: document.body.dataset.jpThemeLight, page,
+          stage: getComputedStyle(root.querySelector('.caw-dag-stage')).backgroundColor,
+          text: getComputedStyle(root.querySelector('.caw-dag-title')).color};
+}"""
+
+
+def test_the_dark_theme_paints_from_the_pages_colours(
+    page: Any, lab: LabServer, db_path: Path, workflow: dict[str, Any], tmp_path: Path, shots: Path
+) -> None:
+    set_theme(lab, "JupyterLab Dark")
+    try:
+        widget = show_widget(page, lab, "dark.ipynb", db_path, workflow["id"], tmp_path / "selected")
+        page.wait_for_function("() => document.querySelector('.caw-dag').dataset.theme === 'JupyterLab Dark'")
+        page.wait_for_timeout(1_200)  # the widget looks at the theme again a second after it changes
+        colours = page.evaluate(PAGE_COLOURS)
+        assert colours["light"] == "false"
+        assert colours["stage"] == colours["page"], "the stage is the notebook's own background"
+        assert colours["text"] != "rgb(38, 50, 56)", "text is the theme's, not the light default"
+        drawn = drawn_tasks(page)
+        assert len(drawn) == 5 and miscoloured(drawn, dark=True) == {}
+        widget.screenshot(path=str(shots / "dag-dark.png"))
+    finally:
+        set_theme(lab, "JupyterLab Light")
+
+
+def test_exports_and_a_saved_notebook_reopened_shows_the_graph(
+    page: Any, lab: LabServer, db_path: Path, workflow: dict[str, Any], tmp_path: Path, shots: Path
+) -> None:
+    import nbformat
+    from nbclient import NotebookClient
+    from nbconvert import HTMLExporter
+
+    show_widget(page, lab, "export.ipynb", db_path, workflow["id"], tmp_path / "selected")
+    with page.expect_download() as svg_download:
+        page.locator('button[data-action="export-svg"]').click()
+    svg = Path(svg_download.value.path()).read_text()
+    assert svg.startswith("<svg") and all(f">{name}<" in svg for name in workflow["tasks"])
+    with page.expect_download() as png_download:
+        page.locator('button[data-action="export-png"]').click()
+    assert Path(png_download.value.path()).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert png_download.value.suggested_filename == "login_feature.png"
+
+    cell = (f"import caw_lab\nfrom caw_lab.lab.dag_widget import DagWidget\n"
+            f"DagWidget(caw_lab.connect({str(db_path)!r}), {workflow['id']!r}, live=False)")
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(cell)])
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    NotebookClient(nb, timeout=60, kernel_name="python3").execute()
+    (output,) = nb.cells[0].outputs
+    assert {"image/svg+xml", "application/vnd.jupyter.widget-view+json"} <= set(output["data"])
+    bare = nbformat.from_dict(nb)
+    bare.metadata.pop("widgets")  # as GitHub sees it: no widget state, so the picture is all there is
+    html, _ = HTMLExporter().from_notebook_node(bare)
+    (picture,) = re.findall(r'src="data:image/svg\+xml;base64,([^"]+)"', html)
+    assert ">design schema<" in base64.b64decode(picture).decode(), "nbviewer and nbconvert show the picture"
+    saved = lab.root / "saved.ipynb"
+    nbformat.write(nb, saved)
+    subprocess.run([str(Path(sys.executable).with_name("jupyter")), "trust", str(saved)], check=True,
+                   capture_output=True)
+    page.goto(f"{lab.base}/lab/tree/saved.ipynb?token={TOKEN}&reset")
+    page.wait_for_selector(READY, timeout=60_000)
+    assert set(drawn_tasks(page)) == set(workflow["tasks"]), "reopened, the graph is drawn from the saved state"
+    page.locator(".caw-dag").first.screenshot(path=str(shots / "dag-reopened.png"))
+
+
+def test_fit_shows_every_one_of_ten_thousand_tasks(page: Any, lab: LabServer, db_path: Path, tmp_path: Path,
+                                                   shots: Path) -> None:
+    """Ten stages of a thousand: far taller than wide, so fitting needs a zoom below the old floor."""
+    tasks = [{"name": f"s{s}-t{w}", "depends_on": [f"s{s - 1}-t{w}"] if s else None} for s in range(10)
+             for w in range(1000)]
+    with caw_lab.connect(db_path) as client:
+        wf = make_workflow(client, tasks, name="huge")
+    widget = show_widget(page, lab, "huge.ipynb", db_path, wf["id"], tmp_path / "selected")
+    page.wait_for_function("() => document.querySelector('.caw-dag').dataset.nodes === '10000'", timeout=60_000)
+    page.locator(".caw-dag-stage").click(position={"x": 5, "y": 5})
+    page.keyboard.press("+")  # zoom in: Fit has something to undo
+    page.locator('button[data-action="fit"]').click()
+    page.wait_for_timeout(200)
+    outside = page.evaluate("""() => {
+      const root = document.querySelector('.caw-dag');
+      const stage = root.querySelector('.caw-dag-stage').getBoundingClientRect();
+      return root.cawDrawnRects().filter(r => r.x < 0 || r.y < 0 || r.x + r.w > stage.width || r.y + r.h > stage.height)
+        .length;
+    }""")
+    assert outside == 0
+    widget.screenshot(path=str(shots / "dag-10000-fit.png"))

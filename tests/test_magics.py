@@ -17,7 +17,7 @@ from IPython.utils.capture import CapturedIO, capture_output
 
 import caw_lab
 from caw_lab.lab import parser
-from caw_lab.lab.magics import register
+from caw_lab.lab.magics import CawRefused, register
 from caw_lab.lab.session import LabSession
 from tests.conftest import dump, make_workflow
 
@@ -44,8 +44,12 @@ def ip(client: caw_lab.Client) -> InteractiveShell:
 
 
 def run(ip: InteractiveShell, line: str, cell: str | None = None) -> tuple[Any, CapturedIO]:
+    """The magic's value (None when it was refused: its card is in ``out``) and what it showed."""
     with capture_output() as out:
-        value = ip.run_line_magic("caw", line) if cell is None else ip.run_cell_magic("caw", line, cell)
+        try:
+            value = ip.run_line_magic("caw", line) if cell is None else ip.run_cell_magic("caw", line, cell)
+        except CawRefused:
+            value = None
     return value, out
 
 
@@ -144,6 +148,17 @@ def test_refusal_shows_code_message_and_suggestion_not_a_traceback(ip: Interacti
     assert "TASK_NOT_FOUND" in said and "Task not found: tk_000000000000" in said and "Check the task id" in said
     assert out.outputs[0].data["text/plain"].startswith("TASK_NOT_FOUND: Task not found")
     assert "Traceback" not in out.stdout + out.stderr
+
+
+def test_a_refusal_stops_the_cell_with_one_line_not_a_traceback_wall(ip: InteractiveShell) -> None:
+    with capture_output() as out:
+        result = ip.run_cell("%caw show tk_000000000000\nafter = 'ran'")
+    assert isinstance(result.error_in_exec, CawRefused), "the cell fails, so Run All stops here"
+    assert "after" not in ip.user_ns
+    assert "TASK_NOT_FOUND" in shown_html(out), "the card is shown first"
+    printed = out.stdout + out.stderr
+    assert "%caw refused (TASK_NOT_FOUND): Task not found: tk_000000000000" in printed
+    assert "Traceback" not in printed and len(printed.strip().splitlines()) <= 2, printed
 
 
 def test_help_prints_usage_and_bad_usage_is_a_readable_error(ip: InteractiveShell) -> None:
@@ -324,3 +339,18 @@ def test_metrics_shows_a_workflows_task_figures(ip: InteractiveShell, client: ca
     assert "Failure rate: 50%" in page and "(tasks completed: 1)" in page and wf["id"] in page
     everything, _ = run(ip, "metrics")
     assert everything["workflow_id"] is None and "all workflows" in everything._repr_html_()
+
+
+def test_show_on_a_big_workflow_draws_fifty_rows_and_says_how_to_see_all(
+    ip: InteractiveShell, client: caw_lab.Client
+) -> None:
+    wf = make_workflow(client, [{"name": f"step {i}"} for i in range(120)], name="Big")
+    value, _ = run(ip, f"show {wf['id']}")
+    page = html.unescape(value._repr_html_())
+    assert page.count("<tr>") - 1 == 50 and "step 49" in page and "step 50" not in page
+    assert f"… 70 more tasks. %caw show {wf['id']} --all shows every one" in re.sub(r"</?code>", "", page)
+    assert len(value["tasks"]) == 120, "the value holds every task"
+    everything, _ = run(ip, f"show {wf['id']} --all")
+    assert html.unescape(everything._repr_html_()).count("step 119") == 1
+    text = ip.display_formatter.format(value)[0]["text/plain"]
+    assert len(text) < 4200 and "more characters (the value holds them all)" in text

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import re
 import subprocess
 import sys
@@ -93,6 +94,25 @@ def test_task_detail_shows_context_with_its_token_count(client: caw_lab.Client) 
     assert f"{panel.token_estimate} tokens" in panel.context.value
 
 
+def test_task_detail_offers_only_the_moves_a_task_can_take_and_makes_them(client: caw_lab.Client) -> None:
+    wf = make_workflow(client, [{"name": "a"}, {"name": "b", "depends_on": ["a"]}])
+    panel = TaskDetail(client, wf["tasks"]["b"])
+    assert panel.task["status"] == "blocked" and panel.actions.layout.display == "none", "blocked: nothing to pick"
+    panel.task_id = wf["tasks"]["a"]
+    assert [value for _, value in panel.move.options] == ["planning"]
+    panel.apply.click()
+    assert client.call("task_get", id=wf["tasks"]["a"])["status"] == "planning"
+    assert [value for _, value in panel.move.options] == ["in_progress", "completed"]
+    panel.move.value = "completed"
+    assert panel.why.layout.display is None and panel.why.placeholder == "outcome"
+    panel.move.value = "in_progress"
+    assert panel.why.layout.display == "none"
+    client.call("task_update_status", id=wf["tasks"]["a"], status="completed", outcome="done elsewhere")  # unheard
+    panel.apply.click()
+    assert "caw-error" in panel.said.value and "in_progress" in panel.said.value, panel.said.value
+    assert client.call("task_get", id=wf["tasks"]["a"])["status"] == "completed", "a refusal changes nothing"
+
+
 def test_task_detail_ignores_other_workflows(client: caw_lab.Client) -> None:
     mine = make_workflow(client, [{"name": "a"}])
     other = make_workflow(client, [{"name": "b"}])
@@ -155,7 +175,15 @@ def test_form_edits_the_plan_and_shows_refusals_inline(client: caw_lab.Client) -
     assert client.call("workflow_get", id=wf_id)["source_content"] == "Users sign in"
     before = dump(client.db)
     assert not form.attempt_plan("summary: s\ntasks:\n  - name: a\n    depends_on: [a]")
-    assert "depend on itself" in form.message.value and dump(client.db) == before
+    assert "depend on itself" in form.plan_said.value and dump(client.db) == before
+    assert "depend on itself" not in form.message.value, "the plan's problem shows by the plan box, not by Create"
+    assert not form.attempt_plan("summary: s\ntasks:\n  - name: a\n   depends_on: [a]")
+    detail = re.search(r"<pre class='caw-error-detail'[^>]*>(.*?)</pre>", form.plan_said.value, re.DOTALL)
+    assert detail, form.plan_said.value
+    lines = html.unescape(detail.group(1)).splitlines()
+    caret = next(i for i, line in enumerate(lines) if line.strip() == "^")
+    assert lines[caret - 1].strip() == "- name: a", "the caret has its own line, under the quoted plan line"
+    assert dump(client.db) == before
     assert form.attempt_plan("summary: s\ntasks:\n  - name: a\n  - name: b\n    depends_on: [a]")
     assert client.call("workflow_get", id=wf_id)["status"] == "ready"
 
@@ -224,7 +252,9 @@ def test_quickstart_executes_headless_with_a_stable_workbench_repr(tmp_path: Pat
     assert not [o for o in outputs if o.output_type == "error" or o.get("name") == "stderr"]
     widgets_shown = [o.data for o in outputs if "application/vnd.jupyter.widget-view+json" in o.get("data", {})]
     assert [w["text/plain"] for w in widgets_shown] == [
-        "<caw_lab Workbench: 1 of 1 workflows, workflow 'Add a login page' selected>"]
+        "<caw_lab Workbench: 1 of 1 workflows, workflow 'Add a login page' selected>",
+        "<caw_lab DagWidget: workflow 'Add a login page', 0/4 tasks done, selected none>"]
+    assert all(">e2e<" in w["image/svg+xml"] for w in widgets_shown), "each carries a still picture"
     def shown(command: str) -> str:
         cell = next(c for c in notebook.cells if c.cell_type == "code" and c.source.startswith(command))
         return cell.outputs[0].data["text/html"]

@@ -73,7 +73,9 @@ def test_claude_code_command_line(tmp_path: Path) -> None:
     defaults = ClaudeCodeRuntime(executable="/opt/claude", extra_args=["--debug"]).command(launch(tmp_path), config)
     assert defaults[0] == "/opt/claude" and defaults[-1] == "--debug"
     assert defaults[defaults.index("--permission-mode") + 1] == "bypassPermissions"
-    assert "--model" not in defaults and "--max-budget-usd" not in defaults
+    assert "--model" not in defaults and "--max-budget-usd" not in defaults and "--worktree" not in defaults
+    isolated = ClaudeCodeRuntime().command(launch(tmp_path, RunOptions(ephemeral_worktree=True)), config)
+    assert isolated[-1] == "--worktree"
     assert "task ID is tk_000000000001" in task_prompt(run) and "agent ID is ag_000000000001" in task_prompt(run)
     assert "Do not call agent_register" in system_prompt(run) and "Build it" in system_prompt(run)
 

@@ -224,6 +224,7 @@ def test_hints_match_what_the_tool_does_and_results_match_the_output_schema(
     spec = REGISTRY[name]
     assert spec.hints is not None, (
         f"{name} declares no hints: add read_only=True/False (and destructive, idempotent, open_world) to its @tool")
+    assert spec.result is not None, f"{name} declares no result model: add result=<pydantic model> to its @tool"
     assert name in ARGUMENTS, f"{name} has no arguments in tests/test_tool_hints.py ARGUMENTS: add some"
     source, ids = prepared
     copy = tmp_path / "copy.db"

@@ -30,6 +30,8 @@ OVERFLOW = """() => {
   const outside = [...wb.querySelectorAll('.caw-panel')].filter(p => p.getBoundingClientRect().right > box.right + 1);
   return {scroll: wb.scrollWidth, client: wb.clientWidth, width: box.width, outside: outside.length};
 }"""
+RUN_VIEW = ".jp-OutputArea-output:not(:has(.caw-workbench)) .caw-dag"
+"""The live view the quickstart's agents cell shows of its own."""
 DARK_MODE = {"summary": "a dark theme", "tasks": [{"name": "palette"}, {"name": "toggle", "depends_on": ["palette"]}]}
 
 
@@ -42,6 +44,12 @@ def first_workflow(client: caw_lab.Client, db: str) -> dict[str, Any]:
     return listed[0]
 
 
+def in_viewport(page: Any, locator: Any) -> bool:
+    box = locator.bounding_box()
+    size = page.viewport_size
+    return box is not None and box["y"] >= 0 and box["y"] + box["height"] <= size["height"]
+
+
 def click_task(page: Any, name: str) -> None:
     page.locator(f".caw-workbench .caw-dag g.caw-node[data-name='{name}']").first.click()
 
@@ -49,6 +57,13 @@ def click_task(page: Any, name: str) -> None:
 def test_quickstart_workbench_renders_follows_clicks_and_fits_a_phone(page: Any, lab: LabServer, shots: Path) -> None:
     shutil.copy(QUICKSTART, lab.root / "quickstart.ipynb")
     run_all(page, lab, "quickstart.ipynb")
+    working = page.locator(f"{RUN_VIEW} .caw-node[data-status='in_progress']").first
+    working.wait_for(timeout=60_000)
+    run_view = page.locator(RUN_VIEW).first
+    assert in_viewport(page, run_view), "Run All leaves the agents' live view in sight while they work"
+    page.screenshot(path=str(shots / "quickstart-mid-run.png"))
+    page.locator(f"{RUN_VIEW} .caw-node[data-status='completed']").nth(3).wait_for(timeout=30_000)
+    assert in_viewport(page, run_view)
     wait_for_all_cells(page)
     errors = page.locator(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']")
     assert "Traceback" not in " ".join(errors.all_inner_texts())
@@ -77,6 +92,7 @@ def test_quickstart_workbench_renders_follows_clicks_and_fits_a_phone(page: Any,
         shown = detail.text_content() or ""
         assert "ada wrote api" in shown or "grace wrote api" in shown
         assert out_of_view(page, ".caw-workbench") == [], "the open task panel hides no task"
+        assert workbench.locator(".caw-dag-panel").is_hidden(), "one task detail: the Task panel, not a DAG overlay"
         workbench.screenshot(path=str(shots / "workbench-task-selected.png"))
 
         dark = other_process.call("workflow_create", name="Dark mode", source_type="prompt", source_content="dark")

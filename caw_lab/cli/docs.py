@@ -42,11 +42,19 @@ def tool_section(spec: Tool) -> list[str]:
     """The tool's parameters from its full pydantic schema, nested models as tables of their own
     (the schema it advertises inlines them, which a reader of a page has no need for)."""
     schema = spec.params.model_json_schema()
-    lines = [f"### `{spec.name}`", "", spec.description, "", f"*{effect(spec)}*", "",
+    lines = [f"### `{spec.name}`", "", spec.description, "", f"*{effect(spec)}*", "", returns(spec), "",
              *param_table(describe_params(schema))]
     for name, model in schema.get("$defs", {}).items():
         lines += ["", f"`{name}`:", "", *param_table(describe_params(model))]
     return [*lines, ""]
+
+
+def returns(spec: Tool) -> str:
+    """The result's fields, from its output schema; one an answer may leave out is marked optional."""
+    schema = spec.output_schema()
+    required = set(schema.get("required", []))
+    fields = [f"`{name}`" + ("" if name in required else " (optional)") for name in schema.get("properties", {})]
+    return f"Returns {', '.join(fields)}." if fields else "Returns an object."
 
 
 def effect(spec: Tool) -> str:

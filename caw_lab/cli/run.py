@@ -79,6 +79,8 @@ def database(db: str | None = None) -> str:
               help="Claude Code permission mode (default: bypassPermissions).")
 @click.option("--max-turns", type=click.IntRange(min=1), help="Turn limit per task (default: 50).")
 @click.option("--max-budget", "max_budget_usd", type=click.FloatRange(min=0), help="Budget per task in USD.")
+@click.option("--ephemeral-worktree", is_flag=True, default=None,
+              help="Each Claude Code agent works in a throwaway git worktree of its own (Claude Code's --worktree).")
 @click.option("--watch/--no-watch", default=True, show_default=True, help="Show progress while it runs.")
 @click.option("--detach", is_flag=True,
               help="Run in the background; follow it with `caw show` or workflow_execution_status.")
@@ -88,7 +90,8 @@ def database(db: str | None = None) -> str:
                    "Secrets are withheld otherwise; CAW_PASS_ENV lists more.")
 def run(workflow_id: str | None, prompt: str | None, max_agents: int | str | None, runtime: str | None,
         model: str | None, permission_mode: str | None, max_turns: int | None, max_budget_usd: float | None,
-        watch: bool, detach: bool, run_db: str | None, pass_env: tuple[str, ...]) -> None:
+        ephemeral_worktree: bool | None, watch: bool, detach: bool, run_db: str | None,
+        pass_env: tuple[str, ...]) -> None:
     """Run a workflow to the end: agents on ready tasks, retries, dead letters; exit 1 unless it completes
     (3 when it completes but some of the pull requests it opens are refused, 1 when all are)."""
     if bool(workflow_id) == bool(prompt):
@@ -98,7 +101,7 @@ def run(workflow_id: str | None, prompt: str | None, max_agents: int | str | Non
         workflow_id = planned(db, prompt, model)
     assert workflow_id is not None
     overrides = {"max_agents": max_agents, "runtime": runtime, "model": model, "permission_mode": permission_mode,
-                 "max_turns": max_turns, "max_budget_usd": max_budget_usd}
+                 "max_turns": max_turns, "max_budget_usd": max_budget_usd, "ephemeral_worktree": ephemeral_worktree}
     if detach:
         click.echo(background(db, workflow_id, overrides, pass_env))
         return
@@ -134,8 +137,8 @@ FLAGS = {"max_budget_usd": "max-budget"}
 def background(db: str, workflow_id: str, overrides: Mapping[str, Any], pass_env: Sequence[str] = ()) -> str:
     """Start ``caw run`` for the workflow as a process of its own session, which outlives this one
     (and the terminal), logging to a file; returns what to tell the user."""
-    flags = [f"--{FLAGS.get(key, key.replace('_', '-'))}={value}" for key, value in overrides.items()
-             if value is not None] + [f"--pass-env={name}" for name in pass_env]
+    flags = [f"--{FLAGS.get(key, key.replace('_', '-'))}" + ("" if value is True else f"={value}")
+             for key, value in overrides.items() if value is not None] + [f"--pass-env={name}" for name in pass_env]
     log = Path(tempfile.gettempdir()) / f"caw-run-{workflow_id}.log"
     with log.open("ab") as out:
         process = subprocess.Popen(

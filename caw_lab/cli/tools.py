@@ -29,7 +29,8 @@ def echo_costs(profile: str | None) -> None:
 
     for name in [profile] if profile else list(profiles.PROFILES):
         cost = profiles.cost(name)
-        click.echo(f"{cost['profile']}: {cost['tools']} tools, {cost['tokens']:,} tokens")
+        click.echo(f"{cost['profile']}: {cost['tools']} tools, {cost['tokens']:,} tokens a turn "
+                   f"({cost['wire_tokens']:,} with output schemas, once a session)")
 
 
 def openai_definitions() -> Any:

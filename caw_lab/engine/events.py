@@ -37,10 +37,12 @@ def following(
     """Events after ``seq`` in order, plus the cursor to pass next time.
 
     The cursor is the last event returned, or the feed's head when nothing matched,
-    so a follower filtered to one workflow does not re-scan others' events forever.
-    The head is read in the same batch, so it is the head those events were read at.
+    so a follower filtered to one workflow does not re-scan others' events forever. The
+    head and the events are read in one batch (one snapshot), and only events up to that head
+    are read: a head read after the events could step over an event committed in between.
     """
-    where, params = ["seq > ?"], [seq]
+    head = reads.scalar(HEAD)
+    where, params = ["seq > ?", f"seq <= ({HEAD})"], [seq]
     for column, value in (("workflow_id", workflow_id), ("task_id", task_id)):
         if value:
             where.append(f"{column} = ?")
@@ -49,7 +51,6 @@ def following(
         where.append(f"kind IN ({', '.join('?' for _ in kinds)})")
         params += kinds
     rows = reads.query(f"SELECT * FROM events WHERE {' AND '.join(where)} ORDER BY seq LIMIT ?", [*params, limit])
-    head = reads.scalar(HEAD)
 
     def value() -> dict[str, Any]:
         events = [decode(r) for r in rows()]

@@ -57,7 +57,9 @@ def show(session: LabSession, args: argparse.Namespace) -> Result:
     if args.id.startswith("tk_"):
         task = session.call("task_get", id=args.id, include_checkpoints=True)
         return Result(task, render.task_html, "task")
-    return Result(session.call("workflow_get", id=args.id, include_tasks=True), render.workflow_html, "workflow")
+    limit = None if args.all else render.SHOW_ROWS
+    shown = session.call("workflow_get", id=args.id, include_tasks=True)
+    return Result(shown, lambda wf: render.workflow_html(wf, limit), "workflow")
 
 
 def next_tasks(session: LabSession, args: argparse.Namespace) -> Result:

@@ -17,10 +17,11 @@ from pathlib import Path
 from typing import Any
 
 import anywidget
-from traitlets import Dict, Int, Unicode
+from traitlets import Bool, Dict, Int, Unicode
 
 from caw_lab.engine.states import DONE_TASK_STATUSES, TASK_TRANSITIONS
 from caw_lab.errors import CawError
+from caw_lab.lab.dag_image import dag_svg
 from caw_lab.lab.dag_source import DagSource
 from caw_lab.lab.dag_state import Dag, Reply
 from caw_lab.lab.feed import EventFeed
@@ -64,6 +65,12 @@ EDITS: dict[str, Edit] = {
 """Browser edit action -> the tool call it makes (only the arguments named here pass through)."""
 
 
+def offered_transitions() -> dict[str, list[str]]:
+    """The status moves a person may pick. ``blocked`` is derived from unfinished dependencies,
+    so no move out of it can succeed until they finish (the task then reads ``pending``)."""
+    return {status: [] if status == "blocked" else list(moves) for status, moves in TASK_TRANSITIONS.items()}
+
+
 class DagWidget(anywidget.AnyWidget):
     """The live DAG of ``workflow_id``. ``selected`` is the clicked task's id (or ``""``).
 
@@ -82,6 +89,12 @@ class DagWidget(anywidget.AnyWidget):
     transitions = Dict().tag(sync=True)
     height = Int(520).tag(sync=True)
     selected = Unicode("").tag(sync=True)
+    details = Bool(True).tag(sync=True)
+    """Overlay the selected task's detail and edits on the graph; the Workbench turns it off
+    and shows them in its own Task panel, so a task has one detail view."""
+    reveal = Bool(False).tag(sync=True)
+    """Scroll the view into sight when it first draws: for a cell that starts work to watch,
+    since Run All leaves the notebook scrolled to its last cell."""
 
     def __init__(self, client: Client, workflow_id: str, *, live: bool = True, interval: float = 0.25,
                  height: int = 520, session_id: str | None = None, **kwargs: Any) -> None:
@@ -95,7 +108,7 @@ class DagWidget(anywidget.AnyWidget):
         self.revision = 0
         self.stale = False
         super().__init__(workflow=self.source.workflow(), tasks=self.dag.columns(), edges=self.dag.edge_columns(),
-                         rev=0, transitions={k: list(v) for k, v in TASK_TRANSITIONS.items()}, height=height,
+                         rev=0, transitions=offered_transitions(), height=height,
                          **kwargs)
         self.live = live
         self.views = 0
@@ -129,11 +142,18 @@ class DagWidget(anywidget.AnyWidget):
                     self.workflow = info
 
     def push(self, new: Dag) -> None:
+        """Send what changed. Until a view has said hello, send the whole graph instead: a view
+        drawn while its cell still runs (agents working in the same cell) cannot ask the busy
+        kernel to fill a gap, so it must be able to draw from any one message it gets."""
         delta = self.dag.delta(new, self.revision + 1)
         if delta is None:
             return
         self.dag, self.revision = new, self.revision + 1
-        self.send(delta)
+        self.send(delta if self.views else self.snapshot())
+
+    def snapshot(self) -> dict[str, Any]:
+        return {"kind": "snapshot", "rev": self.revision, "workflow": dict(self.workflow),
+                "tasks": self.dag.columns(), "edges": self.dag.edge_columns()}
 
     def on_message(self, _: Any, msg: dict[str, Any], buffers: list[bytes]) -> None:
         kind = msg.get("kind")
@@ -164,8 +184,7 @@ class DagWidget(anywidget.AnyWidget):
     def resync(self, rev: Any) -> None:
         with self.lock:
             if rev != self.revision:
-                self.send({"kind": "snapshot", "rev": self.revision, "workflow": dict(self.workflow),
-                           "tasks": self.dag.columns(), "edges": self.dag.edge_columns()})
+                self.send(self.snapshot())
 
     def edit(self, request: int, action: str, args: dict[str, Any]) -> Reply:
         """Run one browser edit through the tool registry; the reply says what happened or why not."""
@@ -196,6 +215,16 @@ class DagWidget(anywidget.AnyWidget):
     def name(self, task_id: Any) -> str:
         row = self.dag.rows.get(str(task_id))
         return repr(row.name) if row else str(task_id)
+
+    def image(self) -> str:
+        """The graph as it is now, as SVG (what a saved notebook shows without a kernel)."""
+        with self.lock:
+            return dag_svg(self.dag, self.workflow.get("name") or self.workflow_id)
+
+    def _repr_mimebundle_(self, **kwargs: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+        """The live view, plus a still picture for nbviewer, GitHub and notebooks opened without a kernel."""
+        data, metadata = super()._repr_mimebundle_(**kwargs) or ({}, {})
+        return {**data, "image/svg+xml": self.image()}, metadata
 
     def close(self) -> None:
         self.feed.stop()

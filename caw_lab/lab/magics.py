@@ -15,6 +15,19 @@ from caw_lab.lab.render import ErrorView
 from caw_lab.lab.session import LabSession, current
 
 
+class CawRefused(Exception):
+    """Raised after a refused ``%caw`` has shown its card, so Run All stops there rather than
+    running later cells on a state the person did not intend. IPython prints what
+    ``_render_traceback_`` returns instead of a traceback: one line, the card says the rest."""
+
+    def __init__(self, err: CawError) -> None:
+        super().__init__(f"{err.code}: {err.message}")
+        self.error = err
+
+    def _render_traceback_(self) -> list[str]:
+        return [f"%caw refused ({self.error.code}): {self.error.message}. Later cells were not run."]
+
+
 @magics_class
 class CawMagics(Magics):
     def __init__(self, shell: InteractiveShell, session: LabSession) -> None:
@@ -28,7 +41,8 @@ class CawMagics(Magics):
 
         Every subcommand calls the same tools as the MCP server and the ``caw`` CLI, shows
         its result as HTML and returns it as a value (``wf = %caw new Fix login``). A
-        refused request shows its code, message and suggestion. ``%caw SUBCOMMAND --help``
+        refused request shows its code, message and suggestion, then stops the cell (and Run All)
+        with a one-line error. ``%caw SUBCOMMAND --help``
         gives each one's options; Tab completes subcommands and ids.
 
         Subcommands:
@@ -73,7 +87,7 @@ class CawMagics(Magics):
             return None
         except CawError as err:
             display(ErrorView(err))
-            return None
+            raise CawRefused(err) from None
 
     def dispatch(self, line: str, cell: str | None) -> Any:
         try:

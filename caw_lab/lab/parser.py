@@ -65,8 +65,9 @@ def build() -> MagicParser:
     listing.add_argument("--status", action="append", choices=WORKFLOW_STATUSES, help="Only this status.")
     listing.add_argument("--limit", type=int, default=20, metavar="N", help="At most N workflows (20).")
 
-    add("show", commands.show, "Show a workflow (wf_...) with its tasks, or a task (tk_...).").add_argument(
-        "id", metavar="ID", help="A workflow or task id.")
+    showing = add("show", commands.show, "Show a workflow (wf_...) with its tasks, or a task (tk_...).")
+    showing.add_argument("id", metavar="ID", help="A workflow or task id.")
+    showing.add_argument("--all", action="store_true", help="Every task of a big workflow (default: the first 50).")
     add("next", commands.next_tasks, "The tasks of WF that can start now.").add_argument(
         "workflow", metavar="WF", help=WF_HELP)
 

@@ -20,7 +20,7 @@ def parse_plan(text: str) -> dict[str, Any]:
     try:
         plan = yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        raise invalid_input(f"The plan is not valid YAML: {exc}", f"Write it like:\n{EXAMPLE}") from None
+        raise invalid_input(f"The plan is not valid YAML:\n{exc}", f"Write it like:\n{EXAMPLE}") from None
     if not isinstance(plan, dict) or not isinstance(plan.get("tasks"), list):
         raise invalid_input("The plan needs a 'tasks' list (and a 'summary')", f"Write it like:\n{EXAMPLE}")
     plan.setdefault("summary", "")

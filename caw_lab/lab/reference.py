@@ -8,7 +8,8 @@ INTRO = """\
 In a notebook, `%load_ext caw_lab` adds the `%caw` line magic and the `%%caw` cell magic.
 Each subcommand calls the same tools as the MCP server and the `caw` command, shows the
 result as HTML and returns it as a value (`wf = %caw new Fix login` then `wf["id"]`). A
-refused request shows its code, message and suggestion instead of a traceback. Tab
+refused request shows its code, message and suggestion instead of a traceback, then stops
+the cell (and Run All) with a one-line error. Tab
 completes subcommands, options and the ids in the database in use; `%caw?` and
 `%caw SUBCOMMAND --help` show this help in the notebook.
 

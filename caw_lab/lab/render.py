@@ -29,6 +29,12 @@ TABLE = "border-collapse: collapse; font-size: 12px;"
 CELL = "padding: 2px 8px; border-bottom: 1px solid #e0e0e0; text-align: left; vertical-align: top;"
 
 
+SHOW_ROWS = 50
+"""Task rows ``%caw show`` draws before the "N more" line (``--all`` draws every one)."""
+TEXT_CHARS = 4000
+"""The plain-text form of a result is cut here: it is for logs and terminals, not for reading 10,000 rows."""
+
+
 class Result(dict[str, Any]):
     """A tool result that is still a plain dict, drawn by ``render`` in a notebook."""
 
@@ -41,7 +47,10 @@ class Result(dict[str, Any]):
         return self._render(self)
 
     def _repr_pretty_(self, p: Any, cycle: bool) -> None:
-        p.text(f"<caw {self._label}>" if cycle else json.dumps(dict(self), indent=2, default=str))
+        text = json.dumps(dict(self), indent=2, default=str)
+        if len(text) > TEXT_CHARS:
+            text = f"{text[:TEXT_CHARS]}\n… {len(text) - TEXT_CHARS:,} more characters (the value holds them all)"
+        p.text(f"<caw {self._label}>" if cycle else text)
 
 
 class ErrorView:
@@ -65,9 +74,13 @@ def error_html(err: CawError) -> str:
         if err.suggestion else ""
     )
     again = " (recoverable)" if err.recoverable else ""
+    head, _, rest = err.message.partition("\n")
+    # A multi-line message (a YAML error with its caret under the bad column) keeps its lines and columns.
+    more = f"<pre class='caw-error-detail' style='margin:4px 0 0; overflow-x:auto'>{escape(rest)}</pre>"
     return (
         f"<div class='caw-error' style='{BOX} border-left: 4px solid #e53935; background: #fdecea; "
-        f"padding: 6px 10px; color: #611a15;'><b>{escape(err.code)}</b>{again}: {escape(err.message)}{tip}</div>"
+        f"padding: 6px 10px; color: #611a15;'><b>{escape(err.code)}</b>{again}: {escape(head)}"
+        f"{more if rest else ''}{tip}</div>"
     )
 
 
@@ -129,13 +142,19 @@ def fields_html(data: Mapping[str, Any]) -> str:
     return box("Result", table(("field", "value"), rows))
 
 
-def workflow_html(wf: Mapping[str, Any]) -> str:
+def workflow_html(wf: Mapping[str, Any], limit: int | None = None) -> str:
+    """The workflow and its tasks; with ``limit``, the first ``limit`` rows and a line saying how
+    to see the rest (a 10,000-row table takes seconds to draw and says little)."""
     tasks = wf.get("tasks") or []
     done = sum(t.get("status") in DONE_TASK_STATUSES for t in tasks)
     head = f"{escape(str(wf.get('name', '')))} {badge(wf.get('status'))} {code(wf.get('id'))}"
     summary = f"<div>{escape(wf['plan_summary'])}</div>" if wf.get("plan_summary") else ""
     progress = f"<div>{progress_bar(done, len(tasks))}</div>" if tasks else ""
-    return box(head, summary + progress + (tasks_table(tasks) if tasks else ""))
+    rows = tasks if limit is None else tasks[:limit]
+    everything = f"<code>%caw show {escape(str(wf.get('id')))} --all</code>"
+    more = (f"<div class='caw-more'>… {len(tasks) - len(rows):,} more tasks. {everything} shows every one; "
+            "the value returned holds them all.</div>") if len(rows) < len(tasks) else ""
+    return box(head, summary + progress + (tasks_table(rows) if tasks else "") + more)
 
 
 def tasks_table(tasks: list[Mapping[str, Any]]) -> str:

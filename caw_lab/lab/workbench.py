@@ -99,7 +99,7 @@ class Workbench(widgets.VBox):
             self.graph = None
             self.graph_slot.children = [widgets.HTML("<i>Create or select a workflow to see its tasks.</i>")]
             return
-        self.graph = DagWidget(self.client, self.workflow_id, live=False, height=GRAPH_HEIGHT)
+        self.graph = DagWidget(self.client, self.workflow_id, live=False, height=GRAPH_HEIGHT, details=False)
         self.graph.layout.width = "100%"
         self.graph.observe(lambda c: setattr(self, "task_id", c["new"] or None), "selected")
         self.graph_slot.children = [self.graph]
@@ -121,6 +121,13 @@ class Workbench(widgets.VBox):
     def refresh(self) -> list[dict[str, Any]]:
         """Apply what happened since the last look now, without waiting for the follower."""
         return self.feed.poll()
+
+    def _repr_mimebundle_(self, **kwargs: Any) -> dict[str, Any] | None:
+        """The live Workbench, plus the selected workflow's graph as a still picture for saved notebooks."""
+        data = super()._repr_mimebundle_(**kwargs)
+        if data is not None and self.graph is not None:
+            data["image/svg+xml"] = self.graph.image()
+        return data
 
     def close(self) -> None:
         """Stop following the feed (and close the database if this Workbench opened it)."""

@@ -168,9 +168,10 @@ class Gate:
                 suggestion="Only pages served from this machine's loopback may call the server; to allow another "
                 "origin, start the server with --allow-origin ORIGIN.",
             )
-        from_url = (query or QueryParams()).get(URL_TOKEN)
-        if not (access.token_given(headers.get("authorization"), cookie_of(headers))
-                or (from_url is not None and access.token_matches(from_url))):
+        from_url = (query or QueryParams()).get(URL_TOKEN)  # when given it must be right, whatever else is
+        authorized = access.token_given(headers.get("authorization"), cookie_of(headers)) if from_url is None \
+            else access.token_matches(from_url)
+        if not authorized:
             return 401, CawError(
                 "UNAUTHORIZED",
                 "Missing or wrong bearer token",

@@ -118,15 +118,25 @@ def listed(names: frozenset[str]) -> tuple[types.Tool, ...]:
     return tuple(as_mcp_tool(spec) for name, spec in load_all().items() if name in names)
 
 
-def wire_json(tools: Iterable[types.Tool]) -> str:
-    """The tools/list result as the server sends it (the JSON-RPC ``result`` member)."""
-    result = types.ListToolsResult(tools=list(tools))
-    return json.dumps(result.model_dump(mode="json", by_alias=True, exclude_none=True), separators=(",", ":"))
+def wire_json(tools: Iterable[types.Tool], *, output_schemas: bool = True) -> str:
+    """The tools/list result as the server sends it (the JSON-RPC ``result`` member); without
+    ``output_schemas``, the part of it a client puts before the model."""
+    result = types.ListToolsResult(tools=list(tools)).model_dump(mode="json", by_alias=True, exclude_none=True)
+    if not output_schemas:
+        for listed_tool in result["tools"]:
+            listed_tool.pop("outputSchema", None)
+    return json.dumps(result, separators=(",", ":"))
 
 
 def cost(spec: str | None) -> dict[str, Any]:
-    """What a profile's tool list costs: its tools and the cl100k tokens of its tools/list JSON."""
+    """What a profile's tool list costs, in cl100k tokens: ``tokens`` what the model reads on every
+    turn, the tools/list JSON without the output schemas (a client checks results against those;
+    it does not send them to the model, whose tool format has no place for them), and
+    ``wire_tokens`` the whole tools/list JSON, sent once a session (docs/mcp.md, "Tool profiles")."""
     from caw_lab.context.tokens import TokenCounter
 
     tools = listed(select(spec))
-    return {"profile": spec or DEFAULT, "tools": len(tools), "tokens": TokenCounter().count(wire_json(tools))}
+    counter = TokenCounter()
+    return {"profile": spec or DEFAULT, "tools": len(tools),
+            "tokens": counter.count(wire_json(tools, output_schemas=False)),
+            "wire_tokens": counter.count(wire_json(tools))}

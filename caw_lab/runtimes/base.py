@@ -45,6 +45,8 @@ class RunOptions:
     permission_mode: PermissionMode = "bypassPermissions"
     max_turns: int = 50
     max_budget_usd: float | None = None
+    ephemeral_worktree: bool = False
+    """Ask the agent CLI for a throwaway git worktree of its own (Claude Code's ``--worktree``)."""
 
 
 @dataclass(frozen=True)

@@ -2,10 +2,10 @@
 
 Flags as the reference's spawner passes them: the task prompt with ``-p``, the protocol
 appended to the system prompt, ``--mcp-config`` (this agent's file), streamed JSON output,
-no saved session, the permission mode, the turn limit, and the model and budget when
-given. The variables by which Claude Code notices it is running inside itself are
-removed, or a nested ``claude`` would refuse to start; Anthropic's credentials are the
-secrets it keeps (``credentials``).
+no saved session, the permission mode, the turn limit, and the model, budget and
+throwaway worktree (``--worktree``) when asked for. The variables by which Claude Code
+notices it is running inside itself are removed, or a nested ``claude`` would refuse to
+start; Anthropic's credentials are the secrets it keeps (``credentials``).
 """
 
 from __future__ import annotations
@@ -42,6 +42,8 @@ class ClaudeCodeRuntime(SubprocessRuntime):
             argv += ["--model", options.model]
         if options.max_budget_usd is not None:
             argv += ["--max-budget-usd", str(options.max_budget_usd)]
+        if options.ephemeral_worktree:
+            argv.append("--worktree")
         return [*argv, *self.extra_args]
 
     def environment(self, launch: Launch, config: Path) -> dict[str, str]:

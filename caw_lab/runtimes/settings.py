@@ -18,6 +18,9 @@ Keys (all optional), set with workflow_set_config ``{"execution": {...}}``:
   a stopping agent gets before it is killed (5 s).
 - ``model``, ``permission_mode``, ``max_turns``, ``max_budget_usd``, ``cwd``: the
   reference's workflow_start options, for the LLM runtimes.
+- ``ephemeral_worktree``: each Claude Code agent works in a throwaway git worktree that
+  Claude Code makes and removes itself (its ``--worktree``; ``caw run --ephemeral-worktree``),
+  not in the workflow's directory; off by default. Other runtimes ignore it.
 - ``alerts``: ``{"log": true, "webhook": "https://..."}``, where alerts are sent;
   ``webhook_attempts`` (4), ``webhook_timeout_ms`` (2 s a step of an attempt) and
   ``drain_ms`` (3 s: the most a run's end waits for its alerts, alerts/dispatch.py).
@@ -70,6 +73,7 @@ class ExecutionSettings(BaseModel):
     permission_mode: PermissionMode = "bypassPermissions"
     max_turns: int = Field(50, ge=1)
     max_budget_usd: float | None = Field(None, ge=0)
+    ephemeral_worktree: bool = False
     cwd: str | None = None
     alerts: AlertSettings = Field(default_factory=AlertSettings)
     open_pull_requests: bool = False
@@ -77,7 +81,8 @@ class ExecutionSettings(BaseModel):
 
     @property
     def run_options(self) -> RunOptions:
-        return RunOptions(self.model, self.permission_mode, self.max_turns, self.max_budget_usd)
+        return RunOptions(self.model, self.permission_mode, self.max_turns, self.max_budget_usd,
+                          self.ephemeral_worktree)
 
     @property
     def heartbeat_interval_s(self) -> float:

@@ -4,29 +4,60 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from caw_lab.engine import agents
 from caw_lab.store.backend import Backend
-from caw_lab.tools.registry import Params, tool
+from caw_lab.tools.registry import Params, Result, tool
 
 Runtime = Literal["claude_code", "codex", "opencode", "custom"]
 Role = Literal["coordinator", "worker"]
 Status = Literal["online", "offline", "busy"]
 
 
-class Registered(BaseModel):
+class AgentGetResult(Result):
+    id: str
+    name: str
+    runtime: str
+    role: str
+    status: str
+    capabilities: list[str] | None
+    current_task_id: str | None
+    workflow_id: str | None
+    workspace_path: str | None
+    last_heartbeat: int | None
+    metadata: dict[str, Any] | None
+    created_at: int
+    updated_at: int
+    stored_status: str
+    stale: bool
+    heartbeat_age_ms: int | None
+
+
+class AgentListResult(Result):
+    agents: list[dict[str, Any]]
+
+
+class AgentMarkStaleResult(Result):
+    agents: list[dict[str, Any]]
+
+
+class AgentUpdateResult(Result):
+    success: bool
+
+
+class Registered(Result):
     id: str
     name: str
     status: str
 
 
-class Beat(BaseModel):
+class Beat(Result):
     success: bool
     next_heartbeat_ms: int
 
 
-class Unregistered(BaseModel):
+class Unregistered(Result):
     success: bool
     tasks_released: int
     released_task_ids: list[str]
@@ -68,7 +99,7 @@ class AgentUpdate(Params):
 
 
 @tool("agent_update", "Change an agent's status, current task, workspace or metadata (merged).",
-      read_only=False, destructive=True, idempotent=True)
+      read_only=False, destructive=True, idempotent=True, result=AgentUpdateResult)
 def agent_update(db: Backend, p: AgentUpdate) -> dict[str, Any]:
     """Only the fields the caller sent change; ``current_task_id: null`` clears the task."""
     given = p.model_dump(include=p.model_fields_set - {"id"})
@@ -80,7 +111,8 @@ class AgentGet(Params):
     id: str
 
 
-@tool("agent_get", "An agent's details, with whether it has gone stale (silent past the timeout).", read_only=True)
+@tool("agent_get", "An agent's details, with whether it has gone stale (silent past the timeout).", read_only=True,
+      result=AgentGetResult)
 def agent_get(db: Backend, p: AgentGet) -> dict[str, Any]:
     return agents.get(db, p.id)
 
@@ -92,7 +124,8 @@ class AgentList(Params):
     workflow_id: str | None = None
 
 
-@tool("agent_list", "List agents, oldest first; a stale agent is listed as offline.", read_only=True)
+@tool("agent_list", "List agents, oldest first; a stale agent is listed as offline.", read_only=True,
+      result=AgentListResult)
 def agent_list(db: Backend, p: AgentList) -> dict[str, Any]:
     return agents.list_agents(db, **p.model_dump())
 
@@ -112,6 +145,6 @@ class AgentMarkStale(Params):
 
 
 @tool("agent_mark_stale", "Mark agents silent for timeout_ms offline and release their unfinished claims.",
-      read_only=False, destructive=True, idempotent=True)
+      read_only=False, destructive=True, idempotent=True, result=AgentMarkStaleResult)
 def agent_mark_stale(db: Backend, p: AgentMarkStale) -> dict[str, Any]:
     return {"agents": agents.mark_stale(db, p.timeout_ms)}

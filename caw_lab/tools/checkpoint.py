@@ -4,16 +4,20 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from caw_lab.engine import checkpoints
 from caw_lab.store.backend import Backend
-from caw_lab.tools.registry import Params, tool
+from caw_lab.tools.registry import Params, Result, tool
 
 CheckpointType = Literal["plan", "progress", "decision", "error", "recovery", "complete", "replan", "handoff"]
 
 
-class Added(BaseModel):
+class CheckpointListResult(Result):
+    checkpoints: list[dict[str, Any]]
+
+
+class Added(Result):
     id: str
     sequence: int
 
@@ -41,7 +45,8 @@ class CheckpointList(Params):
     limit: int | None = Field(None, ge=1, description="At most this many, oldest first.")
 
 
-@tool("checkpoint_list", "A task's checkpoints oldest first, filtered by type, after since_sequence.", read_only=True)
+@tool("checkpoint_list", "A task's checkpoints oldest first, filtered by type, after since_sequence.", read_only=True,
+      result=CheckpointListResult)
 def checkpoint_list(db: Backend, p: CheckpointList) -> dict[str, Any]:
     rows = checkpoints.list_checkpoints(db, p.task_id, p.type, p.since_sequence, p.limit)
     return {"checkpoints": rows}

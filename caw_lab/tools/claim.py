@@ -4,19 +4,23 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from caw_lab.engine import claims, leases
 from caw_lab.store.backend import Backend
-from caw_lab.tools.registry import Params, tool
+from caw_lab.tools.registry import Params, Result, tool
 
 
-class Claimed(BaseModel):
+class TaskGetAvailableResult(Result):
+    tasks: list[dict[str, Any]]
+
+
+class Claimed(Result):
     success: bool
     already_claimed_by: str | None = None
 
 
-class Succeeded(BaseModel):
+class Succeeded(Result):
     success: bool
 
 
@@ -55,6 +59,6 @@ class TaskGetAvailable(Params):
 
 @tool("task_get_available",
       "Unclaimed, unblocked tasks: orphaned started ones first, then pending ones, capability matches first.",
-      read_only=True)
+      read_only=True, result=TaskGetAvailableResult)
 def task_get_available(db: Backend, p: TaskGetAvailable) -> dict[str, Any]:
     return claims.available(db, p.agent_id, p.workflow_id, p.limit)

@@ -13,7 +13,27 @@ from pydantic import Field
 
 from caw_lab.context import Include
 from caw_lab.store.backend import Backend
-from caw_lab.tools.registry import Params, tool
+from caw_lab.tools.registry import Params, Result, tool
+
+
+class TaskLoadContextResult(Result):
+    workflow: dict[str, Any] | None
+    current_task: dict[str, Any] | None
+    prior_tasks: list[dict[str, Any]] | None
+    sibling_tasks: list[dict[str, Any]] | None
+    dependency_outcomes: list[dict[str, Any]] | None
+    memories: list[dict[str, Any]] | None = None
+    messages: list[dict[str, Any]] | None = None
+    omitted: dict[str, Any] | None = None
+    delta: bool | None = None
+    since_seq: int | None = None
+    cursor: int
+    token_estimate: int
+
+
+class WorkflowGetSummaryResult(Result):
+    summary: str
+    token_estimate: int
 
 
 class TaskLoadContext(Params):
@@ -30,6 +50,7 @@ class TaskLoadContext(Params):
     "its checkpoints, relevant prior tasks, siblings, dependency outcomes; token_estimate is its exact token "
     "count. since_seq=<cursor> returns only what changed.",
     read_only=True,
+    result=TaskLoadContextResult,
 )
 def task_load_context(db: Backend, p: TaskLoadContext) -> dict[str, Any]:
     from caw_lab.context import loader
@@ -43,7 +64,7 @@ class WorkflowGetSummary(Params):
 
 
 @tool("workflow_get_summary", "A workflow at a glance (JSON text or Markdown), with its exact token count.",
-      read_only=True)
+      read_only=True, result=WorkflowGetSummaryResult)
 def workflow_get_summary(db: Backend, p: WorkflowGetSummary) -> dict[str, Any]:
     from caw_lab.context import overview
 

@@ -8,7 +8,13 @@ from pydantic import Field
 
 from caw_lab.engine import events
 from caw_lab.store.backend import Backend
-from caw_lab.tools.registry import Params, tool
+from caw_lab.tools.registry import Params, Result, tool
+
+
+class EventsListResult(Result):
+    events: list[dict[str, Any]]
+    cursor: int
+    head: int
 
 
 class EventsList(Params):
@@ -19,6 +25,7 @@ class EventsList(Params):
     limit: int = Field(1000, ge=1, le=10000)
 
 
-@tool("events_list", "Events after a cursor (since_seq), oldest first, with the next cursor.", read_only=True)
+@tool("events_list", "Events after a cursor (since_seq), oldest first, with the next cursor.", read_only=True,
+      result=EventsListResult)
 def events_list(db: Backend, p: EventsList) -> dict[str, Any]:
     return events.since(db, p.since_seq, workflow_id=p.workflow_id, task_id=p.task_id, kinds=p.kinds, limit=p.limit)

@@ -17,7 +17,49 @@ from pydantic import Field
 from caw_lab.engine import executions
 from caw_lab.store.backend import Backend
 from caw_lab.tools.client import connect
-from caw_lab.tools.registry import Params, tool
+from caw_lab.tools.registry import Params, Result, tool
+
+
+class TaskSetExecutionResult(Result):
+    success: bool
+    runtime: str | None
+    retry_policy: dict[str, Any] | None
+
+
+class WorkflowExecutionStatusResult(Result):
+    workflowId: str
+    status: str
+    outcome: str | None
+    agents: list[dict[str, Any]]
+    progress: dict[str, Any]
+    startedAt: int | None
+    suspendedAt: int | None
+    executorId: str | None
+    executorAlive: bool
+    runtime: str | None
+    maxAgents: int | str | None
+    deadLetters: int
+
+
+class WorkflowStartResult(Result):
+    success: bool
+    agentHandles: list[dict[str, Any]]
+    executorId: str
+    runtime: str
+    maxAgents: int | str
+
+
+class WorkflowSuspendResult(Result):
+    success: bool
+    agentsStopped: int
+    tasksReleased: int
+    tasksPaused: list[str]
+
+
+class WorkflowResumeResult(Result):
+    success: bool
+    agentsSpawned: int
+    tasksAvailable: int
 
 
 class WorkflowStart(Params):
@@ -37,7 +79,7 @@ class WorkflowRef(Params):
 
 @tool("workflow_start", "Start executing a workflow: agents are started for its ready tasks (up to max_agents), "
       "watched, and replaced when they die; failed tasks are retried, then dead-lettered.",
-      read_only=False, open_world=True)
+      read_only=False, open_world=True, result=WorkflowStartResult)
 def workflow_start(db: Backend, p: WorkflowStart) -> dict[str, Any]:
     from caw_lab.runtimes import running
 
@@ -48,7 +90,8 @@ def workflow_start(db: Backend, p: WorkflowStart) -> dict[str, Any]:
 
 
 @tool("workflow_suspend", "Gracefully stop a workflow's agents: in-progress tasks are paused, claims released, "
-      "the workflow paused.", read_only=False, destructive=True, idempotent=True, open_world=True)
+      "the workflow paused.", read_only=False, destructive=True, idempotent=True, open_world=True,
+      result=WorkflowSuspendResult)
 def workflow_suspend(db: Backend, p: WorkflowRef) -> dict[str, Any]:
     from caw_lab.runtimes import running
 
@@ -56,7 +99,7 @@ def workflow_suspend(db: Backend, p: WorkflowRef) -> dict[str, Any]:
 
 
 @tool("workflow_resume", "Resume a suspended workflow: agents are started again for its paused and ready tasks.",
-      read_only=False, open_world=True)
+      read_only=False, open_world=True, result=WorkflowResumeResult)
 def workflow_resume(db: Backend, p: WorkflowRef) -> dict[str, Any]:
     from caw_lab.runtimes import running
 
@@ -64,7 +107,7 @@ def workflow_resume(db: Backend, p: WorkflowRef) -> dict[str, Any]:
 
 
 @tool("workflow_execution_status", "A workflow's execution: running, suspended or finished, its agents and progress.",
-      read_only=True)
+      read_only=True, result=WorkflowExecutionStatusResult)
 def workflow_execution_status(db: Backend, p: WorkflowRef) -> dict[str, Any]:
     from caw_lab.runtimes import running
 
@@ -90,7 +133,8 @@ class TaskSetExecution(Params):
 
 
 @tool("task_set_execution", "Give a task its own runtime and retry policy, overriding the workflow's execution "
-      "config; clear removes them.", lock=("task", "task_id"), read_only=False, destructive=True, idempotent=True)
+      "config; clear removes them.", lock=("task", "task_id"), read_only=False, destructive=True, idempotent=True,
+      result=TaskSetExecutionResult)
 def task_set_execution(db: Backend, p: TaskSetExecution) -> dict[str, Any]:
     policy = p.retry_policy.model_dump(exclude_none=True) if p.retry_policy else None
     return executions.set_task_overrides(db, p.task_id, p.runtime, policy, list(p.clear))

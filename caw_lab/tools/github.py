@@ -11,9 +11,18 @@ from caw_lab.gitops import pull_requests
 from caw_lab.gitops.github import GitHub
 from caw_lab.gitops.remotes import Clients
 from caw_lab.store.backend import Backend
-from caw_lab.tools.registry import Params, tool
+from caw_lab.tools.registry import Params, Result, tool
+from caw_lab.tools.workflow import WorkflowCreateResult
 
 TITLE_CHARS = 200
+
+
+class PullRequestOpened(Result):
+    success: bool
+    workspace_id: str
+    pr_url: str
+    opened: bool
+    number: int | None = None
 
 
 class WorkflowFromIssue(Params):
@@ -23,7 +32,8 @@ class WorkflowFromIssue(Params):
 
 
 @tool("workflow_from_issue", "Create a workflow from a GitHub issue (repo as owner/name): its title, body and URL "
-      "become the workflow's name and source.", read_only=False, open_world=True)
+      "become the workflow's name and source.", read_only=False, open_world=True,
+      result=WorkflowCreateResult)
 def workflow_from_issue(db: Backend, p: WorkflowFromIssue) -> dict[str, Any]:
     with GitHub() as github:
         issue = github.issue(p.repo, p.number)
@@ -45,7 +55,7 @@ class WorkspaceOpenPr(Params):
 
 @tool("workspace_open_pr", "Push a workspace's branch and open a GitHub pull request (GitLab merge request) into "
       "its base branch, closing its issue; the URL is recorded on the workspace.", lock=("workspace", "workspace_id"),
-      read_only=False, open_world=True)
+      read_only=False, open_world=True, result=PullRequestOpened)
 def workspace_open_pr(db: Backend, p: WorkspaceOpenPr) -> dict[str, Any]:
     with Clients() as clients:
         return pull_requests.open_pull(db, p.workspace_id, repo=p.repo, remote=p.remote, base=p.base, title=p.title,

@@ -8,9 +8,52 @@ from pydantic import Field
 
 from caw_lab.engine import memories
 from caw_lab.store.backend import Backend
-from caw_lab.tools.registry import Params, tool
+from caw_lab.tools.registry import Params, Result, tool
 
 MemoryType = Literal["pattern", "pitfall", "decision", "learning"]
+
+
+class MemoryCreateResult(Result):
+    id: str
+    repository_id: str | None
+    topic: str
+    memory_type: str
+    content: str
+    confidence: float
+    reinforcement_count: int
+    last_reinforced_at: int
+    decay_rate: float
+    metadata: dict[str, Any] | None
+    created_at: int
+    updated_at: int
+    reinforced: bool
+
+
+class MemoryDecayResult(Result):
+    decayed: int
+    removed: int
+    removed_ids: list[str]
+    threshold: float
+
+
+class MemoryRecallResult(Result):
+    memories: list[dict[str, Any]]
+    total: int
+
+
+class MemoryReinforceResult(Result):
+    id: str
+    repository_id: str | None
+    topic: str
+    memory_type: str
+    content: str
+    confidence: float
+    reinforcement_count: int
+    last_reinforced_at: int
+    decay_rate: float
+    metadata: dict[str, Any] | None
+    created_at: int
+    updated_at: int
 
 
 class MemoryCreate(Params):
@@ -24,7 +67,7 @@ class MemoryCreate(Params):
 
 
 @tool("memory_create", "Record a memory about a topic; the same topic and content again reinforces it.",
-      read_only=False)
+      read_only=False, result=MemoryCreateResult)
 def memory_create(db: Backend, p: MemoryCreate) -> dict[str, Any]:
     return memories.create(db, **p.model_dump())
 
@@ -35,7 +78,7 @@ class MemoryReinforce(Params):
 
 
 @tool("memory_reinforce", "Confirm a memory: confidence moves step (default half) of the way to 1, count goes up.",
-      read_only=False)
+      read_only=False, result=MemoryReinforceResult)
 def memory_reinforce(db: Backend, p: MemoryReinforce) -> dict[str, Any]:
     return memories.reinforce(db, p.id, p.step)
 
@@ -47,7 +90,7 @@ class MemoryDecay(Params):
 
 
 @tool("memory_decay", "Apply time decay to memories and remove those whose confidence fell below threshold.",
-      read_only=False, destructive=True)
+      read_only=False, destructive=True, result=MemoryDecayResult)
 def memory_decay(db: Backend, p: MemoryDecay) -> dict[str, Any]:
     return memories.decay(db, threshold=p.threshold, topic=p.topic, repository_path=p.repository_path)
 
@@ -62,6 +105,6 @@ class MemoryRecall(Params):
 
 
 @tool("memory_recall", "Memories matching a query or topic, ranked by current confidence times text match.",
-      read_only=True)
+      read_only=True, result=MemoryRecallResult)
 def memory_recall(db: Backend, p: MemoryRecall) -> dict[str, Any]:
     return memories.recall(db, **p.model_dump())

@@ -7,7 +7,14 @@ from typing import Any
 
 from caw_lab.store.backend import Backend
 from caw_lab.telemetry import task_metrics
-from caw_lab.tools.registry import Params, tool
+from caw_lab.tools.registry import Params, Result, tool
+
+
+class WorkflowMetricsResult(Result):
+    workflow_id: str | None
+    tasks: dict[str, Any]
+    failure_rate: float | None
+    duration_ms: dict[str, Any] | None
 
 
 class WorkflowMetrics(Params):
@@ -15,6 +22,6 @@ class WorkflowMetrics(Params):
 
 
 @tool("workflow_metrics", "Task counts by status, failure rate and completed tasks' duration (p50, p95, max ms) "
-      "of a workflow, or of every workflow when workflow_id is omitted.", read_only=True)
+      "of a workflow, or of every workflow when workflow_id is omitted.", read_only=True, result=WorkflowMetricsResult)
 def workflow_metrics(db: Backend, p: WorkflowMetrics) -> dict[str, Any]:
     return {"workflow_id": p.workflow_id, **task_metrics.summary(db, p.workflow_id)}

@@ -45,6 +45,13 @@ class Params(BaseModel):
         return value
 
 
+class Result(BaseModel):
+    """Base of every tool's result model, its output schema. Built when a schema is first asked
+    for, not when the tools are imported: a call to one tool must not pay for eighty models."""
+
+    model_config = ConfigDict(defer_build=True)
+
+
 @dataclass(frozen=True)
 class Hints:
     """What a tool does to the world, as MCP's tool annotations say it. ``read_only`` means the

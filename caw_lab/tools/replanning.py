@@ -8,8 +8,31 @@ from pydantic import Field
 
 from caw_lab.engine import replanning
 from caw_lab.store.backend import Backend
-from caw_lab.tools.registry import Params, tool
+from caw_lab.tools.registry import Params, Result, tool
 from caw_lab.tools.workflow import Capabilities, Complexity, PlanTask
+
+
+class WorkflowAddTaskResult(Result):
+    task_id: str
+    workflow_id: str
+    sequence: int
+    depends_on: list[str]
+    dependencies_rewired: list[Any]
+
+
+class WorkflowRemoveTaskResult(Result):
+    removed_task_id: str
+    dependencies_rewired: int
+    tasks_renumbered: int
+
+
+class WorkflowReplanResult(Result):
+    workflow_id: str
+    tasks_added: int
+    tasks_removed: int
+    tasks_preserved: int
+    tasks_updated: int
+    new_status: str
 
 
 class WorkflowAddTask(Params):
@@ -29,7 +52,7 @@ class WorkflowAddTask(Params):
 
 @tool("workflow_add_task",
       "Add a task to a started plan; after_task inserts it between that task and the tasks waiting on it.",
-      lock=("workflow", "workflow_id"), read_only=False)
+      lock=("workflow", "workflow_id"), read_only=False, result=WorkflowAddTaskResult)
 def workflow_add_task(db: Backend, p: WorkflowAddTask) -> dict[str, Any]:
     spec = p.model_dump(exclude_none=True, exclude={"workflow_id", "session_id", "after_task"})
     return replanning.add_task(db, p.workflow_id, spec, p.after_task)
@@ -43,7 +66,8 @@ class WorkflowRemoveTask(Params):
 
 @tool("workflow_remove_task",
       "Remove an unclaimed pending or planning task; the tasks waiting on it inherit its dependencies.",
-      lock=("workflow", "workflow_id"), read_only=False, destructive=True, idempotent=True)
+      lock=("workflow", "workflow_id"), read_only=False, destructive=True, idempotent=True,
+      result=WorkflowRemoveTaskResult)
 def workflow_remove_task(db: Backend, p: WorkflowRemoveTask) -> dict[str, Any]:
     return replanning.remove_task(db, p.workflow_id, p.task_id)
 
@@ -62,6 +86,6 @@ class WorkflowReplan(Params):
 
 @tool("workflow_replan",
       "Replace a started workflow's plan, keeping completed, in-progress and claimed tasks.",
-      lock=("workflow", "workflow_id"), read_only=False, destructive=True)
+      lock=("workflow", "workflow_id"), read_only=False, destructive=True, result=WorkflowReplanResult)
 def workflow_replan(db: Backend, p: WorkflowReplan) -> dict[str, Any]:
     return replanning.replan(db, p.workflow_id, p.plan.model_dump(exclude_none=True))

@@ -13,9 +13,20 @@ from pydantic import Field
 
 from caw_lab.engine import scaling
 from caw_lab.store.backend import Backend
-from caw_lab.tools.registry import Params, tool
+from caw_lab.tools.registry import Params, Result, tool
 
 DAY_MS = 24 * 60 * 60 * 1000
+
+
+class WorkflowScalingHintsResult(Result):
+    workflow_id: str
+    at: int
+    window_ms: int
+    target_drain_ms: int
+    max_agents: int
+    method: str
+    total: dict[str, Any]
+    capabilities: list[dict[str, Any]]
 
 
 class WorkflowScalingHints(Params):
@@ -30,6 +41,7 @@ class WorkflowScalingHints(Params):
     "and a recommended agent count by Little's law: ceil(rate x mean + queue x mean / target_drain_ms), "
     "bounded by max_agents.",
     read_only=True,
+    result=WorkflowScalingHintsResult,
 )
 def workflow_scaling_hints(db: Backend, p: WorkflowScalingHints) -> dict[str, Any]:
     return scaling.hints(db, p.workflow_id, p.window_ms, p.target_drain_ms)

@@ -9,19 +9,100 @@ the database and the package (docs/templates.md); a name may carry a version ran
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field
+from pydantic import Field, WithJsonSchema
 
 from caw_lab.engine import templates
 from caw_lab.engine.templates.versions import DEFAULT_VERSION
 from caw_lab.store.backend import Backend
-from caw_lab.tools.registry import Params, tool
+from caw_lab.tools.registry import Params, Result, tool
 from caw_lab.tools.workflow import Complexity
 
 Value = str | int | float | bool | list[Any]
 """A variable's value; its type is checked by the template (list items must be text)."""
 REPO_HELP = "Whose .caw/templates to read (default: CAW_REPO_PATH, else the working directory's repository)."
+
+
+class TemplateApplyResult(Result):
+    """A dry run answers the template's identity, its variables, the source and the plan the
+    workflow would get, and none of the workflow's fields."""
+
+    template_id: str
+    template_name: str
+    template_version: str
+    template_source: str
+    variables: dict[str, Any]
+    workflow_id: str | None = None
+    name: str | None = None
+    status: str | None = None
+    tasks_created: int | None = None
+    tasks: list[dict[str, Any]] | None = None
+    dry_run: bool | None = None
+    source_content: str | None = None
+    plan: dict[str, Any] | None = None
+
+
+class TemplateCreateResult(Result):
+    id: str
+    name: str
+    description: str | None
+    template: dict[str, Any]
+    version: str
+    latest_version: str
+    created_at: int
+    updated_at: int
+    revision: int
+    source: str
+
+
+class TemplateDiffResult(Result):
+    name: str
+    from_: dict[str, Any] = Field(alias="from")
+    to: dict[str, Any]
+    changes: dict[str, Any]
+    tasks: dict[str, Any]
+    variables: dict[str, Any]
+    identical: bool
+    text: str
+
+
+class TemplateGetResult(Result):
+    id: str
+    name: str
+    version: str
+    source: str
+    description: str | None
+    extends: str | None
+    path: str | None
+    template: dict[str, Any]
+    created_at: int
+    updated_at: int
+
+
+class TemplateListResult(Result):
+    templates: list[dict[str, Any]]
+    warnings: list[Any]
+
+
+class TemplatePublishResult(Result):
+    id: str
+    name: str
+    description: str | None
+    template: dict[str, Any]
+    version: str
+    created_at: int
+    updated_at: int
+    latest_version: str
+    revision: int
+    source: str
+    published: bool
+    published_version: str | None = None
+
+
+class TemplateVersionsResult(Result):
+    name: str
+    versions: list[dict[str, Any]]
 
 
 class TemplateTask(Params):
@@ -67,7 +148,7 @@ class TemplateCreate(Params):
 
 
 @tool("template_create", "Save a template from a definition (tasks, variables) or from an existing workflow's plan.",
-      read_only=False)
+      read_only=False, result=TemplateCreateResult)
 def template_create(db: Backend, p: TemplateCreate) -> dict[str, Any]:
     return templates.create(
         db,
@@ -80,16 +161,22 @@ def template_create(db: Backend, p: TemplateCreate) -> dict[str, Any]:
     )
 
 
+TEMPLATE_BODY = {"type": "object", "description": "The template as a template file holds it (docs/templates.md): "
+                 "tasks, variables, summary, source, extends; checked as template_create's template is."}
+"""What tools/list shows of a published template: an agent that publishes one has read the format, and its
+whole schema, repeated here, was a twentieth of every turn's tool list."""
+
+
 class TemplatePublish(Params):
     name: str = Field(min_length=1)
     version: str = Field(min_length=1, description="A semantic version not yet published for this template.")
-    template: TemplateDefinition
+    template: Annotated[TemplateDefinition, WithJsonSchema(TEMPLATE_BODY)]
     description: str | None = None
     repository_path: str | None = Field(None, description=REPO_HELP)
 
 
 @tool("template_publish", "Add a new immutable version to a database template; the newest becomes its default.",
-      read_only=False)
+      read_only=False, result=TemplatePublishResult)
 def template_publish(db: Backend, p: TemplatePublish) -> dict[str, Any]:
     return templates.publish(
         db,
@@ -106,7 +193,7 @@ class TemplateList(Params):
 
 
 @tool("template_list", "List templates from every source by name: source, version, and the ones each shadows.",
-      read_only=True)
+      read_only=True, result=TemplateListResult)
 def template_list(db: Backend, p: TemplateList) -> dict[str, Any]:
     return templates.list_templates(db, p.repository_path)
 
@@ -121,7 +208,7 @@ class TemplateGet(Params):
 
 
 @tool("template_get", "One template: its definition as written, or resolved with the templates it extends.",
-      read_only=True)
+      read_only=True, result=TemplateGetResult)
 def template_get(db: Backend, p: TemplateGet) -> dict[str, Any]:
     return templates.get(db, p.template_id, version=p.version, resolved=p.resolved, repository_path=p.repository_path)
 
@@ -131,7 +218,8 @@ class TemplateVersions(Params):
     repository_path: str | None = Field(None, description=REPO_HELP)
 
 
-@tool("template_versions", "Every version of a template in every source, newest first.", read_only=True)
+@tool("template_versions", "Every version of a template in every source, newest first.", read_only=True,
+      result=TemplateVersionsResult)
 def template_versions(db: Backend, p: TemplateVersions) -> dict[str, Any]:
     return templates.versions(db, p.name, p.repository_path)
 
@@ -144,7 +232,7 @@ class TemplateDiff(Params):
 
 
 @tool("template_diff", "What changed between two versions of a template: tasks, variables, summary, as text too.",
-      read_only=True)
+      read_only=True, result=TemplateDiffResult)
 def template_diff(db: Backend, p: TemplateDiff) -> dict[str, Any]:
     return templates.compare(db, p.name, p.from_version, p.to_version, p.repository_path)
 
@@ -160,7 +248,8 @@ class TemplateApply(Params):
     dry_run: bool = Field(False, description="Check the variables and render the plan, writing nothing.")
 
 
-@tool("template_apply", "Create a ready workflow from a template, filling in its {{variables}}.", read_only=False)
+@tool("template_apply", "Create a ready workflow from a template, filling in its {{variables}}.", read_only=False,
+      result=TemplateApplyResult)
 def template_apply(db: Backend, p: TemplateApply) -> dict[str, Any]:
     paths = [*(p.repository_paths or []), *([p.repository_path] if p.repository_path else [])]
     return templates.apply(

@@ -82,6 +82,7 @@ class Hub:
         self.clients: set[Client] = set()
         self.cursor = 0
         self.poller: asyncio.Task[None] | None = None
+        self.starting = asyncio.Lock()
         self.tails = Tails(self.call)
 
     async def call(self, tool: str, args: dict[str, Any]) -> Any:
@@ -90,10 +91,11 @@ class Hub:
     # -- clients -----------------------------------------------------------------------
 
     async def join(self, client: Client) -> None:
-        if self.poller is None or self.poller.done():
-            self.cursor = (await self.call("events_list", {"limit": 1}))["head"]
-            self.poller = asyncio.create_task(self.poll(), name="caw-web-hub")
-        self.clients.add(client)
+        async with self.starting:  # two first clients at once must not start two pollers
+            if self.poller is None or self.poller.done():
+                self.cursor = (await self.call("events_list", {"limit": 1}))["head"]
+                self.poller = asyncio.create_task(self.poll(), name="caw-web-hub")
+            self.clients.add(client)
 
     async def leave(self, client: Client) -> None:
         self.clients.discard(client)

@@ -1,6 +1,6 @@
 // Canvas for large graphs: one element whatever the size, nodes batched by colour, edges
 // stroked as one path, off-screen items culled, and labels drawn only when readable.
-import { EDGE, EDGE_DOWN, EDGE_UP, GROUP_BOX, MATCH, SELECTED, colorOf } from "./colors.js";
+import { colorOf, theme } from "./colors.js";
 import { countsBar, fitText } from "./text.js";
 
 const LABEL_ZOOM = 0.45;
@@ -59,12 +59,31 @@ export class CanvasRenderer {
   }
 
   draw() {
-    const { ctx, scene, view } = this;
+    const { scene, view } = this;
     if (!scene || !view) return;
     const started = performance.now();
     const dpr = window.devicePixelRatio || 1;
-    ctx.setTransform(1, 0, 0, 1, 0, 0);
-    ctx.clearRect(0, 0, this.canvas.width, this.canvas.height);
+    this.ctx.setTransform(1, 0, 0, 1, 0, 0);
+    this.ctx.clearRect(0, 0, this.canvas.width, this.canvas.height);
+    this.drawn = { x: view.x, y: view.y, k: view.k };
+    this.paint(this.ctx, view, dpr);
+    if (this.onPaint) this.onPaint(performance.now() - started);
+  }
+
+  /** Draw the scene into another context (an export) through ``view``. */
+  drawInto(ctx, view) {
+    const own = this.ctx;
+    this.ctx = ctx;
+    ctx.fillStyle = theme.dark ? "#111" : "#fff";
+    ctx.fillRect(0, 0, view.width, view.height);
+    const seen = { worldRect: () => ({ x: -view.x / view.k, y: -view.y / view.k, w: view.width / view.k,
+      h: view.height / view.k }) };
+    this.paint(ctx, { ...view, ...seen }, 1);
+    this.ctx = own;
+  }
+
+  paint(ctx, view, dpr) {
+    const { scene } = this;
     ctx.setTransform(dpr * view.k, 0, 0, dpr * view.k, dpr * view.x, dpr * view.y);
     const seen = view.worldRect();
     const visible = (x, y, w, h) => x + w >= seen.x && x <= seen.x + seen.w && y + h >= seen.y && y <= seen.y + seen.h;
@@ -74,19 +93,18 @@ export class CanvasRenderer {
     const nodes = scene.nodes.filter((n) => visible(n.x, n.y, n.w, n.h));
     this.drawNodes(nodes, hl, view.k);
     this.drawMarks(hl, view.k);
-    if (this.onPaint) this.onPaint(performance.now() - started);
   }
 
   drawBoxes(boxes, k) {
     const { ctx } = this;
     ctx.lineWidth = 1 / k;
     for (const b of boxes) {
-      ctx.fillStyle = GROUP_BOX.fill;
-      ctx.strokeStyle = GROUP_BOX.stroke;
+      ctx.fillStyle = theme.groupBox.fill;
+      ctx.strokeStyle = theme.groupBox.stroke;
       ctx.fillRect(b.x, b.y, b.w, b.h);
       ctx.strokeRect(b.x, b.y, b.w, b.h);
       if (k >= LABEL_ZOOM) {
-        ctx.fillStyle = GROUP_BOX.text;
+        ctx.fillStyle = theme.groupBox.text;
         ctx.font = "bold 12px sans-serif";
         ctx.fillText(`▾ ${b.group}`, b.x + 8, b.y + 14);
       }
@@ -106,11 +124,12 @@ export class CanvasRenderer {
       else trace(ctx, e.geom);
     }
     ctx.globalAlpha = hl.related || hl.matches ? DIM_ALPHA : 1;
-    ctx.strokeStyle = EDGE;
+    ctx.strokeStyle = theme.edge;
     ctx.lineWidth = Math.max(1 / k, 0.8);
     ctx.stroke();
     ctx.globalAlpha = 1;
-    for (const [list, colour] of [[lit.up, EDGE_UP], [lit.down, EDGE_DOWN], [lit.sel, SELECTED]]) {
+    const litColours = [[lit.up, theme.edgeUp], [lit.down, theme.edgeDown], [lit.sel, theme.selected]];
+    for (const [list, colour] of litColours) {
       if (!list.length) continue;
       ctx.beginPath();
       for (const e of list) trace(ctx, e.geom);
@@ -133,7 +152,7 @@ export class CanvasRenderer {
       ctx.lineTo(x - 8 * Math.cos(a + 0.4), y - 8 * Math.sin(a + 0.4));
       ctx.closePath();
     }
-    ctx.fillStyle = EDGE;
+    ctx.fillStyle = theme.edge;
     ctx.fill();
   }
 
@@ -148,11 +167,12 @@ export class CanvasRenderer {
     }
     for (const [key, list] of batches) {
       const [status, dim] = key.split("|");
-      const colour = status === "group" ? { stroke: "#546e7a", fill: "#fafafa", text: "#263238" } : colorOf(status);
+      const colour = status === "group" ? theme.groupNode : colorOf(status);
       ctx.globalAlpha = dim === "1" ? DIM_ALPHA : 1;
       ctx.fillStyle = k >= LABEL_ZOOM ? colour.fill : colour.stroke;
       ctx.beginPath();
-      for (const n of list) ctx.rect(n.x, n.y, n.w, n.h);
+      const least = 1.5 / k; // at any zoom a node stays at least a pixel and a half on screen
+      for (const n of list) ctx.rect(n.x, n.y, Math.max(n.w, least), Math.max(n.h, least));
       ctx.fill();
       if (k >= LABEL_ZOOM) {
         ctx.strokeStyle = colour.stroke;
@@ -204,17 +224,17 @@ export class CanvasRenderer {
       ctx.lineWidth = width / Math.min(k, 1);
       ctx.strokeRect(n.x - 2, n.y - 2, n.w + 4, n.h + 4);
     };
-    if (hl.matches && hl.matches.size < 2000) for (const id of hl.matches) outline(id, MATCH, 3);
-    outline(hl.hover, "#546e7a", 1.5);
-    outline(hl.dropTarget, EDGE_UP, 3);
-    outline(hl.selected, SELECTED, 2.5);
+    if (hl.matches && hl.matches.size < 2000) for (const id of hl.matches) outline(id, theme.match, 3);
+    outline(hl.hover, theme.hover, 1.5);
+    outline(hl.dropTarget, theme.edgeUp, 3);
+    outline(hl.selected, theme.selected, 2.5);
     if (hl.drag) {
       const [x1, y1, x2, y2] = hl.drag;
       ctx.beginPath();
       ctx.moveTo(x1, y1);
       ctx.lineTo(x2, y2);
       ctx.setLineDash([6 / k, 4 / k]);
-      ctx.strokeStyle = EDGE_UP;
+      ctx.strokeStyle = theme.edgeUp;
       ctx.lineWidth = 2 / k;
       ctx.stroke();
       ctx.setLineDash([]);

@@ -1,11 +1,11 @@
-// The widget's frame: toolbar (title, status legend, search, fit, groups, add task), the
+// The widget's frame: toolbar (title, status legend, search, fit, groups, export, add task), the
 // add-task form, and the message that shows refusals (the view floats it over its stage).
 import { colorOf } from "./colors.js";
 import { fill, h } from "./dom.js";
 import { STATUSES } from "./graph.js";
 
 export class Chrome {
-  /** @param {{onSearch, onSearchNext, onFit, onToggleGroups, onAddTask}} actions */
+  /** @param {{onSearch, onSearchNext, onFit, onToggleGroups, onAddTask, onExport}} actions */
   constructor(root, actions) {
     this.title = h("span", { class: "caw-dag-title" });
     this.legend = h("span", { class: "caw-dag-legend" });
@@ -18,6 +18,10 @@ export class Chrome {
       this.title, this.legend, h("span", { class: "caw-dag-spacer" }), this.search, this.matches,
       h("button", { class: "caw-dag-button", "data-action": "fit", title: "Fit the graph (f)", onclick: actions.onFit }, "Fit"),
       this.groupsButton,
+      h("button", { class: "caw-dag-button", "data-action": "export-svg", title: "Save the graph as SVG",
+        onclick: () => actions.onExport("svg") }, "SVG"),
+      h("button", { class: "caw-dag-button", "data-action": "export-png", title: "Save the graph as PNG",
+        onclick: () => actions.onExport("png") }, "PNG"),
       h("button", { class: "caw-dag-button", "data-action": "add-task", onclick: () => this.toggleForm() }, "+ Task"));
     this.search.addEventListener("input", () => actions.onSearch(this.search.value));
     this.search.addEventListener("keydown", (event) => {

@@ -4,8 +4,9 @@
 // task's newest checkpoint, ``select(id)`` sets the synced ``selected``.
 import { CanvasRenderer } from "./canvas-renderer.js";
 import { Chrome } from "./chrome.js";
-import { colorOf } from "./colors.js";
+import { applyTheme, colorOf } from "./colors.js";
 import { fill, h } from "./dom.js";
+import { download, scenePng, sceneSvg } from "./export.js";
 import { TaskGraph, visibleGraph } from "./graph.js";
 import { Layouter } from "./layout.js";
 import { Minimap } from "./minimap.js";
@@ -24,8 +25,11 @@ const MINIMAP_ABOVE = 200;
 const DRAG_THRESHOLD = 5;
 
 export class DagView {
-  constructor(el, kernel, { height, transitions, started }) {
+  /** ``details`` false leaves the selected task's detail to the page around the view (the
+   * Workbench has its own task panel) rather than overlaying a second one. */
+  constructor(el, kernel, { height, transitions, started, details = true }) {
     this.kernel = kernel;
+    this.details = details;
     this.transitions = transitions;
     this.started = started;
     this.graph = new TaskGraph();
@@ -51,6 +55,7 @@ export class DagView {
       onFit: () => this.fit(),
       onToggleGroups: () => this.toggleAllGroups(),
       onAddTask: (spec) => this.addTask(spec),
+      onExport: (kind) => this.exportImage(kind),
     });
     this.stage = h("div", { class: "caw-dag-stage", tabindex: 0, style: `height:${height}px` });
     this.status = h("div", { class: "caw-dag-status" });
@@ -60,10 +65,15 @@ export class DagView {
     this.panel = new Panel({ edit: (action, args) => this.edit(action, args), select: (id) => this.select(id) });
     this.body = h("div", { class: "caw-dag-body" }, this.stage, this.panel.element);
     this.root.append(this.body);
+    this.root.cawDrawnRects = () => this.drawnRects();
     el.appendChild(this.root);
     this.listen();
     this.resizeObserver = new ResizeObserver(() => this.resize());
     this.resizeObserver.observe(this.stage);
+    applyTheme(this.root);
+    this.root.dataset.theme = document.body.dataset.jpThemeName || "";
+    this.themeObserver = new MutationObserver(() => this.retheme());
+    this.themeObserver.observe(document.body, { attributes: true, attributeFilter: ["data-jp-theme-name"] });
     this.resize();
   }
 
@@ -147,6 +157,28 @@ export class DagView {
     this.root.dataset.renderer = kind;
   }
 
+  /** JupyterLab switched theme: read the new colours and paint again with them. The theme's
+   * stylesheet may land a little after the attribute changes, so look again shortly after. */
+  retheme() {
+    for (const ms of [0, 250, 1000]) setTimeout(() => this.repaintTheme(), ms);
+  }
+
+  repaintTheme() {
+    if (this.destroyed) return;
+    this.root.dataset.theme = document.body.dataset.jpThemeName || "";
+    if (!applyTheme(this.root) || !this.renderer || !this.scene) return;
+    const kind = this.renderer.kind;
+    this.renderer.destroy();
+    this.renderer = null;
+    this.useRenderer(kind);
+    this.renderer.setScene(this.scene);
+    this.renderer.setView(this.view);
+    this.renderer.setHighlight(this.highlight());
+    this.minimap.paint(this.scene);
+    this.minimap.drawView(this.view);
+    this.refreshChrome();
+  }
+
   /** Records time to first paint (from the view's creation) and the last frame's cost, for
    * tests and the benchmark. */
   painted(drawMs) {
@@ -157,6 +189,27 @@ export class DagView {
     this.firstPaint = true;
     this.root.dataset.firstPaintMs = String(Math.round(performance.now() - this.started));
     this.root.dataset.ready = "1";
+  }
+
+  /** A stage point in world coordinates, through the transform the renderer last drew: every
+   * hover, click and drag asks here, so a hit lands on what the person sees even when the view
+   * moved and has not been drawn yet. */
+  toWorld(sx, sy) {
+    const drawn = this.renderer?.drawn || this.view;
+    return [(sx - drawn.x) / drawn.k, (sy - drawn.y) / drawn.k];
+  }
+
+  /** The drawn node under a stage point, or null. */
+  pick(sx, sy) {
+    const [wx, wy] = this.toWorld(sx, sy);
+    return this.scene ? nodeAt(this.scene, wx, wy) : null;
+  }
+
+  /** Where each drawn task is on the stage, as the person sees it (for tests and exports). */
+  drawnRects() {
+    const d = this.renderer?.drawn || this.view;
+    return (this.scene?.nodes || []).map((n) => ({ id: n.id, kind: n.kind, x: n.x * d.k + d.x, y: n.y * d.k + d.y,
+      w: n.w * d.k, h: n.h * d.k }));
   }
 
   redrawView() {
@@ -193,10 +246,14 @@ export class DagView {
     this.chrome.setGroupsCollapsed(this.collapsed.size > 0, this.graph.groups().size > 0);
     const task = this.graph.tasks.get(this.selected) || null;
     this.chrome.setSelectedName(task?.name || "");
-    this.panel.show(task, this.graph, this.transitions);
+    this.panel.show(this.details ? task : null, this.graph, this.transitions);
   }
 
   resize() {
+    if (!this.themed && this.root.isConnected) {
+      this.themed = true; // the first time on the page: the theme's variables resolve now
+      this.retheme();
+    }
     const rect = this.stage.getBoundingClientRect();
     this.view.width = Math.max(1, rect.width);
     this.view.height = Math.max(1, rect.height);
@@ -232,9 +289,11 @@ export class DagView {
     this.selectedEdge = null;
     if (!fromKernel) this.kernel.select(this.selected);
     if (this.selected) this.kernel.describe(this.selected);
+    this.root.dataset.selected = this.selected;
     this.refreshChrome();
     if (this.autoFit && this.scene) this.view.fit(this.scene.bounds, this.freeWidth());
     this.reveal(this.selected);
+    this.redrawView();
     this.redrawHighlight();
   }
 
@@ -295,6 +354,19 @@ export class DagView {
     this.relayout();
   }
 
+  /** Save the whole graph as a file; SVG needs the SVG renderer (graphs up to a few hundred nodes). */
+  async exportImage(kind) {
+    if (!this.scene || !this.renderer) return;
+    const name = `${(this.workflow?.name || "workflow").replace(/[^\w.-]+/g, "_")}.${kind}`;
+    if (kind === "svg" && this.renderer.kind !== "svg") {
+      this.chrome.showMessage("error", "This graph is drawn on a canvas: save it as PNG.");
+      return;
+    }
+    const blob = kind === "svg" ? new Blob([sceneSvg(this.renderer, this.scene)], { type: "image/svg+xml" })
+      : await scenePng(this.renderer, this.scene);
+    download(blob, name);
+  }
+
   // ---- edits --------------------------------------------------------------------------------
 
   async edit(action, args) {
@@ -334,8 +406,8 @@ export class DagView {
     if (event.button !== 0 || !this.scene || event.target.closest(".caw-dag-minimap")) return;
     focusStage(this.stage);
     this.stage.setPointerCapture(event.pointerId);
-    const [wx, wy] = this.view.toWorld(sx, sy);
-    const node = nodeAt(this.scene, wx, wy);
+    const [wx, wy] = this.toWorld(sx, sy);
+    const node = this.pick(sx, sy);
     const box = node ? null : boxHeaderAt(this.scene, wx, wy);
     const mode = node ? node.kind : box ? "box" : "pan";
     this.press = { mode, node, box, sx, sy, lastX: sx, lastY: sy, moved: false };
@@ -349,8 +421,8 @@ export class DagView {
     if (press.mode === "task" && (far || press.moved)) {
       press.moved = true;
       this.hideTooltip();
-      const [wx, wy] = this.view.toWorld(sx, sy);
-      const target = nodeAt(this.scene, wx, wy);
+      const [wx, wy] = this.toWorld(sx, sy);
+      const target = this.pick(sx, sy);
       const n = press.node;
       this.drag = { from: n.id, target: target && target.kind === "task" && target.id !== n.id ? target.id : null,
         line: [n.x + n.w, n.y + n.h / 2, wx, wy] };
@@ -391,7 +463,7 @@ export class DagView {
     } else if (press.mode === "box") {
       this.toggleGroup(press.box.group);
     } else {
-      const [wx, wy] = this.view.toWorld(sx, sy);
+      const [wx, wy] = this.toWorld(sx, sy);
       const edge = edgeAt(this.scene, wx, wy, 6 / this.view.k);
       if (edge && edge.task) {
         this.selectedEdge = edge.key;
@@ -413,8 +485,8 @@ export class DagView {
   }
 
   hoverAt(sx, sy) {
-    const [wx, wy] = this.view.toWorld(sx, sy);
-    const node = nodeAt(this.scene, wx, wy);
+    const [wx, wy] = this.toWorld(sx, sy);
+    const node = this.pick(sx, sy);
     const id = node ? node.id : null;
     if (id !== this.hover) {
       this.hover = id;
@@ -521,6 +593,7 @@ export class DagView {
   destroy() {
     this.destroyed = true;
     this.resizeObserver.disconnect();
+    this.themeObserver.disconnect();
     this.layouter.dispose();
     if (this.renderer) this.renderer.destroy();
     this.minimap.destroy();

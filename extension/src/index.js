@@ -27,10 +27,12 @@ function render({ model, el }) {
   const view = new DagView(el, kernel, {
     height: model.get("height"),
     transitions: model.get("transitions"),
+    details: model.get("details") !== false,
     started,
   });
   view.load(model.get("workflow"), model.get("tasks"), model.get("edges"), model.get("rev"));
   view.select(model.get("selected"), true);
+  if (model.get("reveal")) requestAnimationFrame(() => el.scrollIntoView({ block: "center", behavior: "instant" }));
 
   const onMessage = (msg) => {
     if (msg.kind === "delta") {

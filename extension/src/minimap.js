@@ -1,7 +1,7 @@
 // The whole graph in miniature with the visible part outlined; press or drag on it to go
 // there. The nodes are painted once per change into an offscreen canvas, so panning only
 // redraws the outline.
-import { colorOf } from "./colors.js";
+import { colorOf, theme } from "./colors.js";
 
 const WIDTH = 200;
 const HEIGHT = 120;
@@ -45,7 +45,7 @@ export class Minimap {
     const ctx = this.cache.getContext("2d");
     ctx.clearRect(0, 0, WIDTH, HEIGHT);
     for (const n of scene.nodes) {
-      ctx.fillStyle = n.kind === "group" ? "#546e7a" : colorOf(n.status).stroke;
+      ctx.fillStyle = n.kind === "group" ? theme.groupNode.stroke : colorOf(n.status).stroke;
       ctx.fillRect(n.x * this.scale + this.ox, n.y * this.scale + this.oy,
         Math.max(1, n.w * this.scale), Math.max(1, n.h * this.scale));
     }
@@ -55,7 +55,7 @@ export class Minimap {
     if (!this.scene) return;
     const { ctx } = this;
     ctx.clearRect(0, 0, WIDTH, HEIGHT);
-    ctx.fillStyle = "rgba(255, 255, 255, 0.92)";
+    ctx.fillStyle = theme.minimapBg;
     ctx.fillRect(0, 0, WIDTH, HEIGHT);
     ctx.drawImage(this.cache, 0, 0);
     const r = view.worldRect();

@@ -1,6 +1,6 @@
 // SVG for graphs small enough to keep one element per node: crisp text, DOM hit targets
 // (each node is a <g data-id>), CSS transitions. Panning only moves one transform.
-import { EDGE, EDGE_DOWN, EDGE_UP, GROUP_BOX, SELECTED, colorOf } from "./colors.js";
+import { colorOf, theme } from "./colors.js";
 import { svgPath } from "./scene.js";
 import { countsBar, fitText } from "./text.js";
 
@@ -20,7 +20,8 @@ export class SvgRenderer {
     this.uid = `caw-dag-${++serial}`;
     this.svg = el("svg", { class: "caw-dag-svg", width: "100%", height: "100%" });
     const defs = el("defs", {}, this.svg);
-    for (const [name, colour] of [["", EDGE], ["-up", EDGE_UP], ["-down", EDGE_DOWN], ["-sel", SELECTED]]) {
+    const arrows = [["", theme.edge], ["-up", theme.edgeUp], ["-down", theme.edgeDown], ["-sel", theme.selected]];
+    for (const [name, colour] of arrows) {
       const marker = el("marker", { id: `${this.uid}-arrow${name}`, viewBox: "0 0 10 10", refX: 9, refY: 5,
         markerWidth: 7, markerHeight: 7, orient: "auto-start-reverse" }, defs);
       el("path", { d: "M0,0L10,5L0,10z", fill: colour }, marker);
@@ -44,7 +45,7 @@ export class SvgRenderer {
     for (const box of scene.boxes) this.drawBox(box);
     for (const edge of scene.edges) {
       const path = el("path", { class: "caw-edge", d: svgPath(edge.geom), "data-from": edge.from, "data-to": edge.to,
-        stroke: EDGE, "marker-end": `url(#${this.uid}-arrow)` }, this.edgeLayer);
+        stroke: theme.edge, "marker-end": `url(#${this.uid}-arrow)` }, this.edgeLayer);
       this.edgeEls.set(edge.key, path);
     }
     for (const node of scene.nodes) this.drawNode(node);
@@ -52,9 +53,10 @@ export class SvgRenderer {
 
   drawBox(box) {
     const g = el("g", { class: "caw-group-box", "data-group": box.group }, this.boxLayer);
-    el("rect", { x: box.x, y: box.y, width: box.w, height: box.h, rx: 8, fill: GROUP_BOX.fill, stroke: GROUP_BOX.stroke,
+    el("rect", { x: box.x, y: box.y, width: box.w, height: box.h, rx: 8,
+      fill: theme.groupBox.fill, stroke: theme.groupBox.stroke,
       "stroke-dasharray": "4 3" }, g);
-    const label = el("text", { x: box.x + 8, y: box.y + 14, class: "caw-group-label", fill: GROUP_BOX.text }, g);
+    const label = el("text", { x: box.x + 8, y: box.y + 14, class: "caw-group-label", fill: theme.groupBox.text }, g);
     label.textContent = `▾ ${box.group}`;
     box.countsEl = el("g", { transform: `translate(${box.x + box.w - 8}, ${box.y + 5})` }, g);
     this.drawCounts(box.countsEl, box.counts, true);
@@ -89,7 +91,7 @@ export class SvgRenderer {
   paintNode(node) {
     const parts = this.nodeEls.get(node.id);
     if (!parts) return;
-    const colour = node.kind === "group" ? { stroke: "#546e7a", fill: "#fafafa", text: "#263238" } : colorOf(node.status);
+    const colour = node.kind === "group" ? theme.groupNode : colorOf(node.status);
     parts.rect.setAttribute("fill", colour.fill);
     parts.rect.setAttribute("stroke", colour.stroke);
     parts.stripe.setAttribute("fill", colour.stroke);
@@ -118,6 +120,7 @@ export class SvgRenderer {
   }
 
   setView(view) {
+    this.drawn = { x: view.x, y: view.y, k: view.k };
     this.world.setAttribute("transform", `translate(${view.x},${view.y}) scale(${view.k})`);
   }
 
@@ -133,7 +136,8 @@ export class SvgRenderer {
     }
     for (const [key, path] of this.edgeEls) {
       const state = hl.selectedEdge === key ? "-sel" : hl.up.has(key) ? "-up" : hl.down.has(key) ? "-down" : "";
-      path.setAttribute("stroke", { "-sel": SELECTED, "-up": EDGE_UP, "-down": EDGE_DOWN, "": EDGE }[state]);
+      const stroke = { "-sel": theme.selected, "-up": theme.edgeUp, "-down": theme.edgeDown, "": theme.edge }[state];
+      path.setAttribute("stroke", stroke);
       path.setAttribute("marker-end", `url(#${this.uid}-arrow${state})`);
       path.classList.toggle("is-lit", state !== "");
       path.classList.toggle("is-dim", !!hl.related && state === "");

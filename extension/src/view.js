@@ -10,6 +10,7 @@ export class View {
     this.k = 1;
     this.width = 1;
     this.height = 1;
+    this.floor = MIN_ZOOM;
   }
 
   toWorld(sx, sy) {
@@ -21,7 +22,7 @@ export class View {
   }
 
   zoomAt(sx, sy, factor) {
-    const k = Math.min(MAX_ZOOM, Math.max(MIN_ZOOM, this.k * factor));
+    const k = Math.min(MAX_ZOOM, Math.max(this.floor, this.k * factor));
     const [wx, wy] = this.toWorld(sx, sy);
     this.k = k;
     this.x = sx - wx * k;
@@ -34,10 +35,12 @@ export class View {
   }
 
   /** Show ``bounds`` whole in the left ``width`` pixels (the part no panel covers), never
-   * magnified past 1:1 so a three-task graph is not huge. */
+   * magnified past 1:1 so a three-task graph is not huge. Any size fits: the zoom-out floor
+   * drops to the fitting scale, so a person can zoom back out to it. */
   fit(bounds, width = this.width, pad = 24) {
     const k = Math.min(1, (width - 2 * pad) / Math.max(1, bounds.w), (this.height - 2 * pad) / Math.max(1, bounds.h));
-    this.k = Math.max(MIN_ZOOM, k);
+    this.k = Math.max(1e-5, k);
+    this.floor = Math.min(MIN_ZOOM, this.k);
     this.x = (width - bounds.w * this.k) / 2 - bounds.x * this.k;
     this.y = (this.height - bounds.h * this.k) / 2 - bounds.y * this.k;
   }

@@ -1,5 +1,5 @@
-"""One task in full: plan, checkpoints as a timeline, outcome, and the context an agent
-would load for it with that context's exact token count."""
+"""One task in full: plan, checkpoints as a timeline, outcome, the context an agent would
+load for it with that context's exact token count, and the status moves a person may make."""
 
 from __future__ import annotations
 
@@ -7,14 +7,18 @@ import json
 from html import escape
 from typing import Any
 
+import ipywidgets as widgets
 from traitlets import Unicode
 
 from caw_lab.errors import CawError
+from caw_lab.lab.dag_widget import offered_transitions
 from caw_lab.lab.panels.base import Panel, fitted_html
 from caw_lab.lab.render import error_html, pre, task_html
 from caw_lab.tools.client import Client
 
 PREVIEW_CHARS = 1200
+NEEDS_TEXT = {"completed": "outcome", "failed": "error"}
+"""Moves that must say why: the text box asks for it."""
 
 
 class TaskDetail(Panel):
@@ -29,8 +33,19 @@ class TaskDetail(Panel):
         self.token_estimate: int | None = None
         self.detail = fitted_html()
         self.context = fitted_html()
+        self.move = widgets.Dropdown(description="", layout={"width": "130px"})
+        self.why = widgets.Text(placeholder="outcome", layout={"flex": "1 1 100px", "min_width": "0"})
+        self.apply = widgets.Button(description="Set status", layout={"width": "auto"})
+        self.retry = widgets.Button(description="Retry", button_style="primary", layout={"width": "auto"})
+        self.said = fitted_html()
+        self.actions = widgets.HBox([self.move, self.why, self.apply, self.retry],
+                                    layout={"flex_flow": "row wrap", "min_width": "0"})
+        self.actions.add_class("caw-task-actions")
+        self.apply.on_click(lambda _: self.set_status(self.move.value, self.why.value.strip()))
+        self.retry.on_click(lambda _: self.set_status("pending", ""))
+        self.move.observe(lambda _: self.ask_why(), "value")
         super().__init__(client, **kwargs)
-        self.body.children = [self.detail, self.context]
+        self.body.children = [self.detail, self.actions, self.said, self.context]
         self.task_id = task_id
         self.observe(lambda _: self.refresh(), "task_id")
         self.refresh()
@@ -40,10 +55,41 @@ class TaskDetail(Panel):
             self.task, self.token_estimate = {}, None
             self.detail.value = "<i>Select a task in the DAG to see its plan, checkpoints and context.</i>"
             self.context.value = ""
+            self.actions.layout.display = "none"
             return
         self.task = self.client.call("task_get", id=self.task_id, include_checkpoints=True)
         self.detail.value = task_html(self.task)
+        self.show_moves(self.task["status"])
         self.context.value = self.context_preview()
+
+    def show_moves(self, status: str) -> None:
+        """Only the moves the task can take now; none while it waits for its dependencies."""
+        moves = offered_transitions().get(status, [])
+        self.move.options = [(m.replace("_", " "), m) for m in moves]
+        self.move.value = moves[0] if moves else None
+        self.move.layout.display = self.apply.layout.display = None if moves else "none"
+        self.retry.layout.display = None if status == "failed" else "none"
+        self.actions.layout.display = None if moves or status == "failed" else "none"
+        self.ask_why()
+
+    def ask_why(self) -> None:
+        needed = NEEDS_TEXT.get(self.move.value or "")
+        self.why.layout.display = None if needed else "none"
+        self.why.placeholder = needed or ""
+
+    def set_status(self, status: str, why: str) -> None:
+        """One ``task_update_status`` call; a refusal is shown under the buttons, readable."""
+        params: dict[str, Any] = {"id": self.task_id, "status": status}
+        if NEEDS_TEXT.get(status) and why:
+            params[NEEDS_TEXT[status]] = why
+        try:
+            self.client.call("task_update_status", **params)
+        except CawError as err:
+            self.said.value = error_html(err)
+            return
+        self.said.value = f"<span style='color:var(--jp-success-color1, #1b5e20)'>Now {escape(status)}.</span>"
+        self.why.value = ""
+        self.refresh()
 
     def context_preview(self) -> str:
         """Its own error box: a task whose context cannot load still shows its checkpoints."""

@@ -206,8 +206,10 @@ class WorkflowForm(Panel):
         if wf["status"] == "planning":
             plan = widgets.Textarea(placeholder=EXAMPLE, description="Plan", layout={**FIELD, "height": "140px"})
             set_plan = widgets.Button(description="Set plan", button_style="primary", icon="sitemap")
+            self.plan_said = widgets.HTML(layout={"width": "100%", "min_width": "0"})
+            self.plan_said.add_class("caw-plan-said")
             set_plan.on_click(lambda _: self.attempt_plan(plan.value))
-            parts += [plan, set_plan]
+            parts += [plan, self.plan_said, set_plan]
         return parts
 
     def attempt(self, tool: str, **params: Any) -> bool:
@@ -220,12 +222,14 @@ class WorkflowForm(Panel):
         return True
 
     def attempt_plan(self, text: str) -> bool:
+        """What is wrong with a plan shows right under the plan box, its lines kept."""
         try:
-            plan = parse_plan(text)
+            self.client.call("workflow_set_plan", id=self.workflow_id, plan=parse_plan(text))
         except CawError as err:
-            self.message.value = error_html(err)
+            self.plan_said.value = error_html(err)
             return False
-        return self.attempt("workflow_set_plan", id=self.workflow_id, plan=plan)
+        self.plan_said.value = "<span style='color:#2e7d32'>Plan set.</span>"
+        return True
 
     def wants(self, events: list[dict[str, Any]]) -> bool:
         return kinds_start(events, "template.") or any(

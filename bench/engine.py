@@ -9,6 +9,13 @@ Baseline: the same processes doing a bare SQLite ``UPDATE ... WHERE claimed_by I
 per claim (autocommit, same pragmas), i.e. what this disk and SQLite allow at all, so
 figures from a noisy machine can be read against it.
 
+Contending claims: 8 processes each walking the same 4,000 tasks (four workflows of 1,000)
+in the same order, so every task is raced for by all eight and exactly one wins; losers are
+answered without a write. Baseline: the same processes on a bare SQLite file doing the same
+claim plus an event row: ``BEGIN IMMEDIATE``, the compare-and-set ``UPDATE``, an event
+``INSERT`` when it won, ``COMMIT``. The two are run interleaved, ROUNDS times, in one run, and
+the ratio of each round is printed with their spread.
+
 Latency: p50/p95 of workflow_next_tasks, workflow_progress and checkpoint_add on
 workflows of 1,000 and 10,000 tasks in two shapes: ``flat`` (every task ready, so
 next_tasks returns them all) and ``chains`` (ten chains, so nearly every task is blocked).
@@ -34,6 +41,10 @@ import caw_lab
 CLAIM_TASKS = 10_000
 CLAIM_WORKFLOWS = 10
 PROCESS_COUNTS = (1, 4, 8)
+CONTENDED_TASKS = 4_000
+CONTENDED_WORKFLOWS = 4
+CONTENDERS = 8
+ROUNDS = 3
 SIZES = (1_000, 10_000)
 SHAPES = ("flat", "chains")
 CHAINS = 10
@@ -84,11 +95,34 @@ def update_share(path: str, task_ids: list[str], agent_id: str, barrier: Barrier
     conn.close()
 
 
-def race(worker: Callable[..., None], path: str, task_ids: list[str], agents: list[str]) -> float:
-    """Run one process per agent on its share of ``task_ids``; successful claims per second."""
+def claim_event_all(path: str, task_ids: list[str], agent_id: str, barrier: Barrier, out: Any) -> None:
+    """The bare-SQLite claim plus event: one write transaction per attempt, as atomic as ours."""
+    conn = sqlite3.connect(path, isolation_level=None, timeout=30)
+    conn.execute("PRAGMA busy_timeout = 30000")
+    conn.execute("PRAGMA synchronous = NORMAL")
+    barrier.wait()
+    start = time.monotonic()
+    won = 0
+    for t in task_ids:
+        conn.execute("BEGIN IMMEDIATE")
+        if conn.execute("UPDATE claims SET claimed_by = ? WHERE id = ? AND claimed_by IS NULL",
+                        (agent_id, t)).rowcount:
+            conn.execute("INSERT INTO events (at, kind, task_id, agent_id) VALUES (?, 'task.claimed', ?, ?)",
+                         (int(time.time() * 1000), t, agent_id))
+            won += 1
+        conn.execute("COMMIT")
+    out.put((start, time.monotonic(), won))
+    conn.close()
+
+
+def race(worker: Callable[..., None], path: str, task_ids: list[str], agents: list[str],
+         contend: bool = False) -> float:
+    """Run one process per agent on its share of ``task_ids`` (on all of them when ``contend``);
+    successful claims per second."""
     ctx = multiprocessing.get_context("spawn")
     barrier, out = ctx.Barrier(len(agents)), ctx.Queue()
-    procs = [ctx.Process(target=worker, args=(path, task_ids[i :: len(agents)], agent, barrier, out))
+    procs = [ctx.Process(target=worker, args=(path, task_ids if contend else task_ids[i :: len(agents)], agent,
+                                              barrier, out))
              for i, agent in enumerate(agents)]
     for p in procs:
         p.start()
@@ -121,6 +155,44 @@ def baseline_claims(folder: Path, processes: int) -> float:
     conn.execute("COMMIT")
     conn.close()
     return race(update_share, path, task_ids, [f"ag_{i}" for i in range(processes)])
+
+
+def contended_claims(folder: Path, round_: int) -> float:
+    path = str(folder / f"contended{round_}.db")
+    with caw_lab.connect(path) as client:
+        per = CONTENDED_TASKS // CONTENDED_WORKFLOWS
+        task_ids = [t for _ in range(CONTENDED_WORKFLOWS) for t in build(client, per, "flat", max_parallel=per)[1]]
+        agents = [client.call("agent_register", name=f"bench{i}", runtime="custom")["id"] for i in range(CONTENDERS)]
+    return race(claim_share, path, task_ids, agents, contend=True)
+
+
+def contended_baseline(folder: Path, round_: int) -> float:
+    path = str(folder / f"contended-baseline{round_}.db")
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("PRAGMA journal_mode = WAL")
+    conn.execute("CREATE TABLE claims (id TEXT PRIMARY KEY, claimed_by TEXT)")
+    conn.execute("CREATE TABLE events (seq INTEGER PRIMARY KEY AUTOINCREMENT, at INTEGER NOT NULL, "
+                 "kind TEXT NOT NULL, task_id TEXT, agent_id TEXT)")
+    task_ids = [f"tk_{i:012d}" for i in range(CONTENDED_TASKS)]
+    conn.execute("BEGIN")
+    conn.executemany("INSERT INTO claims (id) VALUES (?)", [(t,) for t in task_ids])
+    conn.execute("COMMIT")
+    conn.close()
+    return race(claim_event_all, path, task_ids, [f"ag_{i}" for i in range(CONTENDERS)], contend=True)
+
+
+def contention(folder: Path) -> None:
+    """Ours and the baseline interleaved, ROUNDS times: the ratio of each round, then the spread."""
+    print(f"\nclaims/s, {CONTENDERS} processes contending for the same {CONTENDED_TASKS:,} tasks "
+          "(bare SQLite: claim + event row in one transaction)")
+    print(f"{'round':>5}  {'caw task_claim':>14}  {'bare claim+event':>16}  {'ratio':>5}")
+    ratios = []
+    for r in range(1, ROUNDS + 1):
+        bare = contended_baseline(folder, r)
+        ours = contended_claims(folder, r)
+        ratios.append(ours / bare)
+        print(f"{r:>5}  {ours:>14,.0f}  {bare:>16,.0f}  {ours / bare:>5.2f}", flush=True)
+    print(f"contending ratio: median {statistics.median(ratios):.2f} (range {min(ratios):.2f} - {max(ratios):.2f})")
 
 
 def timed(fn: Callable[[], Any], samples: int) -> tuple[float, float]:
@@ -158,6 +230,9 @@ def main() -> None:
     print(f"machine: {machine()}")
     with tempfile.TemporaryDirectory(prefix="caw-bench-") as tmp:
         folder = Path(tmp)
+        contention(folder)
+        if "--contention" in sys.argv:
+            return
         print(f"\nclaims/s on {CLAIM_TASKS:,} ready tasks in {CLAIM_WORKFLOWS} workflows "
               "(each process claims its own share)")
         print(f"{'processes':>9}  {'caw task_claim':>14}  {'bare UPDATE':>11}  {'ratio':>5}")

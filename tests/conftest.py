@@ -73,6 +73,11 @@ def fresh_d1_database(local_d1: Any, monkeypatch: pytest.MonkeyPatch) -> str:
     """The id of a D1 database no other test has used; the environment points at the local D1."""
     for name, value in local_d1.env().items():
         monkeypatch.setenv(name, value)
+    return unused_d1_database()
+
+
+def unused_d1_database() -> str:
+    """The id of a database of the local D1 that no test has used yet."""
     index = next(_d1_ids)
     if index >= D1_DATABASES:
         pytest.skip("the local D1 has no unused database left; raise D1_DATABASES")

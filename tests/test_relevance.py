@@ -19,7 +19,6 @@ import caw_lab.ranking
 from caw_lab.cli import main
 from caw_lab.context import relevance, surroundings
 from caw_lab.context.budget import Entry
-from caw_lab.engine.events import head_seq
 from caw_lab.ranking import evaluation, features, rankers, similarity, training
 from caw_lab.ranking.rankers import load_order
 from caw_lab.ranking.similarity import BM25
@@ -171,7 +170,7 @@ def test_task_load_context_loads_prior_tasks_in_the_public_rank_order(client: ca
         client.call("task_update_status", id=task_id, status="completed",
                     outcome=f"{topics[i % 5]} done " + "with details " * (i * 7 % 30))
     loaded = client.call("task_load_context", task_id=wf["tasks"]["now"], max_tokens=50_000)
-    near = surroundings.gather(client.db, wf["tasks"]["now"], head_seq(client.db))
+    near = surroundings.gather(client.db, surroundings.read_nearby(client.db, wf["tasks"]["now"]))
     items = [relevance.Item(Entry(t["id"], relevance.prior_item(t, False), "task"), relevance.task_text(t),
                             relevance.task_files(t), t["updated_at"], t) for t in near.prior]
     expected = caw_lab.ranking.rank(relevance.query_of(near.task)[0], relevance.candidates(items))

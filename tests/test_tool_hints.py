@@ -152,37 +152,42 @@ def roots(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
 
 @pytest.fixture(scope="module")
 def prepared(roots: Path) -> tuple[Path, Ids]:
-    """A workflow mid-flight: task a claimed and checkpointed, b waiting on a, c free; two
-    agents, a message, a memory, a repository, a workspace, a template, a dead letter."""
     path = roots / "prepared.db"
     with caw_lab.connect(path) as client:
-        i: Ids = {name: make_repo(roots / name) for name in ("repo", "repo2", "repo3")}
-        wf = make_workflow(client, [{"name": "a"}, {"name": "b", "depends_on": ["a"]}, {"name": "c"}, {"name": "d"}],
-                           repository_paths=[i["repo"]], max_parallel_tasks=4)
-        i |= {"wf": wf["id"], **wf["tasks"]}
-        i["agent"] = client.call("agent_register", name="me", runtime="custom")["id"]
-        i["rival"] = client.call("agent_register", name="rival", runtime="custom")["id"]
-        client.call("task_claim", task_id=i["a"], agent_id=i["agent"])
-        for status in ("planning", "in_progress"):
-            client.call("task_update_status", id=i["a"], status=status)
-        client.call("checkpoint_add", task_id=i["a"], type="progress", summary="q")
-        i["lease"] = client.call("lease_acquire", resource="named:held", agent_id=i["agent"],
-                                 ttl_ms=3_600_000)["fencing_token"]
-        i["rolled_back_to"] = left_behind(client, i["d"])
-        i["message"] = client.call("message_send", sender_id=i["agent"], recipient_id=i["rival"],
-                                   message_type="query", body="?")["id"]
-        i["memory"] = client.call("memory_create", topic="t", content="c")["id"]
-        i["workspace"] = client.call("workspace_create", workflow_id=wf["id"], branch="ws", repo_path=i["repo"],
-                                     create_worktree=True)["id"]
-        i["template"] = client.call("template_create", name="t", from_workflow_id=wf["id"])["id"]
-        client.call("template_publish", name="t", version="1.1.0", template={"tasks": [{"name": "x"}]})
-        planning = client.call("workflow_create", name="p", source_type="prompt", source_content="x",
-                               repository_paths=[i["repo2"]])
-        i["planning"] = planning["id"]
-        i["repository"] = client.call("workflow_list_repositories", workflow_id=planning["id"])["repositories"][0]["id"]
-        client.call("workflow_lock", id=planning["id"], session_id="s1")
-        i["dead_letter"] = dead_letter(client)
-    return path, i
+        return path, prepare(client, roots)
+
+
+def prepare(client: caw_lab.Client, roots: Path) -> Ids:
+    """A workflow mid-flight: task a claimed and checkpointed, b waiting on a, c free; two
+    agents, a message, a memory, a repository, a workspace, a template, a dead letter. The
+    repositories are made in ``roots``, which must be an allowed root."""
+    i: Ids = {name: make_repo(roots / name) for name in ("repo", "repo2", "repo3")}
+    wf = make_workflow(client, [{"name": "a"}, {"name": "b", "depends_on": ["a"]}, {"name": "c"}, {"name": "d"}],
+                       repository_paths=[i["repo"]], max_parallel_tasks=4)
+    i |= {"wf": wf["id"], **wf["tasks"]}
+    i["agent"] = client.call("agent_register", name="me", runtime="custom")["id"]
+    i["rival"] = client.call("agent_register", name="rival", runtime="custom")["id"]
+    client.call("task_claim", task_id=i["a"], agent_id=i["agent"])
+    for status in ("planning", "in_progress"):
+        client.call("task_update_status", id=i["a"], status=status)
+    client.call("checkpoint_add", task_id=i["a"], type="progress", summary="q")
+    i["lease"] = client.call("lease_acquire", resource="named:held", agent_id=i["agent"],
+                             ttl_ms=3_600_000)["fencing_token"]
+    i["rolled_back_to"] = left_behind(client, i["d"])
+    i["message"] = client.call("message_send", sender_id=i["agent"], recipient_id=i["rival"],
+                               message_type="query", body="?")["id"]
+    i["memory"] = client.call("memory_create", topic="t", content="c")["id"]
+    i["workspace"] = client.call("workspace_create", workflow_id=wf["id"], branch="ws", repo_path=i["repo"],
+                                 create_worktree=True)["id"]
+    i["template"] = client.call("template_create", name="t", from_workflow_id=wf["id"])["id"]
+    client.call("template_publish", name="t", version="1.1.0", template={"tasks": [{"name": "x"}]})
+    planning = client.call("workflow_create", name="p", source_type="prompt", source_content="x",
+                           repository_paths=[i["repo2"]])
+    i["planning"] = planning["id"]
+    i["repository"] = client.call("workflow_list_repositories", workflow_id=planning["id"])["repositories"][0]["id"]
+    client.call("workflow_lock", id=planning["id"], session_id="s1")
+    i["dead_letter"] = dead_letter(client)
+    return i
 
 
 def left_behind(client: caw_lab.Client, task: str) -> str:

@@ -11,7 +11,9 @@ of the compact JSON serialisation — ``json.dumps(payload, ensure_ascii=False,
 separators=(",", ":"))`` — of the whole returned payload, ``token_estimate`` included;
 it never exceeds the budget. A budget too small for even the empty frame is refused.
 
-The path of a load: ``surroundings.gather`` reads what surrounds the task; ``material``
+The path of a load: ``surroundings.nearby`` reads the feed head with what the task's id leads
+to (one batch: one D1 request), ``surroundings.gather`` the workflow-sized part when it is not
+kept at that head (at most one more); ``material``
 turns it into fields and ranked entries (``current_task``, ``relevance``); ``budget``
 sizes the slices; ``fit`` fills each slice once: parts that need less than
 their slice pass the rest on (``budget.refill``). The assembled payload is counted
@@ -35,12 +37,12 @@ from caw_lab.context import budget as budgets
 from caw_lab.context.budget import Entry, Field, Fields, need, pack, whole, within
 from caw_lab.context.caches import Kept, of_backend
 from caw_lab.context.current_task import Trail
-from caw_lab.context.surroundings import Change, Surroundings, changes_since, gather
+from caw_lab.context.surroundings import Change, Nearby, Surroundings, gather, nearby
 from caw_lab.context.tokens import count_json, counter, dumps, with_estimate
-from caw_lab.engine.events import head_seq
 from caw_lab.errors import CawError
 from caw_lab.ranking import rankers
 from caw_lab.store.backend import Backend
+from caw_lab.store.reads import Reads
 from caw_lab.telemetry import context_loads
 
 FRAME_ALLOWANCE = 60
@@ -106,12 +108,15 @@ def load(
 ) -> dict[str, Any]:
     start = time.perf_counter()
     include = include or Include()
-    head = head_seq(db)
+    batch = Reads(db)
+    head_of, near = nearby(batch, task_id)
+    batch.run()
+    head = head_of()
     question = (of_backend(db), task_id, include, max_tokens, since_seq, ranker, counter().name)
     text = recall(question, head)
     given = text is not None
     if text is None:
-        text = dumps(answer(db, task_id, head, include, max_tokens, since_seq, ranker))
+        text = dumps(answer(db, near(), include, max_tokens, since_seq, ranker))
         ANSWERS.put(question, Answer(text, head, time.monotonic()))
     loaded = json.loads(text)  # a copy: the caller may change it, the kept answer must not
     context_loads.record((time.perf_counter() - start) * 1000, kept=given)
@@ -127,15 +132,15 @@ def recall(question: Hashable, head: int) -> str | None:
 
 
 def answer(
-    db: Backend, task_id: str, head: int, include: Include, max_tokens: int | None, since_seq: int | None, ranker: str
+    db: Backend, near: Nearby, include: Include, max_tokens: int | None, since_seq: int | None, ranker: str
 ) -> dict[str, Any]:
-    surroundings = gather(db, task_id, head)
-    change = changes_since(db, surroundings, since_seq) if since_seq is not None else None
+    surroundings = gather(db, near, since_seq)
+    change = surroundings.change
     material = material_of(surroundings, include, rankers.get(ranker), change)
     frame: dict[str, Any] = {}
     if change is not None:
         frame = {"delta": True, "since_seq": since_seq}
-    frame["cursor"] = change.cursor if change is not None else head
+    frame["cursor"] = change.cursor if change is not None else near.head
     want = material.wanted()
     return fit(material, want, frame, choose_budget(surroundings, want, max_tokens))
 

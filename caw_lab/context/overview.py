@@ -13,19 +13,24 @@ from collections import Counter
 from typing import Any
 
 from caw_lab.context.tokens import counter, with_estimate
-from caw_lab.engine import context_reads as reads
+from caw_lab.engine import context_reads
 from caw_lab.engine.dag import blocked_ids
-from caw_lab.engine.rows import fetch
+from caw_lab.engine.rows import fetched
 from caw_lab.store.backend import Backend
+from caw_lab.store.reads import Reads
 
 ERROR_TOKENS = 60
 
 
 def facts(db: Backend, workflow_id: str) -> dict[str, Any]:
-    wf = fetch(db, "workflow", workflow_id)
-    tasks = reads.task_outline(db, workflow_id)
-    blocked = blocked_ids(db, workflow_id)
-    repos = reads.repositories_of(db, workflow_id)
+    """What the summary shows, read in one batch."""
+    batch = Reads(db)
+    found = fetched(batch, "workflow", workflow_id)
+    outline = context_reads.task_outline(batch, workflow_id)
+    waiting = blocked_ids(batch, workflow_id)
+    repositories = context_reads.repositories_of(batch, workflow_id)
+    batch.run()
+    wf, tasks, blocked, repos = found(), outline(), waiting(), repositories()
     statuses = Counter("blocked" if t["id"] in blocked else t["status"] for t in tasks)
     enc = counter()
     return {

@@ -38,10 +38,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from caw_lab.context.caches import Kept, of_backend
-from caw_lab.engine import context_reads as reads
-from caw_lab.engine import events
+from caw_lab.engine import context_reads, events
 from caw_lab.engine.event_kinds import Scope, of_scope
 from caw_lab.store.backend import Backend
+from caw_lab.store.reads import Later, Reads
 
 ADVANCE_LIMIT = 64
 """More events than this since a kept workflow and it is read again whole."""
@@ -67,6 +67,8 @@ class Surroundings:
     """Values derived from the shared rows, kept with their workflow (``relevance.scored``)."""
     per_task: dict[str, dict[Any, Any]] = field(default_factory=dict)
     """Values derived from one task's row, by task id (``relevance.task_items``)."""
+    change: Change | None = None
+    """For a delta load, what changed since its cursor."""
 
     @property
     def prior(self) -> list[dict[str, Any]]:
@@ -105,44 +107,118 @@ WORKFLOWS: Kept[KeptWorkflow] = Kept(8)
 """The newest kept state of the workflows loaded last, by (backend, workflow id)."""
 
 
-def gather(db: Backend, task_id: str, head: int) -> Surroundings:
-    """Everything around ``task_id``; ``head`` is the change feed's head, read before this."""
-    workflow = reads.workflow_head(db, reads.workflow_of(db, task_id))
-    shared = workflow_at(db, workflow["id"], head)
-    return Surroundings(
-        workflow=workflow,
-        task={**shared.tasks[task_id], "conflict": reads.conflict_for(db, task_id)},
-        checkpoints=reads.trail(db, task_id),
-        tasks=shared.tasks,
-        depends_on=shared.edges.get(task_id, []),
-        distance=ancestors(shared.edges, task_id),
-        memories=reads.memories_for(db, workflow["id"]),
-        messages=reads.messages_for(db, task_id),
-        memo=shared.memo,
-        per_task=shared.per_task,
+@dataclass(frozen=True)
+class Nearby:
+    """What the task's id alone leads to, read in one batch with the feed head it reflects."""
+
+    task_id: str
+    head: int
+    workflow: dict[str, Any]
+    checkpoints: list[dict[str, Any]]
+    memories: list[dict[str, Any]]
+    messages: list[dict[str, Any]]
+    conflict: dict[str, Any] | None
+    """The task's merge conflict not yet resolved, if any (files and hunks)."""
+
+
+def nearby(batch: Reads, task_id: str) -> tuple[Later[int], Later[Nearby]]:
+    """Declare the task-keyed reads of a load: the feed head, and what surrounds the task as of it
+    (TASK_NOT_FOUND once run, if there is no such task). The head alone may be enough (a kept
+    answer), so the rows are decoded only when asked for."""
+    head = batch.scalar(events.HEAD)
+    workflow = context_reads.workflow_head(batch, task_id)
+    trail = context_reads.trail(batch, task_id)
+    memories = context_reads.memories_for(batch, task_id)
+    messages = context_reads.messages_for(batch, task_id)
+    conflict = context_reads.conflict_for(batch, task_id)
+    return head, lambda: Nearby(task_id, head(), workflow(), trail(), memories(), messages(), conflict())
+
+
+def read_nearby(db: Backend, task_id: str) -> Nearby:
+    batch = Reads(db)
+    near = nearby(batch, task_id)[1]
+    batch.run()
+    return near()
+
+
+def gather(db: Backend, near: Nearby, since_seq: int | None = None) -> Surroundings:
+    """Everything around the task: ``near``, the workflow-sized part as of ``near.head`` and, for a
+    delta, what changed since ``since_seq``, all in at most one more batch (none when the
+    workflow is kept at that head and no delta is asked for)."""
+    batch = Reads(db)
+    workflow_id = near.workflow["id"]
+    shared = keeping(batch, db, workflow_id, near.head)
+    feed = at = None
+    if since_seq is not None:
+        feed = events.following(batch, since_seq, workflow_id=workflow_id, limit=MAX_EVENTS)
+        at = context_reads.event_time(batch, since_seq)
+    batch.run()
+    kept = shared()
+    around = Surroundings(
+        workflow=near.workflow,
+        task={**kept.tasks[near.task_id], "conflict": near.conflict},
+        checkpoints=near.checkpoints,
+        tasks=kept.tasks,
+        depends_on=kept.edges.get(near.task_id, []),
+        distance=ancestors(kept.edges, near.task_id),
+        memories=near.memories,
+        messages=near.messages,
+        memo=kept.memo,
+        per_task=kept.per_task,
     )
+    if feed is not None and at is not None and since_seq is not None:
+        around.change = change_of(feed(), since_seq, at())
+    return around
 
 
 def workflow_at(db: Backend, workflow_id: str, head: int) -> KeptWorkflow:
+    """The workflow as of feed head ``head`` (``keeping``, read on its own)."""
+    batch = Reads(db)
+    kept = keeping(batch, db, workflow_id, head)
+    batch.run()
+    return kept()
+
+
+def keeping(batch: Reads, db: Backend, workflow_id: str, head: int) -> Later[KeptWorkflow]:
     """The workflow as of feed head ``head``: kept, advanced from the kept one, or read whole.
+
+    Advancing declares the events since the kept head, the tasks they name, and the whole
+    workflow under the condition that those events go beyond their own tasks
+    (``context_reads.beyond_tasks``), so one batch serves either outcome; should the rule
+    below disagree with that condition, the workflow is read whole in a batch of its own.
 
     Two threads missing at once both read the tables; the one that finishes last is kept,
     and either is valid for the head it was keyed by."""
     key = (of_backend(db), workflow_id)
     found = WORKFLOWS.get(key)
     if found is not None and found.head == head:
-        return found
-    made = advanced(db, workflow_id, found, head) if found is not None and found.head < head else None
-    if made is None:
-        made = KeptWorkflow(head, reads.tasks_with_files(db, workflow_id), reads.dependency_edges(db, workflow_id))
-    return WORKFLOWS.put(key, made)
+        return lambda: found
+    if found is None or found.head > head:
+        tasks, edges = context_reads.tasks_with_files(batch, workflow_id), context_reads.dependency_edges(batch,
+                                                                                                       workflow_id)
+        return lambda: WORKFLOWS.put(key, KeptWorkflow(head, tasks(), edges()))
+    happened = context_reads.events_between(batch, found.head, head, ADVANCE_LIMIT + 1)
+    fresh = context_reads.tasks_with_files(batch, workflow_id, touched=(found.head, head))
+    beyond = context_reads.beyond_tasks(workflow_id, found.head, head, TASK_LOCAL, ELSEWHERE, ADVANCE_LIMIT)
+    tasks = context_reads.tasks_with_files(batch, workflow_id, when=beyond)
+    edges = context_reads.dependency_edges(batch, workflow_id, when=beyond)
+
+    def value() -> KeptWorkflow:
+        made = advanced(workflow_id, found, head, happened(), fresh())
+        if made is None:
+            whole = tasks()
+            made = KeptWorkflow(head, whole, edges()) if whole else workflow_at(db, workflow_id, head)
+        return WORKFLOWS.put(key, made)
+
+    return value
 
 
-def advanced(db: Backend, workflow_id: str, kept: KeptWorkflow, head: int) -> KeptWorkflow | None:
-    """``kept`` brought to feed head ``head`` by rereading only the tasks the events since it
-    touched, or None when one of them may have changed more than its own task's row and
-    files (a plan, an edge, a suspension: anything not known to be local)."""
-    happened = reads.events_between(db, kept.head, head, ADVANCE_LIMIT + 1)
+def advanced(
+    workflow_id: str, kept: KeptWorkflow, head: int, happened: list[dict[str, Any]], fresh: dict[str, Any]
+) -> KeptWorkflow | None:
+    """``kept`` brought to feed head ``head`` with ``fresh``, the tasks the events since it
+    (``happened``) touched, read again; or None when one of them may have changed more than its
+    own task's row and files (a plan, an edge, a suspension: anything not known to be local)."""
     if len(happened) > ADVANCE_LIMIT:
         return None
     touched: set[str] = set()
@@ -152,8 +228,7 @@ def advanced(db: Backend, workflow_id: str, kept: KeptWorkflow, head: int) -> Ke
         if e["kind"] not in TASK_LOCAL or e["task_id"] not in kept.tasks:
             return None
         touched.add(e["task_id"])
-    fresh = reads.tasks_with_files(db, workflow_id, tuple(touched)) if touched else {}
-    if len(fresh) != len(touched):
+    if not touched <= fresh.keys():
         return None
     carried = {tid: values for tid, values in kept.per_task.items() if tid not in fresh}
     return KeptWorkflow(head, {**kept.tasks, **fresh}, kept.edges, per_task=carried)
@@ -197,9 +272,11 @@ class Change:
         return stamp >= self.at
 
 
-def changes_since(db: Backend, surroundings: Surroundings, seq: int) -> Change:
-    feed = events.since(db, seq, workflow_id=surroundings.workflow["id"], limit=MAX_EVENTS)
-    change = Change(cursor=feed["cursor"], at=moment(db, seq, feed["head"]))
+def change_of(feed: dict[str, Any], seq: int, at: int | None) -> Change:
+    """What changed since cursor ``seq``, from the workflow's events after it (``feed``) and when
+    event ``seq`` happened (``at``, taken as 0 before the feed began, never for a cursor past its head)."""
+    moment = 0 if seq <= 0 else 2**62 if seq > feed["head"] else at or 0
+    change = Change(cursor=feed["cursor"], at=moment)
     if len(feed["events"]) >= MAX_EVENTS:
         change.everything = True
         change.cursor = feed["head"]
@@ -214,13 +291,3 @@ def changes_since(db: Backend, surroundings: Surroundings, seq: int) -> Change:
         if not kind.startswith("checkpoint.") and event.get("task_id"):
             change.tasks.add(event["task_id"])
     return change
-
-
-def moment(db: Backend, seq: int, head: int) -> int:
-    """When event ``seq`` happened: 0 before the feed began, never for a cursor past its head."""
-    if seq <= 0:
-        return 0
-    if seq > head:
-        return 2**62
-    at = reads.event_time(db, seq)
-    return at if at is not None else 0

@@ -11,11 +11,12 @@ from typing import Any
 
 from caw_lab.engine import leases
 from caw_lab.engine.changes import Event, Gated, commit
-from caw_lab.engine.rows import decode, encode, placeholders, require
+from caw_lab.engine.rows import decode, encode, placeholders, required
 from caw_lab.engine.states import CHECKPOINT_TYPES
 from caw_lab.errors import invalid_input, not_found
 from caw_lab.ids import new_id, now_ms
 from caw_lab.store.backend import Backend
+from caw_lab.store.reads import Later, Reads
 
 NEXT_SEQUENCE = "COALESCE((SELECT MAX(c.sequence) FROM checkpoints c WHERE c.task_id = ?), 0) + 1"
 
@@ -81,8 +82,9 @@ def list_checkpoints(
     since_sequence: int | None = None,
     limit: int | None = None,
 ) -> list[dict[str, Any]]:
-    """Oldest first, so ``since_sequence`` plus ``limit`` pages forward through the trail."""
-    require(db, "task", task_id)
+    """Oldest first, so ``since_sequence`` plus ``limit`` pages forward through the trail: one batch."""
+    reads = Reads(db)
+    exists = required(reads, "task", task_id)
     where, params = ["task_id = ?"], [task_id]
     if types:
         where.append(f"checkpoint_type IN ({placeholders(types)})")
@@ -94,15 +96,26 @@ def list_checkpoints(
     if limit is not None:
         sql += " LIMIT ?"
         params.append(limit)
-    return [decode(r) for r in db.query(sql, params)]
+    rows = reads.query(sql, params)
+    reads.run()
+    exists()
+    return [decode(r) for r in rows()]
 
 
 def latest(db: Backend, task_id: str, limit: int | None = None) -> list[dict[str, Any]]:
     """The newest ``limit`` checkpoints (all when None), oldest first: what recovery reads."""
-    if limit is None:
-        return list_checkpoints(db, task_id)
-    rows = db.query(
+    reads = Reads(db)
+    exists = required(reads, "task", task_id)
+    rows = newest(reads, task_id, limit)
+    reads.run()
+    exists()
+    return rows()
+
+
+def newest(reads: Reads, task_id: str, limit: int | None = None) -> Later[list[dict[str, Any]]]:
+    """The newest ``limit`` checkpoints of a task (all when None), oldest first."""
+    rows = reads.query(
         "SELECT * FROM (SELECT * FROM checkpoints WHERE task_id = ? ORDER BY sequence DESC LIMIT ?) ORDER BY sequence",
-        (task_id, limit),
+        (task_id, -1 if limit is None else limit),
     )
-    return [decode(r) for r in rows]
+    return lambda: [decode(r) for r in rows()]

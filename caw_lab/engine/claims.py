@@ -1,13 +1,17 @@
 """Claiming tasks: exactly one agent wins a task, however many processes race for it.
 
-A claim is one read and one batch. The read gathers everything the decision needs
-(the task, its workflow's status, whether it is blocked, whether the agent exists, how
-many of the workflow's and the task's parallel group's slots are taken); the batch is a
-compare-and-set on ``assigned_agent_id IS NULL`` that repeats every condition the read
-checked, then the ``task.claimed`` event, the agent marked busy on the task and, on a
-workflow's first claim, the workflow moved from ready to in_progress. If anything
-changed in between, the guard misses and the claim is read and decided again instead of
-being applied on stale facts.
+A claim is one read and one batch. The read gathers what the decision needs (the task,
+its workflow's status, whether it is blocked, whether the agent exists); the batch is a
+compare-and-set on ``assigned_agent_id IS NULL`` that checks every condition again, the
+slots taken included, then the ``task.claimed`` event, the agent marked busy on the task
+and, on a workflow's first claim, the workflow moved from ready to in_progress. If
+anything changed in between, or no slot is free, the guard misses and the claim is read
+again, slots counted, and decided again instead of being applied on stale facts.
+
+The first read does not count the slots taken: counting reads every active task of the
+workflow, the guard counts them anyway inside the write, and a full workflow is rare next
+to a free slot. So a claim counts once, and a refused one (no slot) counts twice, the
+second time to say why.
 
 Capacity is enforced, not advised: a task takes a slot while it is started or claimed
 and unfinished (``ACTIVE``), and a claim succeeds only while fewer than the workflow's
@@ -35,12 +39,13 @@ from caw_lab.engine.agents import GIVE_UP_AFTER, unfinished
 from caw_lab.engine.changes import Event, Gated, commit, raw, update
 from caw_lab.engine.dag import blocked_sql
 from caw_lab.engine.orchestration import ACTIVE
-from caw_lab.engine.rows import decode, fetch, placeholders, require
+from caw_lab.engine.rows import decode, fetched, placeholders, required
 from caw_lab.engine.states import CLAIMABLE_WORKFLOW_STATUSES, DONE_TASK_STATUSES
 from caw_lab.engine.tasks import workflow_follows
 from caw_lab.errors import CawError, conflict, not_found
 from caw_lab.ids import now_ms
 from caw_lab.store.backend import Backend, Statement
+from caw_lab.store.reads import Later, Reads
 
 ORPHANED = ("planning", "in_progress", "paused")
 """Started statuses: an unclaimed task in one of them lost its agent mid-way."""
@@ -59,13 +64,19 @@ def slots_taken(t: str, same_group: bool = False) -> str:
             f"AND {ACTIVE.format(t='o')})")
 
 
-READ = f"""SELECT t.id, t.status, t.assigned_agent_id, t.workflow_id, t.parallel_group, t.repository_id,
+FACTS = f"""SELECT t.id, t.status, t.assigned_agent_id, t.workflow_id, t.parallel_group, t.repository_id,
   t.files_likely_affected, w.status AS workflow_status, w.max_parallel_tasks,
-  {blocked_sql('t')} AS blocked, (SELECT a.id FROM agents a WHERE a.id = ?) AS agent,
-  {slots_taken('t')} AS active,
-  CASE WHEN t.parallel_group IS NOT NULL THEN {slots_taken('t', same_group=True)} END AS group_active,
-  CASE WHEN t.parallel_group IS NOT NULL THEN {GROUP_LIMIT.format(w='w', t='t')} END AS group_limit
+  {blocked_sql('t')} AS blocked, (SELECT a.id FROM agents a WHERE a.id = ?) AS agent, {{slots}}
 FROM tasks t JOIN workflows w ON w.id = t.workflow_id WHERE t.id = ?"""
+
+READ = FACTS.format(slots="NULL AS active, NULL AS group_active, NULL AS group_limit")
+"""What a claim decides on, slots aside: counting the slots taken reads every active task of
+the workflow, and the guard counts them anyway, so the first read leaves them out."""
+
+READ_COUNTED = FACTS.format(slots=f"""{slots_taken('t')} AS active,
+  CASE WHEN t.parallel_group IS NOT NULL THEN {slots_taken('t', same_group=True)} END AS group_active,
+  CASE WHEN t.parallel_group IS NOT NULL THEN {GROUP_LIMIT.format(w='w', t='t')} END AS group_limit""")
+"""READ with the slots taken: read again after a guard missed, to say why (a full workflow, a full group)."""
 
 GUARD = f"""UPDATE tasks SET assigned_agent_id = ?, claimed_at = ?, updated_at = ?
 WHERE id = ? AND assigned_agent_id IS NULL AND {unfinished('tasks')}
@@ -83,8 +94,8 @@ def claim(
     ``reason`` (``max_parallel_tasks``, ``parallel_group_limit``, ``lease_conflict``) and its detail."""
     if lease_files:
         leases.check_ttl(lease_ttl_ms)
-    for _ in range(GIVE_UP_AFTER):
-        state = read(db, task_id, agent_id)
+    for attempt in range(GIVE_UP_AFTER):
+        state = read(db, task_id, agent_id, counted=attempt > 0)
         answer = decide(state, task_id, agent_id)
         if answer is not None:
             return with_leases(db, answer, task_id) if lease_files else answer
@@ -101,8 +112,9 @@ def claim(
     raise conflict(f"Task {task_id} kept changing while claiming it")
 
 
-def read(db: Backend, task_id: str, agent_id: str) -> dict[str, Any]:
-    state = db.one(READ, (agent_id, task_id))
+def read(db: Backend, task_id: str, agent_id: str, counted: bool = False) -> dict[str, Any]:
+    """The facts a claim decides on, the slots taken too when ``counted``."""
+    state = db.one(READ_COUNTED if counted else READ, (agent_id, task_id))
     if state is None:
         raise not_found("task", task_id)
     if state["agent"] is None:
@@ -135,7 +147,7 @@ def decide(state: dict[str, Any], task_id: str, agent_id: str) -> dict[str, Any]
             recoverable=True,
             suggestion="Claim it once its dependencies are completed or skipped (task_check_dependencies).",
         )
-    if state["active"] >= state["max_parallel_tasks"]:
+    if state["active"] is not None and state["active"] >= state["max_parallel_tasks"]:
         return {"success": False, "reason": "max_parallel_tasks", "max_parallel_tasks": state["max_parallel_tasks"],
                 "active": state["active"]}
     if state["group_limit"] is not None and state["group_active"] >= state["group_limit"]:
@@ -235,27 +247,34 @@ def available(db: Backend, agent_id: str, workflow_id: str | None = None, limit:
     whose name, description or likely files mention one of the agent's capabilities first),
     then tasks needing a capability it lacks.
     """
-    agent = fetch(db, "agent", agent_id)
-    if workflow_id:
-        require(db, "workflow", workflow_id)
-    orphans = offered(db, f"t.status IN ({placeholders(ORPHANED)})", list(ORPHANED), workflow_id, limit)
-    order, order_params = capability_order(agent.get("capabilities") or [])
-    pending = offered(db, "t.status = 'pending'", [], workflow_id, limit - len(orphans), order, order_params)
-    return {"tasks": orphans + pending}
+    reads = Reads(db)
+    agent = fetched(reads, "agent", agent_id)
+    exists = required(reads, "workflow", workflow_id) if workflow_id else None
+    orphans = offered(reads, f"t.status IN ({placeholders(ORPHANED)})", list(ORPHANED), workflow_id, limit)
+    reads.run()
+    capabilities = agent().get("capabilities") or []
+    if exists:
+        exists()
+    found = orphans()
+    if len(found) >= limit:
+        return {"tasks": found}
+    order, order_params = capability_order(capabilities)
+    reads = Reads(db)
+    pending = offered(reads, "t.status = 'pending'", [], workflow_id, limit - len(found), order, order_params)
+    reads.run()
+    return {"tasks": found + pending()}
 
 
 def offered(
-    db: Backend,
+    reads: Reads,
     status_sql: str,
     status_params: list[Any],
     workflow_id: str | None,
     limit: int,
     order: str = "",
     order_params: list[str] | None = None,
-) -> list[dict[str, Any]]:
+) -> Later[list[dict[str, Any]]]:
     """Unclaimed, unblocked tasks matching ``status_sql`` in workflows that hand out work."""
-    if limit <= 0:
-        return []
     where = [
         "t.assigned_agent_id IS NULL", status_sql, f"NOT {blocked_sql('t')}",
         f"w.status IN ({placeholders(CLAIMABLE_WORKFLOW_STATUSES)})",
@@ -264,12 +283,12 @@ def offered(
     if workflow_id:
         where.append("t.workflow_id = ?")
         params.append(workflow_id)
-    rows = db.query(
+    rows = reads.query(
         f"SELECT t.* FROM tasks t JOIN workflows w ON w.id = t.workflow_id WHERE {' AND '.join(where)} "
         f"ORDER BY {order}t.sequence, t.created_at, t.id LIMIT ?",
         [*params, *(order_params or []), limit],
     )
-    return [decode(r) for r in rows]
+    return lambda: [decode(r) for r in rows()]
 
 
 def capability_order(capabilities: list[str]) -> tuple[str, list[str]]:

@@ -6,6 +6,7 @@ from collections.abc import Iterable, Mapping
 
 from caw_lab.engine.states import DONE_SQL
 from caw_lab.store.backend import Backend
+from caw_lab.store.reads import Later, Reads
 
 UNFINISHED_BLOCKER = """
 EXISTS (
@@ -51,23 +52,35 @@ def find_cycle(edges: Mapping[str, Iterable[str]]) -> list[str] | None:
 
 
 def dependency_map(db: Backend, workflow_id: str) -> dict[str, list[str]]:
+    """``task_id -> [depends_on_id]`` for every task of the workflow (``dependencies_of``, read alone)."""
+    reads = Reads(db)
+    graph = dependencies_of(reads, workflow_id)
+    reads.run()
+    return graph()
+
+
+def dependencies_of(reads: Reads, workflow_id: str) -> Later[dict[str, list[str]]]:
     """``task_id -> [depends_on_id]`` for every task of the workflow."""
-    graph: dict[str, list[str]] = {
-        r["id"]: [] for r in db.query("SELECT id FROM tasks WHERE workflow_id = ?", (workflow_id,))
-    }
-    rows = db.query(
+    ids = reads.query("SELECT id FROM tasks WHERE workflow_id = ?", (workflow_id,))
+    rows = reads.query(
         "SELECT d.task_id, d.depends_on_id FROM task_dependencies d JOIN tasks t ON t.id = d.task_id "
         "WHERE t.workflow_id = ?",
         (workflow_id,),
     )
-    for r in rows:
-        graph[r["task_id"]].append(r["depends_on_id"])
-    return graph
+
+    def value() -> dict[str, list[str]]:
+        graph: dict[str, list[str]] = {r["id"]: [] for r in ids()}
+        for r in rows():
+            graph[r["task_id"]].append(r["depends_on_id"])
+        return graph
+
+    return value
 
 
-def blocked_ids(db: Backend, workflow_id: str) -> set[str]:
-    rows = db.query(
+def blocked_ids(reads: Reads, workflow_id: str) -> Later[set[str]]:
+    """The workflow's pending tasks that wait on an unfinished blocking dependency."""
+    rows = reads.query(
         f"SELECT t.id FROM tasks t WHERE t.workflow_id = ? AND t.status = 'pending' AND {blocked_sql('t')}",
         (workflow_id,),
     )
-    return {r["id"] for r in rows}
+    return lambda: {r["id"] for r in rows()}

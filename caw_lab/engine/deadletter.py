@@ -16,11 +16,12 @@ from typing import Any
 from caw_lab.engine import checkpoints
 from caw_lab.engine.alerts import alert
 from caw_lab.engine.changes import Event, Gated, also, commit, insert, raw
-from caw_lab.engine.rows import decode, encode, fetch
+from caw_lab.engine.rows import decode, encode, fetch, required
 from caw_lab.engine.tasks import workflow_follows, workflow_status_event
 from caw_lab.errors import CawError
 from caw_lab.ids import new_id, now_ms
 from caw_lab.store.backend import Backend, Statement
+from caw_lab.store.reads import Reads
 
 SHOWN_CHECKPOINTS = 10
 
@@ -52,37 +53,41 @@ def get(db: Backend, entry_id: str) -> dict[str, Any]:
 def list_entries(
     db: Backend, workflow_id: str | None = None, status: str | None = "queued", limit: int = 100
 ) -> dict[str, Any]:
-    """Entries newest first, each with its task's name and status and its newest visible checkpoints."""
-    if workflow_id:
-        fetch(db, "workflow", workflow_id)
+    """Entries newest first, each with its task's name and status and its newest visible
+    checkpoints: one batch, the checkpoints of every listed entry read by one windowed query."""
+    reads = Reads(db)
+    exists = required(reads, "workflow", workflow_id) if workflow_id else None
     where, params = ["1 = 1"], []
     for column, value in (("d.workflow_id", workflow_id), ("d.status", status)):
         if value:
             where.append(f"{column} = ?")
             params.append(value)
-    rows = db.query(
-        f"""SELECT d.*, t.name AS task_name, t.status AS task_status, t.plan AS task_plan FROM dead_letters d
-            JOIN tasks t ON t.id = d.task_id WHERE {' AND '.join(where)}
-            ORDER BY d.created_at DESC, d.id LIMIT ?""",
-        [*params, limit],
+    listed = (f"SELECT d.*, t.name AS task_name, t.status AS task_status, t.plan AS task_plan FROM dead_letters d "
+              f"JOIN tasks t ON t.id = d.task_id WHERE {' AND '.join(where)} ORDER BY d.created_at DESC, d.id LIMIT ?")
+    rows = reads.query(listed, [*params, limit])
+    trails = reads.query(
+        f"""SELECT * FROM (SELECT c.*, ROW_NUMBER() OVER (PARTITION BY c.task_id ORDER BY c.sequence DESC) AS newest
+              FROM checkpoints c WHERE c.rolled_back = 0 AND c.task_id IN (SELECT task_id FROM ({listed})))
+            WHERE newest <= ? ORDER BY task_id, sequence""",
+        [*params, limit, SHOWN_CHECKPOINTS],
     )
-    entries = [decode(r) for r in rows]
+    reads.run()
+    if exists:
+        exists()
+    shown: dict[str, list[dict[str, Any]]] = {}
+    for r in trails():
+        shown.setdefault(r["task_id"], []).append(decode({k: v for k, v in r.items() if k != "newest"}))
+    entries = [decode(r) for r in rows()]
     for entry in entries:
-        entry["checkpoints"] = recent_checkpoints(db, entry["task_id"])
+        entry["checkpoints"] = shown.get(entry["task_id"], [])
     return {"dead_letters": entries, "count": len(entries)}
 
 
-def recent_checkpoints(db: Backend, task_id: str) -> list[dict[str, Any]]:
-    rows = db.query(
-        "SELECT * FROM (SELECT * FROM checkpoints WHERE task_id = ? AND rolled_back = 0 ORDER BY sequence DESC "
-        "LIMIT ?) ORDER BY sequence",
-        (task_id, SHOWN_CHECKPOINTS),
-    )
-    return [decode(r) for r in rows]
+QUEUED = "SELECT COUNT(*) FROM dead_letters WHERE workflow_id = ? AND status = 'queued'"
 
 
 def queued(db: Backend, workflow_id: str) -> int:
-    return db.scalar("SELECT COUNT(*) FROM dead_letters WHERE workflow_id = ? AND status = 'queued'", (workflow_id,))
+    return db.scalar(QUEUED, (workflow_id,))
 
 
 def resolve_guard(entry_id: str, status: str, note: str | None) -> Statement:

@@ -18,12 +18,13 @@ from caw_lab.engine.agents import unfinished
 from caw_lab.engine.alerts import alert
 from caw_lab.engine.changes import Event, Gated, commit, raw, update
 from caw_lab.engine.retries import parse
-from caw_lab.engine.rows import decode, encode, fetch, placeholders
+from caw_lab.engine.rows import decode, encode, fetch, fetched, placeholders
 from caw_lab.engine.states import DONE_SQL, DONE_TASK_STATUSES, require_status
 from caw_lab.engine.tasks import workflow_status_event
 from caw_lab.errors import CawError
 from caw_lab.ids import new_id, now_ms
 from caw_lab.store.backend import Backend, Statement
+from caw_lab.store.reads import Reads
 
 EXECUTOR_RUNTIME = "caw_executor"
 STARTABLE = ("ready", "in_progress", "paused", "failed")
@@ -34,13 +35,9 @@ LIVE_EXECUTOR = (
 )
 
 
-def live_executor(db: Backend, workflow_id: str, timeout_ms: int) -> dict[str, Any] | None:
-    row = db.one(
-        "SELECT * FROM agents WHERE workflow_id = ? AND runtime = ? AND status != 'offline' "
-        "AND COALESCE(last_heartbeat, created_at) >= ? ORDER BY created_at DESC LIMIT 1",
-        (workflow_id, EXECUTOR_RUNTIME, now_ms() - timeout_ms),
-    )
-    return decode(row) if row else None
+LAST_BEAT = ("SELECT MAX(COALESCE(last_heartbeat, created_at)) AS at FROM agents "
+             "WHERE workflow_id = ? AND runtime = ? AND status != 'offline'")
+"""When the workflow's executor agents that are not offline last showed a sign of life."""
 
 
 def begin(db: Backend, workflow_id: str, *, settings: dict[str, Any], timeout_ms: int, pid: int, host: str) -> str:
@@ -181,32 +178,51 @@ def runtimes_needed(db: Backend, workflow_id: str) -> set[str | None]:
     return {r["runtime"] for r in rows}
 
 
+LAST_STARTED = "SELECT * FROM events WHERE workflow_id = ? AND kind = 'execution.started' ORDER BY seq DESC LIMIT 1"
+
+
 def last_started(db: Backend, workflow_id: str) -> dict[str, Any] | None:
-    row = db.one("SELECT * FROM events WHERE workflow_id = ? AND kind = 'execution.started' ORDER BY seq DESC LIMIT 1",
-                 (workflow_id,))
+    row = db.one(LAST_STARTED, (workflow_id,))
     return decode(row) if row else None
 
 
-def status(db: Backend, workflow_id: str, timeout_ms: int) -> dict[str, Any]:
-    """The reference's ExecutionStatus, from the events and agent rows alone."""
-    fetch(db, "workflow", workflow_id)
-    started = last_started(db, workflow_id)
-    last = db.one(f"SELECT * FROM events WHERE workflow_id = ? AND kind IN ({placeholders(LIFE)}) "
-                  "ORDER BY seq DESC LIMIT 1", (workflow_id, *LIFE))
-    last = decode(last) if last else None
+def status(db: Backend, workflow_id: str, default_timeout_ms: int) -> dict[str, Any]:
+    """The reference's ExecutionStatus, from the events and agent rows alone, in one batch of reads:
+    the agents of the executor named by the last ``execution.started`` are found by a subquery,
+    and whether it is alive by its heartbeat timeout (that event's settings, else the default)."""
+    reads = Reads(db)
+    found = fetched(reads, "workflow", workflow_id)
+    started_row = reads.one(LAST_STARTED, (workflow_id,))
+    last_row = reads.one(f"SELECT * FROM events WHERE workflow_id = ? AND kind IN ({placeholders(LIFE)}) "
+                         "ORDER BY seq DESC LIMIT 1", (workflow_id, *LIFE))
+    beat = reads.scalar(LAST_BEAT, (workflow_id, EXECUTOR_RUNTIME))
+    agents = reads.query(
+        "SELECT a.*, t.status AS task_status, t.attempts AS attempts, t.last_error AS last_error FROM agents a "
+        "LEFT JOIN tasks t ON t.id = json_extract(a.metadata, '$.task_id') "
+        "WHERE json_extract(a.metadata, '$.executor_id') = "
+        f"(SELECT json_extract(s.payload, '$.executor_id') FROM ({LAST_STARTED}) s) ORDER BY a.created_at, a.id",
+        (workflow_id,),
+    )
+    counts = orchestration.progress_of(reads, workflow_id)
+    dead = reads.scalar(deadletter.QUEUED, (workflow_id,))
+    reads.run()
+    found()
+    started = decode(row) if (row := started_row()) else None
+    last = decode(row) if (row := last_row()) else None
     executor_id = started["payload"]["executor_id"] if started else None
-    alive = bool(executor_id) and live_executor(db, workflow_id, timeout_ms) is not None
-    state, outcome = state_of(last, alive)
     settings = started["payload"].get("settings", {}) if started else {}
+    timeout_ms = (settings or {}).get("heartbeat_timeout_ms", default_timeout_ms)
+    alive = bool(executor_id) and (beat() or -1) >= now_ms() - timeout_ms
+    state, outcome = state_of(last, alive)
     return {
         "workflowId": workflow_id, "status": state, "outcome": outcome,
-        "agents": handles(db, executor_id, state) if executor_id else [],
-        "progress": progress(db, workflow_id),
+        "agents": [handle(decode(r), state) for r in agents()] if executor_id else [],
+        "progress": progress_view(counts()),
         "startedAt": started["at"] if started else None,
         "suspendedAt": last["at"] if last and last["kind"] == "execution.suspended" else None,
         "executorId": executor_id, "executorAlive": alive,
         "runtime": settings.get("runtime"), "maxAgents": settings.get("max_agents"),
-        "deadLetters": deadletter.queued(db, workflow_id),
+        "deadLetters": dead(),
     }
 
 
@@ -220,16 +236,6 @@ def state_of(last: dict[str, Any] | None, alive: bool) -> tuple[str, str | None]
         return "suspended", "suspended"
     outcome = last["payload"].get("outcome")
     return (outcome if outcome in ("completed", "failed") else "idle"), outcome
-
-
-def handles(db: Backend, executor_id: str, state: str) -> list[dict[str, Any]]:
-    rows = db.query(
-        "SELECT a.*, t.status AS task_status, t.attempts AS attempts, t.last_error AS last_error FROM agents a "
-        "LEFT JOIN tasks t ON t.id = json_extract(a.metadata, '$.task_id') "
-        "WHERE json_extract(a.metadata, '$.executor_id') = ? ORDER BY a.created_at, a.id",
-        (executor_id,),
-    )
-    return [handle(decode(r), state) for r in rows]
 
 
 def handle(agent: dict[str, Any], state: str) -> dict[str, Any]:
@@ -249,7 +255,11 @@ def handle(agent: dict[str, Any], state: str) -> dict[str, Any]:
 
 
 def progress(db: Backend, workflow_id: str) -> dict[str, int]:
-    counts = orchestration.progress(db, workflow_id)
+    return progress_view(orchestration.progress(db, workflow_id))
+
+
+def progress_view(counts: dict[str, Any]) -> dict[str, int]:
+    """The reference's execution progress, from ``orchestration.progress``."""
     by = counts["by_status"]
     return {"totalTasks": counts["total_tasks"], "completed": by.get("completed", 0),
             "inProgress": by.get("in_progress", 0), "failed": by.get("failed", 0),

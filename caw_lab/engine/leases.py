@@ -51,6 +51,7 @@ from caw_lab.errors import CawError, conflict, invalid_input, not_found
 from caw_lab.ids import new_id, now_ms
 from caw_lab.limits import MAX_LEASE_TTL_MS, MAX_LEASES_PER_CLAIM, exceeded
 from caw_lab.store.backend import Backend, Statement
+from caw_lab.store.reads import Reads
 
 CLAIM_TTL_MS = 10 * 60 * 1000
 """A claim's file leases last this long unless the claim says otherwise; checkpoints renew them."""
@@ -182,8 +183,12 @@ def stale(db: Backend, token: int) -> CawError:
     )
 
 
+ISSUED = "SELECT 1 AS found FROM events WHERE seq = ? AND kind = 'lease.acquired'"
+"""A row when a fencing token was ever issued (its ``lease.acquired`` event's seq)."""
+
+
 def issued(db: Backend, token: int) -> bool:
-    return db.one("SELECT 1 AS found FROM events WHERE seq = ? AND kind = 'lease.acquired'", (token,)) is not None
+    return db.one(ISSUED, (token,)) is not None
 
 
 # -- read, decide, take --------------------------------------------------------------------
@@ -481,14 +486,17 @@ def check(db: Backend, resource: str, token: int) -> dict[str, Any]:
     """``{valid, held_by, expires_at}``: whether lease ``token`` on ``resource`` still holds, and
     who holds the resource (the token's holder when valid, else the oldest live lease on it)."""
     parsed = parse_resource(resource)
-    if not issued(db, token):
-        raise not_found("lease", str(token))
-    now = now_ms()
-    rows = db.query(
+    reads = Reads(db)
+    found = reads.one(ISSUED, (token,))
+    holders = reads.query(
         f"SELECT agent_id, fencing_token, expires_at FROM leases l WHERE l.resource = ? AND {live('l')} "
         "ORDER BY fencing_token",
-        (parsed.text, *live_params(now)),
+        (parsed.text, *live_params(now_ms())),
     )
+    reads.run()
+    if found() is None:
+        raise not_found("lease", str(token))
+    rows = holders()
     mine = next((r for r in rows if r["fencing_token"] == token), None)
     if mine is not None:
         return {"valid": True, "held_by": mine["agent_id"], "expires_at": mine["expires_at"]}

@@ -13,7 +13,7 @@ from typing import Any
 
 from caw_lab.engine.changes import Event, Gated, commit, raw
 from caw_lab.engine.rows import fetch
-from caw_lab.errors import CawError
+from caw_lab.errors import CawError, not_found
 from caw_lab.ids import now_ms
 from caw_lab.store.backend import Backend, Statement
 
@@ -70,13 +70,13 @@ def unlock(db: Backend, workflow_id: str, session_id: str) -> dict[str, Any]:
 
 
 def lock_info(db: Backend, workflow_id: str) -> dict[str, Any]:
-    fetch(db, "workflow", workflow_id)
     row = db.one(
         "SELECT w.locked_by_session_id, w.locked_at, s.pid FROM workflows w "
         "LEFT JOIN sessions s ON s.id = w.locked_by_session_id WHERE w.id = ?",
         (workflow_id,),
     )
-    assert row is not None
+    if row is None:
+        raise not_found("workflow", workflow_id)
     return {
         "locked": row["locked_by_session_id"] is not None,
         "session_id": row["locked_by_session_id"],

@@ -12,10 +12,11 @@ from typing import Any
 
 from caw_lab.engine.agents import EFFECTIVE_STATUS, stale_cutoff
 from caw_lab.engine.changes import Event, commit, insert
-from caw_lab.engine.rows import decode, encode, fetch, placeholders, require
+from caw_lab.engine.rows import decode, encode, fetch, placeholders, require, required
 from caw_lab.errors import CawError, not_found
 from caw_lab.ids import new_id, now_ms
 from caw_lab.store.backend import Backend, Statement
+from caw_lab.store.reads import Later, Reads
 
 Body = str | dict[str, Any]
 SECONDS_BEFORE = 10**11
@@ -144,9 +145,10 @@ def list_messages(
     Without ``agent_id`` every agent's messages are listed: the inbox of a person
     watching all agents (the web page's).
     """
+    reads = Reads(db)
+    exists = required(reads, "agent", agent_id) if agent_id is not None else None
     where, params = ["1 = 1"], []
     if agent_id is not None:
-        require(db, "agent", agent_id)
         mine = "(recipient_id = ? OR sender_id = ?)" if thread_id else "recipient_id = ?"
         where, params = [mine], [agent_id] * mine.count("?")
     for column, values in (("status", [status] if status else None), ("message_type", message_type),
@@ -161,11 +163,15 @@ def list_messages(
     if since is not None:
         where.append("created_at > ?")
         params.append(since * 1000 if since < SECONDS_BEFORE else since)
-    rows = db.query(
+    rows = reads.query(
         f"SELECT * FROM messages WHERE {' AND '.join(where)} ORDER BY created_at DESC, rowid DESC LIMIT ?",
         [*params, limit],
     )
-    return {"messages": [decode(r) for r in rows], "unread_count": count_unread(db, agent_id)["count"]}
+    unread = unread_of(reads, agent_id)
+    reads.run()
+    if exists:
+        exists()
+    return {"messages": [decode(r) for r in rows()], "unread_count": unread()["count"]}
 
 
 def get(db: Backend, message_id: str, mark_read: bool = True) -> dict[str, Any]:
@@ -205,16 +211,29 @@ def set_status(db: Backend, message_ids: list[str], status: str, condition: str,
 
 
 def count_unread(db: Backend, agent_id: str | None, priority: list[str] | None = None) -> dict[str, Any]:
-    """Unread messages of one agent, or of every agent when ``agent_id`` is None."""
+    """Unread messages of one agent, or of every agent when ``agent_id`` is None: one batch."""
+    reads = Reads(db)
+    exists = required(reads, "agent", agent_id) if agent_id is not None else None
+    unread = unread_of(reads, agent_id, priority)
+    reads.run()
+    if exists:
+        exists()
+    return unread()
+
+
+def unread_of(reads: Reads, agent_id: str | None, priority: list[str] | None = None) -> Later[dict[str, Any]]:
     where, params = ["status = 'unread'"], []
     if agent_id is not None:
-        require(db, "agent", agent_id)
         where, params = ["recipient_id = ?", "status = 'unread'"], [agent_id]
     if priority:
         where.append(f"priority IN ({placeholders(priority)})")
         params += priority
-    rows = db.query(
+    rows = reads.query(
         f"SELECT priority, COUNT(*) AS n FROM messages WHERE {' AND '.join(where)} GROUP BY priority", params
     )
-    by_priority = {r["priority"]: r["n"] for r in rows}
-    return {"count": sum(by_priority.values()), "by_priority": by_priority}
+
+    def value() -> dict[str, Any]:
+        by_priority = {r["priority"]: r["n"] for r in rows()}
+        return {"count": sum(by_priority.values()), "by_priority": by_priority}
+
+    return value

@@ -34,57 +34,69 @@ from operator import itemgetter
 from typing import Any
 
 from caw_lab.engine.dag import blocked_sql
-from caw_lab.engine.rows import fetch, require
+from caw_lab.engine.rows import fetched, placeholders, required
 from caw_lab.engine.states import CLAIMABLE_WORKFLOW_STATUSES, DONE_SQL, DONE_TASK_STATUSES, STORED_TASK_STATUSES
 from caw_lab.errors import not_found
-from caw_lab.store.backend import Backend
+from caw_lab.store.backend import Backend, Row
+from caw_lab.store.reads import Later, Reads
 
 TASK_FIELDS = "t.id, t.name, t.description, t.status, t.sequence, t.parallel_group, t.required_capabilities"
 """What an orchestrator needs to choose; task_get has the rest. Every column costs at 10,000 rows."""
 
 
-def eligible_tasks(db: Backend, workflow_id: str, include_failed: bool) -> list[dict[str, Any]]:
+def eligible_tasks(reads: Reads, workflow_id: str, include_failed: bool) -> Later[list[dict[str, Any]]]:
     """Eligible tasks in plan order, each with the names of its finished dependencies.
 
     Pending tasks come in sequence order from the index of unclaimed pending tasks (no
     sort, claimed ones never read); failed ones, usually few, are merged in. Dependency
-    names are fetched for the eligible tasks only, in one statement. Name lists are
-    tuples (JSON arrays all the same): a row of strings and tuples is not tracked by
-    Python's garbage collector, which otherwise rescans every row of a large answer.
+    names are read in the same batch, for the workflow's unclaimed pending (and failed)
+    tasks: a blocked one's finished dependencies are read and left unused, which costs
+    less than testing every candidate for blockers twice. Name lists are tuples (JSON
+    arrays all the same): a row of strings and tuples is not tracked by Python's garbage
+    collector, which otherwise rescans every row of a large answer.
     """
     unblocked = f"t.workflow_id = ? AND t.assigned_agent_id IS NULL AND NOT {blocked_sql('t')}"
-    tasks = db.query(
+    pending = reads.query(
         f"SELECT {TASK_FIELDS} FROM tasks t WHERE t.status = 'pending' AND {unblocked} ORDER BY t.sequence",
         (workflow_id,),
     )
-    if include_failed:
-        failed = db.query(
-            f"SELECT {TASK_FIELDS} FROM tasks t WHERE t.status = 'failed' AND {unblocked}", (workflow_id,)
-        )
-        if failed:
-            tasks = sorted(tasks + failed, key=itemgetter("sequence"))
-    names = finished_dependencies(db, [t["id"] for t in tasks])
-    for task in tasks:
-        task["dependencies_completed"] = tuple(names.get(task["id"], ()))
-        needs = task["required_capabilities"]
-        task["required_capabilities"] = tuple(json.loads(needs)) if needs else ()
-    return tasks
+    failed = reads.query(
+        f"SELECT {TASK_FIELDS} FROM tasks t WHERE t.status = 'failed' AND {unblocked}", (workflow_id,)
+    ) if include_failed else list
+    names = finished_dependencies(reads, workflow_id, ("pending", "failed") if include_failed else ("pending",))
+
+    def value() -> list[dict[str, Any]]:
+        tasks, also = pending(), failed()
+        if also:
+            tasks = sorted(tasks + also, key=itemgetter("sequence"))
+        found = names()
+        for task in tasks:
+            task["dependencies_completed"] = tuple(found.get(task["id"], ()))
+            needs = task["required_capabilities"]
+            task["required_capabilities"] = tuple(json.loads(needs)) if needs else ()
+        return tasks
+
+    return value
 
 
-def finished_dependencies(db: Backend, task_ids: list[str]) -> dict[str, list[str]]:
-    """``task_id -> names of its completed or skipped dependencies``, in plan order."""
-    if not task_ids:
-        return {}
-    rows = db.query(
-        f"""SELECT d.task_id, up.name FROM json_each(?) e
-            JOIN task_dependencies d ON d.task_id = e.value JOIN tasks up ON up.id = d.depends_on_id
-            WHERE up.status IN {DONE_SQL} ORDER BY up.sequence""",
-        (json.dumps(task_ids),),
+def finished_dependencies(reads: Reads, workflow_id: str, statuses: tuple[str, ...]) -> Later[dict[str, list[str]]]:
+    """``task_id -> names of its completed or skipped dependencies``, in plan order, for the
+    workflow's unclaimed tasks in ``statuses``."""
+    rows = reads.query(
+        f"""SELECT d.task_id, up.name FROM tasks t
+            JOIN task_dependencies d ON d.task_id = t.id JOIN tasks up ON up.id = d.depends_on_id
+            WHERE t.workflow_id = ? AND t.status IN ({placeholders(statuses)}) AND t.assigned_agent_id IS NULL
+              AND up.status IN {DONE_SQL} ORDER BY up.sequence""",
+        (workflow_id, *statuses),
     )
-    names: dict[str, list[str]] = {}
-    for r in rows:
-        names.setdefault(r["task_id"], []).append(r["name"])
-    return names
+
+    def value() -> dict[str, list[str]]:
+        names: dict[str, list[str]] = {}
+        for r in rows():
+            names.setdefault(r["task_id"], []).append(r["name"])
+        return names
+
+    return value
 
 
 ACTIVE = ("({t}.status IN ('planning', 'in_progress') "
@@ -119,50 +131,72 @@ def group_order(tasks: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def workflow_counts(db: Backend, workflow_id: str) -> dict[str, int]:
+    """Total, finished and active tasks (``counted``, read on its own)."""
+    reads = Reads(db)
+    counts = counted(reads, workflow_id)
+    reads.run()
+    return counts()
+
+
+def counted(reads: Reads, workflow_id: str) -> Later[dict[str, int]]:
     """Total, finished and active tasks. Counting by status reads only the (workflow_id,
     status) index; claimed tasks not started yet are the pending ones minus the unclaimed
     pending ones, plus the (few) claimed paused ones."""
-    per_status = {r["status"]: r["n"] for r in db.query(
-        "SELECT status, COUNT(*) AS n FROM tasks WHERE workflow_id = ? GROUP BY status", (workflow_id,))}
-    row = db.one(
+    per_status = reads.query(
+        "SELECT status, COUNT(*) AS n FROM tasks WHERE workflow_id = ? GROUP BY status", (workflow_id,))
+    claims = reads.one(
         """SELECT (SELECT COUNT(*) FROM tasks WHERE workflow_id = ? AND status = 'pending'
                      AND assigned_agent_id IS NULL) AS unclaimed_pending,
                   (SELECT COUNT(*) FROM tasks WHERE workflow_id = ? AND status = 'paused'
                      AND assigned_agent_id IS NOT NULL) AS claimed_paused""",
         (workflow_id, workflow_id),
     )
-    assert row is not None
-    count = per_status.get
-    claimed_waiting = count("pending", 0) - row["unclaimed_pending"] + row["claimed_paused"]
-    return {
-        "total": sum(per_status.values()),
-        "done": sum(count(s, 0) for s in DONE_TASK_STATUSES),
-        "active": count("planning", 0) + count("in_progress", 0) + claimed_waiting,
-    }
+
+    def value() -> dict[str, int]:
+        count = {r["status"]: r["n"] for r in per_status()}.get
+        row = claims()
+        assert row is not None
+        claimed_waiting = count("pending", 0) - row["unclaimed_pending"] + row["claimed_paused"]
+        return {
+            "total": sum(r["n"] for r in per_status()),
+            "done": sum(count(s, 0) for s in DONE_TASK_STATUSES),
+            "active": count("planning", 0) + count("in_progress", 0) + claimed_waiting,
+        }
+
+    return value
 
 
 def next_tasks(
     db: Backend, workflow_id: str, include_failed: bool = True, agent_id: str | None = None
 ) -> dict[str, Any]:
-    workflow = db.one("SELECT status, max_parallel_tasks, config FROM workflows WHERE id = ?", (workflow_id,))
+    """One batch of reads: the workflow, its counts, the eligible tasks, the agent, the groups' room."""
+    reads = Reads(db)
+    found = reads.one("SELECT status, max_parallel_tasks, config FROM workflows WHERE id = ?", (workflow_id,))
+    counts = counted(reads, workflow_id)
+    eligible = eligible_tasks(reads, workflow_id, include_failed)
+    agent = fetched(reads, "agent", agent_id) if agent_id is not None else None
+    active_in_group = group_activity(reads, workflow_id)
+    reads.run()
+    workflow = found()
     if workflow is None:
         raise not_found("workflow", workflow_id)
-    counts = workflow_counts(db, workflow_id)
-    tasks = group_order(eligible_tasks(db, workflow_id, include_failed))
-    if agent_id is not None:
-        tasks = capability_order(tasks, fetch(db, "agent", agent_id).get("capabilities") or [])
-    capacity = max(0, workflow["max_parallel_tasks"] - counts["active"])
+    tasks = group_order(eligible())
+    if agent is not None:
+        tasks = capability_order(tasks, agent().get("capabilities") or [])
+    active = counts()["active"]
+    capacity = max(0, workflow["max_parallel_tasks"] - active)
     if workflow["status"] not in CLAIMABLE_WORKFLOW_STATUSES:
         capacity = 0
     limits = (json.loads(workflow["config"] or "{}") or {}).get("parallel_group_limits") or {}
-    tasks, recommended = recommend(tasks, capacity, group_room(db, workflow_id, limits))
+    room = {group: max(0, limit - active_in_group().get(group, 0)) for group, limit in limits.items()}
+    tasks, recommended = recommend(tasks, capacity, room)
     return {
         "tasks": tasks,
         "max_parallel": workflow["max_parallel_tasks"],
         "recommended_count": recommended,
-        "active_count": counts["active"],
+        "active_count": active,
         "workflow_status": workflow["status"],
-        "all_complete": counts["total"] > 0 and counts["done"] == counts["total"],
+        "all_complete": counts()["total"] > 0 and counts()["done"] == counts()["total"],
     }
 
 
@@ -175,17 +209,15 @@ def capability_order(tasks: list[dict[str, Any]], capabilities: list[str]) -> li
     return sorted(tasks, key=lambda t: 2 if t["missing_capabilities"] else (1 if not t["required_capabilities"] else 0))
 
 
-def group_room(db: Backend, workflow_id: str, limits: dict[str, int]) -> dict[str, int]:
-    """Slots left in each limited parallel group: its limit minus its active tasks."""
-    if not limits:
-        return {}
-    rows = db.query(
+def group_activity(reads: Reads, workflow_id: str) -> Later[dict[str, int]]:
+    """Active tasks in each parallel group (slots a group's limit counts), read for every group:
+    which groups have limits is in the workflow's config, read in the same batch."""
+    rows = reads.query(
         f"SELECT o.parallel_group AS g, COUNT(*) AS n FROM tasks o WHERE o.workflow_id = ? "
         f"AND o.parallel_group IS NOT NULL AND {ACTIVE.format(t='o')} GROUP BY o.parallel_group",
         (workflow_id,),
     )
-    active = {r["g"]: r["n"] for r in rows}
-    return {group: max(0, limit - active.get(group, 0)) for group, limit in limits.items()}
+    return lambda: {r["g"]: r["n"] for r in rows()}
 
 
 def recommend(
@@ -205,20 +237,22 @@ def recommend(
     return chosen + [t for t in tasks if not t["recommended"]], len(chosen)
 
 
-def by_status(db: Backend, workflow_id: str, blocked: int) -> dict[str, int]:
-    """Counts per status, every status present, ``blocked`` (computed) taken out of ``pending``."""
-    rows = db.query("SELECT status, COUNT(*) AS n FROM tasks WHERE workflow_id = ? GROUP BY status", (workflow_id,))
-    counts = dict.fromkeys((*STORED_TASK_STATUSES, "blocked"), 0)
-    counts.update({r["status"]: r["n"] for r in rows})
-    counts["pending"] -= blocked
-    counts["blocked"] = blocked
-    return counts
+def by_status(reads: Reads, workflow_id: str) -> Later[dict[str, int]]:
+    """Counts per stored status, every status present."""
+    rows = reads.query("SELECT status, COUNT(*) AS n FROM tasks WHERE workflow_id = ? GROUP BY status", (workflow_id,))
+
+    def value() -> dict[str, int]:
+        counts = dict.fromkeys((*STORED_TASK_STATUSES, "blocked"), 0)
+        counts.update({r["status"]: r["n"] for r in rows()})
+        return counts
+
+    return value
 
 
-def sequences(db: Backend, workflow_id: str) -> dict[str, int]:
+def sequences(reads: Reads, workflow_id: str) -> Later[Row | None]:
     """``current_sequence``: the lowest with unfinished work (0 when none);
     ``completed_sequence``: the highest with everything at or below it finished."""
-    row = db.one(
+    return reads.one(
         f"""WITH cur AS (SELECT MIN(sequence) AS s FROM tasks WHERE workflow_id = ? AND status NOT IN {DONE_SQL})
             SELECT COALESCE(cur.s, 0) AS current_sequence,
               COALESCE((SELECT MAX(sequence) FROM tasks
@@ -226,13 +260,11 @@ def sequences(db: Backend, workflow_id: str) -> dict[str, int]:
             FROM cur""",
         (workflow_id, workflow_id),
     )
-    assert row is not None
-    return row
 
 
-def blocked_tasks(db: Backend, workflow_id: str) -> list[dict[str, Any]]:
+def blocked_tasks(reads: Reads, workflow_id: str) -> Later[list[dict[str, Any]]]:
     """Pending tasks waiting on unfinished dependencies, named (a tuple, as in next tasks)."""
-    rows = db.query(
+    rows = reads.query(
         f"""SELECT t.id, t.name, up.name AS blocker FROM tasks t
             JOIN task_dependencies d ON d.task_id = t.id AND d.dependency_type = 'blocks'
             JOIN tasks up ON up.id = d.depends_on_id
@@ -240,14 +272,14 @@ def blocked_tasks(db: Backend, workflow_id: str) -> list[dict[str, Any]]:
             ORDER BY t.sequence, t.id, up.sequence""",
         (workflow_id,),
     )
-    return [
+    return lambda: [
         {"id": task_id, "name": name, "blocked_by": tuple(r["blocker"] for r in group)}
-        for (task_id, name), group in groupby(rows, key=itemgetter("id", "name"))
+        for (task_id, name), group in groupby(rows(), key=itemgetter("id", "name"))
     ]
 
 
-def parallel_groups(db: Backend, workflow_id: str) -> list[dict[str, Any]]:
-    return db.query(
+def parallel_groups(reads: Reads, workflow_id: str) -> Later[list[Row]]:
+    return reads.query(
         f"""SELECT parallel_group AS group_id, COUNT(*) AS task_count, SUM(status IN {DONE_SQL}) AS completed
             FROM tasks WHERE workflow_id = ? AND parallel_group IS NOT NULL
             GROUP BY parallel_group ORDER BY MIN(sequence), parallel_group""",
@@ -256,29 +288,51 @@ def parallel_groups(db: Backend, workflow_id: str) -> list[dict[str, Any]]:
 
 
 def progress(db: Backend, workflow_id: str) -> dict[str, Any]:
-    require(db, "workflow", workflow_id)
-    blocked = blocked_tasks(db, workflow_id)
-    counts = by_status(db, workflow_id, len(blocked))
-    total = sum(counts.values())
-    return {
-        "total_tasks": total,
-        "by_status": counts,
-        **sequences(db, workflow_id),
-        "blocked_tasks": blocked,
-        "parallel_groups": parallel_groups(db, workflow_id),
-        "estimated_remaining": total - counts["completed"] - counts["skipped"],
-    }
+    """``progress_of``, read on its own: one batch."""
+    reads = Reads(db)
+    found = progress_of(reads, workflow_id)
+    reads.run()
+    return found()
+
+
+def progress_of(reads: Reads, workflow_id: str) -> Later[dict[str, Any]]:
+    """Counts by status (``blocked``, computed, taken out of ``pending``), sequences, blockers and
+    parallel groups; WORKFLOW_NOT_FOUND once run, if there is no such workflow."""
+    exists = required(reads, "workflow", workflow_id)
+    blocked, statuses = blocked_tasks(reads, workflow_id), by_status(reads, workflow_id)
+    sequence, groups = sequences(reads, workflow_id), parallel_groups(reads, workflow_id)
+
+    def value() -> dict[str, Any]:
+        exists()
+        counts = statuses()
+        counts["pending"] -= len(blocked())
+        counts["blocked"] = len(blocked())
+        total = sum(counts.values())
+        return {
+            "total_tasks": total,
+            "by_status": counts,
+            **(sequence() or {}),
+            "blocked_tasks": blocked(),
+            "parallel_groups": groups(),
+            "estimated_remaining": total - counts["completed"] - counts["skipped"],
+        }
+
+    return value
 
 
 def check_dependencies(db: Backend, task_id: str) -> dict[str, Any]:
     """A task's blocking dependencies split into finished (with outcomes) and not yet."""
-    require(db, "task", task_id)
-    rows = db.query(
+    reads = Reads(db)
+    exists = required(reads, "task", task_id)
+    found = reads.query(
         """SELECT up.id, up.name, up.status, up.outcome FROM task_dependencies d
            JOIN tasks up ON up.id = d.depends_on_id
            WHERE d.task_id = ? AND d.dependency_type = 'blocks' ORDER BY up.sequence""",
         (task_id,),
     )
+    reads.run()
+    exists()
+    rows = found()
     done = [
         {"id": r["id"], "name": r["name"], "outcome": r["outcome"]} for r in rows if r["status"] in DONE_TASK_STATUSES
     ]

@@ -8,10 +8,11 @@ from typing import Any
 
 from caw_lab.engine import sandbox
 from caw_lab.engine.changes import Event, Gated, commit, raw
-from caw_lab.engine.rows import fetch
+from caw_lab.engine.rows import fetch, required
 from caw_lab.errors import CawError, conflict, not_found
 from caw_lab.ids import new_id, now_ms
 from caw_lab.store.backend import Backend, Statement
+from caw_lab.store.reads import Reads
 
 
 def checked(path: str, what: str = "Repository path") -> str:
@@ -73,8 +74,11 @@ def register(db: Backend, path: str, name: str | None = None) -> dict[str, Any]:
 
 
 def list_repositories(db: Backend, limit: int = 50, offset: int = 0) -> dict[str, Any]:
-    rows = db.query("SELECT * FROM repositories ORDER BY path LIMIT ? OFFSET ?", (limit, offset))
-    return {"repositories": rows, "total": db.scalar("SELECT COUNT(*) FROM repositories")}
+    reads = Reads(db)
+    rows = reads.query("SELECT * FROM repositories ORDER BY path LIMIT ? OFFSET ?", (limit, offset))
+    total = reads.scalar("SELECT COUNT(*) FROM repositories")
+    reads.run()
+    return {"repositories": rows(), "total": total()}
 
 
 def get(db: Backend, path: str) -> dict[str, Any] | None:
@@ -125,10 +129,14 @@ def remove_from_workflow(db: Backend, workflow_id: str, repository_id: str) -> d
 
 
 def of_workflow(db: Backend, workflow_id: str) -> dict[str, Any]:
-    fetch(db, "workflow", workflow_id)
-    rows = db.query(
+    """The workflow's repositories, in the order they were added: one batch."""
+    reads = Reads(db)
+    exists = required(reads, "workflow", workflow_id)
+    rows = reads.query(
         "SELECT r.*, wr.added_at FROM repositories r JOIN workflow_repositories wr ON wr.repository_id = r.id "
         "WHERE wr.workflow_id = ? ORDER BY wr.added_at, r.path",
         (workflow_id,),
     )
-    return {"repositories": rows}
+    reads.run()
+    exists()
+    return {"repositories": rows()}

@@ -7,6 +7,7 @@ from typing import Any
 
 from caw_lab.errors import not_found
 from caw_lab.store.backend import Backend, Row
+from caw_lab.store.reads import Later, Reads
 
 JSON_COLUMNS = frozenset(
     {
@@ -52,6 +53,31 @@ def require(db: Backend, kind: str, ident: str) -> None:
     columns, so checking a workflow id does not decode its (possibly huge) plan."""
     if db.one(f"SELECT 1 AS found FROM {TABLES[kind]} WHERE id = ?", (ident,)) is None:
         raise not_found(kind, ident)
+
+
+def fetched(reads: Reads, kind: str, ident: str) -> Later[dict[str, Any]]:
+    """``fetch`` as part of a batch of reads: the decoded row, or NOT_FOUND, once it has run."""
+    row = reads.one(f"SELECT * FROM {TABLES[kind]} WHERE id = ?", (ident,))
+
+    def value() -> dict[str, Any]:
+        found = row()
+        if found is None:
+            raise not_found(kind, ident)
+        return decode(found)
+
+    return value
+
+
+def required(reads: Reads, kind: str, ident: str) -> Later[None]:
+    """``require`` as part of a batch of reads: NOT_FOUND, once it has run, unless ``ident`` exists.
+    Call it before using the batch's other values, which are empty for a missing id."""
+    row = reads.one(f"SELECT 1 AS found FROM {TABLES[kind]} WHERE id = ?", (ident,))
+
+    def value() -> None:
+        if row() is None:
+            raise not_found(kind, ident)
+
+    return value
 
 
 def placeholders(values: list[Any] | tuple[Any, ...]) -> str:

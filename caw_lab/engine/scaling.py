@@ -35,10 +35,11 @@ from typing import Any
 
 from caw_lab.engine.agents import stale_cutoff, unfinished
 from caw_lab.engine.dag import blocked_sql
-from caw_lab.engine.rows import fetch
+from caw_lab.engine.rows import fetched
 from caw_lab.engine.task_stats import completions
 from caw_lab.ids import now_ms
-from caw_lab.store.backend import Backend
+from caw_lab.store.backend import Backend, Row
+from caw_lab.store.reads import Later, Reads
 
 WINDOW_MS = 15 * 60 * 1000
 TARGET_DRAIN_MS = 10 * 60 * 1000
@@ -68,10 +69,13 @@ def hints(
     target_drain_ms: int = TARGET_DRAIN_MS,
     now: int | None = None,
 ) -> dict[str, Any]:
-    workflow = fetch(db, "workflow", workflow_id)
     now = now_ms() if now is None else now
-    bound = max_agents(workflow)
-    total, per_capability = gather(db, workflow_id, now, window_ms)
+    reads = Reads(db)
+    workflow = fetched(reads, "workflow", workflow_id)
+    figures = gather(reads, workflow_id, now, window_ms)
+    reads.run()
+    bound = max_agents(workflow())
+    total, per_capability = figures()
     return {
         "workflow_id": workflow_id,
         "at": now,
@@ -98,10 +102,10 @@ def max_agents(workflow: dict[str, Any]) -> int:
     return min(configured, slots) if isinstance(configured, int) and not isinstance(configured, bool) else slots
 
 
-def gather(db: Backend, workflow_id: str, now: int, window_ms: int) -> tuple[Figures, dict[str, Figures]]:
-    """The workflow's figures, in total and per capability, in three reads. An agent is busy for
+def gather(reads: Reads, workflow_id: str, now: int, window_ms: int) -> Later[tuple[Figures, dict[str, Figures]]]:
+    """The workflow's figures, in total and per capability, from three reads. An agent is busy for
     the capabilities of the task it holds, idle for those it has."""
-    tasks = db.query(
+    ready = reads.query(
         f"""SELECT t.id, t.required_capabilities, CASE WHEN {unfinished("t")} THEN t.assigned_agent_id END AS holder,
               t.assigned_agent_id IS NULL AND (t.status = 'pending' OR t.status IN {ORPHANED}) AS ready,
               MAX(t.created_at, COALESCE((
@@ -111,14 +115,21 @@ def gather(db: Backend, workflow_id: str, now: int, window_ms: int) -> tuple[Fig
             FROM tasks t WHERE t.workflow_id = ? AND NOT {blocked_sql("t")}""",
         (workflow_id,),
     )
-    idle = db.query(
+    live = reads.query(
         f"""SELECT a.id, a.capabilities FROM agents a
             WHERE a.workflow_id = ? AND a.role = 'worker' AND a.status != 'offline'
               AND COALESCE(a.last_heartbeat, a.created_at) >= ?
               AND NOT EXISTS (SELECT 1 FROM tasks t WHERE t.assigned_agent_id = a.id AND {unfinished("t")})""",
         (workflow_id, stale_cutoff(now)),
     )
-    took = {c["task_id"]: c["ms"] for c in completions(db, workflow_id) if c["ms"] is not None}
+    done = completions(reads, workflow_id)
+    return lambda: figures_of(ready(), live(), done(), now, window_ms)
+
+
+def figures_of(
+    tasks: list[Row], idle: list[Row], done: list[Row], now: int, window_ms: int
+) -> tuple[Figures, dict[str, Figures]]:
+    took = {c["task_id"]: c["ms"] for c in done if c["ms"] is not None}
     total: Figures = Figures()
     per: dict[str, Figures] = defaultdict(Figures)
     for task in tasks:

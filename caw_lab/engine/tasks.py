@@ -16,11 +16,12 @@ from typing import Any
 from caw_lab.engine import checkpoints, conflicts, leases, orchestration
 from caw_lab.engine.changes import Event, Gated, also, commit, raw
 from caw_lab.engine.dag import blocked_sql
-from caw_lab.engine.rows import encode, fetch
+from caw_lab.engine.rows import encode, fetch, fetched
 from caw_lab.engine.states import ACTIVE_TASK_STATUSES, DONE_SQL, DONE_TASK_STATUSES, check_transition, require_status
 from caw_lab.errors import CawError, conflict
 from caw_lab.ids import now_ms
 from caw_lab.store.backend import Backend, Statement
+from caw_lab.store.reads import Reads
 
 REPLANNABLE = ("failed", "in_progress")
 
@@ -39,16 +40,20 @@ def view(task: dict[str, Any], blocked: bool, depends_on: list[str]) -> dict[str
 def get(
     db: Backend, task_id: str, include_checkpoints: bool = False, checkpoint_limit: int | None = None
 ) -> dict[str, Any]:
-    """The task with ``blocked`` computed; with checkpoints, the newest ``checkpoint_limit``."""
-    task = fetch(db, "task", task_id)
-    deps = db.query(
+    """The task with ``blocked`` computed; with checkpoints, the newest ``checkpoint_limit``: one batch."""
+    reads = Reads(db)
+    found = fetched(reads, "task", task_id)
+    upstream = reads.query(
         "SELECT d.depends_on_id, d.dependency_type, up.status FROM task_dependencies d "
         "JOIN tasks up ON up.id = d.depends_on_id WHERE d.task_id = ? ORDER BY up.sequence",
         (task_id,),
     )
+    trail = checkpoints.newest(reads, task_id, checkpoint_limit) if include_checkpoints else list
+    reads.run()
+    task, deps = found(), upstream()
     waiting = any(d["dependency_type"] == "blocks" and d["status"] not in DONE_TASK_STATUSES for d in deps)
     shown = view(task, task["status"] == "pending" and waiting, [d["depends_on_id"] for d in deps])
-    shown["checkpoints"] = checkpoints.latest(db, task_id, checkpoint_limit) if include_checkpoints else []
+    shown["checkpoints"] = trail()
     return shown
 
 

@@ -8,12 +8,13 @@ from caw_lab.engine import dag
 from caw_lab.engine.changes import Event, commit, insert, update
 from caw_lab.engine.commands import refuse_commands_in_config
 from caw_lab.engine.repositories import link_statements, resolved
-from caw_lab.engine.rows import decode, encode, fetch, placeholders
+from caw_lab.engine.rows import decode, encode, fetch, fetched, placeholders
 from caw_lab.engine.states import DONE_SQL, check_transition
 from caw_lab.engine.tasks import view
 from caw_lab.errors import conflict, invalid_input
 from caw_lab.ids import new_id, now_ms
 from caw_lab.store.backend import Backend, Statement
+from caw_lab.store.reads import Later, Reads
 
 
 def create(
@@ -51,18 +52,28 @@ def new_row(
 
 
 def get(db: Backend, workflow_id: str, include_tasks: bool = False) -> dict[str, Any]:
-    workflow = fetch(db, "workflow", workflow_id)
-    if include_tasks:
-        workflow["tasks"] = tasks_of(db, workflow_id)
+    """The workflow, with its tasks when asked: one batch of reads."""
+    reads = Reads(db)
+    found = fetched(reads, "workflow", workflow_id)
+    tasks = tasks_of(reads, workflow_id) if include_tasks else None
+    reads.run()
+    workflow = found()
+    if tasks is not None:
+        workflow["tasks"] = tasks()
     return workflow
 
 
-def tasks_of(db: Backend, workflow_id: str) -> list[dict[str, Any]]:
+def tasks_of(reads: Reads, workflow_id: str) -> Later[list[dict[str, Any]]]:
     """The workflow's tasks in sequence order, ``blocked`` computed, dependencies listed."""
-    blocked = dag.blocked_ids(db, workflow_id)
-    deps = dag.dependency_map(db, workflow_id)
-    rows = db.query("SELECT * FROM tasks WHERE workflow_id = ? ORDER BY sequence, created_at", (workflow_id,))
-    return [view(decode(r), r["id"] in blocked, deps.get(r["id"], [])) for r in rows]
+    blocked = dag.blocked_ids(reads, workflow_id)
+    deps = dag.dependencies_of(reads, workflow_id)
+    rows = reads.query("SELECT * FROM tasks WHERE workflow_id = ? ORDER BY sequence, created_at", (workflow_id,))
+
+    def value() -> list[dict[str, Any]]:
+        waiting, graph = blocked(), deps()
+        return [view(decode(r), r["id"] in waiting, graph.get(r["id"], [])) for r in rows()]
+
+    return value
 
 
 def list_workflows(
@@ -84,8 +95,9 @@ def list_workflows(
         )
         params.append(resolved(repository_path))
     clause = " AND ".join(where)
-    total = db.scalar(f"SELECT COUNT(*) FROM workflows w WHERE {clause}", params)
-    rows = db.query(
+    reads = Reads(db)
+    total = reads.scalar(f"SELECT COUNT(*) FROM workflows w WHERE {clause}", params)
+    rows = reads.query(
         f"""SELECT w.id, w.name, w.status, w.source_type, w.max_parallel_tasks, w.created_at, w.updated_at,
               (SELECT COUNT(*) FROM tasks t WHERE t.workflow_id = w.id) AS task_count,
               (SELECT COUNT(*) FROM tasks t WHERE t.workflow_id = w.id AND t.status IN {DONE_SQL})
@@ -93,7 +105,8 @@ def list_workflows(
             FROM workflows w WHERE {clause} ORDER BY w.created_at DESC, w.id LIMIT ? OFFSET ?""",
         [*params, limit, offset],
     )
-    return {"workflows": rows, "total": total}
+    reads.run()
+    return {"workflows": rows(), "total": total()}
 
 
 def update_status(db: Backend, workflow_id: str, status: str, reason: str | None = None) -> dict[str, Any]:

@@ -20,10 +20,11 @@ from typing import Any
 from caw_lab.engine import backups, repositories, sandbox, worktrees
 from caw_lab.engine.changes import Event, Gated, commit, insert, raw, update
 from caw_lab.engine.repositories import link_statements
-from caw_lab.engine.rows import decode, encode, fetch, placeholders
+from caw_lab.engine.rows import decode, encode, fetch, fetched, placeholders, required
 from caw_lab.errors import CawError, conflict, not_found
 from caw_lab.ids import new_id, now_ms
 from caw_lab.store.backend import Backend, Statement
+from caw_lab.store.reads import Later, Reads
 
 
 def create(
@@ -84,26 +85,44 @@ def roots_of(db: Backend, workflow_id: str, extra: Sequence[str] = ()) -> list[s
     return sandbox.roots([*linked, *extra])
 
 
-def checked_path(db: Backend, workspace: dict[str, Any]) -> str:
-    """The workspace's directory resolved now, refused unless inside its workflow's sandbox:
-    rows can come from an import or an older version, so a stored path is checked on use."""
-    return sandbox.require(sandbox.resolve(workspace["path"], "Workspace path"), roots_of_workspace(db, workspace),
-                           "Workspace path")
+@dataclass(frozen=True)
+class Placing:
+    """What placing a workspace in its sandbox reads: the paths of its workflow's repositories,
+    and of the repository it recorded (none, or one)."""
+
+    linked: list[str]
+    recorded: list[str]
+
+    @property
+    def roots(self) -> list[str]:
+        return sandbox.roots([*self.linked, *self.recorded])
 
 
-def repository_of(db: Backend, workspace: dict[str, Any]) -> str:
-    """The repository a workspace's worktree belongs to (the recorded one, else git's answer),
-    refused unless inside the workspace's sandbox."""
-    recorded = recorded_repository(db, workspace)
-    if recorded and os.path.isdir(recorded[0]):
-        repo = os.path.realpath(recorded[0])
-    else:
-        repo = worktrees.common_repository(checked_path(db, workspace))
-    return sandbox.require(repo, roots_of_workspace(db, workspace), "Repository")
+def placing(db: Backend, workspace: dict[str, Any]) -> Placing:
+    linked = [r["path"] for r in repositories.of_workflow(db, workspace["workflow_id"])["repositories"]]
+    return Placing(linked, recorded_repository(db, workspace))
 
 
 def roots_of_workspace(db: Backend, workspace: dict[str, Any]) -> list[str]:
-    return roots_of(db, workspace["workflow_id"], recorded_repository(db, workspace))
+    return placing(db, workspace).roots
+
+
+def checked_path(db: Backend, workspace: dict[str, Any], placed: Placing | None = None) -> str:
+    """The workspace's directory resolved now, refused unless inside its workflow's sandbox:
+    rows can come from an import or an older version, so a stored path is checked on use."""
+    roots = (placed or placing(db, workspace)).roots
+    return sandbox.require(sandbox.resolve(workspace["path"], "Workspace path"), roots, "Workspace path")
+
+
+def repository_of(db: Backend, workspace: dict[str, Any], placed: Placing | None = None) -> str:
+    """The repository a workspace's worktree belongs to (the recorded one, else git's answer),
+    refused unless inside the workspace's sandbox."""
+    placed = placed or placing(db, workspace)
+    if placed.recorded and os.path.isdir(placed.recorded[0]):
+        repo = os.path.realpath(placed.recorded[0])
+    else:
+        repo = worktrees.common_repository(checked_path(db, workspace, placed))
+    return sandbox.require(repo, placed.roots, "Repository")
 
 
 def recorded_repository(db: Backend, workspace: dict[str, Any]) -> list[str]:
@@ -269,23 +288,41 @@ def put_back(removal: Removal | None, workspace_id: str) -> None:
 
 
 def list_workspaces(db: Backend, workflow_id: str, status: Sequence[str] | None = None) -> dict[str, Any]:
-    fetch(db, "workflow", workflow_id)
+    """The workflow's workspaces, each with its tasks' ids: one batch."""
+    reads = Reads(db)
+    exists = required(reads, "workflow", workflow_id)
+    found = workspaces_of(reads, workflow_id, status)
+    reads.run()
+    exists()
+    return {"workspaces": found()}
+
+
+def workspaces_of(reads: Reads, workflow_id: str, status: Sequence[str] | None = None) -> Later[list[dict[str, Any]]]:
     where, params = "workflow_id = ?", [workflow_id]
     if status:
         where += f" AND status IN ({placeholders(list(status))})"
         params += list(status)
-    rows = [decode(r) for r in db.query(f"SELECT * FROM workspaces WHERE {where} ORDER BY created_at, id", params)]
-    assigned: dict[str, list[str]] = {r["id"]: [] for r in rows}
-    for t in db.query("SELECT id, workspace_id FROM tasks WHERE workflow_id = ? AND workspace_id IS NOT NULL "
-                      "ORDER BY sequence", (workflow_id,)):
-        assigned.get(t["workspace_id"], []).append(t["id"])
-    return {"workspaces": [{**r, "task_ids": assigned[r["id"]]} for r in rows]}
+    spaces = reads.query(f"SELECT * FROM workspaces WHERE {where} ORDER BY created_at, id", params)
+    tasks = reads.query("SELECT id, workspace_id FROM tasks WHERE workflow_id = ? AND workspace_id IS NOT NULL "
+                        "ORDER BY sequence", (workflow_id,))
+
+    def value() -> list[dict[str, Any]]:
+        rows = [decode(r) for r in spaces()]
+        assigned: dict[str, list[str]] = {r["id"]: [] for r in rows}
+        for t in tasks():
+            assigned.get(t["workspace_id"], []).append(t["id"])
+        return [{**r, "task_ids": assigned[r["id"]]} for r in rows]
+
+    return value
 
 
 def get_workspace(db: Backend, workspace_id: str) -> dict[str, Any]:
-    workspace = fetch(db, "workspace", workspace_id)
-    tasks = db.query("SELECT id FROM tasks WHERE workspace_id = ? ORDER BY sequence", (workspace_id,))
-    return {**workspace, "task_ids": [t["id"] for t in tasks]}
+    """The workspace with its tasks' ids: one batch."""
+    reads = Reads(db)
+    found = fetched(reads, "workspace", workspace_id)
+    tasks = reads.query("SELECT id FROM tasks WHERE workspace_id = ? ORDER BY sequence", (workspace_id,))
+    reads.run()
+    return {**found(), "task_ids": [t["id"] for t in tasks()]}
 
 
 def assign_task(db: Backend, task_id: str, workspace_id: str) -> dict[str, Any]:
@@ -314,20 +351,31 @@ def inactive(workspace: dict[str, Any]) -> CawError:
 
 
 def check_merge(db: Backend, workflow_id: str, repo_path: str | None = None) -> dict[str, Any]:
-    """For each active workspace, would its branch merge cleanly into its base? Writes nothing."""
-    fetch(db, "workflow", workflow_id)
+    """For each active workspace, would its branch merge cleanly into its base? Writes nothing.
+    Everything the sandbox checks need is read in one batch, before git is asked anything."""
+    reads = Reads(db)
+    exists = required(reads, "workflow", workflow_id)
+    spaces = workspaces_of(reads, workflow_id, ["active"])
+    linked = reads.query("SELECT r.path FROM repositories r JOIN workflow_repositories wr ON wr.repository_id = r.id "
+                         "WHERE wr.workflow_id = ?", (workflow_id,))
+    recorded = reads.query("SELECT w.id, r.path FROM workspaces w JOIN repositories r ON r.id = w.repository_id "
+                           "WHERE w.workflow_id = ? AND w.status = 'active'", (workflow_id,))
+    reads.run()
+    exists()
     repo_override = repository(repo_path) if repo_path else None
+    paths, own = [r["path"] for r in linked()], {r["id"]: [str(r["path"])] for r in recorded()}
     results = []
-    for ws in list_workspaces(db, workflow_id, ["active"])["workspaces"]:
-        results.append({"workspace_id": ws["id"], "branch": ws["branch"], **check_one(db, ws, repo_override)})
+    for ws in spaces():
+        placed = Placing(paths, own.get(ws["id"], []))
+        results.append({"workspace_id": ws["id"], "branch": ws["branch"], **check_one(db, ws, repo_override, placed)})
     clean = sum(1 for r in results if r["mergeable"])
     return {"workflow_id": workflow_id, "checked": len(results), "clean": clean,
             "conflicted": sum(1 for r in results if r["conflicts"]), "workspaces": results}
 
 
-def check_one(db: Backend, workspace: dict[str, Any], repo: str | None) -> dict[str, Any]:
+def check_one(db: Backend, workspace: dict[str, Any], repo: str | None, placed: Placing) -> dict[str, Any]:
     try:
-        repo = repo or repository_of(db, workspace)
+        repo = repo or repository_of(db, workspace, placed)
     except CawError as error:
         return {"base_branch": workspace["base_branch"], "mergeable": False, "conflicts": [], "error": error.message}
     base = workspace["base_branch"] or worktrees.current_branch(repo) or "HEAD"

@@ -138,7 +138,7 @@ def resume(db: Backend, workflow_id: str, connect: Connect,
 
 
 def status(db: Backend, workflow_id: str) -> dict[str, Any]:
-    return executions.status(db, workflow_id, timeout_ms(db, workflow_id))
+    return executions.status(db, workflow_id, DEFAULT_TIMEOUT_MS)
 
 
 @atexit.register

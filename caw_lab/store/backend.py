@@ -51,6 +51,13 @@ class Backend(ABC):
         (D1) may send it again, as it does reads.
         """
 
+    def read_all(self, statements: Sequence[Statement]) -> list[list[Row]]:
+        """Independent reads as one unit (``store.reads.Reads``): one batch, so one request
+        where a request is a round trip, and one snapshot of the database for all of them."""
+        if len(statements) == 1:
+            return [self.query(*statements[0])]
+        return self.batch(statements)
+
     def close(self) -> None:
         """Release connections; the default has nothing to release."""
 

@@ -17,17 +17,22 @@ from opentelemetry import metrics
 from opentelemetry.metrics import CallbackOptions, Meter, Observation
 
 from caw_lab.engine import task_stats
+from caw_lab.engine.rows import required
 from caw_lab.store.backend import Backend
+from caw_lab.store.reads import Reads
 
 
 def summary(db: Backend, workflow_id: str | None = None) -> dict[str, Any]:
-    """The task metrics of one workflow, or of the whole database."""
-    counts = task_stats.counts_by_status(db, workflow_id)
-    return {
-        "tasks": counts,
-        "failure_rate": failure_rate(counts),
-        "duration_ms": percentiles(task_stats.completion_ms(db, workflow_id)),
-    }
+    """The task metrics of one workflow (WORKFLOW_NOT_FOUND if there is none), or of the whole
+    database: one batch of reads."""
+    reads = Reads(db)
+    exists = required(reads, "workflow", workflow_id) if workflow_id is not None else None
+    statuses, times = task_stats.status_counts(reads, workflow_id), task_stats.completion_times(reads, workflow_id)
+    reads.run()
+    if exists:
+        exists()
+    counts = statuses()
+    return {"tasks": counts, "failure_rate": failure_rate(counts), "duration_ms": percentiles(times())}
 
 
 def failure_rate(counts: dict[str, int]) -> float | None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from caw_lab.engine.rows import require
 from caw_lab.store.backend import Backend
 from caw_lab.telemetry import task_metrics
 from caw_lab.tools.registry import Params, Result, tool
@@ -25,6 +24,4 @@ class WorkflowMetrics(Params):
 @tool("workflow_metrics", "Task counts by status, failure rate and completed tasks' duration (p50, p95, max ms) "
       "of a workflow, or of every workflow when workflow_id is omitted.", read_only=True, result=WorkflowMetricsResult)
 def workflow_metrics(db: Backend, p: WorkflowMetrics) -> dict[str, Any]:
-    if p.workflow_id is not None:
-        require(db, "workflow", p.workflow_id)
     return {"workflow_id": p.workflow_id, **task_metrics.summary(db, p.workflow_id)}

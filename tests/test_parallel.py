@@ -183,6 +183,9 @@ def test_an_executor_killed_mid_run_resumes_with_orphans_cleaned_and_uncommitted
     first.send_signal(signal.SIGKILL)
     first.wait(30)
     assert (Path(dirty) / "b.txt").exists() and len(worktree_paths(repo)) >= 2
+    while client.call("workflow_execution_status", workflow_id=wf["id"])["executorAlive"]:  # its heartbeat lapses
+        assert time.monotonic() < deadline, "the killed executor still reads as alive"
+        time.sleep(0.1)
     done = caw_run(db_path, wf["id"], repo, env)
     assert done.returncode == 0, done.stderr + done.stdout
     runs = [r for r in all_records(tmp_path) if r["task"] == "b"]

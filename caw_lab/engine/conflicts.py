@@ -24,16 +24,18 @@ every agent involved, in the same change. Then the task's strategy decides
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from itertools import combinations
 from typing import Any
 
-from caw_lab.engine import isolation, leases, merging, worktrees
+from caw_lab.engine import isolation, leases, merging, rows, worktrees
 from caw_lab.engine.changes import Event, Gated, commit, insert, raw
 from caw_lab.engine.messages import message_row
 from caw_lab.engine.rows import decode, fetch
 from caw_lab.errors import CawError
 from caw_lab.ids import now_ms
-from caw_lab.store.backend import Backend, Statement
+from caw_lab.store.backend import Backend, Row, Statement
+from caw_lab.store.reads import Reads
 
 IN_FLIGHT = ("planning", "in_progress", "paused")
 STRATEGIES = ("serialize", "rebase", "manual")
@@ -187,44 +189,87 @@ def release_agent(task_id: str) -> Gated:
 
 def scan(db: Backend, workflow_id: str) -> dict[str, Any]:
     """Every in-flight isolated task checked now, plus the conflicts the plan predicts. A read:
-    the completion check is what records a conflict and acts on it."""
-    fetch(db, "workflow", workflow_id)
-    rows = db.query("SELECT * FROM tasks WHERE workflow_id = ? AND status IN ('planning', 'in_progress', 'paused', "
-                    "'completed') ORDER BY sequence, id", (workflow_id,))
-    merged = isolation.merged(db, workflow_id)
+    the completion check is what records a conflict and acts on it. The rows come in one batch
+    (one D1 request); git then compares the branches."""
+    state = ScanState.read(db, workflow_id)
     seen: set[frozenset[str]] = set()
     found = []
-    for task in (decode(r) for r in rows):
-        if task["id"] in merged:
-            continue
-        clashes, involved = find(db, task)
+    for task in state.unmerged():
+        clashes, involved = state.clashes(task)
         pair = frozenset([task["id"], *(s["id"] for s in involved)])
         if clashes and pair not in seen:
             seen.add(pair)
             found.append({"tasks": sorted(pair), "files": sorted({f for c in clashes for f in c.files}),
                           "branches": sorted({c.branch for c in clashes} | {c.onto for c in clashes})})
-    return {"workflow_id": workflow_id, "conflicts": found, "predicted": predicted(db, workflow_id)}
+    return {"workflow_id": workflow_id, "conflicts": found, "predicted": predictions(state.tasks, state.edges)}
 
 
-def predicted(db: Backend, workflow_id: str) -> list[dict[str, Any]]:
-    """Unfinished tasks that may run side by side and name the same likely files."""
-    rows = [decode(r) for r in db.query("SELECT id, name, files_likely_affected FROM tasks WHERE workflow_id = ? "
-                                        "AND status NOT IN ('completed', 'skipped') ORDER BY sequence, id",
-                                        (workflow_id,))]
-    upstream = ancestry(db, workflow_id)
+@dataclass(frozen=True)
+class ScanState:
+    """What a scan reads of a workflow: its tasks, which are merged, where each last ran, its edges."""
+
+    tasks: list[dict[str, Any]]
+    merged: set[str]
+    assigned: dict[str, dict[str, Any]]
+    edges: list[Row]
+
+    @classmethod
+    def read(cls, db: Backend, workflow_id: str) -> ScanState:
+        batch = Reads(db)
+        exists = rows.required(batch, "workflow", workflow_id)
+        tasks = batch.query("SELECT * FROM tasks WHERE workflow_id = ? ORDER BY sequence, id", (workflow_id,))
+        merged = batch.query("SELECT task_id FROM events WHERE workflow_id = ? AND kind = 'task.merged'",
+                             (workflow_id,))
+        assigned = batch.query("SELECT task_id, payload FROM events WHERE workflow_id = ? "
+                               "AND kind = 'worktree.assigned' ORDER BY seq", (workflow_id,))
+        edges = batch.query(EDGES_SQL, (workflow_id,))
+        batch.run()
+        exists()
+        return cls([decode(r) for r in tasks()], {r["task_id"] for r in merged()},
+                   {r["task_id"]: decode(r)["payload"] for r in assigned()}, edges())
+
+    def unmerged(self) -> list[dict[str, Any]]:
+        return [t for t in self.tasks if t["status"] in (*IN_FLIGHT, "completed") and t["id"] not in self.merged]
+
+    def clashes(self, task: dict[str, Any]) -> tuple[list[merging.Conflict], list[dict[str, Any]]]:
+        """As ``find``, from the rows read."""
+        where = self.assigned.get(task["id"])
+        if where is None or not worktrees.branch_exists(where["repository"], where["branch"]):
+            return [], []
+        repo, branch = where["repository"], where["branch"]
+        found = [c for c in [merging.conflict(repo, where["integration"], branch)] if c]
+        involved = []
+        for other in self.unmerged():
+            there = self.assigned.get(other["id"])
+            if other["id"] == task["id"] or there is None or there["repository"] != repo:
+                continue
+            if worktrees.branch_exists(repo, there["branch"]) and (
+                    clash := merging.conflict(repo, there["branch"], branch)):
+                found.append(clash)
+                involved.append({**other, "branch": there["branch"]})
+        return found, involved
+
+
+EDGES_SQL = ("SELECT d.task_id, d.depends_on_id FROM task_dependencies d JOIN tasks t ON t.id = d.task_id "
+             "WHERE t.workflow_id = ?")
+
+
+def predictions(tasks: list[dict[str, Any]], edges: list[Row]) -> list[dict[str, Any]]:
+    """Pairs of unfinished ``tasks`` that are not each other's ancestors and share likely files."""
+    unfinished = [t for t in tasks if t["status"] not in ("completed", "skipped")]
+    upstream = closure(edges)
     out = []
-    for a, b in combinations(rows, 2):
+    for a, b in combinations(unfinished, 2):
         overlap = sorted(set(a["files_likely_affected"] or []) & set(b["files_likely_affected"] or []))
         if overlap and a["id"] not in upstream.get(b["id"], set()) and b["id"] not in upstream.get(a["id"], set()):
             out.append({"tasks": [a["id"], b["id"]], "names": [a["name"], b["name"]], "files": overlap})
     return out
 
 
-def ancestry(db: Backend, workflow_id: str) -> dict[str, set[str]]:
-    """Each task's transitive dependencies."""
+def closure(rows: list[Row]) -> dict[str, set[str]]:
+    """Each task's transitive dependencies, from ``(task_id, depends_on_id)`` rows."""
     edges: dict[str, set[str]] = {}
-    for r in db.query("SELECT d.task_id, d.depends_on_id FROM task_dependencies d JOIN tasks t ON t.id = d.task_id "
-                      "WHERE t.workflow_id = ?", (workflow_id,)):
+    for r in rows:
         edges.setdefault(r["task_id"], set()).add(r["depends_on_id"])
     closed: dict[str, set[str]] = {}
 

@@ -57,7 +57,8 @@ def subprocess_workflow(
     """A workflow whose tasks run ``command`` with the subprocess runtime, set by the local user
     in the local runtime config (a workflow's config may not name a command)."""
     Path(os.environ["CAW_RUNTIMES"]).write_text(f"[subprocess]\ncommand = {json.dumps(command)}\n")
-    wf = make_workflow(client, tasks or [{"name": "only"}])
+    tasks = tasks or [{"name": "only"}]
+    wf = make_workflow(client, tasks, max_parallel_tasks=len(tasks))  # claims enforce it: all may run at once
     client.call(
         "workflow_set_config",
         id=wf["id"],

@@ -127,10 +127,13 @@ def split_external(
     """Plan tasks with only their own workflow's dependencies, and the dependencies on other
     workflows' tasks (``{"workflow_id": ..., "task": name or id}``) as (task index, task id).
     Such a dependency blocks like any other (dag.blocked_sql reads the edge, whatever the
-    workflow), so workflow_next_tasks holds the task back until the other task is done."""
+    workflow), so workflow_next_tasks holds the task back until the other task is done. The plan's
+    size is checked first: nothing here reads a plan over the limits."""
+    check_workflow_size(len(tasks))
     local, external = [], []
     for index, spec in enumerate(tasks):
         deps = spec.get("depends_on") or []
+        check_fan_in(spec["name"], len(deps), "depends on")
         for dep in deps:
             if not isinstance(dep, (str, dict)):
                 raise invalid_input(f"Task {spec['name']!r}: depends_on lists task names or "
@@ -140,7 +143,6 @@ def split_external(
                     raise invalid_input(f"Task {spec['name']!r}: a dependency on another workflow's task is "
                                         "{\"workflow_id\": ..., \"task\": ...}", "Give exactly those two keys.")
                 external.append((index, other_workflow_task(db, workflow_id, dep["workflow_id"], dep["task"])))
-        check_fan_in(spec["name"], len(deps), "depends on")
         local.append({**spec, "depends_on": [d for d in deps if isinstance(d, str)] or None})
     return local, list(dict.fromkeys(external))
 

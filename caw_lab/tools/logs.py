@@ -8,8 +8,6 @@ from pydantic import BaseModel, Field
 
 from caw_lab.engine.rows import fetch
 from caw_lab.errors import CawError
-from caw_lab.runtimes import agent_logs
-from caw_lab.runtimes.running import db_target
 from caw_lab.store.backend import Backend
 from caw_lab.tools.registry import Params, tool
 
@@ -45,6 +43,9 @@ class Logs(BaseModel):
 @tool("task_logs", "A task's agent output: an attempt (default latest) from a byte offset (<0: from the end).",
       read_only=True, result=Logs)
 def task_logs(db: Backend, p: TaskLogs) -> dict[str, Any]:
+    from caw_lab.runtimes import agent_logs  # the runtimes, first needed here: a server starts without them
+    from caw_lab.runtimes.running import db_target
+
     fetch(db, "task", p.task_id)
     found = agent_logs.attempts(agent_logs.logs_root(db_target(db)), p.task_id)
     listed = [agent_logs.summary(a) for a in found]

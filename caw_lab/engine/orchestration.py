@@ -34,7 +34,7 @@ from operator import itemgetter
 from typing import Any
 
 from caw_lab.engine.dag import blocked_sql
-from caw_lab.engine.rows import fetched, placeholders, required
+from caw_lab.engine.rows import fetched, required
 from caw_lab.engine.states import CLAIMABLE_WORKFLOW_STATUSES, DONE_SQL, DONE_TASK_STATUSES, STORED_TASK_STATUSES
 from caw_lab.errors import not_found
 from caw_lab.store.backend import Backend, Row
@@ -48,30 +48,29 @@ def eligible_tasks(reads: Reads, workflow_id: str, include_failed: bool) -> Late
     """Eligible tasks in plan order, each with the names of its finished dependencies.
 
     Pending tasks come in sequence order from the index of unclaimed pending tasks (no
-    sort, claimed ones never read); failed ones, usually few, are merged in. Dependency
-    names are read in the same batch, for the workflow's unclaimed pending (and failed)
-    tasks: a blocked one's finished dependencies are read and left unused, which costs
-    less than testing every candidate for blockers twice. Name lists are tuples (JSON
-    arrays all the same): a row of strings and tuples is not tracked by Python's garbage
-    collector, which otherwise rescans every row of a large answer.
+    sort, claimed ones never read); failed ones, usually few, are merged in. Each eligible
+    row carries its finished dependencies' names (``DONE_NAMES``), read by the same
+    statement for the eligible tasks alone, so a blocked task's are never read. Name lists
+    are tuples (JSON arrays all the same): a row of strings and tuples is not tracked by
+    Python's garbage collector, which otherwise rescans every row of a large answer.
     """
     unblocked = f"t.workflow_id = ? AND t.assigned_agent_id IS NULL AND NOT {blocked_sql('t')}"
     pending = reads.query(
-        f"SELECT {TASK_FIELDS} FROM tasks t WHERE t.status = 'pending' AND {unblocked} ORDER BY t.sequence",
+        f"SELECT {TASK_FIELDS}, {DONE_NAMES} FROM tasks t WHERE t.status = 'pending' AND {unblocked} "
+        "ORDER BY t.sequence",
         (workflow_id,),
     )
     failed = reads.query(
-        f"SELECT {TASK_FIELDS} FROM tasks t WHERE t.status = 'failed' AND {unblocked}", (workflow_id,)
+        f"SELECT {TASK_FIELDS}, {DONE_NAMES} FROM tasks t WHERE t.status = 'failed' AND {unblocked}", (workflow_id,)
     ) if include_failed else list
-    names = finished_dependencies(reads, workflow_id, ("pending", "failed") if include_failed else ("pending",))
 
     def value() -> list[dict[str, Any]]:
         tasks, also = pending(), failed()
         if also:
             tasks = sorted(tasks + also, key=itemgetter("sequence"))
-        found = names()
         for task in tasks:
-            task["dependencies_completed"] = tuple(found.get(task["id"], ()))
+            names = task.pop("done_names")
+            task["dependencies_completed"] = tuple(json.loads(names)) if names else ()
             needs = task["required_capabilities"]
             task["required_capabilities"] = tuple(json.loads(needs)) if needs else ()
         return tasks
@@ -79,24 +78,12 @@ def eligible_tasks(reads: Reads, workflow_id: str, include_failed: bool) -> Late
     return value
 
 
-def finished_dependencies(reads: Reads, workflow_id: str, statuses: tuple[str, ...]) -> Later[dict[str, list[str]]]:
-    """``task_id -> names of its completed or skipped dependencies``, in plan order, for the
-    workflow's unclaimed tasks in ``statuses``."""
-    rows = reads.query(
-        f"""SELECT d.task_id, up.name FROM tasks t
-            JOIN task_dependencies d ON d.task_id = t.id JOIN tasks up ON up.id = d.depends_on_id
-            WHERE t.workflow_id = ? AND t.status IN ({placeholders(statuses)}) AND t.assigned_agent_id IS NULL
-              AND up.status IN {DONE_SQL} ORDER BY up.sequence""",
-        (workflow_id, *statuses),
-    )
-
-    def value() -> dict[str, list[str]]:
-        names: dict[str, list[str]] = {}
-        for r in rows():
-            names.setdefault(r["task_id"], []).append(r["name"])
-        return names
-
-    return value
+DONE_NAMES = f"""CASE WHEN EXISTS (SELECT 1 FROM task_dependencies x WHERE x.task_id = t.id) THEN
+    (SELECT json_group_array(name) FROM (SELECT up.name FROM task_dependencies d
+        JOIN tasks up ON up.id = d.depends_on_id WHERE d.task_id = t.id AND up.status IN {DONE_SQL}
+        ORDER BY up.sequence)) END AS done_names"""
+"""A task's completed or skipped dependencies' names in plan order, as a JSON array (NULL for a
+task with no dependencies, the usual case in a wide plan, so most rows need no decoding)."""
 
 
 ACTIVE = ("({t}.status IN ('planning', 'in_progress') "
@@ -183,7 +170,8 @@ def next_tasks(
     tasks = group_order(eligible())
     if agent is not None:
         tasks = capability_order(tasks, agent().get("capabilities") or [])
-    active = counts()["active"]
+    tally = counts()
+    active = tally["active"]
     capacity = max(0, workflow["max_parallel_tasks"] - active)
     if workflow["status"] not in CLAIMABLE_WORKFLOW_STATUSES:
         capacity = 0
@@ -196,7 +184,7 @@ def next_tasks(
         "recommended_count": recommended,
         "active_count": active,
         "workflow_status": workflow["status"],
-        "all_complete": counts()["total"] > 0 and counts()["done"] == counts()["total"],
+        "all_complete": tally["total"] > 0 and tally["done"] == tally["total"],
     }
 
 
@@ -304,15 +292,15 @@ def progress_of(reads: Reads, workflow_id: str) -> Later[dict[str, Any]]:
 
     def value() -> dict[str, Any]:
         exists()
-        counts = statuses()
-        counts["pending"] -= len(blocked())
-        counts["blocked"] = len(blocked())
+        counts, waiting = statuses(), blocked()  # each shaped when called: once
+        counts["pending"] -= len(waiting)
+        counts["blocked"] = len(waiting)
         total = sum(counts.values())
         return {
             "total_tasks": total,
             "by_status": counts,
             **(sequence() or {}),
-            "blocked_tasks": blocked(),
+            "blocked_tasks": waiting,
             "parallel_groups": groups(),
             "estimated_remaining": total - counts["completed"] - counts["skipped"],
         }

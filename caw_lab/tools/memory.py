@@ -13,34 +13,6 @@ from caw_lab.tools.registry import Params, Result, tool
 MemoryType = Literal["pattern", "pitfall", "decision", "learning"]
 
 
-class MemoryCreateResult(Result):
-    id: str
-    repository_id: str | None
-    topic: str
-    memory_type: str
-    content: str
-    confidence: float
-    reinforcement_count: int
-    last_reinforced_at: int
-    decay_rate: float
-    metadata: dict[str, Any] | None
-    created_at: int
-    updated_at: int
-    reinforced: bool
-
-
-class MemoryDecayResult(Result):
-    decayed: int
-    removed: int
-    removed_ids: list[str]
-    threshold: float
-
-
-class MemoryRecallResult(Result):
-    memories: list[dict[str, Any]]
-    total: int
-
-
 class MemoryReinforceResult(Result):
     id: str
     repository_id: str | None
@@ -54,6 +26,22 @@ class MemoryReinforceResult(Result):
     metadata: dict[str, Any] | None
     created_at: int
     updated_at: int
+
+
+class MemoryCreateResult(MemoryReinforceResult):
+    reinforced: bool
+
+
+class MemoryDecayResult(Result):
+    decayed: int
+    removed: int
+    removed_ids: list[str]
+    threshold: float
+
+
+class MemoryRecallResult(Result):
+    memories: list[dict[str, Any]]
+    total: int
 
 
 class MemoryCreate(Params):

@@ -20,7 +20,7 @@ import pytest
 import caw_lab
 from tests.conftest import make_workflow
 from tests.dag_screen import drawn_tasks, miscoloured, wait_until_painted
-from tests.jupyter_lab import TOKEN, LabServer, missing, open_notebook
+from tests.jupyter_lab import ALL_CELLS_RUN, TOKEN, LabServer, missing, open_notebook, run_all
 
 if missing():
     pytest.skip(missing(), allow_module_level=True)
@@ -52,8 +52,17 @@ def show_widget(page: Any, lab: LabServer, name: str, db_path: Path, workflow_id
     cell = (f"import caw_lab\nfrom caw_lab.lab.dag_widget import DagWidget\n"
             f"w = DagWidget(caw_lab.connect({str(db_path)!r}), {workflow_id!r}, height=420)\n"
             f"w.observe(lambda change: open({str(selected)!r}, 'w').write(change['new']), 'selected')\nw")
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout  # optional: the module skips without it
+
     open_notebook(page, lab, name, [cell])
-    page.wait_for_selector(READY, timeout=90_000)
+    try:
+        page.wait_for_selector(READY, timeout=60_000)
+    except PlaywrightTimeout:
+        # Once in a full parallel run the notebook never ran its cell (no execution count): Run All
+        # again. A cell that ran and drew no widget still fails below.
+        if not page.evaluate(ALL_CELLS_RUN):
+            run_all(page, lab, name)
+        page.wait_for_selector(READY, timeout=120_000)
     widget = page.locator(".caw-dag").first
     widget.scroll_into_view_if_needed()
     return widget

@@ -21,7 +21,8 @@ export function taskDetail(ctx, el, taskId) {
   /** The moves the state machine allows from the task's status, as in the widget's panel
    * (which narrow screens hide). */
   const moves = (task) => {
-    const allowed = ctx.config.transitions?.[task.status] || [];
+    // A blocked task waits on its dependencies: every move would be refused, so none is offered.
+    const allowed = task.status === "blocked" ? [] : ctx.config.transitions?.[task.status] || [];
     if (!allowed.length) return null;
     const select = h("select", { class: "caw-input", "aria-label": "New status" },
       allowed.map((s) => h("option", { value: s }, s.replace("_", " "))));

@@ -34,16 +34,23 @@ def resolve_token(given: str | None) -> str:
 
 def stored_token() -> str:
     """The token in ``token_path()``, created (0600, in a 0700 folder) if absent. Two servers starting
-    at once agree: the file is created exclusively, and the one that loses the race reads the winner's."""
+    at once agree: the token is written whole to a file of this process's own, then linked into
+    place, which fails if the name exists; the loser reads the winner's file, never a half-written one."""
     path = token_path()
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    if path.exists() or path.is_symlink():
+        return read_token(path)
+    draft = path.with_name(f".{TOKEN_FILE}.{os.getpid()}.{secrets.token_hex(4)}")
+    token = secrets.token_urlsafe(TOKEN_BYTES)
+    fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o600)
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o600)
+        with os.fdopen(fd, "w", encoding="ascii") as out:
+            out.write(token + "\n")
+        os.link(draft, path)
     except FileExistsError:
         return read_token(path)
-    token = secrets.token_urlsafe(TOKEN_BYTES)
-    with os.fdopen(fd, "w", encoding="ascii") as out:
-        out.write(token + "\n")
+    finally:
+        draft.unlink(missing_ok=True)
     return token
 
 

@@ -15,7 +15,8 @@ every cache of the context engine forgotten first, so the whole path runs:
   left out.
 
 A file counts when a Python frame of its code is entered (a function, a coroutine resumed,
-a module body). ``--json`` prints both lists as JSON instead of text.
+a module body). ``--functions`` also names the functions run in each file; ``--json`` prints
+both lists as JSON instead of text.
 """
 
 from __future__ import annotations
@@ -38,21 +39,24 @@ import caw_lab
 ROOT = Path(caw_lab.__file__).resolve().parent
 REPO = ROOT.parent
 TOOL = "task_load_context"
+Traced = dict[str, list[str]]
+"""The files one call runs (relative to caw_lab/), each with the functions run in it."""
 
 
 class Recorder:
-    """The caw_lab files whose frames are entered while recording, in every thread."""
+    """The caw_lab files whose frames are entered while recording, in every thread, with the
+    functions (code objects) entered in each."""
 
     def __init__(self) -> None:
-        self.seen: set[str] = set()
+        self.seen: set[tuple[str, str]] = set()
         self.on = False
         self._root = str(ROOT)
 
     def profile(self, frame: FrameType, event: str, arg: Any) -> None:
         if self.on and event == "call":
-            name = frame.f_code.co_filename
-            if name.startswith(self._root):
-                self.seen.add(name)
+            code = frame.f_code
+            if code.co_filename.startswith(self._root):
+                self.seen.add((code.co_filename, code.co_qualname))
 
     def install(self) -> None:
         sys.setprofile(self.profile)
@@ -62,9 +66,12 @@ class Recorder:
         self.seen.clear()
         self.on = True
 
-    def stop(self) -> list[str]:
+    def stop(self) -> Traced:
         self.on = False
-        return sorted(str(Path(f).relative_to(ROOT)) for f in self.seen)
+        files: dict[str, list[str]] = {}
+        for name, function in sorted(self.seen):
+            files.setdefault(str(Path(name).relative_to(ROOT)), []).append(function)
+        return files
 
 
 def forget_caches() -> None:
@@ -82,7 +89,7 @@ def build(db: Path) -> str:
         return build_path(client)
 
 
-def in_process(db: Path, task_id: str) -> list[str]:
+def in_process(db: Path, task_id: str) -> Traced:
     """The files one cold ``task_load_context`` runs through the tool registry, in this process."""
     recorder = Recorder()
     recorder.install()
@@ -128,7 +135,7 @@ def serve_traced(control: str, server_args: list[str]) -> None:
     main(server_args, prog_name="caw")
 
 
-def over_stdio(db: Path, task_id: str, control: Path) -> list[str]:
+def over_stdio(db: Path, task_id: str, control: Path) -> Traced:
     """The files the real server runs to answer one cold ``task_load_context`` over stdio."""
     import anyio
     from mcp import Client, StdioServerParameters
@@ -141,7 +148,7 @@ def over_stdio(db: Path, task_id: str, control: Path) -> list[str]:
         cwd=str(REPO),
     )
 
-    async def run() -> list[str]:
+    async def run() -> Traced:
         async with Client(params, mode="legacy") as client:
             await client.call_tool(TOOL, {"task_id": task_id})  # imports the context engine
             with steering(control) as send:
@@ -169,7 +176,7 @@ def steering(control: Path) -> Iterator[Callable[[str], Any]]:
         yield send
 
 
-def by_package(files: list[str]) -> str:
+def by_package(files: Traced) -> str:
     """``context 8, ranking 4, ...``: how many of the files each package holds."""
     counts: dict[str, int] = {}
     for f in files:
@@ -181,6 +188,7 @@ def by_package(files: list[str]) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.call_path", description=__doc__.split("\n")[0])
     parser.add_argument("--json", action="store_true", help="print both lists as JSON")
+    parser.add_argument("--functions", action="store_true", help="name the functions run in each file")
     parser.add_argument("--serve-traced", metavar="SOCKET", help=argparse.SUPPRESS)
     args, rest = parser.parse_known_args()
     if args.serve_traced:
@@ -196,8 +204,10 @@ def main() -> None:
     inside = set(paths["in process"])
     for name, files in paths.items():
         print(f"## {TOOL} {name}: {len(files)} files ({by_package(files)})")
-        for f in files:
+        for f, functions in files.items():
             print(f"  {f}" + ("  (+ stdio)" if name == "over stdio" and f not in inside else ""))
+            if args.functions:
+                print(f"      {', '.join(functions)}")
         print()
 
 

@@ -194,6 +194,8 @@ def main() -> None:
     if args.serve_traced:
         serve_traced(args.serve_traced, [a for a in rest if a != "--"])
         return
+    if rest:
+        parser.error(f"unrecognized arguments: {' '.join(rest)}")
     with tempfile.TemporaryDirectory(prefix="caw-bench-path-") as tmp:
         db = Path(tmp) / "path.db"
         task_id = build(db)

@@ -133,18 +133,120 @@ def test_agents_panel_lists_agents_with_heartbeat_age(client: caw_lab.Client) ->
     assert repr(panel) == "<caw_lab Agents: 1 agents, 1 online>"
 
 
-def test_inbox_shows_new_messages_for_the_chosen_agent(client: caw_lab.Client) -> None:
+def test_inbox_shows_the_threads_the_chosen_agent_takes_part_in(client: caw_lab.Client) -> None:
     feed = EventFeed(client)
-    ada = client.call("agent_register", name="ada", runtime="custom")["id"]
-    bob = client.call("agent_register", name="bob", runtime="custom")["id"]
+    ada, bob, carol = (client.call("agent_register", name=n, runtime="custom")["id"] for n in ("ada", "bob", "carol"))
     panel = Inbox(client, agent_id=bob)
     feed.subscribe(panel.on_events)
-    assert panel.agent.value == bob
+    assert panel.agent.value == bob and panel.agent.label == "bob"
     client.call("message_send", sender_id=ada, recipient_id=bob, message_type="query", subject="schema?", body="ok?")
     feed.poll()
-    assert "schema?" in panel.listing.value and repr(panel) == "<caw_lab Inbox: 1 messages, 1 unread>"
+    assert list(panel.views) and "schema?" in shown(panel) and repr(panel) == "<caw_lab Inbox: 1 messages, 1 unread>"
+    panel.agent.value = ada  # ada sent it: her threads hold it too
+    assert "schema?" in shown(panel) and panel.unread_count == 0
+    panel.agent.value = carol
+    assert "schema?" not in shown(panel) and "No messages" in shown(panel)
+
+
+def shown(panel: Inbox) -> str:
+    """Everything the inbox draws, as text."""
+    parts = [panel.summary.value]
+    for child in panel.threads.children:
+        parts += [child.head.value, child.listing.value] if hasattr(child, "listing") else [child.value]
+    return "\n".join(parts)
+
+
+def test_inbox_names_agents_and_shows_bodies(client: caw_lab.Client) -> None:
+    ada, bob = (client.call("agent_register", name=n, runtime="custom")["id"] for n in ("ada", "bob"))
+    client.call("message_send", sender_id=ada, recipient_id=bob, message_type="query", body={"table": "users"})
+    panel = Inbox(client)
+    text = shown(panel)
+    assert "ada &#8594; bob" in text and "&quot;table&quot;: &quot;users&quot;" in text
+    assert "ag_" not in text, "agents by name, never by id"
+    assert [label for label, _ in panel.agent.options] == ["every agent", "ada", "bob"]
+    assert [label for label, _ in panel.compose.recipient.options] == ["ada", "bob"]
+
+
+def test_compose_and_reply_write_threaded_messages(client: caw_lab.Client) -> None:
+    ada, bob = (client.call("agent_register", name=n, runtime="custom")["id"] for n in ("ada", "bob"))
+    panel = Inbox(client)
+    form = panel.compose
+    form.sender.label, form.recipient.label = "ada", "bob"
+    form.subject.value, form.body.value = "schema?", "Is the users table ready?"
+    first = form.send.click() or client.call("message_list", agent_id=bob)["messages"][0]
+    assert (first["sender_id"], first["recipient_id"], first["thread_id"], first["reply_to_id"]) == (
+        ada, bob, first["id"], None)
+    assert (first["subject"], first["body"], form.body.value) == ("schema?", "Is the users table ready?", "")
+    assert "Sent to bob" in form.said.value
+
+    panel.agent.value = bob
+    view = panel.views[first["id"]]
+    view.text.value = "Yes, migrated."
+    view.reply.click()
+    answer = client.call("message_list", agent_id=ada)["messages"][0]
+    assert (answer["sender_id"], answer["recipient_id"], answer["reply_to_id"], answer["thread_id"]) == (
+        bob, ada, first["id"], first["id"]), "the one asked answers the one who asked, in the same thread"
+    assert answer["subject"] == "schema?" and view.text.value == ""
+
+    view.text.value = "And indexed."  # bob writes again: a follow-up, still to ada
+    view.reply.click()
+    again = client.call("message_list", agent_id=ada)["messages"][0]
+    assert (again["sender_id"], again["recipient_id"], again["reply_to_id"]) == (bob, ada, answer["id"])
+    assert list(panel.views) == [first["id"]] and len(panel.views[first["id"]].messages) == 3
+    assert repr(panel.views[first["id"]]) == "<caw_lab ThreadView: 3 messages, 1 unread>"
+
+
+def test_compose_as_the_notebook_registers_its_agent_once(client: caw_lab.Client) -> None:
+    bob = client.call("agent_register", name="bob", runtime="custom")["id"]
+    panel = Inbox(client)
+    form = panel.compose
+    assert form.sender.label == "you (this notebook)" and form.recipient.value == bob
+    for text in ("one", "two"):
+        form.body.value = text
+        form.send.click()
+    senders = {m["sender_id"] for m in client.call("message_list", agent_id=bob)["messages"]}
+    names = {a["id"]: a["name"] for a in client.call("agent_list")["agents"]}
+    assert len(senders) == 1 and names[senders.pop()] == "notebook"
+    assert "you (this notebook)" in form.sender.options[0] and "notebook" not in [lab for lab, _ in form.sender.options[1:]]
+
+
+def test_compose_and_reply_refusals_write_nothing(client: caw_lab.Client) -> None:
+    ada, bob = (client.call("agent_register", name=n, runtime="custom")["id"] for n in ("ada", "bob"))
+    panel = Inbox(client)
+    form = panel.compose
+    form.sender.value, form.recipient.value = ada, bob
+    before = dump(client.db)
+    form.body.value = "   "
+    assert panel.send(form) is None and "INVALID_INPUT" in form.said.value
+    form.body.value = "x" * 2_000_000
+    assert panel.send(form) is None and "caw-error" in form.said.value, form.said.value
+    assert dump(client.db) == before and form.body.value, "a refused message stays in the form to fix"
+    client.call("message_send", sender_id=ada, recipient_id=bob, message_type="query", body="hi")
+    panel.refresh()
+    view = next(iter(panel.views.values()))
+    before = dump(client.db)
+    view.text.value = ""
+    assert panel.reply(view) is None and "INVALID_INPUT" in view.said.value
+    view.text.value = "x" * 2_000_000
+    assert panel.reply(view) is None and "caw-error" in view.said.value and view.text.value
+    assert dump(client.db) == before
+
+
+def test_mark_read_changes_the_unread_counts(client: caw_lab.Client) -> None:
+    ada, bob = (client.call("agent_register", name=n, runtime="custom")["id"] for n in ("ada", "bob"))
+    first = client.call("message_send", sender_id=ada, recipient_id=bob, message_type="query", body="1")
+    client.call("message_send", sender_id=ada, recipient_id=bob, message_type="query", body="2",
+                reply_to_id=first["id"])
+    other = client.call("message_send", sender_id=bob, recipient_id=ada, message_type="query", body="elsewhere")
+    panel = Inbox(client, agent_id=bob)
+    view = panel.views[first["id"]]
+    assert view.mark_read.description == "Mark 2 read" and panel.unread_count == 2
+    view.mark_read.click()
+    assert client.call("message_count_unread", agent_id=bob)["count"] == 0
+    assert client.call("message_count_unread", agent_id=ada)["count"] == 1, "only the thread's, only bob's"
+    assert panel.unread_count == 0 and view.mark_read.disabled and "0 unread" in panel.summary.value
     panel.agent.value = ada
-    assert "schema?" not in panel.listing.value
+    assert panel.views[other["thread_id"]].mark_read.description == "Mark 1 read"
 
 
 def test_form_shows_what_is_missing_inline_and_writes_nothing(client: caw_lab.Client) -> None:

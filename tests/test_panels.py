@@ -15,8 +15,9 @@ import pytest
 
 import caw_lab
 from caw_lab.lab.feed import EventFeed
-from caw_lab.lab.panels import Agents, Inbox, TaskDetail, WorkflowForm, WorkflowList
+from caw_lab.lab.panels import Agents, Execution, Inbox, TaskDetail, WorkflowForm, WorkflowList
 from caw_lab.lab.workbench import Workbench
+from caw_lab.runtimes import agent_logs
 from tests.conftest import dump, make_workflow
 
 QUICKSTART = Path(__file__).resolve().parents[1] / "notebooks" / "quickstart.ipynb"
@@ -113,6 +114,29 @@ def test_task_detail_offers_only_the_moves_a_task_can_take_and_makes_them(client
     assert client.call("task_get", id=wf["tasks"]["a"])["status"] == "completed", "a refusal changes nothing"
 
 
+def test_task_detail_tails_its_agents_log_and_says_when_there_is_none(client: caw_lab.Client, db_path: Path) -> None:
+    wf = make_workflow(client, [{"name": "a"}])
+    task = wf["tasks"]["a"]
+    ada = client.call("agent_register", name="ada", runtime="custom")["id"]
+    panel = TaskDetail(client, task)
+    assert "no log yet" in panel.log_view.value
+    client.call("task_claim", task_id=task, agent_id=ada)
+    client.call("task_update_status", id=task, status="planning")
+    panel.refresh()
+    writer = agent_logs.LogWriter(agent_logs.new_attempt(agent_logs.logs_root(str(db_path)), task, ada))
+    try:
+        writer.write_lines([f"step {i}" for i in range(2000)])
+        panel.tick()  # output is not an event: the clock reads the log of a task being worked on
+        shown = html.unescape(panel.log_view.value)
+        assert "attempt 1 of 1, ada" in shown and "step 1999" in shown and "step 0\n" not in shown
+        assert "ag_" not in shown, "the agent by name"
+        writer.write_lines(["<b>not markup</b>"])
+        panel.tick()
+        assert "&lt;b&gt;not markup&lt;/b&gt;" in panel.log_view.value
+    finally:
+        writer.close()
+
+
 def test_task_detail_ignores_other_workflows(client: caw_lab.Client) -> None:
     mine = make_workflow(client, [{"name": "a"}])
     other = make_workflow(client, [{"name": "b"}])
@@ -131,6 +155,31 @@ def test_agents_panel_lists_agents_with_heartbeat_age(client: caw_lab.Client) ->
     feed.poll()
     assert "ada" in panel.table.value and re.search(r"\d+s ago", panel.table.value)
     assert repr(panel) == "<caw_lab Agents: 1 agents, 1 online>"
+
+
+def test_agents_panel_names_the_task_each_agent_is_on(client: caw_lab.Client) -> None:
+    wf = make_workflow(client, [{"name": "design schema"}])
+    ada = client.call("agent_register", name="ada", runtime="custom")["id"]
+    client.call("task_claim", task_id=wf["tasks"]["design schema"], agent_id=ada)
+    panel = Agents(client)
+    assert "<b>ada</b>" in panel.table.value and "design schema" in panel.table.value
+    assert "ag_" not in panel.table.value and "tk_" not in panel.table.value, "names, never ids"
+    assert "overflow-wrap: anywhere" in panel.table.value and "width: 100%" in panel.table.value
+
+
+def test_relative_times_count_on_without_events(client: caw_lab.Client) -> None:
+    ada = client.call("agent_register", name="ada", runtime="custom")["id"]
+    bob = client.call("agent_register", name="bob", runtime="custom")["id"]
+    client.call("message_send", sender_id=ada, recipient_id=bob, message_type="query", body="hi")
+    wb = Workbench(client, interval=60, tick=0.1)  # the feed does not look again: only the clock moves
+    try:
+        assert "0s ago" in wb.agents.table.value and "0s ago" in shown(wb.inbox)
+        wait_for(lambda: re.search(r"[12]s ago", wb.agents.table.value) is not None, timeout=5)
+        wait_for(lambda: re.search(r"[12]s ago", shown(wb.inbox)) is not None, timeout=5)
+        assert wb.clock.running
+    finally:
+        wb.close()
+    assert not wb.clock.running
 
 
 def test_inbox_shows_the_threads_the_chosen_agent_takes_part_in(client: caw_lab.Client) -> None:
@@ -207,7 +256,7 @@ def test_compose_as_the_notebook_registers_its_agent_once(client: caw_lab.Client
     senders = {m["sender_id"] for m in client.call("message_list", agent_id=bob)["messages"]}
     names = {a["id"]: a["name"] for a in client.call("agent_list")["agents"]}
     assert len(senders) == 1 and names[senders.pop()] == "notebook"
-    assert "you (this notebook)" in form.sender.options[0] and "notebook" not in [lab for lab, _ in form.sender.options[1:]]
+    assert "notebook" not in [label for label, _ in form.sender.options[1:]], "you are offered once, as you"
 
 
 def test_compose_and_reply_refusals_write_nothing(client: caw_lab.Client) -> None:
@@ -364,3 +413,52 @@ def test_quickstart_executes_headless_with_a_stable_workbench_repr(tmp_path: Pat
     context = shown("%caw context")
     assert re.search(r"Context: \d+ tokens", context) and "e2e" in context
     assert "Failure rate: 0%" in shown("%caw metrics") and "completed" in shown("%caw metrics")
+
+
+def patient_runtime(client: caw_lab.Client, workflow_id: str, folder: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Agents in this process's threads that work until suspended (tests/runtime_work.py)."""
+    config = folder / "runtimes.toml"
+    config.write_text('[python]\nwork = "runtime_work:patient"\n')
+    monkeypatch.setenv("CAW_RUNTIMES", str(config))
+    client.call("workflow_set_config", id=workflow_id, config={"execution": {
+        "runtime": "python", "poll_interval_ms": 50, "stop_grace_ms": 3000}})
+
+
+def test_run_suspend_and_resume_buttons_steer_the_execution(client: caw_lab.Client, db_path: Path,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    wf = make_workflow(client, [{"name": "a", "description": "wait"}, {"name": "b", "depends_on": ["a"]}])
+    patient_runtime(client, wf["id"], db_path.parent, monkeypatch)
+    feed = EventFeed(client)
+    panel = Execution(client, wf["id"])
+    feed.subscribe(panel.on_events)
+    status = lambda: client.call("workflow_execution_status", workflow_id=wf["id"])["status"]  # noqa: E731
+    assert status() == "idle" and panel.status["status"] == "idle"
+    assert (panel.run.disabled, panel.suspend.disabled, panel.resume.disabled) == (False, True, True)
+    try:
+        panel.run.click()
+        assert status() == "running" and "Started" in panel.said.value, panel.said.value
+        assert panel.state.value.count("data-status='running'") == 1
+        assert (panel.run.disabled, panel.suspend.disabled, panel.resume.disabled) == (True, False, True)
+        panel.run.click()  # the button is greyed out; a click reaching the kernel anyway is refused, said so
+        assert "ALREADY_RUNNING" in panel.said.value
+        panel.suspend.click()
+        assert status() == "suspended" and client.call("workflow_get", id=wf["id"])["status"] == "paused"
+        assert (panel.run.disabled, panel.suspend.disabled, panel.resume.disabled) == (True, True, False)
+        panel.resume.click()
+        assert status() == "running" and "Resumed" in panel.said.value
+    finally:
+        client.call("workflow_suspend", workflow_id=wf["id"])
+    feed.poll()
+    assert panel.status["status"] == "suspended", "the feed's execution events redraw it"
+
+
+def test_run_refused_without_a_runtime_says_why_and_writes_nothing(client: caw_lab.Client) -> None:
+    wf = make_workflow(client, [{"name": "a"}])
+    panel = Execution(client, wf["id"])
+    panel.runtime.value = "no-such-runtime"
+    before = dump(client.db)
+    assert not panel.act("workflow_start", "Started")
+    assert "caw-error" in panel.said.value and "no-such-runtime" in panel.said.value, panel.said.value
+    assert dump(client.db) == before and panel.status["status"] == "idle"
+    panel.workflow_id = None
+    assert panel.controls.layout.display == "none" and panel.said.value == ""

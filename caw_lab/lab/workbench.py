@@ -63,7 +63,8 @@ class Workbench(widgets.VBox):
         self.graph: DagWidget | None = None
         self.graph_slot = widgets.Box(layout=GRAPH)
         header = widgets.HTML(f"<b>caw-lab workbench</b> <span class='caw-workbench-db' style='color:#757575; "
-                              f"font-size:12px'>{escape(self.client.db.url)}</span>")
+                              f"font-size:12px; overflow-wrap:anywhere'>{escape(self.client.db.url)}</span>",
+                              layout={"min_width": "0", "max_width": "100%"})
         super().__init__([
             header,
             widgets.Box([widgets.VBox([self.workflows, self.execution], layout=SIDE), self.graph_slot], layout=ROW),

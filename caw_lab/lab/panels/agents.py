@@ -41,13 +41,13 @@ class Agents(Panel):
             return task_id
 
     def show(self) -> None:
+        runtime = "<div style='color:#57606a; font-size:11px'>{}</div>"
         rows = [
-            [f"<b>{escape(a['name'])}</b>", badge(a.get("status")), escape(str(a.get("runtime") or "")),
-             age(a.get("last_heartbeat")),
-             escape(self.task_names.get(a.get("current_task_id") or "", "-"))]
+            [f"<b>{escape(a['name'])}</b>{runtime.format(escape(a.get('runtime') or ''))}", badge(a.get("status")),
+             age(a.get("last_heartbeat")), escape(self.task_names.get(a.get("current_task_id") or "", "-"))]
             for a in self.agents
         ]
-        self.table.value = (fluid_table(["name", "status", "runtime", "heartbeat", "task"], rows) if rows
+        self.table.value = (fluid_table(["agent", "status", "heartbeat", "task"], rows) if rows
                             else "<i>No agents registered yet.</i>")
 
     def tick(self) -> None:

@@ -28,14 +28,16 @@ def fitted_html(value: str = "") -> widgets.HTML:
     return widgets.HTML(value, layout={"width": "100%", "min_width": "0", "overflow": "auto"})
 
 
-FLUID_TABLE = "border-collapse: collapse; font-size: 12px; width: 100%; table-layout: auto;"
+FLUID_TABLE = "border-collapse: collapse; font-size: 12px; line-height: 1.4; width: 100%; table-layout: auto;"
+FLUID_HEAD = "padding: 2px 6px; border-bottom: 1px solid #d0d7de; text-align: left; white-space: nowrap;"
 FLUID_CELL = ("padding: 2px 6px; border-bottom: 1px solid #e0e0e0; text-align: left; vertical-align: top; "
               "overflow-wrap: anywhere;")
 
 
 def fluid_table(headers: list[str], rows: list[list[str]]) -> str:
-    """A table as wide as its panel whose cells wrap, so a phone-width panel shows every column."""
-    head = "".join(f"<th style='{FLUID_CELL}'>{escape(h)}</th>" for h in headers)
+    """A table as wide as its panel whose cells wrap, so a phone-width panel shows every column
+    (keep headers short: they do not wrap)."""
+    head = "".join(f"<th style='{FLUID_HEAD}'>{escape(h)}</th>" for h in headers)
     body = "".join("<tr>" + "".join(f"<td style='{FLUID_CELL}'>{c}</td>" for c in row) + "</tr>" for row in rows)
     return f"<table class='caw-fluid' style='{FLUID_TABLE}'><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 

@@ -33,7 +33,8 @@ YOU = ""
 """The sender chooser's value for the notebook's own agent."""
 TYPES = ("query", "status_update", "task_assignment", "response")
 FIELD = {"width": "auto", "max_width": "100%", "flex": "1 1 auto"}
-BODY = "white-space: pre-wrap; overflow-wrap: anywhere; margin: 2px 0 6px;"
+BODY = "white-space: pre-wrap; overflow-wrap: anywhere; margin: 2px 0 6px; font-size: 13px;"
+MESSAGE = "line-height: 1.4; min-width: 0;"
 
 
 def said_ok(text: str) -> str:
@@ -74,8 +75,9 @@ class ThreadView(widgets.VBox):
         self.messages = messages
         self.unread = [m["id"] for m in messages if m["status"] == "unread" and viewer in (ALL, m["recipient_id"])]
         first = messages[0]
+        count = f"{len(messages)} message{'s' * (len(messages) != 1)}"
         self.head.value = (f"<b>{escape(first.get('subject') or '(no subject)')}</b> "
-                           f"<span style='color:#757575; font-size:11px'>{len(messages)} messages</span>")
+                           f"<span style='color:#757575; font-size:11px'>{count}</span>")
         self.mark_read.description = f"Mark {len(self.unread)} read" if self.unread else "Read"
         self.mark_read.disabled = not self.unread
         self.show(names)
@@ -84,7 +86,7 @@ class ThreadView(widgets.VBox):
         """Drawn again by the clock, so each "3s ago" keeps counting."""
         name = lambda agent_id: escape(names.get(agent_id or "", agent_id or "?"))  # noqa: E731
         self.listing.value = "".join(
-            f"<div class='caw-message' data-id='{escape(m['id'])}' data-status='{escape(m['status'])}'>"
+            f"<div class='caw-message' style='{MESSAGE}' data-status='{escape(m['status'])}'>"
             f"<div style='color:#57606a; font-size:11px'>{name(m.get('sender_id'))} &#8594; "
             f"{name(m.get('recipient_id'))} · {escape(m.get('message_type') or '')} · {age(m.get('created_at'))} "
             f"{badge(m['status']) if m['status'] == 'unread' else ''}</div>"

@@ -22,6 +22,7 @@ LOG_BYTES = 4096
 """The log tail shown: the end of the latest attempt's output (task_logs pages through the rest)."""
 WORKED_ON = ("planning", "in_progress")
 """While a task is in these, the clock reads its log again: agents' output is not an event."""
+LINES = "line-height: 1.4;"
 LOG_BOX = ("white-space: pre-wrap; overflow-wrap: anywhere; max-height: 220px; overflow-y: auto; margin: 2px 0; "
            "font-size: 11px; background: var(--jp-layout-color2, #f6f8fa); padding: 4px;")
 NEEDS_TEXT = {"completed": "outcome", "failed": "error"}
@@ -81,13 +82,13 @@ class TaskDetail(Panel):
         except CawError as err:
             return error_html(err)
         if logs["attempt"] is None:
-            return ("<div class='caw-log-empty' style='color:#757575'><b>Agent log</b>: no log yet. It appears "
-                    "here when an agent runs this task (Run, or workflow_start).</div>")
+            return (f"<div class='caw-log-empty' style='color:#757575; {LINES}'><b>Agent log</b>: no log yet. It "
+                    "appears here when an agent runs this task (Run, or workflow_start).</div>")
         agent = self.agent_name(logs["agent_id"])
         cut = f", the last {logs['next_offset'] - logs['offset']:,} shown" if logs["offset"] > 0 else ""
         text = logs["text"] or "(nothing written yet)"
-        return (f"<details class='caw-log-tail' open><summary><b>Agent log</b>: attempt {logs['attempt']} of "
-                f"{len(logs['attempts'])}, {escape(agent)}, {logs['size']:,} bytes{cut}</summary>"
+        return (f"<details class='caw-log-tail' open style='{LINES}'><summary><b>Agent log</b>: attempt "
+                f"{logs['attempt']} of {len(logs['attempts'])}, {escape(agent)}, {logs['size']:,} bytes{cut}</summary>"
                 f"<pre style='{LOG_BOX}'>{escape(text)}</pre></details>")
 
     def agent_name(self, agent_id: str | None) -> str:

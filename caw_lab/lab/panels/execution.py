@@ -72,11 +72,12 @@ class Execution(Panel):
         running = sum(a.get("status") == "running" for a in s.get("agents") or [])
         dead = f" · <span style='color:#c62828'>{s['deadLetters']} dead-lettered</span>" if s.get("deadLetters") else ""
         runtime = f" · {escape(str(s['runtime']))}" if s.get("runtime") else ""
+        agents = f"{running} agent{'s' * (running != 1)} running"
         return (
-            f"<div class='caw-execution' data-status='{escape(str(s.get('status')))}'>Execution "
-            f"{badge(s.get('status'))} · workflow {badge(self.workflow_status)}{runtime}</div>"
+            f"<div class='caw-execution' style='line-height:1.6' data-status='{escape(str(s.get('status')))}'>"
+            f"<div>Execution {badge(s.get('status'))} · workflow {badge(self.workflow_status)}{runtime}</div>"
             f"<div>{progress_bar(int(progress.get('completed') or 0), int(progress.get('totalTasks') or 0))} "
-            f"· {running} agents running{dead}</div>"
+            f"· {agents}{dead}</div></div>"
         )
 
     def offer(self) -> None:

@@ -193,8 +193,10 @@ def test_inbox_shows_the_threads_the_chosen_agent_takes_part_in(client: caw_lab.
     assert list(panel.views) and "schema?" in shown(panel) and repr(panel) == "<caw_lab Inbox: 1 messages, 1 unread>"
     panel.agent.value = ada  # ada sent it: her threads hold it too
     assert "schema?" in shown(panel) and panel.unread_count == 0
+    view = next(iter(panel.views.values()))
     panel.agent.value = carol
     assert "schema?" not in shown(panel) and "No messages" in shown(panel)
+    assert view.comm is None and view.text.comm is None, "a thread no longer shown is closed, its widgets too"
 
 
 def shown(panel: Inbox) -> str:

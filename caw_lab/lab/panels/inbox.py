@@ -64,11 +64,19 @@ class ThreadView(widgets.VBox):
         self.mark_read.on_click(lambda _: on_read(self))
         self.reply.on_click(lambda _: on_reply(self))
         row = {"flex_flow": "row wrap", "align_items": "flex-start", "min_width": "0", "width": "100%"}
-        super().__init__([
-            widgets.HBox([self.head, self.mark_read], layout={**row, "justify_content": "space-between"}),
-            self.listing, widgets.HBox([self.text, self.reply], layout=row), self.said,
-        ], layout={"border_top": "1px solid #d0d7de", "padding": "4px 0", "min_width": "0", "width": "100%"})
+        top = widgets.HBox([self.head, self.mark_read], layout={**row, "justify_content": "space-between"})
+        answer = widgets.HBox([self.text, self.reply], layout=row)
+        self.parts = [self.head, self.mark_read, top, self.listing, self.text, self.reply, answer, self.said]
+        super().__init__([top, self.listing, answer, self.said],
+                         layout={"border_top": "1px solid #d0d7de", "padding": "4px 0", "min_width": "0",
+                                 "width": "100%"})
         self.add_class("caw-thread")
+
+    def close(self) -> None:
+        """Its widgets too: closing a box leaves its children's comms open."""
+        for part in self.parts:
+            part.close()
+        super().close()
 
     def update(self, messages: list[dict[str, Any]], names: dict[str, str], viewer: str) -> None:
         """``messages`` oldest first; unread means unread by the viewer (by anyone, for every agent)."""
@@ -178,6 +186,9 @@ class Inbox(Panel):
         views = {key: self.views.get(key) or ThreadView(key, self.reply, self.mark_read) for key, _ in mine}
         for key, ms in mine:
             views[key].update(ms, self.names, viewer)
+        for key, gone in self.views.items():
+            if key not in views:
+                gone.close()  # its widgets' comms too, or every thread ever shown would stay open
         self.views = views
         self.threads.children = list(views.values()) or [widgets.HTML("<i>No messages.</i>")]
         self.summary.value = (f"<span class='caw-unread-count' style='font-size:12px; color:#57606a'>"

@@ -163,4 +163,4 @@ def on_a_phone(page: Any, workbench: Any, shots: Path) -> None:
     body.scroll_into_view_if_needed()
     box = body.bounding_box()
     assert box["width"] > 250 and box["x"] + box["width"] <= PHONE["width"], f"message bodies are readable: {box}"
-    body.screenshot(path=str(shots / "steer-phone-inbox.png"))
+    body.screenshot(path=str(shots / "steer-phone-message.png"))

@@ -33,6 +33,8 @@ YOU = ""
 """The sender chooser's value for the notebook's own agent."""
 TYPES = ("query", "status_update", "task_assignment", "response")
 FIELD = {"width": "auto", "max_width": "100%", "flex": "1 1 auto"}
+LABEL = {"description_width": "60px"}
+"""Short labels, so a phone-width inbox leaves the inputs most of its width."""
 BODY = "white-space: pre-wrap; overflow-wrap: anywhere; margin: 2px 0 6px; font-size: 13px;"
 MESSAGE = "line-height: 1.4; min-width: 0;"
 
@@ -110,11 +112,12 @@ class Compose(widgets.VBox):
     """From, to (agents by name), type, subject and body; ``Send`` hands them to the Inbox."""
 
     def __init__(self, on_send: Callable[[Compose], None]) -> None:
-        self.sender = widgets.Dropdown(description="From", layout=FIELD)
-        self.recipient = widgets.Dropdown(description="To", layout=FIELD)
-        self.message_type = widgets.Dropdown(options=TYPES, value="query", description="Type", layout=FIELD)
-        self.subject = widgets.Text(description="Subject", layout=FIELD)
-        self.body = widgets.Textarea(description="Message", rows=3, layout=FIELD)
+        self.sender = widgets.Dropdown(description="From", style=LABEL, layout=FIELD)
+        self.recipient = widgets.Dropdown(description="To", style=LABEL, layout=FIELD)
+        self.message_type = widgets.Dropdown(options=TYPES, value="query", description="Type", style=LABEL,
+                                             layout=FIELD)
+        self.subject = widgets.Text(description="Subject", style=LABEL, layout=FIELD)
+        self.body = widgets.Textarea(description="Message", rows=3, style=LABEL, layout=FIELD)
         self.send = widgets.Button(description="Send", button_style="primary", icon="paper-plane",
                                    layout={"width": "auto"})
         self.said = fitted_html()
@@ -151,6 +154,7 @@ class Inbox(Panel):
         self.views: dict[str, ThreadView] = {}
         self.me: str | None = None
         self.agent = widgets.Dropdown(description="Inbox of", options=[("every agent", ALL)], value=ALL,
+                                      style={"description_width": "initial"},
                                       layout={"width": "auto", "max_width": "100%"})
         self.summary = widgets.HTML()
         self.compose = Compose(self.send)

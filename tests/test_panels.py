@@ -350,7 +350,7 @@ def test_workbench_follows_selection_from_list_to_graph_to_detail(client: caw_la
     bench.refresh()
     assert bench.workflow_id == first["id"]
     bench.workflows.rows[wf["id"]].pick.click()
-    assert bench.workflow_id == wf["id"] and bench.form.workflow_id == wf["id"]
+    assert bench.workflow_id == wf["id"] and bench.form.workflow_id == wf["id"] == bench.execution.workflow_id
     bench.graph.selected = wf["tasks"]["api"]
     assert bench.task_id == bench.detail.task_id == wf["tasks"]["api"]
     assert "api" in bench.detail.detail.value

@@ -202,8 +202,6 @@ class Inbox(Panel):
         """Offer every agent by name, keeping the one being read (or the one asked for) selected."""
         agents = self.client.call("agent_list")["agents"]
         self.names = agent_names(agents)
-        if self.me and self.me not in self.names:
-            self.me = None  # the notebook's agent was unregistered: register anew on the next send
         by_name = [(self.names[a["id"]], a["id"]) for a in agents]
         self.compose.offer([pair for pair in by_name if pair[1] != self.me])
         options = (("every agent", ALL), *by_name)

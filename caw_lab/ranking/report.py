@@ -115,7 +115,7 @@ def differences(gaps: dict[str, Summary], all_columns: Sequence[str], metrics: S
     return fig
 
 
-def weights(model: LinearModel, others: dict[str, LinearModel] | None = None) -> Figure:
+def weights(model: LinearModel, others: dict[str, LinearModel] | None = None, name: str = "shipped model") -> Figure:
     """The model's coefficients on standardised features (log-odds per standard deviation), largest
     first; ``others`` (e.g. the leave-one-repository-out models) as markers, to show which weights are stable."""
     order = np.argsort(np.abs(model.coef))
@@ -123,7 +123,7 @@ def weights(model: LinearModel, others: dict[str, LinearModel] | None = None) ->
     ax = fig.subplots()
     y = np.arange(len(order))
     ax.barh(y, model.coef[order], color=["#d62728" if w < 0 else "#1f77b4" for w in model.coef[order]],
-            alpha=0.8, label="shipped model")
+            alpha=0.8, label=name)
     for i, (name, other) in enumerate((others or {}).items()):
         ax.scatter(other.coef[order], y, marker="oxd+"[i % 4], s=30, facecolors="none" if i % 4 == 0 else None,
                    edgecolors="black" if i % 4 == 0 else None, color="black", label=name, zorder=3, linewidths=1)

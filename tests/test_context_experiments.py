@@ -6,14 +6,16 @@ from __future__ import annotations
 import gzip
 import io
 import json
+import os
 import random
+import subprocess
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 import caw_lab.ranking
-from caw_lab.ranking import evaluation, experiments, rankers, report, training
+from caw_lab.ranking import evaluation, experiments, history, rankers, report, training
 
 WORDS = "parser cli export writer schema table stream docs tests cache index query migrate".split()
 
@@ -165,3 +167,63 @@ def test_the_plots_label_their_axes_and_rankers() -> None:
         png = io.BytesIO()
         fig.savefig(png, format="png")
         assert png.getvalue().startswith(b"\x89PNG")
+
+
+def git(repo: Path, *args: str, author: str = "Dev <dev@example.com>") -> None:
+    name, email = author[:-1].split(" <")
+    env = {"GIT_AUTHOR_NAME": name, "GIT_AUTHOR_EMAIL": email, "GIT_COMMITTER_NAME": name,
+           "GIT_COMMITTER_EMAIL": email, "PATH": os.environ["PATH"], "HOME": str(repo)}
+    subprocess.run(["git", "-C", str(repo), *args], check=True, capture_output=True, env=env)
+
+
+def commit(repo: Path, message: str, files: list[str], author: str = "Dev <dev@example.com>") -> None:
+    for name in files:
+        path = repo / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(path.read_text() + "x\n" if path.exists() else "x\n")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", message, author=author)
+
+
+def test_targets_from_git_history_follow_the_benchmark_recipe(tmp_path: Path) -> None:
+    repo = tmp_path / "proj"
+    repo.mkdir()
+    git(repo, "init", "-q", "-b", "main")
+    for i in range(12):  # the older work: parser and writer changes, every one also touching the changelog
+        commit(repo, f"parser step {i}" if i % 2 else f"writer step {i}",
+               [f"src/{'parser' if i % 2 else 'writer'}.py", "CHANGELOG.md"])
+    commit(repo, "huge reformat", [f"src/gen{i}.py" for i in range(31)])  # over 30 files: not a task
+    commit(repo, "bump deps", ["src/parser.py"], author="dependabot[bot] <bot@example.com>")
+    commit(repo, "release notes only", ["CHANGELOG.md"])  # only stop-listed files: never a target
+    commit(repo, "fix the parser", ["src/parser.py"])
+    found = list(history.targets(repo, window=10))
+    newest = found[0]
+    assert newest["repo"] == "local/proj" and newest["target_text"] == "fix the parser"
+    texts_ = [c["text"] for c in newest["candidates"]]
+    assert texts_ == ["release notes only", "bump deps", *(f"{'parser' if i % 2 else 'writer'} step {i}"
+                                                           for i in range(11, 3, -1))]
+    assert [c["age_rank"] for c in newest["candidates"]] == list(range(1, 11))
+    by_text = {c["text"]: c["id"] for c in newest["candidates"]}
+    relevant = ("bump deps", *(f"parser step {i}" for i in (11, 9, 7, 5)))
+    assert set(newest["relevant_ids"]) == {by_text[t] for t in relevant}
+    assert all(c["tokens"] == history.tokens(c["text"]) > 0 for c in newest["candidates"])
+    # a bot's commit is a candidate, never a target; nor is one touching only stop-listed files
+    assert [t["target_text"] for t in found] == ["fix the parser", "parser step 11", "writer step 10"]
+    assert all(len(t["candidates"]) == 10 for t in found)
+    assert len(list(history.targets(repo, limit=1, window=10))) == 1
+
+
+def test_without_the_benchmark_the_sample_comes_from_git_history(tmp_path: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(experiments.ENV, str(tmp_path))
+    bare = tmp_path / "not-a-checkout"
+    bare.mkdir()
+    skipped = experiments.sample(experiments.locate(tmp_path), 4, checkout=bare)
+    assert skipped.targets == [] and "Skipping the ranking experiments" in skipped.note
+    assert "not running from a git checkout" in skipped.note
+    short = tmp_path / "short"
+    short.mkdir()
+    git(short, "init", "-q", "-b", "main")
+    commit(short, "first", ["a.py"])
+    skipped = experiments.sample(experiments.locate(tmp_path), 4, checkout=short)
+    assert skipped.targets == [] and "too short a history" in skipped.note

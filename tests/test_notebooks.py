@@ -15,7 +15,7 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
-from caw_lab.ranking import experiments
+from caw_lab.ranking import experiments, history
 
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
 EXPERIMENTS = "context_experiments.ipynb"
@@ -63,13 +63,24 @@ def test_context_experiments_plot_the_benchmark(tmp_path: Path, monkeypatch: pyt
     assert "| learned-loro | " in tables and "`learned-loro` minus `learned`" in tables
 
 
-def test_context_experiments_say_what_they_skip_without_data(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_context_experiments_without_the_benchmark_say_so_and_still_run(tmp_path: Path,
+                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """With the benchmark absent the notebook says why, then ranks targets built from caw-lab's own git
+    history (this checkout's), or, where it has none, says it skipped the section."""
     empty = tmp_path / "no-data"
     empty.mkdir()
     monkeypatch.setenv(experiments.ENV, str(empty))
+    monkeypatch.setenv(experiments.SAMPLE_ENV, "8")
     notebook = execute(EXPERIMENTS, tmp_path, monkeypatch)
     said = "\n".join(md for cell in notebook.cells for md in outputs(cell, "text/markdown"))
-    assert "Skipping the ranking experiments" in said and f"${experiments.ENV} is set to {empty}" in said
-    assert not [c for c in notebook.cells if outputs(c, "image/png")]
+    assert f"${experiments.ENV} is set to {empty}, which holds no relevance data" in said
     budgets = next(c for c in notebook.cells if c.cell_type == "code" and "adaptive" in c.source)
     assert "streaming" in "".join(o.get("text", "") for o in budgets.outputs)  # the sections before still ran
+    root = history.toplevel(Path(experiments.__file__).parent)
+    if root is not None and next(history.targets(root, limit=1), None):
+        assert f"8 targets built the benchmark's way from the git history of {root}" in said
+        assert "leave-one-repository-out needs targets from two repositories" in said
+        assert all(outputs(c, "image/png") for c in plot_cells(notebook)[:3])
+    else:
+        assert "Skipping the ranking experiments" in said
+        assert not [c for c in notebook.cells if outputs(c, "image/png")]

@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from caw_lab.ranking import evaluation, rankers, training
+from caw_lab.ranking import evaluation, history, rankers, training
 from caw_lab.ranking.rankers import LinearModel
 
 ENV = "CAW_RELEVANCE_DATA"
@@ -66,6 +66,31 @@ def locate(start: Path | None = None) -> Location:
                                 f"{folder / 'shared' / 'data' / 'relevance'}")
     return Location(None, f"No relevance data found: set ${ENV} to the directory holding the benchmark's "
                     "*.jsonl.gz files (its README describes them).")
+
+
+@dataclass(frozen=True)
+class Sample:
+    """The targets an experiment runs on, and a sentence saying where they come from (or why there are none)."""
+
+    targets: list[Target]
+    note: str
+
+
+def sample(location: Location, size: int, checkout: Path | None = None) -> Sample:
+    """``size`` targets per repository of the benchmark at ``location``; without it, ``size`` targets built
+    the benchmark's way from the git history of ``checkout`` (default: the one holding this package), so
+    the experiments still run, on one repository; with neither, no targets and the reason."""
+    if location.path is not None:
+        return Sample(list(evaluation.read_targets(location.path, limit=size)), location.note)
+    root = history.toplevel(checkout or Path(__file__).resolve().parent)
+    built = list(history.targets(root, limit=size)) if root else []
+    if built:
+        return Sample(built, f"{location.note} Instead: {len(built)} targets built the benchmark's way from the "
+                      f"git history of {root} (`caw_lab.ranking.history`): one repository, so no "
+                      "leave-one-repository-out, and not comparable with the benchmark's figures.")
+    why = (f"{root} has too short a history for a window of {history.WINDOW} earlier commits" if root
+           else "caw-lab is not running from a git checkout, whose history could stand in for it")
+    return Sample([], f"**Skipping the ranking experiments.** {location.note} And {why}.")
 
 
 def per_repo(default: int = DEFAULT_PER_REPO) -> int:
@@ -184,8 +209,9 @@ def difference(scores: Scores, a: str, b: str, **options: Any) -> dict[str, Esti
 
 
 def scopes(summary: dict[str, dict[str, Estimate]]) -> list[str]:
-    found = {scope for by_scope in summary.values() for scope in by_scope}
-    return ["overall", *sorted(found - {"overall"})]
+    """``overall`` then each repository; just the repository when there is one (its overall is itself)."""
+    repos = sorted({scope for by_scope in summary.values() for scope in by_scope} - {"overall"})
+    return repos if len(repos) == 1 else ["overall", *repos]
 
 
 def table(summary: dict[str, dict[str, Estimate]], cols: Sequence[str], all_columns: Sequence[str],

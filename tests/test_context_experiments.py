@@ -211,6 +211,8 @@ def test_targets_from_git_history_follow_the_benchmark_recipe(tmp_path: Path) ->
     assert [t["target_text"] for t in found] == ["fix the parser", "parser step 11", "writer step 10"]
     assert all(len(t["candidates"]) == 10 for t in found)
     assert len(list(history.targets(repo, limit=1, window=10))) == 1
+    git(repo, "remote", "add", "origin", "https://example.com/acme/widgets.git")
+    assert next(history.targets(repo, window=10))["repo"] == "local/widgets"
 
 
 def test_without_the_benchmark_the_sample_comes_from_git_history(tmp_path: Path,

@@ -49,6 +49,15 @@ def toplevel(path: Path) -> Path | None:
     return Path(out.stdout.strip()) if out.returncode == 0 else None
 
 
+def name(repo: Path) -> str:
+    """``local/`` and the repository's name: its origin's (a checkout's folder is often ``main`` or a
+    branch), else its folder's."""
+    origin = subprocess.run(["git", "-C", str(repo), "remote", "get-url", "origin"], capture_output=True,
+                            text=True, check=False, timeout=30).stdout.strip()
+    base = origin.rstrip("/").rsplit("/", 1)[-1].rsplit(":", 1)[-1].removesuffix(".git") if origin else ""
+    return f"local/{base or repo.name}"
+
+
 def sequence(repo: Path) -> list[Commit]:
     """The task sequence, newest first (step 1 of the recipe)."""
     log = subprocess.run(
@@ -79,7 +88,7 @@ def tokens(text: str) -> int:
 def targets(repo: Path, limit: int | None = None, window: int = WINDOW) -> Iterator[dict[str, Any]]:
     """Targets of ``repo`` in the benchmark's line format, newest first, at most ``limit``."""
     commits = sequence(repo)
-    name = f"local/{repo.name}"
+    label = name(repo)
     cost: dict[str, int] = {}  # each commit is a candidate of up to ``window`` targets: count it once
     found = 0
     for i, target in enumerate(commits[: max(len(commits) - window, 0)]):
@@ -93,7 +102,7 @@ def targets(repo: Path, limit: int | None = None, window: int = WINDOW) -> Itera
         if not relevant or len(window_commits) - len(relevant) < 5:
             continue
         found += 1
-        yield {"repo": name, "target_id": target.sha, "target_text": target.text, "relevant_ids": relevant,
+        yield {"repo": label, "target_id": target.sha, "target_text": target.text, "relevant_ids": relevant,
                "candidates": [{"id": c.sha, "text": c.text, "files": list(c.files), "age_rank": rank,
                                "tokens": cost.setdefault(c.sha, tokens(c.text))}
                               for rank, c in enumerate(window_commits, 1)]}

@@ -40,7 +40,7 @@ def recall_curves(summary: Summary, budgets: Sequence[int], names: Sequence[str]
     """Recall against the token budget, one panel per scope, a line and its shaded interval per ranker."""
     names = list(names or summary)
     panels = scopes(summary)
-    fig = Figure(figsize=(3.2 * len(panels), 3.6), layout="constrained")
+    fig = Figure(figsize=(1.6 + 3.2 * len(panels), 3.6), layout="constrained")
     axes = fig.subplots(1, len(panels), sharey=True, squeeze=False)[0]
     cols = [columns(budgets).index(f"recall@{b}") for b in budgets]
     for ax, scope in zip(axes, panels, strict=True):
@@ -80,7 +80,8 @@ def metric_bars(summary: Summary, all_columns: Sequence[str], names: Sequence[st
     """One panel per metric: bars per ranker for the overall (macro) figure and each repository."""
     names = list(names or summary)
     groups = scopes(summary)
-    fig = Figure(figsize=(1.2 + 0.28 * len(names) * len(groups), 3.4 * len(metrics)), layout="constrained")
+    width = max(1.2 + 0.28 * len(names) * len(groups), 5.0)  # one group alone still gets readable bars
+    fig = Figure(figsize=(width, 3.4 * len(metrics)), layout="constrained")
     axes = fig.subplots(len(metrics), 1, sharex=True, squeeze=False)[:, 0]
     for ax, metric in zip(axes, metrics, strict=True):
         bars(ax, summary, names, list(all_columns).index(metric), groups)

@@ -35,6 +35,7 @@ BASELINES = ("recency", "shortest", "bm25")
 LEARNED = ("learned", "learned-in-sample", "learned-loro")
 
 Target = dict[str, Any]
+Lists = dict[str, list[list[str]]]  # each ranker's ranked ids, one list per target
 
 
 @dataclass(frozen=True)
@@ -131,14 +132,14 @@ class Scores:
         return self.columns.index(name)
 
 
-def orders(targets: Sequence[Target], baselines: Sequence[str] = BASELINES) -> tuple[dict[str, list], dict]:
+def orders(targets: Sequence[Target], baselines: Sequence[str] = BASELINES) -> tuple[Lists, dict[str, LinearModel]]:
     """Every ranker's list for every target, and the models behind the learned ones.
 
     Features are built once (``training.examples``); the fold models train on the sample's
     other repositories, so ``learned-loro`` needs two repositories or more.
     """
     examples = training.examples(targets)
-    ranked: dict[str, list[list[str]]] = {
+    ranked: Lists = {
         name: [rankers.rank(rankers.get(name), *evaluation.visible(t)) for t in targets] for name in baselines
     }
     models: dict[str, LinearModel] = {"learned-in-sample": training.fit(examples)}

@@ -67,7 +67,8 @@ def sequence(repo: Path) -> list[Commit]:
     ).stdout
     commits = []
     for record in log.split(RECORD)[1:]:
-        sha, author, body, names = record.split(FIELD)
+        sha, author, rest = record.split(FIELD, 2)
+        body, names = rest.rsplit(FIELD, 1)  # a message holding the separator stays whole
         files = tuple(line for line in names.splitlines() if line)
         if 0 < len(files) <= MAX_FILES:
             commits.append(Commit(sha, author, body.strip(), files))

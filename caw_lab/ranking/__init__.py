@@ -5,7 +5,8 @@ in, callable on any data shaped like the relevance benchmark's. Beside it, the o
 side: ``evaluation`` (the benchmark's data, metrics and the comparison table ``caw context
 eval`` prints), ``training`` (fitting the model; it alone imports scikit-learn),
 ``experiments`` (per-target scores and bootstrap intervals for the
-notebook) and ``report`` (its plots; the only module that imports matplotlib).
+notebook), ``history`` (benchmark-shaped targets from a local git history) and ``report``
+(the notebook's plots; the only module that imports matplotlib).
 
 Modules, one idea each: ``text`` (how rankers read text and paths), ``similarity`` (term
 matrices, BM25, TF-IDF), ``features`` (the learned ranker's features, their query-free

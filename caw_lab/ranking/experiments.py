@@ -29,7 +29,7 @@ from caw_lab.ranking.rankers import LinearModel
 
 ENV = "CAW_RELEVANCE_DATA"
 SAMPLE_ENV = "CAW_EXPERIMENT_TARGETS"
-DEFAULT_PER_REPO = 40
+DEFAULT_PER_REPO = 60
 CURVE_BUDGETS = (100, 200, 400, 800, 1200, 1600, 2400, 3200)
 BASELINES = ("recency", "shortest", "bm25")
 LEARNED = ("learned", "learned-in-sample", "learned-loro")

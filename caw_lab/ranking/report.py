@@ -13,6 +13,7 @@ from collections.abc import Sequence
 import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 from caw_lab.ranking.experiments import Estimate, columns, scopes
 from caw_lab.ranking.rankers import LinearModel
@@ -94,7 +95,8 @@ def metric_bars(summary: Summary, all_columns: Sequence[str], names: Sequence[st
 def differences(gaps: dict[str, Summary], all_columns: Sequence[str], metrics: Sequence[str]) -> Figure:
     """Paired differences with their intervals, a panel per metric: a gap whose bar crosses zero
     is not a gap the sample can tell from noise."""
-    fig = Figure(figsize=(3.6 * len(metrics), 0.6 + 0.55 * len(next(iter(gaps.values())))), layout="constrained")
+    fig = Figure(figsize=(1.2 + 3.6 * len(metrics), 0.9 + 0.55 * len(next(iter(gaps.values())))),
+                 layout="constrained")
     axes = fig.subplots(1, len(metrics), sharey=True, squeeze=False)[0]
     labels = list(next(iter(gaps.values())))
     y = np.arange(len(labels))
@@ -107,6 +109,7 @@ def differences(gaps: dict[str, Summary], all_columns: Sequence[str], metrics: S
             offset = (i - (len(gaps) - 1) / 2) * 0.25
             ax.errorbar(mean, y + offset, xerr=err, fmt="o", capsize=3, label=name)
         ax.axvline(0, color="black", linewidth=0.8)
+        ax.xaxis.set_major_locator(MaxNLocator(5))  # more ticks collide on a narrow panel
         ax.set_title(label(metric), fontsize=9)
         ax.set_xlabel("difference (per target, paired)")
         ax.grid(axis="x", alpha=0.3)

@@ -143,6 +143,24 @@ def test_the_table_gives_each_mean_with_its_interval() -> None:
     assert lines[-1].startswith("| oracle | 1.000 [1.00, 1.00] | 1.000 [1.00, 1.00] |")
 
 
+def test_a_gap_table_has_a_row_per_scope_with_signed_figures() -> None:
+    scores = experiments.score(synthetic_targets(), baselines=("recency", "bm25"))
+    gap = experiments.difference(scores, "recency", "oracle")
+    lines = experiments.gap_table(gap, ["mrr"], scores.columns).splitlines()
+    assert lines[:2] == ["| scope | targets | mrr |", "|---|---:|---:|"]
+    assert [line.split(" | ")[0] for line in lines[2:]] == ["| overall", *(f"| owner/repo{i}" for i in range(3))]
+    assert all(float(line.split(" | ")[2].split(" [")[0]) <= 0 for line in lines[2:])  # nothing beats the oracle
+    assert list(experiments.summarise(scores, ["oracle", "nope", "bm25"])) == ["oracle", "bm25"]
+
+
+def test_the_top_of_a_list_marks_the_relevant_items() -> None:
+    target = synthetic_targets(1, 1)[0]
+    order = evaluation.oracle(target)
+    lines = report.top_of_list(target, order, count=3).splitlines()
+    assert lines[0] == f"**owner/repo0**: {target['target_text']!r}"
+    assert len(lines) == 2 + 2 + 3 and all(" | yes | " in line for line in lines[4:])
+
+
 def texts(fig) -> set[str]:
     found = {t.get_text() for ax in fig.axes for t in [ax.title, ax.xaxis.label, ax.yaxis.label]}
     return found | {t.get_text() for legend in fig.legends for t in legend.get_texts()}

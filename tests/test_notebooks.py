@@ -39,8 +39,11 @@ def outputs(cell: Any, kind: str) -> list[str]:
     return [o["data"][kind] for o in cell.get("outputs", []) if kind in o.get("data", {})]
 
 
+PLOTS = ("report.recall_curves", "report.metric_bars", "report.weights", "report.differences")
+
+
 def plot_cells(notebook: Any) -> list[Any]:
-    return [c for c in notebook.cells if c.cell_type == "code" and "report." in c.source]
+    return [c for c in notebook.cells if c.cell_type == "code" and any(p in c.source for p in PLOTS)]
 
 
 @pytest.mark.parametrize("name", sorted(p.name for p in NOTEBOOKS.glob("*.ipynb") if p.name != EXPERIMENTS))

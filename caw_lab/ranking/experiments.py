@@ -199,9 +199,11 @@ def bootstrap(values: np.ndarray, repos: np.ndarray, resamples: int = 1000, leve
     return out
 
 
-def summarise(scores: Scores, **options: Any) -> dict[str, dict[str, Estimate]]:
-    """``bootstrap`` of every ranker: ``{ranker: {scope: Estimate}}``."""
-    return {name: bootstrap(v, scores.repos, **options) for name, v in scores.values.items()}
+def summarise(scores: Scores, names: Sequence[str] | None = None, **options: Any) -> dict[str, dict[str, Estimate]]:
+    """``bootstrap`` of the rankers ``names`` (default all) that were scored, in that order:
+    ``{ranker: {scope: Estimate}}``."""
+    chosen = [n for n in names if n in scores.values] if names is not None else list(scores.values)
+    return {name: bootstrap(scores.values[name], scores.repos, **options) for name in chosen}
 
 
 def difference(scores: Scores, a: str, b: str, **options: Any) -> dict[str, Estimate]:
@@ -213,6 +215,17 @@ def scopes(summary: dict[str, dict[str, Estimate]]) -> list[str]:
     """``overall`` then each repository; just the repository when there is one (its overall is itself)."""
     repos = sorted({scope for by_scope in summary.values() for scope in by_scope} - {"overall"})
     return repos if len(repos) == 1 else ["overall", *repos]
+
+
+def gap_table(gap: dict[str, Estimate], cols: Sequence[str], all_columns: Sequence[str]) -> str:
+    """A markdown table of one paired difference, a row per scope: signed mean and 95% interval."""
+    head = "| scope | targets | " + " | ".join(cols) + " |\n|---|---:|" + "---:|" * len(cols)
+    rows = []
+    for scope in scopes({"gap": gap}):
+        e = gap[scope]
+        cells = [f"{e.mean[i]:+.3f} [{e.low[i]:+.3f}, {e.high[i]:+.3f}]" for i in map(list(all_columns).index, cols)]
+        rows.append(f"| {scope} | {e.targets} | " + " | ".join(cells) + " |")
+    return "\n".join([head, *rows])
 
 
 def table(summary: dict[str, dict[str, Estimate]], cols: Sequence[str], all_columns: Sequence[str],

@@ -9,6 +9,7 @@ bar without the legend. Error bars are the 95% bootstrap intervals of ``experime
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 from matplotlib.axes import Axes
@@ -137,3 +138,15 @@ def weights(model: LinearModel, others: dict[str, LinearModel] | None = None, na
     ax.grid(axis="x", alpha=0.3)
     fig.legend(*ax.get_legend_handles_labels(), loc="outside lower center", ncols=3, fontsize=7)
     return fig
+
+
+def top_of_list(target: dict[str, Any], order: Sequence[str], count: int = 12) -> str:
+    """The first ``count`` items of a ranked list as a markdown table: cost, age, whether the label
+    calls it relevant, and the first line of its text, to see what the ranker put on top and why."""
+    by_id, relevant = {c["id"]: c for c in target["candidates"]}, set(target["relevant_ids"])
+    rows = [f"| {place} | {by_id[cid]['tokens']} | {by_id[cid]['age_rank']} | {'yes' if cid in relevant else ''} | "
+            f"{(by_id[cid]['text'].splitlines() or [''])[0][:70].replace('|', '/')} |"
+            for place, cid in enumerate(order[:count], 1)]
+    first = (target["target_text"].splitlines() or [""])[0]
+    head = "| place | tokens | age | relevant | candidate |\n|---:|---:|---:|:---:|---|"
+    return f"**{target['repo']}**: {first!r}\n\n" + "\n".join([head, *rows])

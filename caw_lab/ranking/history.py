@@ -23,7 +23,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from caw_lab.ranking.text import informative
+from caw_lab.ranking.features import informative
 
 WINDOW = 150
 MAX_FILES = 30

@@ -133,7 +133,7 @@ def before_completion(db: Backend, task: dict[str, Any]) -> None:
         raise CawError("MERGE_PENDING", f"Task {task['name']} conflicts with {', '.join(s['name'] for s in waiting)}, "
                        "which completed first and is being merged", recoverable=True,
                        suggestion="Complete the task again in a moment: it is then rebased onto the merged work.")
-    if chosen != "manual" and not waiting and rebase(where):
+    if chosen != "manual" and not waiting and rebase(task, where):
         record(db, task, found, involved, "completion", resolution="rebased")
         found, involved = find(db, task)
         if not any(blocking(found, involved, where)):
@@ -156,12 +156,17 @@ def blocking(found: list[merging.Conflict], involved: list[dict[str, Any]],
     return any(c.onto == where["integration"] for c in found), [s for s in involved if s["status"] == "completed"]
 
 
-def rebase(where: dict[str, Any]) -> bool:
-    """Rebase the task's worktree onto its integration branch; on failure nothing changes."""
+def rebase(task: dict[str, Any], where: dict[str, Any]) -> bool:
+    """Rebase the task's worktree onto its integration branch; on failure nothing changes. The
+    agent's own commits, which the rebase replaces, are kept under the task's backup ref."""
+    before = worktrees.resolve_commit(where["path"], "HEAD")
     done = worktrees.git(where["path"], "rebase", "--quiet", where["integration"])
     if done.code:
         worktrees.git(where["path"], "rebase", "--abort")
         return False
+    if worktrees.resolve_commit(where["path"], "HEAD") != before:
+        layout = isolation.Layout(task["workflow_id"], where["repository"], where["integration"])
+        isolation.keep_commit(layout, task["id"], before)
     return True
 
 

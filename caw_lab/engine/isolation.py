@@ -221,9 +221,21 @@ def park(layout: Layout, path: str, owner: str) -> None:
 
 
 def keep_commit(layout: Layout, task_id: str, tip: str | None) -> None:
-    """Keep the agent's own tip under a backup ref before its branch is rewritten (rebased)."""
-    if tip:
-        worktrees.git(layout.repo, "update-ref", f"{backups.REF_PREFIX}/{layout.workflow_id}/{task_id}", tip)
+    """Keep the agent's own tip under a backup ref before its branch is rewritten (rebased) or
+    deleted. A branch rewritten twice has two tips to keep: the ref then points at a commit
+    whose parents are both, so one ref still holds every commit the agent made."""
+    if not tip:
+        return
+    ref = f"{backups.REF_PREFIX}/{layout.workflow_id}/{task_id}"
+    kept = worktrees.resolve_commit(layout.repo, ref)
+    if kept and merging.is_ancestor(layout.repo, tip, kept):
+        return
+    if kept and not merging.is_ancestor(layout.repo, kept, tip):
+        tip = merging.commit_tree(layout.repo, f"{tip}^{{tree}}", ["-p", tip, "-p", kept],
+                                  f"caw-lab: every tip task {task_id}'s branch had")
+    done = worktrees.git(layout.repo, "update-ref", ref, tip, kept or "")
+    if done.code:
+        raise merging.git_error("update-ref", done.err)
 
 
 def drop_branch(layout: Layout, branch: str, task_id: str, tip: str | None) -> None:

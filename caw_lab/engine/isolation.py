@@ -283,6 +283,30 @@ def clean(db: Backend, repo: str, workflow_id: str | None) -> dict[str, Any]:
     return {"repository": repo, "removed_worktrees": removed, "kept_worktrees": kept, "removed_branches": branches}
 
 
+def abandoned(db: Backend, workflow_id: str) -> list[dict[str, Any]]:
+    """Clean up after a workflow abandoned while no executor runs it (a suspended run, say):
+    no executor's ``finish`` is left to do it. Every repository it ran tasks in is cleaned as
+    ``clean`` does (worktrees holding uncommitted work kept) and reported in a
+    ``worktree.collected`` event. A repository no longer there, or now outside the user's roots,
+    is left for ``caw gc``."""
+    reports = []
+    for path in repositories_of(db, workflow_id):
+        try:
+            repo = repository(path)
+        except CawError:
+            continue
+        report = {**clean(db, repo, workflow_id), "reason": "abandoned"}
+        commit(db, Event("worktree.collected", workflow_id, None, None, report))
+        reports.append(report)
+    return reports
+
+
+def repositories_of(db: Backend, workflow_id: str) -> list[str]:
+    """The repositories the workflow's tasks got worktrees in, as recorded."""
+    rows = db.query("SELECT payload FROM events WHERE workflow_id = ? AND kind = 'worktree.assigned'", (workflow_id,))
+    return sorted({str(decode(r)["payload"]["repository"]) for r in rows})
+
+
 def drop_unused(layout: Layout, start: str) -> None:
     """Delete an integration branch no task added to (still at ``start``): a run that changed
     nothing leaves no branch behind. The compare-and-set spares a branch that moved meanwhile."""

@@ -29,7 +29,8 @@ from itertools import combinations
 from typing import Any
 
 from caw_lab.engine import isolation, leases, merging, rows, worktrees
-from caw_lab.engine.changes import Event, Gated, commit, insert, raw
+from caw_lab.engine.agents import release_agent
+from caw_lab.engine.changes import Event, commit, insert
 from caw_lab.engine.messages import message_row
 from caw_lab.engine.rows import decode, fetch
 from caw_lab.errors import CawError
@@ -185,11 +186,6 @@ def pause(db: Backend, task: dict[str, Any], found: list[merging.Conflict]) -> N
                    recoverable=True, suggestion="Resolve the files in the task's worktree, commit, then set the task "
                    "in_progress and complete it again; its branch and commits are intact.",
                    details={"files": files, "paused": task["status"] == "in_progress"})
-
-
-def release_agent(task_id: str) -> Gated:
-    return raw("UPDATE agents SET current_task_id = NULL, updated_at = ?, status = CASE WHEN status = 'busy' "
-               "THEN 'online' ELSE status END WHERE current_task_id = ? AND", (now_ms(), task_id))
 
 
 def scan(db: Backend, workflow_id: str) -> dict[str, Any]:

@@ -1,8 +1,12 @@
 """An agent for ``caw work`` tests, run by the subprocess runtime: it writes a file named for
 its issue in its working directory (the issue's worktree; with FORGE_AGENT_SHARED set, a
-file every agent writes too), commits it,
+file every agent writes too; with FORGE_AGENT_TODO set, a ``TODO`` line in its file that a
+stand-in CI fails on), commits it,
 (with FORGE_AGENT_FAIL set, it fails its task instead) and completes its task
-with an outcome naming the directory it worked in and the commit it made."""
+with an outcome naming the directory it worked in and the commit it made.
+
+Given ``caw pr cycle``'s task to fix failing checks, it drops every ``TODO`` line of the files
+in its working directory and commits that, if anything changed."""
 
 from __future__ import annotations
 
@@ -26,9 +30,12 @@ def main() -> None:
                 client.call("task_update_status", id=task_id, status=status)
             client.call("task_update_status", id=task_id, status="failed", error=os.environ["FORGE_AGENT_FAIL"])
             return
+        if task["name"] == "Fix the failing checks":
+            fix(client, task_id, cwd)
+            return
         number = re.match(r"#(\d+)", task["name"])[1]  # type: ignore[index]
         with open(os.path.join(cwd, f"issue-{number}.txt"), "w", encoding="utf-8") as out:
-            out.write(f"fixed issue {number}\n")
+            out.write(f"fixed issue {number}\n" + ("TODO: tidy up\n" if os.environ.get("FORGE_AGENT_TODO") else ""))
         if os.environ.get("FORGE_AGENT_SHARED"):  # every agent writes the same file: their branches conflict
             with open(os.path.join(cwd, "shared.txt"), "w", encoding="utf-8") as out:
                 out.write(f"issue {number} was here\n")
@@ -41,6 +48,22 @@ def main() -> None:
             client.call("task_update_status", id=task_id, status=status)
         client.call("task_update_status", id=task_id, status="completed",
                     outcome=json.dumps({"cwd": cwd, "commit": commit}))
+
+
+def fix(client: caw_lab.Client, task_id: str, cwd: str) -> None:
+    """Drop the TODO lines the stand-in CI fails on; commit if that changed anything."""
+    listed = subprocess.run(["git", "ls-files"], cwd=cwd, check=True, capture_output=True, text=True).stdout
+    for name in listed.splitlines():
+        with open(os.path.join(cwd, name), encoding="utf-8") as f:
+            lines = f.readlines()
+        with open(os.path.join(cwd, name), "w", encoding="utf-8") as f:
+            f.writelines(line for line in lines if "TODO" not in line)
+    if subprocess.run(["git", "diff", "--quiet"], cwd=cwd).returncode:
+        subprocess.run(["git", "commit", "-qam", "drop the TODOs the checks fail on"], cwd=cwd, check=True)
+    now = client.call("task_get", id=task_id)["status"]
+    for status in STEPS[STEPS.index(now) + 1:] if now in STEPS else []:
+        client.call("task_update_status", id=task_id, status=status)
+    client.call("task_update_status", id=task_id, status="completed", outcome=json.dumps({"cwd": cwd}))
 
 
 if __name__ == "__main__":

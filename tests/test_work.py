@@ -118,7 +118,8 @@ def test_work_turns_issues_into_pull_requests_and_the_cycle_merges_them_and_clos
     listed = invoke(repo, env, monkeypatch, "pr", "list")
     assert listed.exit_code == 0 and listed.stdout.count("https://github.com/octo/app/pull/") == 2, listed.stdout
     forge.checks["caw/issue-8"] = [{"name": "tests", "status": "completed", "conclusion": "failure"}]
-    cycled = invoke(repo, env, monkeypatch, "pr", "cycle", workflow["id"], "--ci-poll", "0.05", "--ci-timeout", "5")
+    cycled = invoke(repo, env, monkeypatch, "pr", "cycle", workflow["id"], "--ci-poll", "0.05", "--ci-timeout", "5",
+                    "--ci-fix-iterations", "0")
     assert cycled.exit_code == 1, cycled.stdout + cycled.stderr  # one pull request could not be merged
     assert "Merged: 1, Skipped: 1" in cycled.stdout and "failed: tests (failure)" in cycled.stdout
     pull = forge.pull_for("caw/issue-7")
@@ -263,6 +264,51 @@ def gitlab(tmp_path: Path, env: dict[str, str]) -> Iterator[tuple[GitLabForge, P
         env.update(CAW_GITLAB_URL=forge.url, GITLAB_TOKEN=GITLAB_TOKEN)
         forge.add_issue(PROJECT, 3, "Crash on empty input", "It crashes.")
         yield forge, repo, bare
+
+
+def test_the_cycle_has_an_agent_fix_failing_checks_pushes_the_fix_and_merges_once_they_pass(
+    github: tuple[Forge, Path, Path], env: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The stand-in CI fails a commit holding a TODO line (and, for issue 8, always): the fixing
+    agent of the cycle drops the TODOs in the pull request's worktree, the cycle pushes that and
+    #7 then passes and is merged; #8 still fails, its second fix changes nothing, it is skipped."""
+    forge, repo, bare = github
+    env["FORGE_AGENT_TODO"] = "1"
+    done = caw(repo, env, "work", "#7", "#8", "--runtime", "subprocess", "--no-watch", "--max-agents", "2")
+    assert done.returncode == 0, done.stderr
+    workflow = workflow_of(tmp_path / "caw.db")
+    agents_commit = {n: git(bare, "rev-parse", f"caw/issue-{n}") for n in (7, 8)}
+
+    def ci(sha: str) -> list[dict[str, Any]]:
+        todo = subprocess.run(["git", "-C", str(bare), "grep", "-q", "TODO", sha]).returncode == 0
+        broken = subprocess.run(["git", "-C", str(bare), "cat-file", "-e", f"{sha}:issue-8.txt"]).returncode == 0
+        return [{"name": "lint", "status": "completed", "conclusion": "failure" if todo else "success"},
+                {"name": "tests", "status": "completed", "conclusion": "failure" if broken else "success"}]
+
+    forge.ci = ci
+    cycled = invoke(repo, env, monkeypatch, "pr", "cycle", workflow["id"], "--ci-poll", "0.05", "--ci-timeout", "5",
+                    "--ci-fix-iterations", "2")
+    out = cycled.stdout
+    assert cycled.exit_code == 1, out + cycled.stderr
+    assert "Merged: 1, Skipped: 1" in out and "Asking an agent to fix them (2/2)" in out
+    assert "issue-8 - checks failed: tests (failure); the fixing agent committed nothing" in out
+    pull = forge.pull_for("caw/issue-7")
+    assert pull["merged"] and forge.issues[(REPO, 7)]["state"] == "closed"
+    assert git(bare, "show", "main:issue-7.txt") == "fixed issue 7"
+    fixed = git(bare, "rev-parse", "caw/issue-7")
+    assert git(bare, "rev-parse", f"{fixed}^") == agents_commit[7], "the fix is one commit on top of the agent's"
+    assert git(bare, "log", "-1", "--format=%s", "caw/issue-8") == "drop the TODOs the checks fail on"
+    with caw_lab.connect(str(tmp_path / "caw.db")) as client:
+        fixers = [w for w in client.call("workflow_list")["workflows"] if w["name"].startswith("Fix checks of")]
+        assert len(fixers) == 3 and {w["status"] for w in fixers} == {"completed"}
+        spaces = {w["branch"]: w for w in client.call("workspace_list", workflow_id=workflow["id"])["workspaces"]}
+    outcome_dirs = {json.loads(client_task["outcome"])["cwd"] for client_task in fixer_tasks(tmp_path, fixers)}
+    assert outcome_dirs == {spaces["caw/issue-7"]["path"], spaces["caw/issue-8"]["path"]}
+
+
+def fixer_tasks(tmp_path: Path, fixers: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    with caw_lab.connect(str(tmp_path / "caw.db")) as client:
+        return [t for w in fixers for t in client.call("workflow_get", id=w["id"], include_tasks=True)["tasks"]]
 
 
 def test_work_on_gitlab_opens_a_merge_request_and_the_cycle_merges_it_when_its_pipeline_passes(

@@ -5,10 +5,17 @@ A pull request awaiting merge is an active workspace with a ``pr_url``. When one
 merged, its workspace is marked merged with the merge commit, its worktree removed, and the
 issue it resolves (the workspace's ``issue`` link, or the workflow's source issue) gets a
 comment and is closed. ``cycle`` takes each open one in turn: rebase it if it conflicts,
-wait for its checks, ask (``--cycle hitl``) or not (``auto``), merge it, then rebase the
-others that now conflict. caw-lab has no reviewing agent: the reference's review step is not
-run (``--no-review`` is accepted and changes nothing). Exit status 1 when any pull request
-could not be merged or checked.
+wait for its checks, and while they fail (up to ``--ci-fix-iterations`` times) run an agent
+in the pull request's worktree to fix them, push what it committed and wait again; then ask
+(``--cycle hitl``) or not (``auto``), merge it, then rebase the others that now conflict.
+
+The fixing agent is an ordinary task: a one-task workflow ("Fix checks of <pull request>")
+run by the executor with the runtime the pull request's workflow ran with (or ``--runtime``),
+whose command comes from .caw/runtimes.toml as every agent's does, in the worktree of the
+pull request's workspace. caw-lab runs no reviewing agent: the reference's review step is
+not run (``--no-review`` is accepted and changes nothing), and a rebase that conflicts is
+reported, not handed to an agent. Exit status 1 when any pull request could not be merged
+or checked.
 """
 
 from __future__ import annotations
@@ -21,6 +28,7 @@ import click
 
 from caw_lab.cli import main, open_client
 from caw_lab.cli.output import visible
+from caw_lab.cli.run import database, execute
 from caw_lab.engine.states import WORKFLOW_STATUSES
 from caw_lab.errors import CawError, invalid_input
 from caw_lab.gitops import merging, pull_requests
@@ -208,10 +216,15 @@ def rebased(item: Awaiting, pull: Pull, remote: str) -> bool:
 @click.option("--ci-poll", type=click.FloatRange(min=0.01), default=30, show_default=True,
               help="Seconds between looks at the checks.")
 @click.option("--remote", default="origin", show_default=True, help="The remote the branches are pushed to.")
+@click.option("--ci-fix-iterations", type=click.IntRange(min=0, max=20), default=3, show_default=True,
+              help="Times an agent may try to fix failing checks before the pull request is skipped (0: never).")
+@click.option("--runtime", help="Runtime of the fixing agent (default: the one the workflow ran with).")
+@click.option("--model", help="Model of the fixing agent, for the LLM runtimes.")
 def cycle(workflow_id: str | None, mode: str, no_review: bool, dry_run: bool, merge_method: str, ci_timeout: float,
-          ci_poll: float, remote: str) -> None:
-    """Merge open pull requests: rebase conflicting ones, wait for checks, merge, rebase the rest."""
-    raise SystemExit(run_cycle(workflow_id, CycleOptions(mode, dry_run, merge_method, ci_timeout, ci_poll, remote)))
+          ci_poll: float, remote: str, ci_fix_iterations: int, runtime: str | None, model: str | None) -> None:
+    """Merge open pull requests: rebase conflicting ones, wait for checks, have an agent fix failing ones, merge."""
+    raise SystemExit(run_cycle(workflow_id, CycleOptions(mode, dry_run, merge_method, ci_timeout, ci_poll, remote,
+                                                         ci_fix_iterations, runtime, model)))
 
 
 def run_cycle(workflow_id: str | None, options: CycleOptions) -> int:
@@ -255,6 +268,9 @@ class CycleOptions:
     ci_timeout: float = 600
     ci_poll: float = 30
     remote: str = "origin"
+    ci_fix_iterations: int = 3
+    runtime: str | None = None
+    model: str | None = None
 
 
 def take(client: Client, clients: Clients, item: Awaiting, options: CycleOptions) -> str | None:
@@ -280,6 +296,16 @@ def take(client: Client, clients: Clients, item: Awaiting, options: CycleOptions
         click.echo(f"    Waiting for checks (timeout: {options.ci_timeout:g}s)...")
         checks = merging.wait_for_checks(forge, item.hosted.repo, pull, options.ci_timeout, options.ci_poll)
         click.echo(visible(f"    Checks: {checks.summary}"))
+        for attempt in range(1, options.ci_fix_iterations + 1):
+            if checks.state != "failed" or checks.summary.startswith("timeout") or options.dry_run:
+                break
+            click.echo(f"    Asking an agent to fix them ({attempt}/{options.ci_fix_iterations})...")
+            unfixed = fix_checks(client, item, checks.summary, options)
+            if unfixed:
+                return unfixed
+            pull = forge.pull(item.hosted.repo, item.number)
+            checks = merging.wait_for_checks(forge, item.hosted.repo, pull, options.ci_timeout, options.ci_poll)
+            click.echo(visible(f"    Checks: {checks.summary}"))
         if checks.state != "passed":
             return f"checks {checks.summary}"
         if options.mode == "hitl":
@@ -301,6 +327,41 @@ def take(client: Client, clients: Clients, item: Awaiting, options: CycleOptions
     click.echo(f"    Merged ({done.merge_commit[:8]})")
     complete(client, clients, item, done.merge_commit)
     return None
+
+
+FIX_TASK = "Fix the failing checks"
+
+
+def fix_checks(client: Client, item: Awaiting, failed: str, options: CycleOptions) -> str | None:
+    """Run one agent in the pull request's worktree to make its failing checks pass, then push
+    what it committed. None once pushed, else why the pull request is skipped."""
+    branch, path = item.workspace["branch"], item.workspace["path"]
+    before = merging.head_of(path)
+    runtime = options.runtime or client.call("workflow_execution_status",
+                                             workflow_id=item.workflow["id"])["runtime"]
+    made = client.call("workflow_create", name=f"Fix checks of {item.url}"[:200], source_type="custom",
+                       source_content=f"The checks of {item.url} failed.", max_parallel_tasks=1)
+    client.call("workflow_set_plan", id=made["id"], plan={"summary": f"Fix the checks of {item.url}", "tasks": [
+        {"name": FIX_TASK, "description": fix_description(item, failed)}]})
+    client.call("workflow_set_config", id=made["id"], config={"execution": {
+        "cwd": path, "isolation": "shared", **({"runtime": runtime} if runtime else {})}})
+    outcome = execute(database(), made["id"], {"model": options.model}, watch=False)
+    if outcome.status != "completed":
+        return f"checks {failed}; the fixing agent did not finish ({outcome.status}: {outcome.message})"
+    try:
+        pushed = merging.push_work(path, options.remote, branch, before)
+    except CawError as err:
+        return f"checks {failed}; pushing the fix failed: {err.code}: {err.message}"
+    if not pushed.moved:
+        return f"checks {failed}; the fixing agent committed nothing"
+    click.echo(f"    Pushed the fix: {pushed.before[:8]} -> {pushed.after[:8]}")
+    return None
+
+
+def fix_description(item: Awaiting, failed: str) -> str:
+    return (f"The checks of pull request {item.url} (branch {item.workspace['branch']}) {failed}. "
+            "Find why in this working directory, fix it and commit the fix on this branch; "
+            "caw-lab pushes your commits and runs the checks again. Do not push or rewrite history.")
 
 
 def complete(client: Client, clients: Clients, item: Awaiting, commit: str) -> None:

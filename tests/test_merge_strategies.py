@@ -107,9 +107,12 @@ def test_each_merge_style_writes_its_history_and_keeps_every_agent_commit_reacha
     run.complete("a")
     run.isolator.integrate()
     after_a = git(repo, "rev-parse", run.integration).strip()
+    (b_tree / "scratch.txt").write_text("left behind\n")  # work the agent never committed
     run.complete("b")
     run.isolator.integrate()
     tip = git(repo, "rev-parse", run.integration).strip()
+    [left] = git(repo, "for-each-ref", "--format=%(refname)", f"{run.backup('b')}-uncommitted/").split()
+    assert git(repo, "show", f"{left}:scratch.txt") == "left behind\n" and git(b_tree, "status", "--porcelain") == ""
     assert git(repo, "show", f"{tip}:b.txt") == "b\nmore b\n" and git(repo, "show", f"{tip}:a.txt") == "a\n"
     merged = run.events("task.merged")
     assert [e["payload"]["commit"] for e in merged] == [after_a, tip]

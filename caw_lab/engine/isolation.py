@@ -210,9 +210,10 @@ def merge_back(db: Backend, layout: Layout, task: dict[str, Any], style: str) ->
 
 def park(layout: Layout, path: str, owner: str) -> None:
     """Detach a pool worktree at the integration branch, ready for the next task; work left
-    in it is kept under a backup ref first."""
+    in it is kept under a backup ref first (``<task id>-uncommitted/<ms>``, beside the task's
+    own ``<task id>`` ref, which a ref inside it would block)."""
     if backups.pending(path):
-        backups.keep(path, f"{layout.workflow_id}/{owner}", "reusing the worktree", force=True)
+        backups.keep(path, f"{layout.workflow_id}/{owner}-uncommitted", "reusing the worktree", force=True)
         worktrees.git(path, "reset", "--hard", "--quiet")
         worktrees.git(path, "clean", "-fdq")
     done = worktrees.git(path, "switch", "--quiet", "--detach", layout.integration)

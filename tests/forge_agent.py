@@ -31,7 +31,12 @@ def main() -> None:
             client.call("task_update_status", id=task_id, status="failed", error=os.environ["FORGE_AGENT_FAIL"])
             return
         if task["name"] == "Fix the failing checks":
-            fix(client, task_id, cwd)
+            fix(cwd)
+            finish(client, task_id, cwd)
+            return
+        if task["name"] == "Resolve the rebase conflicts":
+            resolve(cwd, re.search(r"git rebase (\S+)", task["description"])[1])  # type: ignore[index]
+            finish(client, task_id, cwd)
             return
         number = re.match(r"#(\d+)", task["name"])[1]  # type: ignore[index]
         with open(os.path.join(cwd, f"issue-{number}.txt"), "w", encoding="utf-8") as out:
@@ -50,7 +55,7 @@ def main() -> None:
                     outcome=json.dumps({"cwd": cwd, "commit": commit}))
 
 
-def fix(client: caw_lab.Client, task_id: str, cwd: str) -> None:
+def fix(cwd: str) -> None:
     """Drop the TODO lines the stand-in CI fails on; commit if that changed anything."""
     listed = subprocess.run(["git", "ls-files"], cwd=cwd, check=True, capture_output=True, text=True).stdout
     for name in listed.splitlines():
@@ -60,6 +65,24 @@ def fix(client: caw_lab.Client, task_id: str, cwd: str) -> None:
             f.writelines(line for line in lines if "TODO" not in line)
     if subprocess.run(["git", "diff", "--quiet"], cwd=cwd).returncode:
         subprocess.run(["git", "commit", "-qam", "drop the TODOs the checks fail on"], cwd=cwd, check=True)
+
+
+def resolve(cwd: str, onto: str) -> None:
+    """Rebase onto ``onto``; each conflicting file gets both sides' lines (the base's first)."""
+    run = subprocess.run(["git", "rebase", onto], cwd=cwd, capture_output=True)
+    while run.returncode:
+        conflicted = subprocess.run(["git", "diff", "--name-only", "--diff-filter=U"], cwd=cwd, check=True,
+                                    capture_output=True, text=True).stdout.split()
+        for name in conflicted:
+            sides = [subprocess.run(["git", "show", f":{stage}:{name}"], cwd=cwd, capture_output=True,
+                                    text=True).stdout.splitlines(keepends=True) for stage in (2, 3)]
+            with open(os.path.join(cwd, name), "w", encoding="utf-8") as f:
+                f.writelines(dict.fromkeys(sides[0] + sides[1]))
+            subprocess.run(["git", "add", name], cwd=cwd, check=True)
+        run = subprocess.run(["git", "-c", "core.editor=true", "rebase", "--continue"], cwd=cwd, capture_output=True)
+
+
+def finish(client: caw_lab.Client, task_id: str, cwd: str) -> None:
     now = client.call("task_get", id=task_id)["status"]
     for status in STEPS[STEPS.index(now) + 1:] if now in STEPS else []:
         client.call("task_update_status", id=task_id, status=status)

@@ -291,7 +291,7 @@ def test_the_cycle_has_an_agent_fix_failing_checks_pushes_the_fix_and_merges_onc
     out = cycled.stdout
     assert cycled.exit_code == 1, out + cycled.stderr
     assert "Merged: 1, Skipped: 1" in out and "Asking an agent to fix them (2/2)" in out
-    assert "issue-8 - checks failed: tests (failure); the fixing agent committed nothing" in out
+    assert "issue-8 - checks failed: tests (failure); the agent committed nothing" in out
     pull = forge.pull_for("caw/issue-7")
     assert pull["merged"] and forge.issues[(REPO, 7)]["state"] == "closed"
     assert git(bare, "show", "main:issue-7.txt") == "fixed issue 7"
@@ -299,7 +299,8 @@ def test_the_cycle_has_an_agent_fix_failing_checks_pushes_the_fix_and_merges_onc
     assert git(bare, "rev-parse", f"{fixed}^") == agents_commit[7], "the fix is one commit on top of the agent's"
     assert git(bare, "log", "-1", "--format=%s", "caw/issue-8") == "drop the TODOs the checks fail on"
     with caw_lab.connect(str(tmp_path / "caw.db")) as client:
-        fixers = [w for w in client.call("workflow_list")["workflows"] if w["name"].startswith("Fix checks of")]
+        fixers = [w for w in client.call("workflow_list")["workflows"]
+                  if w["name"].startswith("Fix the failing checks of")]
         assert len(fixers) == 3 and {w["status"] for w in fixers} == {"completed"}
         spaces = {w["branch"]: w for w in client.call("workspace_list", workflow_id=workflow["id"])["workspaces"]}
     outcome_dirs = {json.loads(client_task["outcome"])["cwd"] for client_task in fixer_tasks(tmp_path, fixers)}
@@ -368,6 +369,36 @@ def test_pr_check_merge_and_rebase_complete_merged_work_and_never_lose_a_conflic
     merged = {w["branch"]: w for w in workspaces_of(tmp_path / "caw.db", workflow["id"])}["caw/issue-7"]
     assert (merged["status"], merged["merge_commit"]) == ("merged", git(bare, "rev-parse", "main"))
     assert not Path(merged["path"]).exists() and worktree.exists()
+
+
+def test_the_cycle_has_an_agent_resolve_a_rebase_that_conflicts_then_merges_the_pull_request(
+    github: tuple[Forge, Path, Path], env: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from caw_lab.gitops.github import GitHub
+
+    forge, repo, bare = github
+    env["FORGE_AGENT_SHARED"] = "1"
+    done = invoke(repo, env, monkeypatch, "work", "7", "8", "--runtime", "subprocess", "--no-watch")
+    assert done.exit_code == 0, done.output + done.stderr
+    workflow = workflow_of(tmp_path / "caw.db")
+    with GitHub(api=forge.url, token=TOKEN) as github_api:  # #7 is merged first: #8 now conflicts with main
+        github_api.merge_pull(REPO, forge.pull_for("caw/issue-7")["number"], "merge")
+    before = git(bare, "rev-parse", "caw/issue-8")
+
+    cycled = invoke(repo, env, monkeypatch, "pr", "cycle", workflow["id"], "--ci-poll", "0.05", "--ci-timeout", "5")
+    assert cycled.exit_code == 0, cycled.stdout + cycled.stderr
+    assert "Asking an agent to resolve the conflicts" in cycled.stdout and "Merged: 2, Skipped: 0" in cycled.stdout
+    assert git(bare, "show", "main:shared.txt").splitlines() == ["issue 7 was here", "issue 8 was here"]
+    assert git(bare, "show", "main:issue-8.txt") == "fixed issue 8"
+    rebased = forge.pull_for("caw/issue-8")["head"]["sha"]
+    assert rebased != before and git(bare, "log", "-1", "--format=%s", rebased) == "fix #8"
+    assert forge.issues[(REPO, 8)]["state"] == "closed"
+    assert workflow_of_status(tmp_path / "caw.db", workflow["id"]) == "completed"
+
+
+def workflow_of_status(db: Path, workflow_id: str) -> str:
+    with caw_lab.connect(str(db)) as client:
+        return str(client.call("workflow_get", id=workflow_id)["status"])
 
 
 def test_a_clean_rebase_is_pushed_with_a_lease_and_a_moved_remote_is_not_overwritten(tmp_path: Path,

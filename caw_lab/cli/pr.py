@@ -9,13 +9,14 @@ wait for its checks, and while they fail (up to ``--ci-fix-iterations`` times) r
 in the pull request's worktree to fix them, push what it committed and wait again; then ask
 (``--cycle hitl``) or not (``auto``), merge it, then rebase the others that now conflict.
 
-The fixing agent is an ordinary task: a one-task workflow ("Fix checks of <pull request>")
-run by the executor with the runtime the pull request's workflow ran with (or ``--runtime``),
-whose command comes from .caw/runtimes.toml as every agent's does, in the worktree of the
-pull request's workspace. caw-lab runs no reviewing agent: the reference's review step is
-not run (``--no-review`` is accepted and changes nothing), and a rebase that conflicts is
-reported, not handed to an agent. Exit status 1 when any pull request could not be merged
-or checked.
+A rebase that conflicts is likewise handed to an agent (``--no-resolve-conflicts``: skipped).
+Each agent is an ordinary task: a one-task workflow ("Fix the failing checks of <pull
+request>", "Resolve the rebase conflicts of ...") run by the executor with the runtime the
+pull request's workflow ran with (or ``--runtime``), whose command comes from
+.caw/runtimes.toml as every agent's does, in the worktree of the pull request's workspace.
+caw-lab runs no reviewing agent: the reference's review step is not run (``--no-review`` is
+accepted and changes nothing). Exit status 1 when any pull request could not be merged or
+checked.
 """
 
 from __future__ import annotations
@@ -193,14 +194,19 @@ def rebase(ident: str, remote: str) -> None:
 
 
 def rebased(item: Awaiting, pull: Pull, remote: str) -> bool:
+    return rebase_refused(item, pull, remote) is None
+
+
+def rebase_refused(item: Awaiting, pull: Pull, remote: str) -> CawError | None:
+    """Rebase the pull request onto its base and push it; the refusal when that failed."""
     click.echo(visible(f"  Rebasing {item.workspace['branch']} onto {pull.base}..."))
     try:
         done = merging.rebase_worktree(item.workspace["path"], remote, item.workspace["branch"], pull.base)
     except CawError as err:
         click.echo(visible(f"  Rebase failed: {err.code}: {err.message}"), err=True)
-        return False
+        return err
     click.echo(visible(f"  Rebase complete: {done.before[:8]} -> {done.after[:8]}"))
-    return True
+    return None
 
 
 @pr.command()
@@ -220,11 +226,14 @@ def rebased(item: Awaiting, pull: Pull, remote: str) -> bool:
               help="Times an agent may try to fix failing checks before the pull request is skipped (0: never).")
 @click.option("--runtime", help="Runtime of the fixing agent (default: the one the workflow ran with).")
 @click.option("--model", help="Model of the fixing agent, for the LLM runtimes.")
+@click.option("--resolve-conflicts/--no-resolve-conflicts", default=True, show_default=True,
+              help="Have an agent finish a rebase that conflicts, instead of skipping the pull request.")
 def cycle(workflow_id: str | None, mode: str, no_review: bool, dry_run: bool, merge_method: str, ci_timeout: float,
-          ci_poll: float, remote: str, ci_fix_iterations: int, runtime: str | None, model: str | None) -> None:
+          ci_poll: float, remote: str, ci_fix_iterations: int, runtime: str | None, model: str | None,
+          resolve_conflicts: bool) -> None:
     """Merge open pull requests: rebase conflicting ones, wait for checks, have an agent fix failing ones, merge."""
     raise SystemExit(run_cycle(workflow_id, CycleOptions(mode, dry_run, merge_method, ci_timeout, ci_poll, remote,
-                                                         ci_fix_iterations, runtime, model)))
+                                                         ci_fix_iterations, runtime, model, resolve_conflicts)))
 
 
 def run_cycle(workflow_id: str | None, options: CycleOptions) -> int:
@@ -271,6 +280,7 @@ class CycleOptions:
     ci_fix_iterations: int = 3
     runtime: str | None = None
     model: str | None = None
+    resolve_conflicts: bool = True
 
 
 def take(client: Client, clients: Clients, item: Awaiting, options: CycleOptions) -> str | None:
@@ -289,8 +299,13 @@ def take(client: Client, clients: Clients, item: Awaiting, options: CycleOptions
             click.echo("    Conflicts detected: rebasing...")
             if options.dry_run:
                 click.echo("    [dry-run] Would rebase")
-            elif not rebased(item, pull, options.remote):
-                return "rebase failed"
+            elif (refused := rebase_refused(item, pull, options.remote)) is not None:
+                if refused.code != "REBASE_CONFLICT" or not options.resolve_conflicts:
+                    return "rebase failed"
+                click.echo("    Asking an agent to resolve the conflicts...")
+                if unresolved := resolve_conflicts(client, item, pull, options):
+                    return unresolved
+                pull = forge.pull(item.hosted.repo, item.number)
             else:
                 pull = forge.pull(item.hosted.repo, item.number)
         click.echo(f"    Waiting for checks (timeout: {options.ci_timeout:g}s)...")
@@ -330,38 +345,58 @@ def take(client: Client, clients: Clients, item: Awaiting, options: CycleOptions
 
 
 FIX_TASK = "Fix the failing checks"
+RESOLVE_TASK = "Resolve the rebase conflicts"
 
 
 def fix_checks(client: Client, item: Awaiting, failed: str, options: CycleOptions) -> str | None:
     """Run one agent in the pull request's worktree to make its failing checks pass, then push
     what it committed. None once pushed, else why the pull request is skipped."""
+    description = (f"The checks of pull request {item.url} (branch {item.workspace['branch']}) {failed}. "
+                   "Find why in this working directory, fix it and commit the fix on this branch; "
+                   "caw-lab pushes your commits and runs the checks again. Do not push or rewrite history.")
+    why = run_agent(client, item, FIX_TASK, description, options, None)
+    return why and f"checks {failed}; {why}"
+
+
+def resolve_conflicts(client: Client, item: Awaiting, pull: Pull, options: CycleOptions) -> str | None:
+    """Run one agent in the pull request's worktree to rebase it onto its base (as fetched by the
+    failed rebase), resolving the conflicts, then push the result with a lease on the old tip."""
+    onto = f"refs/remotes/{options.remote}/{pull.base}"
+    description = (f"Pull request {item.url} (branch {item.workspace['branch']}) conflicts with {pull.base}. "
+                   f"Rebase this branch onto it (run: git rebase {onto} ), resolve every conflict keeping the "
+                   "intent of both sides, and finish the rebase; caw-lab pushes the result. Do not push.")
+    why = run_agent(client, item, RESOLVE_TASK, description, options, onto)
+    return why and f"rebase conflicted; {why}"
+
+
+def run_agent(client: Client, item: Awaiting, task: str, description: str, options: CycleOptions,
+              onto: str | None) -> str | None:
+    """One task run by the executor in the pull request's worktree, with the runtime its workflow
+    ran with; then what the agent committed is pushed (it must sit on ``onto`` when given).
+    None once pushed, else what went wrong."""
     branch, path = item.workspace["branch"], item.workspace["path"]
     before = merging.head_of(path)
     runtime = options.runtime or client.call("workflow_execution_status",
                                              workflow_id=item.workflow["id"])["runtime"]
-    made = client.call("workflow_create", name=f"Fix checks of {item.url}"[:200], source_type="custom",
-                       source_content=f"The checks of {item.url} failed.", max_parallel_tasks=1)
-    client.call("workflow_set_plan", id=made["id"], plan={"summary": f"Fix the checks of {item.url}", "tasks": [
-        {"name": FIX_TASK, "description": fix_description(item, failed)}]})
+    made = client.call("workflow_create", name=f"{task} of {item.url}"[:200], source_type="custom",
+                       source_content=description, max_parallel_tasks=1)
+    client.call("workflow_set_plan", id=made["id"], plan={"summary": f"{task} of {item.url}", "tasks": [
+        {"name": task, "description": description}]})
     client.call("workflow_set_config", id=made["id"], config={"execution": {
         "cwd": path, "isolation": "shared", **({"runtime": runtime} if runtime else {})}})
     outcome = execute(database(), made["id"], {"model": options.model}, watch=False)
     if outcome.status != "completed":
-        return f"checks {failed}; the fixing agent did not finish ({outcome.status}: {outcome.message})"
+        return f"the agent did not finish ({outcome.status}: {outcome.message})"
+    if onto is not None and not merging.holds(path, onto):
+        return f"the agent's branch does not sit on {onto}"
     try:
         pushed = merging.push_work(path, options.remote, branch, before)
     except CawError as err:
-        return f"checks {failed}; pushing the fix failed: {err.code}: {err.message}"
+        return f"pushing the agent's work failed: {err.code}: {err.message}"
     if not pushed.moved:
-        return f"checks {failed}; the fixing agent committed nothing"
-    click.echo(f"    Pushed the fix: {pushed.before[:8]} -> {pushed.after[:8]}")
+        return "the agent committed nothing"
+    click.echo(f"    Pushed the agent's work: {pushed.before[:8]} -> {pushed.after[:8]}")
     return None
-
-
-def fix_description(item: Awaiting, failed: str) -> str:
-    return (f"The checks of pull request {item.url} (branch {item.workspace['branch']}) {failed}. "
-            "Find why in this working directory, fix it and commit the fix on this branch; "
-            "caw-lab pushes your commits and runs the checks again. Do not push or rewrite history.")
 
 
 def complete(client: Client, clients: Clients, item: Awaiting, commit: str) -> None:

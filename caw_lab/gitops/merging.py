@@ -74,6 +74,11 @@ def head_of(path: str) -> str:
     return git(sandbox.user_path(path, "Worktree"), "rev-parse", "HEAD").out.strip()
 
 
+def holds(path: str, ref: str) -> bool:
+    """Whether the commit checked out at ``path`` has ``ref``'s commit in its history."""
+    return git(sandbox.user_path(path, "Worktree"), "merge-base", "--is-ancestor", ref, "HEAD").code == 0
+
+
 def push_work(path: str, remote: str, branch: str, before: str) -> Rebased:
     """Push the commits an agent added on ``branch`` (checked out at ``path``) since ``before``.
     ``--force-with-lease`` names ``before``, so work pushed by anyone else meanwhile is never

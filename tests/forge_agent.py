@@ -6,7 +6,9 @@ stand-in CI fails on), commits it,
 with an outcome naming the directory it worked in and the commit it made.
 
 Given ``caw pr cycle``'s task to fix failing checks, it drops every ``TODO`` line of the files
-in its working directory and commits that, if anything changed."""
+in its working directory and commits that, if anything changed; given one to resolve a rebase,
+it rebases and keeps both sides' lines of each conflicting file; given a review, it approves
+(completes), or with FORGE_AGENT_REJECT set fails the task with that reason."""
 
 from __future__ import annotations
 
@@ -33,6 +35,14 @@ def main() -> None:
         if task["name"] == "Fix the failing checks":
             fix(cwd)
             finish(client, task_id, cwd)
+            return
+        if task["name"] == "Review the pull request":
+            if os.environ.get("FORGE_AGENT_REJECT"):  # the reviewer refuses the change
+                for status in STEPS[STEPS.index(task["status"]) + 1:] if task["status"] in STEPS else []:
+                    client.call("task_update_status", id=task_id, status=status)
+                client.call("task_update_status", id=task_id, status="failed", error=os.environ["FORGE_AGENT_REJECT"])
+            else:
+                finish(client, task_id, cwd)
             return
         if task["name"] == "Resolve the rebase conflicts":
             resolve(cwd, re.search(r"git rebase (\S+)", task["description"])[1])  # type: ignore[index]

@@ -119,7 +119,7 @@ def test_work_turns_issues_into_pull_requests_and_the_cycle_merges_them_and_clos
     assert listed.exit_code == 0 and listed.stdout.count("https://github.com/octo/app/pull/") == 2, listed.stdout
     forge.checks["caw/issue-8"] = [{"name": "tests", "status": "completed", "conclusion": "failure"}]
     cycled = invoke(repo, env, monkeypatch, "pr", "cycle", workflow["id"], "--ci-poll", "0.05", "--ci-timeout", "5",
-                    "--ci-fix-iterations", "0")
+                    "--ci-fix-iterations", "0", "--no-review")
     assert cycled.exit_code == 1, cycled.stdout + cycled.stderr  # one pull request could not be merged
     assert "Merged: 1, Skipped: 1" in cycled.stdout and "failed: tests (failure)" in cycled.stdout
     pull = forge.pull_for("caw/issue-7")
@@ -132,7 +132,8 @@ def test_work_turns_issues_into_pull_requests_and_the_cycle_merges_them_and_clos
 
     forge.checks["caw/issue-8"] = [{"name": f"job {i}", "status": "completed", "conclusion": "success"}
                                    for i in range(130)]  # two pages of check runs
-    again = invoke(repo, env, monkeypatch, "pr", "cycle", workflow["id"], "--ci-poll", "0.05", "--ci-timeout", "5")
+    again = invoke(repo, env, monkeypatch, "pr", "cycle", workflow["id"], "--ci-poll", "0.05", "--ci-timeout", "5",
+                   "--no-review")
     assert again.exit_code == 0, again.stdout + again.stderr
     assert "130 check(s) passed" in again.stdout
     assert forge.issues[(REPO, 8)]["state"] == "closed"
@@ -287,7 +288,7 @@ def test_the_cycle_has_an_agent_fix_failing_checks_pushes_the_fix_and_merges_onc
 
     forge.ci = ci
     cycled = invoke(repo, env, monkeypatch, "pr", "cycle", workflow["id"], "--ci-poll", "0.05", "--ci-timeout", "5",
-                    "--ci-fix-iterations", "2")
+                    "--ci-fix-iterations", "2", "--no-review")
     out = cycled.stdout
     assert cycled.exit_code == 1, out + cycled.stderr
     assert "Merged: 1, Skipped: 1" in out and "Asking an agent to fix them (2/2)" in out
@@ -329,10 +330,11 @@ def test_work_on_gitlab_opens_a_merge_request_and_the_cycle_merges_it_when_its_p
     assert all(token == GITLAB_TOKEN for _, _, token in forge.requests)
 
     forge.pipelines["fix/empty"] = [{"id": 12, "status": "running"}]
-    pending = invoke(repo, env, monkeypatch, "pr", "cycle", "--ci-poll", "0.05", "--ci-timeout", "0.2")
+    pending = invoke(repo, env, monkeypatch, "pr", "cycle", "--ci-poll", "0.05", "--ci-timeout", "0.2", "--no-review")
     assert pending.exit_code == 1 and "timeout after 0.2 s (pipeline 12 running)" in pending.stdout
     forge.pipelines["fix/empty"] = [{"id": 13, "status": "success"}, {"id": 12, "status": "failed"}]
-    merged = invoke(repo, env, monkeypatch, "pr", "cycle", "--ci-poll", "0.05", "--merge-method", "merge")
+    merged = invoke(repo, env, monkeypatch, "pr", "cycle", "--ci-poll", "0.05", "--merge-method", "merge",
+                    "--no-review")
     assert merged.exit_code == 0, merged.stdout + merged.stderr
     assert mr["state"] == "merged" and git(bare, "rev-parse", "main") == mr["merge_commit_sha"]
     assert forge.issues[(PROJECT, 3)]["state"] == "closed" and forge.notes[-1][2].startswith("Merged in https://")
@@ -394,6 +396,21 @@ def test_the_cycle_has_an_agent_resolve_a_rebase_that_conflicts_then_merges_the_
     assert rebased != before and git(bare, "log", "-1", "--format=%s", rebased) == "fix #8"
     assert forge.issues[(REPO, 8)]["state"] == "closed"
     assert workflow_of_status(tmp_path / "caw.db", workflow["id"]) == "completed"
+
+
+def test_a_reviewing_agent_that_refuses_the_change_keeps_the_pull_request_from_being_merged(
+    github: tuple[Forge, Path, Path], env: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    forge, repo, bare = github
+    done = invoke(repo, env, monkeypatch, "work", "7", "--runtime", "subprocess", "--no-watch")
+    assert done.exit_code == 0, done.output + done.stderr
+    workflow = workflow_of(tmp_path / "caw.db")
+    env["FORGE_AGENT_REJECT"] = "the login change has no test"
+    cycled = invoke(repo, env, monkeypatch, "pr", "cycle", workflow["id"], "--ci-poll", "0.05", "--ci-timeout", "5")
+    assert cycled.exit_code == 1, cycled.stdout + cycled.stderr
+    assert "Skipped: caw/issue-7 - review: the agent did not finish (the login change has no test)" in cycled.stdout
+    assert not forge.pull_for("caw/issue-7")["merged"] and forge.issues[(REPO, 7)]["state"] == "open"
+    assert git(bare, "rev-parse", "main") == git(repo, "rev-parse", "main")
 
 
 def workflow_of_status(db: Path, workflow_id: str) -> str:

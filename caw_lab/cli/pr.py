@@ -5,7 +5,7 @@ A pull request awaiting merge is an active workspace with a ``pr_url``. When one
 merged, its workspace is marked merged with the merge commit, its worktree removed, and the
 issue it resolves (the workspace's ``issue`` link, or the workflow's source issue) gets a
 comment and is closed. ``cycle`` takes each open one in turn: rebase it if it conflicts,
-wait for its checks, and while they fail (up to ``--ci-fix-iterations`` times) run an agent
+have an agent review it, wait for its checks, and while they fail (up to ``--ci-fix-iterations`` times) run an agent
 in the pull request's worktree to fix them, push what it committed and wait again; then ask
 (``--cycle hitl``) or not (``auto``), merge it, then rebase the others that now conflict.
 
@@ -14,8 +14,9 @@ Each agent is an ordinary task: a one-task workflow ("Fix the failing checks of 
 request>", "Resolve the rebase conflicts of ...") run by the executor with the runtime the
 pull request's workflow ran with (or ``--runtime``), whose command comes from
 .caw/runtimes.toml as every agent's does, in the worktree of the pull request's workspace.
-caw-lab runs no reviewing agent: the reference's review step is not run (``--no-review`` is
-accepted and changes nothing). Exit status 1 when any pull request could not be merged or
+Before the checks are awaited, a reviewing agent reads the change the same way
+(``--no-review`` skips it): what it commits is pushed; failing its task keeps the pull
+request from being merged. Exit status 1 when any pull request could not be merged or
 checked.
 """
 
@@ -213,7 +214,7 @@ def rebase_refused(item: Awaiting, pull: Pull, remote: str) -> CawError | None:
 @click.argument("workflow_id", required=False)
 @click.option("--cycle", "mode", type=click.Choice(["auto", "hitl", "off"]), default="auto", show_default=True,
               help="auto merges when checks pass; hitl asks before each merge; off does nothing.")
-@click.option("--no-review", is_flag=True, help="Skip code review (caw-lab runs no review agent either way).")
+@click.option("--no-review", is_flag=True, help="Merge without first having an agent review the pull request.")
 @click.option("--dry-run", is_flag=True, help="Say what would happen; change nothing.")
 @click.option("--merge-method", type=click.Choice(MERGE_METHODS), default="squash", show_default=True,
               help="How to merge (on GitLab, squash or not; the project decides the rest).")
@@ -233,7 +234,8 @@ def cycle(workflow_id: str | None, mode: str, no_review: bool, dry_run: bool, me
           resolve_conflicts: bool) -> None:
     """Merge open pull requests: rebase conflicting ones, wait for checks, have an agent fix failing ones, merge."""
     raise SystemExit(run_cycle(workflow_id, CycleOptions(mode, dry_run, merge_method, ci_timeout, ci_poll, remote,
-                                                         ci_fix_iterations, runtime, model, resolve_conflicts)))
+                                                         ci_fix_iterations, runtime, model, resolve_conflicts,
+                                                         not no_review)))
 
 
 def run_cycle(workflow_id: str | None, options: CycleOptions) -> int:
@@ -281,6 +283,7 @@ class CycleOptions:
     runtime: str | None = None
     model: str | None = None
     resolve_conflicts: bool = True
+    review: bool = True
 
 
 def take(client: Client, clients: Clients, item: Awaiting, options: CycleOptions) -> str | None:
@@ -308,6 +311,11 @@ def take(client: Client, clients: Clients, item: Awaiting, options: CycleOptions
                 pull = forge.pull(item.hosted.repo, item.number)
             else:
                 pull = forge.pull(item.hosted.repo, item.number)
+        if options.review and not options.dry_run:
+            click.echo("    Reviewing...")
+            if refused_review := review(client, item, pull, options):
+                return refused_review
+            pull = forge.pull(item.hosted.repo, item.number)
         click.echo(f"    Waiting for checks (timeout: {options.ci_timeout:g}s)...")
         checks = merging.wait_for_checks(forge, item.hosted.repo, pull, options.ci_timeout, options.ci_poll)
         click.echo(visible(f"    Checks: {checks.summary}"))
@@ -346,6 +354,7 @@ def take(client: Client, clients: Clients, item: Awaiting, options: CycleOptions
 
 FIX_TASK = "Fix the failing checks"
 RESOLVE_TASK = "Resolve the rebase conflicts"
+REVIEW_TASK = "Review the pull request"
 
 
 def fix_checks(client: Client, item: Awaiting, failed: str, options: CycleOptions) -> str | None:
@@ -369,11 +378,23 @@ def resolve_conflicts(client: Client, item: Awaiting, pull: Pull, options: Cycle
     return why and f"rebase conflicted; {why}"
 
 
+def review(client: Client, item: Awaiting, pull: Pull, options: CycleOptions) -> str | None:
+    """Run a reviewing agent in the pull request's worktree: it may commit fixes (pushed), or
+    fail its task to keep the pull request from being merged (one attempt: a refusal is final)."""
+    onto = f"{options.remote}/{pull.base}"
+    description = (f"Review pull request {item.url} (branch {item.workspace['branch']}, base {pull.base}): read "
+                   f"its change (git diff {onto}...HEAD) and the code around it. Commit fixes for what must change; "
+                   "if it must not be merged, fail this task and say why. Do not push.")
+    why = run_agent(client, item, REVIEW_TASK, description, options, None, changes_needed=False, attempts=1)
+    return why and f"review: {why}"
+
+
 def run_agent(client: Client, item: Awaiting, task: str, description: str, options: CycleOptions,
-              onto: str | None) -> str | None:
+              onto: str | None, changes_needed: bool = True, attempts: int | None = None) -> str | None:
     """One task run by the executor in the pull request's worktree, with the runtime its workflow
     ran with; then what the agent committed is pushed (it must sit on ``onto`` when given).
-    None once pushed, else what went wrong."""
+    None once done, else what went wrong (an agent that was to change something and committed
+    nothing included)."""
     branch, path = item.workspace["branch"], item.workspace["path"]
     before = merging.head_of(path)
     runtime = options.runtime or client.call("workflow_execution_status",
@@ -382,11 +403,13 @@ def run_agent(client: Client, item: Awaiting, task: str, description: str, optio
                        source_content=description, max_parallel_tasks=1)
     client.call("workflow_set_plan", id=made["id"], plan={"summary": f"{task} of {item.url}", "tasks": [
         {"name": task, "description": description}]})
-    client.call("workflow_set_config", id=made["id"], config={"execution": {
-        "cwd": path, "isolation": "shared", **({"runtime": runtime} if runtime else {})}})
+    client.call("workflow_set_config", id=made["id"], config={
+        "execution": {"cwd": path, "isolation": "shared", **({"runtime": runtime} if runtime else {})},
+        **({"retry": {"max_attempts": attempts}} if attempts else {})})
     outcome = execute(database(), made["id"], {"model": options.model}, watch=False)
-    if outcome.status != "completed":
-        return f"the agent did not finish ({outcome.status}: {outcome.message})"
+    [ran] = client.call("workflow_get", id=made["id"], include_tasks=True)["tasks"]
+    if ran["status"] != "completed":
+        return f"the agent did not finish ({ran.get('error') or ran.get('last_error') or outcome.message})"
     if onto is not None and not merging.holds(path, onto):
         return f"the agent's branch does not sit on {onto}"
     try:
@@ -394,7 +417,7 @@ def run_agent(client: Client, item: Awaiting, task: str, description: str, optio
     except CawError as err:
         return f"pushing the agent's work failed: {err.code}: {err.message}"
     if not pushed.moved:
-        return "the agent committed nothing"
+        return "the agent committed nothing" if changes_needed else None
     click.echo(f"    Pushed the agent's work: {pushed.before[:8]} -> {pushed.after[:8]}")
     return None
 

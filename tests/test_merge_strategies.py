@@ -15,13 +15,16 @@ import pytest
 import caw_lab
 from caw_lab.engine import merging
 from caw_lab.errors import CawError
+from caw_lab.runtimes import Executor
 from caw_lab.runtimes.isolating import Isolator
 from caw_lab.runtimes.settings import ExecutionSettings
+from caw_lab.runtimes.subprocess import SubprocessRuntime
 from conftest import make_workflow
-from test_parallel import git, make_repo
+from test_parallel import AGENT, TESTS, git, make_repo, only_main_worktree, records, writes
 
-AGENT = {"GIT_AUTHOR_NAME": "agent", "GIT_AUTHOR_EMAIL": "agent@example.com", "GIT_AUTHOR_DATE": "2020-01-02T03:04:05Z",
-         "GIT_COMMITTER_NAME": "agent", "GIT_COMMITTER_EMAIL": "agent@example.com"}
+IDENTITY = {"GIT_AUTHOR_NAME": "agent", "GIT_AUTHOR_EMAIL": "agent@example.com",
+            "GIT_AUTHOR_DATE": "2020-01-02T03:04:05Z", "GIT_COMMITTER_NAME": "agent",
+            "GIT_COMMITTER_EMAIL": "agent@example.com"}
 LINES = "one\ntwo\nthree\n"
 
 
@@ -29,7 +32,7 @@ def agent_commit(path: Path, files: dict[str, str], message: str) -> str:
     """Write ``files`` in a task's worktree and commit them as the agent would; the new commit."""
     for name, text in files.items():
         (path / name).write_text(text)
-    run = {**os.environ, **AGENT}
+    run = {**os.environ, **IDENTITY}
     subprocess.run(["git", "-C", str(path), "add", "-A"], check=True, env=run)
     subprocess.run(["git", "-C", str(path), "commit", "-q", "-m", message], check=True, env=run)
     return git(path, "rev-parse", "HEAD").strip()
@@ -252,4 +255,31 @@ def test_rebase_strategy_falls_back_to_manual_and_tells_both_agents_with_the_hun
     assert git(repo, "rev-parse", run.branch("second")).strip() == mine, "the failed rebase moved the task branch"
     assert git(second_tree, "status", "--porcelain") == ""
     assert not Path(git(second_tree, "rev-parse", "--git-path", "rebase-merge").strip()).exists()
+    assert not [c for c in unreachable_commits(repo) if committed_by_agent(repo, c)]
+
+
+def test_a_parallel_run_isolates_merges_and_cleans_up_on_either_backend(
+        client: caw_lab.Client, repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The executor itself, in this process, on the client's database (a SQLite file, or the local
+    D1 that workerd serves): agents are git_agent.py processes reaching the same database."""
+    wf = make_workflow(client, [{"name": "a", "description": writes("a")},
+                                {"name": "b", "description": writes("b"), "depends_on": ["a"]},
+                                {"name": "c", "description": writes("c"), "depends_on": ["a"]}], max_parallel_tasks=2)
+    client.call("workflow_set_config", id=wf["id"], config={"execution": {
+        "runtime": "subprocess", "poll_interval_ms": 30, "alerts": {"log": False}, "isolation": "worktree",
+        "merge_style": "rebase"}})
+    monkeypatch.chdir(repo)
+    monkeypatch.setenv("AGENT_RECORD", str(tmp_path / "record.jsonl"))
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(TESTS), os.environ.get("PYTHONPATH")])))
+    target = client.db.url if client.db.url.startswith("d1:") else str(tmp_path / "workflows.db")
+    outcome = Executor(target, wf["id"], runtimes={"subprocess": SubprocessRuntime(AGENT)},
+                       connect=caw_lab.connect).run()
+    assert outcome.status == "completed", outcome
+    ran = records(tmp_path)
+    assert len({r["cwd"] for r in ran.values()}) >= 2 and all(r["cwd"] != str(repo) for r in ran.values())
+    integration = f"caw/{wf['id']}"
+    assert {"a.txt", "b.txt", "c.txt"} <= set(git(repo, "ls-tree", "--name-only", integration).split())
+    assert git(repo, "rev-list", "--merges", f"main..{integration}") == ""
+    assert only_main_worktree(repo)
+    assert sorted(git(repo, "branch", "--format=%(refname:short)").split()) == [integration, "main"]
     assert not [c for c in unreachable_commits(repo) if committed_by_agent(repo, c)]

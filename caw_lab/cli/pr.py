@@ -37,7 +37,7 @@ from caw_lab.gitops import merging, pull_requests
 from caw_lab.gitops.forge import Pull
 from caw_lab.gitops.github import MERGE_METHODS
 from caw_lab.gitops.remotes import Clients, Hosted, pull_ref
-from caw_lab.tools.client import Client
+from caw_lab.tools.client import Client, connect
 
 AWAITING_WORKFLOWS = [status for status in WORKFLOW_STATUSES if status != "abandoned"]
 """Where open pull requests are looked for: an abandoned workflow's are left alone."""
@@ -247,7 +247,7 @@ def run_cycle(workflow_id: str | None, options: CycleOptions) -> int:
         click.echo("Warning: stdin is not a terminal; falling back to auto mode.", err=True)
         options = replace(options, mode="auto")
     summary = Summary()
-    with open_client() as client, Clients() as clients:
+    with connect(database(options.db)) as client, Clients() as clients:
         found = awaiting(client, workflow_id)
         if not found:
             click.echo("No workflows awaiting merge.")
@@ -284,6 +284,8 @@ class CycleOptions:
     model: str | None = None
     resolve_conflicts: bool = True
     review: bool = True
+    db: str | None = None
+    """The database, when not the global --db's (``caw work --db``)."""
 
 
 def take(client: Client, clients: Clients, item: Awaiting, options: CycleOptions) -> str | None:
@@ -406,7 +408,7 @@ def run_agent(client: Client, item: Awaiting, task: str, description: str, optio
     client.call("workflow_set_config", id=made["id"], config={
         "execution": {"cwd": path, "isolation": "shared", **({"runtime": runtime} if runtime else {})},
         **({"retry": {"max_attempts": attempts}} if attempts else {})})
-    outcome = execute(database(), made["id"], {"model": options.model}, watch=False)
+    outcome = execute(database(options.db), made["id"], {"model": options.model}, watch=False)
     [ran] = client.call("workflow_get", id=made["id"], include_tasks=True)["tasks"]
     if ran["status"] != "completed":
         return f"the agent did not finish ({ran.get('error') or ran.get('last_error') or outcome.message})"

@@ -13,7 +13,7 @@ the cell (and Run All) with a one-line error. Tab
 completes subcommands, options and the ids in the database in use; `%caw?` and
 `%caw SUBCOMMAND --help` show this help in the notebook.
 
-`caw_lab.Workbench(db=None, workflow_id=None)` shows workflows, the DAG, the selected
+`caw_lab.Workbench(db=None, workflow_id=None)` shows workflows, the DAG and its timeline, the selected
 task (plan, checkpoints, context), agents, inboxes and a form to create or edit workflows;
 its `workflow_id` and `task_id` traits are the selection, settable from Python.
 """

@@ -47,7 +47,7 @@ export class TimelineView {
     this.laneRows = [];
     this.selected = "";
     this.offset = 0;
-    this.root = h("div", { class: "caw-dag caw-timeline", dataset: { ready: "0", bars: "0" } });
+    this.root = h("div", { class: "caw-timeline", dataset: { ready: "0", bars: "0" } });
     this.title = h("span", { class: "caw-dag-title" }, "Timeline");
     this.legend = h("span", { class: "caw-dag-legend" });
     this.stage = h("div", { class: "caw-timeline-stage", style: `height:${height}px` });

@@ -281,10 +281,12 @@ export class DagView {
       this.retheme();
     }
     const rect = this.stage.getBoundingClientRect();
+    const wasHidden = this.hiddenStage();
     this.view.width = Math.max(1, rect.width);
     this.view.height = Math.max(1, rect.height);
     if (this.renderer) this.renderer.resize(this.view.width, this.view.height);
     if (this.scene && this.autoFit) this.view.fit(this.scene.bounds, this.freeWidth());
+    if (wasHidden && !this.hiddenStage()) this.reveal(this.selected);
     this.redrawView();
   }
 
@@ -323,10 +325,16 @@ export class DagView {
     this.redrawHighlight();
   }
 
-  /** Pan so the selected task is on screen and not under the task panel. */
+  /** Whether the stage has no size (in a hidden tab, or not on the page yet). */
+  hiddenStage() {
+    return this.view.width <= 1 || this.view.height <= 1;
+  }
+
+  /** Pan so the selected task is on screen and not under the task panel. A hidden stage waits:
+   * ``resize`` reveals the selection when it shows again. */
   reveal(id) {
     const node = id && this.scene?.byId.get(this.scene.rep.get(id));
-    if (!node) return;
+    if (!node || this.hiddenStage()) return;
     const panel = this.panel.element.hidden ? 0 : this.panel.element.offsetWidth;
     const [left, top] = this.view.toScreen(node.x, node.y);
     const [right, bottom] = this.view.toScreen(node.x + node.w, node.y + node.h);

@@ -13,6 +13,8 @@ const ROW_H = 18;
 const BAR_H = 13;
 const LANE_PAD = 6;
 const RIGHT_PAD = 16;
+/** The stage shrinks to its lanes (up to the widget's ``height``, then scrolls), but no lower than this. */
+const MIN_HEIGHT = 96;
 const TICK_STEPS = [1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200, 86400]
   .map((s) => s * 1000);
 
@@ -50,7 +52,7 @@ export class TimelineView {
     this.root = h("div", { class: "caw-timeline", dataset: { ready: "0", bars: "0" } });
     this.title = h("span", { class: "caw-dag-title" }, "Timeline");
     this.legend = h("span", { class: "caw-dag-legend" });
-    this.stage = h("div", { class: "caw-timeline-stage", style: `height:${height}px` });
+    this.stage = h("div", { class: "caw-timeline-stage", style: `max-height:${height}px` });
     this.svg = document.createElementNS("http://www.w3.org/2000/svg", "svg");
     this.svg.setAttribute("class", "caw-timeline-svg");
     this.tooltip = h("div", { class: "caw-dag-tooltip", hidden: true });
@@ -82,7 +84,7 @@ export class TimelineView {
   }
 
   setHeight(height) {
-    this.stage.style.height = `${height}px`;
+    this.stage.style.maxHeight = `${height}px`;
   }
 
   setSelected(id) {
@@ -126,7 +128,7 @@ export class TimelineView {
       tops.push(y);
       y += (this.laneRows[i] || 1) * ROW_H + 2 * LANE_PAD;
     }
-    const height = Math.max(y + 4, this.stage.clientHeight - 2);
+    const height = Math.max(y + 4, MIN_HEIGHT);
     const parts = [];
     for (const t of ticks(t0, t1, plot)) {
       parts.push(`<line class="caw-timeline-tick" x1="${x(t)}" x2="${x(t)}" y1="${AXIS_H - 4}" y2="${height}"/>`,

@@ -44,6 +44,13 @@ BARS = """(scope) => [...document.querySelectorAll(`${scope} rect.caw-bar`)].map
   task: r.dataset.task, status: r.dataset.status, running: r.classList.contains('is-running'),
   fill: getComputedStyle(r).fill, stroke: getComputedStyle(r).stroke, width: r.getBBox().width}))"""
 
+UNTIL = """(scope) => {
+  const root = document.querySelector(scope);
+  const bar = root.querySelector('rect.caw-bar.is-running');
+  return {until: Number(root.dataset.until), barEnd: bar.x.baseVal.value + bar.width.baseVal.value,
+          now: root.querySelector('.caw-timeline-now').x1.baseVal.value};
+}"""
+
 
 def work(client: caw_lab.Client, task_id: str, agent: str, *statuses: str) -> None:
     """``agent`` claims ``task_id`` and moves it through ``statuses``, a little time apart, so bars have length."""
@@ -152,12 +159,12 @@ def test_the_timeline_draws_a_bar_per_attempt_selects_and_grows_live(shown: dict
                            timeout=5_000)
     page.locator(TIMELINE).screenshot(path=str(shots / "timeline-selected.png"))
 
-    running = page.evaluate(BARS, TIMELINE)
-    before = max(b["width"] for b in running if b["running"]) if any(b["running"] for b in running) else None
-    if before is not None:
+    if any(b["running"] for b in page.evaluate(BARS, TIMELINE)):
+        before = page.evaluate(UNTIL, TIMELINE)
         page.wait_for_timeout(1_500)
-        after = max(b["width"] for b in page.evaluate(BARS, TIMELINE) if b["running"])
-        assert after > before, "a running bar grows with the clock"
+        after = page.evaluate(UNTIL, TIMELINE)
+        assert after["until"] >= before["until"] + 1_000, "the running bar's end moves on with the clock"
+        assert abs(after["barEnd"] - after["now"]) < 1, "and is drawn up to the line marking now"
         subprocess.run([sys.executable, "-c", FINISH, str(shown["db"]), t["docs"]], check=True)
         page.wait_for_function(f"() => document.querySelector({TIMELINE!r}).dataset.running === '0'",
                                timeout=5_000)

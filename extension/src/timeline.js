@@ -14,7 +14,7 @@ const BAR_H = 13;
 const LANE_PAD = 6;
 const RIGHT_PAD = 16;
 /** The stage shrinks to its lanes (up to the widget's ``height``, then scrolls), but no lower than this. */
-const MIN_HEIGHT = 96;
+const MIN_HEIGHT = 120;
 const TICK_STEPS = [1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200, 86400]
   .map((s) => s * 1000);
 
@@ -57,8 +57,9 @@ export class TimelineView {
     this.svg.setAttribute("class", "caw-timeline-svg");
     this.tooltip = h("div", { class: "caw-dag-tooltip", hidden: true });
     this.empty = h("div", { class: "caw-dag-status" });
-    this.stage.append(this.svg, this.empty, this.tooltip);
-    this.root.append(h("div", { class: "caw-dag-toolbar" }, this.title, this.legend), this.stage);
+    this.stage.append(this.svg, this.empty);
+    // The tooltip floats over the whole view, not the stage, which is as short as its lanes.
+    this.root.append(h("div", { class: "caw-dag-toolbar" }, this.title, this.legend), this.stage, this.tooltip);
     el.appendChild(this.root);
     this.listen();
     this.resizeObserver = new ResizeObserver(() => this.resize());
@@ -155,6 +156,7 @@ export class TimelineView {
     this.svg.setAttribute("width", String(width));
     this.svg.setAttribute("height", String(height));
     this.svg.innerHTML = parts.join("");
+    this.root.dataset.until = String(Math.round(t1));
     this.root.dataset.ready = "1";
   }
 
@@ -177,12 +179,12 @@ export class TimelineView {
       const bar = barAt(event);
       if (!bar) return this.hideTip();
       this.showTip(bar);
-      const box = this.stage.getBoundingClientRect();
-      const sx = event.clientX - box.left;
-      const sy = event.clientY - box.top + this.stage.scrollTop;
+      const box = this.root.getBoundingClientRect();
+      const [sx, sy] = [event.clientX - box.left, event.clientY - box.top];
       const t = this.tooltip;
       t.style.left = `${Math.max(4, sx + 14 + t.offsetWidth > box.width ? sx - 14 - t.offsetWidth : sx + 14)}px`;
-      t.style.top = `${sy + 12}px`;
+      const below = sy + 14 + t.offsetHeight <= box.height - 4;
+      t.style.top = `${Math.max(4, below ? sy + 14 : sy - 14 - t.offsetHeight)}px`;
     });
     this.svg.addEventListener("pointerleave", () => this.hideTip());
     this.svg.addEventListener("click", (event) => {

@@ -141,3 +141,19 @@ def test_the_dag_widget_carries_each_finished_tasks_duration(client: caw_lab.Cli
     api_took = at(client, t["api"], "task.status", "completed") - at(client, t["api"], "task.claimed")
     assert delta["upsert"]["durations"][row] == api_took
     widget.close()
+
+
+def test_the_workbench_shows_the_timeline_beside_the_graph_with_one_selection(client: caw_lab.Client,
+                                                                              worked: dict[str, Any]) -> None:
+    t = worked["tasks"]
+    bench = caw_lab.Workbench(client, worked["id"], live=False)
+    assert bench.timeline is not None and bench.graph is not None
+    assert bench.timeline.bars["names"] == ["schema", "ui", "api"]
+    bench.timeline.selected = t["ui"]
+    assert bench.task_id == t["ui"] and bench.graph.selected == t["ui"], "a bar clicked selects the task everywhere"
+    bench.graph.selected = t["api"]
+    assert bench.timeline.selected == t["api"]
+    move(client, t["api"], "in_progress", "completed")
+    bench.refresh()
+    assert bench.timeline.bars["statuses"][2] == "completed", "the Workbench's one feed moves the timeline too"
+    bench.close()

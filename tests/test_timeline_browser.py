@@ -147,6 +147,7 @@ def test_the_timeline_draws_a_bar_per_attempt_selects_and_grows_live(shown: dict
     lanes = page.locator(f"{TIMELINE} .caw-timeline-lane-label").all_text_contents()
     assert lanes == ["ada", "bo"]
     page.locator(TIMELINE).screenshot(path=str(shots / "timeline.png"))
+    page.locator(".caw-workbench").screenshot(path=str(shots / "workbench-timeline.png"))
 
     bar = page.locator(f'{TIMELINE} rect.caw-bar[data-task="{t["web ui"]}"]')
     box = bar.bounding_box()
@@ -229,3 +230,39 @@ def test_filters_on_ten_thousand_tasks(shown: dict[str, Any], shots: Path) -> No
     page.locator(f'{HUGE} button[data-action="show-all"]').click()
     page.wait_for_function(f"() => ({nodes})() === '10000'", timeout=60_000)
     print(f"10,000 tasks: filter, lineage and back in {time.monotonic() - started:.1f} s")
+
+
+def choose_theme(page: Any, theme: str) -> None:
+    """Pick ``theme`` from JupyterLab's Settings > Theme menu, as a person would."""
+    page.locator(".lm-MenuBar-itemLabel", has_text="Settings").first.click()
+    page.locator(".lm-Menu-item", has_text="Theme").first.hover()
+    page.locator('.lm-Menu-item[data-command="apputils:change-theme"]', has_text=theme).first.click()
+
+
+BACKGROUNDS = """(scope) => {
+  const probe = document.createElement('span');
+  probe.style.color = 'var(--jp-layout-color0)';
+  document.body.appendChild(probe);
+  const page = getComputedStyle(probe).color;
+  probe.remove();
+  return {page, stage: getComputedStyle(document.querySelector(`${scope} .caw-timeline-stage`)).backgroundColor};
+}"""
+
+
+def test_the_timeline_follows_jupyterlab_into_the_dark_theme(shown: dict[str, Any], shots: Path) -> None:
+    page = shown["page"]
+    show_tab(page, "Timeline")
+    choose_theme(page, "JupyterLab Dark")
+    try:
+        page.wait_for_function("() => document.body.dataset.jpThemeLight === 'false'", timeout=10_000)
+        page.wait_for_timeout(1_200)  # the view reads the theme again a second after it changes
+        dark = palette(dark=True)
+        bars = page.evaluate(BARS, TIMELINE)
+        assert bars and all(b["fill"] == dark[b["status"]]["fill"] for b in bars), bars
+        colours = page.evaluate(BACKGROUNDS, TIMELINE)
+        assert colours["stage"] == colours["page"], "the stage is the notebook's own (dark) background"
+        page.locator(TIMELINE).scroll_into_view_if_needed()
+        page.locator(TIMELINE).screenshot(path=str(shots / "timeline-dark.png"))
+    finally:
+        choose_theme(page, "JupyterLab Light")
+        page.wait_for_function("() => document.body.dataset.jpThemeLight === 'true'", timeout=10_000)

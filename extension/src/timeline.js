@@ -13,6 +13,8 @@ const ROW_H = 18;
 const BAR_H = 13;
 const LANE_PAD = 6;
 const RIGHT_PAD = 16;
+/** A tick's clock time is written only where it fits whole. */
+const TICK_LABEL_W = 50;
 /** The stage shrinks to its lanes (up to the widget's ``height``, then scrolls), but no lower than this. */
 const MIN_HEIGHT = 120;
 const TICK_STEPS = [1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200, 86400]
@@ -132,8 +134,10 @@ export class TimelineView {
     const height = Math.max(y + 4, MIN_HEIGHT);
     const parts = [];
     for (const t of ticks(t0, t1, plot)) {
-      parts.push(`<line class="caw-timeline-tick" x1="${x(t)}" x2="${x(t)}" y1="${AXIS_H - 4}" y2="${height}"/>`,
-        `<text class="caw-timeline-axis" x="${x(t) + 3}" y="${AXIS_H - 8}">${clock(t)}</text>`);
+      parts.push(`<line class="caw-timeline-tick" x1="${x(t)}" x2="${x(t)}" y1="${AXIS_H - 4}" y2="${height}"/>`);
+      if (x(t) + TICK_LABEL_W <= width) {
+        parts.push(`<text class="caw-timeline-axis" x="${x(t) + 3}" y="${AXIS_H - 8}">${clock(t)}</text>`);
+      }
     }
     this.lanes.forEach((name, i) => {
       const laneH = (this.laneRows[i] || 1) * ROW_H + 2 * LANE_PAD;

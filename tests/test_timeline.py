@@ -125,6 +125,12 @@ def test_another_workflows_events_and_old_events_change_nothing(client: caw_lab.
     assert len(before) == 3
 
 
+def test_an_unknown_workflow_is_refused(client: caw_lab.Client) -> None:
+    with pytest.raises(caw_lab.CawError) as info:
+        TimelineWidget(client, "wf_000000000000", live=False)
+    assert info.value.code == "WORKFLOW_NOT_FOUND"
+
+
 def test_the_dag_widget_carries_each_finished_tasks_duration(client: caw_lab.Client, worked: dict[str, Any]) -> None:
     t = worked["tasks"]
     widget = DagWidget(client, worked["id"], live=False)

@@ -51,6 +51,7 @@ class TimelineWidget(anywidget.AnyWidget):
         self.names: dict[str, str] = {}
         self.agent_names: dict[str, str] = {}
         self.feed = EventFeed(client, interval)
+        client.call("workflow_get", id=workflow_id)  # an unknown workflow is refused, not drawn empty
         self.timeline = Timeline(workflow_id)
         read_history(client, self.timeline, self.feed.cursor)
         super().__init__(height=height, **kwargs)

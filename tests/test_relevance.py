@@ -231,6 +231,7 @@ def test_training_is_reproducible(tmp_path: Path) -> None:
 
 
 @needs_data
+@pytest.mark.slow
 def test_learned_beats_bm25_on_repositories_it_never_saw() -> None:
     examples = training.examples(few_targets(25))
     loro = training.leave_one_repo_out(examples)

@@ -3,7 +3,10 @@
 ``rank(target_text, candidates)`` is the learned order ``task_load_context`` loads items
 in, callable on any data shaped like the relevance benchmark's. Beside it, the offline
 side: ``evaluation`` (the benchmark's data, metrics and the comparison table ``caw context
-eval`` prints) and ``training`` (fitting the model; it alone imports scikit-learn).
+eval`` prints), ``training`` (fitting the model; it alone imports scikit-learn),
+``experiments`` (per-target scores and bootstrap intervals for the
+notebook), ``history`` (benchmark-shaped targets from a local git history) and ``report``
+(the notebook's plots; the only module that imports matplotlib).
 
 Modules, one idea each: ``text`` (how rankers read text and paths), ``similarity`` (term
 matrices, BM25, TF-IDF), ``features`` (the learned ranker's features, their query-free

@@ -148,7 +148,8 @@ class Timeline:
     def lanes(self) -> tuple[list[str], list[int], list[int], list[int]]:
         """Each agent's lane in order of its first bar (no agent last), each bar's lane and row in
         it, and how many rows each lane needs."""
-        order = sorted({b.agent for b in self.bars}, key=lambda a: (a == NO_AGENT, self.first_start(a)))
+        first = list(dict.fromkeys(b.agent for b in self.bars))  # bars are in start order, exact where times tie
+        order = [a for a in first if a != NO_AGENT] + [a for a in first if a == NO_AGENT]
         lane_of = {agent: i for i, agent in enumerate(order)}
         row_ends: list[list[float]] = [[] for _ in order]
         lanes, rows = [], []
@@ -164,9 +165,6 @@ class Timeline:
             lanes.append(lane)
             rows.append(row)
         return order, lanes, rows, [len(ends) for ends in row_ends]
-
-    def first_start(self, agent: str) -> int:
-        return next(b.start for b in self.bars if b.agent == agent)
 
     def columns(self, names: Mapping[str, str], agent_names: Mapping[str, str]) -> TimelineColumns:
         """The bars as the widget's synced columns; ``names`` and ``agent_names`` label them."""

@@ -1,6 +1,7 @@
 // Bundles the widget into caw_lab/static/ (or --outdir DIR): the layout worker is built
 // first and inlined into the main bundle as text, so the widget needs one file and no
-// worker URL. The dashboard page (src/page/) is a second entry point importing the same
+// worker URL. The timeline widget (src/timeline-widget.js) is a bundle of its own,
+// timeline_widget.js, sharing dag_widget.css. The dashboard page (src/page/) is a second entry point importing the same
 // DAG modules: page.js and page.css, served by caw_lab/web/page.py. --watch rebuilds on every change (with ANYWIDGET_HMR=1 the kernel reloads it).
 import * as esbuild from "esbuild";
 import { copyFile, mkdir } from "node:fs/promises";
@@ -44,12 +45,13 @@ const options = {
 };
 
 const page = { ...options, entryPoints: ["src/page/index.js"], format: "iife", outfile: `${OUT}/page.js` };
+const timeline = { ...options, entryPoints: ["src/timeline-widget.js"], outfile: `${OUT}/timeline_widget.js` };
 
 await mkdir(OUT, { recursive: true });
 await copyFile("src/style.css", `${OUT}/dag_widget.css`);
 await copyFile("src/page/page.css", `${OUT}/page.css`);
 if (watch) {
-  for (const o of [options, page]) await (await esbuild.context(o)).watch();
+  for (const o of [options, page, timeline]) await (await esbuild.context(o)).watch();
 } else {
-  await Promise.all([esbuild.build(options), esbuild.build(page)]);
+  await Promise.all([esbuild.build(options), esbuild.build(page), esbuild.build(timeline)]);
 }

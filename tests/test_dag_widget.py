@@ -346,6 +346,6 @@ def test_front_end_unit_tests_pass() -> None:
                     reason="front-end packages not installed: cd extension && npm ci")
 def test_the_committed_bundle_is_what_the_sources_build(tmp_path: Path) -> None:
     subprocess.run([str(NODE), "build.mjs", "--outdir", str(tmp_path)], cwd=EXTENSION, check=True, timeout=120)
-    for name in ("dag_widget.js", "dag_widget.css", "page.js", "page.css"):
+    for name in ("dag_widget.js", "dag_widget.css", "page.js", "page.css", "timeline_widget.js"):
         assert (tmp_path / name).read_bytes() == (ROOT / "caw_lab" / "static" / name).read_bytes(), (
             f"caw_lab/static/{name} is stale: cd extension && npm run build")

@@ -297,6 +297,19 @@ def test_dag_returns_a_widget_with_a_selection(ip: InteractiveShell, client: caw
         widget.close()
 
 
+def test_timeline_shows_the_workflows_bars_and_refuses_an_unknown_workflow(ip: InteractiveShell,
+                                                                          client: caw_lab.Client) -> None:
+    wf = make_workflow(client, [{"name": "a"}])
+    client.call("task_update_status", id=wf["tasks"]["a"], status="planning")
+    widget, _ = run(ip, f"timeline {wf['id']}")
+    try:
+        assert widget.bars["names"] == ["a"] and widget.bars["ends"] == [0]
+    finally:
+        widget.close()
+    refused, out = run(ip, "timeline wf_000000000000")
+    assert refused is None and "WORKFLOW_NOT_FOUND" in shown_html(out)
+
+
 def test_workbench_opens_on_the_database_in_use(ip: InteractiveShell, tmp_path: Path) -> None:
     run(ip, f"use {tmp_path / 'bench.db'}")
     wf, _ = run(ip, "new Benched")

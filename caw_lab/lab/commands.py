@@ -106,6 +106,13 @@ def dag(session: LabSession, args: argparse.Namespace) -> Any:
     return DagWidget(session.client, args.workflow)
 
 
+def timeline(session: LabSession, args: argparse.Namespace) -> Any:
+    from caw_lab.lab.timeline_widget import TimelineWidget
+
+    session.call("workflow_get", id=args.workflow)
+    return TimelineWidget(session.client, args.workflow)
+
+
 def inbox(session: LabSession, args: argparse.Namespace) -> Result:
     agent = args.agent or session.notebook_agent()
     params: dict[str, Any] = {"agent_id": agent, "limit": args.limit}

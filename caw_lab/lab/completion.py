@@ -17,7 +17,8 @@ from caw_lab.engine.states import CHECKPOINT_TYPES
 from caw_lab.errors import CawError
 from caw_lab.lab.session import LabSession
 
-TAKES_WORKFLOW = {"next", "dag", "run", "status", "suspend", "resume", "plan", "workbench", "metrics", "hints"}
+TAKES_WORKFLOW = {"next", "dag", "timeline", "run", "status", "suspend", "resume", "plan", "workbench", "metrics",
+                  "hints"}
 TAKES_TASK = {"claim", "checkpoint", "done", "context"}
 RECENT_WORKFLOWS = 10
 """Task ids are offered from this many most recent workflows, to keep completion instant."""

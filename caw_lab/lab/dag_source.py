@@ -5,6 +5,9 @@ agents work (bench/RESULTS.md, "DAG widget"). So an event naming a task re-reads
 plus the tasks waiting on it when it finished or un-finished (their ``blocked`` flips);
 a dependency event carries its edge in its payload. Only events whose scope is wide
 (engine.event_kinds: a plan, a replan, an agent's tasks released) re-read it all.
+
+A finished task's duration is not in any table: the source replays the same events into a
+``Timeline`` (caw_lab.lab.timeline) and stamps each row with its task's last attempt.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from caw_lab.engine.event_kinds import Scope, scope
 from caw_lab.engine.states import DONE_TASK_STATUSES
 from caw_lab.errors import CawError
 from caw_lab.lab.dag_state import Dag, TaskRow, WorkflowInfo, row_of
+from caw_lab.lab.timeline import Timeline, read_history
 from caw_lab.tools.client import Client
 
 MAX_TASK_READS = 100
@@ -26,19 +30,30 @@ class DagSource:
     def __init__(self, client: Client, workflow_id: str) -> None:
         self.client = client
         self.workflow_id = workflow_id
+        self.timeline = Timeline(workflow_id)
+
+    def catch_up(self, until: int) -> None:
+        """Replay the workflow's history up to ``until`` (the feed's cursor) for the durations."""
+        read_history(self.client, self.timeline, until)
 
     def workflow(self) -> WorkflowInfo:
         wf = self.client.call("workflow_get", id=self.workflow_id)
         return {"id": wf["id"], "name": wf["name"], "status": wf["status"]}
 
     def read(self) -> Dag:
-        return Dag.of(self.client.call("workflow_get", id=self.workflow_id, include_tasks=True)["tasks"])
+        tasks = self.client.call("workflow_get", id=self.workflow_id, include_tasks=True)["tasks"]
+        return Dag.of(tasks).timed(self.timeline.durations())
 
     def relevant(self, events: Iterable[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
         return [e for e in events if e.get("workflow_id") == self.workflow_id]
 
-    def update(self, dag: Dag, events: Iterable[Mapping[str, Any]]) -> Dag:
-        """``dag`` after ``events`` (already filtered to this workflow)."""
+    def update(self, dag: Dag, events: Iterable[Mapping[str, Any]], whole: bool = False) -> Dag:
+        """``dag`` after ``events`` (already filtered to this workflow); ``whole`` reads it all again."""
+        events = list(events)
+        self.timeline.apply(events)
+        return self.read() if whole else self.changed(dag, events).timed(self.timeline.durations())
+
+    def changed(self, dag: Dag, events: list[Mapping[str, Any]]) -> Dag:
         touched: set[str] = set()
         for event in events:
             kind, task_id = event["kind"], event.get("task_id")

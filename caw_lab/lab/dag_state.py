@@ -48,6 +48,8 @@ class TaskColumns(TypedDict):
     """The outcome, else the error, cut to ``SUMMARY_CHARS``."""
     agents: list[str]
     """The id of the agent holding the task."""
+    durations: list[int]
+    """Milliseconds the task's last attempt took, once it settled (``caw_lab.lab.timeline``); 0 before."""
 
 
 EdgeColumns = TypedDict("EdgeColumns", {"from": list[str], "to": list[str]})
@@ -133,6 +135,7 @@ class TaskRow(NamedTuple):
     group: str
     summary: str
     agent: str
+    duration: int = 0
 
 
 def row_of(task: Mapping[str, Any]) -> TaskRow:
@@ -166,7 +169,7 @@ class Dag:
         rows = [self.rows[i] for i in picked]
         return {"ids": picked, "names": [r.name for r in rows], "statuses": [r.status for r in rows],
                 "groups": [r.group for r in rows], "summaries": [r.summary for r in rows],
-                "agents": [r.agent for r in rows]}
+                "agents": [r.agent for r in rows], "durations": [r.duration for r in rows]}
 
     def edge_columns(self, edges: Iterable[tuple[str, str]] | None = None) -> EdgeColumns:
         pairs = sorted(self.edges if edges is None else edges)
@@ -184,6 +187,12 @@ class Dag:
 
     def with_rows(self, rows: Mapping[str, TaskRow]) -> Dag:
         return Dag({**self.rows, **rows}, self.edges)
+
+    def timed(self, durations: Mapping[str, int]) -> Dag:
+        """This graph with each task's duration as ``durations`` has it (0 for a task not in it)."""
+        changed = {i: row._replace(duration=durations.get(i, 0)) for i, row in self.rows.items()
+                   if row.duration != durations.get(i, 0)}
+        return self.with_rows(changed) if changed else self
 
     def with_edges(self, add: Iterable[tuple[str, str]] = (), drop: Iterable[tuple[str, str]] = ()) -> Dag:
         known = {e for e in add if e[0] in self.rows and e[1] in self.rows}

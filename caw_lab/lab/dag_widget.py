@@ -104,6 +104,7 @@ class DagWidget(anywidget.AnyWidget):
         self.source = DagSource(client, workflow_id)
         self.feed = EventFeed(client, interval)
         self.lock = threading.RLock()
+        self.source.catch_up(self.feed.cursor)
         self.dag: Dag = self.source.read()
         self.revision = 0
         self.stale = False
@@ -130,7 +131,7 @@ class DagWidget(anywidget.AnyWidget):
             return
         with self.lock:
             try:
-                new = self.source.read() if self.stale else self.source.update(self.dag, relevant)
+                new = self.source.update(self.dag, relevant, self.stale)
             except CawError:
                 self.stale = True
                 raise

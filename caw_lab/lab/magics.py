@@ -58,6 +58,7 @@ class CawMagics(Magics):
           done TASK OUTCOME               complete TASK, stepping pending -> planning -> in_progress -> completed
           context TASK [--max-tokens N]   the context an agent would load for TASK, with its exact token count
           dag WF                          the live DAG widget of WF
+          timeline WF                     WF's tasks as bars over time, in lanes by agent, live
           inbox [AGENT] [--status S]      messages to AGENT (default: this notebook's agent)
           agents [--workflow WF]          registered agents and how long since their heartbeat
           run WF [--runtime R] [--max-agents N|auto] [--model M]

@@ -89,6 +89,8 @@ def build() -> MagicParser:
     ctx.add_argument("--max-tokens", type=int, metavar="N", help="Token budget (never exceeded).")
 
     add("dag", commands.dag, "The live DAG widget of WF.").add_argument("workflow", metavar="WF", help=WF_HELP)
+    add("timeline", commands.timeline, "WF's tasks as bars over time, in lanes by agent, live.").add_argument(
+        "workflow", metavar="WF", help=WF_HELP)
 
     inbox = add("inbox", commands.inbox, "Messages to AGENT (default: this notebook's agent).")
     inbox.add_argument("agent", nargs="?", metavar="AGENT", help="An agent id.")
@@ -119,7 +121,8 @@ def build() -> MagicParser:
     hints.add_argument("--target-drain-ms", type=int, metavar="MS",
                        help="How soon the ready queue should be empty (default: 10 minutes).")
 
-    add("workbench", commands.workbench, "The Workbench: workflows, DAG, task detail, agents, inbox.").add_argument(
+    add("workbench", commands.workbench,
+        "The Workbench: workflows, DAG and timeline, task detail, agents, inbox.").add_argument(
         "workflow", nargs="?", metavar="WF", help="The workflow to show first (default: the newest).")
 
     plan = add("plan", commands.plan, "Cell magic: %%caw plan WF, with the plan as YAML in the cell.")

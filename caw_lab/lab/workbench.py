@@ -1,6 +1,7 @@
-"""``caw_lab.Workbench``: workflows, run/suspend/resume, the live DAG, task detail with its
-agent's log, agents, inbox and the workflow form in one widget, all kept current by one
-follower of the change feed, and a clock that keeps their relative times counting."""
+"""``caw_lab.Workbench``: workflows, run/suspend/resume, the live DAG and its timeline (two
+tabs), task detail with its agent's log, agents, inbox and the workflow form in one widget,
+all kept current by one follower of the change feed, and a clock that keeps their relative
+times counting."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from caw_lab.lab.feed import EventFeed
 from caw_lab.lab.panels import Agents, Execution, Inbox, Panel, TaskDetail, WorkflowForm, WorkflowList
 from caw_lab.lab.panels.base import PANEL_LAYOUT, Clock
 from caw_lab.lab.session import current
+from caw_lab.lab.timeline_widget import TimelineWidget
 from caw_lab.tools.client import Client, connect
 
 ROW = {"flex_flow": "row wrap", "align_items": "stretch", "width": "100%"}
@@ -61,6 +63,7 @@ class Workbench(widgets.VBox):
         self.inbox = Inbox(self.client, notebook_agent=current().notebook_agent if db is None else None)
         self.form = WorkflowForm(self.client)
         self.graph: DagWidget | None = None
+        self.timeline: TimelineWidget | None = None
         self.graph_slot = widgets.Box(layout=GRAPH)
         header = widgets.HTML(f"<b>caw-lab workbench</b> <span class='caw-workbench-db' style='color:#757575; "
                               f"font-size:12px; overflow-wrap:anywhere'>{escape(self.client.db.url)}</span>",
@@ -105,30 +108,37 @@ class Workbench(widgets.VBox):
 
     def show_workflow(self) -> None:
         """Swap in the graph of the selected workflow and point every panel at it."""
-        if self.graph is not None:
-            self.graph.close()
+        for view in (self.graph, self.timeline):
+            if view is not None:
+                view.close()
         self.task_id = None
         self.workflows.selected = self.workflow_id
         self.form.workflow_id = self.execution.workflow_id = self.workflow_id
         if not self.workflow_id:
-            self.graph = None
+            self.graph = self.timeline = None
             self.graph_slot.children = [widgets.HTML("<i>Create or select a workflow to see its tasks.</i>")]
             return
         self.graph = DagWidget(self.client, self.workflow_id, live=False, height=GRAPH_HEIGHT, details=False)
         self.graph.layout.width = "100%"
         self.graph.observe(lambda c: setattr(self, "task_id", c["new"] or None), "selected")
-        self.graph_slot.children = [self.graph]
+        self.timeline = TimelineWidget(self.client, self.workflow_id, live=False, height=GRAPH_HEIGHT)
+        self.timeline.layout.width = "100%"
+        self.timeline.observe(lambda c: setattr(self, "task_id", c["new"] or None), "selected")
+        views = widgets.Tab([self.graph, self.timeline], titles=("Graph", "Timeline"), layout={"width": "100%"})
+        views.add_class("caw-workbench-views")
+        self.graph_slot.children = [views]
 
     def show_task(self, task_id: str | None) -> None:
         """Set from a click in the graph or from Python: the detail panel and the graph agree."""
         self.detail.task_id = task_id
-        if self.graph is not None and self.graph.selected != (task_id or ""):
-            self.graph.selected = task_id or ""
+        for view in (self.graph, self.timeline):
+            if view is not None and view.selected != (task_id or ""):
+                view.selected = task_id or ""
 
     def on_events(self, events: list[dict[str, Any]]) -> None:
         """One feed for the whole Workbench: the graph follows it too, rather than polling on its own."""
-        graph = self.graph
-        for listener in [*self.panels, *([graph] if graph is not None else [])]:
+        views = [v for v in (self.graph, self.timeline) if v is not None]
+        for listener in [*self.panels, *views]:
             listener.on_events(events)
         if self.workflow_id is None:
             self.select_workflow(self.newest_workflow())
@@ -148,8 +158,9 @@ class Workbench(widgets.VBox):
         """Stop following the feed (and close the database if this Workbench opened it)."""
         self.feed.stop()
         self.clock.stop()
-        if self.graph is not None:
-            self.graph.close()
+        for view in (self.graph, self.timeline):
+            if view is not None:
+                view.close()
         if self._owns_client:
             self.client.close()
         super().close()

@@ -1,22 +1,32 @@
-// The widget's frame: toolbar (title, status legend, search, fit, groups, export, add task), the
-// add-task form, and the message that shows refusals (the view floats it over its stage).
+// The widget's frame: toolbar (title, status legend whose chips filter by status, search, fit,
+// lineage focus, groups, export, add task), the add-task form, and the message that shows
+// refusals (the view floats it over its stage).
 import { colorOf } from "./colors.js";
 import { fill, h } from "./dom.js";
 import { STATUSES } from "./graph.js";
 
 export class Chrome {
-  /** @param {{onSearch, onSearchNext, onFit, onToggleGroups, onAddTask, onExport}} actions */
+  /** @param {{onSearch, onSearchNext, onFit, onToggleGroups, onAddTask, onExport, onToggleStatus, onLineage,
+   *   onShowAll}} actions */
   constructor(root, actions) {
+    this.actions = actions;
     this.title = h("span", { class: "caw-dag-title" });
     this.legend = h("span", { class: "caw-dag-legend" });
     this.search = h("input", { class: "caw-dag-search", type: "search", placeholder: "Search tasks…",
       "aria-label": "Search tasks" });
     this.matches = h("span", { class: "caw-dag-matches" });
+    this.filterNote = h("span", { class: "caw-dag-filter-note", hidden: true });
+    this.lineageButton = h("button", { class: "caw-dag-button", "data-action": "lineage", disabled: true,
+      title: "Draw only the selected task's ancestors and descendants (l)", onclick: actions.onLineage }, "Lineage");
+    this.showAllButton = h("button", { class: "caw-dag-button caw-primary", "data-action": "show-all", hidden: true,
+      title: "Draw every task again", onclick: actions.onShowAll }, "Show all");
     this.groupsButton = h("button", { class: "caw-dag-button", "data-action": "groups", onclick: actions.onToggleGroups },
       "Collapse groups");
     this.toolbar = h("div", { class: "caw-dag-toolbar" },
-      this.title, this.legend, h("span", { class: "caw-dag-spacer" }), this.search, this.matches,
+      this.title, this.legend, this.filterNote, this.showAllButton, h("span", { class: "caw-dag-spacer" }),
+      this.search, this.matches,
       h("button", { class: "caw-dag-button", "data-action": "fit", title: "Fit the graph (f)", onclick: actions.onFit }, "Fit"),
+      this.lineageButton,
       this.groupsButton,
       h("button", { class: "caw-dag-button", "data-action": "export-svg", title: "Save the graph as SVG",
         onclick: () => actions.onExport("svg") }, "SVG"),
@@ -76,10 +86,25 @@ export class Chrome {
     this.title.textContent = `${workflow.name || workflow.id} · ${workflow.status || ""} · ${total} tasks`;
   }
 
-  setCounts(counts) {
-    fill(this.legend, ...STATUSES.filter((s) => counts[s]).map((status) =>
-      h("span", { class: "caw-dag-legend-item", "data-status": status, title: status },
-        h("i", { style: `background:${colorOf(status).stroke}` }), `${status.replace("_", " ")} ${counts[status]}`)));
+  /** One chip per status present, with its count; clicking a chip hides (or shows again) its tasks. */
+  setCounts(counts, hidden = new Set()) {
+    fill(this.legend, ...STATUSES.filter((s) => counts[s] || hidden.has(s)).map((status) =>
+      h("button", { class: `caw-dag-legend-item${hidden.has(status) ? " is-off" : ""}`, "data-status": status,
+        "aria-pressed": String(!hidden.has(status)),
+        title: hidden.has(status) ? `Show ${status.replace("_", " ")} tasks` : `Hide ${status.replace("_", " ")} tasks`,
+        onclick: () => this.actions.onToggleStatus(status) },
+      h("i", { style: `background:${colorOf(status).stroke}` }), `${status.replace("_", " ")} ${counts[status] || 0}`)));
+  }
+
+  /** What the filter draws: "lineage of X", "12 of 400 tasks", and the way back to everything. */
+  setFilter({ focus, selected, drawn, total, active }) {
+    this.lineageButton.disabled = !selected && !focus;
+    this.lineageButton.textContent = focus ? "All tasks" : "Lineage";
+    this.lineageButton.classList.toggle("is-on", !!focus);
+    this.showAllButton.hidden = !active;
+    this.filterNote.hidden = !active;
+    const what = focus ? `lineage of “${focus}”: ` : "";
+    this.filterNote.textContent = `${what}${drawn.toLocaleString("en")} of ${total.toLocaleString("en")} tasks`;
   }
 
   setGroupsCollapsed(collapsed, any) {

@@ -7,13 +7,13 @@ import { Chrome } from "./chrome.js";
 import { applyTheme, colorOf } from "./colors.js";
 import { fill, h } from "./dom.js";
 import { download, scenePng, sceneSvg } from "./export.js";
-import { TaskGraph, visibleGraph } from "./graph.js";
+import { TaskGraph, taskFilter, visibleGraph } from "./graph.js";
 import { Layouter } from "./layout.js";
 import { Minimap } from "./minimap.js";
 import { Panel } from "./panel.js";
 import { boxHeaderAt, buildScene, edgeAt, lineage, nodeAt, refreshStatuses } from "./scene.js";
 import { SvgRenderer } from "./svg-renderer.js";
-import { countsBar } from "./text.js";
+import { countsBar, formatDuration } from "./text.js";
 import { View } from "./view.js";
 
 /** Above this many drawn nodes, Canvas replaces SVG. */
@@ -50,6 +50,10 @@ export class DagView {
     this.query = "";
     this.firstPaint = false;
     this.autoFit = true;
+    /** Statuses whose tasks are not drawn (the legend's chips toggle them). */
+    this.hiddenStatuses = new Set();
+    /** The task whose lineage alone is drawn, or "". */
+    this.focus = "";
 
     this.root = h("div", { class: "caw-dag", dataset: { ready: "0" } });
     this.chrome = new Chrome(this.root, {
@@ -59,6 +63,9 @@ export class DagView {
       onToggleGroups: () => this.toggleAllGroups(),
       onAddTask: (spec) => this.addTask(spec),
       onExport: (kind) => this.exportImage(kind),
+      onToggleStatus: (status) => this.toggleStatus(status),
+      onLineage: () => this.focusLineage(this.focus ? "" : this.selected),
+      onShowAll: () => this.showAll(),
     });
     this.stage = h("div", { class: "caw-dag-stage", tabindex: 0, style: `height:${height}px` });
     this.status = h("div", { class: "caw-dag-status" });
@@ -96,7 +103,7 @@ export class DagView {
     const { structural, changed } = this.graph.apply(delta);
     this.rev = delta.rev;
     this.root.dataset.rev = String(delta.rev);
-    if (structural || !this.scene) return this.relayout(changed);
+    if (structural || !this.scene || this.visibilityChanged(changed)) return this.relayout(changed);
     refreshStatuses(this.scene, this.graph);
     this.renderer.updateNodes();
     this.renderer.flash([...changed].map((id) => this.scene.rep.get(id)).filter(Boolean));
@@ -116,8 +123,23 @@ export class DagView {
 
   // ---- layout and drawing ----------------------------------------------------------------
 
+  /** Whether a status change moved a task into or out of the status filter. */
+  visibilityChanged(changed) {
+    const shown = this.shown();
+    return !!shown && [...changed].some((id) => shown(this.graph.tasks.get(id)) !== this.scene.rep.has(id));
+  }
+
+  /** The filter on drawn tasks (null when all are drawn); a focus follows its lineage as edges change. */
+  shown() {
+    const focus = this.focus && this.graph.tasks.has(this.focus) ? this.graph.lineage(this.focus) : null;
+    return taskFilter(this.hiddenStatuses, focus);
+  }
+
   async relayout(flash = new Set()) {
-    const visible = visibleGraph(this.graph, this.collapsed);
+    const shown = this.shown();
+    const visible = visibleGraph(this.graph, this.collapsed, shown);
+    this.root.dataset.hiddenStatuses = [...this.hiddenStatuses].sort().join(" ");
+    this.root.dataset.focus = shown && this.focus ? this.focus : "";
     const n = visible.nodes.size;
     this.status.textContent = n > SVG_LIMIT ? `Laying out ${n.toLocaleString("en")} nodes…` : "";
     this.narrow = this.isNarrow();
@@ -135,7 +157,8 @@ export class DagView {
       return;
     }
     if (!layout || this.destroyed) return;
-    this.status.textContent = n ? "" : "No tasks yet: set the workflow's plan (%%caw plan, or the tool workflow_set_plan).";
+    this.status.textContent = n ? "" : shown ? "No task matches the filter: Show all draws every task again."
+      : "No tasks yet: set the workflow's plan (%%caw plan, or the tool workflow_set_plan).";
     this.scene = buildScene(visible, layout, this.graph);
     this.root.dataset.engine = layout.engine;
     this.root.dataset.layoutMs = String(Math.round(layout.ms));
@@ -247,7 +270,10 @@ export class DagView {
   refreshChrome() {
     const counts = this.graph.counts(this.graph.tasks.keys());
     if (this.workflow) this.chrome.setWorkflow(this.workflow, this.graph.tasks.size);
-    this.chrome.setCounts(counts);
+    this.chrome.setCounts(counts, this.hiddenStatuses);
+    this.chrome.setFilter({ focus: this.focus ? this.nameOf(this.focus) : "", selected: !!this.selected,
+      drawn: this.scene ? this.scene.rep.size : 0, total: this.graph.tasks.size,
+      active: this.hiddenStatuses.size > 0 || !!this.focus });
     this.chrome.setGroupsCollapsed(this.collapsed.size > 0, this.graph.groups().size > 0);
     const task = this.graph.tasks.get(this.selected) || null;
     this.chrome.setSelectedName(task?.name || "");
@@ -260,11 +286,13 @@ export class DagView {
       this.retheme();
     }
     const rect = this.stage.getBoundingClientRect();
+    const wasHidden = this.hiddenStage();
     this.view.width = Math.max(1, rect.width);
     this.view.height = Math.max(1, rect.height);
     if (this.renderer) this.renderer.resize(this.view.width, this.view.height);
     if (this.scene && this.narrow !== this.isNarrow()) return this.relayout();
     if (this.scene && this.autoFit) this.view.fit(this.scene.bounds, this.freeWidth());
+    if (wasHidden && !this.hiddenStage()) this.reveal(this.selected);
     this.redrawView();
   }
 
@@ -308,10 +336,16 @@ export class DagView {
     this.redrawHighlight();
   }
 
-  /** Pan so the selected task is on screen and not under the task panel. */
+  /** Whether the stage has no size (in a hidden tab, or not on the page yet). */
+  hiddenStage() {
+    return this.view.width <= 1 || this.view.height <= 1;
+  }
+
+  /** Pan so the selected task is on screen and not under the task panel. A hidden stage waits:
+   * ``resize`` reveals the selection when it shows again. */
   reveal(id) {
     const node = id && this.scene?.byId.get(this.scene.rep.get(id));
-    if (!node) return;
+    if (!node || this.hiddenStage()) return;
     const panel = this.panel.element.hidden ? 0 : this.panel.element.offsetWidth;
     const [left, top] = this.view.toScreen(node.x, node.y);
     const [right, bottom] = this.view.toScreen(node.x + node.w, node.y + node.h);
@@ -362,6 +396,32 @@ export class DagView {
   toggleAllGroups() {
     this.collapsed = this.collapsed.size ? new Set() : new Set(this.graph.groups().keys());
     this.hover = null;
+    this.relayout();
+  }
+
+  /** Draw, or stop drawing, the tasks in ``status``. */
+  toggleStatus(status) {
+    if (this.hiddenStatuses.has(status)) this.hiddenStatuses.delete(status);
+    else this.hiddenStatuses.add(status);
+    this.refilter();
+  }
+
+  /** Draw only ``id``'s ancestors and descendants with it ("" draws every task again). */
+  focusLineage(id) {
+    this.focus = id && this.graph.tasks.has(id) ? id : "";
+    this.refilter();
+  }
+
+  showAll() {
+    this.hiddenStatuses.clear();
+    this.focus = "";
+    this.refilter();
+  }
+
+  refilter() {
+    this.hover = null;
+    this.hideTooltip();
+    this.autoFit = true;
     this.relayout();
   }
 
@@ -528,6 +588,7 @@ export class DagView {
       fill(t, h("b", {}, task.name),
         h("div", {}, h("span", { class: "caw-dag-dot", style: `background:${colorOf(task.status).stroke}` }),
           ` ${task.status.replace("_", " ")}`, task.group ? ` · ${task.group}` : "", task.agent ? ` · ${task.agent}` : ""),
+        task.duration ? h("div", { class: "caw-dag-duration" }, `took ${formatDuration(task.duration)}`) : null,
         task.summary ? h("div", { class: "caw-dag-summary" }, task.summary) : null,
         this.tipDetail);
       clearTimeout(this.describeTimer);
@@ -576,6 +637,7 @@ export class DagView {
       Delete: () => this.removeSelectedEdge(),
       Backspace: () => this.removeSelectedEdge(),
       f: () => this.fit(),
+      l: () => this.focusLineage(this.focus ? "" : this.selected),
       "+": () => this.zoomCentre(1.25),
       "=": () => this.zoomCentre(1.25),
       "-": () => this.zoomCentre(0.8),

@@ -10,6 +10,7 @@ export const TASK_COLUMNS = {
   groups: "group",
   summaries: "summary",
   agents: "agent",
+  durations: "duration",
 };
 
 export const STATUSES = ["pending", "blocked", "planning", "in_progress", "paused", "completed", "failed", "skipped"];
@@ -26,6 +27,7 @@ export function rows(columns) {
   return ids.map((_, i) => {
     const row = {};
     for (const [column, field] of Object.entries(TASK_COLUMNS)) row[field] = (columns[column] || [])[i] ?? "";
+    row.duration = Number(row.duration) || 0;
     return row;
   });
 }
@@ -102,10 +104,17 @@ export class TaskGraph {
     return counts;
   }
 
-  groups() {
+  /** ``id`` with everything upstream and downstream of it: what its lineage focus shows. */
+  lineage(id) {
+    if (!this.tasks.has(id)) return new Set();
+    return new Set([id, ...this.reach(id, "up"), ...this.reach(id, "down")]);
+  }
+
+  /** Parallel group -> member ids, of the tasks ``shown`` keeps (all of them by default). */
+  groups(shown = null) {
     const groups = new Map();
     for (const t of this.tasks.values()) {
-      if (!t.group) continue;
+      if (!t.group || (shown && !shown(t))) continue;
       if (!groups.has(t.group)) groups.set(t.group, []);
       groups.get(t.group).push(t.id);
     }
@@ -114,13 +123,23 @@ export class TaskGraph {
 }
 
 /**
- * The graph to lay out and draw: tasks, with each collapsed group replaced by one node.
- * ``rep`` maps a task id to the id of the node that shows it.
+ * Which tasks are drawn: none whose status is in ``hidden``, and with ``focus`` (a set of ids,
+ * a task's lineage) only those in it. Returns null when every task is drawn.
  */
-export function visibleGraph(graph, collapsed) {
+export function taskFilter(hidden, focus) {
+  if (!hidden.size && !focus) return null;
+  return (t) => !hidden.has(t.status) && (!focus || focus.has(t.id));
+}
+
+/**
+ * The graph to lay out and draw: the tasks ``shown`` keeps (all when null), with each collapsed
+ * group replaced by one node. ``rep`` maps a drawn task's id to the id of the node that shows it;
+ * a task filtered out has no entry, and neither have its edges.
+ */
+export function visibleGraph(graph, collapsed, shown = null) {
   const nodes = new Map();
   const rep = new Map();
-  const groups = graph.groups();
+  const groups = graph.groups(shown);
   for (const [group, members] of groups) {
     if (!collapsed.has(group)) continue;
     const id = GROUP_PREFIX + group;
@@ -128,7 +147,7 @@ export function visibleGraph(graph, collapsed) {
     for (const m of members) rep.set(m, id);
   }
   for (const t of graph.tasks.values()) {
-    if (rep.has(t.id)) continue;
+    if (rep.has(t.id) || (shown && !shown(t))) continue;
     rep.set(t.id, t.id);
     nodes.set(t.id, { id: t.id, kind: "task", group: t.group, label: t.name, status: t.status, ...TASK_SIZE });
   }

@@ -2,6 +2,7 @@
 // person may make (status moves allowed by the state machine, retry, remove a dependency).
 import { colorOf } from "./colors.js";
 import { fill, h } from "./dom.js";
+import { formatDuration } from "./text.js";
 
 const NEEDS_TEXT = { completed: "outcome", failed: "error" };
 
@@ -35,6 +36,7 @@ export class Panel {
         task.status.replace("_", " ")),
         task.group ? h("span", { class: "caw-dag-muted" }, ` group ${task.group}`) : null),
       task.agent ? h("div", { class: "caw-dag-muted" }, `agent ${task.agent}`) : null,
+      task.duration ? h("div", { class: "caw-dag-muted caw-dag-duration" }, `took ${formatDuration(task.duration)}`) : null,
       task.summary ? h("div", { class: "caw-dag-summary" }, task.summary) : null,
       this.checkpoint,
       this.statusForm(task, transitions),

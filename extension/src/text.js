@@ -16,3 +16,12 @@ export function countsBar(counts) {
     status, count: counts[status], width: 10 + 6 * String(counts[status]).length,
   }));
 }
+
+/** ``ms`` as a person reads a duration: "840 ms", "12.4 s", "3m 05s", "2h 07m". */
+export function formatDuration(ms) {
+  if (ms < 1000) return `${Math.max(0, Math.round(ms))} ms`;
+  if (ms < 60_000) return `${(ms / 1000).toFixed(1)} s`;
+  const s = Math.floor(ms / 1000);
+  if (s < 3600) return `${Math.floor(s / 60)}m ${String(s % 60).padStart(2, "0")}s`;
+  return `${Math.floor(s / 3600)}h ${String(Math.floor((s % 3600) / 60)).padStart(2, "0")}m`;
+}

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { TaskGraph, rows, visibleGraph } from "../src/graph.js";
+import { TaskGraph, rows, taskFilter, visibleGraph } from "../src/graph.js";
 
 const columns = (tasks) => ({
   ids: tasks.map((t) => t[0]), names: tasks.map((t) => t[0].toUpperCase()), statuses: tasks.map((t) => t[1]),
@@ -17,7 +17,7 @@ function sample() {
 
 test("rows turn columns into records", () => {
   assert.deepEqual(rows(columns([["a", "pending", "g"]])),
-    [{ id: "a", name: "A", status: "pending", group: "g", summary: "", agent: "" }]);
+    [{ id: "a", name: "A", status: "pending", group: "g", summary: "", agent: "", duration: 0 }]);
 });
 
 test("a status delta is not structural; an edge or a new task is", () => {
@@ -49,4 +49,24 @@ test("a collapsed group stands in for its members, with their counts and outside
   assert.deepEqual(v.nodes.get("group:build").counts, { pending: 1, blocked: 1 });
   assert.deepEqual([...v.edges.keys()].sort(), ["a>group:build", "group:build>d"]);
   assert.equal(v.rep.get("c"), "group:build");
+});
+
+test("a status filter drops those tasks, their edges, and groups left empty", () => {
+  const g = sample();
+  const v = visibleGraph(g, new Set(["build"]), taskFilter(new Set(["pending", "blocked"]), null));
+  assert.deepEqual([...v.nodes.keys()], ["a"]);
+  assert.equal(v.edges.size, 0);
+  assert.equal(v.rep.has("b"), false);
+  assert.equal(taskFilter(new Set(), null), null, "no filter: every task is drawn");
+});
+
+test("lineage is the task with its ancestors and descendants, and a focus draws only them", () => {
+  const g = sample();
+  g.load(columns([["a", "completed"], ["b", "pending"], ["c", "blocked"], ["d", "blocked"], ["x", "pending"]]),
+    edges([["a", "b"], ["b", "c"], ["c", "d"], ["a", "x"]]));
+  assert.deepEqual([...g.lineage("c")].sort(), ["a", "b", "c", "d"]);
+  const v = visibleGraph(g, new Set(), taskFilter(new Set(), g.lineage("c")));
+  assert.deepEqual([...v.nodes.keys()].sort(), ["a", "b", "c", "d"]);
+  assert.deepEqual([...v.edges.keys()].sort(), ["a>b", "b>c", "c>d"]);
+  assert.deepEqual([...g.lineage("missing")], []);
 });

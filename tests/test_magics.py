@@ -86,8 +86,8 @@ def test_package_exports_the_notebook_entry_points_without_loading_widgets() -> 
     assert loaded.strip() == "[]"
 
 
-def test_docstring_documents_every_subcommand_and_each_has_help() -> None:
-    doc = InteractiveShell.instance().find_line_magic("caw").__doc__
+def test_docstring_documents_every_subcommand_and_each_has_help(ip: InteractiveShell) -> None:
+    doc = ip.find_line_magic("caw").__doc__
     commands = parser.subcommands(parser.build())
     assert {"use", "new", "list", "show", "next", "claim", "checkpoint", "done", "context", "dag", "inbox", "run",
             "plan"} <= set(commands)

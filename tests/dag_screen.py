@@ -80,3 +80,35 @@ def wait_until_painted(page: Any, task_id: str, status: str, timeout_ms: int = 5
 def out_of_view(page: Any, scope: str = "") -> list[str]:
     """Names of the drawn tasks not wholly inside the stage, left of the task panel when it is open."""
     return page.evaluate(OUT_OF_VIEW, scope)
+
+
+DRAWN_RECTS = """(scope) => {
+  const root = document.querySelector(`${scope} .caw-dag`);
+  const stage = root.querySelector('.caw-dag-stage').getBoundingClientRect();
+  const panel = root.querySelector('.caw-dag-panel');
+  const free = panel && !panel.hidden ? panel.getBoundingClientRect().left : stage.right;
+  return {free, stage: {left: stage.left, top: stage.top, right: stage.right, bottom: stage.bottom},
+          tasks: root.cawDrawnRects().filter(r => r.kind === 'task').map(r => ({
+            id: r.id, x: stage.left + r.x + r.w / 2, y: stage.top + r.y + r.h / 2}))};
+}"""
+HIT_STATE = """(scope) => {
+  const root = document.querySelector(`${scope} .caw-dag`);
+  const tip = root.querySelector('.caw-dag-tooltip');
+  return {selected: root.dataset.selected || '', tip: tip.hidden ? '' : tip.dataset.id};
+}"""
+
+
+def hit_every_task(page: Any, ids: set[str], scope: str = "") -> None:
+    """Hover, then click, the centre of each task of the DAG widget in ``scope`` as the renderer last
+    drew it: the tooltip and the selection are exactly that task, and every centre is on the stage,
+    clear of the open panel."""
+    drawn = page.evaluate(DRAWN_RECTS, scope)
+    assert {t["id"] for t in drawn["tasks"]} == ids
+    for task in drawn["tasks"]:
+        assert drawn["stage"]["left"] < task["x"] < drawn["free"], (task, drawn["free"])
+        assert drawn["stage"]["top"] < task["y"] < drawn["stage"]["bottom"], task
+        page.mouse.move(task["x"], task["y"], steps=2)
+        page.wait_for_function(f"(scope) => ({HIT_STATE})(scope).tip === {task['id']!r}", arg=scope, timeout=3_000)
+        page.mouse.click(task["x"], task["y"])
+        page.wait_for_function(f"(scope) => ({HIT_STATE})(scope).selected === {task['id']!r}", arg=scope,
+                               timeout=3_000)

@@ -19,7 +19,7 @@ import pytest
 
 import caw_lab
 from tests.conftest import make_workflow
-from tests.dag_screen import drawn_tasks, miscoloured, wait_until_painted
+from tests.dag_screen import drawn_tasks, hit_every_task, miscoloured, wait_until_painted
 from tests.jupyter_lab import ALL_CELLS_RUN, TOKEN, LabServer, missing, open_notebook, run_all
 
 if missing():
@@ -177,35 +177,6 @@ def test_a_5000_task_workflow_renders_on_canvas(
     page.locator(".caw-dag-search").press("Enter")
     page.wait_for_timeout(300)
     widget.screenshot(path=str(shots / "dag-5000-search.png"))
-
-
-DRAWN_RECTS = """() => {
-  const root = document.querySelector('.caw-dag');
-  const stage = root.querySelector('.caw-dag-stage').getBoundingClientRect();
-  const panel = root.querySelector('.caw-dag-panel');
-  const free = panel && !panel.hidden ? panel.getBoundingClientRect().left : stage.right;
-  return {free, stage: {left: stage.left, top: stage.top, right: stage.right, bottom: stage.bottom},
-          tasks: root.cawDrawnRects().filter(r => r.kind === 'task').map(r => ({
-            id: r.id, x: stage.left + r.x + r.w / 2, y: stage.top + r.y + r.h / 2}))};
-}"""
-STATE = """() => {
-  const tip = document.querySelector('.caw-dag-tooltip');
-  return {selected: document.querySelector('.caw-dag').dataset.selected || '', tip: tip.hidden ? '' : tip.dataset.id};
-}"""
-
-
-def hit_every_task(page: Any, ids: set[str]) -> None:
-    """Hover, then click, the centre of each drawn task: the tooltip and the selection are exactly it,
-    and every centre is on the stage, clear of the open panel."""
-    drawn = page.evaluate(DRAWN_RECTS)
-    assert {t["id"] for t in drawn["tasks"]} == ids
-    for task in drawn["tasks"]:
-        assert drawn["stage"]["left"] < task["x"] < drawn["free"], (task, drawn["free"])
-        assert drawn["stage"]["top"] < task["y"] < drawn["stage"]["bottom"], task
-        page.mouse.move(task["x"], task["y"], steps=2)
-        page.wait_for_function(f"() => ({STATE})().tip === {task['id']!r}", timeout=3_000)
-        page.mouse.click(task["x"], task["y"])
-        page.wait_for_function(f"() => ({STATE})().selected === {task['id']!r}", timeout=3_000)
 
 
 def test_hover_and_click_land_on_the_drawn_task_after_the_panel_opens_after_fit_and_after_a_resize(

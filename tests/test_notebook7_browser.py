@@ -1,4 +1,6 @@
-"""The quickstart in real Notebook 7 (the ``notebook`` package's UI), in Debian's Chromium.
+"""The quickstart in real Notebook 7 (the ``notebook`` package's UI), in Debian's Chromium: the
+Workbench draws every task, hover and click land on the drawn task, the timeline has a bar for
+each finished task, and a phone-wide window does not scroll sideways.
 
 Screenshots are written to ``CAW_SCREENSHOTS`` (default: the test's temporary folder).
 """
@@ -13,7 +15,7 @@ import nbformat
 import pytest
 
 import caw_lab
-from tests.dag_screen import drawn_when, miscoloured
+from tests.dag_screen import drawn_when, hit_every_task, miscoloured
 from tests.jupyter_lab import LabServer, missing, run_all, wait_for_all_cells
 
 if missing("notebook"):
@@ -23,6 +25,9 @@ from playwright.sync_api import expect
 pytestmark = pytest.mark.slow
 
 QUICKSTART = Path(__file__).resolve().parents[1] / "notebooks" / "quickstart.ipynb"
+BARS = """() => [...document.querySelectorAll('.caw-workbench .caw-timeline rect.caw-bar')]
+  .map(r => ({task: r.dataset.task, status: r.dataset.status}))"""
+PHONE = {"width": 390, "height": 844}
 
 
 def quickstart_reporting_selection(lab: LabServer, selected: Path) -> str:
@@ -67,3 +72,15 @@ def test_quickstart_in_notebook_7_draws_every_task_and_a_click_reaches_the_kerne
     workbench.locator(".caw-taskdetail").get_by_text("POST /login checks the password hash", exact=True).wait_for(
         timeout=10_000)
     workbench.screenshot(path=str(shots / "notebook7-task-selected.png"))
+
+    hit_every_task(page, {t["id"] for t in tasks.values()}, ".caw-workbench")
+    workbench.locator(".lm-TabBar-tab", has_text="Timeline").click()
+    page.wait_for_function(f"() => ({BARS})().length >= {len(tasks)}", timeout=10_000)
+    bars = page.evaluate(BARS)
+    assert sorted((b["task"], b["status"]) for b in bars) == sorted((t["id"], "completed") for t in tasks.values())
+    workbench.screenshot(path=str(shots / "notebook7-timeline.png"))
+
+    page.set_viewport_size(PHONE)
+    page.wait_for_timeout(500)
+    assert page.evaluate("() => document.scrollingElement.scrollWidth") <= PHONE["width"]
+    page.screenshot(path=str(shots / "notebook7-phone.png"), full_page=False)

@@ -94,6 +94,26 @@ def test_state_is_column_shaped(widget: DagWidget, wf: dict[str, Any]) -> None:
     assert widget.selected == ""
 
 
+def test_a_task_shows_its_holder_by_name_whole_and_in_a_delta(
+    widget: DagWidget, wf: dict[str, Any], client: caw_lab.Client
+) -> None:
+    design, api = wf["tasks"]["design"], wf["tasks"]["api"]
+    ada = client.call("agent_register", name="ada", runtime="custom")["id"]
+    client.call("task_claim", task_id=design, agent_id=ada)
+    widget.refresh()
+    (whole,) = custom(widget)
+    agents = dict(zip(whole["tasks"]["ids"], whole["tasks"]["agents"], strict=True))
+    assert agents[design] == "ada" and agents[api] == ""
+    browser(widget, {"kind": "hello", "rev": whole["rev"]})
+    client.call("task_update_status", id=design, status="planning")
+    client.call("task_update_status", id=design, status="completed", outcome="done")
+    bo = client.call("agent_register", name="bo", runtime="custom")["id"]
+    client.call("task_claim", task_id=api, agent_id=bo)
+    widget.refresh()
+    upserts = [m["upsert"] for m in custom(widget) if m["kind"] == "delta"]
+    assert {i: a for u in upserts for i, a in zip(u["ids"], u["agents"], strict=True)}[api] == "bo"
+
+
 def test_repr_is_stable_and_names_the_selection(widget: DagWidget, wf: dict[str, Any]) -> None:
     assert repr(widget) == "<caw_lab DagWidget: workflow 'wf', 0/4 tasks done, selected none>"
     widget.selected = wf["tasks"]["api"]

@@ -19,6 +19,7 @@ from caw_lab.engine.event_kinds import Scope, scope
 from caw_lab.engine.states import DONE_TASK_STATUSES
 from caw_lab.errors import CawError
 from caw_lab.lab.dag_state import Dag, TaskRow, WorkflowInfo, row_of
+from caw_lab.lab.feed import AgentNames
 from caw_lab.lab.timeline import Timeline, read_history
 from caw_lab.tools.client import Client
 
@@ -31,6 +32,7 @@ class DagSource:
         self.client = client
         self.workflow_id = workflow_id
         self.timeline = Timeline(workflow_id)
+        self.agent_names = AgentNames(client)
 
     def catch_up(self, until: int) -> None:
         """Replay the workflow's history up to ``until`` (the feed's cursor) for the durations."""
@@ -42,7 +44,7 @@ class DagSource:
 
     def read(self) -> Dag:
         tasks = self.client.call("workflow_get", id=self.workflow_id, include_tasks=True)["tasks"]
-        return Dag.of(tasks).timed(self.timeline.durations())
+        return Dag.of(tasks, self.agent_names).timed(self.timeline.durations())
 
     def relevant(self, events: Iterable[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
         return [e for e in events if e.get("workflow_id") == self.workflow_id]
@@ -97,7 +99,7 @@ class DagSource:
                 raise
             if task["workflow_id"] != self.workflow_id:
                 return None
-            out[task_id] = row_of(task)
+            out[task_id] = row_of(task, self.agent_names)
         return out
 
     def last_checkpoint(self, task_id: str) -> dict[str, Any] | None:

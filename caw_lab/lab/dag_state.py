@@ -21,7 +21,7 @@ Traits (kernel -> browser unless marked):
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal, NamedTuple, TypedDict
 
@@ -47,7 +47,7 @@ class TaskColumns(TypedDict):
     summaries: list[str]
     """The outcome, else the error, cut to ``SUMMARY_CHARS``."""
     agents: list[str]
-    """The id of the agent holding the task."""
+    """The name of the agent holding the task (its id where it has none)."""
     durations: list[int]
     """Milliseconds the task's last attempt took, once it settled (``caw_lab.lab.timeline``); 0 before."""
 
@@ -138,13 +138,14 @@ class TaskRow(NamedTuple):
     duration: int = 0
 
 
-def row_of(task: Mapping[str, Any]) -> TaskRow:
-    """A task as ``workflow_get``/``task_get`` return it, reduced to what the widget draws."""
+def row_of(task: Mapping[str, Any], agent_name: Callable[[str], str] = str) -> TaskRow:
+    """A task as ``workflow_get``/``task_get`` return it, reduced to what the widget draws; the
+    holder as ``agent_name`` calls it (people know agents by name, tasks hold their ids)."""
     summary = task.get("outcome") or task.get("error") or ""
     if len(summary) > SUMMARY_CHARS:
         summary = summary[: SUMMARY_CHARS - 1] + "…"
     return TaskRow(task["name"], task["status"], task.get("parallel_group") or "", summary,
-                   task.get("assigned_agent_id") or "")
+                   agent_name(task["assigned_agent_id"]) if task.get("assigned_agent_id") else "")
 
 
 @dataclass(frozen=True)
@@ -157,10 +158,10 @@ class Dag:
     """``(upstream, downstream)`` pairs."""
 
     @classmethod
-    def of(cls, tasks: Iterable[Mapping[str, Any]]) -> Dag:
+    def of(cls, tasks: Iterable[Mapping[str, Any]], agent_name: Callable[[str], str] = str) -> Dag:
         """From tasks carrying ``depends_on`` (as ``workflow_get(include_tasks=True)`` returns them)."""
         tasks = list(tasks)
-        rows = {t["id"]: row_of(t) for t in tasks}
+        rows = {t["id"]: row_of(t, agent_name) for t in tasks}
         edges = frozenset((up, t["id"]) for t in tasks for up in t.get("depends_on") or () if up in rows)
         return cls(rows, edges)
 

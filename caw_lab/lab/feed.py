@@ -1,4 +1,5 @@
-"""Follow the change feed (the ``events_list`` tool) and hand each new batch to listeners.
+"""Follow the change feed (the ``events_list`` tool) and hand each new batch to listeners; name
+the agents the events and rows name by id.
 
 Panels never re-read tables on a timer: they refresh when an event says something they
 show has changed (DESIGN.md invariant 2). The feed keeps one cursor, so a batch is seen
@@ -75,3 +76,20 @@ class EventFeed:
 
     def __repr__(self) -> str:
         return f"<caw_lab EventFeed {'running' if self.running else 'stopped'}>"
+
+
+class AgentNames:
+    """Agent id -> the name people know it by, read once per agent (names do not change); an
+    agent since removed keeps its id. Shared by the views, which all show agents by name."""
+
+    def __init__(self, client: Client) -> None:
+        self.client = client
+        self.known: dict[str, str] = {}
+
+    def __call__(self, agent_id: str) -> str:
+        if agent_id not in self.known:
+            try:
+                self.known[agent_id] = str(self.client.call("agent_get", id=agent_id)["name"])
+            except CawError:
+                return agent_id
+        return self.known[agent_id]

@@ -24,10 +24,9 @@ from typing import Any
 import anywidget
 from traitlets import Dict, Int, Unicode
 
-from caw_lab.errors import CawError
 from caw_lab.ids import now_ms
 from caw_lab.lab.dag_widget import STATIC
-from caw_lab.lab.feed import EventFeed
+from caw_lab.lab.feed import AgentNames, EventFeed
 from caw_lab.lab.timeline import NO_AGENT, Timeline, read_history
 from caw_lab.tools.client import Client
 
@@ -49,7 +48,7 @@ class TimelineWidget(anywidget.AnyWidget):
         self.client = client
         self.workflow_id = workflow_id
         self.names: dict[str, str] = {}
-        self.agent_names: dict[str, str] = {}
+        self.agent_names = AgentNames(client)
         self.feed = EventFeed(client, interval)
         client.call("workflow_get", id=workflow_id)  # an unknown workflow is refused, not drawn empty
         self.timeline = Timeline(workflow_id)
@@ -74,16 +73,9 @@ class TimelineWidget(anywidget.AnyWidget):
         if any(b.task_id not in self.names for b in bars):
             tasks = self.client.call("workflow_get", id=self.workflow_id, include_tasks=True)["tasks"]
             self.names = {t["id"]: t["name"] for t in tasks}
-        for agent in {b.agent for b in bars} - set(self.agent_names) - {NO_AGENT}:
-            self.agent_names[agent] = self.agent_name(agent)
-        self.bars = dict(self.timeline.columns(self.names, self.agent_names))
+        agents = {a: self.agent_names(a) for a in {b.agent for b in bars} - {NO_AGENT}}
+        self.bars = dict(self.timeline.columns(self.names, agents))
         self.now = now_ms()
-
-    def agent_name(self, agent_id: str) -> str:
-        try:
-            return str(self.client.call("agent_get", id=agent_id).get("name") or agent_id)
-        except CawError:  # an agent since removed still has its lane, under its id
-            return agent_id
 
     def close(self) -> None:
         self.feed.stop()

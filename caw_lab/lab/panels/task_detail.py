@@ -13,6 +13,7 @@ from traitlets import Unicode
 
 from caw_lab.errors import CawError
 from caw_lab.lab.dag_widget import offered_transitions
+from caw_lab.lab.feed import AgentNames
 from caw_lab.lab.panels.base import Panel, fitted_html
 from caw_lab.lab.render import error_html, pre, task_html
 from caw_lab.tools.client import Client
@@ -39,7 +40,7 @@ class TaskDetail(Panel):
         self.max_tokens = max_tokens
         self.task: dict[str, Any] = {}
         self.token_estimate: int | None = None
-        self.agent_names: dict[str, str] = {}
+        self.agent_names = AgentNames(client)
         self.detail = fitted_html()
         self.context = fitted_html()
         self.log_view = fitted_html()
@@ -92,15 +93,7 @@ class TaskDetail(Panel):
                 f"<pre style='{LOG_BOX}'>{escape(text)}</pre></details>")
 
     def agent_name(self, agent_id: str | None) -> str:
-        """Read once per agent (names do not change); one gone since shows its id."""
-        if not agent_id:
-            return "no agent"
-        if agent_id not in self.agent_names:
-            try:
-                self.agent_names[agent_id] = str(self.client.call("agent_get", id=agent_id)["name"])
-            except CawError:
-                return agent_id
-        return self.agent_names[agent_id]
+        return self.agent_names(agent_id) if agent_id else "no agent"
 
     def tick(self) -> None:
         """Ages in the checkpoint timeline count on; a task being worked on has its log read again."""

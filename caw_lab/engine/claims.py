@@ -1,23 +1,25 @@
 """Claiming tasks: exactly one agent wins a task, however many processes race for it.
 
 A claim is one read and one batch. The read gathers what the decision needs (the task,
-its workflow's status, whether it is blocked, whether the agent exists); the batch is a
-compare-and-set on ``assigned_agent_id IS NULL`` that checks every condition again, the
-slots taken included, then the ``task.claimed`` event, the agent marked busy on the task
-and, on a workflow's first claim, the workflow moved from ready to in_progress. If
+its workflow's status and free slots, whether it is blocked, whether the agent exists); the
+batch is a compare-and-set on ``assigned_agent_id IS NULL`` that checks every condition
+again, the slots taken included, then the ``task.claimed`` event, the agent marked busy on
+the task and, on a workflow's first claim, the workflow moved from ready to in_progress. If
 anything changed in between, or no slot is free, the guard misses and the claim is read
-again, slots counted, and decided again instead of being applied on stale facts.
-
-The first read does not count the slots taken: counting reads every active task of the
-workflow, the guard counts them anyway inside the write, and a full workflow is rare next
-to a free slot. So a claim counts once, and a refused one (no slot) counts twice, the
-second time to say why.
+again and decided again instead of being applied on stale facts. A claim that loses its
+race therefore answers ``already_claimed_by`` after that read, as the reference does,
+without trying again.
 
 Capacity is enforced, not advised: a task takes a slot while it is started or claimed
 and unfinished (``ACTIVE``), and a claim succeeds only while fewer than the workflow's
 ``max_parallel_tasks`` other tasks do, and fewer than its group's limit
-(``config.parallel_group_limits: {group: n}``) in its parallel group. Both counts are
-inside the guard, so eight processes racing for the last slot leave one winner.
+(``config.parallel_group_limits: {group: n}``) in its parallel group. The workflow's slots
+taken are its stored count, ``workflows.active_tasks``, which triggers keep inside every
+change that moves a task into or out of a slot (migration 010): comparing it costs the same
+however many tasks run, where counting them cost every claim time in proportion to them.
+A group's slots are counted (only tasks of a group with a limit have any), from the index
+of active tasks, in the guard, and in the read only after a miss, to say why. Both checks
+are inside the guard, so eight processes racing for the last slot leave one winner.
 
 With ``lease_files`` the claim also takes exclusive leases on the task's
 ``files_likely_affected`` (engine/leases.py) in the same batch: the guard repeats the

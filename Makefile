@@ -11,7 +11,7 @@ AS_ROOT := $(filter 0,$(shell id -u))
 APT := DEBIAN_FRONTEND=noninteractive apt-get
 PYTEST_ARGS ?= -n auto --timeout 300
 
-.PHONY: install lab test bench bench-mcp bench-context bench-widget bench-page docs chromium node widget
+.PHONY: install lab test bench bench-mcp bench-context bench-path bench-widget bench-page docs chromium node widget
 
 install: $(INSTALLED)
 
@@ -42,6 +42,9 @@ bench-mcp: install
 
 bench-context: install
 	$(BIN)/python -m bench.context
+
+bench-path: install
+	$(BIN)/python -m bench.call_path
 
 docs: install
 	$(BIN)/caw docs --out docs

@@ -20,8 +20,7 @@ and the default ``ranker="learned"``.
 
 ``--caches`` times the same four cases with each cache switched off in turn (``SWITCHES``),
 in rounds that alternate them, so every cache's worth is measured in one run on one
-machine state. ``--path`` lists the caw_lab files that run during one cold
-``task_load_context`` call: what a reader follows from the tool to the packed result.
+machine state. ``build_path`` makes the small workflow ``bench.call_path`` traces.
 """
 
 from __future__ import annotations
@@ -35,7 +34,6 @@ import random
 import statistics
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -267,27 +265,6 @@ def without_each(client: caw_lab.Client, tasks: dict[str, str], rounds: int, sam
     return "\n".join(lines)
 
 
-def files_on_the_path(client: caw_lab.Client, task_id: str) -> list[str]:
-    """The caw_lab files whose code runs during one ``task_load_context`` call with every cache
-    forgotten (modules imported on the way included)."""
-    root = str(Path(caw_lab.__file__).resolve().parent)
-    seen: set[str] = set()
-
-    def trace(frame: Any, event: str, arg: Any) -> None:
-        if frame.f_code.co_filename.startswith(root):
-            seen.add(frame.f_code.co_filename)
-
-    caches.forget_all()
-    sys.settrace(trace)
-    threading.settrace(trace)
-    try:
-        client.call("task_load_context", task_id=task_id)
-    finally:
-        sys.settrace(None)
-        threading.settrace(None)
-    return sorted(str(Path(f).relative_to(root)) for f in seen)
-
-
 def row(case: str, cache: str, figures: Figures, target: float | None) -> str:
     versus = f"{target:g} ({'met' if figures['p50'] <= target else 'missed'})" if target else ""
     return f"| {case} | {cache} | {figures['p50']:.2f} | {figures['p95']:.2f} | {figures['cpu']:.2f} | {versus} |"
@@ -298,16 +275,7 @@ def main() -> None:
     parser.add_argument("--caches", action="store_true", help="time each case with each cache switched off")
     parser.add_argument("--rounds", type=int, default=3, help="alternating rounds for --caches")
     parser.add_argument("--samples", type=int, default=SAMPLES, help="calls per case (per round with --caches)")
-    parser.add_argument("--path", action="store_true", help="list the files one cold load runs, then stop")
     args = parser.parse_args()
-    if args.path:
-        with (
-            tempfile.TemporaryDirectory(prefix="caw-bench-context-") as tmp,
-            caw_lab.connect(Path(tmp) / "context.db") as client,
-        ):
-            files = files_on_the_path(client, build_path(client))
-        print("\n".join(files) + f"\n{len(files)} files")
-        return
     print(f"machine: {machine()}, {datetime.date.today().isoformat()}", flush=True)
     with (
         tempfile.TemporaryDirectory(prefix="caw-bench-context-") as tmp,

@@ -34,6 +34,12 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "sqlite_only: runs on the SQLite backend alone (reads PRAGMAs, the file, ...)")
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Slow tests first, in their order: xdist deals tests out as workers free up, so a minute-long
+    test dealt last keeps one worker busy while the others have nothing left to do."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+
+
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     """Run every ``client`` test on each backend it can run on."""
     if "client" not in metafunc.fixturenames:

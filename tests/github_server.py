@@ -13,7 +13,7 @@ from __future__ import annotations
 import subprocess
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -40,6 +40,8 @@ class Forge:
     comments: list[tuple[str, int, str]] = field(default_factory=list)
     checks: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     """Check runs by head branch."""
+    ci: Callable[[str], list[dict[str, Any]]] | None = None
+    """Check runs of a commit (given its sha), as a CI running on it would report them; wins over ``checks``."""
     requests: list[tuple[str, str, str | None]] = field(default_factory=list)
     fault: tuple[int, str] | None = None
     """Every request answered with this status and raw body while set."""
@@ -174,6 +176,9 @@ def app(forge: Forge) -> Starlette:
         runs = next((runs for head, runs in forge.checks.items()
                      if ref == head or any(p["head"].get("sha") == ref and p["head"]["ref"] == head
                                            for p in forge.pulls)), [])
+        if forge.ci is not None and forge.bare is not None:
+            sha = git(forge.bare, "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}").stdout.strip()
+            runs = forge.ci(sha) if sha else []
         per_page = int(request.query_params.get("per_page", 30))
         page = int(request.query_params.get("page", 1))
         shown_runs = runs[(page - 1) * per_page: page * per_page]

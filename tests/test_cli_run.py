@@ -101,6 +101,7 @@ def test_run_refuses_a_runtime_that_is_not_installed(client: caw_lab.Client, db_
     assert client.call("workflow_get", id=workflow_id)["status"] == "ready"
 
 
+@pytest.mark.slow
 def test_run_prompt_plans_with_a_claude_agent_then_runs_with_the_options_given(tmp_path: Path) -> None:
     from standins import install, path_with
 

@@ -37,6 +37,7 @@ with caw_lab.connect(sys.argv[1]) as client:
 """
 
 
+@pytest.mark.slow
 def test_eight_processes_claim_every_task_exactly_once_on_d1(d1_client: caw_lab.Client) -> None:
     wf = make_workflow(d1_client, [{"name": f"task-{i}"} for i in range(RACE_TASKS)], max_parallel_tasks=1000)
     outcomes = race(d1_client.db.url, wf["id"])

@@ -58,11 +58,13 @@ def test_an_edge_closing_a_cycle_is_refused_naming_the_cycle(client: caw_lab.Cli
 
 @pytest.mark.parametrize(
     ("task", "upstream", "code"),
-    [("a", "a", "INVALID_INPUT"), ("a", "tk_000000000000", "TASK_NOT_FOUND"), ("a", "other", "INVALID_INPUT")],
+    [("a", "a", "INVALID_INPUT"), ("a", "tk_000000000000", "TASK_NOT_FOUND"), ("a", "other", "DEPENDENCY_CYCLE")],
 )
 def test_bad_edges_are_refused_before_writing(client: caw_lab.Client, task: str, upstream: str, code: str) -> None:
-    t = make_workflow(client, CHAIN)["tasks"]
-    t["other"] = make_workflow(client, [{"name": "x"}], name="other")["tasks"]["x"]
+    wf = make_workflow(client, CHAIN)
+    t = wf["tasks"]
+    waits = [{"workflow_id": wf["id"], "task": "c"}]  # so a -> other would close a cycle across workflows
+    t["other"] = make_workflow(client, [{"name": "x", "depends_on": waits}], name="other")["tasks"]["x"]
     before = dump(client.db)
     with pytest.raises(CawError) as refused:
         client.call("task_add_dependency", task_id=t[task], depends_on_id=t.get(upstream, upstream))

@@ -212,6 +212,7 @@ def fuzz(db: Fuzzed, tool: str, ids: dict[str, list[str]]) -> None:
     run()
 
 
+@pytest.mark.slow
 def test_every_tool_refuses_cleanly_and_answers_json(client: caw_lab.Client, seeded: dict[str, list[str]]) -> None:
     db = Fuzzed(client)
     for tool in sorted(TOOLS):

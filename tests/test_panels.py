@@ -15,8 +15,9 @@ import pytest
 
 import caw_lab
 from caw_lab.lab.feed import EventFeed
-from caw_lab.lab.panels import Agents, Inbox, TaskDetail, WorkflowForm, WorkflowList
+from caw_lab.lab.panels import Agents, Execution, Inbox, TaskDetail, WorkflowForm, WorkflowList
 from caw_lab.lab.workbench import Workbench
+from caw_lab.runtimes import agent_logs
 from tests.conftest import dump, make_workflow
 
 QUICKSTART = Path(__file__).resolve().parents[1] / "notebooks" / "quickstart.ipynb"
@@ -113,6 +114,29 @@ def test_task_detail_offers_only_the_moves_a_task_can_take_and_makes_them(client
     assert client.call("task_get", id=wf["tasks"]["a"])["status"] == "completed", "a refusal changes nothing"
 
 
+def test_task_detail_tails_its_agents_log_and_says_when_there_is_none(client: caw_lab.Client, db_path: Path) -> None:
+    wf = make_workflow(client, [{"name": "a"}])
+    task = wf["tasks"]["a"]
+    ada = client.call("agent_register", name="ada", runtime="custom")["id"]
+    panel = TaskDetail(client, task)
+    assert "no log yet" in panel.log_view.value
+    client.call("task_claim", task_id=task, agent_id=ada)
+    client.call("task_update_status", id=task, status="planning")
+    panel.refresh()
+    writer = agent_logs.LogWriter(agent_logs.new_attempt(agent_logs.logs_root(str(db_path)), task, ada))
+    try:
+        writer.write_lines([f"step {i}" for i in range(2000)])
+        panel.tick()  # output is not an event: the clock reads the log of a task being worked on
+        shown = html.unescape(panel.log_view.value)
+        assert "attempt 1 of 1, ada" in shown and "step 1999" in shown and "step 0\n" not in shown
+        assert "ag_" not in shown, "the agent by name"
+        writer.write_lines(["<b>not markup</b>"])
+        panel.tick()
+        assert "&lt;b&gt;not markup&lt;/b&gt;" in panel.log_view.value
+    finally:
+        writer.close()
+
+
 def test_task_detail_ignores_other_workflows(client: caw_lab.Client) -> None:
     mine = make_workflow(client, [{"name": "a"}])
     other = make_workflow(client, [{"name": "b"}])
@@ -133,18 +157,147 @@ def test_agents_panel_lists_agents_with_heartbeat_age(client: caw_lab.Client) ->
     assert repr(panel) == "<caw_lab Agents: 1 agents, 1 online>"
 
 
-def test_inbox_shows_new_messages_for_the_chosen_agent(client: caw_lab.Client) -> None:
-    feed = EventFeed(client)
+def test_agents_panel_names_the_task_each_agent_is_on(client: caw_lab.Client) -> None:
+    wf = make_workflow(client, [{"name": "design schema"}])
+    ada = client.call("agent_register", name="ada", runtime="custom")["id"]
+    client.call("task_claim", task_id=wf["tasks"]["design schema"], agent_id=ada)
+    panel = Agents(client)
+    assert "<b>ada</b>" in panel.table.value and "design schema" in panel.table.value
+    assert "ag_" not in panel.table.value and "tk_" not in panel.table.value, "names, never ids"
+    assert "overflow-wrap: anywhere" in panel.table.value and "width: 100%" in panel.table.value
+
+
+def test_relative_times_count_on_without_events(client: caw_lab.Client) -> None:
     ada = client.call("agent_register", name="ada", runtime="custom")["id"]
     bob = client.call("agent_register", name="bob", runtime="custom")["id"]
+    client.call("message_send", sender_id=ada, recipient_id=bob, message_type="query", body="hi")
+    wb = Workbench(client, interval=60, tick=0.1)  # the feed does not look again: only the clock moves
+    try:
+        assert "0s ago" in wb.agents.table.value and "0s ago" in shown(wb.inbox)
+        wait_for(lambda: re.search(r"[12]s ago", wb.agents.table.value) is not None, timeout=5)
+        wait_for(lambda: re.search(r"[12]s ago", shown(wb.inbox)) is not None, timeout=5)
+        assert wb.clock.running
+    finally:
+        wb.close()
+    assert not wb.clock.running
+
+
+def test_inbox_shows_the_threads_the_chosen_agent_takes_part_in(client: caw_lab.Client) -> None:
+    feed = EventFeed(client)
+    ada, bob, carol = (client.call("agent_register", name=n, runtime="custom")["id"] for n in ("ada", "bob", "carol"))
     panel = Inbox(client, agent_id=bob)
     feed.subscribe(panel.on_events)
-    assert panel.agent.value == bob
+    assert panel.agent.value == bob and panel.agent.label == "bob"
     client.call("message_send", sender_id=ada, recipient_id=bob, message_type="query", subject="schema?", body="ok?")
     feed.poll()
-    assert "schema?" in panel.listing.value and repr(panel) == "<caw_lab Inbox: 1 messages, 1 unread>"
+    assert list(panel.views) and "schema?" in shown(panel) and repr(panel) == "<caw_lab Inbox: 1 messages, 1 unread>"
+    panel.agent.value = ada  # ada sent it: her threads hold it too
+    assert "schema?" in shown(panel) and panel.unread_count == 0
+    view = next(iter(panel.views.values()))
+    panel.agent.value = carol
+    assert "schema?" not in shown(panel) and "No messages" in shown(panel)
+    assert view.comm is None and view.text.comm is None, "a thread no longer shown is closed, its widgets too"
+
+
+def shown(panel: Inbox) -> str:
+    """Everything the inbox draws, as text."""
+    parts = [panel.summary.value]
+    for child in panel.threads.children:
+        parts += [child.head.value, child.listing.value] if hasattr(child, "listing") else [child.value]
+    return "\n".join(parts)
+
+
+def test_inbox_names_agents_and_shows_bodies(client: caw_lab.Client) -> None:
+    ada, bob = (client.call("agent_register", name=n, runtime="custom")["id"] for n in ("ada", "bob"))
+    client.call("message_send", sender_id=ada, recipient_id=bob, message_type="query", body={"table": "users"})
+    panel = Inbox(client)
+    text = shown(panel)
+    assert "ada &#8594; bob" in text and "&quot;table&quot;: &quot;users&quot;" in text
+    assert "ag_" not in text, "agents by name, never by id"
+    assert [label for label, _ in panel.agent.options] == ["every agent", "ada", "bob"]
+    assert [label for label, _ in panel.compose.recipient.options] == ["ada", "bob"]
+
+
+def test_compose_and_reply_write_threaded_messages(client: caw_lab.Client) -> None:
+    ada, bob = (client.call("agent_register", name=n, runtime="custom")["id"] for n in ("ada", "bob"))
+    panel = Inbox(client)
+    form = panel.compose
+    form.sender.label, form.recipient.label = "ada", "bob"
+    form.subject.value, form.body.value = "schema?", "Is the users table ready?"
+    first = form.send.click() or client.call("message_list", agent_id=bob)["messages"][0]
+    assert (first["sender_id"], first["recipient_id"], first["thread_id"], first["reply_to_id"]) == (
+        ada, bob, first["id"], None)
+    assert (first["subject"], first["body"], form.body.value) == ("schema?", "Is the users table ready?", "")
+    assert "Sent to bob" in form.said.value
+
+    panel.agent.value = bob
+    view = panel.views[first["id"]]
+    view.text.value = "Yes, migrated."
+    view.reply.click()
+    answer = client.call("message_list", agent_id=ada)["messages"][0]
+    assert (answer["sender_id"], answer["recipient_id"], answer["reply_to_id"], answer["thread_id"]) == (
+        bob, ada, first["id"], first["id"]), "the one asked answers the one who asked, in the same thread"
+    assert answer["subject"] == "schema?" and view.text.value == ""
+
+    view.text.value = "And indexed."  # bob writes again: a follow-up, still to ada
+    view.reply.click()
+    again = client.call("message_list", agent_id=ada)["messages"][0]
+    assert (again["sender_id"], again["recipient_id"], again["reply_to_id"]) == (bob, ada, answer["id"])
+    assert list(panel.views) == [first["id"]] and len(panel.views[first["id"]].messages) == 3
+    assert repr(panel.views[first["id"]]) == "<caw_lab ThreadView: 3 messages, 1 unread>"
+
+
+def test_compose_as_the_notebook_registers_its_agent_once(client: caw_lab.Client) -> None:
+    bob = client.call("agent_register", name="bob", runtime="custom")["id"]
+    panel = Inbox(client)
+    form = panel.compose
+    assert form.sender.label == "you (this notebook)" and form.recipient.value == bob
+    for text in ("one", "two"):
+        form.body.value = text
+        form.send.click()
+    senders = {m["sender_id"] for m in client.call("message_list", agent_id=bob)["messages"]}
+    names = {a["id"]: a["name"] for a in client.call("agent_list")["agents"]}
+    assert len(senders) == 1 and names[senders.pop()] == "notebook"
+    assert "notebook" not in [label for label, _ in form.sender.options[1:]], "you are offered once, as you"
+
+
+def test_compose_and_reply_refusals_write_nothing(client: caw_lab.Client) -> None:
+    ada, bob = (client.call("agent_register", name=n, runtime="custom")["id"] for n in ("ada", "bob"))
+    panel = Inbox(client)
+    form = panel.compose
+    form.sender.value, form.recipient.value = ada, bob
+    before = dump(client.db)
+    form.body.value = "   "
+    assert panel.send(form) is None and "INVALID_INPUT" in form.said.value
+    form.body.value = "x" * 2_000_000
+    assert panel.send(form) is None and "caw-error" in form.said.value, form.said.value
+    assert dump(client.db) == before and form.body.value, "a refused message stays in the form to fix"
+    client.call("message_send", sender_id=ada, recipient_id=bob, message_type="query", body="hi")
+    panel.refresh()
+    view = next(iter(panel.views.values()))
+    before = dump(client.db)
+    view.text.value = ""
+    assert panel.reply(view) is None and "INVALID_INPUT" in view.said.value
+    view.text.value = "x" * 2_000_000
+    assert panel.reply(view) is None and "caw-error" in view.said.value and view.text.value
+    assert dump(client.db) == before
+
+
+def test_mark_read_changes_the_unread_counts(client: caw_lab.Client) -> None:
+    ada, bob = (client.call("agent_register", name=n, runtime="custom")["id"] for n in ("ada", "bob"))
+    first = client.call("message_send", sender_id=ada, recipient_id=bob, message_type="query", body="1")
+    client.call("message_send", sender_id=ada, recipient_id=bob, message_type="query", body="2",
+                reply_to_id=first["id"])
+    other = client.call("message_send", sender_id=bob, recipient_id=ada, message_type="query", body="elsewhere")
+    panel = Inbox(client, agent_id=bob)
+    view = panel.views[first["id"]]
+    assert view.mark_read.description == "Mark 2 read" and panel.unread_count == 2
+    view.mark_read.click()
+    assert client.call("message_count_unread", agent_id=bob)["count"] == 0
+    assert client.call("message_count_unread", agent_id=ada)["count"] == 1, "only the thread's, only bob's"
+    assert panel.unread_count == 0 and view.mark_read.disabled and "0 unread" in panel.summary.value
     panel.agent.value = ada
-    assert "schema?" not in panel.listing.value
+    assert panel.views[other["thread_id"]].mark_read.description == "Mark 1 read"
 
 
 def test_form_shows_what_is_missing_inline_and_writes_nothing(client: caw_lab.Client) -> None:
@@ -197,7 +350,7 @@ def test_workbench_follows_selection_from_list_to_graph_to_detail(client: caw_la
     bench.refresh()
     assert bench.workflow_id == first["id"]
     bench.workflows.rows[wf["id"]].pick.click()
-    assert bench.workflow_id == wf["id"] and bench.form.workflow_id == wf["id"]
+    assert bench.workflow_id == wf["id"] and bench.form.workflow_id == wf["id"] == bench.execution.workflow_id
     bench.graph.selected = wf["tasks"]["api"]
     assert bench.task_id == bench.detail.task_id == wf["tasks"]["api"]
     assert "api" in bench.detail.detail.value
@@ -262,3 +415,52 @@ def test_quickstart_executes_headless_with_a_stable_workbench_repr(tmp_path: Pat
     context = shown("%caw context")
     assert re.search(r"Context: \d+ tokens", context) and "e2e" in context
     assert "Failure rate: 0%" in shown("%caw metrics") and "completed" in shown("%caw metrics")
+
+
+def patient_runtime(client: caw_lab.Client, workflow_id: str, folder: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Agents in this process's threads that work until suspended (tests/runtime_work.py)."""
+    config = folder / "runtimes.toml"
+    config.write_text('[python]\nwork = "runtime_work:patient"\n')
+    monkeypatch.setenv("CAW_RUNTIMES", str(config))
+    client.call("workflow_set_config", id=workflow_id, config={"execution": {
+        "runtime": "python", "poll_interval_ms": 50, "stop_grace_ms": 3000}})
+
+
+def test_run_suspend_and_resume_buttons_steer_the_execution(client: caw_lab.Client, db_path: Path,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    wf = make_workflow(client, [{"name": "a", "description": "wait"}, {"name": "b", "depends_on": ["a"]}])
+    patient_runtime(client, wf["id"], db_path.parent, monkeypatch)
+    feed = EventFeed(client)
+    panel = Execution(client, wf["id"])
+    feed.subscribe(panel.on_events)
+    status = lambda: client.call("workflow_execution_status", workflow_id=wf["id"])["status"]  # noqa: E731
+    assert status() == "idle" and panel.status["status"] == "idle"
+    assert (panel.run.disabled, panel.suspend.disabled, panel.resume.disabled) == (False, True, True)
+    try:
+        panel.run.click()
+        assert status() == "running" and "Started" in panel.said.value, panel.said.value
+        assert panel.state.value.count("data-status='running'") == 1
+        assert (panel.run.disabled, panel.suspend.disabled, panel.resume.disabled) == (True, False, True)
+        panel.run.click()  # the button is greyed out; a click reaching the kernel anyway is refused, said so
+        assert "ALREADY_RUNNING" in panel.said.value
+        panel.suspend.click()
+        assert status() == "suspended" and client.call("workflow_get", id=wf["id"])["status"] == "paused"
+        assert (panel.run.disabled, panel.suspend.disabled, panel.resume.disabled) == (True, True, False)
+        panel.resume.click()
+        assert status() == "running" and "Resumed" in panel.said.value
+    finally:
+        client.call("workflow_suspend", workflow_id=wf["id"])
+    feed.poll()
+    assert panel.status["status"] == "suspended", "the feed's execution events redraw it"
+
+
+def test_run_refused_without_a_runtime_says_why_and_writes_nothing(client: caw_lab.Client) -> None:
+    wf = make_workflow(client, [{"name": "a"}])
+    panel = Execution(client, wf["id"])
+    panel.runtime.value = "no-such-runtime"
+    before = dump(client.db)
+    assert not panel.act("workflow_start", "Started")
+    assert "caw-error" in panel.said.value and "no-such-runtime" in panel.said.value, panel.said.value
+    assert dump(client.db) == before and panel.status["status"] == "idle"
+    panel.workflow_id = None
+    assert panel.controls.layout.display == "none" and panel.said.value == ""

@@ -325,3 +325,43 @@ def test_a_task_depending_on_another_workflows_task_waits_for_it_and_both_run_in
     with pytest.raises(CawError) as refused:
         workflow(client, [{"name": "x", "depends_on": [{"workflow_id": first["id"], "task": "nope"}]}])
     assert refused.value.code == "UNKNOWN_DEPENDENCY"
+
+
+def test_a_suspended_then_abandoned_workflow_leaves_nothing_behind_but_uncommitted_work(
+        client: caw_lab.Client, db_path: Path, repo: Path, tmp_path: Path) -> None:
+    wf = workflow(client, [
+        {"name": "a", "description": writes("a")},
+        {"name": "b", "description": json.dumps({"write": {"b.txt": "b\n"}, "dirty": True}), "depends_on": ["a"]},
+        {"name": "c", "description": json.dumps({"write": {"c.txt": "c\n"}, "hold": str(tmp_path / "never")}),
+         "depends_on": ["a"]},
+    ], stop_grace_ms=300)
+    run = subprocess.Popen([CAW, "--db", str(db_path), "run", wf["id"], "--no-watch"], cwd=repo,
+                           env=runner(tmp_path, repo), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    b_branch, c_branch = (f"caw/{wf['id']}-{wf['tasks'][n]}" for n in "bc")
+    deadline = time.monotonic() + 120
+    while not ((Path(branch_worktree(repo, b_branch) or "/nonexistent") / "b.txt").exists()
+               and "c: write" in subprocess.run(["git", "-C", str(repo), "log", "-1", "--format=%s", c_branch],
+                                                capture_output=True, text=True).stdout):
+        assert time.monotonic() < deadline and run.poll() is None, "the run never reached the middle"
+        time.sleep(0.05)
+    dirty, c_commit = branch_worktree(repo, b_branch), git(repo, "rev-parse", c_branch).strip()
+    client.call("workflow_suspend", workflow_id=wf["id"])
+    run.wait(60)
+    assert len(worktree_paths(repo)) == 3, "a suspended run keeps its worktrees for its resume"
+    client.call("workflow_update_status", id=wf["id"], status="abandoned")
+    assert worktree_paths(repo) == [str(repo), dirty] and (Path(dirty) / "b.txt").read_text() == "b\n"
+    [report] = [e["payload"] for e in events(client, wf["id"], "worktree.collected")]
+    assert report["kept_worktrees"] == [dirty] and report["reason"] == "abandoned"
+    assert report["removed_branches"] == [c_branch] and len(report["removed_worktrees"]) == 1
+    assert git(repo, "branch", "--list", c_branch) == ""
+    git(repo, "merge-base", "--is-ancestor", c_commit, f"refs/caw-backup/{wf['id']}/{wf['tasks']['c']}")
+    git(Path(dirty), "add", "-A")  # the person keeps the work that was left, then collects the rest
+    git(Path(dirty), "commit", "-q", "-m", "b: kept by hand")
+    kept = git(Path(dirty), "rev-parse", "HEAD").strip()
+    done = subprocess.run([CAW, "--db", str(db_path), "gc"], cwd=repo, capture_output=True, text=True)
+    assert done.returncode == 0 and json.loads(done.stdout)["removed_worktrees"] == [dirty], done.stderr
+    assert only_main_worktree(repo)
+    assert sorted(git(repo, "branch", "--format=%(refname:short)").split()) == [f"caw/{wf['id']}", "main"]
+    git(repo, "merge-base", "--is-ancestor", kept, f"refs/caw-backup/{wf['id']}/{wf['tasks']['b']}")
+    assert "unreachable commit" not in git(repo, "fsck", "--unreachable", "--no-reflogs", "--no-progress")
+    git(repo, "fsck", "--strict", "--no-progress")

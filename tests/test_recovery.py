@@ -43,6 +43,7 @@ def kinds(client: caw_lab.Client, workflow_id: str, *wanted: str) -> list[dict[s
     return client.call("events_list", workflow_id=workflow_id, kinds=list(wanted), limit=10_000)["events"]
 
 
+@pytest.mark.slow
 def test_sigkilled_agent_is_recovered_and_its_task_finished_by_another(client: caw_lab.Client,
                                                                       db_path: Path) -> None:
     timeout_ms = 2000

@@ -20,9 +20,9 @@ from caw_lab.cli import main
 from caw_lab.context import relevance, surroundings
 from caw_lab.context.budget import Entry
 from caw_lab.ranking import evaluation, features, rankers, similarity, training
+from caw_lab.ranking.features import informative, issues, path_words
 from caw_lab.ranking.rankers import load_order
-from caw_lab.ranking.similarity import BM25
-from caw_lab.ranking.text import informative, issues, path_words, words
+from caw_lab.ranking.similarity import BM25, words
 from tests.conftest import SHARED, make_workflow
 
 DATA = SHARED / "data" / "relevance"
@@ -231,6 +231,7 @@ def test_training_is_reproducible(tmp_path: Path) -> None:
 
 
 @needs_data
+@pytest.mark.slow
 def test_learned_beats_bm25_on_repositories_it_never_saw() -> None:
     examples = training.examples(few_targets(25))
     loro = training.leave_one_repo_out(examples)

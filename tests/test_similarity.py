@@ -7,8 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sklearn.feature_extraction.text import TfidfVectorizer
 
-from caw_lab.ranking.similarity import tfidf
-from caw_lab.ranking.text import words
+from caw_lab.ranking.similarity import tfidf, words
 
 VOCABULARY = ["client", "cli", "http", "path", "file", "the", "of", "x1", "tests", "docs", "fix", "é"]
 texts = st.lists(st.sampled_from(VOCABULARY), max_size=25).map(" ".join)

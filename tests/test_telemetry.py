@@ -40,7 +40,7 @@ from caw_lab.engine import changes, events, recovery
 from caw_lab.errors import CawError
 from caw_lab.mcp.results import run_tool
 from caw_lab.runtimes import Executor, PythonRuntime, TaskContext
-from caw_lab.telemetry import context_loads, export, runs, task_metrics, tool_calls
+from caw_lab.telemetry import export, runs, task_metrics, tool_calls
 from caw_lab.telemetry.export import exported
 from caw_lab.telemetry.logs import JsonFormatter, log_json
 from caw_lab.tools import registry
@@ -73,7 +73,8 @@ def recorded(monkeypatch: pytest.MonkeyPatch) -> Recorded:
     counter = seen.meter.create_counter("caw.tool.calls")
     histogram = seen.meter.create_histogram("caw.tool.duration")
     monkeypatch.setattr(tool_calls, "instruments", lambda: (counter, histogram))
-    monkeypatch.setattr(context_loads, "durations", seen.meter.create_histogram("caw.context.load.duration"))
+    loads = seen.meter.create_histogram("caw.context.load.duration")
+    monkeypatch.setattr(tool_calls, "context_load_durations", lambda: loads)
     return seen
 
 

@@ -118,7 +118,8 @@ def test_work_turns_issues_into_pull_requests_and_the_cycle_merges_them_and_clos
     listed = invoke(repo, env, monkeypatch, "pr", "list")
     assert listed.exit_code == 0 and listed.stdout.count("https://github.com/octo/app/pull/") == 2, listed.stdout
     forge.checks["caw/issue-8"] = [{"name": "tests", "status": "completed", "conclusion": "failure"}]
-    cycled = invoke(repo, env, monkeypatch, "pr", "cycle", workflow["id"], "--ci-poll", "0.05", "--ci-timeout", "5")
+    cycled = invoke(repo, env, monkeypatch, "pr", "cycle", workflow["id"], "--ci-poll", "0.05", "--ci-timeout", "5",
+                    "--ci-fix-iterations", "0", "--no-review")
     assert cycled.exit_code == 1, cycled.stdout + cycled.stderr  # one pull request could not be merged
     assert "Merged: 1, Skipped: 1" in cycled.stdout and "failed: tests (failure)" in cycled.stdout
     pull = forge.pull_for("caw/issue-7")
@@ -131,7 +132,8 @@ def test_work_turns_issues_into_pull_requests_and_the_cycle_merges_them_and_clos
 
     forge.checks["caw/issue-8"] = [{"name": f"job {i}", "status": "completed", "conclusion": "success"}
                                    for i in range(130)]  # two pages of check runs
-    again = invoke(repo, env, monkeypatch, "pr", "cycle", workflow["id"], "--ci-poll", "0.05", "--ci-timeout", "5")
+    again = invoke(repo, env, monkeypatch, "pr", "cycle", workflow["id"], "--ci-poll", "0.05", "--ci-timeout", "5",
+                   "--no-review")
     assert again.exit_code == 0, again.stdout + again.stderr
     assert "130 check(s) passed" in again.stdout
     assert forge.issues[(REPO, 8)]["state"] == "closed"
@@ -265,6 +267,52 @@ def gitlab(tmp_path: Path, env: dict[str, str]) -> Iterator[tuple[GitLabForge, P
         yield forge, repo, bare
 
 
+def test_the_cycle_has_an_agent_fix_failing_checks_pushes_the_fix_and_merges_once_they_pass(
+    github: tuple[Forge, Path, Path], env: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The stand-in CI fails a commit holding a TODO line (and, for issue 8, always): the fixing
+    agent of the cycle drops the TODOs in the pull request's worktree, the cycle pushes that and
+    #7 then passes and is merged; #8 still fails, its second fix changes nothing, it is skipped."""
+    forge, repo, bare = github
+    env["FORGE_AGENT_TODO"] = "1"
+    done = caw(repo, env, "work", "#7", "#8", "--runtime", "subprocess", "--no-watch", "--max-agents", "2")
+    assert done.returncode == 0, done.stderr
+    workflow = workflow_of(tmp_path / "caw.db")
+    agents_commit = {n: git(bare, "rev-parse", f"caw/issue-{n}") for n in (7, 8)}
+
+    def ci(sha: str) -> list[dict[str, Any]]:
+        todo = subprocess.run(["git", "-C", str(bare), "grep", "-q", "TODO", sha]).returncode == 0
+        broken = subprocess.run(["git", "-C", str(bare), "cat-file", "-e", f"{sha}:issue-8.txt"]).returncode == 0
+        return [{"name": "lint", "status": "completed", "conclusion": "failure" if todo else "success"},
+                {"name": "tests", "status": "completed", "conclusion": "failure" if broken else "success"}]
+
+    forge.ci = ci
+    cycled = invoke(repo, env, monkeypatch, "pr", "cycle", workflow["id"], "--ci-poll", "0.05", "--ci-timeout", "5",
+                    "--ci-fix-iterations", "2", "--no-review")
+    out = cycled.stdout
+    assert cycled.exit_code == 1, out + cycled.stderr
+    assert "Merged: 1, Skipped: 1" in out and "Asking an agent to fix them (2/2)" in out
+    assert "issue-8 - checks failed: tests (failure); the agent committed nothing" in out
+    pull = forge.pull_for("caw/issue-7")
+    assert pull["merged"] and forge.issues[(REPO, 7)]["state"] == "closed"
+    assert git(bare, "show", "main:issue-7.txt") == "fixed issue 7"
+    fixed = git(bare, "rev-parse", "caw/issue-7")
+    assert git(bare, "rev-parse", f"{fixed}^") == agents_commit[7], "the fix is one commit on top of the agent's"
+    assert git(bare, "log", "-1", "--format=%s", "caw/issue-8") == "drop the TODOs the checks fail on"
+    with caw_lab.connect(str(tmp_path / "caw.db")) as client:
+        fixers = [w for w in client.call("workflow_list")["workflows"]
+                  if w["name"].startswith("Fix the failing checks of")]
+        assert len(fixers) == 3 and {w["status"] for w in fixers} == {"completed"}
+        spaces = {w["branch"]: w for w in client.call("workspace_list", workflow_id=workflow["id"])["workspaces"]}
+    outcome_dirs = {json.loads(client_task["outcome"])["cwd"] for client_task in fixer_tasks(tmp_path, fixers)}
+    assert outcome_dirs == {spaces["caw/issue-7"]["path"], spaces["caw/issue-8"]["path"]}
+
+
+def fixer_tasks(tmp_path: Path, fixers: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    with caw_lab.connect(str(tmp_path / "caw.db")) as client:
+        return [t for w in fixers for t in client.call("workflow_get", id=w["id"], include_tasks=True)["tasks"]]
+
+
 def test_work_on_gitlab_opens_a_merge_request_and_the_cycle_merges_it_when_its_pipeline_passes(
     gitlab: tuple[GitLabForge, Path, Path], env: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -282,10 +330,11 @@ def test_work_on_gitlab_opens_a_merge_request_and_the_cycle_merges_it_when_its_p
     assert all(token == GITLAB_TOKEN for _, _, token in forge.requests)
 
     forge.pipelines["fix/empty"] = [{"id": 12, "status": "running"}]
-    pending = invoke(repo, env, monkeypatch, "pr", "cycle", "--ci-poll", "0.05", "--ci-timeout", "0.2")
+    pending = invoke(repo, env, monkeypatch, "pr", "cycle", "--ci-poll", "0.05", "--ci-timeout", "0.2", "--no-review")
     assert pending.exit_code == 1 and "timeout after 0.2 s (pipeline 12 running)" in pending.stdout
     forge.pipelines["fix/empty"] = [{"id": 13, "status": "success"}, {"id": 12, "status": "failed"}]
-    merged = invoke(repo, env, monkeypatch, "pr", "cycle", "--ci-poll", "0.05", "--merge-method", "merge")
+    merged = invoke(repo, env, monkeypatch, "pr", "cycle", "--ci-poll", "0.05", "--merge-method", "merge",
+                    "--no-review")
     assert merged.exit_code == 0, merged.stdout + merged.stderr
     assert mr["state"] == "merged" and git(bare, "rev-parse", "main") == mr["merge_commit_sha"]
     assert forge.issues[(PROJECT, 3)]["state"] == "closed" and forge.notes[-1][2].startswith("Merged in https://")
@@ -322,6 +371,51 @@ def test_pr_check_merge_and_rebase_complete_merged_work_and_never_lose_a_conflic
     merged = {w["branch"]: w for w in workspaces_of(tmp_path / "caw.db", workflow["id"])}["caw/issue-7"]
     assert (merged["status"], merged["merge_commit"]) == ("merged", git(bare, "rev-parse", "main"))
     assert not Path(merged["path"]).exists() and worktree.exists()
+
+
+def test_the_cycle_has_an_agent_resolve_a_rebase_that_conflicts_then_merges_the_pull_request(
+    github: tuple[Forge, Path, Path], env: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from caw_lab.gitops.github import GitHub
+
+    forge, repo, bare = github
+    env["FORGE_AGENT_SHARED"] = "1"
+    done = invoke(repo, env, monkeypatch, "work", "7", "8", "--runtime", "subprocess", "--no-watch")
+    assert done.exit_code == 0, done.output + done.stderr
+    workflow = workflow_of(tmp_path / "caw.db")
+    with GitHub(api=forge.url, token=TOKEN) as github_api:  # #7 is merged first: #8 now conflicts with main
+        github_api.merge_pull(REPO, forge.pull_for("caw/issue-7")["number"], "merge")
+    before = git(bare, "rev-parse", "caw/issue-8")
+
+    cycled = invoke(repo, env, monkeypatch, "pr", "cycle", workflow["id"], "--ci-poll", "0.05", "--ci-timeout", "5")
+    assert cycled.exit_code == 0, cycled.stdout + cycled.stderr
+    assert "Asking an agent to resolve the conflicts" in cycled.stdout and "Merged: 2, Skipped: 0" in cycled.stdout
+    assert git(bare, "show", "main:shared.txt").splitlines() == ["issue 7 was here", "issue 8 was here"]
+    assert git(bare, "show", "main:issue-8.txt") == "fixed issue 8"
+    rebased = forge.pull_for("caw/issue-8")["head"]["sha"]
+    assert rebased != before and git(bare, "log", "-1", "--format=%s", rebased) == "fix #8"
+    assert forge.issues[(REPO, 8)]["state"] == "closed"
+    assert workflow_of_status(tmp_path / "caw.db", workflow["id"]) == "completed"
+
+
+def test_a_reviewing_agent_that_refuses_the_change_keeps_the_pull_request_from_being_merged(
+    github: tuple[Forge, Path, Path], env: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    forge, repo, bare = github
+    done = invoke(repo, env, monkeypatch, "work", "7", "--runtime", "subprocess", "--no-watch")
+    assert done.exit_code == 0, done.output + done.stderr
+    workflow = workflow_of(tmp_path / "caw.db")
+    env["FORGE_AGENT_REJECT"] = "the login change has no test"
+    cycled = invoke(repo, env, monkeypatch, "pr", "cycle", workflow["id"], "--ci-poll", "0.05", "--ci-timeout", "5")
+    assert cycled.exit_code == 1, cycled.stdout + cycled.stderr
+    assert "Skipped: caw/issue-7 - review: the agent did not finish (the login change has no test)" in cycled.stdout
+    assert not forge.pull_for("caw/issue-7")["merged"] and forge.issues[(REPO, 7)]["state"] == "open"
+    assert git(bare, "rev-parse", "main") == git(repo, "rev-parse", "main")
+
+
+def workflow_of_status(db: Path, workflow_id: str) -> str:
+    with caw_lab.connect(str(db)) as client:
+        return str(client.call("workflow_get", id=workflow_id)["status"])
 
 
 def test_a_clean_rebase_is_pushed_with_a_lease_and_a_moved_remote_is_not_overwritten(tmp_path: Path,

@@ -86,7 +86,7 @@ def work(issues: tuple[str, ...], branch: str | None, max_agents: int | str | No
             opened, refused = open_pulls(client, forge, planned, made)
     status = report(opened, refused, planned.hosted.pull_word)
     if cycle != "off" and opened:
-        cycled = run_cycle(made.workflow_id, CycleOptions(cycle, remote=remote))
+        cycled = run_cycle(made.workflow_id, CycleOptions(cycle, remote=remote, db=db))
         status = status or cycled
     raise SystemExit(status)
 

@@ -43,7 +43,7 @@ from caw_lab.errors import CawError
 from caw_lab.ranking import rankers
 from caw_lab.store.backend import Backend
 from caw_lab.store.reads import Reads
-from caw_lab.telemetry import context_loads
+from caw_lab.telemetry.tool_calls import context_loaded
 
 FRAME_ALLOWANCE = 60
 FRESH_SECONDS = 1.0
@@ -119,7 +119,7 @@ def load(
         text = dumps(answer(db, near(), include, max_tokens, since_seq, ranker))
         ANSWERS.put(question, Answer(text, head, time.monotonic()))
     loaded = json.loads(text)  # a copy: the caller may change it, the kept answer must not
-    context_loads.record((time.perf_counter() - start) * 1000, kept=given)
+    context_loaded((time.perf_counter() - start) * 1000, kept=given)
     return loaded
 
 

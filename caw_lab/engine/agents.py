@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from caw_lab.engine.changes import Event, commit, insert, update
+from caw_lab.engine.changes import Event, Gated, commit, insert, raw, update
 from caw_lab.engine.rows import decode, encode, fetch, placeholders, require
 from caw_lab.engine.states import DONE_TASK_STATUSES
 from caw_lab.errors import CawError, conflict, not_found
@@ -39,6 +39,16 @@ def unfinished(alias: str) -> str:
     """SQL true for a task (aliased ``alias``) that is neither completed nor skipped."""
     done = ", ".join(f"'{s}'" for s in DONE_TASK_STATUSES)
     return f"{alias}.status NOT IN ({done})"
+
+
+def release_agent(task_id: str) -> Gated:
+    """Free the agent working on ``task_id`` (a task finishing or paused): ``busy`` becomes ``online``.
+    A gated statement, so it rides in the batch of the task's own change."""
+    return raw(
+        "UPDATE agents SET current_task_id = NULL, updated_at = ?, "
+        "status = CASE WHEN status = 'busy' THEN 'online' ELSE status END WHERE current_task_id = ? AND",
+        (now_ms(), task_id),
+    )
 
 
 def register(

@@ -29,7 +29,8 @@ from itertools import combinations
 from typing import Any
 
 from caw_lab.engine import isolation, leases, merging, rows, worktrees
-from caw_lab.engine.changes import Event, Gated, commit, insert, raw
+from caw_lab.engine.agents import release_agent
+from caw_lab.engine.changes import Event, commit, insert
 from caw_lab.engine.messages import message_row
 from caw_lab.engine.rows import decode, fetch
 from caw_lab.errors import CawError
@@ -133,7 +134,7 @@ def before_completion(db: Backend, task: dict[str, Any]) -> None:
         raise CawError("MERGE_PENDING", f"Task {task['name']} conflicts with {', '.join(s['name'] for s in waiting)}, "
                        "which completed first and is being merged", recoverable=True,
                        suggestion="Complete the task again in a moment: it is then rebased onto the merged work.")
-    if chosen != "manual" and not waiting and rebase(where):
+    if chosen != "manual" and not waiting and rebase(task, where):
         record(db, task, found, involved, "completion", resolution="rebased")
         found, involved = find(db, task)
         if not any(blocking(found, involved, where)):
@@ -156,12 +157,17 @@ def blocking(found: list[merging.Conflict], involved: list[dict[str, Any]],
     return any(c.onto == where["integration"] for c in found), [s for s in involved if s["status"] == "completed"]
 
 
-def rebase(where: dict[str, Any]) -> bool:
-    """Rebase the task's worktree onto its integration branch; on failure nothing changes."""
+def rebase(task: dict[str, Any], where: dict[str, Any]) -> bool:
+    """Rebase the task's worktree onto its integration branch; on failure nothing changes. The
+    agent's own commits, which the rebase replaces, are kept under the task's backup ref."""
+    before = worktrees.resolve_commit(where["path"], "HEAD")
     done = worktrees.git(where["path"], "rebase", "--quiet", where["integration"])
     if done.code:
         worktrees.git(where["path"], "rebase", "--abort")
         return False
+    if worktrees.resolve_commit(where["path"], "HEAD") != before:
+        layout = isolation.Layout(task["workflow_id"], where["repository"], where["integration"])
+        isolation.keep_commit(layout, task["id"], before)
     return True
 
 
@@ -180,11 +186,6 @@ def pause(db: Backend, task: dict[str, Any], found: list[merging.Conflict]) -> N
                    recoverable=True, suggestion="Resolve the files in the task's worktree, commit, then set the task "
                    "in_progress and complete it again; its branch and commits are intact.",
                    details={"files": files, "paused": task["status"] == "in_progress"})
-
-
-def release_agent(task_id: str) -> Gated:
-    return raw("UPDATE agents SET current_task_id = NULL, updated_at = ?, status = CASE WHEN status = 'busy' "
-               "THEN 'online' ELSE status END WHERE current_task_id = ? AND", (now_ms(), task_id))
 
 
 def scan(db: Backend, workflow_id: str) -> dict[str, Any]:

@@ -11,7 +11,7 @@ from typing import Any
 
 from caw_lab.engine.changes import Event, Gated, commit, update
 from caw_lab.engine.dag import dependency_map, find_cycle
-from caw_lab.engine.plans import check_fan_in
+from caw_lab.engine.plans import check_fan_in, other_workflow_task
 from caw_lab.engine.rows import fetch
 from caw_lab.errors import CawError, conflict, invalid_input
 from caw_lab.ids import now_ms
@@ -64,16 +64,15 @@ def remove(db: Backend, task_id: str, depends_on_id: str) -> dict[str, Any]:
 
 
 def endpoints(db: Backend, task_id: str, depends_on_id: str) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Both tasks, refused unless they are two different tasks of one workflow."""
+    """Both tasks, refused when they are one task. A task of another workflow is refused when it
+    already waits on a task of this one (plans.other_workflow_task): that would close a cycle
+    across workflows."""
     task = fetch(db, "task", task_id)
     upstream = fetch(db, "task", depends_on_id)
     if task_id == depends_on_id:
         raise invalid_input(f"Task {task['name']!r} cannot depend on itself", "Pick two different tasks.")
-    if task["workflow_id"] != upstream["workflow_id"]:
-        raise invalid_input(
-            f"Tasks {task['name']!r} and {upstream['name']!r} belong to different workflows",
-            "Dependencies link tasks of one workflow.",
-        )
+    if task["workflow_id"] != upstream["workflow_id"] and not exists(db, task_id, depends_on_id):
+        other_workflow_task(db, task["workflow_id"], upstream["workflow_id"], depends_on_id)
     return task, upstream
 
 

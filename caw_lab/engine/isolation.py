@@ -210,9 +210,10 @@ def merge_back(db: Backend, layout: Layout, task: dict[str, Any], style: str) ->
 
 def park(layout: Layout, path: str, owner: str) -> None:
     """Detach a pool worktree at the integration branch, ready for the next task; work left
-    in it is kept under a backup ref first."""
+    in it is kept under a backup ref first (``<task id>-uncommitted/<ms>``, beside the task's
+    own ``<task id>`` ref, which a ref inside it would block)."""
     if backups.pending(path):
-        backups.keep(path, f"{layout.workflow_id}/{owner}", "reusing the worktree", force=True)
+        backups.keep(path, f"{layout.workflow_id}/{owner}-uncommitted", "reusing the worktree", force=True)
         worktrees.git(path, "reset", "--hard", "--quiet")
         worktrees.git(path, "clean", "-fdq")
     done = worktrees.git(path, "switch", "--quiet", "--detach", layout.integration)
@@ -221,9 +222,21 @@ def park(layout: Layout, path: str, owner: str) -> None:
 
 
 def keep_commit(layout: Layout, task_id: str, tip: str | None) -> None:
-    """Keep the agent's own tip under a backup ref before its branch is rewritten (rebased)."""
-    if tip:
-        worktrees.git(layout.repo, "update-ref", f"{backups.REF_PREFIX}/{layout.workflow_id}/{task_id}", tip)
+    """Keep the agent's own tip under a backup ref before its branch is rewritten (rebased) or
+    deleted. A branch rewritten twice has two tips to keep: the ref then points at a commit
+    whose parents are both, so one ref still holds every commit the agent made."""
+    if not tip:
+        return
+    ref = f"{backups.REF_PREFIX}/{layout.workflow_id}/{task_id}"
+    kept = worktrees.resolve_commit(layout.repo, ref)
+    if kept and merging.is_ancestor(layout.repo, tip, kept):
+        return
+    if kept and not merging.is_ancestor(layout.repo, kept, tip):
+        tip = merging.commit_tree(layout.repo, f"{tip}^{{tree}}", ["-p", tip, "-p", kept],
+                                  f"caw-lab: every tip task {task_id}'s branch had")
+    done = worktrees.git(layout.repo, "update-ref", ref, tip, kept or "")
+    if done.code:
+        raise merging.git_error("update-ref", done.err)
 
 
 def drop_branch(layout: Layout, branch: str, task_id: str, tip: str | None) -> None:
@@ -269,6 +282,30 @@ def clean(db: Backend, repo: str, workflow_id: str | None) -> dict[str, Any]:
         drop_branch(layout, ref, found.group(2), worktrees.resolve_commit(repo, f"refs/heads/{ref}"))
         branches.append(ref)
     return {"repository": repo, "removed_worktrees": removed, "kept_worktrees": kept, "removed_branches": branches}
+
+
+def abandoned(db: Backend, workflow_id: str) -> list[dict[str, Any]]:
+    """Clean up after a workflow abandoned while no executor runs it (a suspended run, say):
+    no executor's ``finish`` is left to do it. Every repository it ran tasks in is cleaned as
+    ``clean`` does (worktrees holding uncommitted work kept) and reported in a
+    ``worktree.collected`` event. A repository no longer there, or now outside the user's roots,
+    is left for ``caw gc``."""
+    reports = []
+    for path in repositories_of(db, workflow_id):
+        try:
+            repo = repository(path)
+        except CawError:
+            continue
+        report = {**clean(db, repo, workflow_id), "reason": "abandoned"}
+        commit(db, Event("worktree.collected", workflow_id, None, None, report))
+        reports.append(report)
+    return reports
+
+
+def repositories_of(db: Backend, workflow_id: str) -> list[str]:
+    """The repositories the workflow's tasks got worktrees in, as recorded."""
+    rows = db.query("SELECT payload FROM events WHERE workflow_id = ? AND kind = 'worktree.assigned'", (workflow_id,))
+    return sorted({str(decode(r)["payload"]["repository"]) for r in rows})
 
 
 def drop_unused(layout: Layout, start: str) -> None:

@@ -43,12 +43,9 @@ class Conflict:
     hunks: dict[str, str] = field(default_factory=dict)
 
 
-def merged_tree(repo: str, ours: str, theirs: str, base: str | None = None) -> tuple[str, list[str]]:
+def merged_tree(repo: str, ours: str, theirs: str) -> tuple[str, list[str]]:
     """The tree of merging ``theirs`` into ``ours`` and the conflicting files (empty when clean)."""
-    args = ["merge-tree", "--write-tree", "--name-only", "--no-messages", "-z"]
-    if base:
-        args.append(f"--merge-base={base}")
-    done = git(repo, *args, ours, theirs)
+    done = git(repo, "merge-tree", "--write-tree", "--name-only", "--no-messages", "-z", ours, theirs)
     fields = done.out.split("\0")
     if done.code not in (0, 1) or not OID.fullmatch(fields[0]):
         raise git_error("merge-tree", done.err or "git merge-tree failed")
@@ -106,12 +103,21 @@ def replay(repo: str, onto: str, tip: str) -> str:
     commits = git(repo, "rev-list", "--reverse", "--topo-order", "--no-merges", f"{onto}..{tip}").out.split()
     current = onto
     for commit in commits:
-        parent = resolve_commit(repo, f"{commit}^")
-        tree, files = merged_tree(repo, current, commit, base=parent)
+        tree, files = merged_tree(repo, *with_base(repo, current, commit))
         if files:
             raise conflicted(commit[:12], onto[:12], files)
         current = commit_tree(repo, tree, ["-p", current], None, source=commit)
     return current
+
+
+def with_base(repo: str, ours: str, commit: str) -> tuple[str, str]:
+    """Stand-ins for ``ours`` and ``commit`` whose only common ancestor has the tree of ``commit``'s
+    parent, so that merging them applies just ``commit``'s own change (a cherry-pick). ``git
+    merge-tree --merge-base`` says this directly but needs git 2.40; these dangling commits, made
+    with caw-lab's identity, work from 2.38 on and are left to ``git gc``."""
+    base = commit_tree(repo, f"{commit}~1^{{tree}}", [], "cherry-pick base")
+    return (commit_tree(repo, f"{ours}^{{tree}}", ["-p", base], "cherry-pick onto"),
+            commit_tree(repo, f"{commit}^{{tree}}", ["-p", base], "cherry-pick of"))
 
 
 def rebase_branch(repo: str, branch: str, onto: str) -> str | None:

@@ -127,8 +127,10 @@ def split_external(
     """Plan tasks with only their own workflow's dependencies, and the dependencies on other
     workflows' tasks (``{"workflow_id": ..., "task": name or id}``) as (task index, task id).
     Such a dependency blocks like any other (dag.blocked_sql reads the edge, whatever the
-    workflow), so workflow_next_tasks holds the task back until the other task is done. The plan's
-    size is checked first: nothing here reads a plan over the limits."""
+    workflow), so workflow_next_tasks, task_get_available and task_claim hold the task back
+    until the other task is done. Used wherever tasks are given with their dependencies
+    (workflow_set_plan, workflow_add_task, workflow_replan). The plan's size is checked first:
+    nothing here reads a plan over the limits."""
     check_workflow_size(len(tasks))
     local, external = [], []
     for index, spec in enumerate(tasks):
@@ -147,15 +149,24 @@ def split_external(
     return local, list(dict.fromkeys(external))
 
 
-def names_only(tasks: Sequence[Mapping[str, Any]]) -> None:
-    """Refuse anything but task names in ``depends_on``: only a new plan may depend on another workflow."""
-    for spec in tasks:
-        if any(not isinstance(dep, str) for dep in spec.get("depends_on") or []):
-            raise invalid_input(f"Task {spec.get('name')!r}: depends_on must list task names here",
-                                "Dependencies on other workflows' tasks are set with workflow_set_plan.")
+def external_statements(rows: Sequence[Mapping[str, Any]], external: Sequence[tuple[int, str]]) -> list[Gated]:
+    """The edges from ``rows`` (the plan's tasks, in plan order) to other workflows' tasks."""
+    return [insert("task_dependencies", {"task_id": rows[i]["id"], "depends_on_id": dep}) for i, dep in external]
+
+
+REACHES_WORKFLOW = """WITH RECURSIVE upstream(id) AS (
+    SELECT ? UNION SELECT d.depends_on_id FROM task_dependencies d JOIN upstream u ON d.task_id = u.id
+  ) SELECT t.name FROM upstream u JOIN tasks t ON t.id = u.id WHERE t.workflow_id = ? LIMIT 1"""
+"""A task of the workflow that the given task depends on, directly or through any workflow."""
 
 
 def other_workflow_task(db: Backend, workflow_id: str, other: str, task: str) -> str:
+    """The id of the task ``task`` (id or name) of workflow ``other``, refused when it is unknown,
+    or when it already waits, through any chain of dependencies, on a task of ``workflow_id``: an
+    edge to it could then close a cycle across workflows that no single workflow's check sees."""
+    if not isinstance(other, str) or not isinstance(task, str):
+        raise invalid_input("A dependency on another workflow's task names both as strings",
+                            "Write {\"workflow_id\": \"wf_...\", \"task\": \"<name or id>\"}.")
     if other == workflow_id:
         raise invalid_input("A dependency on a task of the same workflow names the task alone",
                             "Write depends_on: [\"<task name>\"] for tasks of this workflow.")
@@ -165,6 +176,12 @@ def other_workflow_task(db: Backend, workflow_id: str, other: str, task: str) ->
     if found is None:
         raise CawError("UNKNOWN_DEPENDENCY", f"Workflow {other} has no task {task[:200]!r}", recoverable=True,
                        suggestion="Name a task of that workflow by its name or id (workflow_get include_tasks).")
+    back = db.one(REACHES_WORKFLOW, (found["id"], workflow_id))
+    if back is not None:
+        raise CawError("DEPENDENCY_CYCLE", f"Task {task[:200]!r} of workflow {other} already waits on task "
+                       f"{back['name']!r} of this workflow", recoverable=True,
+                       suggestion="Depend on another task, or remove the dependency the other way round.",
+                       details={"workflow_id": other, "task": found["id"], "waits_on": back["name"]})
     return str(found["id"])
 
 
@@ -174,7 +191,7 @@ def set_plan(db: Backend, workflow_id: str, plan: dict[str, Any]) -> dict[str, A
     tasks, external = split_external(db, workflow_id, plan["tasks"])
     validate_plan(tasks)
     statements, rows = task_statements(workflow_id, tasks, {}, 1)
-    statements += [insert("task_dependencies", {"task_id": rows[i]["id"], "depends_on_id": dep}) for i, dep in external]
+    statements += external_statements(rows, external)
     statements += task_repository_statements(db, workflow_id, tasks, rows)
     now = now_ms()
     guard = Statement(

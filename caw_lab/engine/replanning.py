@@ -12,7 +12,14 @@ from typing import Any
 
 from caw_lab.engine import dag
 from caw_lab.engine.changes import Event, Gated, commit, insert, raw, update
-from caw_lab.engine.plans import check_fan_in, check_workflow_size, names_only, task_statements, validate_plan
+from caw_lab.engine.plans import (
+    check_fan_in,
+    check_workflow_size,
+    external_statements,
+    split_external,
+    task_statements,
+    validate_plan,
+)
 from caw_lab.engine.repositories import task_repository_statements
 from caw_lab.engine.rows import decode, encode, fetch
 from caw_lab.engine.states import require_status
@@ -79,9 +86,11 @@ NEW = ""
 
 def add_task(db: Backend, workflow_id: str, spec: dict[str, Any], after_task: str | None = None) -> dict[str, Any]:
     """Insert a task; with ``after_task`` it goes right after that task, whose pending dependents
-    are re-wired to wait for the new task instead, so the new step sits between them."""
+    are re-wired to wait for the new task instead, so the new step sits between them. Its
+    ``depends_on`` may name another workflow's task (``{"workflow_id": ..., "task": ...}``)."""
     _, tasks = load(db, workflow_id, "add a task")
     check_workflow_size(len(tasks) + 1)
+    [spec], external = split_external(db, workflow_id, [spec])
     check_fan_in(spec["name"], len(set(spec.get("context_from") or [])), "takes context from")
     if any(t["name"] == spec["name"] for t in tasks):
         raise CawError("DUPLICATE_TASK_NAME", f"Duplicate task name {spec['name']!r} in workflow", recoverable=True,
@@ -92,6 +101,7 @@ def add_task(db: Backend, workflow_id: str, spec: dict[str, Any], after_task: st
     after = resolve(tasks, after_task, "after_task") if after_task else None
     context = [resolve(tasks, ref, "context_from")["name"] for ref in spec.get("context_from") or []]
     deps, rewired = wire(db, workflow_id, tasks, spec, after)
+    check_fan_in(spec["name"], len(deps) + len(external))
     sequence = after["sequence"] + 1 if after else max((t["sequence"] for t in tasks), default=0) + 1
     names = {t["id"]: t["name"] for t in tasks}
     full = {**spec, "depends_on": [names[i] for i in deps], "context_from": context}
@@ -101,6 +111,7 @@ def add_task(db: Backend, workflow_id: str, spec: dict[str, Any], after_task: st
         *([raw("UPDATE tasks SET sequence = sequence + 1 WHERE workflow_id = ? AND sequence >= ? AND",
                (workflow_id, sequence))] if after else []),
         *statements,
+        *external_statements(rows, external),
         *task_repository_statements(db, workflow_id, [spec], rows),
         *(raw("UPDATE task_dependencies SET depends_on_id = ? WHERE task_id = ? AND depends_on_id = ? "
               "AND EXISTS (SELECT 1 FROM tasks WHERE id = ? AND status = 'pending') AND",
@@ -109,6 +120,7 @@ def add_task(db: Backend, workflow_id: str, spec: dict[str, Any], after_task: st
     guard = touch(workflow_id, also="AND NOT EXISTS (SELECT 1 FROM tasks WHERE workflow_id = ? AND name = ?) "
                   "AND (SELECT COUNT(*) FROM tasks WHERE workflow_id = ?) < ?",
                   params=(workflow_id, spec["name"], workflow_id, MAX_WORKFLOW_TASKS))
+    deps += [dep for _, dep in external]
     event = Event("workflow.task_added", workflow_id, task_id=new_id, payload={
         "name": spec["name"], "after_task": after and after["id"], "depends_on": deps, "rewired": rewired})
     if commit(db, event, guard=guard, then=then) is None:
@@ -187,10 +199,10 @@ def replan(db: Backend, workflow_id: str, plan: Mapping[str, Any]) -> dict[str, 
     """Replace the plan. Preserved tasks stay as they are and the plan may not name them
     (NAME_CONFLICT, as the reference); other existing tasks the plan names are updated in place
     and keep their ids; the rest are removed; the plan's new names are added. Sequence follows
-    the plan, after any preserved tasks it leaves out."""
-    names_only(plan["tasks"])
+    the plan, after any preserved tasks it leaves out. A task's ``depends_on`` may name another
+    workflow's task (``{"workflow_id": ..., "task": ...}``)."""
     workflow, tasks = load(db, workflow_id, "replan")
-    specs = list(plan["tasks"])
+    specs, external = split_external(db, workflow_id, plan["tasks"])
     kept = [t for t in tasks if preserved(t)]
     refuse_renaming_kept(kept, specs)
     planned = {s["name"] for s in specs}
@@ -211,6 +223,7 @@ def replan(db: Backend, workflow_id: str, plan: Mapping[str, Any]) -> dict[str, 
         *inserts,
         *task_repository_statements(db, workflow_id, added, rows),
         *(s for spec in updated for s in rewrite(spec, ids)),
+        *external_statements([{"id": ids[spec["name"]]} for spec in specs], external),
         *task_repository_statements(db, workflow_id, updated, [by_name[s["name"]] for s in updated]),
         *renumber(tasks, removed, specs, ids),
     ]

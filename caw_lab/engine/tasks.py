@@ -14,6 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 from caw_lab.engine import checkpoints, conflicts, leases, orchestration
+from caw_lab.engine.agents import release_agent
 from caw_lab.engine.changes import Event, Gated, also, commit, raw
 from caw_lab.engine.dag import blocked_sql
 from caw_lab.engine.rows import encode, fetch, fetched
@@ -114,14 +115,6 @@ def status_values(
     if current == "failed" and status == "pending":
         values.update(assigned_agent_id=None, claimed_at=None)
     return values
-
-
-def release_agent(task_id: str) -> Gated:
-    return raw(
-        "UPDATE agents SET current_task_id = NULL, updated_at = ?, "
-        "status = CASE WHEN status = 'busy' THEN 'online' ELSE status END WHERE current_task_id = ? AND",
-        (now_ms(), task_id),
-    )
 
 
 def update_status(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from caw_lab.engine import dag
+from caw_lab.engine import dag, executions, isolation
 from caw_lab.engine.changes import Event, commit, insert, update
 from caw_lab.engine.commands import refuse_commands_in_config
 from caw_lab.engine.repositories import link_statements, resolved
@@ -15,6 +15,9 @@ from caw_lab.errors import conflict, invalid_input
 from caw_lab.ids import new_id, now_ms
 from caw_lab.store.backend import Backend, Statement
 from caw_lab.store.reads import Later, Reads
+
+ABANDON_WAIT_MS = 30_000
+"""How long an executor that recorded no heartbeat timeout of its own counts as alive."""
 
 
 def create(
@@ -119,6 +122,8 @@ def update_status(db: Backend, workflow_id: str, status: str, reason: str | None
     event = Event("workflow.status", workflow_id, payload={"from": current, "to": status, "reason": reason})
     if commit(db, event, guard=guard) is None:
         raise conflict(f"Workflow {workflow_id} changed status while updating it")
+    if status == "abandoned" and not executions.status(db, workflow_id, ABANDON_WAIT_MS)["executorAlive"]:
+        isolation.abandoned(db, workflow_id)  # a live executor cleans up itself when it sees the status
     return {"success": True, "previous_status": current, "status": status}
 
 

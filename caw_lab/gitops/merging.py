@@ -1,5 +1,6 @@
 """After the pull requests open: waiting for their checks, rebasing a branch that conflicts
-with its base, and closing the issue once its work is merged (``caw pr``).
+with its base, pushing what an agent fixed, and closing the issue once its work is merged
+(``caw pr``).
 
 A rebase happens in the workspace's own worktree, onto the base branch as the remote has it
 now, and is pushed with ``--force-with-lease`` naming the commit it replaced, so work pushed
@@ -65,6 +66,36 @@ def rebase_worktree(path: str, remote: str, branch: str, base: str) -> Rebased:
             git(path, "reset", "--hard", "--quiet", before)
             raise CawError("GIT_PUSH_FAILED", f"git push {remote} {branch} failed: {pushed.err}", recoverable=True,
                            suggestion="Someone pushed to the branch meanwhile; fetch it and look before rebasing.")
+    return Rebased(branch, before, after)
+
+
+def head_of(path: str) -> str:
+    """The commit checked out in the worktree at ``path``."""
+    return git(sandbox.user_path(path, "Worktree"), "rev-parse", "HEAD").out.strip()
+
+
+def holds(path: str, ref: str) -> bool:
+    """Whether the commit checked out at ``path`` has ``ref``'s commit in its history."""
+    return git(sandbox.user_path(path, "Worktree"), "merge-base", "--is-ancestor", ref, "HEAD").code == 0
+
+
+def push_work(path: str, remote: str, branch: str, before: str) -> Rebased:
+    """Push the commits an agent added on ``branch`` (checked out at ``path``) since ``before``.
+    ``--force-with-lease`` names ``before``, so work pushed by anyone else meanwhile is never
+    overwritten; an agent that rewrote history is pushed only if the remote still has ``before``."""
+    path = sandbox.user_path(path, "Worktree")
+    remote = checked_remote(remote)
+    check_branch(branch)
+    if (on := git(path, "symbolic-ref", "--quiet", "--short", "HEAD").out.strip()) != branch:
+        raise CawError("INVALID_STATE", f"{path} has {on or 'a detached HEAD'} checked out, not {branch}",
+                       recoverable=False, suggestion="Check out the pull request's branch in its worktree.")
+    after = git(path, "rev-parse", "HEAD").out.strip()
+    if after != before:
+        pushed = git(path, "push", "--porcelain", f"--force-with-lease=refs/heads/{branch}:{before}", remote,
+                     f"refs/heads/{branch}:refs/heads/{branch}")
+        if pushed.code:
+            raise CawError("GIT_PUSH_FAILED", f"git push {remote} {branch} failed: {pushed.err}", recoverable=True,
+                           suggestion="Someone pushed to the branch meanwhile; fetch it and look before pushing.")
     return Rebased(branch, before, after)
 
 

@@ -13,9 +13,11 @@ the cell (and Run All) with a one-line error. Tab
 completes subcommands, options and the ids in the database in use; `%caw?` and
 `%caw SUBCOMMAND --help` show this help in the notebook.
 
-`caw_lab.Workbench(db=None, workflow_id=None)` shows workflows, the DAG, the selected
-task (plan, checkpoints, context), agents, inboxes and a form to create or edit workflows;
-its `workflow_id` and `task_id` traits are the selection, settable from Python.
+`caw_lab.Workbench(db=None, workflow_id=None)` shows workflows with Run, Suspend and
+Resume, the DAG, the selected task (plan, checkpoints, context, its agent's log), agents,
+the inbox (threads, compose, reply, mark read) and a form to create or edit workflows;
+its `workflow_id` and `task_id` traits are the selection, settable from Python
+([docs/workbench.md](workbench.md)).
 """
 
 

@@ -22,6 +22,7 @@ STATUS_COLOURS = {
     "failed": "#e53935", "abandoned": "#616161", "awaiting_merge": "#00897b",
     "online": "#43a047", "busy": "#1e88e5", "offline": "#9e9e9e",
     "unread": "#1e88e5", "read": "#9e9e9e", "archived": "#616161",
+    "idle": "#9e9e9e", "running": "#1e88e5", "suspended": "#f9a825",
 }
 BOX = ("font-family: var(--jp-ui-font-family, sans-serif); font-size: 13px; line-height: 1.4; max-width: 100%; "
        "overflow-x: auto;")

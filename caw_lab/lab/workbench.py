@@ -1,5 +1,6 @@
-"""``caw_lab.Workbench``: workflows, the live DAG, task detail, agents, inbox and the
-workflow form in one widget, all kept current by one follower of the change feed."""
+"""``caw_lab.Workbench``: workflows, run/suspend/resume, the live DAG, task detail with its
+agent's log, agents, inbox and the workflow form in one widget, all kept current by one
+follower of the change feed, and a clock that keeps their relative times counting."""
 
 from __future__ import annotations
 
@@ -12,16 +13,21 @@ from traitlets import Unicode
 
 from caw_lab.lab.dag_widget import DagWidget
 from caw_lab.lab.feed import EventFeed
-from caw_lab.lab.panels import Agents, Inbox, Panel, TaskDetail, WorkflowForm, WorkflowList
-from caw_lab.lab.panels.base import PANEL_LAYOUT
+from caw_lab.lab.panels import Agents, Execution, Inbox, Panel, TaskDetail, WorkflowForm, WorkflowList
+from caw_lab.lab.panels.base import PANEL_LAYOUT, Clock
 from caw_lab.lab.session import current
 from caw_lab.tools.client import Client, connect
 
 ROW = {"flex_flow": "row wrap", "align_items": "stretch", "width": "100%"}
 GRAPH = {"flex": "4 1 480px", "min_width": "0", "max_width": "100%", "margin": "2px"}
+SIDE = {"flex": "1 1 240px", "min_width": "0", "max_width": "100%"}
 GRAPH_HEIGHT = 440
-"""The DAG gets the wide slot beside the workflow list; task detail, agents, inbox and the
-form share the row below, each wrapping under the others when the output area is narrow."""
+"""The DAG gets the wide slot beside the workflow list and run controls; task detail, agents,
+inbox and the form share the row below, each wrapping under the others when the output area
+is narrow (below about 720 px every panel takes the whole width, one under another)."""
+TICK_SECONDS = 5.0
+"""How often relative times ("3s ago") are drawn again: never more than this stale, and one
+small message per panel at most (a text that did not change is not sent)."""
 
 
 def open_client(db: Client | str | os.PathLike[str] | None) -> Client:
@@ -43,22 +49,25 @@ class Workbench(widgets.VBox):
     task_id = Unicode(None, allow_none=True)
 
     def __init__(self, db: Client | str | os.PathLike[str] | None = None, workflow_id: str | None = None, *,
-                 live: bool = True, interval: float = 0.5) -> None:
+                 live: bool = True, interval: float = 0.5, tick: float = TICK_SECONDS) -> None:
         self.client = open_client(db)
         self._owns_client = db is not None and not isinstance(db, Client)
         self.feed = EventFeed(self.client, interval)
-        self.workflows = WorkflowList(self.client, layout={**PANEL_LAYOUT, "flex": "1 1 220px"})
+        self.clock = Clock(self.tick, tick)
+        self.workflows = WorkflowList(self.client, layout={**PANEL_LAYOUT, "flex": "0 0 auto"})
+        self.execution = Execution(self.client, layout={**PANEL_LAYOUT, "flex": "0 0 auto"})
         self.detail = TaskDetail(self.client)
         self.agents = Agents(self.client)
-        self.inbox = Inbox(self.client)
+        self.inbox = Inbox(self.client, notebook_agent=current().notebook_agent if db is None else None)
         self.form = WorkflowForm(self.client)
         self.graph: DagWidget | None = None
         self.graph_slot = widgets.Box(layout=GRAPH)
         header = widgets.HTML(f"<b>caw-lab workbench</b> <span class='caw-workbench-db' style='color:#757575; "
-                              f"font-size:12px'>{escape(self.client.db.url)}</span>")
+                              f"font-size:12px; overflow-wrap:anywhere'>{escape(self.client.db.url)}</span>",
+                              layout={"min_width": "0", "max_width": "100%"})
         super().__init__([
             header,
-            widgets.Box([self.workflows, self.graph_slot], layout=ROW),
+            widgets.Box([widgets.VBox([self.workflows, self.execution], layout=SIDE), self.graph_slot], layout=ROW),
             widgets.Box([self.detail, self.agents, self.inbox, self.form], layout=ROW),
         ], layout={"width": "100%", "max_width": "100%"})
         self.add_class("caw-workbench")
@@ -72,10 +81,16 @@ class Workbench(widgets.VBox):
             self.show_workflow()
         if live:
             self.feed.start()
+            self.clock.start()
 
     @property
     def panels(self) -> list[Panel]:
-        return [self.workflows, self.detail, self.agents, self.inbox, self.form]
+        return [self.workflows, self.execution, self.detail, self.agents, self.inbox, self.form]
+
+    def tick(self) -> None:
+        """The clock's call: every panel draws its relative times again."""
+        for panel in self.panels:
+            panel.tick()
 
     def newest_workflow(self) -> str | None:
         listed = self.client.call("workflow_list", limit=1)["workflows"]
@@ -94,7 +109,7 @@ class Workbench(widgets.VBox):
             self.graph.close()
         self.task_id = None
         self.workflows.selected = self.workflow_id
-        self.form.workflow_id = self.workflow_id
+        self.form.workflow_id = self.execution.workflow_id = self.workflow_id
         if not self.workflow_id:
             self.graph = None
             self.graph_slot.children = [widgets.HTML("<i>Create or select a workflow to see its tasks.</i>")]
@@ -132,6 +147,7 @@ class Workbench(widgets.VBox):
     def close(self) -> None:
         """Stop following the feed (and close the database if this Workbench opened it)."""
         self.feed.stop()
+        self.clock.stop()
         if self.graph is not None:
             self.graph.close()
         if self._owns_client:

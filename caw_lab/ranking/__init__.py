@@ -3,10 +3,13 @@
 ``rank(target_text, candidates)`` is the learned order ``task_load_context`` loads items
 in, callable on any data shaped like the relevance benchmark's. Beside it, the offline
 side: ``evaluation`` (the benchmark's data, metrics and the comparison table ``caw context
-eval`` prints) and ``training`` (fitting the model; it alone imports scikit-learn).
+eval`` prints), ``training`` (fitting the model; it alone imports scikit-learn),
+``experiments`` (per-target scores and bootstrap intervals for the
+notebook), ``history`` (benchmark-shaped targets from a local git history) and ``report``
+(the notebook's plots; the only module that imports matplotlib).
 
-Modules, one idea each: ``text`` (how rankers read text and paths), ``similarity`` (term
-matrices, BM25, TF-IDF), ``features`` (the learned ranker's features, their query-free
+Modules, one idea each: ``similarity`` (words, term matrices, BM25, TF-IDF), ``features``
+(the learned ranker's features, from texts, files and issue references, their query-free
 half built once per set of items), ``rankers`` (the rankers, the shipped model, the load
 order). A service-level library: it imports nothing from ``caw_lab.context`` or above.
 bench/RESULTS.md has the measured ranking quality.

@@ -10,7 +10,9 @@ its files are (a) often touched by the other items (hub files: the next task pro
 touches them too), (b) touched by the items that match the task's text best
 (pseudo-relevance feedback: their files are a guess at the task's files), (c) touched by
 the most recent work, or (d) named in the task's text. Files every release touches
-(``text.is_ubiquitous``) tie nothing together and are left out of all four.
+(``is_ubiquitous``) tie nothing together and are left out of all four.
+A path is also read as its words (``path_words``: ``src/_client.py`` -> src, client), to
+match the task's text, and a text as the issue numbers it cites (``issues``).
 
 **Built once per set of items.** Ranking a task against a workflow's thousand earlier
 tasks is mostly work that does not depend on the task: splitting every item into words,
@@ -23,8 +25,10 @@ of Python loops over the items.
 
 from __future__ import annotations
 
+import fnmatch
 import math
-from collections.abc import Sequence
+import re
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
 from typing import Any, NamedTuple
@@ -32,8 +36,7 @@ from typing import Any, NamedTuple
 import numpy as np
 from scipy import sparse
 
-from caw_lab.ranking.similarity import BM25, Terms, TfIdf
-from caw_lab.ranking.text import informative, issues, path_words, words
+from caw_lab.ranking.similarity import BM25, STOP_WORDS, WORD, Terms, TfIdf, words
 
 NAMES = (
     "bm25",
@@ -62,6 +65,69 @@ NAMES = (
 FEEDBACK_K = 5
 CORPORA = 16
 RECENT_SCALE = 10.0
+ISSUE = re.compile(r"(?:#|\bgh-|/issues/|/pull/)(\d{1,6})\b", re.IGNORECASE)
+UBIQUITOUS = (
+    "changelog*",
+    "changes*",
+    "change_log*",
+    "history*",
+    "news*",
+    "release-notes*",
+    "release_notes*",
+    "*.lock",
+    "package-lock.json",
+    "pnpm-lock.yaml",
+    "yarn.lock",
+    "requirements*.txt",
+    "*requirements.txt",
+    "constraints*.txt",
+    "version.py",
+    "_version.py",
+    "__version__.py",
+    "__about__.py",
+    "version",
+    "version.txt",
+    "setup.py",
+    "setup.cfg",
+    "pyproject.toml",
+    "package.json",
+    "readme*",
+    "mkdocs.yml",
+)
+"""Basename globs of files that nearly every release touches (changelogs, lockfiles, version
+and manifest files, front pages): sharing one says nothing about two tasks' subject."""
+
+
+def issues(text: str) -> set[str]:
+    """Issue and pull-request numbers a text refers to (``#123``, ``gh-123``, ``.../issues/123``)."""
+    lower = text.lower()
+    if "#" not in lower and "gh-" not in lower and "/issues/" not in lower and "/pull/" not in lower:
+        return set()  # most texts name none: skip the slower pattern
+    return set(ISSUE.findall(text))
+
+
+UBIQUITOUS_NAME = re.compile("|".join(fnmatch.translate(g) for g in UBIQUITOUS))
+DOCS_INDEX = re.compile(fnmatch.translate("docs/index.*"))
+
+
+def is_ubiquitous(path: str) -> bool:
+    lower = path.lower()
+    return bool(DOCS_INDEX.match(lower) or UBIQUITOUS_NAME.match(lower.rsplit("/", 1)[-1]))
+
+
+def informative(files: Iterable[str]) -> list[str]:
+    """The files that can tie two tasks together: all but the ubiquitous ones."""
+    return [f for f in files if not is_ubiquitous(f)]
+
+
+def path_words(path: str) -> set[str]:
+    """The words of a path: directories, the file's stem and its parts (``_client.py`` -> client)."""
+    parts = path.lower().split("/")
+    stem = parts[-1].rsplit(".", 1)[0]
+    found = set(parts[:-1]) | {stem} | set(WORD.findall(stem))
+    for part in parts[:-1]:
+        found |= set(WORD.findall(part))
+    return {w for w in found if w and w not in STOP_WORDS and len(w) > 1}
 
 
 @dataclass(frozen=True)

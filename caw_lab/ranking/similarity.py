@@ -1,4 +1,8 @@
-"""Lexical similarity of a query to documents: a term matrix, Okapi BM25 and TF-IDF cosine.
+"""Lexical similarity of a query to documents: their words, a term matrix, Okapi BM25 and TF-IDF cosine.
+
+**Words** (``words``): lowercase ``[a-z0-9]+`` runs minus common English stop words, the
+relevance benchmark's baselines' rule. BM25, TF-IDF and the learned ranker's features all
+split text with it, so that a word means the same thing to each of them.
 
 **Documents as a sparse matrix of term counts** (``Terms``), the shared input of BM25 and
 TF-IDF. Scoring a query against a thousand items one word and one item at a time is
@@ -25,6 +29,7 @@ names ``_client.py`` or ``cli`` finds the items that changed those files.
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -33,11 +38,18 @@ from typing import Any
 import numpy as np
 from scipy import sparse
 
-from caw_lab.ranking.text import words
-
+WORD = re.compile(r"[a-z0-9]+")
+STOP_WORDS = frozenset(
+    "a an and are as at be but by for from has have in into is it its of on or that the their then "
+    "there these they this to was were will with".split()
+)
 K1 = 1.5
 B = 0.75
 EPSILON = 0.25
+
+
+def words(text: str) -> list[str]:
+    return [w for w in WORD.findall(text.lower()) if w not in STOP_WORDS]
 
 
 @dataclass(frozen=True)

@@ -6,9 +6,9 @@ an SDK: a tool call costs a few microseconds more until someone looks. ``export.
 id a call carries through its logs, span and events is ``caw_lab.correlation``, a base module,
 since the engine stamps it on every event.
 
-- ``tool_calls``: each registry call as a span, as call counts and durations, and as a log record.
+- ``tool_calls``: each registry call as a span, as call counts and durations, and as a log record;
+  and how long each ``task_load_context`` took, kept answer or fresh.
 - ``runs``: an executor's run as one trace of its attempts and agents.
-- ``context_loads``: how long each ``task_load_context`` took, kept answer or fresh.
 - ``task_metrics``: task counts, durations and failure rates, read from the change feed.
 - ``scaling``: each running workflow's scaling hints (engine/scaling.py) as gauges.
 - ``logs``: log records as JSON lines that carry the correlation id.

@@ -3,7 +3,11 @@ OpenTelemetry span (``caw.tool <name>``, with the ids the call is about and its 
 as two metrics: ``caw.tool.calls`` by tool and outcome (``ok`` or the CawError code), and
 ``caw.tool.duration`` in milliseconds, and as one log record (logger ``caw_lab.tools.calls``,
 level info, seen with ``caw --log-format json``). Only calls to registered tools are observed,
-so a hostile client cannot grow the metrics' label sets with made-up names."""
+so a hostile client cannot grow the metrics' label sets with made-up names.
+
+One tool says more: ``caw.context.load.duration`` is the milliseconds a ``task_load_context``
+took, with ``caw.context.kept`` telling a kept answer (the same question at an unchanged feed
+head) from one assembled afresh, as the two differ a hundredfold (``context_loaded``)."""
 
 from __future__ import annotations
 
@@ -53,6 +57,21 @@ def instruments() -> tuple[Counter, Histogram]:
     return (meter.create_counter("caw.tool.calls", unit="{call}", description="Tool calls by tool and outcome"),
             meter.create_histogram("caw.tool.duration", unit="ms", description="Tool call duration",
                                    explicit_bucket_boundaries_advisory=MILLISECONDS))
+
+
+@functools.cache
+def context_load_durations() -> Histogram:
+    """Made on the first load, as ``instruments`` are."""
+    from opentelemetry import metrics
+
+    return metrics.get_meter("caw_lab").create_histogram(
+        "caw.context.load.duration", unit="ms", description="Context load duration",
+        explicit_bucket_boundaries_advisory=MILLISECONDS,
+    )
+
+
+def context_loaded(ms: float, *, kept: bool) -> None:
+    context_load_durations().record(ms, {"caw.context.kept": kept})
 
 
 class Call:

@@ -40,7 +40,7 @@ class WorkflowAddTask(Params):
     session_id: str | None = None
     name: str = Field(min_length=1)
     description: str | None = None
-    depends_on: list[str] | None = None
+    depends_on: list[Any] | None = None  # task names, or {workflow_id, task} of another workflow (engine/plans.py)
     parallel_group: str | None = None
     estimated_complexity: Complexity | None = None
     files_likely_affected: list[str] | None = None

@@ -23,6 +23,9 @@ const COLLAPSE_ABOVE = 400;
 /** Above this many drawn nodes the minimap shows. */
 const MINIMAP_ABOVE = 200;
 const DRAG_THRESHOLD = 5;
+/** A stage narrower than this (a phone, a narrow output area) lays the graph out top to
+ * bottom: left to right, even a short chain of tasks would be scaled down to slivers. */
+const NARROW_STAGE = 480;
 
 export class DagView {
   /** ``details`` false leaves the selected task's detail to the page around the view (the
@@ -117,9 +120,11 @@ export class DagView {
     const visible = visibleGraph(this.graph, this.collapsed);
     const n = visible.nodes.size;
     this.status.textContent = n > SVG_LIMIT ? `Laying out ${n.toLocaleString("en")} nodes…` : "";
+    this.narrow = this.isNarrow();
     const request = {
       nodes: [...visible.nodes.values()].map((v) => ({ id: v.id, width: v.width, height: v.height, group: v.group })),
       edges: [...visible.edges.values()].map((e) => [e.from, e.to]),
+      direction: this.narrow ? "TB" : "LR",
     };
     let layout;
     try {
@@ -258,8 +263,14 @@ export class DagView {
     this.view.width = Math.max(1, rect.width);
     this.view.height = Math.max(1, rect.height);
     if (this.renderer) this.renderer.resize(this.view.width, this.view.height);
+    if (this.scene && this.narrow !== this.isNarrow()) return this.relayout();
     if (this.scene && this.autoFit) this.view.fit(this.scene.bounds, this.freeWidth());
     this.redrawView();
+  }
+
+  /** Narrow once the stage has a width (before it is on the page it has none). */
+  isNarrow() {
+    return this.view.width > 1 && this.view.width < NARROW_STAGE;
   }
 
   /** Fit the whole graph, and keep fitting it as it changes until the person pans or zooms. */

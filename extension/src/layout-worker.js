@@ -14,11 +14,13 @@ const CLUSTER_NODES = 60;
 const SPACING = { rankSep: 56, nodeSep: 12 };
 const CLUSTER = "cluster:";
 
-function dagreLayout(nodes, edges) {
+/** ``direction`` "TB" (top to bottom, for narrow stages) or "LR"; the layered layout of big
+ * graphs is always left to right. */
+function dagreLayout(nodes, edges, direction = "LR") {
   const clustered = nodes.length <= CLUSTER_NODES && nodes.some((n) => n.group);
   const g = new dagre.graphlib.Graph({ compound: clustered });
-  g.setGraph({ rankdir: "LR", ranksep: SPACING.rankSep, nodesep: clustered ? 30 : SPACING.nodeSep, edgesep: 8,
-    marginx: 0, marginy: 0 });
+  g.setGraph({ rankdir: direction === "TB" ? "TB" : "LR", ranksep: SPACING.rankSep,
+    nodesep: clustered ? 30 : SPACING.nodeSep, edgesep: 8, marginx: 0, marginy: 0 });
   g.setDefaultEdgeLabel(() => ({}));
   for (const n of nodes) {
     g.setNode(n.id, { width: n.width, height: n.height });
@@ -42,10 +44,10 @@ function dagreLayout(nodes, edges) {
   return { positions, routes, clusters, width, height };
 }
 
-function layout({ nodes, edges }) {
+function layout({ nodes, edges, direction }) {
   const small = nodes.length <= DAGRE_NODES && edges.length <= DAGRE_EDGES;
   const started = performance.now();
-  const result = small ? dagreLayout(nodes, edges) : { ...fastLayout(nodes, edges, SPACING), routes: {}, clusters: {} };
+  const result = small ? dagreLayout(nodes, edges, direction) : { ...fastLayout(nodes, edges, SPACING), routes: {}, clusters: {} };
   return { ...result, engine: small ? "dagre" : "layered", ms: performance.now() - started };
 }
 

@@ -3,7 +3,10 @@ when the change feed says something it shows has changed."""
 
 from __future__ import annotations
 
+import logging
 import threading
+from collections.abc import Callable
+from html import escape
 from typing import Any
 
 import ipywidgets as widgets
@@ -11,6 +14,8 @@ import ipywidgets as widgets
 from caw_lab.errors import CawError
 from caw_lab.lab.render import error_html
 from caw_lab.tools.client import Client
+
+log = logging.getLogger(__name__)
 
 PANEL_LAYOUT = {"border": "1px solid #d0d7de", "padding": "6px", "margin": "2px", "flex": "1 1 300px",
                 "min_width": "0", "overflow": "hidden"}
@@ -21,6 +26,20 @@ and stack in a phone-width output area instead of overflowing it."""
 def fitted_html(value: str = "") -> widgets.HTML:
     """HTML held to the panel's width, so a wide table scrolls inside it instead of being cut off."""
     return widgets.HTML(value, layout={"width": "100%", "min_width": "0", "overflow": "auto"})
+
+
+FLUID_TABLE = "border-collapse: collapse; font-size: 12px; line-height: 1.4; width: 100%; table-layout: auto;"
+FLUID_HEAD = "padding: 2px 6px; border-bottom: 1px solid #d0d7de; text-align: left; white-space: nowrap;"
+FLUID_CELL = ("padding: 2px 6px; border-bottom: 1px solid #e0e0e0; text-align: left; vertical-align: top; "
+              "overflow-wrap: anywhere;")
+
+
+def fluid_table(headers: list[str], rows: list[list[str]]) -> str:
+    """A table as wide as its panel whose cells wrap, so a phone-width panel shows every column
+    (keep headers short: they do not wrap)."""
+    head = "".join(f"<th style='{FLUID_HEAD}'>{escape(h)}</th>" for h in headers)
+    body = "".join("<tr>" + "".join(f"<td style='{FLUID_CELL}'>{c}</td>" for c in row) + "</tr>" for row in rows)
+    return f"<table class='caw-fluid' style='{FLUID_TABLE}'><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
 def title_html(text: str) -> widgets.HTML:
@@ -58,6 +77,9 @@ class Panel(widgets.VBox):
     def wants(self, events: list[dict[str, Any]]) -> bool:
         return True
 
+    def tick(self) -> None:
+        """Called by the Workbench's clock: redraw what ages ("3s ago") from what was last read."""
+
     def on_events(self, events: list[dict[str, Any]]) -> None:
         if self.wants(events):
             self.refresh()
@@ -69,6 +91,52 @@ class Panel(widgets.VBox):
     def __repr__(self) -> str:
         detail = self.describe()
         return f"<caw_lab {type(self).__name__}{': ' + detail if detail else ''}>"
+
+
+class Clock:
+    """Calls ``tick`` every ``interval`` seconds in a background thread until stopped.
+
+    Relative times ("heartbeat 3s ago") are drawn in the kernel, so without a clock they
+    would stay as they were at the last event. Ticks redraw from rows already read (no
+    table is re-read on a timer, DESIGN.md invariant 2), and a widget whose text did not
+    change sends nothing to the browser.
+    """
+
+    def __init__(self, tick: Callable[[], None], interval: float) -> None:
+        self.tick = tick
+        self.interval = interval
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        if self._thread is None or not self._thread.is_alive():
+            self._stop.clear()
+            self._thread = threading.Thread(target=self._run, name="caw-lab-clock", daemon=True)
+            self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join(timeout=5)
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive() and not self._stop.is_set()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            try:
+                self.tick()
+            except Exception:  # a panel's bug must not stop the others' clocks
+                log.exception("caw-lab clock tick failed")
+
+
+def agent_names(agents: list[dict[str, Any]]) -> dict[str, str]:
+    """Agent id -> the name a person knows it by; two agents sharing a name get their id's tail."""
+    counts: dict[str, int] = {}
+    for a in agents:
+        counts[a["name"]] = counts.get(a["name"], 0) + 1
+    return {a["id"]: a["name"] if counts[a["name"]] == 1 else f"{a['name']} ({a['id'][-4:]})" for a in agents}
 
 
 def kinds_start(events: list[dict[str, Any]], *prefixes: str) -> bool:

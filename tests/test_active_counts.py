@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 import caw_lab
+from caw_lab.engine import transfer
 from caw_lab.engine.orchestration import ACTIVE
 from caw_lab.errors import CawError
 from caw_lab.store.backend import Backend, Statement
@@ -172,6 +173,20 @@ def test_migrating_counts_the_tasks_already_active(db_path: Path) -> None:
                            Statement("DELETE FROM schema_migrations WHERE version = 10")])
         assert migrate(client.db) == [10]
         assert assert_kept(client.db) == {wf["id"]: 2}
+
+
+def test_an_imported_workflow_counts_its_active_tasks_once(client: caw_lab.Client, tmp_path: Path) -> None:
+    with caw_lab.connect(tmp_path / "source.db") as source:
+        wf = make_workflow(source, [{"name": n} for n in "abc"], max_parallel_tasks=3)
+        one = agent(source, "one")
+        for name in "ab":
+            source.call("task_claim", task_id=wf["tasks"][name], agent_id=one)
+        source.call("task_update_status", id=wf["tasks"]["a"], status="planning")
+        bundle = transfer.export(source.db, wf["id"])
+    assert bundle["tables"]["workflows"][0]["active_tasks"] == 2
+    transfer.import_bundle(client.db, bundle)
+    assert assert_kept(client.db) == {wf["id"]: 2}
+    assert transfer.import_bundle(client.db, bundle)["imported"] is False  # the same workflow, count and all
 
 
 @pytest.mark.parametrize("script, statements", [

@@ -10,11 +10,13 @@ per claim (autocommit, same pragmas), i.e. what this disk and SQLite allow at al
 figures from a noisy machine can be read against it.
 
 Contending claims: 8 processes each walking the same 4,000 tasks (four workflows of 1,000)
-in the same order, so every task is raced for by all eight and exactly one wins; losers are
-answered without a write. Baseline: the same processes on a bare SQLite file doing the same
-claim plus an event row: ``BEGIN IMMEDIATE``, the compare-and-set ``UPDATE``, an event
-``INSERT`` when it won, ``COMMIT``. The two are run interleaved, ROUNDS times, in one run, and
-the ratio of each round is printed with their spread.
+in the same order, so every task is raced for by all eight and exactly one wins; a loser is
+answered ``already_claimed_by`` after a read (and, when it read the task free, a write whose
+guard missed). Then the same walk by one process, which wins every task. Baseline: the same
+processes on a bare SQLite file doing the same claim plus an event row: ``BEGIN IMMEDIATE``,
+the compare-and-set ``UPDATE``, an event ``INSERT`` when it won, ``COMMIT``. Ours and the
+baseline are run interleaved, ROUNDS times, in one run, and the ratio of each round is
+printed with their spread.
 
 Latency: p50/p95 of workflow_next_tasks, workflow_progress and checkpoint_add on
 workflows of 1,000 and 10,000 tasks in two shapes: ``flat`` (every task ready, so
@@ -157,17 +159,17 @@ def baseline_claims(folder: Path, processes: int) -> float:
     return race(update_share, path, task_ids, [f"ag_{i}" for i in range(processes)])
 
 
-def contended_claims(folder: Path, round_: int) -> float:
-    path = str(folder / f"contended{round_}.db")
+def contended_claims(folder: Path, round_: int, processes: int) -> float:
+    path = str(folder / f"contended{round_}-{processes}.db")
     with caw_lab.connect(path) as client:
         per = CONTENDED_TASKS // CONTENDED_WORKFLOWS
         task_ids = [t for _ in range(CONTENDED_WORKFLOWS) for t in build(client, per, "flat", max_parallel=per)[1]]
-        agents = [client.call("agent_register", name=f"bench{i}", runtime="custom")["id"] for i in range(CONTENDERS)]
+        agents = [client.call("agent_register", name=f"bench{i}", runtime="custom")["id"] for i in range(processes)]
     return race(claim_share, path, task_ids, agents, contend=True)
 
 
-def contended_baseline(folder: Path, round_: int) -> float:
-    path = str(folder / f"contended-baseline{round_}.db")
+def contended_baseline(folder: Path, round_: int, processes: int) -> float:
+    path = str(folder / f"contended-baseline{round_}-{processes}.db")
     conn = sqlite3.connect(path, isolation_level=None)
     conn.execute("PRAGMA journal_mode = WAL")
     conn.execute("CREATE TABLE claims (id TEXT PRIMARY KEY, claimed_by TEXT)")
@@ -178,21 +180,26 @@ def contended_baseline(folder: Path, round_: int) -> float:
     conn.executemany("INSERT INTO claims (id) VALUES (?)", [(t,) for t in task_ids])
     conn.execute("COMMIT")
     conn.close()
-    return race(claim_event_all, path, task_ids, [f"ag_{i}" for i in range(CONTENDERS)], contend=True)
+    return race(claim_event_all, path, task_ids, [f"ag_{i}" for i in range(processes)], contend=True)
 
 
 def contention(folder: Path) -> None:
-    """Ours and the baseline interleaved, ROUNDS times: the ratio of each round, then the spread."""
-    print(f"\nclaims/s, {CONTENDERS} processes contending for the same {CONTENDED_TASKS:,} tasks "
+    """Ours and the baseline interleaved, ROUNDS times, with CONTENDERS processes and with one
+    (which wins every task, so it is the claim itself, uncontended): each round's ratios, then
+    their spread."""
+    print(f"\nclaims/s walking the same {CONTENDED_TASKS:,} tasks, {CONTENDERS} processes contending and 1 alone "
           "(bare SQLite: claim + event row in one transaction)")
-    print(f"{'round':>5}  {'caw task_claim':>14}  {'bare claim+event':>16}  {'ratio':>5}")
-    ratios = []
+    print(f"{'round':>5}  {'processes':>9}  {'caw task_claim':>14}  {'bare claim+event':>16}  {'ratio':>5}")
+    ratios: dict[int, list[float]] = {CONTENDERS: [], 1: []}
     for r in range(1, ROUNDS + 1):
-        bare = contended_baseline(folder, r)
-        ours = contended_claims(folder, r)
-        ratios.append(ours / bare)
-        print(f"{r:>5}  {ours:>14,.0f}  {bare:>16,.0f}  {ours / bare:>5.2f}", flush=True)
-    print(f"contending ratio: median {statistics.median(ratios):.2f} (range {min(ratios):.2f} - {max(ratios):.2f})")
+        for processes in ratios:
+            bare = contended_baseline(folder, r, processes)
+            ours = contended_claims(folder, r, processes)
+            ratios[processes].append(ours / bare)
+            print(f"{r:>5}  {processes:>9}  {ours:>14,.0f}  {bare:>16,.0f}  {ours / bare:>5.2f}", flush=True)
+    for processes, found in ratios.items():
+        label = "contending ratio" if processes > 1 else "single-process ratio"
+        print(f"{label}: median {statistics.median(found):.2f} (range {min(found):.2f} - {max(found):.2f})")
 
 
 def timed(fn: Callable[[], Any], samples: int) -> tuple[float, float]:

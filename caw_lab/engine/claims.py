@@ -1,23 +1,25 @@
 """Claiming tasks: exactly one agent wins a task, however many processes race for it.
 
 A claim is one read and one batch. The read gathers what the decision needs (the task,
-its workflow's status, whether it is blocked, whether the agent exists); the batch is a
-compare-and-set on ``assigned_agent_id IS NULL`` that checks every condition again, the
-slots taken included, then the ``task.claimed`` event, the agent marked busy on the task
-and, on a workflow's first claim, the workflow moved from ready to in_progress. If
+its workflow's status and free slots, whether it is blocked, whether the agent exists); the
+batch is a compare-and-set on ``assigned_agent_id IS NULL`` that checks every condition
+again, the slots taken included, then the ``task.claimed`` event, the agent marked busy on
+the task and, on a workflow's first claim, the workflow moved from ready to in_progress. If
 anything changed in between, or no slot is free, the guard misses and the claim is read
-again, slots counted, and decided again instead of being applied on stale facts.
-
-The first read does not count the slots taken: counting reads every active task of the
-workflow, the guard counts them anyway inside the write, and a full workflow is rare next
-to a free slot. So a claim counts once, and a refused one (no slot) counts twice, the
-second time to say why.
+again and decided again instead of being applied on stale facts. A claim that loses its
+race therefore answers ``already_claimed_by`` after that read, as the reference does,
+without trying again.
 
 Capacity is enforced, not advised: a task takes a slot while it is started or claimed
 and unfinished (``ACTIVE``), and a claim succeeds only while fewer than the workflow's
 ``max_parallel_tasks`` other tasks do, and fewer than its group's limit
-(``config.parallel_group_limits: {group: n}``) in its parallel group. Both counts are
-inside the guard, so eight processes racing for the last slot leave one winner.
+(``config.parallel_group_limits: {group: n}``) in its parallel group. The workflow's slots
+taken are its stored count, ``workflows.active_tasks``, which triggers keep inside every
+change that moves a task into or out of a slot (migration 010): comparing it costs the same
+however many tasks run, where counting them cost every claim time in proportion to them.
+A group's slots are counted (only tasks of a group with a limit have any), from the index
+of active tasks, in the guard, and in the read only after a miss, to say why. Both checks
+are inside the guard, so eight processes racing for the last slot leave one winner.
 
 With ``lease_files`` the claim also takes exclusive leases on the task's
 ``files_likely_affected`` (engine/leases.py) in the same batch: the guard repeats the
@@ -57,34 +59,40 @@ GROUP_LIMIT = ("(SELECT g.value FROM json_each({w}.config, '$.parallel_group_lim
 """The limit ``config.parallel_group_limits`` sets on task ``t``'s group in workflow ``w``, or NULL."""
 
 
-def slots_taken(t: str, same_group: bool = False) -> str:
-    """SQL counting the other tasks taking a slot of task ``t``'s workflow (or of its parallel group)."""
-    group = f" AND o.parallel_group = {t}.parallel_group" if same_group else ""
-    return (f"(SELECT COUNT(*) FROM tasks o WHERE o.workflow_id = {t}.workflow_id AND o.id != {t}.id{group} "
-            f"AND {ACTIVE.format(t='o')})")
+def group_slots_taken(t: str) -> str:
+    """SQL counting the other tasks taking a slot of task ``t``'s parallel group (read from
+    idx_tasks_active, whose leading columns are the workflow and the group)."""
+    return (f"(SELECT COUNT(*) FROM tasks o WHERE o.workflow_id = {t}.workflow_id AND o.id != {t}.id "
+            f"AND o.parallel_group = {t}.parallel_group AND {ACTIVE.format(t='o')})")
+
+
+def slots_taken(t: str, w: str) -> str:
+    """SQL for the slots of workflow ``w`` that tasks other than ``t`` take: its stored count
+    (``workflows.active_tasks``, kept by triggers, migration 010) less ``t`` when ``t`` takes one."""
+    return f"({w}.active_tasks - {ACTIVE.format(t=t)})"
 
 
 FACTS = f"""SELECT t.id, t.status, t.assigned_agent_id, t.workflow_id, t.parallel_group, t.repository_id,
-  t.files_likely_affected, w.status AS workflow_status, w.max_parallel_tasks,
-  {blocked_sql('t')} AS blocked, (SELECT a.id FROM agents a WHERE a.id = ?) AS agent, {{slots}}
+  t.files_likely_affected, w.status AS workflow_status, w.max_parallel_tasks, {slots_taken('t', 'w')} AS active,
+  {blocked_sql('t')} AS blocked, (SELECT a.id FROM agents a WHERE a.id = ?) AS agent, {{group}}
 FROM tasks t JOIN workflows w ON w.id = t.workflow_id WHERE t.id = ?"""
 
-READ = FACTS.format(slots="NULL AS active, NULL AS group_active, NULL AS group_limit")
-"""What a claim decides on, slots aside: counting the slots taken reads every active task of
-the workflow, and the guard counts them anyway, so the first read leaves them out."""
+READ = FACTS.format(group="NULL AS group_active, NULL AS group_limit")
+"""What a claim decides on, its group's slots aside: the guard counts those anyway, and only
+tasks of a group with a limit have any to count."""
 
-READ_COUNTED = FACTS.format(slots=f"""{slots_taken('t')} AS active,
-  CASE WHEN t.parallel_group IS NOT NULL THEN {slots_taken('t', same_group=True)} END AS group_active,
+READ_COUNTED = FACTS.format(group=f"""CASE WHEN t.parallel_group IS NOT NULL THEN {group_slots_taken('t')} END
+  AS group_active,
   CASE WHEN t.parallel_group IS NOT NULL THEN {GROUP_LIMIT.format(w='w', t='t')} END AS group_limit""")
-"""READ with the slots taken: read again after a guard missed, to say why (a full workflow, a full group)."""
+"""READ with the group's slots counted: read again after a guard missed, to say why."""
 
 GUARD = f"""UPDATE tasks SET assigned_agent_id = ?, claimed_at = ?, updated_at = ?
 WHERE id = ? AND assigned_agent_id IS NULL AND {unfinished('tasks')}
-  AND (SELECT w.status FROM workflows w WHERE w.id = tasks.workflow_id) = ? AND NOT {blocked_sql('tasks')}
-  AND {slots_taken('tasks')} < (SELECT w.max_parallel_tasks FROM workflows w WHERE w.id = tasks.workflow_id)
+  AND (SELECT w.status = ? AND {slots_taken('tasks', 'w')} < w.max_parallel_tasks
+       FROM workflows w WHERE w.id = tasks.workflow_id)
+  AND NOT {blocked_sql('tasks')}
   AND (tasks.parallel_group IS NULL OR NOT EXISTS (SELECT 1 FROM workflows w WHERE w.id = tasks.workflow_id
-         AND {slots_taken('tasks', same_group=True)} >= {GROUP_LIMIT.format(w='w', t='tasks')}))"""
-
+         AND {group_slots_taken('tasks')} >= {GROUP_LIMIT.format(w='w', t='tasks')}))"""
 
 def claim(
     db: Backend, task_id: str, agent_id: str, lease_files: bool = False, lease_ttl_ms: int = leases.CLAIM_TTL_MS
@@ -147,7 +155,7 @@ def decide(state: dict[str, Any], task_id: str, agent_id: str) -> dict[str, Any]
             recoverable=True,
             suggestion="Claim it once its dependencies are completed or skipped (task_check_dependencies).",
         )
-    if state["active"] is not None and state["active"] >= state["max_parallel_tasks"]:
+    if state["active"] >= state["max_parallel_tasks"]:
         return {"success": False, "reason": "max_parallel_tasks", "max_parallel_tasks": state["max_parallel_tasks"],
                 "active": state["active"]}
     if state["group_limit"] is not None and state["group_active"] >= state["group_limit"]:

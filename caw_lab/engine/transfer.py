@@ -88,14 +88,14 @@ def order(table: str) -> str:
 def import_bundle(db: Backend, bundle: Any) -> dict[str, Any]:
     """Write the bundle's workflow into ``db`` in one batch; a no-op if it is already there."""
     workflow_id, tables = validate(bundle, schema(db))
-    tables = resolve_outside(db, offline(tables))
+    tables = resolve_outside(db, uncounted(offline(tables)))
     summary = {"workflow_id": workflow_id, **{t: len(tables.get(t, [])) for t in ("tasks", "checkpoints", "events")}}
     if db.one("SELECT 1 AS found FROM workflows WHERE id = ?", (workflow_id,)) is None:
         payload = {**summary, "source": bundle.get("source")}
         guard, then = statements(workflow_id, tables)
         if commit(db, Event("workflow.imported", workflow_id, payload=payload), guard=guard, then=then):
             return {**summary, "imported": True}
-    if owned(tables) != owned(export(db, workflow_id)["tables"]):
+    if owned(tables) != owned(uncounted(export(db, workflow_id)["tables"])):
         raise CawError("WORKFLOW_EXISTS", f"Workflow {workflow_id} already exists here with other contents",
                        recoverable=False,
                        suggestion="Import into another database, or export this one's copy to compare.")
@@ -140,6 +140,13 @@ def offline(tables: dict[str, list[Row]]) -> dict[str, list[Row]]:
     """Agents as they arrive here: offline, on no task, whatever their row said."""
     agents = [{**a, "status": "offline", "current_task_id": None} for a in tables.get("agents", [])]
     return {**tables, "agents": agents} if agents else tables
+
+
+def uncounted(tables: dict[str, list[Row]]) -> dict[str, list[Row]]:
+    """The workflow row without its count of active tasks: the triggers of migration 010 count
+    the tasks here as they are inserted, so a copied count would be counted twice."""
+    return {**tables, "workflows": [{k: v for k, v in w.items() if k != "active_tasks"}
+                                    for w in tables.get("workflows", [])]}
 
 
 def resolve_outside(db: Backend, tables: dict[str, list[Row]]) -> dict[str, list[Row]]:

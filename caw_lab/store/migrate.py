@@ -10,6 +10,7 @@ D1, costs a write), so a stopped writer cannot keep anyone from reading.
 
 from __future__ import annotations
 
+import sqlite3
 from importlib import resources
 
 from caw_lab.errors import CawError
@@ -29,9 +30,17 @@ def available() -> list[tuple[int, str]]:
 
 
 def split_statements(script: str) -> list[str]:
-    """Our migration files hold no triggers or string semicolons, so ``;`` ends a statement."""
+    """The statements of a migration file, each sent as one: a ``;`` ends a statement unless
+    SQLite's own tokenizer says the statement goes on (a trigger's body, a quoted ``;``)."""
     lines = [line for line in script.splitlines() if not line.lstrip().startswith("--")]
-    return [s.strip() for s in "\n".join(lines).split(";") if s.strip()]
+    statements, pending = [], ""
+    for piece in "\n".join(lines).split(";"):
+        pending += f"{piece};"
+        if sqlite3.complete_statement(pending):
+            if statement := pending.strip().removesuffix(";").strip():
+                statements.append(statement)
+            pending = ""
+    return statements
 
 
 def applied(db: Backend) -> set[int]:

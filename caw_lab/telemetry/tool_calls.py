@@ -16,7 +16,7 @@ import logging
 import re
 import time
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from opentelemetry import trace
@@ -77,14 +77,15 @@ def context_loaded(ms: float, *, kept: bool) -> None:
 class Call:
     """The call in progress, as ``observed`` hands it to the registry: what it is about so far."""
 
-    def __init__(self, span: Span, about: dict[str, str]) -> None:
+    def __init__(self, span: Span, about: dict[str, str], watched: bool) -> None:
         self.span = span
         self.about = about
+        self.watched = watched
 
     def returned(self, result: T) -> T:
         """``result``, after taking the ids it names that the arguments did not (``workflow_create``
         names its workflow only in its result, ``task_get`` the task's workflow)."""
-        if isinstance(result, Mapping):
+        if self.watched and isinstance(result, Mapping):
             for key, value in subjects(result).items():
                 if key not in self.about:
                     self.about[key] = value
@@ -96,14 +97,16 @@ class Call:
 def observed(name: str, arguments: Mapping[str, Any]) -> Iterator[Call]:
     """Around the whole call, validation included: a refused call is what an operator most
     wants counted, and its span carries the code the agent saw."""
-    about = subjects(arguments)
-    with (
-        correlation.bound() as cid,
-        tracer.start_as_current_span(f"caw.tool {name}", attributes=span_attributes(name, about, cid)) as span,
-    ):
+    traced = tracing()
+    watched = traced or logger.isEnabledFor(logging.INFO)
+    about = subjects(arguments) if watched else {}
+    with correlation.bound() as cid, (
+        tracer.start_as_current_span(f"caw.tool {name}", attributes=span_attributes(name, about, cid)) if traced
+        else nullcontext(trace.INVALID_SPAN)
+    ) as span:
         start, outcome = time.perf_counter(), "ok"
         try:
-            yield Call(span, about)
+            yield Call(span, about, watched)
         except CawError as err:
             outcome = err.code
             span.set_attribute("caw.error.code", err.code)
@@ -119,6 +122,14 @@ def observed(name: str, arguments: Mapping[str, Any]) -> Iterator[Call]:
             calls.add(1, labels)
             durations.record(ms, labels)
             log(name, outcome, ms, about)
+
+
+def tracing() -> bool:
+    """Whether a span would reach anyone: a tracer provider is installed, or a tracer of one was
+    put in place. Without one, making the span and its attributes, and finding the call's
+    subjects for them, cost a claim that loses its race two thirds of its time (bench/RESULTS.md)."""
+    return not (isinstance(tracer, trace.ProxyTracer)
+                and isinstance(trace.get_tracer_provider(), trace.ProxyTracerProvider))
 
 
 def subjects(values: Mapping[str, Any]) -> dict[str, str]:

@@ -162,7 +162,9 @@ def test_the_timeline_draws_a_bar_per_attempt_selects_and_grows_live(shown: dict
 
     if any(b["running"] for b in page.evaluate(BARS, TIMELINE)):
         before = page.evaluate(UNTIL, TIMELINE)
-        page.wait_for_timeout(1_500)
+        page.wait_for_function(  # the kernel's clock ticks about once a second: wait for a second's worth
+            f"(scope) => Number(document.querySelector(scope).dataset.until) >= {before['until'] + 1_000}",
+            arg=TIMELINE, timeout=5_000)
         after = page.evaluate(UNTIL, TIMELINE)
         assert after["until"] >= before["until"] + 1_000, "the running bar's end moves on with the clock"
         assert abs(after["barEnd"] - after["now"]) < 1, "and is drawn up to the line marking now"

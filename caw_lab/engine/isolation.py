@@ -332,7 +332,7 @@ def workflow_statuses(db: Backend) -> dict[str, str]:
 
 def tasks_of(db: Backend, workflow_id: str) -> list[dict[str, Any]]:
     """The workflow's tasks in plan order (dependencies first), as merging needs them."""
-    return db.query("SELECT id, name, status, repository_id, sequence FROM tasks WHERE workflow_id = ? "
+    return db.query("SELECT id, workflow_id, name, status, repository_id, sequence FROM tasks WHERE workflow_id = ? "
                     "ORDER BY sequence, id", (workflow_id,))
 
 

@@ -1,5 +1,6 @@
-"""Follow the change feed (the ``events_list`` tool) and hand each new batch to listeners; name
-the agents the events and rows name by id.
+"""Follow the change feed (the ``events_list`` tool) and hand each new batch to listeners, on a
+``Clock`` that the Workbench's relative times also run on; name the agents the events and rows
+name by id.
 
 Panels never re-read tables on a timer: they refresh when an event says something they
 show has changed (DESIGN.md invariant 2). The feed keeps one cursor, so a batch is seen
@@ -20,6 +21,44 @@ Listener = Callable[[list[dict[str, Any]]], None]
 log = logging.getLogger(__name__)
 
 
+class Clock:
+    """Calls ``tick`` every ``interval`` seconds in a background thread until stopped.
+
+    The feed polls on one; the Workbench redraws relative times ("heartbeat 3s ago", drawn in
+    the kernel, so they would stay as they were at the last event) on another, from rows
+    already read (no table is re-read on a timer, DESIGN.md invariant 2).
+    """
+
+    def __init__(self, tick: Callable[[], None], interval: float, name: str = "caw-lab-clock") -> None:
+        self.tick = tick
+        self.interval = interval
+        self.name = name
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        if self._thread is None or not self._thread.is_alive():
+            self._stop.clear()
+            self._thread = threading.Thread(target=self._run, name=self.name, daemon=True)
+            self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join(timeout=5)
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive() and not self._stop.is_set()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            try:
+                self.tick()
+            except Exception:  # a panel's or a listener's bug must not stop the others' updates
+                log.exception("%s: tick failed", self.name)
+
+
 class EventFeed:
     """A cursor over events; ``poll`` reads what is new, ``start`` does it in the background."""
 
@@ -28,8 +67,7 @@ class EventFeed:
         self.interval = interval
         self.cursor = client.call("events_list", since_seq=0, limit=1)["head"]
         self.listeners: list[Listener] = []
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self.clock = Clock(self._tick, interval, name="caw-lab-feed")
         self._polling = threading.RLock()
 
     def subscribe(self, listener: Listener) -> None:
@@ -51,31 +89,20 @@ class EventFeed:
             return events
 
     def start(self) -> None:
-        if self._thread is None or not self._thread.is_alive():
-            self._stop.clear()
-            self._thread = threading.Thread(target=self._follow, name="caw-lab-feed", daemon=True)
-            self._thread.start()
+        self.clock.start()
 
     def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None and self._thread is not threading.current_thread():
-            self._thread.join(timeout=5)
+        self.clock.stop()
 
     @property
     def running(self) -> bool:
-        return self._thread is not None and self._thread.is_alive() and not self._stop.is_set()
+        return self.clock.running
 
-    def _follow(self) -> None:
-        while not self._stop.wait(self.interval):
-            try:
-                self.poll()
-            except CawError as err:  # a busy database is retried on the next tick
-                log.warning("caw-lab feed: %s", err)
-            except Exception:  # a listener's bug must not stop every other panel's updates
-                log.exception("caw-lab feed listener failed")
-
-    def __repr__(self) -> str:
-        return f"<caw_lab EventFeed {'running' if self.running else 'stopped'}>"
+    def _tick(self) -> None:
+        try:
+            self.poll()
+        except CawError as err:  # a busy database is retried on the next tick
+            log.warning("caw-lab feed: %s", err)
 
 
 class AgentNames:

@@ -13,9 +13,9 @@ import ipywidgets as widgets
 from traitlets import Unicode
 
 from caw_lab.lab.dag_widget import DagWidget
-from caw_lab.lab.feed import EventFeed
+from caw_lab.lab.feed import Clock, EventFeed
 from caw_lab.lab.panels import Agents, Execution, Inbox, Panel, TaskDetail, WorkflowForm, WorkflowList
-from caw_lab.lab.panels.base import PANEL_LAYOUT, Clock
+from caw_lab.lab.panels.base import PANEL_LAYOUT
 from caw_lab.lab.session import current
 from caw_lab.lab.timeline_widget import TimelineWidget
 from caw_lab.tools.client import Client, connect

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
 from html import escape
 from typing import Any
 
@@ -91,44 +90,6 @@ class Panel(widgets.VBox):
     def __repr__(self) -> str:
         detail = self.describe()
         return f"<caw_lab {type(self).__name__}{': ' + detail if detail else ''}>"
-
-
-class Clock:
-    """Calls ``tick`` every ``interval`` seconds in a background thread until stopped.
-
-    Relative times ("heartbeat 3s ago") are drawn in the kernel, so without a clock they
-    would stay as they were at the last event. Ticks redraw from rows already read (no
-    table is re-read on a timer, DESIGN.md invariant 2), and a widget whose text did not
-    change sends nothing to the browser.
-    """
-
-    def __init__(self, tick: Callable[[], None], interval: float) -> None:
-        self.tick = tick
-        self.interval = interval
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-
-    def start(self) -> None:
-        if self._thread is None or not self._thread.is_alive():
-            self._stop.clear()
-            self._thread = threading.Thread(target=self._run, name="caw-lab-clock", daemon=True)
-            self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None and self._thread is not threading.current_thread():
-            self._thread.join(timeout=5)
-
-    @property
-    def running(self) -> bool:
-        return self._thread is not None and self._thread.is_alive() and not self._stop.is_set()
-
-    def _run(self) -> None:
-        while not self._stop.wait(self.interval):
-            try:
-                self.tick()
-            except Exception:  # a panel's bug must not stop the others' clocks
-                log.exception("caw-lab clock tick failed")
 
 
 def agent_names(agents: list[dict[str, Any]]) -> dict[str, str]:

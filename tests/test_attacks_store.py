@@ -6,7 +6,6 @@ refusal (a one-line CawError, never a traceback) and that nothing changed."""
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import json
 import os
 import signal
@@ -40,7 +39,7 @@ HOLDER = textwrap.dedent(
     from caw_lab.store import SQLiteBackend, Statement
     db = SQLiteBackend(sys.argv[1])
     print("writing", flush=True)
-    # a write batch that never ends: the writer holds its turn and SQLite's write lock
+    # a write batch that never ends: the writer holds SQLite's write lock
     db.batch([Statement("INSERT INTO events (at, kind, correlation_id) VALUES (1, 'held', 'held')"),
               Statement("WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT x FROM c WHERE x < 0")])
     """
@@ -91,14 +90,17 @@ def snapshot(db_path: Path) -> dict[str, list[dict[str, Any]]]:
         return dump(client.db)
 
 
-def writers_lock_held(db_path: Path) -> bool:
-    with open(f"{db_path}-writers", "rb") as probe:
-        try:
-            fcntl.flock(probe, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            return True
-        fcntl.flock(probe, fcntl.LOCK_UN)
+def write_lock_held(db_path: Path) -> bool:
+    """Whether another connection holds SQLite's write lock on ``db_path`` (asked without waiting)."""
+    probe = sqlite3.connect(db_path, isolation_level=None, timeout=0)
+    try:
+        probe.execute("BEGIN IMMEDIATE")
+        probe.execute("ROLLBACK")
         return False
+    except sqlite3.OperationalError:
+        return True
+    finally:
+        probe.close()
 
 
 @pytest.fixture
@@ -140,8 +142,8 @@ def test_a_stopped_writer_turns_into_database_busy_and_reading_goes_on(db_path: 
         wf = client.call("workflow_create", name="long", source_type="prompt", source_content=LONG_SOURCE)
         plan = client.call("workflow_set_plan", id=wf["id"], plan={"summary": "s", "tasks": [{"name": "read"}]})
     before = snapshot(db_path)
-    holder = stopped(HOLDER, until=lambda: writers_lock_held(db_path))
-    assert writers_lock_held(db_path), "the stopped writer should hold the writers' turn"
+    holder = stopped(HOLDER, until=lambda: write_lock_held(db_path))
+    assert write_lock_held(db_path), "the stopped writer should hold SQLite's write lock"
 
     outcome = timed_checkpoint(db_path, task)
     assert outcome["error"]["code"] == "DATABASE_BUSY" and outcome["error"]["recoverable"]
@@ -160,7 +162,7 @@ def test_a_stopped_writer_turns_into_database_busy_and_reading_goes_on(db_path: 
     assert loaded["error"] is None and loaded["seconds"] < 10
     assert snapshot(db_path) == before
 
-    holder.kill()  # a dead holder's turn is free at once
+    holder.kill()  # a dead holder's lock is free at once
     holder.wait()
     assert timed_checkpoint(db_path, task)["error"] is None
 
@@ -239,7 +241,7 @@ MODES = textwrap.dedent(
     with caw_lab.connect(sys.argv[1] if len(sys.argv) > 1 else None) as client:
         client.call("workflow_create", name="w", source_type="prompt", source_content="x")
         path = client.db.path
-        files = {s: stat.S_IMODE(os.stat(path + s).st_mode) for s in ("", "-wal", "-shm", "-writers")}
+        files = {s: stat.S_IMODE(os.stat(path + s).st_mode) for s in ("", "-wal", "-shm")}
         folder = stat.S_IMODE(os.stat(os.path.dirname(path)).st_mode)
         print(json.dumps({"path": path, "files": files, "folder": folder}))
     """
@@ -259,7 +261,7 @@ def test_a_new_database_and_its_folder_are_private_whatever_the_umask(tmp_path: 
     found = modes(env={"HOME": str(home), "CAW_HOME": "", "CAW_DB_MODE": "global", "CAW_DB_PATH": ""})
     assert found["path"] == str(home / ".caw" / "workflows.db")
     assert found["folder"] == 0o700
-    assert found["files"] == {"": 0o600, "-wal": 0o600, "-shm": 0o600, "-writers": 0o600}
+    assert found["files"] == {"": 0o600, "-wal": 0o600, "-shm": 0o600}
     assert stat.S_IMODE(home.stat().st_mode) == 0o755
 
 

@@ -5,8 +5,11 @@ from __future__ import annotations
 import multiprocessing
 import multiprocessing.synchronize
 import os
+import sqlite3
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -61,10 +64,51 @@ def test_processes_opening_a_fresh_database_at_once_migrate_it_once(tmp_path: Pa
 
 
 @pytest.mark.sqlite_only
-def test_connections_use_wal_foreign_keys_and_a_busy_timeout(client: caw_lab.Client) -> None:
+def test_connections_use_wal_and_foreign_keys(client: caw_lab.Client) -> None:
     assert client.db.scalar("PRAGMA journal_mode") == "wal"
     assert client.db.scalar("PRAGMA foreign_keys") == 1
-    assert client.db.scalar("PRAGMA busy_timeout") >= 5000
+
+
+def hold_write_lock(db_path: Path) -> sqlite3.Connection:
+    """Another connection holding SQLite's write lock until it commits."""
+    holder = sqlite3.connect(db_path, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")
+    return holder
+
+
+def test_a_writer_waits_for_the_write_lock_while_the_same_process_reads_on(db_path: Path) -> None:
+    db = SQLiteBackend(db_path)
+    migrate(db)
+    holder = hold_write_lock(db_path)
+    write = threading.Thread(target=db.batch, args=([Statement(
+        "INSERT INTO events (at, kind, correlation_id) VALUES (1, 'waited', 'w')")],))
+    write.start()
+    time.sleep(0.3)
+    assert write.is_alive(), "the write should wait for the lock"
+    assert db.scalar("SELECT COUNT(*) FROM events WHERE kind = 'waited'") == 0  # a read answers meanwhile
+    holder.execute("COMMIT")
+    write.join(timeout=2)
+    assert not write.is_alive()
+    assert db.scalar("SELECT COUNT(*) FROM events WHERE kind = 'waited'") == 1
+    holder.close()
+    db.close()
+
+
+@pytest.mark.parametrize("timeout_ms", [0, 300])
+def test_a_writer_gives_up_after_the_busy_timeout_and_writes_nothing(db_path: Path, timeout_ms: int) -> None:
+    migrate(SQLiteBackend(db_path))
+    db = SQLiteBackend(db_path, busy_timeout_ms=timeout_ms)
+    holder = hold_write_lock(db_path)
+    start = time.monotonic()
+    with pytest.raises(caw_lab.CawError) as info:
+        db.batch([Statement("INSERT INTO events (at, kind, correlation_id) VALUES (1, 'late', 'l')")])
+    waited = time.monotonic() - start
+    assert info.value.code == "DATABASE_BUSY" and info.value.recoverable
+    assert timeout_ms / 1000 <= waited < timeout_ms / 1000 + 0.5
+    holder.execute("ROLLBACK")
+    holder.close()
+    assert db.scalar("SELECT COUNT(*) FROM events WHERE kind = 'late'") == 0
+    db.close()
 
 
 def test_foreign_keys_are_enforced(client: caw_lab.Client) -> None:

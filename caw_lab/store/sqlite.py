@@ -3,26 +3,27 @@
 from __future__ import annotations
 
 import errno
+import itertools
 import logging
 import os
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from caw_lab.errors import CawError
 from caw_lab.store.backend import Backend, Row, Statement, reads
 from caw_lab.store.location import create_private
-from caw_lab.store.turns import Turns
 
 if TYPE_CHECKING:
     import sqlite_utils
 
 logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 BUSY_TIMEOUT_MS = 30_000
 """How long a writer waits for its turn before DATABASE_BUSY; ``CAW_BUSY_TIMEOUT_MS`` overrides it."""
@@ -35,55 +36,61 @@ WAL_CHECK_INTERVAL_S = 0.1
 """How often a writer looks at the log's size: a burst of writes gets one look per interval."""
 
 
+BUSY_SLEEPS_S = (0.001, 0.002, 0.005, 0.01, 0.015, 0.02, 0.025, 0.025, 0.025, 0.05, 0.05, 0.1)
+"""Pauses between tries for a lock another connection holds, the last repeated: SQLite's own
+busy handler's. Sleeping losers let the writer that has the lock run on, which is what eight
+processes racing for the same tasks need (bench.engine); waking every waiter the moment a
+write ends made them walk in lockstep and hand the lock over for every task."""
+
+
 class SQLiteBackend(Backend):
     """WAL so readers never wait for a writer; ``BEGIN IMMEDIATE`` batches so racing
-    writers queue instead of failing half-way; writers take turns (:mod:`caw_lab.store.turns`)
-    and wait for theirs at most the busy timeout.
+    writers queue instead of failing half-way.
 
-    Opening reads and takes no turn, unless the file still has to be switched to WAL, so
-    a stopped writer cannot keep anyone from reading. The write-ahead log grows while a
-    reader holds an old snapshot (SQLite cannot copy past it); once that reader is gone,
-    the next write brings the log back under ``WAL_LIMIT_BYTES``.
+    A writer that finds SQLite's write lock taken lets go of this connection, sleeps as
+    SQLite's busy handler would (``BUSY_SLEEPS_S``) and tries again, for at most the busy
+    timeout; then the call is refused with DATABASE_BUSY and nothing is written. Letting go
+    of the connection is why SQLite's own handler (which waits inside the statement) is
+    switched off: this process's readers (other threads of a server) go on while a writer
+    waits, even for a writer stopped with SIGSTOP. A holder that dies releases the lock at
+    once (SQLite rolls its transaction back).
+
+    Opening reads, unless the file still has to be switched to WAL. The write-ahead log
+    grows while a reader holds an old snapshot (SQLite cannot copy past it); once that
+    reader is gone, the next write brings the log back under ``WAL_LIMIT_BYTES``.
     """
 
     def __init__(self, path: str | Path, busy_timeout_ms: int | None = None) -> None:
         self.path = str(path)
         self.url = f"sqlite:///{self.path}"
         self.busy_timeout_ms = configured_busy_timeout() if busy_timeout_ms is None else busy_timeout_ms
-        self._writing = threading.Lock()  # this process's writers, one at a time
         self._lock = threading.RLock()  # the connection, one statement (or batch) at a time
-        self._turns: Turns | None = None
         on_disk = self.path != ":memory:"
         self._wal = f"{self.path}-wal" if on_disk else None
         self._wal_checked = 0.0
         try:
             if on_disk:
                 create_private(Path(self.path))
-            self._conn = sqlite3.connect(
-                self.path, isolation_level=None, check_same_thread=False, timeout=self.busy_timeout_ms / 1000
-            )
+            self._conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=0)
             self._prepare(on_disk)
         except (sqlite3.Error, OSError) as exc:
             self.close()
             raise _as_caw_error(exc, self.path) from exc
 
     def _prepare(self, on_disk: bool) -> None:
-        """Per-connection settings, then WAL if the file is not in WAL yet. Only that switch
-        writes (it needs an exclusive lock, and fails at once, busy timeout or not, if another
-        process is switching too), so only it takes a writer's turn."""
+        """Per-connection settings, then WAL if the file is not in WAL yet (the one write
+        opening may make: it needs an exclusive lock, so it may have to wait its turn)."""
         conn = self._conn
-        conn.execute(f"PRAGMA busy_timeout = {self.busy_timeout_ms}")
-        conn.execute("PRAGMA synchronous = NORMAL")
-        conn.execute("PRAGMA foreign_keys = ON")
-        conn.execute(f"PRAGMA journal_size_limit = {WAL_LIMIT_BYTES}")
-        mode = conn.execute("PRAGMA journal_mode").fetchone()[0]  # reads the header: a damaged file stops here
-        if not on_disk:
-            return
-        if Turns.available():
-            self._turns = Turns(Path(f"{self.path}-writers"))
-        if mode != "wal":
-            with self._writer_turn():
-                conn.execute("PRAGMA journal_mode = WAL")
+
+        def settle() -> str:
+            conn.execute("PRAGMA synchronous = NORMAL")
+            conn.execute("PRAGMA foreign_keys = ON")
+            conn.execute(f"PRAGMA journal_size_limit = {WAL_LIMIT_BYTES}")
+            return str(conn.execute("PRAGMA journal_mode").fetchone()[0])  # reads the header: damage stops here
+
+        mode = self._patiently(settle)  # the file is locked while another process switches it to WAL
+        if on_disk and mode != "wal":
+            self._patiently(lambda: conn.execute("PRAGMA journal_mode = WAL").fetchall())
 
     @property
     def conn(self) -> sqlite3.Connection:
@@ -102,11 +109,11 @@ class SQLiteBackend(Backend):
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
         """One autocommit statement: its read snapshot ends when its rows are fetched."""
-        with self._lock:
-            try:
-                return _rows(self.conn.execute(sql, tuple(params)))
-            except (sqlite3.Error, OverflowError) as exc:
-                raise _as_caw_error(exc, self.path) from exc
+        params = tuple(params)
+        try:
+            return self._patiently(lambda: _rows(self.conn.execute(sql, params)))
+        except (sqlite3.Error, OverflowError) as exc:
+            raise _as_caw_error(exc, self.path) from exc
 
     def batch(self, statements: Sequence[Statement], *, retry: bool = False) -> list[list[Row]]:
         """``retry`` is for backends that can lose a reply; a local file never does.
@@ -114,59 +121,44 @@ class SQLiteBackend(Backend):
         A batch of reads (one consistent snapshot of several queries) is a plain ``BEGIN``
         and waits for no writer; should one of its statements write after all, SQLite
         takes the write lock then, and the batch stays atomic."""
-        if all(reads(s.sql) for s in statements):
-            with self._lock:
-                return self._run("BEGIN", statements)
-        with self._writer_turn():
-            results = self._run("BEGIN IMMEDIATE", statements)
+        writes = not all(reads(s.sql) for s in statements)
+        try:
+            results = self._patiently(lambda: self._run("BEGIN IMMEDIATE" if writes else "BEGIN", statements))
+        except (sqlite3.Error, OverflowError) as exc:
+            raise _as_caw_error(exc, self.path) from exc
+        if writes:
             self._bound_wal()
-            return results
+        return results
 
     def _run(self, begin: str, statements: Sequence[Statement]) -> list[list[Row]]:
+        """One transaction; on any failure it is rolled back, so trying again starts clean."""
         conn = self.conn
         try:
             conn.execute(begin)
             results = [_rows(conn.execute(s.sql, s.params)) for s in statements]
             conn.execute("COMMIT")
-        except (sqlite3.Error, OverflowError) as exc:
+        except BaseException:
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
-            raise _as_caw_error(exc, self.path) from exc
+            raise
         return results
 
-    @contextmanager
-    def _writer_turn(self) -> Iterator[None]:
-        """This process's turn, then this file's, both within the busy timeout; what is left of
-        it is all SQLite may wait for its own write lock, so the whole wait stays bounded."""
-        patience = self.busy_timeout_ms / 1000
-        deadline = time.monotonic() + patience
-        if not self._writing.acquire(timeout=patience):
-            raise _busy(self)
-        try:
-            if self._turns is not None and not self._turns.take(deadline):
+    def _patiently(self, attempt: Callable[[], T]) -> T:
+        """``attempt`` holding the connection; while another connection holds a lock it needs,
+        let go of the connection, sleep, and try again, until the busy timeout has passed."""
+        deadline = time.monotonic() + self.busy_timeout_ms / 1000
+        pauses = itertools.chain(BUSY_SLEEPS_S, itertools.repeat(BUSY_SLEEPS_S[-1]))
+        while True:
+            with self._lock:
+                try:
+                    return attempt()
+                except sqlite3.OperationalError as exc:
+                    if not _is_busy(exc):
+                        raise
+            left = deadline - time.monotonic()
+            if left <= 0:
                 raise _busy(self)
-            try:
-                with self._lock:
-                    lowered = self._lower_busy_timeout(deadline)
-                    try:
-                        yield
-                    finally:
-                        if lowered:
-                            self.conn.execute(f"PRAGMA busy_timeout = {self.busy_timeout_ms}")
-            finally:
-                if self._turns is not None:
-                    self._turns.give()
-        finally:
-            self._writing.release()
-
-    def _lower_busy_timeout(self, deadline: float) -> bool:
-        """Lower SQLite's busy timeout to what is left of ours when waiting for the turn used
-        a noticeable part of it (setting it costs a statement, so not on every write)."""
-        left_ms = max(0, int((deadline - time.monotonic()) * 1000))
-        if left_ms >= self.busy_timeout_ms - 10:
-            return False
-        self.conn.execute(f"PRAGMA busy_timeout = {left_ms}")
-        return True
+            time.sleep(min(next(pauses), left))
 
     def _bound_wal(self) -> None:
         """After a write, a log beyond its limit gets a TRUNCATE checkpoint that waits for no
@@ -181,11 +173,8 @@ class SQLiteBackend(Backend):
         try:
             if os.stat(self._wal).st_size <= WAL_LIMIT_BYTES:
                 return
-            self.conn.execute("PRAGMA busy_timeout = 0")
-            try:
+            with self._lock:
                 self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
-            finally:
-                self.conn.execute(f"PRAGMA busy_timeout = {self.busy_timeout_ms}")
         except (OSError, sqlite3.Error) as exc:
             logger.debug("WAL checkpoint of %s skipped: %s", self.path, exc)
 
@@ -193,9 +182,6 @@ class SQLiteBackend(Backend):
         with self._lock:
             if conn := getattr(self, "_conn", None):
                 conn.close()
-            if self._turns is not None:
-                self._turns.close()
-                self._turns = None
 
 
 def configured_busy_timeout() -> int:
@@ -221,6 +207,10 @@ def _rows(cursor: sqlite3.Cursor) -> list[Row]:
 
 BUSY_SUGGESTION = ("Retry in a moment. If it persists, a caw process may be stopped (Ctrl-Z) or stuck: "
                    "resume or end it.")
+
+def _is_busy(exc: sqlite3.OperationalError) -> bool:
+    return (getattr(exc, "sqlite_errorname", "") or "").startswith("SQLITE_BUSY")
+
 
 def _busy(backend: SQLiteBackend) -> CawError:
     return CawError("DATABASE_BUSY", f"Another writer held {backend.path} for {backend.busy_timeout_ms} ms",

@@ -26,7 +26,7 @@ logger = logging.getLogger(__name__)
 T = TypeVar("T")
 
 BUSY_TIMEOUT_MS = 30_000
-"""How long a writer waits for its turn before DATABASE_BUSY; ``CAW_BUSY_TIMEOUT_MS`` overrides it."""
+"""How long a writer waits for the write lock before DATABASE_BUSY; ``CAW_BUSY_TIMEOUT_MS`` overrides it."""
 
 WAL_LIMIT_BYTES = 8 * 1024 * 1024
 """The write-ahead log's size once no reader holds an old snapshot: SQLite truncates it to this
@@ -79,7 +79,7 @@ class SQLiteBackend(Backend):
 
     def _prepare(self, on_disk: bool) -> None:
         """Per-connection settings, then WAL if the file is not in WAL yet (the one write
-        opening may make: it needs an exclusive lock, so it may have to wait its turn)."""
+        opening may make: it needs an exclusive lock, so it may have to wait for it)."""
         conn = self._conn
 
         def settle() -> str:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from contextvars import ContextVar
+from contextvars import ContextVar, Token
 
 from caw_lab.ids import new_id
 
@@ -21,12 +21,22 @@ def current() -> str | None:
     return _current.get()
 
 
+def bind(correlation_id: str | None = None) -> tuple[str, Token[str | None]]:
+    """Bind ``correlation_id``, the one already bound, or a new one, in that order; ``unbind``
+    the token this returns when the call ends (``bound`` does both, for a ``with`` block)."""
+    cid = correlation_id or _current.get() or new_id("correlation")
+    return cid, _current.set(cid)
+
+
+def unbind(token: Token[str | None]) -> None:
+    _current.reset(token)
+
+
 @contextmanager
 def bound(correlation_id: str | None = None) -> Iterator[str]:
     """Run under ``correlation_id``, the one already bound, or a new one, in that order."""
-    cid = correlation_id or _current.get() or new_id("correlation")
-    token = _current.set(cid)
+    cid, token = bind(correlation_id)
     try:
         yield cid
     finally:
-        _current.reset(token)
+        unbind(token)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import errno
-import itertools
 import logging
 import os
 import sqlite3
@@ -145,9 +144,10 @@ class SQLiteBackend(Backend):
 
     def _patiently(self, attempt: Callable[[], T]) -> T:
         """``attempt`` holding the connection; while another connection holds a lock it needs,
-        let go of the connection, sleep, and try again, until the busy timeout has passed."""
-        deadline = time.monotonic() + self.busy_timeout_ms / 1000
-        pauses = itertools.chain(BUSY_SLEEPS_S, itertools.repeat(BUSY_SLEEPS_S[-1]))
+        let go of the connection, sleep, and try again, until the busy timeout has passed (a
+        busy attempt fails at once, so the wait starts when the first one does)."""
+        deadline = None
+        pauses = iter(BUSY_SLEEPS_S)
         while True:
             with self._lock:
                 try:
@@ -155,10 +155,11 @@ class SQLiteBackend(Backend):
                 except sqlite3.OperationalError as exc:
                     if not _is_busy(exc):
                         raise
-            left = deadline - time.monotonic()
-            if left <= 0:
+            now = time.monotonic()
+            deadline = deadline or now + self.busy_timeout_ms / 1000
+            if now >= deadline:
                 raise _busy(self)
-            time.sleep(min(next(pauses), left))
+            time.sleep(min(next(pauses, BUSY_SLEEPS_S[-1]), deadline - now))
 
     def _bound_wal(self) -> None:
         """After a write, a log beyond its limit gets a TRUNCATE checkpoint that waits for no

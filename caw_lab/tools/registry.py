@@ -22,7 +22,7 @@ from caw_lab.errors import CawError, invalid_input
 from caw_lab.json_values import check_arguments
 from caw_lab.limits import MAX_FIELD_BYTES, MAX_INTEGER
 from caw_lab.store.backend import Backend
-from caw_lab.telemetry.tool_calls import observed
+from caw_lab.telemetry.tool_calls import Observed
 from caw_lab.tools.schemas import input_schema, output_schema
 
 MAX_TEXT_BYTES = MAX_FIELD_BYTES
@@ -138,7 +138,7 @@ def call_tool(db: Backend, name: str, arguments: Mapping[str, Any] | None = None
     """Validate, check the lock, run. Bad input raises CawError before anything is written."""
     spec = get_tool(name)
     raw = dict(arguments or {})
-    with observed(spec.name, raw) as call:
+    with Observed(spec.name, raw) as call:
         check_arguments(raw)
         params = validate(spec, raw)
         if spec.lock and getattr(params, "session_id", None):

@@ -18,8 +18,8 @@ taken are its stored count, ``workflows.active_tasks``, which triggers keep insi
 change that moves a task into or out of a slot (migration 010): comparing it costs the same
 however many tasks run, where counting them cost every claim time in proportion to them.
 A group's slots are counted (only tasks of a group with a limit have any), from the index
-of active tasks, in the guard, and in the read only after a miss, to say why. Both checks
-are inside the guard, so eight processes racing for the last slot leave one winner.
+of grouped active tasks, in the guard, and in the read only after a miss, to say why. Both
+checks are inside the guard, so eight processes racing for the last slot leave one winner.
 
 With ``lease_files`` the claim also takes exclusive leases on the task's
 ``files_likely_affected`` (engine/leases.py) in the same batch: the guard repeats the
@@ -61,7 +61,7 @@ GROUP_LIMIT = ("(SELECT g.value FROM json_each({w}.config, '$.parallel_group_lim
 
 def group_slots_taken(t: str) -> str:
     """SQL counting the other tasks taking a slot of task ``t``'s parallel group (read from
-    idx_tasks_active, whose leading columns are the workflow and the group)."""
+    idx_tasks_group_active, whose leading columns are the workflow and the group)."""
     return (f"(SELECT COUNT(*) FROM tasks o WHERE o.workflow_id = {t}.workflow_id AND o.id != {t}.id "
             f"AND o.parallel_group = {t}.parallel_group AND {ACTIVE.format(t='o')})")
 

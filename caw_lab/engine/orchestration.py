@@ -89,9 +89,10 @@ task with no dependencies, the usual case in a wide plan, so most rows need no d
 ACTIVE = ("({t}.status IN ('planning', 'in_progress') "
           "OR ({t}.assigned_agent_id IS NOT NULL AND {t}.status IN ('pending', 'paused')))")
 """SQL true for a task (aliased ``t``) taking a slot: started, or claimed and unfinished. Worded as
-idx_tasks_active, which serves it, and as the triggers of migration 010 that keep each workflow's
-count of them (``workflows.active_tasks``), which claims compare inside their compare-and-set:
-change one, change all three (tests/test_active_counts.py checks the count against this)."""
+idx_tasks_group_active (migration 011), which serves it for the tasks of a group, and as the
+triggers of migration 010 that keep each workflow's count of them (``workflows.active_tasks``),
+which claims compare inside their compare-and-set: change one, change all three
+(tests/test_active_counts.py checks the count against this)."""
 
 SOLO = {"can_parallelize": False, "parallel_with": ()}
 

@@ -214,7 +214,13 @@ def group_activity(reads: Reads, workflow_id: str) -> Later[dict[str, int]]:
 def recommend(
     tasks: list[dict[str, Any]], capacity: int, room: dict[str, int]
 ) -> tuple[list[dict[str, Any]], int]:
-    """Mark the tasks that fit the free slots and their groups' room; they move to the front."""
+    """Mark the tasks that fit the free slots and their groups' room; they move to the front.
+    Without group limits those are the first ``capacity`` tasks, already in front."""
+    if not room:
+        chosen = min(capacity, len(tasks))
+        for i, task in enumerate(tasks):
+            task["recommended"] = i < chosen
+        return tasks, chosen
     room = dict(room)
     for task in tasks:
         group = task["parallel_group"]

@@ -11,9 +11,11 @@ of the compact JSON serialisation — ``json.dumps(payload, ensure_ascii=False,
 separators=(",", ":"))`` — of the whole returned payload, ``token_estimate`` included;
 it never exceeds the budget. A budget too small for even the empty frame is refused.
 
-The path of a load: ``surroundings.nearby`` reads the feed head with what the task's id leads
-to (one batch: one D1 request), ``surroundings.gather`` the workflow-sized part when it is not
-kept at that head (at most one more); ``material``
+The path of a load: on a local file the feed head is read alone first, since an answer kept
+at that head (below) needs nothing more; ``surroundings.nearby`` reads the head with what the
+task's id leads to (one batch: on D1, where each request is a round trip, the only one for a
+kept answer), ``surroundings.gather`` the workflow-sized part when it is not kept at that head
+(at most one more); ``material``
 turns it into fields and ranked entries (``current_task``, ``relevance``); ``budget``
 sizes the slices; ``fit`` fills each slice once: parts that need less than
 their slice pass the rest on (``budget.refill``). The assembled payload is counted
@@ -39,6 +41,7 @@ from caw_lab.context.caches import Kept, of_backend
 from caw_lab.context.current_task import Trail
 from caw_lab.context.surroundings import Change, Nearby, Surroundings, gather, nearby
 from caw_lab.context.tokens import count_json, counter, dumps, with_estimate
+from caw_lab.engine import events
 from caw_lab.errors import CawError
 from caw_lab.ranking import rankers
 from caw_lab.store.backend import Backend
@@ -108,18 +111,20 @@ def load(
 ) -> dict[str, Any]:
     start = time.perf_counter()
     include = include or Include()
-    batch = Reads(db)
-    head_of, near = nearby(batch, task_id)
-    batch.run()
-    head = head_of()
     question = (of_backend(db), task_id, include, max_tokens, since_seq, ranker, counter().name)
-    text = recall(question, head)
-    given = text is not None
+    fresh = False
+    text = None if db.remote else recall(question, events.head_seq(db))
     if text is None:
-        text = dumps(answer(db, near(), include, max_tokens, since_seq, ranker))
-        ANSWERS.put(question, Answer(text, head, time.monotonic()))
+        batch = Reads(db)
+        head_of, near = nearby(batch, task_id)
+        batch.run()
+        head = head_of()
+        text = recall(question, head)
+        if text is None:
+            text, fresh = dumps(answer(db, near(), include, max_tokens, since_seq, ranker)), True
+            ANSWERS.put(question, Answer(text, head, time.monotonic()))
     loaded = json.loads(text)  # a copy: the caller may change it, the kept answer must not
-    context_loaded((time.perf_counter() - start) * 1000, kept=given)
+    context_loaded((time.perf_counter() - start) * 1000, kept=not fresh)
     return loaded
 
 

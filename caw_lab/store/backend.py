@@ -35,6 +35,9 @@ class Backend(ABC):
     loses_replies: ClassVar[bool] = False
     """Whether a batch's reply can be lost after the batch applied (a network in between):
     ``engine.changes`` then makes its batches safe to send again and asks for ``retry``."""
+    remote: ClassVar[bool] = False
+    """Whether each request is a round trip over a network (D1): a read that may prove unneeded
+    then rides in the batch of the needed ones, where on a local file it is cheaper skipped."""
 
     @abstractmethod
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:

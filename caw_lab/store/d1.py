@@ -34,6 +34,7 @@ SAFE_INTEGER = 2**53 - 1
 
 class D1Backend(Backend):
     loses_replies = True
+    remote = True
 
     def __init__(self, account_id: str, database_id: str, token: str, api: str = DEFAULT_API) -> None:
         self.url = f"d1://{account_id}/{database_id}"

@@ -40,7 +40,7 @@ from typing import Any
 from caw_lab.context.caches import Kept, of_backend
 from caw_lab.engine import context_reads, events
 from caw_lab.engine.event_kinds import Scope, of_scope
-from caw_lab.store.backend import Backend
+from caw_lab.store.backend import Backend, Statement
 from caw_lab.store.reads import Later, Reads
 
 ADVANCE_LIMIT = 64
@@ -182,10 +182,12 @@ def workflow_at(db: Backend, workflow_id: str, head: int) -> KeptWorkflow:
 def keeping(batch: Reads, db: Backend, workflow_id: str, head: int) -> Later[KeptWorkflow]:
     """The workflow as of feed head ``head``: kept, advanced from the kept one, or read whole.
 
-    Advancing declares the events since the kept head, the tasks they name, and the whole
-    workflow under the condition that those events go beyond their own tasks
-    (``context_reads.beyond_tasks``), so one batch serves either outcome; should the rule
-    below disagree with that condition, the workflow is read whole in a batch of its own.
+    Advancing declares the events since the kept head and the tasks they name. Over a network
+    (``db.remote``) it also declares the whole workflow under the condition that those events go
+    beyond their own tasks (``context_reads.beyond_tasks``), so one request serves either
+    outcome; on a local file, where a second batch costs less than those conditional reads, and
+    wherever the rule below disagrees with that condition, the workflow is read whole in a batch
+    of its own.
 
     Two threads missing at once both read the tables; the one that finishes last is kept,
     and either is valid for the head it was keyed by."""
@@ -194,23 +196,35 @@ def keeping(batch: Reads, db: Backend, workflow_id: str, head: int) -> Later[Kep
     if found is not None and found.head == head:
         return lambda: found
     if found is None or found.head > head:
-        tasks, edges = context_reads.tasks_with_files(batch, workflow_id), context_reads.dependency_edges(batch,
-                                                                                                       workflow_id)
-        return lambda: WORKFLOWS.put(key, KeptWorkflow(head, tasks(), edges()))
+        whole = read_whole(batch, workflow_id, head)
+        return lambda: WORKFLOWS.put(key, whole())
     happened = context_reads.events_between(batch, found.head, head, ADVANCE_LIMIT + 1)
     fresh = context_reads.tasks_with_files(batch, workflow_id, touched=(found.head, head))
-    beyond = context_reads.beyond_tasks(workflow_id, found.head, head, TASK_LOCAL, ELSEWHERE, ADVANCE_LIMIT)
-    tasks = context_reads.tasks_with_files(batch, workflow_id, when=beyond)
-    edges = context_reads.dependency_edges(batch, workflow_id, when=beyond)
+    whole_if_beyond = None
+    if db.remote:
+        beyond = context_reads.beyond_tasks(workflow_id, found.head, head, TASK_LOCAL, ELSEWHERE, ADVANCE_LIMIT)
+        whole_if_beyond = read_whole(batch, workflow_id, head, when=beyond)
 
     def value() -> KeptWorkflow:
         made = advanced(workflow_id, found, head, happened(), fresh())
+        if made is None and whole_if_beyond is not None:
+            made = whole_if_beyond()
+            made = made if made.tasks else None  # empty: the condition did not hold
         if made is None:
-            whole = tasks()
-            made = KeptWorkflow(head, whole, edges()) if whole else workflow_at(db, workflow_id, head)
+            alone = Reads(db)
+            whole = read_whole(alone, workflow_id, head)
+            alone.run()
+            made = whole()
         return WORKFLOWS.put(key, made)
 
     return value
+
+
+def read_whole(batch: Reads, workflow_id: str, head: int, when: Statement | None = None) -> Later[KeptWorkflow]:
+    """The workflow's tasks and edges, keyed by ``head`` (with ``when``, none unless it holds)."""
+    tasks = context_reads.tasks_with_files(batch, workflow_id, when=when)
+    edges = context_reads.dependency_edges(batch, workflow_id, when=when)
+    return lambda: KeptWorkflow(head, tasks(), edges())
 
 
 def advanced(

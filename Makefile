@@ -1,7 +1,8 @@
 # `make lab` and `make test` work on a fresh Debian machine: each builds .venv first
 # (again whenever pyproject.toml changes). Run as root, `make test` also installs
 # Debian's chromium for the browser tests and nodejs/npm for the local D1 the engine tests also
-# run on; without them those tests skip and say why.
+# run on (and for the front end's build tools, which check the committed bundle); without them
+# those tests skip and say why.
 
 PYTHON ?= python3
 VENV := .venv
@@ -11,7 +12,7 @@ AS_ROOT := $(filter 0,$(shell id -u))
 APT := DEBIAN_FRONTEND=noninteractive apt-get
 PYTEST_ARGS ?= -n auto --timeout 300
 
-.PHONY: install lab test bench bench-mcp bench-context bench-path bench-widget bench-page docs chromium node widget
+.PHONY: install lab test bench bench-mcp bench-context bench-path bench-widget bench-page docs chromium node front-end widget
 
 install: $(INSTALLED)
 
@@ -28,7 +29,7 @@ $(INSTALLED): pyproject.toml | $(BIN)/pip
 lab: install
 	$(BIN)/jupyter lab --LabApp.default_url=/lab/tree/notebooks/quickstart.ipynb $(if $(AS_ROOT),--allow-root)
 
-test: install chromium node
+test: install chromium node front-end
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 bench: install
@@ -63,6 +64,11 @@ chromium:
 	@if command -v chromium >/dev/null 2>&1; then :; \
 	elif test -z "$(AS_ROOT)"; then echo "chromium is missing and installing it needs root: the browser tests will skip"; \
 	else $(APT) update && $(APT) install -y chromium || echo "could not install chromium: the browser tests will skip"; fi
+
+# The front end's build tools, so the tests check that caw_lab/static/ is what extension/src builds.
+front-end: node
+	@if command -v npm >/dev/null 2>&1; then cd extension && npm ci --no-audit --no-fund --loglevel=error \
+		|| echo "could not install the front end's packages: the bundle check will skip"; fi
 
 node:
 	@if command -v npm >/dev/null 2>&1; then :; \

@@ -10,7 +10,9 @@ BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 AS_ROOT := $(filter 0,$(shell id -u))
 APT := DEBIAN_FRONTEND=noninteractive apt-get
-PYTEST_ARGS ?= -n auto --timeout 300
+# worksteal: a worker that runs out of tests takes some of the other's, so a few long browser and
+# process tests bunched at the end of one worker's share do not leave the other core idle.
+PYTEST_ARGS ?= -n auto --dist worksteal --timeout 300
 
 .PHONY: install lab test bench bench-mcp bench-context bench-path bench-widget bench-page docs chromium node front-end widget
 

@@ -316,6 +316,29 @@ def test_the_same_question_at_the_same_head_gets_the_answer_already_given(
     assert len(answered) == 5
 
 
+@pytest.mark.sqlite_only  # D1 reads the surroundings in the same request: tests/test_d1_requests.py
+def test_on_a_local_file_a_kept_answer_reads_the_head_alone_and_a_reload_only_the_tasks_written(
+    client: caw_lab.Client, project: dict[str, Any]
+) -> None:
+    t, statements = project["tasks"], []
+    client.call("task_load_context", task_id=t["migrations"])
+    client.db.conn.set_trace_callback(statements.append)
+    try:
+        client.call("task_load_context", task_id=t["migrations"])
+        assert statements == ["SELECT COALESCE(MAX(seq), 0) FROM events"], "kept at this head: nothing else read"
+        client.call("checkpoint_add", task_id=t["migrations"], type="progress", summary="one more step")
+        statements.clear()
+        loaded = client.call("task_load_context", task_id=t["migrations"])
+    finally:
+        client.db.conn.set_trace_callback(None)
+    assert loaded["current_task"]["checkpoints"][-1]["summary"] == "one more step"
+    task_reads = [s for s in statements if s.startswith("SELECT * FROM tasks")]
+    assert len(task_reads) == 1 and "t.id IN (SELECT task_id FROM events" in task_reads[0], (
+        "the kept workflow advanced by rereading the task written, not the whole workflow")
+    plan = client.db.conn.execute(f"EXPLAIN QUERY PLAN {task_reads[0]}").fetchall()
+    assert any("USING INDEX sqlite_autoindex_tasks_1 (id=?)" in row[3] for row in plan), "looked up by id"
+
+
 def test_a_kept_workflow_follows_task_local_writes_by_rereading_their_tasks_and_anything_else_whole(
     client: caw_lab.Client, project: dict[str, Any]
 ) -> None:

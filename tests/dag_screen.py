@@ -9,6 +9,17 @@ import time
 from pathlib import Path
 from typing import Any
 
+PLAN = [
+    {"name": "design schema"},
+    {"name": "api endpoints", "depends_on": ["design schema"], "parallel_group": "build"},
+    {"name": "web ui", "depends_on": ["design schema"], "parallel_group": "build"},
+    {"name": "docs", "depends_on": ["api endpoints"]},
+    {"name": "ship", "depends_on": ["docs", "web ui"]},
+]
+"""The plan every browser test draws: a chain, a parallel group of two and a join, small
+enough to see whole and shaped so lineage, grouping and every status show."""
+READY = '.caw-dag[data-ready="1"]'
+"""A DAG widget that has drawn its first frame."""
 COLORS_JS = Path(__file__).resolve().parents[1] / "extension" / "src" / "colors.js"
 DRAWN = """(scope) => Object.fromEntries(
   [...document.querySelectorAll(`${scope} .caw-dag g.caw-node-task`)].map(g => {

@@ -19,7 +19,7 @@ import pytest
 
 import caw_lab
 from tests.conftest import make_workflow
-from tests.dag_screen import drawn_tasks, hit_every_task, miscoloured, wait_until_painted
+from tests.dag_screen import PLAN, READY, drawn_tasks, hit_every_task, miscoloured, wait_until_painted
 from tests.jupyter_lab import ALL_CELLS_RUN, TOKEN, LabServer, missing, open_notebook, run_all
 
 if missing():
@@ -27,14 +27,6 @@ if missing():
 
 pytestmark = pytest.mark.slow
 
-PLAN = [
-    {"name": "design schema"},
-    {"name": "api endpoints", "depends_on": ["design schema"], "parallel_group": "build"},
-    {"name": "web ui", "depends_on": ["design schema"], "parallel_group": "build"},
-    {"name": "docs", "depends_on": ["api endpoints"]},
-    {"name": "ship", "depends_on": ["docs", "web ui"]},
-]
-READY = '.caw-dag[data-ready="1"]'
 
 
 @pytest.fixture

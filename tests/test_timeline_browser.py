@@ -18,7 +18,7 @@ import pytest
 
 import caw_lab
 from tests.conftest import make_workflow
-from tests.dag_screen import palette
+from tests.dag_screen import PLAN, palette
 from tests.jupyter_lab import ALL_CELLS_RUN, LabServer, open_notebook, run_all, wait_for_all_cells
 from tests.jupyter_lab import missing as browser_missing
 
@@ -27,13 +27,6 @@ if browser_missing():
 
 pytestmark = pytest.mark.slow
 
-PLAN = [
-    {"name": "design schema"},
-    {"name": "api endpoints", "depends_on": ["design schema"], "parallel_group": "build"},
-    {"name": "web ui", "depends_on": ["design schema"], "parallel_group": "build"},
-    {"name": "docs", "depends_on": ["api endpoints"]},
-    {"name": "ship", "depends_on": ["docs", "web ui"]},
-]
 LINEAGE_OF_DOCS = {"design schema", "api endpoints", "docs", "ship"}
 BENCH = ".caw-workbench .caw-dag"
 TIMELINE = ".caw-workbench .caw-timeline"

@@ -19,6 +19,7 @@ import pytest
 
 import caw_lab
 from tests.conftest import make_workflow
+from tests.dag_screen import PLAN, READY
 from tests.jupyter_lab import TOKEN as LAB_TOKEN
 from tests.jupyter_lab import LabServer, missing
 from tests.mcp_session import TOKEN, HttpServer, http_server
@@ -28,16 +29,8 @@ if missing():
 
 pytestmark = pytest.mark.slow
 
-PLAN = [
-    {"name": "design schema"},
-    {"name": "api endpoints", "depends_on": ["design schema"], "parallel_group": "build"},
-    {"name": "web ui", "depends_on": ["design schema"], "parallel_group": "build"},
-    {"name": "docs", "depends_on": ["api endpoints"]},
-    {"name": "ship", "depends_on": ["docs", "web ui"]},
-]
 DESKTOP = {"width": 1400, "height": 900}
 PHONE = {"width": 390, "height": 844}
-READY = '.caw-dag[data-ready="1"]'
 LIVE = '.caw-live[data-state="open"]'
 SIDEWAYS = "() => document.documentElement.scrollWidth - window.innerWidth"
 STATUS_OF = "(id) => document.querySelector(`.caw-node[data-id='${id}']`)?.dataset.status ?? null"

@@ -14,6 +14,7 @@ import textwrap
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -48,11 +49,13 @@ def local(db_file: Path) -> Iterator[caw_lab.Client]:
         yield c
 
 
-def open_ws(server: HttpServer, **headers: str) -> ClientConnection:
+@contextmanager
+def open_ws(server: HttpServer, **headers: str) -> Iterator[ClientConnection]:
     url = server.url.replace("http://", "ws://") + "/ws"
-    ws = connect(url, additional_headers={"Authorization": f"Bearer {server.token}", **headers}, open_timeout=30)
-    assert receive(ws)["type"] == "welcome"
-    return ws
+    with connect(url, additional_headers={"Authorization": f"Bearer {server.token}", **headers},
+                 open_timeout=30) as ws:
+        assert receive(ws)["type"] == "welcome"
+        yield ws
 
 
 def receive(ws: ClientConnection, timeout: float = 10) -> dict[str, Any]:

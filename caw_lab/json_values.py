@@ -66,8 +66,8 @@ def size(value: Any, path: Path, limit: float) -> int:
 
     Containers wait on a stack; the scalars in them are measured as they are met, and text
     (most of any call) by ``isascii`` and ``len`` alone when it is ASCII."""
-    if not isinstance(value, CONTAINERS):
-        total = scalar_bytes(value, path)
+    if type(value) is str or not isinstance(value, CONTAINERS):  # most parameters are text: no ABC check
+        total = len(value) if type(value) is str and value.isascii() else scalar_bytes(value, path)
         if total > limit:
             raise too_large(f"{shown(path)} is", limit)
         return total

@@ -109,9 +109,9 @@ class Observed:
         traced = tracing()
         watched = traced or logger.isEnabledFor(logging.INFO)
         about = subjects(self.arguments) if watched else {}
-        cid, self.token = correlation.bind()
+        self.token = correlation.bind()
         self.span_scope = (tracer.start_as_current_span(f"caw.tool {self.name}",
-                                                        attributes=span_attributes(self.name, about, cid))
+                                                        attributes=span_attributes(self.name, about))
                            if traced else None)
         span = self.span_scope.__enter__() if self.span_scope is not None else trace.INVALID_SPAN
         self.call = Call(span, about, watched)
@@ -158,8 +158,10 @@ def subjects(values: Mapping[str, Any]) -> dict[str, str]:
     return found
 
 
-def span_attributes(name: str, about: Mapping[str, str], cid: str) -> dict[str, str]:
-    return {"caw.tool.name": name, "caw.correlation_id": cid, **{f"caw.{key}": value for key, value in about.items()}}
+def span_attributes(name: str, about: Mapping[str, str]) -> dict[str, str]:
+    """The call's name, its correlation id (drawn now, as the span names it) and its subjects."""
+    return {"caw.tool.name": name, "caw.correlation_id": str(correlation.current()),
+            **{f"caw.{key}": value for key, value in about.items()}}
 
 
 def log(name: str, outcome: str, ms: float, about: Mapping[str, str]) -> None:

@@ -24,9 +24,18 @@ const mf = new Miniflare({
 const url = await mf.ready;
 console.log(`READY ${url.port}`);
 
-async function stop() {
-  await mf.dispose();
-  process.exit(0);
+// Stopping runs once, however many signals and parent checks ask for it. Disposing can hang
+// on a loaded machine; past STOP_WITHIN_MS the whole process group (this process leads it,
+// workerd is in it) is killed instead, so nothing outlives the stop.
+const STOP_WITHIN_MS = 5000;
+let stopping = null;
+function stop() {
+  stopping ??= (async () => {
+    setTimeout(() => process.kill(-process.pid, "SIGKILL"), STOP_WITHIN_MS).unref();
+    await mf.dispose();
+    process.exit(0);
+  })();
+  return stopping;
 }
 process.on("SIGTERM", stop);
 process.on("SIGINT", stop);

@@ -16,6 +16,8 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
+import pydantic_core
+
 from caw_lab.errors import CawError, invalid_input
 from caw_lab.limits import MAX_CALL_BYTES, MAX_DEPTH, MAX_FIELD_BYTES, MAX_INTEGER
 
@@ -24,6 +26,21 @@ Path = tuple[Any, ...]
 
 SHOWN_KEY = 40
 """Characters of a key shown in an error's path: a 1 MiB key is not echoed back."""
+
+
+class Rendered(dict[str, Any]):
+    """A JSON object with the text it was parsed from, so a surface that answers in JSON sends
+    that very text instead of serialising the object again: the context a task loads is kept
+    as text, and its ``token_estimate`` counts that text's tokens, so what an agent reads is
+    what was counted, and a kept answer is not serialised anew on each load (3.5 KB took
+    ``json.dumps`` longer than the rest of the load). The text is not kept in step with the
+    object: only for results nobody changes before they are sent."""
+
+    __slots__ = ("text",)
+
+    def __init__(self, text: str) -> None:
+        super().__init__(pydantic_core.from_json(text, allow_inf_nan=False))  # fresh each time; quicker than json
+        self.text = text
 
 
 def check_arguments(arguments: Mapping[str, Any]) -> None:

@@ -10,7 +10,18 @@ import anyio
 import pytest
 
 import caw_lab
+from caw_lab.json_values import Rendered
 from caw_lab.mcp import results
+
+
+def test_a_rendered_result_is_sent_as_its_own_text_and_refuses_nan() -> None:
+    """Not serialised again: spacing the compact form would not have is kept, so the text sent
+    is the one given (and counted); a text with NaN, which no other parser reads, is refused."""
+    text = '{"a": [1, 2], "b": "é"}'
+    sent = results.success_result(Rendered(text))
+    assert sent.content[0].text is text and sent.structured_content == {"a": [1, 2], "b": "é"}
+    with pytest.raises(ValueError):
+        Rendered('{"a": NaN}')
 
 
 @pytest.mark.parametrize("in_thread", [True, False])

@@ -19,6 +19,7 @@ from mcp import Client
 from mcp.shared.message import SessionMessage
 
 import caw_lab
+from caw_lab.context.tokens import counter
 from caw_lab.mcp import EVENT_LOOP, stdio
 from caw_lab.mcp.lines import read_line
 from caw_lab.mcp.stdio import MessageReader, MessageWriter, open_reader, open_writer
@@ -63,6 +64,30 @@ def test_results_carry_json_text_and_structured_content(db_path: Path) -> None:
             assert not result.is_error
             assert result.structured_content["status"] == "planning"
             assert result.content[0].text.startswith("{")
+
+    run(scenario)
+
+
+def test_a_loaded_context_is_sent_as_the_text_its_token_estimate_counts(db_path: Path, client: caw_lab.Client) -> None:
+    """The text an agent reads of a context, loaded afresh or kept, is the text that was counted
+    (non-ASCII included, written as itself), and says what the structured content says."""
+    wf = make_workflow(client, [{"name": "schéma"}, {"name": "api", "depends_on": ["schéma"]}])
+    agent = client.call("agent_register", name="w1", runtime="claude_code")
+    task = wf["tasks"]["schéma"]
+    client.call("task_claim", task_id=task, agent_id=agent["id"])
+    client.call("task_update_status", id=task, status="planning")
+    for n in range(3):
+        client.call("checkpoint_add", task_id=task, type="progress", summary=f"étape {n} — tables")
+
+    async def scenario() -> None:
+        async with Client(stdio_params(db_path)) as mcp:
+            for _ in range(2):  # afresh, then the kept answer
+                result = await mcp.call_tool("task_load_context", {"task_id": task})
+                assert not result.is_error
+                text = result.content[0].text
+                assert "étape 2 — tables" in text
+                assert json.loads(text) == result.structured_content
+                assert counter().count(text) == result.structured_content["token_estimate"]
 
     run(scenario)
 

@@ -28,7 +28,6 @@ The same question asked again at the same feed head gets the answer already give
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Hashable
 from dataclasses import dataclass, field
@@ -43,6 +42,7 @@ from caw_lab.context.surroundings import Change, Nearby, Surroundings, gather, n
 from caw_lab.context.tokens import count_json, counter, dumps, with_estimate
 from caw_lab.engine import events
 from caw_lab.errors import CawError
+from caw_lab.json_values import Rendered
 from caw_lab.ranking import rankers
 from caw_lab.store.backend import Backend
 from caw_lab.store.reads import Reads
@@ -123,7 +123,7 @@ def load(
         if text is None:
             text, fresh = dumps(answer(db, near(), include, max_tokens, since_seq, ranker)), True
             ANSWERS.put(question, Answer(text, head, time.monotonic()))
-    loaded = json.loads(text)  # a copy: the caller may change it, the kept answer must not
+    loaded = Rendered(text)  # a copy: the caller may change it, the kept answer must not
     context_loaded((time.perf_counter() - start) * 1000, kept=not fresh)
     return loaded
 

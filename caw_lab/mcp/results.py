@@ -18,6 +18,7 @@ import mcp_types as types
 
 from caw_lab import correlation
 from caw_lab.errors import CawError
+from caw_lab.json_values import Rendered
 from caw_lab.store.backend import Backend
 from caw_lab.tools import call_tool
 
@@ -46,10 +47,13 @@ async def run_tool(
 
 def success_result(result: Any) -> types.CallToolResult:
     """The text is compact JSON, the serialisation ``token_estimate`` counts, so a model reads
-    as many tokens as a context said it holds. Tools return JSON values, so the text and the
+    as many tokens as a context said it holds; a loaded context brings the very text counted
+    (``Rendered``), which is sent as it is. Tools return JSON values, so the text and the
     structured content say the same; structured content must be an object before protocol
     2026-07-28, so a list is wrapped. NaN or Infinity (which the tools refuse on the way in)
     raise here, and the caller answers INTERNAL_ERROR: never text a client cannot parse."""
+    if isinstance(result, Rendered):
+        return types.CallToolResult(content=[types.TextContent(text=result.text)], structured_content=result)
     text = json.dumps(result, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
     structured = result if isinstance(result, dict) else {"result": result}
     return types.CallToolResult(content=[types.TextContent(text=text)], structured_content=structured)

@@ -7,7 +7,7 @@ calling tools for an agent) keeps the outer call's id: it is the same request.
 
 An id is drawn when something first asks for it, not when the call starts: most calls
 write no event and are neither traced nor logged (every read, every claim that loses its
-race), and drawing one for each of those was a tenth of such a call's time.
+race), and drawing one for each of those was a visible share of such a call (bench/RESULTS.md).
 """
 
 from __future__ import annotations

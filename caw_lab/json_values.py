@@ -32,14 +32,14 @@ class Rendered(dict[str, Any]):
     """A JSON object with the text it was parsed from, so a surface that answers in JSON sends
     that very text instead of serialising the object again: the context a task loads is kept
     as text, and its ``token_estimate`` counts that text's tokens, so what an agent reads is
-    what was counted, and a kept answer is not serialised anew on each load (3.5 KB took
-    ``json.dumps`` longer than the rest of the load). The text is not kept in step with the
-    object: only for results nobody changes before they are sent."""
+    what was counted, and a kept answer is not serialised anew on each load (which cost more
+    than the rest of the load: bench/RESULTS.md). The text is not kept in step with the object:
+    only for results nobody changes before they are sent."""
 
     __slots__ = ("text",)
 
     def __init__(self, text: str) -> None:
-        super().__init__(pydantic_core.from_json(text, allow_inf_nan=False))  # fresh each time; quicker than json
+        super().__init__(pydantic_core.from_json(text, allow_inf_nan=False))  # a fresh object each time
         self.text = text
 
 
@@ -84,7 +84,7 @@ def size(value: Any, path: Path, limit: float) -> int:
     Containers wait on a stack; the scalars in them are measured as they are met, and text
     (most of any call) by ``isascii`` and ``len`` alone when it is ASCII."""
     if type(value) is str or not isinstance(value, CONTAINERS):  # most parameters are text: no ABC check
-        total = len(value) if type(value) is str and value.isascii() else scalar_bytes(value, path)
+        total = scalar_bytes(value, path)
         if total > limit:
             raise too_large(f"{shown(path)} is", limit)
         return total

@@ -113,7 +113,7 @@ def load(
     include = include or Include()
     question = (of_backend(db), task_id, include, max_tokens, since_seq, ranker, counter().name)
     fresh = False
-    text = None if db.remote else recall(question, db.scalar(events.HEAD))
+    text = None if db.remote else recall(question, events.head_seq(db))
     if text is None:
         batch = Reads(db)
         head_of, near = nearby(batch, task_id)

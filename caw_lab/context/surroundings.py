@@ -41,7 +41,7 @@ from caw_lab.context.caches import Kept, of_backend
 from caw_lab.engine import context_reads, events
 from caw_lab.engine.event_kinds import Scope, of_scope
 from caw_lab.store.backend import Backend, Statement
-from caw_lab.store.reads import Later, Reads
+from caw_lab.store.reads import Later, Reads, alone
 
 ADVANCE_LIMIT = 64
 """More events than this since a kept workflow and it is read again whole."""
@@ -173,10 +173,7 @@ def gather(db: Backend, near: Nearby, since_seq: int | None = None) -> Surroundi
 
 def workflow_at(db: Backend, workflow_id: str, head: int) -> KeptWorkflow:
     """The workflow as of feed head ``head`` (``keeping``, read on its own)."""
-    batch = Reads(db)
-    kept = keeping(batch, db, workflow_id, head)
-    batch.run()
-    return kept()
+    return alone(db, keeping, db, workflow_id, head)
 
 
 def keeping(batch: Reads, db: Backend, workflow_id: str, head: int) -> Later[KeptWorkflow]:
@@ -211,10 +208,7 @@ def keeping(batch: Reads, db: Backend, workflow_id: str, head: int) -> Later[Kep
             made = whole_if_beyond()
             made = made if made.tasks else None  # empty: the condition did not hold
         if made is None:
-            alone = Reads(db)
-            whole = read_whole(alone, workflow_id, head)
-            alone.run()
-            made = whole()
+            made = alone(db, read_whole, workflow_id, head)
         return WORKFLOWS.put(key, made)
 
     return value

@@ -173,7 +173,7 @@ def contended_baseline(folder: Path, round_: int, processes: int) -> float:
     conn = sqlite3.connect(path, isolation_level=None)
     conn.execute("PRAGMA journal_mode = WAL")
     conn.execute("CREATE TABLE claims (id TEXT PRIMARY KEY, claimed_by TEXT)")
-    conn.execute("CREATE TABLE events (seq INTEGER PRIMARY KEY AUTOINCREMENT, at INTEGER NOT NULL, "
+    conn.execute("CREATE TABLE events (seq INTEGER PRIMARY KEY, at INTEGER NOT NULL, "
                  "kind TEXT NOT NULL, task_id TEXT, agent_id TEXT)")
     task_ids = [f"tk_{i:012d}" for i in range(CONTENDED_TASKS)]
     conn.execute("BEGIN")

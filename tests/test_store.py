@@ -38,6 +38,34 @@ def test_migrating_again_changes_nothing(client: caw_lab.Client) -> None:
         assert dump(again.db) == before
 
 
+AUTOINCREMENTED_EVENTS = """CREATE TABLE events (seq INTEGER PRIMARY KEY AUTOINCREMENT, at INTEGER NOT NULL,
+  kind TEXT NOT NULL, workflow_id TEXT, task_id TEXT, agent_id TEXT, payload TEXT, correlation_id TEXT NOT NULL)"""
+
+
+@pytest.mark.sqlite_only
+def test_the_feed_rebuilt_without_autoincrement_keeps_every_event_and_counts_on(client: caw_lab.Client) -> None:
+    wf = client.call("workflow_create", name="fed", source_type="prompt", source_content="x")
+    client.call("workflow_set_plan", id=wf["id"], plan={"summary": "s", "tasks": [{"name": "a"}, {"name": "b"}]})
+    # back to the feed before migration 012: AUTOINCREMENT, its counter and every event as it was
+    client.db.batch([Statement(s) for s in (
+        "ALTER TABLE events RENAME TO events_new", AUTOINCREMENTED_EVENTS,
+        "INSERT INTO events SELECT * FROM events_new", "DROP TABLE events_new",
+        "CREATE INDEX idx_events_workflow ON events(workflow_id, seq)",
+        "CREATE INDEX idx_events_task ON events(task_id, seq)",
+        "CREATE INDEX idx_events_correlation ON events(correlation_id)",
+        "DELETE FROM schema_migrations WHERE version = 12")])
+    before = client.db.query("SELECT * FROM events ORDER BY seq")
+    assert client.db.query("SELECT seq FROM sqlite_sequence WHERE name = 'events'") == [{"seq": before[-1]["seq"]}]
+    assert migrate(client.db) == [12]
+    assert client.db.query("SELECT * FROM events ORDER BY seq") == before
+    client.call("agent_register", name="late", runtime="custom")
+    assert client.db.query("SELECT seq, kind FROM events WHERE seq > ?", (before[-1]["seq"],)) == [
+        {"seq": before[-1]["seq"] + 1, "kind": "agent.registered"}]
+    assert client.db.query("SELECT name FROM sqlite_sequence WHERE name = 'events'") == []
+    assert {r["name"] for r in client.db.query("SELECT name FROM sqlite_master WHERE tbl_name = 'events'")} == {
+        "events", "idx_events_workflow", "idx_events_task", "idx_events_correlation"}
+
+
 def open_fresh(paths: list[str], barrier: multiprocessing.synchronize.Barrier) -> None:
     """One racer: for each path, wait for the others, then open (and migrate) it at once."""
     for path in paths:
